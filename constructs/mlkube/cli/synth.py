@@ -1,0 +1,49 @@
+"""``mlkube synth``: run the platform app and write the config repo tree."""
+
+from __future__ import annotations
+
+import os
+import runpy
+import shlex
+import sys
+from pathlib import Path
+
+import click
+import yaml
+
+from ..errors import MlkubeError
+from ..platform import OUT_ENV
+from . import handle_errors
+
+
+def app_entry(config: Path = Path("cdk8s.yaml")) -> Path:
+    """The Python file that cdk8s.yaml's ``app`` command runs."""
+    if not config.exists():
+        raise MlkubeError.single("no cdk8s.yaml here and no --app given", hint="run in the config repo root, or pass --app apps/main.py")
+    settings = yaml.safe_load(config.read_text()) or {}
+    words = shlex.split(str(settings.get("app", "")))
+    script = next((word for word in reversed(words) if word.endswith(".py")), None)
+    if script is None:
+        raise MlkubeError.single(f"cdk8s.yaml's app ({settings.get('app')!r}) runs no .py file", where=str(config),
+                                 hint="set app: python apps/main.py")
+    return Path(script)
+
+
+def run_app(app: Path, out: Path | None) -> None:
+    """Run the blueprint file as ``__main__`` in this process (one Python and one Node start-up)."""
+    if not app.exists():
+        raise MlkubeError.single(f"app file {app} does not exist", hint="pass --app PATH or fix cdk8s.yaml")
+    if out is not None:
+        os.environ[OUT_ENV] = str(out)
+    sys.path.insert(0, str(app.parent.absolute()))
+    sys.argv = [str(app)]
+    runpy.run_path(str(app), run_name="__main__")
+
+
+@click.command("synth")
+@click.option("--app", "app", type=click.Path(path_type=Path), help="Blueprint file to run [default: from cdk8s.yaml].")
+@click.option("--out", "out", type=click.Path(path_type=Path), help="Output folder [default: dist].")
+@handle_errors
+def command(app: Path | None, out: Path | None) -> None:
+    """Synthesize the platform into OUT/<environment>/<app>/, validating every object first."""
+    run_app(app or app_entry(), out)

@@ -1,0 +1,54 @@
+"""``mlkube validate``: validate any folder of Kubernetes YAML like synth does."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+
+import click
+
+from ..errors import EXIT_FINDINGS, MlkubeError, Problem
+from ..loader import LoadedManifest, load_manifests
+from ..validation import SchemaCatalog, ValidationSettings, check_cross_object
+from ..validation.schemas import DEFAULT_KUBERNETES_VERSION
+from . import handle_errors
+
+
+def validate_manifests(manifests: list[LoadedManifest], catalog: SchemaCatalog) -> tuple[list[Problem], list[str]]:
+    """Problems of the objects, and the kinds that have no schema (reported, not errors)."""
+    problems: list[Problem] = []
+    unknown: set[str] = set()
+    for manifest in manifests:
+        if not catalog.has_schema(str(manifest.obj.get("apiVersion")), str(manifest.obj.get("kind"))) and not catalog.settings.strict_unknown_kinds:
+            unknown.add(f"{manifest.obj.get('kind')} ({manifest.obj.get('apiVersion')})")
+        for issue in catalog.validate(manifest.obj):
+            problems.append(Problem(f"{manifest.file}:{manifest.line_of(issue.field)}", issue.field, f"{manifest.describe()}: {issue.message}"))
+    # Objects in one folder are deployed together (one Argo CD Application): check them as a set.
+    by_folder: dict[str, list[LoadedManifest]] = defaultdict(list)
+    for manifest in manifests:
+        by_folder[str(Path(manifest.file).parent)].append(manifest)
+    for group in by_folder.values():
+        for problem in check_cross_object(group):
+            located = next((m for m in group if m.where == problem.where), None)
+            where = f"{located.file}:{located.line_of(problem.field)}" if located else problem.where
+            problems.append(Problem(where, problem.field, problem.message, problem.hint))
+    return problems, sorted(unknown)
+
+
+@click.command("validate")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--crd-schemas", "crd_schemas", multiple=True, type=click.Path(path_type=Path),
+              help="Folder of CRD JSON schemas in the {group}/{kind}_{version}.json layout (repeatable).")
+@click.option("--strict", is_flag=True, help="A kind with no schema is an error.")
+@click.option("--kubernetes-version", default=DEFAULT_KUBERNETES_VERSION, show_default=True, help="Schemas of this Kubernetes version.")
+@handle_errors
+def command(paths: tuple[Path, ...], crd_schemas: tuple[Path, ...], strict: bool, kubernetes_version: str) -> None:
+    """Validate Kubernetes YAML files and folders: strict schemas and cross-object checks."""
+    catalog = SchemaCatalog(ValidationSettings(kubernetes_version, tuple(crd_schemas), strict))
+    manifests = load_manifests(paths)
+    problems, unknown = validate_manifests(manifests, catalog)
+    for kind in unknown:
+        click.echo(f"note: no schema for {kind}; not validated (give --crd-schemas DIR, or --strict to fail)", err=True)
+    if problems:
+        raise MlkubeError(problems, title=f"{len(manifests)} objects validated, some are invalid", exit_code=EXIT_FINDINGS)
+    click.echo(f"{len(manifests)} objects valid (Kubernetes {kubernetes_version}, strict)")

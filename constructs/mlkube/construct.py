@@ -1,0 +1,58 @@
+"""The base of every mlkube construct: a node in the cdk8s tree whose objects are plain dicts."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+from constructs import Construct
+
+from .errors import MlkubeError, Problem
+from .platform import MlApp
+from .spec import Spec, parse_spec
+
+__all__ = ["MlConstruct"]
+
+S = TypeVar("S", bound=Spec)
+
+
+def _path_of(scope: Construct) -> str:
+    return getattr(scope, "construct_path", None) or scope.node.path
+
+
+def _app_of(scope: Construct) -> MlApp:
+    if isinstance(scope, MlApp):
+        return scope
+    if isinstance(scope, MlConstruct):
+        return scope.ml_app
+    for ancestor in reversed(scope.node.scopes):
+        if isinstance(ancestor, MlApp):
+            return ancestor
+    raise MlkubeError.single("mlkube constructs must be created inside an app", where=scope.node.path,
+                             hint="create it in the function given to platform.app(...)")
+
+
+class MlConstruct(Construct):
+    """A construct that validates a pydantic spec and emits plain-dict objects into its app."""
+
+    def __init__(self, scope: Construct, id: str) -> None:
+        super().__init__(scope, id)
+        self.ml_app = _app_of(scope)
+        self.construct_path = f"{_path_of(scope)}/{id}"
+        self.construct_id = id
+
+    @property
+    def namespace(self) -> str:
+        return self.ml_app.namespace_name
+
+    def _parse(self, model: type[S], spec: S | Mapping[str, Any] | None, fields: Mapping[str, Any]) -> S | None:
+        """Validate the spec; on errors, report them to the app and return None (synth fails later)."""
+        parsed, problems = parse_spec(model, spec, fields, self.construct_path)
+        self.ml_app.report(problems)
+        return parsed
+
+    def _emit(self, obj: dict[str, Any]) -> dict[str, Any]:
+        return self.ml_app.add_object(obj, self.construct_path)
+
+    def _report(self, field: str, message: str, hint: str = "") -> None:
+        self.ml_app.report([Problem(self.construct_path, field, message, hint)])

@@ -1,0 +1,66 @@
+"""A rendered Kubernetes object and where it came from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["Manifest", "object_key", "pod_template", "POD_TEMPLATE_PATHS"]
+
+#: Where each workload kind keeps its pod template.
+POD_TEMPLATE_PATHS: dict[str, tuple[str, ...]] = {
+    "Deployment": ("spec", "template"),
+    "StatefulSet": ("spec", "template"),
+    "DaemonSet": ("spec", "template"),
+    "ReplicaSet": ("spec", "template"),
+    "Job": ("spec", "template"),
+    "CronJob": ("spec", "jobTemplate", "spec", "template"),
+    "Pod": (),
+}
+
+
+@dataclass
+class Manifest:
+    """One object with its origin: ``where`` is a construct path or a file path."""
+
+    obj: dict[str, Any]
+    where: str
+    environment: str = ""
+    app: str = ""
+
+    @property
+    def kind(self) -> str:
+        return str(self.obj.get("kind", ""))
+
+    @property
+    def name(self) -> str:
+        return str((self.obj.get("metadata") or {}).get("name", ""))
+
+    @property
+    def namespace(self) -> str:
+        return str((self.obj.get("metadata") or {}).get("namespace", ""))
+
+    @property
+    def key(self) -> tuple[str, str, str, str]:
+        return object_key(self.obj)
+
+    def describe(self) -> str:
+        return f"{self.kind}/{self.name}"
+
+
+def object_key(obj: dict[str, Any]) -> tuple[str, str, str, str]:
+    """Identity of an object in a cluster: (group, kind, namespace, name)."""
+    metadata = obj.get("metadata") or {}
+    group = str(obj.get("apiVersion", "")).rpartition("/")[0]
+    return group, str(obj.get("kind", "")), str(metadata.get("namespace", "")), str(metadata.get("name", ""))
+
+
+def pod_template(obj: dict[str, Any]) -> dict[str, Any] | None:
+    """The pod template (metadata + spec) of a workload, the Pod itself, or None."""
+    path = POD_TEMPLATE_PATHS.get(str(obj.get("kind")))
+    if path is None:
+        return None
+    node: Any = obj
+    for part in path:
+        node = node.get(part) if isinstance(node, dict) else None
+    return node if isinstance(node, dict) else None

@@ -1,0 +1,111 @@
+"""The base of every mlkube spec, shared field types, and pydantic errors turned into problems."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Mapping
+from typing import Annotated, Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
+
+from .errors import Problem
+
+__all__ = ["Spec", "DnsLabel", "DNS_LABEL", "parse_spec", "problems_from_validation_error", "field_path"]
+
+DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+
+#: A DNS-1123 label: lower-case alphanumerics and '-', at most 63 characters (object names, ports).
+DnsLabel = Annotated[str, StringConstraints(pattern=DNS_LABEL.pattern, max_length=63, min_length=1)]
+
+
+class Spec(BaseModel):
+    """Base of all specs: unknown fields are errors, values are immutable once validated."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True, use_attribute_docstrings=True)
+
+
+S = TypeVar("S", bound=Spec)
+
+
+def field_path(loc: tuple[int | str, ...]) -> str:
+    """``("resources", "gpu", 0)`` -> ``resources.gpu[0]``."""
+    text = ""
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += ("." if text else "") + str(part)
+    return text
+
+
+def _model_at(model: type[BaseModel], loc: tuple[int | str, ...]) -> type[BaseModel] | None:
+    """The model class that owns the last element of ``loc`` (for "did you mean" hints)."""
+    current: Any = model
+    for part in loc[:-1]:
+        if isinstance(part, int) or not (isinstance(current, type) and issubclass(current, BaseModel)):
+            continue
+        info = current.model_fields.get(str(part))
+        if info is None:
+            return None
+        current = _unwrap(info.annotation)
+    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
+
+
+def _unwrap(annotation: Any) -> Any:
+    """Find a BaseModel inside ``X | None``, ``list[X]`` and ``dict[str, X]``."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()) or ():
+        found = _unwrap(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _allowed_values(error: Mapping[str, Any]) -> str:
+    ctx = error.get("ctx") or {}
+    if "expected" in ctx:
+        return f"allowed: {ctx['expected']}"
+    if "pattern" in ctx:
+        return f"must match {ctx['pattern']}"
+    return ""
+
+
+def problems_from_validation_error(error: ValidationError, model: type[BaseModel], where: str) -> list[Problem]:
+    """Turn a pydantic error into problems with field paths, the given value and a hint."""
+    problems = []
+    for item in error.errors(include_url=False):
+        loc = tuple(item["loc"])
+        path = field_path(loc)
+        kind = item["type"]
+        if kind == "extra_forbidden":
+            owner = _model_at(model, loc)
+            known = sorted(owner.model_fields) if owner else []
+            close = difflib.get_close_matches(str(loc[-1]), known, n=1, cutoff=0.6)
+            hint = f"did you mean '{close[0]}'?" if close else (f"known fields: {', '.join(known)}" if known else "")
+            problems.append(Problem(where, path, f"unknown field '{loc[-1]}'", hint))
+            continue
+        message = item["msg"]
+        if message.startswith("Value error, "):
+            message = message[len("Value error, "):]
+        if kind not in ("missing",) and "input" in item and not isinstance(item["input"], Mapping | list):
+            message += f" (got {item['input']!r})"
+        problems.append(Problem(where, path, message, _allowed_values(item)))
+    return problems
+
+
+def parse_spec(model: type[S], value: S | Mapping[str, Any] | None, fields: Mapping[str, Any], where: str) -> tuple[S | None, list[Problem]]:
+    """Validate ``value`` merged with keyword ``fields`` into ``model``; never raises for user errors."""
+    if isinstance(value, model) and not fields:
+        return value, []
+    data: dict[str, Any] = {}
+    if isinstance(value, BaseModel):
+        data.update(value.model_dump(exclude_unset=True))
+    elif value is not None:
+        data.update(value)
+    data.update(fields)
+    try:
+        return model.model_validate(data), []
+    except ValidationError as error:
+        return None, problems_from_validation_error(error, model, where)

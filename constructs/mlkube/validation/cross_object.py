@@ -1,0 +1,144 @@
+"""Checks that span objects: selectors that select, targets that exist, names, GPU counts."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from decimal import Decimal
+from typing import Any
+
+from ..errors import Problem
+from ..manifest import Manifest, pod_template
+from ..quantity import parse_quantity
+
+__all__ = ["check_cross_object", "EXTENDED_GPU_RESOURCES"]
+
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+# Kinds whose names become DNS labels (Service hostnames, Namespaces) or pod name prefixes.
+_LABEL_NAMED_KINDS = {"Service", "Namespace", "Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob", "Pod"}
+EXTENDED_GPU_RESOURCES = re.compile(r"^(nvidia\.com/(gpu|mig-[0-9a-z.]+)|amd\.com/gpu)$")
+
+
+def check_cross_object(manifests: Iterable[Manifest]) -> list[Problem]:
+    """All cross-object problems among objects that are deployed together."""
+    items = list(manifests)
+    problems: list[Problem] = []
+    problems += _duplicates(items)
+    for manifest in items:
+        problems += _name(manifest)
+        problems += _gpu_resources(manifest)
+    pods = [(m, labels) for m in items if (labels := _pod_labels(m)) is not None]
+    for manifest in items:
+        if manifest.kind == "Service":
+            problems += _service_selects_pods(manifest, pods)
+        elif manifest.kind == "PodDisruptionBudget":
+            problems += _pdb_selects_pods(manifest, pods)
+        elif manifest.kind == "HorizontalPodAutoscaler":
+            problems += _hpa_target_exists(manifest, items)
+    return problems
+
+
+def _duplicates(items: list[Manifest]) -> Iterator[Problem]:
+    seen: dict[tuple[str, str, str, str], Manifest] = {}
+    for manifest in items:
+        first = seen.setdefault(manifest.key, manifest)
+        if first is not manifest:
+            yield Problem(manifest.where, "metadata.name",
+                          f"{manifest.describe()} is defined twice (also at {first.where})",
+                          "give one of them another name")
+
+
+def _name(manifest: Manifest) -> Iterator[Problem]:
+    name = manifest.name
+    if manifest.kind in _LABEL_NAMED_KINDS or (manifest.obj.get("metadata") or {}).get("labels", {}).get("app.kubernetes.io/managed-by") == "mlkube":
+        if len(name) > 63 or not _DNS_LABEL.match(name):
+            yield Problem(manifest.where, "metadata.name",
+                          f"{manifest.kind} name {name!r} is not a DNS-1123 label",
+                          "use at most 63 lower-case letters, digits and '-', starting and ending with a letter or digit")
+    elif len(name) > 253 or not _DNS_SUBDOMAIN.match(name):
+        yield Problem(manifest.where, "metadata.name", f"{manifest.kind} name {name!r} is not a DNS-1123 subdomain",
+                      "use lower-case letters, digits, '-' and '.'")
+
+
+def _containers(spec: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    for group in ("initContainers", "containers"):
+        for index, container in enumerate(spec.get(group) or []):
+            yield f"{group}[{index}]", container
+
+
+def _template_path(kind: str) -> str:
+    return {"CronJob": "spec.jobTemplate.spec.template.spec", "Pod": "spec"}.get(kind, "spec.template.spec")
+
+
+def _gpu_resources(manifest: Manifest) -> Iterator[Problem]:
+    template = pod_template(manifest.obj)
+    if template is None:
+        return
+    spec = template.get("spec") if manifest.kind != "Pod" else manifest.obj.get("spec")
+    for path, container in _containers(spec or {}):
+        resources = container.get("resources") or {}
+        requests, limits = resources.get("requests") or {}, resources.get("limits") or {}
+        for resource in sorted(set(requests) | set(limits)):
+            if not EXTENDED_GPU_RESOURCES.match(resource):
+                continue
+            field = f"{_template_path(manifest.kind)}.{path}.resources"
+            values = {"requests": requests.get(resource), "limits": limits.get(resource)}
+            for where, value in values.items():
+                if value is None:
+                    continue
+                try:
+                    number = parse_quantity(value)
+                except ValueError:
+                    number = Decimal("NaN")
+                if number.is_nan() or number != number.to_integral_value() or number < 0:
+                    yield Problem(manifest.where, f"{field}.{where}.{resource}",
+                                  f"{resource} must be a whole number of devices (got {value!r})",
+                                  "GPUs cannot be shared by fractions; use a MIG profile for part of a GPU")
+            if values["limits"] is None:
+                yield Problem(manifest.where, f"{field}.limits.{resource}",
+                              f"{resource} is requested but has no limit", "extended resources need limits equal to requests")
+            elif values["requests"] is not None and str(values["requests"]) != str(values["limits"]):
+                yield Problem(manifest.where, f"{field}.requests.{resource}",
+                              f"{resource} request ({values['requests']}) differs from its limit ({values['limits']})",
+                              "set requests equal to limits for GPUs")
+
+
+def _pod_labels(manifest: Manifest) -> dict[str, str] | None:
+    if manifest.kind == "Pod":
+        return (manifest.obj.get("metadata") or {}).get("labels") or {}
+    template = pod_template(manifest.obj)
+    if template is None:
+        return None
+    return (template.get("metadata") or {}).get("labels") or {}
+
+
+def _selects(selector: dict[str, str], labels: dict[str, str]) -> bool:
+    return all(labels.get(key) == value for key, value in selector.items())
+
+
+def _service_selects_pods(service: Manifest, pods: list[tuple[Manifest, dict[str, str]]]) -> Iterator[Problem]:
+    selector = (service.obj.get("spec") or {}).get("selector")
+    if not selector:
+        return  # a Service without selector is managed by hand (EndpointSlices)
+    if not any(_selects(selector, labels) and m.namespace == service.namespace for m, labels in pods):
+        yield Problem(service.where, "spec.selector", f"Service {service.name!r} selects no pods: no workload in "
+                      f"namespace {service.namespace!r} has pod labels {selector}", "make the selector match the pod template labels")
+
+
+def _pdb_selects_pods(pdb: Manifest, pods: list[tuple[Manifest, dict[str, str]]]) -> Iterator[Problem]:
+    selector = ((pdb.obj.get("spec") or {}).get("selector") or {})
+    match = selector.get("matchLabels") or {}
+    if selector.get("matchExpressions"):
+        return  # expressions are rare in mlkube output; the schema already checked their shape
+    if not any(_selects(match, labels) and m.namespace == pdb.namespace for m, labels in pods):
+        yield Problem(pdb.where, "spec.selector.matchLabels", f"PodDisruptionBudget {pdb.name!r} selects no pods "
+                      f"(matchLabels {match})", "make the selector match the pod template labels")
+
+
+def _hpa_target_exists(hpa: Manifest, items: list[Manifest]) -> Iterator[Problem]:
+    target = (hpa.obj.get("spec") or {}).get("scaleTargetRef") or {}
+    kind, name = target.get("kind"), target.get("name")
+    if not any(m.kind == kind and m.name == name and m.namespace == hpa.namespace for m in items):
+        yield Problem(hpa.where, "spec.scaleTargetRef", f"HorizontalPodAutoscaler {hpa.name!r} targets {kind}/{name}, "
+                      f"which is not among the objects of namespace {hpa.namespace!r}", "point scaleTargetRef at a Deployment that exists")

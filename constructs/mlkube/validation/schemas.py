@@ -1,0 +1,157 @@
+"""Strict JSON-schema validation of Kubernetes objects, with one compiled validator per kind.
+
+Built-in kinds use the schemas shipped in kubernetes-validate (strict variant: unknown fields are
+errors). Custom resources use schemas in the ``{group}/{kind}_{version}.json`` layout of
+kubeconform and the CRD catalog: the ones mlkube carries for what it emits, and any ``--crd-schemas``
+folder the user gives.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import kubernetes_validate
+from referencing import Registry, Resource
+
+from ..errors import MlkubeError
+
+__all__ = ["SchemaCatalog", "ValidationSettings", "SchemaIssue", "DEFAULT_KUBERNETES_VERSION", "BUILTIN_CRD_SCHEMAS"]
+
+DEFAULT_KUBERNETES_VERSION = "1.34"
+_K8S_SCHEMAS = Path(kubernetes_validate.__file__).parent / "kubernetes-json-schema"
+#: CRD schemas mlkube carries for the custom resources it emits (written for the fields it uses).
+BUILTIN_CRD_SCHEMAS = Path(__file__).parent.parent / "crd_schemas"
+_DEFINITIONS_ID = "https://kubernetes.io/api/_definitions.json"
+
+
+@dataclass(frozen=True)
+class ValidationSettings:
+    """How objects are validated."""
+
+    kubernetes_version: str = DEFAULT_KUBERNETES_VERSION
+    crd_schema_dirs: tuple[Path, ...] = ()
+    #: A kind with no schema is an error (``--strict``) rather than a reported skip.
+    strict_unknown_kinds: bool = False
+
+
+@dataclass(frozen=True)
+class SchemaIssue:
+    field: str
+    message: str
+
+
+def supported_kubernetes_versions() -> list[str]:
+    versions = []
+    for folder in _K8S_SCHEMAS.glob("v*-local-strict"):
+        major, minor = folder.name[1:].split("-")[0].split(".")[:2]
+        versions.append(f"{major}.{minor}")
+    return sorted(versions, key=lambda v: tuple(int(p) for p in v.split(".")))
+
+
+def _json_path(path: Iterable[Any]) -> str:
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else ("." if text else "") + str(part)
+    return text
+
+
+@dataclass
+class SchemaCatalog:
+    """Finds and caches a compiled validator for each (apiVersion, kind)."""
+
+    settings: ValidationSettings = field(default_factory=ValidationSettings)
+    _validators: dict[tuple[str, str], Any] = field(default_factory=dict, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        version = self.settings.kubernetes_version
+        if not re.fullmatch(r"\d+\.\d+", version) or not self._k8s_dir.is_dir():
+            raise MlkubeError.single(
+                f"no Kubernetes schemas for version {version!r}",
+                hint=f"use one of {', '.join(supported_kubernetes_versions())}",
+            )
+        for folder in self.settings.crd_schema_dirs:
+            if not Path(folder).is_dir():
+                raise MlkubeError.single(f"CRD schema folder {str(folder)!r} does not exist",
+                                         hint="give a folder in the {group}/{kind}_{version}.json layout")
+
+    @property
+    def _k8s_dir(self) -> Path:
+        return _K8S_SCHEMAS / f"v{self.settings.kubernetes_version}.0-local-strict"
+
+    @cached_property
+    def _registry(self) -> Registry:
+        # The built-in schemas refer to "/api/_definitions.json"; register it under its own $id so
+        # references resolve locally, never over the network.
+        definitions = json.loads((self._k8s_dir / "_definitions.json").read_text())
+        return Resource.from_contents(definitions) @ Registry()
+
+    def _schema_file(self, api_version: str, kind: str) -> Path | None:
+        group, _, version = api_version.rpartition("/")
+        lower = kind.lower()
+        # Built-in kinds: "<kind>-<first label of group>-<version>.json", core kinds "<kind>-<version>.json".
+        builtin = f"{lower}-{group.split('.')[0]}-{version}.json" if group else f"{lower}-{version}.json"
+        candidates = [self._k8s_dir / builtin]
+        candidates += [Path(folder) / group / f"{lower}_{version}.json" for folder in (*self.settings.crd_schema_dirs, BUILTIN_CRD_SCHEMAS)]
+        return next((path for path in candidates if path.exists()), None)
+
+    def validator(self, api_version: str, kind: str) -> Any | None:
+        """The compiled validator for a kind, or None when no schema is known."""
+        key = (api_version, kind)
+        if key not in self._validators:
+            path = self._schema_file(api_version, kind)
+            self._validators[key] = None if path is None else self._compile(path)
+        return self._validators[key]
+
+    def _compile(self, path: Path) -> Any:
+        schema = json.loads(path.read_text())
+        # Built-in schemas have ids under https://kubernetes.io/api/, so "/api/_definitions.json" resolves
+        # to the registered definitions; CRD schemas are self-contained.
+        cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
+        return cls(schema, registry=self._registry, format_checker=None)
+
+    def has_schema(self, api_version: str, kind: str) -> bool:
+        return self.validator(api_version, kind) is not None
+
+    def validate(self, obj: dict[str, Any]) -> Iterator[SchemaIssue]:
+        """Yield every schema violation of ``obj``; nothing when it is valid."""
+        api_version, kind = obj.get("apiVersion"), obj.get("kind")
+        if not isinstance(api_version, str) or not isinstance(kind, str):
+            yield SchemaIssue("", "an object needs string 'apiVersion' and 'kind' fields")
+            return
+        validator = self.validator(api_version, kind)
+        if validator is None:
+            if self.settings.strict_unknown_kinds:
+                yield SchemaIssue("", f"no schema for {kind} ({api_version}); give one with --crd-schemas DIR")
+            return
+        for error in validator.iter_errors(obj):
+            yield from _issues(error)
+
+
+def _issues(error: jsonschema.ValidationError) -> Iterator[SchemaIssue]:
+    # oneOf/anyOf errors hide the useful part in their context; report the deepest, most specific ones.
+    if error.context and error.validator in ("anyOf", "oneOf"):
+        deepest = max(len(e.absolute_path) for e in error.context)
+        best = [e for e in error.context if len(e.absolute_path) == deepest]
+        seen = set()
+        for sub in best:
+            issue = SchemaIssue(_json_path(sub.absolute_path), _message(sub))
+            if issue not in seen:
+                seen.add(issue)
+                yield issue
+        return
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        known = sorted((error.schema.get("properties") or {}))
+        for extra in sorted(key for key in error.instance if key not in known):
+            close = difflib.get_close_matches(extra, known, n=1, cutoff=0.6)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            yield SchemaIssue(_json_path([*error.absolute_path, extra]), f"unknown field '{extra}'{hint}")
+        return
+    yield SchemaIssue(_json_path(error.absolute_path), error.message)
