@@ -7,6 +7,14 @@ _os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 from .errors import MlkubeError, Problem
 from .image import Image, RegistryImage
+from .inference_service import AutoscalingSpec, CustomMetric, InferenceService, InferenceServiceSpec, Peer, ProbesSpec
+from .model import Model
+from .pod import SecretEnv, SecretMount, SidecarSpec
+from .resources import GpuSpec, ResourcesSpec
 from .platform import Environment, MlApp, Platform
 
-__all__ = ["Environment", "Image", "MlApp", "MlkubeError", "Platform", "Problem", "RegistryImage"]
+__all__ = [
+    "AutoscalingSpec", "CustomMetric", "Environment", "GpuSpec", "Image", "InferenceService", "InferenceServiceSpec",
+    "MlApp", "MlkubeError", "Model", "Peer", "Platform", "Problem", "ProbesSpec", "RegistryImage", "ResourcesSpec",
+    "SecretEnv", "SecretMount", "SidecarSpec",
+]

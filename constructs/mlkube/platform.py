@@ -127,4 +127,23 @@ class Platform(cdk8s.App):
         except MlkubeError as error:
             print(str(error), file=sys.stderr)
             sys.exit(error.exit_code)
+        self._write_cdk8s_outdir(result)
         print(result.summary(), file=sys.stderr)
+
+    def _write_cdk8s_outdir(self, result: Any) -> None:
+        """Under the cdk8s CLI, also give it one ``<env>.k8s.yaml`` per environment in its own output folder.
+
+        That folder is a scratch copy (the CLI deletes it before every run); it keeps
+        ``cdk8s synth --stdout`` and cdk8s validation plugins working. dist/ is the config repo.
+        """
+        outdir = os.environ.get("CDK8S_OUTDIR")
+        if not outdir or Path(outdir).absolute() == self.out_dir.absolute():
+            return
+        Path(outdir).mkdir(parents=True, exist_ok=True)
+        by_environment: dict[str, list[bytes]] = {}
+        for relative, data in sorted(result.files.items()):
+            environment, _, rest = relative.partition("/")
+            if rest.count("/") == 1 and rest.endswith(".yaml"):
+                by_environment.setdefault(environment, []).append(data)
+        for environment, documents in by_environment.items():
+            (Path(outdir) / f"{environment}.k8s.yaml").write_bytes(b"---\n".join(documents))
