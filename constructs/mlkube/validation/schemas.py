@@ -99,7 +99,7 @@ class SchemaCatalog:
         # Built-in kinds: "<kind>-<first label of group>-<version>.json", core kinds "<kind>-<version>.json".
         builtin = f"{lower}-{group.split('.')[0]}-{version}.json" if group else f"{lower}-{version}.json"
         candidates = [self._k8s_dir / builtin]
-        candidates += [Path(folder) / group / f"{lower}_{version}.json" for folder in (*self.settings.crd_schema_dirs, BUILTIN_CRD_SCHEMAS)]
+        candidates += [Path(folder) / group / f"{lower}_{version}.json" for folder in (*self.settings.crd_schema_dirs, BUILTIN_CRD_SCHEMAS) if group]
         return next((path for path in candidates if path.exists()), None)
 
     def validator(self, api_version: str, kind: str) -> Any | None:
