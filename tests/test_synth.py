@@ -156,3 +156,18 @@ def test_fails_when_two_apps_share_a_namespace_and_names(tmp_path):
     platform.app("llm", lambda app: InferenceService(app, "server", image=IMAGE))
     with pytest.raises(MlkubeError, match=r"prod/llm/server: metadata.name: Deployment/server is defined twice \(also at prod/fraud/server\)"):
         platform.synthesize()
+
+
+def test_output_has_no_yaml_anchors_even_for_shared_values(tmp_path):
+    shared = {"team": "fraud"}
+
+    def build(app):
+        server = InferenceService(app, "s", image=IMAGE)
+        server.deployment["metadata"]["annotations"] = shared
+        server.deployment["spec"]["template"]["metadata"]["annotations"] = shared
+    platform = Platform(environments=[Environment(name="dev")], out_dir=tmp_path / "dist")
+    platform.app("fraud", build)
+    platform.synthesize()
+    for path in (tmp_path / "dist").rglob("*.yaml"):
+        text = path.read_text()
+        assert "&id" not in text and "*id" not in text, path

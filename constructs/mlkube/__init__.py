@@ -20,6 +20,7 @@ _EXPORTS = {
     "AutoscalingSpec": "inference_service", "CustomMetric": "inference_service", "InferenceService": "inference_service",
     "InferenceServiceSpec": "inference_service", "Peer": "inference_service", "ProbesSpec": "inference_service",
     "Model": "model",
+    "KServeOptions": "kserve", "KedaScaling": "keda", "MonitoringSpec": "monitoring", "ExternalSecretSpec": "external_secret",
     "Environment": "platform", "MlApp": "platform", "Platform": "platform",
     "SecretEnv": "pod", "SecretMount": "pod", "SidecarSpec": "pod",
     "GpuSpec": "resources", "ResourcesSpec": "resources",
@@ -45,7 +46,11 @@ if TYPE_CHECKING:
     from .errors import MlkubeError, Problem
     from .image import Image, RegistryImage
     from .inference_service import AutoscalingSpec, CustomMetric, InferenceService, InferenceServiceSpec, Peer, ProbesSpec
+    from .external_secret import ExternalSecretSpec
+    from .keda import KedaScaling
+    from .kserve import KServeOptions
     from .model import Model
+    from .monitoring import MonitoringSpec
     from .platform import Environment, MlApp, Platform
     from .pod import SecretEnv, SecretMount, SidecarSpec
     from .resources import GpuSpec, ResourcesSpec

@@ -12,15 +12,21 @@ from constructs import Construct
 from pydantic import Field, PositiveInt, model_validator
 
 from .construct import MlConstruct
+from .external_secret import ExternalSecretSpec, external_secret_object
 from .image import ImageSpec
+from .keda import KedaScaling, scaled_object_spec
+from .kserve import KSERVE_POD_LABEL, KServeOptions, kserve_ignored_settings, kserve_predictor
 from .labels import selector_labels, standard_labels
 from .model import ModelSpec, PvcModel, UriModel
+from .monitoring import MonitoringSpec, monitor_object, prometheus_rule, serving_alert_rules
+from .operators import require_operator
 from .pod import PodBuilder, SecretEnv, SecretMount, SidecarSpec, env_list
 from .quantity import Quantity
 from .resources import ResourcesSpec
 from .spec import DnsLabel, Spec
 
-__all__ = ["InferenceService", "InferenceServiceSpec", "AutoscalingSpec", "CustomMetric", "ProbesSpec", "Peer"]
+__all__ = ["InferenceService", "InferenceServiceSpec", "AutoscalingSpec", "CustomMetric", "ProbesSpec", "Peer",
+           "KServeOptions", "KedaScaling", "MonitoringSpec", "ExternalSecretSpec"]
 
 Port = int
 
@@ -70,7 +76,12 @@ class InferenceServiceSpec(Spec):
     """An online model server."""
 
     name: DnsLabel | None = Field(None, description="Name of every object. Default: the construct id.")
-    image: ImageSpec = Field(description="Server image: a registry reference (or Image.build(...)).")
+    image: ImageSpec | None = Field(None, description="Server image: a registry reference (or Image.build(...)). Required, except with the KServe backend, whose runtime brings one.")
+    backend: Literal["kubernetes", "kserve"] = Field("kubernetes", description="'kubernetes' (Deployment, Service, HPA) or 'kserve' (a serving.kserve.io InferenceService). Default: kubernetes.")
+    kserve: KServeOptions = Field(default_factory=KServeOptions, description="Options of the KServe backend.")
+    keda: KedaScaling | None = Field(None, description="Autoscale with a KEDA ScaledObject on a Prometheus query instead of an HPA. Default: HPA.")
+    monitoring: MonitoringSpec | None = Field(None, description="ServiceMonitor/PodMonitor and alerts (Prometheus Operator). Default: none.")
+    external_secrets: list[ExternalSecretSpec] = Field(default_factory=list, description="Secrets synced from an external store and mounted as files. Default: none.")
     command: list[str] | None = Field(None, description="Entrypoint override. Default: the image's.")
     args: list[str] | None = Field(None, description="Arguments. Default: the image's.")
     port: int = Field(8080, ge=1024, le=65535, description="Serving port (unprivileged). Default: 8080.")
@@ -95,6 +106,12 @@ class InferenceServiceSpec(Spec):
 
     @model_validator(mode="after")
     def _consistent(self) -> InferenceServiceSpec:
+        if self.image is None and self.backend == "kubernetes":
+            raise ValueError("'image' is required with the kubernetes backend (the kserve backend can use a runtime's image)")
+        if self.backend == "kserve" and self.keda is not None:
+            raise ValueError("'keda' scales a Deployment of the kubernetes backend; with kserve use kserve.scale_metric")
+        if self.backend == "kserve" and self.model is None:
+            raise ValueError("the kserve backend needs a 'model' (its storage URI)")
         if self.replicas is not None and "autoscaling" in self.model_fields_set:
             raise ValueError(f"set either a fixed 'replicas' ({self.replicas}) or 'autoscaling', not both")
         if self.drain_seconds >= self.termination_grace_period_seconds:
@@ -107,6 +124,11 @@ class InferenceServiceSpec(Spec):
     @property
     def autoscaled(self) -> bool:
         return self.replicas is None
+
+    @property
+    def mounted_secrets(self) -> list[SecretMount]:
+        """Existing Secrets and the Secrets that external_secrets create, all mounted as files."""
+        return [*self.secrets, *(SecretMount(secret=item.name, mount_path=item.mount_path) for item in self.external_secrets)]
 
 
 class InferenceService(MlConstruct):
@@ -147,7 +169,7 @@ class InferenceService(MlConstruct):
     # -- building -----------------------------------------------------------------------------------
 
     def _metadata(self, name: str | None = None) -> dict[str, Any]:
-        return {"labels": self._labels, "name": name or self.name, "namespace": self.namespace}
+        return {"labels": dict(self._labels), "name": name or self.name, "namespace": self.namespace}
 
     def _add(self, kind: str, api_version: str, body: dict[str, Any], name: str | None = None) -> dict[str, Any]:
         obj = {"apiVersion": api_version, "kind": kind, "metadata": self._metadata(name), **body}
@@ -159,12 +181,67 @@ class InferenceService(MlConstruct):
         self._add("ServiceAccount", "v1", {"automountServiceAccountToken": False})
         if spec.config:
             self._add("ConfigMap", "v1", {"data": dict(spec.config)}, name=f"{self.name}-config")
+        if spec.external_secrets and require_operator(self, "external-secrets", "external_secrets", "reference existing Secrets with 'secrets'"):
+            for item in spec.external_secrets:
+                self.objects[f"ExternalSecret/{item.name}"] = self._emit(external_secret_object(item, self._metadata(item.name)))
+        if spec.backend == "kserve":
+            self._build_kserve(spec)
+        else:
+            self._build_kubernetes(spec)
+        self._add("PodDisruptionBudget", "policy/v1", {"spec": {"maxUnavailable": spec.max_unavailable, "selector": {"matchLabels": self._pod_selector}}})
+        self._add("NetworkPolicy", "networking.k8s.io/v1", {"spec": self._network_policy_spec(spec)})
+        if spec.monitoring is not None and require_operator(self, "prometheus-operator", "monitoring", "leave monitoring unset"):
+            self._build_monitoring(spec, spec.monitoring)
+
+    def _build_kubernetes(self, spec: InferenceServiceSpec) -> None:
+        self._pod_selector = selector_labels(self.name)
         self._add("Deployment", "apps/v1", {"spec": self._deployment_spec(spec)})
         self._add("Service", "v1", {"spec": self._service_spec(spec)})
-        if spec.autoscaled:
-            self._add("HorizontalPodAutoscaler", "autoscaling/v2", {"spec": self._hpa_spec(spec.autoscaling)})
-        self._add("PodDisruptionBudget", "policy/v1", {"spec": {"maxUnavailable": spec.max_unavailable, "selector": {"matchLabels": selector_labels(self.name)}}})
-        self._add("NetworkPolicy", "networking.k8s.io/v1", {"spec": self._network_policy_spec(spec)})
+        if not spec.autoscaled:
+            return
+        scaling = spec.autoscaling
+        if spec.keda is not None:
+            if require_operator(self, "keda", "keda", "scale with the default HPA"):
+                self._add("ScaledObject", "keda.sh/v1alpha1", {"spec": scaled_object_spec(
+                    spec.keda, target=self.name, namespace=self.namespace, min_replicas=scaling.min_replicas,
+                    max_replicas=scaling.max_replicas, scale_down_stabilization_seconds=scaling.scale_down_stabilization_seconds)})
+            return
+        self._add("HorizontalPodAutoscaler", "autoscaling/v2", {"spec": self._hpa_spec(scaling)})
+
+    def _build_kserve(self, spec: InferenceServiceSpec) -> None:
+        self._pod_selector = {KSERVE_POD_LABEL: self.name}
+        if not require_operator(self, "kserve", "backend", "use backend 'kubernetes'"):
+            return
+        for note in kserve_ignored_settings(spec):
+            self.ml_app.warn(self.construct_path, f"kserve backend: {note}")
+        pod = self._pod_builder(spec)
+        pod.extra_spec.update(self._pod_extras(spec, {KSERVE_POD_LABEL: self.name}))
+        metadata = self._metadata()
+        metadata["annotations"] = {"serving.kserve.io/deploymentMode": spec.kserve.mode_annotation}
+        obj = {"apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService", "metadata": metadata,
+               "spec": {"predictor": kserve_predictor(self, spec, pod)}}
+        self.objects["InferenceService"] = self._emit(obj)
+
+    def _build_monitoring(self, spec: InferenceServiceSpec, monitoring: MonitoringSpec) -> None:
+        if spec.backend == "kserve":
+            # KServe owns the Service; scrape the predictor pods directly.
+            monitoring = monitoring.model_copy(update={"kind": "PodMonitor"})
+            port: str | int = spec.metrics_port or spec.port
+        else:
+            port = "metrics" if spec.metrics_port else "http"
+        selector = self._pod_selector if monitoring.kind == "PodMonitor" else selector_labels(self.name)
+        monitor = monitor_object(monitoring, self._metadata(), selector=selector, port=port)
+        self.objects[monitoring.kind] = self._emit(monitor)
+        rules = serving_alert_rules(monitoring, name=self.name, namespace=self.namespace)
+        self._add_object(prometheus_rule(self._metadata(), f"{self.name}.slo", rules, monitoring.selector_labels))
+
+    def _add_object(self, obj: dict[str, Any]) -> None:
+        self.objects[obj["kind"]] = self._emit(obj)
+
+    def _rollout(self, spec: InferenceServiceSpec) -> tuple[int, int]:
+        """(maxSurge, maxUnavailable): keep capacity on CPU, never ask for extra GPUs on GPU."""
+        rollout = spec.rollout or ("save-gpus" if spec.resources.gpu is not None else "keep-capacity")
+        return (0, 1) if rollout == "save-gpus" else (1, 0)
 
     def _ports(self, spec: InferenceServiceSpec) -> dict[str, int]:
         ports = {"http": spec.port}
@@ -173,9 +250,7 @@ class InferenceService(MlConstruct):
         return ports
 
     def _deployment_spec(self, spec: InferenceServiceSpec) -> dict[str, Any]:
-        uses_gpus = spec.resources.gpu is not None
-        rollout = spec.rollout or ("save-gpus" if uses_gpus else "keep-capacity")
-        surge, unavailable = (0, 1) if rollout == "save-gpus" else (1, 0)
+        surge, unavailable = self._rollout(spec)
         body: dict[str, Any] = {
             # A rollout may wait for a slow model load before it counts as stuck.
             "progressDeadlineSeconds": max(600, spec.probes.model_load_timeout_seconds + 300),
@@ -188,10 +263,19 @@ class InferenceService(MlConstruct):
             body["replicas"] = spec.replicas  # with an HPA, the HPA owns the count (and Argo CD ignores it)
         return body
 
+    def _pod_builder(self, spec: InferenceServiceSpec) -> PodBuilder:
+        return PodBuilder(app=self.ml_app, used_by=self.construct_path, labels=self._labels,
+                          service_account=self.name, resources=spec.resources)
+
+    def _pod_extras(self, spec: InferenceServiceSpec, selector: dict[str, str]) -> dict[str, Any]:
+        extras: dict[str, Any] = {"terminationGracePeriodSeconds": spec.termination_grace_period_seconds}
+        if spec.spread != "none":
+            extras["topologySpreadConstraints"] = self._spread(spec.spread, selector)
+        return extras
+
     def _pod_template(self, spec: InferenceServiceSpec) -> dict[str, Any]:
-        pod = PodBuilder(app=self.ml_app, used_by=self.construct_path, labels=self._labels,
-                         service_account=self.name, resources=spec.resources)
-        mounts = [pod.mount_secret(secret) for secret in spec.secrets]
+        pod = self._pod_builder(spec)
+        mounts = [pod.mount_secret(secret) for secret in spec.mounted_secrets]
         env = env_list({"MODEL_PATH": spec.model_path, "PORT": str(spec.port), **spec.env}, spec.secret_env)
         mounts += self._model_volume(pod, spec)
         extra = self._probes(spec)
@@ -208,9 +292,7 @@ class InferenceService(MlConstruct):
         pod.add_container(server)
         for sidecar in spec.sidecars:
             pod.add_sidecar(sidecar)
-        pod.extra_spec["terminationGracePeriodSeconds"] = spec.termination_grace_period_seconds
-        if spec.spread != "none":
-            pod.extra_spec["topologySpreadConstraints"] = self._spread(spec.spread)
+        pod.extra_spec.update(self._pod_extras(spec, selector_labels(self.name)))
         return pod.build()
 
     def _model_volume(self, pod: PodBuilder, spec: InferenceServiceSpec) -> list[dict[str, Any]]:
@@ -243,9 +325,9 @@ class InferenceService(MlConstruct):
             "livenessProbe": {"failureThreshold": 3, "httpGet": http(probes.liveness_path), "periodSeconds": probes.period_seconds, "timeoutSeconds": 5},
         }
 
-    def _spread(self, spread: str) -> list[dict[str, Any]]:
+    def _spread(self, spread: str, selector: dict[str, str]) -> list[dict[str, Any]]:
         keys = ["topology.kubernetes.io/zone", "kubernetes.io/hostname"] if spread == "zones-and-hosts" else ["kubernetes.io/hostname"]
-        return [{"labelSelector": {"matchLabels": selector_labels(self.name)}, "maxSkew": 1, "topologyKey": key,
+        return [{"labelSelector": {"matchLabels": dict(selector)}, "maxSkew": 1, "topologyKey": key,
                  "whenUnsatisfiable": "ScheduleAnyway"} for key in keys]
 
     def _service_spec(self, spec: InferenceServiceSpec) -> dict[str, Any]:
@@ -274,7 +356,7 @@ class InferenceService(MlConstruct):
         scrape_port = spec.metrics_port or spec.port
         rules.append({"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": monitoring}}}],
                       "ports": [{"port": scrape_port, "protocol": "TCP"}]})
-        return {"ingress": rules, "podSelector": {"matchLabels": selector_labels(self.name)}, "policyTypes": ["Ingress"]}
+        return {"ingress": rules, "podSelector": {"matchLabels": self._pod_selector}, "policyTypes": ["Ingress"]}
 
     def _peer(self, peer: Peer) -> dict[str, Any]:
         result: dict[str, Any] = {}

@@ -17,6 +17,7 @@ from constructs import Construct
 from pydantic import Field
 
 from .errors import MlkubeError, Problem
+from .operators import Operator
 from .manifest import Manifest
 from .spec import DnsLabel, Spec, parse_spec
 from .validation.schemas import DEFAULT_KUBERNETES_VERSION
@@ -34,6 +35,7 @@ class Environment(Spec):
     namespace: str = Field("{app}", description="Namespace of each app's objects; '{app}' (default) is replaced by the app name.")
     kubernetes_version: str = Field(DEFAULT_KUBERNETES_VERSION, description="Kubernetes version whose schemas validate the output.")
     monitoring_namespace: DnsLabel = Field("monitoring", description="Namespace of Prometheus, allowed to scrape metrics ports.")
+    operators: list[Operator] | None = Field(None, description="Operators installed in this environment; an option that needs a missing one is an error. Default: not declared, every option allowed.")
 
     def namespace_for(self, app: str) -> str:
         return self.namespace.replace("{app}", app)
@@ -58,6 +60,11 @@ class MlApp(cdk8s.Chart):
         self.construct_path = f"{environment.name}/{name}"
         self.manifests: list[Manifest] = []
         self.problems: list[Problem] = []
+        self.warnings: list[str] = []
+
+    def warn(self, where: str, message: str) -> None:
+        """A synth-time note that does not fail synth (for example a setting a backend ignores)."""
+        self.warnings.append(f"{where}: {message}")
 
     def add_object(self, obj: dict[str, Any], where: str) -> dict[str, Any]:
         """Register a finished object (a plain dict) under the construct path ``where``."""

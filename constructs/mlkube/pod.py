@@ -134,17 +134,21 @@ class PodBuilder:
                   env: list[dict[str, Any]] | None = None, ports: dict[str, int] | None = None,
                   resources: dict[str, Any] | None = None, mounts: list[dict[str, Any]] | None = None,
                   main: bool = False, **extra: Any) -> dict[str, Any]:
-        """A secured container; the main container also gets /dev/shm and the pod's resources."""
-        reference = self.image(image, name)
-        container: dict[str, Any] = {
-            "name": name,
-            "image": reference,
+        """A secured container; the main container also gets /dev/shm and the pod's resources.
+
+        ``image`` may be None where an operator supplies it (a KServe serving runtime).
+        """
+        container: dict[str, Any] = {"name": name}
+        if image is not None:
+            reference = self.image(image, name)
+            container["image"] = reference
             # A digest never changes, a tag can: pull tags every time so a node never runs a stale image.
-            "imagePullPolicy": "IfNotPresent" if is_digest_reference(reference) else "Always",
+            container["imagePullPolicy"] = "IfNotPresent" if is_digest_reference(reference) else "Always"
+        container.update({
             "securityContext": container_security_context(),
             "resources": resources if resources is not None else self.resources.container_resources(),
-            "volumeMounts": [*self._shared_mounts, *(mounts or [])],
-        }
+            "volumeMounts": [*(dict(mount) for mount in self._shared_mounts), *(mounts or [])],
+        })
         if main and self.resources.shm_size is not None:
             container["volumeMounts"].append({"name": "dshm", "mountPath": "/dev/shm"})
         if command:

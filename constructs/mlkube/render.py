@@ -20,6 +20,10 @@ _Dumper: type = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 class _Dumper(_Dumper):  # type: ignore[no-redef,misc,valid-type]
     """libyaml dumper whose multi-line strings are literal blocks, for readable ConfigMaps and diffs."""
 
+    def ignore_aliases(self, data: Any) -> bool:
+        # A config repo is read by people and by tools that handle anchors badly: always write values out.
+        return True
+
 
 def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
     if "\n" in value:

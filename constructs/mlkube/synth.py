@@ -88,6 +88,7 @@ def collect(ctx: SynthContext) -> None:
     foreign = _foreign_objects(platform)
     for app in platform.apps:
         ctx.problems += app.problems
+        ctx.warnings += app.warnings
         ctx.manifests += app.manifests
         for obj in foreign.get(id(app), []):
             ctx.manifests.append(Manifest(obj, f"{app.construct_path}/{obj.get('kind')}/{(obj.get('metadata') or {}).get('name')}",
