@@ -157,3 +157,17 @@ def test_fails_when_kind_is_missing(widget: dict[str, Any]) -> None:
     obj = _widget()
     del obj["kind"]
     assert _errors(widget, obj) == [": 'kind' is a required property"]
+
+
+def test_metadata_constraints_of_the_crd_are_kept(tmp_path: Path, widget_crd: Path) -> None:
+    crd = tmp_path / "crd.yaml"
+    crd.write_text(widget_crd.read_text().replace(
+        "          metadata: {type: object}",
+        "          metadata:\n            type: object\n            properties:\n              name: {type: string, maxLength: 8}", 1))
+    schema = _schemas(crd)[V1]
+    obj = _widget()
+    assert _errors(schema, obj) == []
+    obj["metadata"]["name"] = "much-too-long"
+    assert _errors(schema, obj) == ["metadata.name: 'much-too-long' is too long"]
+    obj["metadata"]["nmae"] = "w"
+    assert "metadata: Additional properties are not allowed ('nmae' was unexpected)" in _errors(schema, obj)

@@ -144,3 +144,10 @@ def test_fails_when_kubernetes_version_is_unknown(widget_crd: Path, tmp_path: Pa
     assert result.exit_code == 2
     assert f"error: no Kubernetes schemas for version '{version}'" in result.stderr
     assert not (tmp_path / "schemas").exists()
+
+
+def test_fails_when_a_sub_schema_is_not_a_mapping(tmp_path: Path) -> None:
+    text = WIDGET_CRD.replace("              owner: {type: string, nullable: true}", "              owner: null")
+    error = _fails(tmp_path, ("crd.yaml", text))
+    field = "spec.versions[0].schema.openAPIV3Schema.properties.spec.properties.owner"
+    assert f"crd.yaml:{_line(text, '              owner: null')}: {field}: a schema must be a mapping, not NoneType (None)" in error

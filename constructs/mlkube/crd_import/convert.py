@@ -38,8 +38,6 @@ def convert_schema(node: dict[str, Any], *, structural: bool = True) -> dict[str
             out[key] = {name: convert_schema(sub, structural=structural) for name, sub in value.items()}
         elif key in ("additionalProperties", "items", "not") and isinstance(value, dict):
             out[key] = convert_schema(value, structural=structural and key != "not")
-        elif key == "items" and isinstance(value, list):
-            out["prefixItems"] = [convert_schema(sub, structural=structural) for sub in value]
         elif key in _LOGIC and isinstance(value, list):
             out[key] = [convert_schema(sub, structural=False) for sub in value]
         elif key != "nullable":
@@ -64,7 +62,7 @@ def convert_root(open_api: dict[str, Any], *, group: str, version: str, kind: st
     properties = schema.setdefault("properties", {})
     properties["apiVersion"] = {**_described(open_api, "apiVersion"), "type": "string", "enum": [f"{group}/{version}"]}
     properties["kind"] = {**_described(open_api, "kind"), "type": "string", "enum": [kind]}
-    properties["metadata"] = {**_described(open_api, "metadata"), "$ref": OBJECT_META_REF}
+    properties["metadata"] = {**_described(open_api, "metadata"), **_metadata_constraints(open_api), "$ref": OBJECT_META_REF}
     schema["required"] = ["apiVersion", "kind", *(name for name in schema.get("required", []) if name not in ("apiVersion", "kind"))]
     schema.setdefault("type", "object")
     _close(schema)
@@ -74,6 +72,15 @@ def convert_root(open_api: dict[str, Any], *, group: str, version: str, kind: st
 def _described(open_api: dict[str, Any], name: str) -> dict[str, Any]:
     description = ((open_api.get("properties") or {}).get(name) or {}).get("description")
     return {"description": description} if isinstance(description, str) else {}
+
+
+def _metadata_constraints(open_api: dict[str, Any]) -> dict[str, Any]:
+    # A CRD may constrain metadata.name (a pattern, a max length): keep that beside the strict
+    # ObjectMeta, never closed, as ObjectMeta already rejects unknown fields.
+    declared = ((open_api.get("properties") or {}).get("metadata") or {}).get("properties")
+    if not isinstance(declared, dict):
+        return {}
+    return {"properties": {name: convert_schema(sub, structural=False) for name, sub in declared.items()}}
 
 
 def _int_or_string(out: dict[str, Any]) -> None:

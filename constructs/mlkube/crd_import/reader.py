@@ -104,7 +104,34 @@ def _served_versions(manifest: LoadedManifest, problems: list[Problem]) -> Itera
             problems.append(_problem(manifest, f"{field}.schema", f"version {entry['name']!r} of {kind} has no schema.openAPIV3Schema",
                                      "a served version needs a structural schema (without one nothing can be checked)"))
             continue
-        yield ServedVersion(group, kind, entry["name"], open_api, f"{manifest.file}:{manifest.line_of(field)}")
+        shape = [_problem(manifest, where, message, "every schema in a CRD is a mapping")
+                 for where, message in _shape_problems(open_api, f"{field}.schema.openAPIV3Schema")]
+        problems += shape
+        if not shape:
+            yield ServedVersion(group, kind, entry["name"], open_api, f"{manifest.file}:{manifest.line_of(field)}")
+
+
+def _shape_problems(node: dict[str, Any], field: str) -> Iterator[tuple[str, str]]:
+    """Sub-schemas that are not mappings (``properties: {port: null}``), which nothing can convert."""
+    children: list[tuple[str, Any]] = []
+    for key in ("properties", "patternProperties"):
+        if isinstance(node.get(key), dict):
+            children += [(f"{field}.{key}.{name}", sub) for name, sub in node[key].items()]
+        elif key in node:
+            yield f"{field}.{key}", f"{key} must be a mapping of names to schemas"
+    for key in ("items", "additionalProperties", "not"):
+        if key in node and not (key == "additionalProperties" and isinstance(node[key], bool)):
+            children.append((f"{field}.{key}", node[key]))
+    for key in ("allOf", "anyOf", "oneOf"):
+        if isinstance(node.get(key), list):
+            children += [(f"{field}.{key}[{index}]", sub) for index, sub in enumerate(node[key])]
+        elif key in node:
+            yield f"{field}.{key}", f"{key} must be a list of schemas"
+    for where, sub in children:
+        if isinstance(sub, dict):
+            yield from _shape_problems(sub, where)
+        else:
+            yield where, f"a schema must be a mapping, not {type(sub).__name__} ({sub!r})"
 
 
 def _duplicates(versions: list[ServedVersion]) -> Iterator[Problem]:
