@@ -151,3 +151,13 @@ def test_fails_when_a_sub_schema_is_not_a_mapping(tmp_path: Path) -> None:
     error = _fails(tmp_path, ("crd.yaml", text))
     field = "spec.versions[0].schema.openAPIV3Schema.properties.spec.properties.owner"
     assert f"crd.yaml:{_line(text, '              owner: null')}: {field}: a schema must be a mapping, not NoneType (None)" in error
+
+
+def test_fails_when_out_holds_a_file_where_a_group_folder_goes(widget_crd: Path, tmp_path: Path) -> None:
+    out = tmp_path / "schemas"
+    out.mkdir()
+    (out / "example.com").write_text("not a folder\n")
+    result = _import(widget_crd, "--out", out)
+    assert result.exit_code == 2
+    assert f"error: cannot create folder {out / 'example.com'}: File exists" in result.stderr
+    assert (out / "example.com").read_text() == "not a folder\n"

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from ..crd_import import import_crds
+from ..errors import MlkubeError
 from ..output import replace_files
 from ..validation.schemas import DEFAULT_KUBERNETES_VERSION
 from . import handle_errors
@@ -35,8 +36,12 @@ def import_command(crds: tuple[Path, ...], out_dir: Path, kubernetes_version: st
     """
     files = import_crds(crds, kubernetes_version=kubernetes_version, skip_other_kinds=skip_other_kinds)
     targets = {out_dir / relative: data for relative, data in sorted(files.items())}
-    for target in targets:
-        target.parent.mkdir(parents=True, exist_ok=True)  # only once every schema converted
+    for target in targets:  # only now that every schema converted: bad input leaves no folder behind
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise MlkubeError.single(f"cannot create folder {target.parent}: {error.strerror or error}",
+                                     hint="give --out a folder that can hold {group}/ folders") from None
     replace_files(targets)
     for relative in sorted(files):
         click.echo(f"wrote {out_dir / relative}")
