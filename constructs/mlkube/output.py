@@ -50,6 +50,12 @@ def replace_tree(out_dir: Path, files: Mapping[str, bytes], keep: tuple[str, ...
     shutil.rmtree(old, ignore_errors=True)
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def replace_files(updates: Mapping[Path, bytes]) -> None:
     """Replace several files so that either all change or none does.
 
@@ -67,6 +73,8 @@ def replace_files(updates: Mapping[Path, bytes]) -> None:
                 stream.write(data)
             if target.exists():
                 shutil.copymode(target, temp)
+            else:  # mkstemp makes 0600 files; a new file gets the usual mode (0644 under umask 022)
+                os.chmod(temp, 0o666 & ~_umask())
             staged.append((Path(temp), target))
     except OSError as error:
         for temp, _ in staged:

@@ -167,7 +167,7 @@ def _issues(error: jsonschema.ValidationError) -> Iterator[SchemaIssue]:
         best = [e for e in error.context if len(e.absolute_path) == deepest]
         seen = set()
         for sub in best:
-            issue = SchemaIssue(_json_path(sub.absolute_path), _message(sub))
+            issue = SchemaIssue(_json_path(sub.absolute_path), sub.message)
             if issue not in seen:
                 seen.add(issue)
                 yield issue
