@@ -1,27 +1,12 @@
-"""Fixtures shared by the whole suite."""
+"""Fixtures shared by the whole suite (plain helpers live in helpers.py)."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-PACKAGE_ROOT = REPO_ROOT / "constructs"
-
-
-def _shared_dir() -> Path | None:
-    """../shared beside the checkout (CI and developers), or MLKUBE_SHARED."""
-    for candidate in (os.environ.get("MLKUBE_SHARED"), REPO_ROOT.parent / "shared", Path("/work/shared")):
-        if candidate and Path(candidate).is_dir():
-            return Path(candidate)
-    return None
-
-
-SHARED_DIR = _shared_dir()
+from helpers import REPO_ROOT, SHARED_DIR
 
 
 @pytest.fixture(scope="session")
@@ -35,9 +20,3 @@ def shared_dir() -> Path:
     if SHARED_DIR is None:
         pytest.skip("../shared is absent: upstream CRD schemas are not available on this checkout")
     return SHARED_DIR
-
-
-def run_mlkube(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """Run the real `mlkube` command (this checkout's package) and capture its output."""
-    environment = {**os.environ, "PYTHONPATH": str(PACKAGE_ROOT), "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20", **(env or {})}
-    return subprocess.run([sys.executable, "-m", "mlkube", *args], cwd=cwd, env=environment, capture_output=True, text=True, timeout=600)

@@ -8,7 +8,7 @@ import subprocess
 import pytest
 import yaml
 
-from conftest import PACKAGE_ROOT, REPO_ROOT, run_mlkube
+from helpers import PACKAGE_ROOT, REPO_ROOT, run_mlkube
 from mlkube.manifest import pod_template
 
 DIST = REPO_ROOT / "dist"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import textwrap
 
-from conftest import run_mlkube
+from helpers import run_mlkube
 
 GOOD = """\
 apiVersion: apps/v1
