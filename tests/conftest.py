@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -20,3 +21,12 @@ def shared_dir() -> Path:
     if SHARED_DIR is None:
         pytest.skip("../shared is absent: upstream CRD schemas are not available on this checkout")
     return SHARED_DIR
+
+
+@pytest.fixture(scope="session")
+def upstream(shared_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """``{group}/{kind}_{version}`` -> validator from the upstream schemas in ../shared (skips where absent)."""
+    from upstream_crd_schemas import upstream_validators
+
+    return upstream_validators(shared_dir, tmp_path_factory.mktemp("upstream-crd-schemas"))
+

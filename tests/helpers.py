@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PACKAGE_ROOT = REPO_ROOT / "constructs"
@@ -26,3 +27,10 @@ def run_mlkube(*args: str, cwd: Path | None = None, env: dict[str, str] | None =
     """Run the real `mlkube` command (this checkout's package) and capture its output."""
     environment = {**os.environ, "PYTHONPATH": str(PACKAGE_ROOT), "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20", **(env or {})}
     return subprocess.run([sys.executable, "-m", "mlkube", *args], cwd=cwd, env=environment, capture_output=True, text=True, timeout=600)
+
+
+def upstream_errors(upstream: dict[str, Any], obj: dict[str, Any]) -> list[str]:
+    """Messages of ``obj``'s violations of its upstream schema (an empty list when it is valid)."""
+    group, _, version = obj["apiVersion"].rpartition("/")
+    validator = upstream[f"{group}/{obj['kind'].lower()}_{version}"]
+    return [f"{'.'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(obj)]
