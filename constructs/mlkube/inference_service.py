@@ -11,7 +11,7 @@ from typing import Any, Literal
 from constructs import Construct
 from pydantic import Field, PositiveInt, model_validator
 
-from .construct import MlConstruct
+from .construct import MlConstruct, MountsVolumes
 from .image import ImageSpec
 from .labels import selector_labels, standard_labels
 from .model import ModelSpec, PvcModel, UriModel
@@ -109,7 +109,7 @@ class InferenceServiceSpec(Spec):
         return self.replicas is None
 
 
-class InferenceService(MlConstruct):
+class InferenceService(MountsVolumes, MlConstruct):
     """Online model serving.
 
     ``InferenceService(app, "server", image="ghcr.io/acme/fraud:1.4.2", model="s3://models/fraud/v3")``
@@ -143,6 +143,9 @@ class InferenceService(MlConstruct):
     @property
     def main_container(self) -> dict[str, Any]:
         return self.pod_spec["containers"][0]
+
+    def _pod_specs(self) -> list[dict[str, Any]]:
+        return [self.pod_spec] if self.objects else []
 
     # -- building -----------------------------------------------------------------------------------
 
