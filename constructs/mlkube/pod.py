@@ -143,7 +143,8 @@ class PodBuilder:
             "imagePullPolicy": "IfNotPresent" if is_digest_reference(reference) else "Always",
             "securityContext": container_security_context(),
             "resources": resources if resources is not None else self.resources.container_resources(),
-            "volumeMounts": [*self._shared_mounts, *(mounts or [])],
+            # Copies: a dict shared by two containers would render as a YAML anchor and alias.
+            "volumeMounts": [*(dict(m) for m in self._shared_mounts), *(mounts or [])],
         }
         if main and self.resources.shm_size is not None:
             container["volumeMounts"].append({"name": "dshm", "mountPath": "/dev/shm"})
