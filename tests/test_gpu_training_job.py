@@ -56,7 +56,7 @@ def test_all_options_jobset_snapshot(yaml_snapshot):
 
 def test_single_node_is_a_plain_job_that_never_restarts_in_place():
     objects = synth_app(minimal)
-    assert sorted(o["kind"] for o in objects) == ["Job", "ServiceAccount"]
+    assert sorted(o["kind"] for o in objects) == ["Job", "NetworkPolicy", "ServiceAccount"]
     job = objects.get("Job", "train")
     assert "completionMode" not in job["spec"] and "suspend" not in job["spec"]
     pod = job["spec"]["template"]["spec"]
@@ -209,3 +209,12 @@ def test_fails_when_exit_code_zero_would_fail_the_job():
 def test_fails_when_backend_is_unknown():
     message = _error(lambda app: GpuTrainingJob(app, "t", image=IMAGE, backend="mpi"))
     assert "test/app/t: backend: Input should be 'job' or 'jobset' (got 'mpi')" in message
+
+
+def test_network_policy_admits_only_the_other_ranks():
+    objects = synth_app(lambda app: GpuTrainingJob(app, "finetune", image=IMAGE, nodes=2))
+    selector = {"matchLabels": {"app.kubernetes.io/instance": "finetune", "app.kubernetes.io/name": "finetune"}}
+    assert objects.get("NetworkPolicy", "finetune")["spec"] == {"ingress": [{"from": [{"podSelector": selector}]}],
+                                                                "podSelector": selector, "policyTypes": ["Ingress"]}
+    single = synth_app(minimal).get("NetworkPolicy", "train")["spec"]
+    assert "ingress" not in single and single["policyTypes"] == ["Ingress"]

@@ -96,6 +96,7 @@ class GpuTrainingJob(JobConstruct):
         else:
             self._job(spec, template, distributed)
         self._pod_group(spec, spec.nodes)
+        self._network_policy(peers=distributed)
 
     def _torchrun_env(self, spec: GpuTrainingJobSpec, distributed: bool) -> list[dict[str, Any]]:
         rank: dict[str, Any] = {"value": "0"}

@@ -151,6 +151,14 @@ class JobConstruct(MountsVolumes, MlConstruct):
             pod.annotations[GROUP_ANNOTATION] = self.name
         return pod
 
+    def _network_policy(self, *, peers: bool) -> None:
+        """Job pods serve nothing: no ingress, except (``peers``) from the other pods of the same job (NCCL, rendezvous)."""
+        selector = {"matchLabels": {key: self.labels[key] for key in ("app.kubernetes.io/instance", "app.kubernetes.io/name")}}
+        spec: dict[str, Any] = {"podSelector": selector, "policyTypes": ["Ingress"]}
+        if peers:
+            spec["ingress"] = [{"from": [{"podSelector": selector}]}]  # NCCL picks its ports at run time: all ports
+        self._add("NetworkPolicy", "networking.k8s.io/v1", {"spec": spec})
+
     def _pod_group(self, options: JobOptions, min_member: int) -> None:
         """Volcano gang scheduling: none of the pods starts until ``min_member`` of them can."""
         if options.gang_scheduler != "volcano":

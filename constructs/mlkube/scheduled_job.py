@@ -74,3 +74,4 @@ class ScheduledJob(JobConstruct):
             body["startingDeadlineSeconds"] = spec.starting_deadline_seconds
         cron = self._add("CronJob", "batch/v1", {"spec": body})
         self._pod_spec_paths.append((cron, ("spec", "jobTemplate", "spec", "template", "spec")))
+        self._network_policy(peers=False)
