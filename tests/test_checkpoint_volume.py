@@ -143,3 +143,11 @@ def test_fails_when_size_is_not_a_quantity():
 def test_fails_when_access_mode_is_unknown():
     message = _error(lambda app: CheckpointVolume(app, "checkpoints", size="1Ti", access_mode="ReadOnlyMany"))
     assert "test/app/checkpoints: access_mode: Input should be 'ReadWriteOnce', 'ReadWriteMany' or 'ReadWriteOncePod'" in message
+
+
+def test_fails_with_only_the_spec_error_when_a_broken_job_is_mounted():
+    def build(app):
+        volume = CheckpointVolume(app, "checkpoints", size="1Ti")
+        GpuTrainingJob(app, "train", image=IMAGE, nodes=0).mount(volume)
+    message = _error(build)
+    assert "(1 problem)" in message and "test/app/train: nodes: Input should be greater than 0 (got 0)" in message

@@ -127,7 +127,7 @@ class JobConstruct(MountsVolumes, MlConstruct):
 
     def _pod_specs(self) -> list[dict[str, Any]]:
         specs = []
-        for obj, path in self._pod_spec_paths:
+        for obj, path in getattr(self, "_pod_spec_paths", []):  # none when the spec was invalid
             node: Any = obj
             for part in path:
                 node = node[part]
