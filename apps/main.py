@@ -1,9 +1,11 @@
 """The example platform: what `cdk8s synth` (and `mlkube synth`) compiles into dist/.
 
-Two model servers for one environment: a CPU fraud-scoring model and a GPU LLM.
+Two model servers for one environment: a CPU fraud-scoring model with a nightly batch-scoring job,
+and a GPU LLM fine-tuned on 2 nodes x 8 GPUs into a checkpoint volume it is then served from.
 """
 
-from mlkube import Environment, GpuSpec, InferenceService, Model, MlApp, Platform, ResourcesSpec, SidecarSpec
+from mlkube import (CheckpointVolume, Environment, GpuSpec, GpuTrainingJob, InferenceService, Model, MlApp, Platform,
+                    ResourcesSpec, ScheduledJob, SecretMount, SidecarSpec)
 from mlkube.inference_service import AutoscalingSpec, CustomMetric, Peer, ProbesSpec
 
 platform = Platform(environments=[Environment(name="dev", namespace="ml-{app}")])
@@ -21,16 +23,45 @@ def fraud_scoring(app: MlApp) -> None:
         probes=ProbesSpec(model_load_timeout_seconds=120),
         allow_from=[Peer(namespace="payments", pod_labels={"app.kubernetes.io/name": "checkout"})],
     )
+    ScheduledJob(
+        app, "nightly-scoring",
+        image="ghcr.io/acme/fraud-batch:1.4.2",
+        args=["score", "--date", "yesterday", "--out", "s3://acme-scores/fraud/"],
+        schedule="0 2 * * *", time_zone="Europe/Paris",
+        starting_deadline_seconds=3600,
+        resources=ResourcesSpec(cpu="4", memory="16Gi"),
+        backoff_limit=2, fail_on_exit_codes=[2], active_deadline_seconds=4 * 3600,
+        queue="batch",
+    )
 
 
 @platform.app("llm-chat")
 def llm_chat(app: MlApp) -> None:
-    InferenceService(
+    # Written by every rank of the fine-tuning job at once: ReadWriteMany.
+    checkpoints = CheckpointVolume(app, "llm-checkpoints", size="2Ti", access_mode="ReadWriteMany", storage_class="shared-rwx",
+                                   snapshot={"snapshot_class": "csi-snapshots"})
+    finetune = GpuTrainingJob(
+        app, "llm-finetune",
+        image="ghcr.io/acme/llm-finetune:0.3.1",
+        command=["torchrun"],
+        args=["--nnodes=$(NNODES)", "--nproc-per-node=$(NPROC_PER_NODE)", "--node-rank=$(NODE_RANK)",
+              "--master-addr=$(MASTER_ADDR)", "--master-port=$(MASTER_PORT)", "train.py",
+              "--base-model", "meta-llama/Llama-3.1-8B-Instruct", "--output-dir", "$(CHECKPOINT_DIR)/llm-finetune"],
+        nodes=2,
+        resources=ResourcesSpec(cpu="48", memory="640Gi", shm_size="64Gi",
+                                gpu=GpuSpec(count=8, product="NVIDIA-H100-80GB-HBM3", runtime_class="nvidia")),
+        secrets=[SecretMount(secret="hf-token", mount_path="/var/run/secrets/hf")],
+        backoff_limit=3, fail_on_exit_codes=[2], active_deadline_seconds=48 * 3600,
+        termination_grace_period_seconds=300,
+        queue="gpu-training", workload_priority_class="training",
+    )
+    finetune.mount(checkpoints)
+    server = InferenceService(
         app, "llm-server",
         image="vllm/vllm-openai:v0.11.0",
         args=["--model", "/mnt/models", "--port", "8000", "--served-model-name", "chat"],
         port=8000,
-        model="hf://meta-llama/Llama-3.1-8B-Instruct",
+        model=checkpoints.model_uri("llm-finetune/final"),
         resources=ResourcesSpec(cpu="8", memory="48Gi", shm_size="8Gi",
                                 gpu=GpuSpec(count=1, product="NVIDIA-L4", runtime_class="nvidia")),
         autoscaling=AutoscalingSpec(min_replicas=1, max_replicas=4, target_cpu_utilization=None,
@@ -40,6 +71,7 @@ def llm_chat(app: MlApp) -> None:
         sidecars=[SidecarSpec(name="dcgm-exporter", image="nvcr.io/nvidia/k8s/dcgm-exporter:4.2.3-4.1.3-ubuntu22.04",
                               ports={"gpu-metrics": 9400})],
     )
+    server.mount(checkpoints, read_only=True)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,10 @@ _EXPORTS = {
     "AutoscalingSpec": "inference_service", "CustomMetric": "inference_service", "InferenceService": "inference_service",
     "InferenceServiceSpec": "inference_service", "Peer": "inference_service", "ProbesSpec": "inference_service",
     "Model": "model",
+    "BatchJob": "batch_job", "BatchJobSpec": "batch_job",
+    "CheckpointVolume": "checkpoint_volume", "CheckpointVolumeSpec": "checkpoint_volume", "SnapshotSpec": "checkpoint_volume",
+    "GpuTrainingJob": "gpu_training_job", "GpuTrainingJobSpec": "gpu_training_job",
+    "ScheduledJob": "scheduled_job", "ScheduledJobSpec": "scheduled_job",
     "KServeOptions": "kserve", "KedaScaling": "keda", "MonitoringSpec": "monitoring", "ExternalSecretSpec": "external_secret",
     "Environment": "platform", "MlApp": "platform", "Platform": "platform",
     "SecretEnv": "pod", "SecretMount": "pod", "SidecarSpec": "pod",
@@ -43,6 +47,10 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
+    from .batch_job import BatchJob, BatchJobSpec
+    from .checkpoint_volume import CheckpointVolume, CheckpointVolumeSpec, SnapshotSpec
+    from .gpu_training_job import GpuTrainingJob, GpuTrainingJobSpec
+    from .scheduled_job import ScheduledJob, ScheduledJobSpec
     from .errors import MlkubeError, Problem
     from .image import Image, RegistryImage
     from .inference_service import AutoscalingSpec, CustomMetric, InferenceService, InferenceServiceSpec, Peer, ProbesSpec

@@ -11,7 +11,7 @@ from typing import Any, Literal
 from constructs import Construct
 from pydantic import Field, PositiveInt, model_validator
 
-from .construct import MlConstruct
+from .construct import MlConstruct, MountsVolumes
 from .external_secret import ExternalSecretSpec, external_secret_object
 from .image import ImageSpec
 from .keda import KedaScaling, scaled_object_spec
@@ -131,7 +131,7 @@ class InferenceServiceSpec(Spec):
         return [*self.secrets, *(SecretMount(secret=item.name, mount_path=item.mount_path) for item in self.external_secrets)]
 
 
-class InferenceService(MlConstruct):
+class InferenceService(MountsVolumes, MlConstruct):
     """Online model serving.
 
     ``InferenceService(app, "server", image="ghcr.io/acme/fraud:1.4.2", model="s3://models/fraud/v3")``
@@ -165,6 +165,13 @@ class InferenceService(MlConstruct):
     @property
     def main_container(self) -> dict[str, Any]:
         return self.pod_spec["containers"][0]
+
+    def _pod_specs(self) -> list[dict[str, Any]]:
+        if self.spec is not None and self.spec.backend == "kserve":
+            self._report("mount", "the kserve backend mounts no volumes of its own; KServe mounts the model volume",
+                         "serve from the volume with model='pvc://<claim>/<path>'")
+            return []
+        return [self.pod_spec] if self.objects else []
 
     # -- building -----------------------------------------------------------------------------------
 

@@ -19,7 +19,7 @@ from .spec import DnsLabel, Spec
 
 __all__ = [
     "RUN_AS_USER", "PodBuilder", "SecretEnv", "SecretMount", "SidecarSpec", "container_security_context",
-    "pod_security_context", "env_list",
+    "pod_security_context", "env_list", "mount_claim", "set_env",
 ]
 
 #: The numeric UID and GID of every mlkube container; generated Dockerfiles use the same (USER 10001:10001).
@@ -203,3 +203,28 @@ class PodBuilder:
         if self.annotations:
             metadata["annotations"] = self.annotations
         return {"metadata": metadata, "spec": spec}
+
+
+def set_env(container: dict[str, Any], name: str, value: str) -> None:
+    """Set one plain env var on a rendered container, replacing an earlier value of the same name."""
+    env = [item for item in container.get("env") or [] if item["name"] != name]
+    container["env"] = [*env, {"name": name, "value": value}]
+
+
+def mount_claim(pod_spec: dict[str, Any], *, volume: str, claim: str, mount_path: str, read_only: bool,
+                env: str | None = None) -> None:
+    """Add a PersistentVolumeClaim to a rendered pod spec: the volume, a mount in the main container, and
+    an env var with the path. Works on finished pod specs so that a workload can be mounted after it is built."""
+    volumes = [v for v in pod_spec.get("volumes") or [] if v["name"] != volume]
+    source: dict[str, Any] = {"claimName": claim}
+    if read_only:
+        source["readOnly"] = True  # enforced by the kubelet, not only by the container's mount
+    volumes.append({"name": volume, "persistentVolumeClaim": source})
+    pod_spec["volumes"] = sorted(volumes, key=lambda v: v["name"])
+    main = pod_spec["containers"][0]
+    mount: dict[str, Any] = {"mountPath": mount_path, "name": volume}
+    if read_only:
+        mount["readOnly"] = True
+    main["volumeMounts"] = [*(m for m in main.get("volumeMounts") or [] if m["name"] != volume), mount]
+    if env:
+        set_env(main, env, mount_path)

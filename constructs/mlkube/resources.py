@@ -17,6 +17,9 @@ GPU_PRODUCT_LABEL = "nvidia.com/gpu.product"
 #: GPU nodes are usually tainted so that only pods that ask for GPUs land there.
 GPU_TOLERATION = {"key": GPU_RESOURCE, "operator": "Exists", "effect": "NoSchedule"}
 _MIG_PROFILE = re.compile(r"^[1-9]g\.[0-9]+gb(\+me)?$")
+# The NVIDIA device plugin hands a container slices of one profile; a container cannot combine profiles.
+_TWO_MIG_PROFILES = ("one container takes one MIG profile, not several (got {value!r}); pick one profile, "
+                     "or run a workload per profile")
 
 
 class GpuSpec(Spec):
@@ -27,6 +30,13 @@ class GpuSpec(Spec):
     product: str | None = Field(None, description="GPU product node label value, e.g. 'NVIDIA-A100-SXM4-80GB' (nvidia.com/gpu.product). Default: any GPU.")
     runtime_class: str | None = Field(None, description="runtimeClassName for GPU pods, e.g. 'nvidia'. Default: the cluster's default runtime.")
     tolerate_gpu_taint: bool = Field(True, description="Tolerate the nvidia.com/gpu NoSchedule taint of GPU nodes. Default: true.")
+
+    @field_validator("mig_profile", mode="before")
+    @classmethod
+    def _one_mig_profile(cls, value: Any) -> Any:
+        if isinstance(value, list | tuple) or (isinstance(value, str) and "," in value):
+            raise ValueError(_TWO_MIG_PROFILES.format(value=value))
+        return value
 
     @field_validator("mig_profile")
     @classmethod
@@ -61,6 +71,17 @@ class ResourcesSpec(Spec):
     ephemeral_storage: Quantity | None = Field(None, description="Ephemeral storage request and limit. Default: none set.")
     gpu: GpuSpec | None = Field(None, description="GPUs per pod. Default: no GPU.")
     shm_size: Quantity | None = Field(None, description="Size of /dev/shm (an in-memory emptyDir) for data loaders and NCCL. Default: the runtime's 64Mi.")
+
+    @field_validator("gpu", mode="before")
+    @classmethod
+    def _one_gpu_kind(cls, value: Any) -> Any:
+        # ``gpu=[{"mig_profile": "1g.10gb"}, {"mig_profile": "2g.20gb"}]`` reads like two GPUs; refuse it with the rule.
+        if isinstance(value, list | tuple):
+            profiles = [item.get("mig_profile") if isinstance(item, dict) else getattr(item, "mig_profile", None) for item in value]
+            if sum(profile is not None for profile in profiles) > 1:
+                raise ValueError(_TWO_MIG_PROFILES.format(value=[p for p in profiles if p]))
+            raise ValueError("gpu is one GPU request per pod, not a list: set count for whole GPUs or one mig_profile")
+        return value
 
     @model_validator(mode="after")
     def _limits_and_shm(self) -> ResourcesSpec:

@@ -149,3 +149,8 @@ def synthesize(platform: Platform, out_dir: Path) -> SynthResult:
         raise MlkubeError(ctx.problems, title="synth failed; nothing was written")
     replace_tree(out_dir, ctx.files, keep=tuple(KEEP_IN_OUTPUT))
     return SynthResult(out_dir, ctx.files, ctx.manifests, ctx.warnings, time.perf_counter() - started)
+
+# Training and storage: single-writer volumes are not written by several pods at once.
+from .volume_sharing import volume_sharing_step  # noqa: E402  (after the lists it extends)
+
+CHECKS.append(volume_sharing_step)
