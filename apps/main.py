@@ -1,7 +1,10 @@
 """The example platform: what `cdk8s synth` (and `mlkube synth`) compiles into dist/.
 
-Two model servers for one environment: a CPU fraud-scoring model and a GPU LLM.
+Two model servers for one environment written in Python (a CPU fraud-scoring model and a GPU LLM),
+and every app described in YAML under apps/**/mlkube.yaml (apps/nlp/mlkube.yaml: a sentiment model).
 """
+
+from pathlib import Path
 
 from mlkube import Environment, GpuSpec, InferenceService, Model, MlApp, Platform, ResourcesSpec, SidecarSpec
 from mlkube.inference_service import AutoscalingSpec, CustomMetric, Peer, ProbesSpec
@@ -40,6 +43,10 @@ def llm_chat(app: MlApp) -> None:
         sidecars=[SidecarSpec(name="dcgm-exporter", image="nvcr.io/nvidia/k8s/dcgm-exporter:4.2.3-4.1.3-ubuntu22.04",
                               ports={"gpu-metrics": 9400})],
     )
+
+
+# YAML blueprints join the same platform; their errors (file:line:column) fail synth like any other.
+platform.load_blueprints(Path(__file__).parent)
 
 
 if __name__ == "__main__":

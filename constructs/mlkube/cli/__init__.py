@@ -40,9 +40,9 @@ def main() -> None:
 
 
 def _register() -> None:
-    from . import synth, validate
+    from . import blueprint, synth, validate
 
-    for module in (synth, validate):
+    for module in (synth, validate, blueprint):
         main.add_command(module.command)
 
 
