@@ -89,12 +89,16 @@ class _Builder:
     problems: list[Problem]
     count: int = 0
 
-    def build(self, node: yaml.Node, path: DataPath, depth: int) -> Any:
+    def _enter(self, depth: int) -> None:
+        """Count every value as it is built (an alias at every use) and refuse at the limits."""
         self.count += 1
         if self.count > MAX_NODES:
             raise _TooLarge(f"the document expands to more than {MAX_NODES} values (aliases counted at every use)")
         if depth > MAX_DEPTH:
             raise _TooLarge(f"the document nests deeper than {MAX_DEPTH} levels")
+
+    def build(self, node: yaml.Node, path: DataPath, depth: int) -> Any:
+        self._enter(depth)
         self.document.values[path] = Position.of(node)
         if isinstance(node, yaml.MappingNode):
             return self._mapping(node, path, depth)
@@ -153,7 +157,7 @@ class _Builder:
             if not isinstance(source, yaml.MappingNode):
                 self._problem(source, path, "a merge key (<<) needs a mapping or a list of mappings")
                 continue
-            self.count += 1
+            self._enter(depth + 1)
             result.update(self._mapping(source, path, depth + 1) or {})
         explicit: dict[str, yaml.Node] = {}
         for key_node, value_node in node.value:
