@@ -22,7 +22,7 @@ def test_check_fails_with_exit_code_2_and_every_error_of_every_file(tmp_path):
     result = CliRunner().invoke(main, ["blueprint", "check", str(first), str(second)])
     assert result.exit_code == 2
     assert f"{first}:8:5: workloads.server.prot: unknown field 'prot'\n        hint: did you mean 'port'?" in result.output
-    assert f"{second}:4:26: workloads.x.kind: unknown workload kind 'Foo'" in result.output
+    assert f"{second}:4:23: workloads.x.kind: unknown workload kind 'Foo'" in result.output
     assert "Traceback" not in result.output
 
 
