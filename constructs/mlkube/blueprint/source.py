@@ -22,7 +22,7 @@ __all__ = ["YamlDocument", "Position", "read_yaml_documents", "MAX_FILE_BYTES", 
 #: Larger blueprint files are refused before parsing (a blueprint is a page or two of YAML).
 MAX_FILE_BYTES = 1024 * 1024
 #: Most values a document may expand to, aliases counted at every use (billion laughs stop here).
-MAX_NODES = 50_000
+MAX_NODES = 10_000
 #: Deepest nesting of mappings and sequences.
 MAX_DEPTH = 64
 
