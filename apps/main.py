@@ -1,8 +1,11 @@
 """The example platform: what `cdk8s synth` (and `mlkube synth`) compiles into dist/.
 
-Two model servers for one environment: a CPU fraud-scoring model with a nightly batch-scoring job,
-and a GPU LLM fine-tuned on 2 nodes x 8 GPUs into a checkpoint volume it is then served from.
+Two model servers written in Python: a CPU fraud-scoring model with a nightly batch-scoring job,
+and a GPU LLM fine-tuned on 2 nodes x 8 GPUs into a checkpoint volume it is then served from; and
+every app described in YAML under apps/**/mlkube.yaml (apps/nlp/mlkube.yaml: a sentiment model).
 """
+
+from pathlib import Path
 
 from mlkube import (CheckpointVolume, Environment, GpuSpec, GpuTrainingJob, InferenceService, Model, MlApp, Platform,
                     ResourcesSpec, ScheduledJob, SecretMount, SidecarSpec)
@@ -72,6 +75,10 @@ def llm_chat(app: MlApp) -> None:
                               ports={"gpu-metrics": 9400})],
     )
     server.mount(checkpoints, read_only=True)
+
+
+# YAML blueprints join the same platform; their errors (file:line:column) fail synth like any other.
+platform.load_blueprints(Path(__file__).parent)
 
 
 if __name__ == "__main__":

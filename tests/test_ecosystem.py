@@ -188,7 +188,7 @@ def test_fails_when_kserve_has_no_model_or_keda():
 
 
 def test_fails_when_the_kubernetes_backend_has_no_image():
-    with pytest.raises(MlkubeError, match="'image' is required with the kubernetes backend"):
+    with pytest.raises(MlkubeError, match="test/app/s: image: Field required with the kubernetes backend"):
         synth_app(lambda app: InferenceService(app, "s"))
 
 

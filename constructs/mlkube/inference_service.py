@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from typing import Any, Literal
 
 from constructs import Construct
-from pydantic import Field, PositiveInt, model_validator
+from pydantic import Field, PositiveInt, ValidationInfo, field_validator, model_validator
 
 from .construct import MlConstruct, MountsVolumes
 from .external_secret import ExternalSecretSpec, external_secret_object
@@ -76,8 +76,8 @@ class InferenceServiceSpec(Spec):
     """An online model server."""
 
     name: DnsLabel | None = Field(None, description="Name of every object. Default: the construct id.")
-    image: ImageSpec | None = Field(None, description="Server image: a registry reference (or Image.build(...)). Required, except with the KServe backend, whose runtime brings one.")
     backend: Literal["kubernetes", "kserve"] = Field("kubernetes", description="'kubernetes' (Deployment, Service, HPA) or 'kserve' (a serving.kserve.io InferenceService). Default: kubernetes.")
+    image: ImageSpec | None = Field(None, description="Server image: a registry reference (or Image.build(...)). Required, except with the KServe backend, whose runtime brings one.")
     kserve: KServeOptions = Field(default_factory=KServeOptions, description="Options of the KServe backend.")
     keda: KedaScaling | None = Field(None, description="Autoscale with a KEDA ScaledObject on a Prometheus query instead of an HPA. Default: HPA.")
     monitoring: MonitoringSpec | None = Field(None, description="ServiceMonitor/PodMonitor and alerts (Prometheus Operator). Default: none.")
@@ -104,10 +104,15 @@ class InferenceServiceSpec(Spec):
     allow_from: list[Peer] = Field(default_factory=list, description="Who may call the serving port. Default: pods of the same namespace.")
     max_unavailable: PositiveInt = Field(1, description="PodDisruptionBudget: pods that may be down at once during voluntary disruptions. Default: 1.")
 
+    @field_validator("image")
+    @classmethod
+    def _image_for_kubernetes(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is None and info.data.get("backend", "kubernetes") == "kubernetes":
+            raise ValueError("Field required with the kubernetes backend (the kserve backend can use its runtime's image)")
+        return value
+
     @model_validator(mode="after")
     def _consistent(self) -> InferenceServiceSpec:
-        if self.image is None and self.backend == "kubernetes":
-            raise ValueError("'image' is required with the kubernetes backend (the kserve backend can use a runtime's image)")
         if self.backend == "kserve" and self.keda is not None:
             raise ValueError("'keda' scales a Deployment of the kubernetes backend; with kserve use kserve.scale_metric")
         if self.backend == "kserve" and self.model is None:

@@ -103,15 +103,22 @@ class Platform(cdk8s.App):
         self.apps: list[MlApp] = []
         self._environment_scopes: dict[str, Construct] = {}
 
-    def app(self, name: str, build: AppBuilder | None = None) -> Any:
-        """Define an app in every environment; usable as ``@platform.app("name")`` or directly."""
+    def app(self, name: str, build: AppBuilder | None = None, *, environments: Sequence[str] | None = None) -> Any:
+        """Define an app in every environment (or the named ones); usable as ``@platform.app("name")`` or directly."""
 
         def register(function: AppBuilder) -> AppBuilder:
             for environment in self.environments:
-                self.apps.append(self._build_app(environment, name, function))
+                if environments is None or environment.name in environments:
+                    self.apps.append(self._build_app(environment, name, function))
             return function
 
         return register(build) if build is not None else register
+
+    def load_blueprints(self, root: str | os.PathLike[str] = "apps") -> list[Any]:
+        """Define an app for every YAML blueprint ``<root>/**/mlkube.yaml``; their errors fail synth."""
+        from .blueprint import load_blueprints
+
+        return load_blueprints(self, Path(root))
 
     def _build_app(self, environment: Environment, name: str, build: AppBuilder) -> MlApp:
         scope = self._environment_scopes.get(environment.name)

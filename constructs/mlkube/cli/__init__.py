@@ -40,9 +40,9 @@ def main() -> None:
 
 
 def _register() -> None:
-    from . import schemas, synth, validate
+    from . import blueprint, schemas, synth, validate
 
-    for module in (synth, validate, schemas):
+    for module in (synth, validate, schemas, blueprint):
         main.add_command(module.command)
 
 
