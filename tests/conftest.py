@@ -37,6 +37,17 @@ def shared_dir() -> Path:
     return SHARED_DIR
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Load the mlkube.testing plugin (fixtures yaml_snapshot, mlkube_synth, platform_snapshot).
+
+    An installed mlkube brings it through the ``pytest11`` entry point; with PYTHONPATH pointing at a
+    checkout (or an older install) it is registered here instead, and never twice.
+    """
+    manager = config.pluginmanager
+    if not (manager.has_plugin("mlkube") or manager.has_plugin("mlkube.testing.plugin")):
+        manager.import_plugin("mlkube.testing.plugin")
+
+
 def run_mlkube(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """Run the real `mlkube` command (this checkout's package) and capture its output."""
     environment = {**os.environ, "PYTHONPATH": str(PACKAGE_ROOT), "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20", **(env or {})}

@@ -6,14 +6,9 @@ import pytest
 
 from mlkube import (AutoscalingSpec, CustomMetric, GpuSpec, InferenceService, MlkubeError, Model, Peer, ProbesSpec,
                     ResourcesSpec, SecretEnv, SecretMount, SidecarSpec)
-from mlkube.testing import YamlSnapshotExtension, synth_app
+from mlkube.testing import synth_app
 
 MINIMAL_IMAGE = "ghcr.io/acme/fraud:1.4.2"
-
-
-@pytest.fixture
-def yaml_snapshot(snapshot):
-    return snapshot.use_extension(YamlSnapshotExtension)
 
 
 def minimal(app):
