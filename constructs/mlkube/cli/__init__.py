@@ -40,9 +40,9 @@ def main() -> None:
 
 
 def _register() -> None:
-    from . import synth, validate
+    from . import init, synth, validate
 
-    for module in (synth, validate):
+    for module in (synth, validate, init):
         main.add_command(module.command)
 
 
