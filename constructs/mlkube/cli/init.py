@@ -17,6 +17,18 @@ __all__ = ["command", "init_repo"]
 _IGNORED_ENTRIES = {".git"}
 
 
+def _in_the_way(folder: Path, files: dict[str, bytes]) -> list[str]:
+    """Paths where a starter file goes but a folder exists, or a starter folder goes but a file exists."""
+    blocked: set[str] = set()
+    for relative in files:
+        if (folder / relative).is_dir():
+            blocked.add(relative)
+        for parent in Path(relative).parents[:-1]:
+            if (folder / parent).exists() and not (folder / parent).is_dir():
+                blocked.add(parent.as_posix())
+    return sorted(blocked)
+
+
 def _check_target(folder: Path, files: dict[str, bytes], allow_non_empty: bool, force: bool) -> None:
     """Refuse (exit 2, nothing written) a file in the way, a non-empty folder, or files to overwrite."""
     if folder.exists() and not folder.is_dir():
@@ -29,6 +41,10 @@ def _check_target(folder: Path, files: dict[str, bytes], allow_non_empty: bool, 
         raise MlkubeError.single(
             f"{folder} is not empty ({len(present)} entr{'ies' if len(present) != 1 else 'y'}: {shown}); nothing was written",
             where=str(folder), hint="choose a new or empty folder, or pass --allow-non-empty to add the starter files beside them")
+    blocked = _in_the_way(folder, files)
+    if blocked:
+        raise MlkubeError.single(f"in the way of the starter files (a folder where a file goes, or a file where a folder goes): "
+                                 f"{', '.join(blocked)}; nothing was written", where=str(folder), hint="move them away first")
     existing = [path for path in files if (folder / path).exists()]
     if existing and not force:
         raise MlkubeError.single(

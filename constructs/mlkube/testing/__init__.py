@@ -9,10 +9,10 @@ from typing import Any
 from .match import Match, Matcher, Mismatch, matches, mismatches
 from .synth import SynthesizedObjects, synth_app, synth_platform
 
-__all__ = ["Match", "Matcher", "Mismatch", "SynthesizedObjects", "YamlSnapshotExtension", "app_documents", "matches",
+__all__ = ["Match", "Matcher", "Mismatch", "SynthesizedObjects", "YamlSnapshotExtension", "app_documents", "changed_fields", "matches",
            "mismatches", "objects_to_yaml", "snapshot_platform", "synth_app", "synth_platform"]
 
-_SNAPSHOT_NAMES = {"YamlSnapshotExtension", "app_documents", "objects_to_yaml", "snapshot_platform"}
+_SNAPSHOT_NAMES = {"YamlSnapshotExtension", "app_documents", "changed_fields", "objects_to_yaml", "snapshot_platform"}
 
 
 def __getattr__(name: str) -> Any:
