@@ -100,6 +100,7 @@ def test_gpu_server_is_scheduled_on_gpus_and_saves_them_in_rollouts():
     pod = deployment["spec"]["template"]["spec"]
     server = pod["containers"][0]
     assert server["resources"]["limits"]["nvidia.com/gpu"] == server["resources"]["requests"]["nvidia.com/gpu"] == 2
+    objects.has_object("Deployment", {"spec": {"template": {"spec": {"containers": [{"resources": {"limits": {"nvidia.com/gpu": 2}}}]}}}})
     assert pod["nodeSelector"] == {"nvidia.com/gpu.product": "NVIDIA-A100-SXM4-80GB"}
     assert pod["tolerations"] == [{"effect": "NoSchedule", "key": "nvidia.com/gpu", "operator": "Exists"}]
     assert pod["runtimeClassName"] == "nvidia"
