@@ -30,3 +30,15 @@ def upstream(shared_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict
 
     return upstream_validators(shared_dir, tmp_path_factory.mktemp("upstream-crd-schemas"))
 
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Load the mlkube.testing plugin (fixtures yaml_snapshot, mlkube_synth, platform_snapshot).
+
+    An installed mlkube brings it through the ``pytest11`` entry point; with PYTHONPATH pointing at a
+    checkout (or an older install) it is registered here instead, and never twice.
+    """
+    manager = config.pluginmanager
+    if not (manager.has_plugin("mlkube") or manager.has_plugin("mlkube.testing.plugin")):
+        manager.import_plugin("mlkube.testing.plugin")
+
+

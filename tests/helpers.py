@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
 import subprocess
 import sys
@@ -34,3 +35,16 @@ def upstream_errors(upstream: dict[str, Any], obj: dict[str, Any]) -> list[str]:
     group, _, version = obj["apiVersion"].rpartition("/")
     validator = upstream[f"{group}/{obj['kind'].lower()}_{version}"]
     return [f"{'.'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(obj)]
+
+
+def _plugin_installed() -> bool:
+    return any(entry.value == "mlkube.testing.plugin" for entry in importlib.metadata.entry_points(group="pytest11"))
+
+
+def run_pytest(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run pytest in ``folder`` as a project depending on mlkube would, with this checkout's package and plugin."""
+    plugin = [] if _plugin_installed() else ["-p", "mlkube.testing.plugin"]
+    environment = {**os.environ, "PYTHONPATH": str(PACKAGE_ROOT), "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
+                   "NO_COLOR": "1"}
+    return subprocess.run([sys.executable, "-m", "pytest", *plugin, "-p", "no:cacheprovider", *args], cwd=folder,
+                          env=environment, capture_output=True, text=True, timeout=600)

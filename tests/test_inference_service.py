@@ -6,14 +6,9 @@ import pytest
 
 from mlkube import (AutoscalingSpec, CustomMetric, GpuSpec, InferenceService, MlkubeError, Model, Peer, ProbesSpec,
                     ResourcesSpec, SecretEnv, SecretMount, SidecarSpec)
-from mlkube.testing import YamlSnapshotExtension, synth_app
+from mlkube.testing import synth_app
 
 MINIMAL_IMAGE = "ghcr.io/acme/fraud:1.4.2"
-
-
-@pytest.fixture
-def yaml_snapshot(snapshot):
-    return snapshot.use_extension(YamlSnapshotExtension)
 
 
 def minimal(app):
@@ -105,6 +100,7 @@ def test_gpu_server_is_scheduled_on_gpus_and_saves_them_in_rollouts():
     pod = deployment["spec"]["template"]["spec"]
     server = pod["containers"][0]
     assert server["resources"]["limits"]["nvidia.com/gpu"] == server["resources"]["requests"]["nvidia.com/gpu"] == 2
+    objects.has_object("Deployment", {"spec": {"template": {"spec": {"containers": [{"resources": {"limits": {"nvidia.com/gpu": 2}}}]}}}})
     assert pod["nodeSelector"] == {"nvidia.com/gpu.product": "NVIDIA-A100-SXM4-80GB"}
     assert pod["tolerations"] == [{"effect": "NoSchedule", "key": "nvidia.com/gpu", "operator": "Exists"}]
     assert pod["runtimeClassName"] == "nvidia"
