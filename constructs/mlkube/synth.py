@@ -148,3 +148,14 @@ def synthesize(platform: Platform, out_dir: Path) -> SynthResult:
         raise MlkubeError(ctx.problems, title="synth failed; nothing was written")
     replace_tree(out_dir, ctx.files, keep=tuple(KEEP_IN_OUTPUT))
     return SynthResult(out_dir, ctx.files, ctx.manifests, ctx.warnings, time.perf_counter() - started)
+
+
+def _register_gitops() -> None:
+    from .gitops import steps as gitops
+
+    TRANSFORMS.extend([gitops.add_platform_objects, gitops.apply_lock, gitops.add_sync_waves, gitops.add_argocd_objects])
+    CHECKS.extend([gitops.check_pinned_production, gitops.check_overrides_used])
+    OUTPUTS.extend([gitops.write_lock, gitops.write_workflows])
+
+
+_register_gitops()
