@@ -1,12 +1,30 @@
 """The example platform: what `cdk8s synth` (and `mlkube synth`) compiles into dist/.
 
-Two model servers for one environment: a CPU fraud-scoring model and a GPU LLM.
+Two model servers (a CPU fraud-scoring model and a GPU LLM) in three environments: dev (smaller,
+auto-synced), staging (as written) and prod (production: manual sync, larger, on two clusters, and
+running exactly the digests staging locked, via `mlkube promote staging prod`).
 """
 
 from mlkube import Environment, GpuSpec, InferenceService, Model, MlApp, Platform, ResourcesSpec, SidecarSpec
+from mlkube.gitops.settings import GitOps, NetworkSpec, QuotaSpec, WorkloadOverride
 from mlkube.inference_service import AutoscalingSpec, CustomMetric, Peer, ProbesSpec
 
-platform = Platform(environments=[Environment(name="dev", namespace="ml-{app}")])
+# Model downloads (s3, Hugging Face) leave the cluster over HTTPS; everything else is denied.
+_EGRESS = NetworkSpec(egress_https_cidrs=["0.0.0.0/0"])
+
+platform = Platform(
+    environments=[
+        Environment(name="dev", namespace="ml-{app}", network=_EGRESS, quota=QuotaSpec(cpu="32", memory="128Gi", gpus=2),
+                    overrides={"fraud-scoring/fraud-scorer": WorkloadOverride(min_replicas=1, max_replicas=2, resource_scale=0.5),
+                               "llm-chat/llm-server": WorkloadOverride(max_replicas=1)}),
+        Environment(name="staging", namespace="ml-{app}", cluster="staging", network=_EGRESS),
+        Environment(name="prod", namespace="ml-{app}", production=True, clusters=["prod-eu-1", "prod-us-1"], network=_EGRESS,
+                    quota=QuotaSpec(cpu="256", memory="2Ti", gpus=16), kueue_cluster_queue="ml-prod",
+                    overrides={"fraud-scoring/fraud-scorer": WorkloadOverride(min_replicas=6, max_replicas=24),
+                               "llm-chat/llm-server": WorkloadOverride(min_replicas=2, max_replicas=8, gpu_product="NVIDIA-H100-80GB-HBM3")}),
+    ],
+    gitops=GitOps(repo_url="https://github.com/acme/ml-platform-config.git", ci_install="pip install -e ."),
+)
 
 
 @platform.app("fraud-scoring")

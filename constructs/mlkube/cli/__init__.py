@@ -40,9 +40,9 @@ def main() -> None:
 
 
 def _register() -> None:
-    from . import synth, validate
+    from . import promote, synth, validate, workflows
 
-    for module in (synth, validate):
+    for module in (synth, validate, promote, workflows):
         main.add_command(module.command)
 
 

@@ -10,9 +10,7 @@ from collections import defaultdict
 from typing import Any
 
 from ..manifest import Manifest
-from .platform_objects import PLATFORM_FOLDER
 from .settings import GitOps
-from .sync_waves import SYNC_WAVE
 
 __all__ = ["ARGOCD_FOLDER", "SYNC_OPTIONS", "argocd_manifests", "destination"]
 
@@ -90,25 +88,16 @@ def _folders(environment: Any, manifests: list[Manifest]) -> dict[str, list[Mani
     return dict(sorted(by_folder.items()))
 
 
-def _namespace_of(environment: Any, folder: str) -> str | None:
-    # The platform folder spans namespaces; each app folder lives in its own.
-    return None if folder == PLATFORM_FOLDER else environment.namespace_for(folder)
-
-
-def _wave(folder: str) -> dict[str, str]:
-    return {SYNC_WAVE: "-1"} if folder == PLATFORM_FOLDER else {}
-
-
 def _applications(environment: Any, gitops: GitOps, folders: dict[str, list[Manifest]]) -> list[dict[str, Any]]:
     return [{"apiVersion": _API, "kind": "Application",
-             "metadata": {**_metadata(f"{environment.name}-{folder.strip('_')}", gitops, environment, _wave(folder)), "finalizers": [_FINALIZER]},
-             "spec": _app_spec(environment, gitops, folder, destination(environment.cluster, _namespace_of(environment, folder)), manifests)}
+             "metadata": {**_metadata(f"{environment.name}-{folder}", gitops, environment), "finalizers": [_FINALIZER]},
+             "spec": _app_spec(environment, gitops, folder, destination(environment.cluster, environment.namespace_for(folder)), manifests)}
             for folder, manifests in folders.items()]
 
 
 def _application_set(environment: Any, gitops: GitOps, folders: dict[str, list[Manifest]]) -> dict[str, Any]:
     """One app per folder × cluster: a list generator of folders crossed with Argo CD's cluster generator."""
-    elements = [{"folder": folder, "name": folder.strip("_"), "namespace": _namespace_of(environment, folder) or ""} for folder in folders]
+    elements = [{"folder": folder, "namespace": environment.namespace_for(folder)} for folder in folders]
     clusters = {"clusters": {"selector": {"matchExpressions": [{"key": gitops.cluster_label, "operator": "In", "values": list(environment.clusters)}]}}}
     ignore = [item for manifests in folders.values() for item in _ignore_replicas(manifests)]
     spec = _app_spec(environment, gitops, "{{folder}}", {"namespace": "{{namespace}}", "server": "{{server}}"}, [])
@@ -119,7 +108,7 @@ def _application_set(environment: Any, gitops: GitOps, folders: dict[str, list[M
         "generators": [{"matrix": {"generators": [{"list": {"elements": elements}}, clusters]}}],
         "syncPolicy": {"preserveResourcesOnDeletion": True},
         "template": {"metadata": {"finalizers": [_FINALIZER], "labels": {"mlkube.dev/environment": environment.name},
-                                  "name": f"{environment.name}-{{{{name}}}}-{{{{nameNormalized}}}}"},
+                                  "name": f"{environment.name}-{{{{folder}}}}-{{{{nameNormalized}}}}"},
                      "spec": spec},
     }}
 

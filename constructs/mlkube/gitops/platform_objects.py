@@ -1,8 +1,9 @@
 """What every namespace of an environment gets before its workloads: the guard rails.
 
 Namespace (restricted Pod Security Standard enforced), a default-deny NetworkPolicy (DNS egress
-allowed), a ResourceQuota, a LimitRange and optionally a Kueue LocalQueue. They are written to
-``<out>/<environment>/_platform/``, one Argo CD Application that syncs before the apps.
+allowed), a ResourceQuota, a LimitRange and optionally a Kueue LocalQueue. They are written into
+the folder of the (first) app that uses the namespace, ``<out>/<environment>/<app>/``: one Argo CD
+Application then applies them before the workloads, ordered by sync wave.
 """
 
 from __future__ import annotations
@@ -13,10 +14,7 @@ from ..labels import standard_labels
 from ..manifest import Manifest
 from ..resources import GPU_RESOURCE
 
-__all__ = ["PLATFORM_FOLDER", "namespace_objects", "platform_manifests"]
-
-#: The pseudo-app folder of the platform objects (starts with '_' so it cannot clash with an app name).
-PLATFORM_FOLDER = "_platform"
+__all__ = ["namespace_objects", "platform_manifests"]
 #: The Pod Security Standard version the labels pin; "latest" would change meaning on upgrades.
 PSS_VERSION = "v1.34"
 _DNS_PEER = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
@@ -87,6 +85,6 @@ def platform_manifests(environment: Any, apps: list[str]) -> list[Manifest]:
         if namespace in seen:
             continue
         seen.add(namespace)
-        where = f"{environment.name}/{PLATFORM_FOLDER}/{namespace}"
-        manifests += [Manifest(obj, where, environment.name, PLATFORM_FOLDER) for obj in namespace_objects(namespace, app, environment)]
+        where = f"{environment.name}/{app}/namespace:{namespace}"
+        manifests += [Manifest(obj, where, environment.name, app) for obj in namespace_objects(namespace, app, environment)]
     return manifests

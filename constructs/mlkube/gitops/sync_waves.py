@@ -1,7 +1,7 @@
 """Argo CD sync waves by kind, so namespaces, quotas, volumes and config exist before workloads.
 
 Wave 0 is Argo CD's default and is left implicit. An annotation set by a construct is kept. Volumes
-also get ``Prune=false``: removing a claim from Git must never delete its data.
+and Namespaces (which hold volumes) get ``Prune=false``: removing them from Git must never delete data.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ WAVES: dict[str, int] = {
     "ResourceQuota": -2, "LimitRange": -2, "NetworkPolicy": -2, "LocalQueue": -2,
     "PersistentVolumeClaim": -1, "ConfigMap": -1, "Secret": -1, "ServiceAccount": -1,
 }
-_NEVER_PRUNED = {"PersistentVolumeClaim"}
+_NEVER_PRUNED = {"PersistentVolumeClaim", "Namespace"}
 
 
 def annotate(obj: dict[str, Any]) -> None:
