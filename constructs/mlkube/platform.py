@@ -103,8 +103,11 @@ class Platform(cdk8s.App):
         super().__init__()
         self.out_dir = Path(os.environ.get(OUT_ENV) or out_dir)
         self.problems: list[Problem] = []
-        self.gitops, problems = parse_spec(GitOps, gitops, {}, "gitops")
-        self.problems += problems
+        #: The GitOps layer (namespace guard rails, Argo CD, CI workflows) is on when settings are given.
+        self.gitops: GitOps | None = None
+        if gitops is not None:
+            self.gitops, problems = parse_spec(GitOps, gitops, {}, "gitops")
+            self.problems += problems
         #: Override keys ('<env>/<app>/<id>') a construct used; the rest are reported as typos.
         self.used_overrides: set[str] = set()
         self.environments: list[Environment] = []

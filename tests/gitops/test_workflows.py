@@ -53,11 +53,11 @@ def test_workflows_read_back_with_a_yaml_1_2_loader():
 
 
 def test_committed_workflows_match_the_example_platform():
-    """.github/workflows/config-repo-*.yml and dist/workflows/ are what the example platform generates."""
+    """.github/workflows/config-repo-*.yml and dist/.github/workflows/ are what the example platform generates."""
     result = run_mlkube("workflows", "--check", cwd=REPO_ROOT)
     assert result.returncode == 0, result.stderr
     for name in FILES:
-        assert (REPO_ROOT / ".github/workflows" / name).read_bytes() == (REPO_ROOT / "dist/workflows" / name).read_bytes()
+        assert (REPO_ROOT / ".github/workflows" / name).read_bytes() == (REPO_ROOT / "dist/.github/workflows" / name).read_bytes()
 
 
 def test_workflows_command_writes_the_files(tmp_path):

@@ -1,4 +1,4 @@
-"""``mlkube workflows``: write the config repo's GitHub Actions workflows (the ones synth puts in dist/workflows/)."""
+"""``mlkube workflows``: write the config repo's GitHub Actions workflows (the ones synth puts in dist/.github/workflows/)."""
 
 from __future__ import annotations
 

@@ -72,7 +72,7 @@ def promote(dist: Path, source: str, target: str) -> PromotionResult:
     for name in (source,):
         if not (dist / name).is_dir():
             raise MlkubeError.single(f"no environment {name!r} in {dist}", where=str(dist / name),
-                                     hint=f"environments there: {', '.join(sorted(p.name for p in dist.iterdir() if p.is_dir() and not p.name.startswith(('.', '_')) and p.name not in ('images', 'workflows'))) or 'none'}")
+                                     hint=f"environments there: {', '.join(sorted(p.name for p in dist.iterdir() if p.is_dir() and not p.name.startswith(('.', '_')) and p.name != 'images')) or 'none'}")
     if source == target:
         raise MlkubeError.single(f"cannot promote {source!r} to itself", hint="mlkube promote staging prod")
     lock = read_lock(dist / LOCK_FILE)

@@ -21,13 +21,17 @@ if TYPE_CHECKING:
 __all__ = ["add_platform_objects", "apply_lock", "add_sync_waves", "add_argocd_objects", "check_pinned_production",
            "check_overrides_used", "write_lock", "write_workflows", "lock_path"]
 
-#: Where the committed lock is found when synth writes elsewhere (diff, tests): MLKUBE_LOCK_DIR, else ./dist.
+#: Folder of the lock when synth writes elsewhere. Default: ./dist when ``mlkube synth --out`` redirected
+#: the output (the committed lock stays the source of truth), else none.
 LOCK_DIR_ENV = "MLKUBE_LOCK_DIR"
 
 
 def lock_path(ctx: SynthContext) -> Path:
     """The lock beside the output, else the config repo's committed one."""
-    for folder in (ctx.out_dir, Path(os.environ.get(LOCK_DIR_ENV) or "dist")):
+    from ..platform import OUT_ENV
+
+    fallback = os.environ.get(LOCK_DIR_ENV) or ("dist" if os.environ.get(OUT_ENV) else "")
+    for folder in (ctx.out_dir, *([Path(fallback)] if fallback else [])):
         if (folder / LOCK_FILE).exists():
             return folder / LOCK_FILE
     return ctx.out_dir / LOCK_FILE
@@ -41,6 +45,8 @@ def _apps_by_environment(ctx: SynthContext) -> dict[str, list[str]]:
 
 
 def add_platform_objects(ctx: SynthContext) -> None:
+    if ctx.platform.gitops is None:
+        return
     apps = _apps_by_environment(ctx)
     for environment in ctx.platform.environments:
         ctx.manifests += platform_manifests(environment, apps[environment.name])
@@ -53,15 +59,18 @@ def apply_lock(ctx: SynthContext) -> None:
 
 
 def add_sync_waves(ctx: SynthContext) -> None:
+    if ctx.platform.gitops is None:
+        return
     for manifest in ctx.manifests:
         annotate(manifest.obj)
 
 
 def add_argocd_objects(ctx: SynthContext) -> None:
     gitops = ctx.platform.gitops
-    if gitops is None or gitops.repo_url is None:
-        if ctx.platform.environments and gitops is not None:
-            ctx.warnings.append("no gitops.repo_url on the Platform: no Argo CD objects were written")
+    if gitops is None:
+        return
+    if gitops.repo_url is None:
+        ctx.warnings.append("no gitops.repo_url on the Platform: no Argo CD objects were written")
         return
     added: list[Manifest] = []
     for environment in ctx.platform.environments:

@@ -4,7 +4,7 @@ Three workflows: ``config-repo-pr.yml`` (synth, validate, post the ``mlkube diff
 ``config-repo-release.yml`` (on main: build the images of ``images.json``, scan, push, sign, pin,
 open a pull request with the pinned manifests) and ``config-repo-promote.yml`` (manual, reviewed
 promotion through the ``production`` GitHub environment). Synth writes them to
-``<out>/workflows/``; ``mlkube workflows`` writes them to ``.github/workflows/``.
+``<out>/.github/workflows/``; ``mlkube workflows`` writes them to ``.github/workflows/``.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from .settings import GitOps
 
 __all__ = ["ACTIONS", "WORKFLOWS_FOLDER", "render_workflows", "workflows"]
 
-WORKFLOWS_FOLDER = "workflows"
+WORKFLOWS_FOLDER = ".github/workflows"  # hidden: `mlkube validate dist` skips it
 #: Third-party actions, pinned by major version (swap in commit SHAs here; nothing else names versions).
 ACTIONS = {
     "checkout": "actions/checkout@v4",
