@@ -1,17 +1,41 @@
 """The example platform: what `cdk8s synth` (and `mlkube synth`) compiles into dist/.
 
-Two model servers written in Python: a CPU fraud-scoring model with a nightly batch-scoring job,
-and a GPU LLM fine-tuned on 2 nodes x 8 GPUs into a checkpoint volume it is then served from; and
-every app described in YAML under apps/**/mlkube.yaml (apps/nlp/mlkube.yaml: a sentiment model).
+Three environments: dev (smaller, auto-synced), staging (as written) and prod (production: manual
+sync, larger, on two clusters, and running exactly the digests staging locked, via
+`mlkube promote staging prod`). Python apps: a CPU fraud-scoring model (KEDA, alerts, a credential
+from an external store) with a nightly batch-scoring job, and a GPU LLM fine-tuned on 2 nodes x 8 GPUs
+into a checkpoint volume it is then served from. YAML apps: every apps/**/mlkube.yaml
+(apps/nlp/mlkube.yaml: a sentiment model served by KServe).
 """
 
 from pathlib import Path
 
-from mlkube import (CheckpointVolume, Environment, GpuSpec, GpuTrainingJob, InferenceService, Model, MlApp, Platform,
-                    ResourcesSpec, ScheduledJob, SecretMount, SidecarSpec)
+from mlkube import (CheckpointVolume, Environment, ExternalSecretSpec, GpuSpec, GpuTrainingJob, InferenceService, KedaScaling,
+                    MlApp, Model, MonitoringSpec, Platform, ResourcesSpec, ScheduledJob, SecretMount, SidecarSpec)
+from mlkube.gitops.settings import GitOps, NetworkSpec, QuotaSpec, WorkloadOverride
 from mlkube.inference_service import AutoscalingSpec, CustomMetric, Peer, ProbesSpec
 
-platform = Platform(environments=[Environment(name="dev", namespace="ml-{app}")])
+# Model downloads (s3, Hugging Face) leave the cluster over HTTPS; everything else is denied.
+_EGRESS = NetworkSpec(egress_https_cidrs=["0.0.0.0/0"])
+# What every cluster runs; an option that needs anything else fails synth.
+_OPERATORS = ["argocd", "kserve", "keda", "prometheus-operator", "external-secrets", "kueue"]
+# Alerts and monitors are picked up by the Prometheus that selects release=prometheus.
+_MONITORING = MonitoringSpec(selector_labels={"release": "prometheus"})
+
+platform = Platform(
+    environments=[
+        Environment(name="dev", namespace="ml-{app}", network=_EGRESS, operators=_OPERATORS, quota=QuotaSpec(cpu="32", memory="128Gi", gpus=2),
+                    overrides={"fraud-scoring/fraud-scorer": WorkloadOverride(min_replicas=1, max_replicas=2, resource_scale=0.5),
+                               "llm-chat/llm-server": WorkloadOverride(max_replicas=1)}),
+        Environment(name="staging", namespace="ml-{app}", cluster="staging", network=_EGRESS, operators=_OPERATORS),
+        Environment(name="prod", namespace="ml-{app}", production=True, clusters=["prod-eu-1", "prod-us-1"], network=_EGRESS,
+                    operators=_OPERATORS,
+                    quota=QuotaSpec(cpu="256", memory="2Ti", gpus=16), kueue_cluster_queue="ml-prod",
+                    overrides={"fraud-scoring/fraud-scorer": WorkloadOverride(min_replicas=6, max_replicas=24),
+                               "llm-chat/llm-server": WorkloadOverride(min_replicas=2, max_replicas=8, gpu_product="NVIDIA-H100-80GB-HBM3")}),
+    ],
+    gitops=GitOps(repo_url="https://github.com/acme/ml-platform-config.git", ci_install="pip install -e ."),
+)
 
 
 @platform.app("fraud-scoring")
@@ -23,8 +47,12 @@ def fraud_scoring(app: MlApp) -> None:
         config={"SCORE_THRESHOLD": "0.82", "LOG_LEVEL": "info"},
         resources=ResourcesSpec(cpu="2", memory="4Gi"),
         autoscaling=AutoscalingSpec(min_replicas=3, max_replicas=12, target_cpu_utilization=60),
+        keda=KedaScaling(metric="requests-per-second", threshold="50"),
         probes=ProbesSpec(model_load_timeout_seconds=120),
         allow_from=[Peer(namespace="payments", pod_labels={"app.kubernetes.io/name": "checkout"})],
+        monitoring=_MONITORING.model_copy(update={"latency_objective_seconds": 0.1, "error_rate_objective": 0.005}),
+        external_secrets=[ExternalSecretSpec(name="feature-store", store="vault", data={"password": "ml/fraud/feature-store#password"},
+                                             mount_path="/var/run/secrets/feature-store")],
     )
     ScheduledJob(
         app, "nightly-scoring",
@@ -70,6 +98,7 @@ def llm_chat(app: MlApp) -> None:
         autoscaling=AutoscalingSpec(min_replicas=1, max_replicas=4, target_cpu_utilization=None,
                                     custom_metric=CustomMetric(name="vllm_num_requests_waiting", target_average_value="5")),
         probes=ProbesSpec(model_load_timeout_seconds=1200, readiness_path="/health", liveness_path="/health"),
+        monitoring=_MONITORING.model_copy(update={"latency_objective_seconds": 5.0, "latency_metric": "vllm:e2e_request_latency_seconds_bucket"}),
         termination_grace_period_seconds=120, drain_seconds=20,
         sidecars=[SidecarSpec(name="dcgm-exporter", image="nvcr.io/nvidia/k8s/dcgm-exporter:4.2.3-4.1.3-ubuntu22.04",
                               ports={"gpu-metrics": 9400})],

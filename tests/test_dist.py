@@ -84,7 +84,8 @@ def test_cdk8s_cli_synth_writes_dist(tmp_path):
     for name in ("apps",):
         subprocess.run(["cp", "-r", str(REPO_ROOT / name), str(work)], check=True)
     (work / ".venv").symlink_to(REPO_ROOT / ".venv")
-    env = {**os.environ, "PYTHONPATH": str(PACKAGE_ROOT), "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20", "CDK8S_CHECK_UPGRADE": "false"}
+    env = {**os.environ, "PYTHONPATH": str(PACKAGE_ROOT), "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20", "CDK8S_CHECK_UPGRADE": "false",
+           "MLKUBE_LOCK_DIR": str(DIST)}  # the image lock is state kept in dist/; prod needs it
     result = subprocess.run([str(cdk8s), "synth", "--no-check-upgrade"], cwd=work, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
     assert (work / "dist/dev/fraud-scoring/deployment-fraud-scorer.yaml").read_bytes() == (DIST / "dev/fraud-scoring/deployment-fraud-scorer.yaml").read_bytes()

@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 from constructs import Construct
 
 from .errors import MlkubeError, Problem
+from .gitops.overrides import apply_override, override_key
 from .platform import MlApp
 from .spec import Spec, parse_spec
 
@@ -46,7 +47,21 @@ class MlConstruct(Construct):
         return self.ml_app.namespace_name
 
     def _parse(self, model: type[S], spec: S | Mapping[str, Any] | None, fields: Mapping[str, Any]) -> S | None:
-        """Validate the spec; on errors, report them to the app and return None (synth fails later)."""
+        """Validate the spec, with the environment's override for this construct merged in.
+
+        On errors, report them to the app and return None (synth fails later).
+        """
+        key = override_key(self.construct_path)
+        override = self.ml_app.environment.overrides.get(key)
+        if override is not None:
+            self.ml_app.platform.used_overrides.add(f"{self.ml_app.environment.name}/{key}")
+            merged = {**(spec.model_dump(exclude_unset=True) if isinstance(spec, Spec) else dict(spec or {})), **fields}
+            where = f"environments[{self.ml_app.environment.name}].overrides[{key}]"
+            fields, problems = apply_override(model, merged, override, self.construct_path, where)
+            spec = None
+            if problems:
+                self.ml_app.report(problems)
+                return None
         parsed, problems = parse_spec(model, spec, fields, self.construct_path)
         self.ml_app.report(problems)
         return parsed

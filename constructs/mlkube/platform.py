@@ -18,6 +18,7 @@ from pydantic import Field
 
 from .errors import MlkubeError, Problem
 from .operators import Operator
+from .gitops.settings import IN_CLUSTER, GitOps, LimitRangeSpec, NetworkSpec, QuotaSpec, SyncPolicy, WorkloadOverride
 from .manifest import Manifest
 from .spec import DnsLabel, Spec, parse_spec
 from .validation.schemas import DEFAULT_KUBERNETES_VERSION
@@ -36,9 +37,23 @@ class Environment(Spec):
     kubernetes_version: str = Field(DEFAULT_KUBERNETES_VERSION, description="Kubernetes version whose schemas validate the output.")
     monitoring_namespace: DnsLabel = Field("monitoring", description="Namespace of Prometheus, allowed to scrape metrics ports.")
     operators: list[Operator] | None = Field(None, description="Operators installed in this environment; an option that needs a missing one is an error. Default: not declared, every option allowed.")
+    # GitOps (gitops/settings.py): where and how Argo CD deploys the environment, and what it may change.
+    production: bool = Field(False, description="A production environment: manual sync by default, and every image must be pinned by digest. Default: false.")
+    cluster: str = Field(IN_CLUSTER, description="Argo CD destination: a server URL (https://...) or a cluster name. Default: the cluster Argo CD runs in.")
+    clusters: list[str] = Field(default_factory=list, description="Deploy every app to these Argo CD clusters (by name) with one ApplicationSet instead. Default: only 'cluster'.")
+    sync: SyncPolicy = Field(default_factory=SyncPolicy, description="Argo CD sync policy. Default: automated with prune and self-heal; manual in production.")
+    overrides: dict[str, WorkloadOverride] = Field(default_factory=dict, description="Per-construct spec overrides keyed by '<app>/<construct id>'. Default: none.")
+    quota: QuotaSpec = Field(default_factory=QuotaSpec, description="ResourceQuota of each namespace. Default: 64 CPUs, 512Gi, 8 GPUs.")
+    limits: LimitRangeSpec = Field(default_factory=LimitRangeSpec, description="LimitRange defaults of each namespace. Default: 250m/256Mi requests, 1/1Gi limits.")
+    network: NetworkSpec = Field(default_factory=NetworkSpec, description="Namespace-wide default-deny NetworkPolicy allowances. Default: DNS egress only.")
+    kueue_cluster_queue: str | None = Field(None, description="Kueue ClusterQueue that each namespace's LocalQueue ('default') points at. Default: no LocalQueue.")
 
     def namespace_for(self, app: str) -> str:
         return self.namespace.replace("{app}", app)
+
+    @property
+    def automated_sync(self) -> bool:
+        return self.sync.automated if self.sync.automated is not None else not self.production
 
 
 AppBuilder = Callable[["MlApp"], None]
@@ -90,10 +105,18 @@ class Platform(cdk8s.App):
     >>> platform.synth()   # writes dist/dev/fraud-scoring/*.yaml
     """
 
-    def __init__(self, environments: Sequence[Environment | dict[str, Any]] = (), *, out_dir: str | os.PathLike[str] = "dist") -> None:
+    def __init__(self, environments: Sequence[Environment | dict[str, Any]] = (), *, out_dir: str | os.PathLike[str] = "dist",
+                 gitops: GitOps | dict[str, Any] | None = None) -> None:
         super().__init__()
         self.out_dir = Path(os.environ.get(OUT_ENV) or out_dir)
         self.problems: list[Problem] = []
+        #: The GitOps layer (namespace guard rails, Argo CD, CI workflows) is on when settings are given.
+        self.gitops: GitOps | None = None
+        if gitops is not None:
+            self.gitops, problems = parse_spec(GitOps, gitops, {}, "gitops")
+            self.problems += problems
+        #: Override keys ('<env>/<app>/<id>') a construct used; the rest are reported as typos.
+        self.used_overrides: set[str] = set()
         self.environments: list[Environment] = []
         for index, value in enumerate(environments or [Environment(name="dev")]):
             spec, problems = parse_spec(Environment, value, {}, f"environments[{index}]")

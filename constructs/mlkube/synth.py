@@ -150,7 +150,18 @@ def synthesize(platform: Platform, out_dir: Path) -> SynthResult:
     replace_tree(out_dir, ctx.files, keep=tuple(KEEP_IN_OUTPUT))
     return SynthResult(out_dir, ctx.files, ctx.manifests, ctx.warnings, time.perf_counter() - started)
 
-# Training and storage: single-writer volumes are not written by several pods at once.
-from .volume_sharing import volume_sharing_step  # noqa: E402  (after the lists it extends)
 
-CHECKS.append(volume_sharing_step)
+
+def _register_steps() -> None:
+    """Every capability's steps, in the order they run (imported late: they use the lists above)."""
+    from .gitops import steps as gitops
+    from .volume_sharing import volume_sharing_step
+
+    TRANSFORMS.extend([gitops.add_platform_objects, gitops.apply_lock, gitops.add_sync_waves, gitops.add_argocd_objects])
+    # Single-writer volumes are not written by several pods at once.
+    CHECKS.append(volume_sharing_step)
+    CHECKS.extend([gitops.check_pinned_production, gitops.check_overrides_used])
+    OUTPUTS.extend([gitops.write_lock, gitops.write_workflows])
+
+
+_register_steps()

@@ -40,9 +40,9 @@ def main() -> None:
 
 
 def _register() -> None:
-    from . import blueprint, init, schemas, synth, validate
+    from . import blueprint, init, promote, schemas, synth, validate, workflows
 
-    for module in (synth, validate, schemas, blueprint, init):
+    for module in (synth, validate, schemas, blueprint, init, promote, workflows):
         main.add_command(module.command)
 
 

@@ -1,0 +1,57 @@
+"""The image lock file (``<out>/images.lock.json``): read, write, and look up locked digests.
+
+A small adapter until the pinning module (issues 4/5) lands; it reads and writes the same format:
+``{"version": 1, "environments": {ENV: {"images": {NAME: {"repository", "tag", "digest", "source"}}}}}``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from ..errors import MlkubeError
+
+__all__ = ["LOCK_FILE", "read_lock", "render_lock", "locked_images", "split_reference", "pinned_reference"]
+
+LOCK_FILE = "images.lock.json"
+
+
+def read_lock(path: Path) -> dict[str, Any]:
+    """The lock at ``path``, or an empty lock when there is none yet."""
+    if not path.exists():
+        return {"version": 1, "environments": {}}
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise MlkubeError.single(f"{path} is not valid JSON: {error.msg}", where=f"{path}:{error.lineno}",
+                                 hint="restore it from Git, or run `mlkube pin` again") from None
+    if not isinstance(data, dict) or data.get("version") != 1 or not isinstance(data.get("environments"), dict):
+        raise MlkubeError.single(f"{path} is not an mlkube image lock (version 1)", where=str(path),
+                                 hint='expected {"version": 1, "environments": {...}}')
+    return data
+
+
+def render_lock(lock: dict[str, Any]) -> bytes:
+    """Deterministic bytes: sorted keys, two-space indent, final newline."""
+    return (json.dumps(lock, indent=2, sort_keys=True) + "\n").encode()
+
+
+def locked_images(lock: dict[str, Any], environment: str) -> dict[str, dict[str, Any]]:
+    return dict(((lock.get("environments") or {}).get(environment) or {}).get("images") or {})
+
+
+def split_reference(reference: str) -> tuple[str, str | None, str | None]:
+    """``repo:tag@sha256:x`` -> (repo, tag, digest); a ':' in a registry port is not a tag."""
+    name, _, digest = reference.partition("@")
+    slash = name.rfind("/")
+    colon = name.rfind(":")
+    if colon > slash:
+        return name[:colon], name[colon + 1:], digest or None
+    return name, None, digest or None
+
+
+def pinned_reference(entry: dict[str, Any]) -> str:
+    """The reference a pinned container uses: ``repository:tag@digest`` (the tag stays for humans)."""
+    tag = f":{entry['tag']}" if entry.get("tag") else ""
+    return f"{entry['repository']}{tag}@{entry['digest']}"

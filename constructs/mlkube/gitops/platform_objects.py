@@ -1,0 +1,90 @@
+"""What every namespace of an environment gets before its workloads: the guard rails.
+
+Namespace (restricted Pod Security Standard enforced), a default-deny NetworkPolicy (DNS egress
+allowed), a ResourceQuota, a LimitRange and optionally a Kueue LocalQueue. They are written into
+the folder of the (first) app that uses the namespace, ``<out>/<environment>/<app>/``: one Argo CD
+Application then applies them before the workloads, ordered by sync wave.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..labels import standard_labels
+from ..manifest import Manifest
+from ..resources import GPU_RESOURCE
+
+__all__ = ["namespace_objects", "platform_manifests"]
+#: The Pod Security Standard version the labels pin; "latest" would change meaning on upgrades.
+PSS_VERSION = "v1.34"
+_DNS_PEER = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+             "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}
+
+
+def _metadata(name: str, namespace: str | None, app: str) -> dict[str, Any]:
+    metadata: dict[str, Any] = {"labels": standard_labels(name, "platform", app), "name": name}
+    if namespace is not None:
+        metadata["namespace"] = namespace
+    return metadata
+
+
+def _namespace(namespace: str, app: str) -> dict[str, Any]:
+    metadata = _metadata(namespace, None, app)
+    for mode in ("enforce", "audit", "warn"):
+        metadata["labels"][f"pod-security.kubernetes.io/{mode}"] = "restricted"
+        metadata["labels"][f"pod-security.kubernetes.io/{mode}-version"] = PSS_VERSION
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": metadata}
+
+
+def _network_policy(namespace: str, app: str, environment: Any) -> dict[str, Any]:
+    egress: list[dict[str, Any]] = [{"ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}], "to": [_DNS_PEER]}]
+    if environment.network.egress_https_cidrs:
+        egress.append({"ports": [{"port": 443, "protocol": "TCP"}],
+                       "to": [{"ipBlock": {"cidr": cidr}} for cidr in environment.network.egress_https_cidrs]})
+    # No ingress rules: each workload's own NetworkPolicy opens exactly its ports (policies add up).
+    return {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": _metadata("default-deny", namespace, app),
+            "spec": {"egress": egress, "podSelector": {}, "policyTypes": ["Ingress", "Egress"]}}
+
+
+def _resource_quota(namespace: str, app: str, environment: Any) -> dict[str, Any]:
+    quota = environment.quota
+    hard: dict[str, Any] = {"limits.cpu": quota.cpu, "limits.memory": quota.memory, "requests.cpu": quota.cpu,
+                            "requests.memory": quota.memory, f"requests.{GPU_RESOURCE}": str(quota.gpus)}
+    if quota.pods is not None:
+        hard["pods"] = str(quota.pods)
+    return {"apiVersion": "v1", "kind": "ResourceQuota", "metadata": _metadata("compute", namespace, app), "spec": {"hard": hard}}
+
+
+def _limit_range(namespace: str, app: str, environment: Any) -> dict[str, Any]:
+    limits = environment.limits
+    item = {"default": {"cpu": limits.default_cpu_limit, "memory": limits.default_memory_limit},
+            "defaultRequest": {"cpu": limits.default_cpu_request, "memory": limits.default_memory_request}, "type": "Container"}
+    return {"apiVersion": "v1", "kind": "LimitRange", "metadata": _metadata("defaults", namespace, app), "spec": {"limits": [item]}}
+
+
+def _local_queue(namespace: str, app: str, cluster_queue: str) -> dict[str, Any]:
+    return {"apiVersion": "kueue.x-k8s.io/v1beta1", "kind": "LocalQueue", "metadata": _metadata("default", namespace, app),
+            "spec": {"clusterQueue": cluster_queue}}
+
+
+def namespace_objects(namespace: str, app: str, environment: Any) -> list[dict[str, Any]]:
+    """The platform objects of one namespace, in apply order."""
+    objects = [_namespace(namespace, app), _resource_quota(namespace, app, environment), _limit_range(namespace, app, environment),
+               _network_policy(namespace, app, environment)]
+    if environment.kueue_cluster_queue:
+        objects.append(_local_queue(namespace, app, environment.kueue_cluster_queue))
+    return objects
+
+
+def platform_manifests(environment: Any, apps: list[str]) -> list[Manifest]:
+    """Platform objects for every namespace the environment's apps use (one set per namespace)."""
+    manifests: list[Manifest] = []
+    seen: set[str] = set()
+    for app in apps:
+        namespace = environment.namespace_for(app)
+        if namespace in seen:
+            continue
+        seen.add(namespace)
+        where = f"{environment.name}/{app}/namespace:{namespace}"
+        manifests += [Manifest(obj, where, environment.name, app) for obj in namespace_objects(namespace, app, environment)]
+    return manifests

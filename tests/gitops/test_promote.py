@@ -1,0 +1,62 @@
+"""`mlkube promote SRC DST` on a copy of the example config repo."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import yaml
+
+from helpers import REPO_ROOT, run_mlkube
+
+
+def _copy(tmp_path):
+    dist = tmp_path / "dist"
+    shutil.copytree(REPO_ROOT / "dist", dist)
+    return dist
+
+
+def _images(folder):
+    return sorted({c["image"] for path in folder.glob("*/deployment-*.yaml")
+                   for c in yaml.safe_load(path.read_text())["spec"]["template"]["spec"]["containers"]})
+
+
+def test_promote_copies_staging_digests_to_the_target_lock_and_manifests(tmp_path):
+    dist = _copy(tmp_path)
+    lock = json.loads((dist / "images.lock.json").read_text())
+    del lock["environments"]["prod"]
+    (dist / "images.lock.json").write_text(json.dumps(lock))
+    result = run_mlkube("promote", "staging", "dev", "--dist", str(dist))
+    assert result.returncode == 0, result.stderr
+    assert f"promoted {len(lock['environments']['staging']['images'])} images from staging to dev" in result.stdout
+    after = json.loads((dist / "images.lock.json").read_text())
+    assert after["environments"]["dev"] == after["environments"]["staging"]
+    assert _images(dist / "dev") == _images(dist / "staging")
+    assert all("@sha256:" in image for image in _images(dist / "dev"))
+
+
+def test_example_prod_runs_the_digests_staging_locked():
+    lock = json.loads((REPO_ROOT / "dist/images.lock.json").read_text())
+    assert lock["environments"]["prod"] == lock["environments"]["staging"]
+    assert _images(REPO_ROOT / "dist/prod") == _images(REPO_ROOT / "dist/staging")
+
+
+def test_fails_when_promote_source_has_an_unpinned_image(tmp_path):
+    dist = _copy(tmp_path)
+    before = (dist / "images.lock.json").read_bytes()
+    result = run_mlkube("promote", "dev", "prod", "--dist", str(dist))
+    assert result.returncode == 1
+    assert "cannot promote dev to prod: nothing is locked" in result.stderr
+    lock = json.loads(before)
+    lock["environments"]["dev"] = lock["environments"]["staging"]
+    (dist / "images.lock.json").write_text(json.dumps(lock))
+    result = run_mlkube("promote", "dev", "prod", "--dist", str(dist))
+    assert result.returncode == 1
+    assert "cannot promote dev to prod: dev has unpinned images; nothing was written" in result.stderr
+    assert "fraud-scoring/deployment-fraud-scorer.yaml: spec.template.spec.containers[0].image: image 'ghcr.io/acme/fraud-scorer:1.4.2' is not pinned by digest" in result.stderr
+    assert json.loads((dist / "images.lock.json").read_text()) == lock
+
+
+def test_fails_when_promote_source_environment_does_not_exist(tmp_path):
+    result = run_mlkube("promote", "qa", "prod", "--dist", str(_copy(tmp_path)))
+    assert result.returncode == 2 and "no environment 'qa'" in result.stderr and "dev, prod, staging" in result.stderr
