@@ -34,6 +34,8 @@ class Environment(Spec):
     namespace: str = Field("{app}", description="Namespace of each app's objects; '{app}' (default) is replaced by the app name.")
     kubernetes_version: str = Field(DEFAULT_KUBERNETES_VERSION, description="Kubernetes version whose schemas validate the output.")
     monitoring_namespace: DnsLabel = Field("monitoring", description="Namespace of Prometheus, allowed to scrape metrics ports.")
+    allowed_registries: tuple[str, ...] = Field((), description="Image reference prefixes allowed in this environment "
+                                                "(e.g. 'ghcr.io/acme/'); empty (default) allows any registry.")
 
     def namespace_for(self, app: str) -> str:
         return self.namespace.replace("{app}", app)
