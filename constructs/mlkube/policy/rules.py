@@ -74,7 +74,7 @@ def read_only_root(target: Target) -> Iterator[Hit]:
 
 @rule("MLK-SEC-003", "error", "Pods must not mount a service account token (automountServiceAccountToken: false)",
       rationale="A model server does not call the Kubernetes API; a mounted token is a credential waiting to be stolen.",
-      fix="set automountServiceAccountToken: false in the pod spec (waive it for pods that call the API)",
+      fix="set automountServiceAccountToken: false in the pod spec (pods that call the API need a waiver)",
       checkov=("CKV_K8S_38",))
 def service_account_token(target: Target) -> Iterator[Hit]:
     for pod in target.pods:
@@ -104,7 +104,7 @@ def secret_data(target: Target) -> Iterator[Hit]:
 
 @rule("MLK-SEC-006", "error", "Secrets must be mounted as files, not passed as environment variables",
       rationale="Environment variables leak into logs, crash dumps, child processes and `kubectl describe`.",
-      fix="mount the Secret as a volume and read the file (or waive with a reason for software that reads only env vars)",
+      fix="mount the Secret as a volume and read the file",
       checkov=("CKV_K8S_35",))
 def secret_env(target: Target) -> Iterator[Hit]:
     for _, container in _workload_containers(target):
@@ -284,7 +284,7 @@ def network_policy(target: Target) -> Iterator[Hit]:
 
 @rule("MLK-NET-002", "error", "Services must not be of type LoadBalancer or NodePort",
       rationale="These open the model to networks outside the cluster, past the ingress and its authentication.",
-      fix="use type ClusterIP behind the platform's ingress or gateway (or waive with a reason)")
+      fix="use type ClusterIP behind the platform's ingress or gateway")
 def service_exposure(target: Target) -> Iterator[Hit]:
     kind = _dict(target.obj.get("spec")).get("type")
     if target.kind == "Service" and kind in ("LoadBalancer", "NodePort"):
