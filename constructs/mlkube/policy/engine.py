@@ -20,7 +20,7 @@ def all_rules() -> list[Rule]:
     return list(RULES.values())
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Finding:
     """A rule hit on one object, at one field; ``waiver`` holds the reason when the object waives the rule."""
 
@@ -61,7 +61,11 @@ class Finding:
 
     @property
     def rule_index(self) -> int:
-        return list(RULES).index(self.rule.id)
+        return _rule_order()[self.rule.id]
+
+
+def _rule_order() -> dict[str, int]:
+    return {rule_id: index for index, rule_id in enumerate(RULES)}
 
 
 @dataclass
@@ -108,9 +112,10 @@ def check_policy(manifests: Sequence[Manifest], settings: PolicySettings | None 
     settings = settings or PolicySettings()
     chosen = list(rules) if rules is not None else all_rules()
     neighbours = list(manifests)
+    shared: dict[str, object] = {}
     findings: list[Finding] = []
     for manifest in neighbours:
-        target = Target(manifest, settings, neighbours)
+        target = Target(manifest, settings, neighbours, shared)
         waivers = waived_rules(manifest.obj)
         for rule in chosen:
             findings += [_finding(rule, manifest, hit, waivers) for hit in rule.check(target)]

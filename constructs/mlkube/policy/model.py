@@ -42,6 +42,8 @@ class Target:
     settings: PolicySettings
     #: Every object checked together (one cluster): for rules that look across objects.
     neighbours: list[Manifest] = field(default_factory=list)
+    #: Shared by every target of one run: indexes over the neighbours, built once (see ``memo``).
+    shared: dict[str, Any] = field(default_factory=dict)
     _pods: list[PodView] | None = None
 
     @property
@@ -51,6 +53,12 @@ class Target:
     @property
     def kind(self) -> str:
         return self.manifest.kind
+
+    def memo(self, key: str, build: Callable[[], Any]) -> Any:
+        """A value computed once per run (e.g. NetworkPolicies by namespace), not once per object."""
+        if key not in self.shared:
+            self.shared[key] = build()
+        return self.shared[key]
 
     @property
     def pods(self) -> list[PodView]:

@@ -266,6 +266,14 @@ def _namespace(obj: dict[str, Any]) -> str:
     return str(_dict(obj.get("metadata")).get("namespace") or "default")
 
 
+def _selectors_by_namespace(target: Target) -> dict[str, list[dict[str, Any]]]:
+    index: dict[str, list[dict[str, Any]]] = {}
+    for manifest in target.neighbours:
+        if manifest.kind == "NetworkPolicy":
+            index.setdefault(_namespace(manifest.obj), []).append(_dict(_dict(manifest.obj.get("spec")).get("podSelector")))
+    return index
+
+
 @rule("MLK-NET-001", "error", "Every pod must be selected by a NetworkPolicy in its namespace",
       rationale="Without a NetworkPolicy every pod of the cluster can reach the model server and its metrics.",
       fix="add a NetworkPolicy whose podSelector matches the pod labels (mlkube servers get one by default)",
@@ -274,8 +282,7 @@ def network_policy(target: Target) -> Iterator[Hit]:
     if not target.pods:
         return
     namespace = _namespace(target.obj)
-    policies = [_dict(_dict(m.obj.get("spec")).get("podSelector")) for m in target.neighbours
-                if m.kind == "NetworkPolicy" and _namespace(m.obj) == namespace]
+    policies = target.memo("network-policies", lambda: _selectors_by_namespace(target)).get(namespace, [])
     for pod in target.pods:
         if not any(selects(selector, pod.labels) for selector in policies):
             field = pod.annotations_path.rsplit(".", 1)[0] + ".labels"
