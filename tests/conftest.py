@@ -1,27 +1,13 @@
-"""Fixtures shared by the whole suite."""
+"""Fixtures shared by the whole suite (plain helpers live in helpers.py)."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-PACKAGE_ROOT = REPO_ROOT / "constructs"
-
-
-def _shared_dir() -> Path | None:
-    """../shared beside the checkout (CI and developers), or MLKUBE_SHARED."""
-    for candidate in (os.environ.get("MLKUBE_SHARED"), REPO_ROOT.parent / "shared", Path("/work/shared")):
-        if candidate and Path(candidate).is_dir():
-            return Path(candidate)
-    return None
-
-
-SHARED_DIR = _shared_dir()
+from helpers import REPO_ROOT, SHARED_DIR
 
 
 @pytest.fixture(scope="session")
@@ -37,7 +23,22 @@ def shared_dir() -> Path:
     return SHARED_DIR
 
 
-def run_mlkube(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """Run the real `mlkube` command (this checkout's package) and capture its output."""
-    environment = {**os.environ, "PYTHONPATH": str(PACKAGE_ROOT), "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20", **(env or {})}
-    return subprocess.run([sys.executable, "-m", "mlkube", *args], cwd=cwd, env=environment, capture_output=True, text=True, timeout=600)
+@pytest.fixture(scope="session")
+def upstream(shared_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """``{group}/{kind}_{version}`` -> validator from the upstream schemas in ../shared (skips where absent)."""
+    from upstream_crd_schemas import upstream_validators
+
+    return upstream_validators(shared_dir, tmp_path_factory.mktemp("upstream-crd-schemas"))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Load the mlkube.testing plugin (fixtures yaml_snapshot, mlkube_synth, platform_snapshot).
+
+    An installed mlkube brings it through the ``pytest11`` entry point; with PYTHONPATH pointing at a
+    checkout (or an older install) it is registered here instead, and never twice.
+    """
+    manager = config.pluginmanager
+    if not (manager.has_plugin("mlkube") or manager.has_plugin("mlkube.testing.plugin")):
+        manager.import_plugin("mlkube.testing.plugin")
+
+

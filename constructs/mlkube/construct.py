@@ -11,7 +11,7 @@ from .errors import MlkubeError, Problem
 from .platform import MlApp
 from .spec import Spec, parse_spec
 
-__all__ = ["MlConstruct"]
+__all__ = ["MlConstruct", "MountsVolumes"]
 
 S = TypeVar("S", bound=Spec)
 
@@ -56,3 +56,19 @@ class MlConstruct(Construct):
 
     def _report(self, field: str, message: str, hint: str = "") -> None:
         self.ml_app.report([Problem(self.construct_path, field, message, hint)])
+
+
+class MountsVolumes:
+    """Mixin of workloads that can mount a CheckpointVolume: ``workload.mount(volume, read_only=True)``."""
+
+    def mount(self, volume: Any, *, read_only: bool = False, path: str | None = None, env: str = "CHECKPOINT_DIR") -> Any:
+        """Add the volume, its mount (read-only if asked) and env ``env`` = the mount path to every pod of the workload."""
+        volume.mount_into(self, read_only=read_only, path=path, env=env)
+        return self
+
+    def _pod_specs(self) -> list[dict[str, Any]]:
+        """The rendered pod specs to mount into (empty when the spec was invalid)."""
+        raise NotImplementedError
+
+    def _mounted(self, volume: Any, *, read_only: bool, path: str) -> None:
+        """Hook after a mount (training jobs add their resume env)."""

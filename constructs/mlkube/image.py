@@ -9,7 +9,7 @@ from pydantic import BeforeValidator, Field, field_validator
 
 from .spec import Spec
 
-__all__ = ["Image", "RegistryImage", "ImageSpec", "IMAGE_REFERENCE", "is_digest_reference"]
+__all__ = ["Image", "RegistryImage", "ImageSpec", "IMAGE_REFERENCE", "is_digest_reference", "resolve_image"]
 
 # The reference grammar of distribution/reference: [registry/]path[:tag][@digest].
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*"
@@ -58,3 +58,8 @@ class Image:
     def from_registry(reference: str) -> RegistryImage:
         """An existing image, e.g. ``Image.from_registry("ghcr.io/acme/fraud:1.4.2")``."""
         return RegistryImage(reference=reference)
+
+
+def resolve_image(image: RegistryImage, app: object, used_by: str, container: str) -> str:
+    """The reference a container's ``image`` field gets for ``image`` in ``app``."""
+    return image.reference

@@ -13,10 +13,12 @@ from .errors import MlkubeError
 __all__ = ["replace_tree", "replace_files"]
 
 
-def _write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "wb") as handle:
-        handle.write(data)
+def _write_all(root: Path, files: Mapping[str, bytes]) -> None:
+    for folder in sorted({(root / relative).parent for relative in files}):
+        folder.mkdir(parents=True, exist_ok=True)  # once per folder, not once per file
+    for relative, data in files.items():
+        with open(root / relative, "wb") as handle:
+            handle.write(data)
 
 
 def replace_tree(out_dir: Path, files: Mapping[str, bytes], keep: tuple[str, ...] = ()) -> None:
@@ -30,8 +32,7 @@ def replace_tree(out_dir: Path, files: Mapping[str, bytes], keep: tuple[str, ...
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.new-", dir=out_dir.parent))
     old = out_dir.parent / f".{out_dir.name}.old-{os.getpid()}"
     try:
-        for relative, data in files.items():
-            _write(staging / relative, data)
+        _write_all(staging, files)
         for name in keep:
             source = out_dir / name
             if source.exists() and not (staging / name).exists():
@@ -47,6 +48,12 @@ def replace_tree(out_dir: Path, files: Mapping[str, bytes], keep: tuple[str, ...
         raise MlkubeError.single(f"could not write {out_dir}: {error.strerror or error}",
                                  where=str(error.filename or out_dir), hint="check permissions and free space") from None
     shutil.rmtree(old, ignore_errors=True)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def replace_files(updates: Mapping[Path, bytes]) -> None:
@@ -66,6 +73,8 @@ def replace_files(updates: Mapping[Path, bytes]) -> None:
                 stream.write(data)
             if target.exists():
                 shutil.copymode(target, temp)
+            else:  # mkstemp makes 0600 files; a new file gets the usual mode (0644 under umask 022)
+                os.chmod(temp, 0o666 & ~_umask())
             staged.append((Path(temp), target))
     except OSError as error:
         for temp, _ in staged:

@@ -17,6 +17,7 @@ from constructs import Construct
 from pydantic import Field
 
 from .errors import MlkubeError, Problem
+from .operators import Operator
 from .manifest import Manifest
 from .spec import DnsLabel, Spec, parse_spec
 from .validation.schemas import DEFAULT_KUBERNETES_VERSION
@@ -36,6 +37,7 @@ class Environment(Spec):
     monitoring_namespace: DnsLabel = Field("monitoring", description="Namespace of Prometheus, allowed to scrape metrics ports.")
     allowed_registries: tuple[str, ...] = Field((), description="Image reference prefixes allowed in this environment "
                                                 "(e.g. 'ghcr.io/acme/'); empty (default) allows any registry.")
+    operators: list[Operator] | None = Field(None, description="Operators installed in this environment; an option that needs a missing one is an error. Default: not declared, every option allowed.")
 
     def namespace_for(self, app: str) -> str:
         return self.namespace.replace("{app}", app)
@@ -60,6 +62,11 @@ class MlApp(cdk8s.Chart):
         self.construct_path = f"{environment.name}/{name}"
         self.manifests: list[Manifest] = []
         self.problems: list[Problem] = []
+        self.warnings: list[str] = []
+
+    def warn(self, where: str, message: str) -> None:
+        """A synth-time note that does not fail synth (for example a setting a backend ignores)."""
+        self.warnings.append(f"{where}: {message}")
 
     def add_object(self, obj: dict[str, Any], where: str) -> dict[str, Any]:
         """Register a finished object (a plain dict) under the construct path ``where``."""
@@ -98,15 +105,22 @@ class Platform(cdk8s.App):
         self.apps: list[MlApp] = []
         self._environment_scopes: dict[str, Construct] = {}
 
-    def app(self, name: str, build: AppBuilder | None = None) -> Any:
-        """Define an app in every environment; usable as ``@platform.app("name")`` or directly."""
+    def app(self, name: str, build: AppBuilder | None = None, *, environments: Sequence[str] | None = None) -> Any:
+        """Define an app in every environment (or the named ones); usable as ``@platform.app("name")`` or directly."""
 
         def register(function: AppBuilder) -> AppBuilder:
             for environment in self.environments:
-                self.apps.append(self._build_app(environment, name, function))
+                if environments is None or environment.name in environments:
+                    self.apps.append(self._build_app(environment, name, function))
             return function
 
         return register(build) if build is not None else register
+
+    def load_blueprints(self, root: str | os.PathLike[str] = "apps") -> list[Any]:
+        """Define an app for every YAML blueprint ``<root>/**/mlkube.yaml``; their errors fail synth."""
+        from .blueprint import load_blueprints
+
+        return load_blueprints(self, Path(root))
 
     def _build_app(self, environment: Environment, name: str, build: AppBuilder) -> MlApp:
         scope = self._environment_scopes.get(environment.name)
@@ -129,4 +143,23 @@ class Platform(cdk8s.App):
         except MlkubeError as error:
             print(str(error), file=sys.stderr)
             sys.exit(error.exit_code)
+        self._write_cdk8s_outdir(result)
         print(result.summary(), file=sys.stderr)
+
+    def _write_cdk8s_outdir(self, result: Any) -> None:
+        """Under the cdk8s CLI, also give it one ``<env>.k8s.yaml`` per environment in its own output folder.
+
+        That folder is a scratch copy (the CLI deletes it before every run); it keeps
+        ``cdk8s synth --stdout`` and cdk8s validation plugins working. dist/ is the config repo.
+        """
+        outdir = os.environ.get("CDK8S_OUTDIR")
+        if not outdir or Path(outdir).absolute() == self.out_dir.absolute():
+            return
+        Path(outdir).mkdir(parents=True, exist_ok=True)
+        by_environment: dict[str, list[bytes]] = {}
+        for relative, data in sorted(result.files.items()):
+            environment, _, rest = relative.partition("/")
+            if rest.count("/") == 1 and rest.endswith(".yaml"):
+                by_environment.setdefault(environment, []).append(data)
+        for environment, documents in by_environment.items():
+            (Path(outdir) / f"{environment}.k8s.yaml").write_bytes(b"---\n".join(documents))

@@ -20,6 +20,10 @@ _Dumper: type = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 class _Dumper(_Dumper):  # type: ignore[no-redef,misc,valid-type]
     """libyaml dumper whose multi-line strings are literal blocks, for readable ConfigMaps and diffs."""
 
+    def ignore_aliases(self, data: Any) -> bool:
+        # A config repo is read by people and by tools that handle anchors badly: always write values out.
+        return True
+
 
 def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
     if "\n" in value:
@@ -30,20 +34,24 @@ def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
 _Dumper.add_representer(str, _represent_str)
 
 
-def _dump(data: Any, sort_keys: bool) -> str:
-    return yaml.dump(data, Dumper=_Dumper, sort_keys=sort_keys, default_flow_style=False,
-                     allow_unicode=True, width=1 << 16, explicit_start=False)
+class _Document(dict):  # type: ignore[type-arg]
+    """The top level of an object: header keys first, then the rest sorted."""
+
+
+def _represent_document(dumper: yaml.SafeDumper, value: _Document) -> yaml.MappingNode:
+    items = [(key, value[key]) for key in HEADER_KEYS if key in value]
+    items += sorted((key, item) for key, item in value.items() if key not in HEADER_KEYS)
+    # A list of pairs is emitted in the given order; nested dicts are sorted (sort_keys=True).
+    return dumper.represent_mapping("tag:yaml.org,2002:map", items)
+
+
+_Dumper.add_representer(_Document, _represent_document)
 
 
 def to_yaml(obj: dict[str, Any]) -> str:
-    """One object as a YAML document (no leading ``---``)."""
-    head = {key: obj[key] for key in HEADER_KEYS if key in obj}
-    rest = {key: value for key, value in obj.items() if key not in HEADER_KEYS}
-    text = _dump(head, sort_keys=False) if "metadata" not in head else (
-        _dump({k: head[k] for k in ("apiVersion", "kind") if k in head}, sort_keys=False)
-        + _dump({"metadata": head["metadata"]}, sort_keys=True)
-    )
-    return text + (_dump(rest, sort_keys=True) if rest else "")
+    """One object as a YAML document (no leading ``---``), in one libyaml call."""
+    return yaml.dump(_Document(obj), Dumper=_Dumper, sort_keys=True, default_flow_style=False,
+                     allow_unicode=True, width=1 << 16)
 
 
 def file_name(obj: dict[str, Any]) -> str:

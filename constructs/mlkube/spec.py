@@ -89,7 +89,7 @@ def problems_from_validation_error(error: ValidationError, model: type[BaseModel
         message = item["msg"]
         if message.startswith("Value error, "):
             message = message[len("Value error, "):]
-        if kind not in ("missing",) and "input" in item and not isinstance(item["input"], Mapping | list):
+        if kind != "missing" and item.get("input") is not None and not isinstance(item["input"], Mapping | list):
             message += f" (got {item['input']!r})"
         problems.append(Problem(where, path, message, _allowed_values(item)))
     return problems

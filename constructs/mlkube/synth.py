@@ -90,6 +90,7 @@ def collect(ctx: SynthContext) -> None:
     foreign = _foreign_objects(platform)
     for app in platform.apps:
         ctx.problems += app.problems
+        ctx.warnings += app.warnings
         ctx.manifests += app.manifests
         for obj in foreign.get(id(app), []):
             ctx.manifests.append(Manifest(obj, f"{app.construct_path}/{obj.get('kind')}/{(obj.get('metadata') or {}).get('name')}",
@@ -150,3 +151,8 @@ def synthesize(platform: Platform, out_dir: Path) -> SynthResult:
         raise MlkubeError(ctx.problems, title="synth failed; nothing was written")
     replace_tree(out_dir, ctx.files, keep=tuple(KEEP_IN_OUTPUT))
     return SynthResult(out_dir, ctx.files, ctx.manifests, ctx.warnings, time.perf_counter() - started)
+
+# Training and storage: single-writer volumes are not written by several pods at once.
+from .volume_sharing import volume_sharing_step  # noqa: E402  (after the lists it extends)
+
+CHECKS.append(volume_sharing_step)

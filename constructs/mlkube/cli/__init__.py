@@ -40,9 +40,9 @@ def main() -> None:
 
 
 def _register() -> None:
-    from . import synth, validate
+    from . import blueprint, init, schemas, synth, validate
 
-    for module in (synth, validate):
+    for module in (synth, validate, schemas, blueprint, init):
         main.add_command(module.command)
 
 

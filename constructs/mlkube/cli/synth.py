@@ -12,7 +12,6 @@ import click
 import yaml
 
 from ..errors import MlkubeError
-from ..platform import OUT_ENV
 from . import handle_errors
 
 
@@ -34,7 +33,7 @@ def run_app(app: Path, out: Path | None) -> None:
     if not app.exists():
         raise MlkubeError.single(f"app file {app} does not exist", hint="pass --app PATH or fix cdk8s.yaml")
     if out is not None:
-        os.environ[OUT_ENV] = str(out)
+        os.environ["MLKUBE_OUT"] = str(out)  # read by Platform (mlkube.platform.OUT_ENV)
     sys.path.insert(0, str(app.parent.absolute()))
     sys.argv = [str(app)]
     runpy.run_path(str(app), run_name="__main__")

@@ -34,7 +34,7 @@ def check_cross_object(manifests: Iterable[Manifest]) -> list[Problem]:
             problems += _service_selects_pods(manifest, pods)
         elif manifest.kind == "PodDisruptionBudget":
             problems += _pdb_selects_pods(manifest, pods)
-        elif manifest.kind == "HorizontalPodAutoscaler":
+        elif manifest.kind in ("HorizontalPodAutoscaler", "ScaledObject"):
             problems += _hpa_target_exists(manifest, items)
     return problems
 
@@ -104,7 +104,14 @@ def _gpu_resources(manifest: Manifest) -> Iterator[Problem]:
                               "set requests equal to limits for GPUs")
 
 
+#: Label an operator puts on the pods of a custom resource that owns pods.
+_OPERATOR_POD_LABELS = {("serving.kserve.io", "InferenceService"): "serving.kserve.io/inferenceservice"}
+
+
 def _pod_labels(manifest: Manifest) -> dict[str, str] | None:
+    operator_label = _OPERATOR_POD_LABELS.get((manifest.key[0], manifest.kind))
+    if operator_label is not None:
+        return {operator_label: manifest.name}
     if manifest.kind == "Pod":
         return (manifest.obj.get("metadata") or {}).get("labels") or {}
     template = pod_template(manifest.obj)
@@ -139,6 +146,7 @@ def _pdb_selects_pods(pdb: Manifest, pods: list[tuple[Manifest, dict[str, str]]]
 def _hpa_target_exists(hpa: Manifest, items: list[Manifest]) -> Iterator[Problem]:
     target = (hpa.obj.get("spec") or {}).get("scaleTargetRef") or {}
     kind, name = target.get("kind"), target.get("name")
+    kind = kind or "Deployment"  # KEDA's default target kind
     if not any(m.kind == kind and m.name == name and m.namespace == hpa.namespace for m in items):
-        yield Problem(hpa.where, "spec.scaleTargetRef", f"HorizontalPodAutoscaler {hpa.name!r} targets {kind}/{name}, "
+        yield Problem(hpa.where, "spec.scaleTargetRef", f"{hpa.kind} {hpa.name!r} targets {kind}/{name}, "
                       f"which is not among the objects of namespace {hpa.namespace!r}", "point scaleTargetRef at a Deployment that exists")

@@ -1,0 +1,85 @@
+"""The example platform: what `cdk8s synth` (and `mlkube synth`) compiles into dist/.
+
+Two model servers written in Python: a CPU fraud-scoring model with a nightly batch-scoring job,
+and a GPU LLM fine-tuned on 2 nodes x 8 GPUs into a checkpoint volume it is then served from; and
+every app described in YAML under apps/**/mlkube.yaml (apps/nlp/mlkube.yaml: a sentiment model).
+"""
+
+from pathlib import Path
+
+from mlkube import (CheckpointVolume, Environment, GpuSpec, GpuTrainingJob, InferenceService, Model, MlApp, Platform,
+                    ResourcesSpec, ScheduledJob, SecretMount, SidecarSpec)
+from mlkube.inference_service import AutoscalingSpec, CustomMetric, Peer, ProbesSpec
+
+platform = Platform(environments=[Environment(name="dev", namespace="ml-{app}")])
+
+
+@platform.app("fraud-scoring")
+def fraud_scoring(app: MlApp) -> None:
+    InferenceService(
+        app, "fraud-scorer",
+        image="ghcr.io/acme/fraud-scorer:1.4.2",
+        model=Model.from_uri("s3://acme-models/fraud/v3"),
+        config={"SCORE_THRESHOLD": "0.82", "LOG_LEVEL": "info"},
+        resources=ResourcesSpec(cpu="2", memory="4Gi"),
+        autoscaling=AutoscalingSpec(min_replicas=3, max_replicas=12, target_cpu_utilization=60),
+        probes=ProbesSpec(model_load_timeout_seconds=120),
+        allow_from=[Peer(namespace="payments", pod_labels={"app.kubernetes.io/name": "checkout"})],
+    )
+    ScheduledJob(
+        app, "nightly-scoring",
+        image="ghcr.io/acme/fraud-batch:1.4.2",
+        args=["score", "--date", "yesterday", "--out", "s3://acme-scores/fraud/"],
+        schedule="0 2 * * *", time_zone="Europe/Paris",
+        starting_deadline_seconds=3600,
+        resources=ResourcesSpec(cpu="4", memory="16Gi"),
+        backoff_limit=2, fail_on_exit_codes=[2], active_deadline_seconds=4 * 3600,
+        queue="batch",
+    )
+
+
+@platform.app("llm-chat")
+def llm_chat(app: MlApp) -> None:
+    # Written by every rank of the fine-tuning job at once: ReadWriteMany.
+    checkpoints = CheckpointVolume(app, "llm-checkpoints", size="2Ti", access_mode="ReadWriteMany", storage_class="shared-rwx",
+                                   snapshot={"snapshot_class": "csi-snapshots"})
+    finetune = GpuTrainingJob(
+        app, "llm-finetune",
+        image="ghcr.io/acme/llm-finetune:0.3.1",
+        command=["torchrun"],
+        args=["--nnodes=$(NNODES)", "--nproc-per-node=$(NPROC_PER_NODE)", "--node-rank=$(NODE_RANK)",
+              "--master-addr=$(MASTER_ADDR)", "--master-port=$(MASTER_PORT)", "train.py",
+              "--base-model", "meta-llama/Llama-3.1-8B-Instruct", "--output-dir", "$(CHECKPOINT_DIR)/llm-finetune"],
+        nodes=2,
+        resources=ResourcesSpec(cpu="48", memory="640Gi", shm_size="64Gi",
+                                gpu=GpuSpec(count=8, product="NVIDIA-H100-80GB-HBM3", runtime_class="nvidia")),
+        secrets=[SecretMount(secret="hf-token", mount_path="/var/run/secrets/hf")],
+        backoff_limit=3, fail_on_exit_codes=[2], active_deadline_seconds=48 * 3600,
+        termination_grace_period_seconds=300,
+        queue="gpu-training", workload_priority_class="training",
+    )
+    finetune.mount(checkpoints)
+    server = InferenceService(
+        app, "llm-server",
+        image="vllm/vllm-openai:v0.11.0",
+        args=["--model", "/mnt/models", "--port", "8000", "--served-model-name", "chat"],
+        port=8000,
+        model=checkpoints.model_uri("llm-finetune/final"),
+        resources=ResourcesSpec(cpu="8", memory="48Gi", shm_size="8Gi",
+                                gpu=GpuSpec(count=1, product="NVIDIA-L4", runtime_class="nvidia")),
+        autoscaling=AutoscalingSpec(min_replicas=1, max_replicas=4, target_cpu_utilization=None,
+                                    custom_metric=CustomMetric(name="vllm_num_requests_waiting", target_average_value="5")),
+        probes=ProbesSpec(model_load_timeout_seconds=1200, readiness_path="/health", liveness_path="/health"),
+        termination_grace_period_seconds=120, drain_seconds=20,
+        sidecars=[SidecarSpec(name="dcgm-exporter", image="nvcr.io/nvidia/k8s/dcgm-exporter:4.2.3-4.1.3-ubuntu22.04",
+                              ports={"gpu-metrics": 9400})],
+    )
+    server.mount(checkpoints, read_only=True)
+
+
+# YAML blueprints join the same platform; their errors (file:line:column) fail synth like any other.
+platform.load_blueprints(Path(__file__).parent)
+
+
+if __name__ == "__main__":
+    platform.synth()

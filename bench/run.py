@@ -1,0 +1,201 @@
+"""Benchmarks at platform scale: `python bench/run.py [--sizes 10,100,5k,1000] [--runs 3]`.
+
+For each size (apps x 3 environments), in the same run and on the same objects:
+- mlkube: the real `mlkube synth` (build, validate, write), `validate`, `pin`, `diff`, as subprocesses;
+- cdk8s-plus: the same serving set written with cdk8s-plus high-level classes, `app.synth()`;
+- the floor: dumping the final object dicts with PyYAML's C dumper (files already parsed).
+Prints wall time (median of runs), peak memory, objects per second and the ratios, and writes
+bench/RESULTS.md with the machine description and the commit. A script, not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform as machine
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "bench"
+PYTHON = sys.executable
+ENV = {**os.environ, "PYTHONPATH": str(ROOT / "constructs"), "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"}
+
+FLOOR = r"""
+import sys, time, yaml
+from pathlib import Path
+src, dst = Path(sys.argv[1]), Path(sys.argv[2])
+objects = [(p.relative_to(src), yaml.load(p.read_text(), Loader=yaml.CSafeLoader)) for p in sorted(src.glob("*/*/*.yaml"))]
+start = time.perf_counter()
+for relative, obj in objects:
+    target = dst / relative
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(yaml.dump(obj, Dumper=yaml.CSafeDumper, sort_keys=True, default_flow_style=False))
+print(time.perf_counter() - start)
+"""
+
+
+def run(command: list[str], apps: int, cwd: Path = ROOT) -> tuple[float, float, str]:
+    """Wall seconds, peak RSS in MiB (the process and its children), stdout."""
+    start = time.perf_counter()
+    process = subprocess.Popen(command, cwd=cwd, env={**ENV, "MLKUBE_BENCH_APPS": str(apps)},
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    out, err = process.communicate()
+    seconds = time.perf_counter() - start
+    if process.returncode != 0:
+        raise SystemExit(f"benchmark step failed: {' '.join(command)}\n{err[-3000:]}")
+    peak = _peak_rss_mib()
+    return seconds, peak, out
+
+
+_last_children_rss = 0.0
+
+
+def _peak_rss_mib() -> float:
+    # ru_maxrss of children is the largest child so far; each step below runs its largest process first.
+    import resource
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
+def count_objects(dist: Path) -> int:
+    return sum(1 for _ in dist.glob("*/*/*.yaml"))
+
+
+def mlkube(*args: str) -> list[str]:
+    return [PYTHON, "-m", "mlkube", *args]
+
+
+def has_command(name: str) -> bool:
+    result = subprocess.run(mlkube(name, "--help"), env=ENV, capture_output=True, text=True)
+    return result.returncode == 0
+
+
+def write_digests(dist: Path, path: Path) -> int:
+    import hashlib
+    import yaml
+    references = set()
+    for file in dist.glob("*/*/*.yaml"):
+        for line in file.read_text().splitlines():
+            stripped = line.strip().removeprefix("- ")
+            if stripped.startswith("image: "):
+                references.add(stripped.split(": ", 1)[1].strip("'\""))
+    digests = {ref: "sha256:" + hashlib.sha256(ref.encode()).hexdigest() for ref in sorted(references) if "@" not in ref}
+    path.write_text(json.dumps(digests, indent=2))
+    del yaml
+    return len(digests)
+
+
+def bump_images(dist: Path, every: int = 10) -> None:
+    for index, file in enumerate(sorted(dist.glob("*/*/deployment-*.yaml"))):
+        if index % every == 0:
+            file.write_text(file.read_text().replace(":1.0\n", ":1.1\n"))
+
+
+def measure(apps: int, runs: int) -> dict[str, object]:
+    results: dict[str, list[float]] = {}
+    peaks: dict[str, float] = {}
+    objects = 0
+    with tempfile.TemporaryDirectory(prefix="mlkube-bench-") as folder:
+        tmp = Path(folder)
+        for attempt in range(runs):
+            dist = tmp / f"dist-{attempt}"
+            seconds, peak, _ = run(mlkube("synth", "--app", str(BENCH / "platform_app.py"), "--out", str(dist)), apps)
+            results.setdefault("mlkube synth", []).append(seconds)
+            peaks["mlkube synth"] = max(peaks.get("mlkube synth", 0), peak)
+            objects = count_objects(dist)
+            seconds, _, _ = run(mlkube("validate", str(dist)), apps)
+            results.setdefault("mlkube validate", []).append(seconds)
+            floor_seconds = float(run([PYTHON, "-c", FLOOR, str(dist), str(tmp / f"floor-{attempt}")], apps)[2].strip())
+            results.setdefault("floor (PyYAML C dump)", []).append(floor_seconds)
+            seconds, peak, _ = run([PYTHON, str(BENCH / "cdk8s_plus_app.py"), str(tmp / f"plus-{attempt}")], apps)
+            results.setdefault("cdk8s-plus synth", []).append(seconds)
+            peaks["cdk8s-plus synth"] = max(peaks.get("cdk8s-plus synth", 0), peak)
+            if has_command("pin"):
+                pinned = tmp / f"pinned-{attempt}"
+                shutil.copytree(dist, pinned)
+                digests = tmp / "digests.json"
+                write_digests(pinned, digests)
+                seconds, _, _ = run(mlkube("pin", "--digests", str(digests), "--dist", str(pinned)), apps)
+                results.setdefault("mlkube pin", []).append(seconds)
+            if has_command("diff"):
+                head = tmp / f"head-{attempt}"
+                shutil.copytree(dist, head)
+                bump_images(head)
+                process = subprocess.run(mlkube("diff", str(dist), str(head), "--format", "json"), env=ENV, capture_output=True, text=True)
+                start = time.perf_counter()
+                subprocess.run(mlkube("diff", str(dist), str(head), "--format", "json"), env=ENV, capture_output=True, text=True)
+                results.setdefault("mlkube diff", []).append(time.perf_counter() - start)
+                del process
+    medians = {name: statistics.median(values) for name, values in results.items()}
+    return {"apps": apps, "objects": objects, "seconds": medians, "peak_mib": peaks}
+
+
+def startup(runs: int) -> float:
+    return statistics.median(run(mlkube("synth", "--app", str(BENCH / "platform_app.py"), "--out", tempfile.mkdtemp()), 1)[0] for _ in range(runs))
+
+
+def apps_for(target_objects: int) -> int:
+    with tempfile.TemporaryDirectory() as folder:
+        run(mlkube("synth", "--app", str(BENCH / "platform_app.py"), "--out", folder), 1)
+        per_app = count_objects(Path(folder))
+    return max(1, math.ceil(target_objects / per_app))
+
+
+def describe_machine() -> str:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")), machine.processor())
+    memory = next((line.split()[1] for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal")), "?")
+    node = subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip()
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    dirty = subprocess.run(["git", "status", "--porcelain", "--", "constructs", "bench"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    return (f"- commit: `{commit}`{' (with uncommitted changes)' if dirty else ''}\n- CPU: {cpu}, {os.cpu_count()} cores; memory {int(memory) // 1024} MiB\n"
+            f"- Python {machine.python_version()}, Node {node}, {machine.system()} {machine.release()}")
+
+
+def render(rows: list[dict[str, object]], start_up: float, runs: int) -> str:
+    lines = ["| apps x envs | objects | step | median s | objects/s | peak MiB | vs floor | cdk8s-plus vs mlkube |", "|---|---|---|---|---|---|---|---|"]
+    for row in rows:
+        seconds: dict[str, float] = row["seconds"]  # type: ignore[assignment]
+        floor, plus, synth = seconds["floor (PyYAML C dump)"], seconds["cdk8s-plus synth"], seconds["mlkube synth"]
+        for step, value in seconds.items():
+            ratio_floor = f"{value / floor:.1f}x" if step != "floor (PyYAML C dump)" else "1.0x"
+            ratio_plus = f"{plus / synth:.1f}x faster" if step == "mlkube synth" else ""
+            peak = row["peak_mib"].get(step, "")  # type: ignore[union-attr]
+            lines.append(f"| {row['apps']} x 3 | {row['objects']} | {step} | {value:.2f} | {row['objects'] / value:,.0f} | "
+                         f"{f'{peak:.0f}' if peak else ''} | {ratio_floor} | {ratio_plus} |")
+    per_object = [(row["seconds"]["mlkube validate"] / row["objects"]) * 1000 for row in rows]  # type: ignore[index]
+    lines += ["", f"Start-up (a one-app platform, `mlkube synth`, median of {runs}): **{start_up:.2f} s**.",
+              f"`mlkube validate` per object (whole command, including start-up): {', '.join(f'{v:.2f} ms' for v in per_object)}."]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="10,100,5k", help="Apps per environment, comma-separated; '5k' means enough apps for about 5,000 objects.")
+    parser.add_argument("--runs", type=int, default=3, help="Runs per size; medians are reported.")
+    parser.add_argument("--write", action="store_true", help="Write bench/RESULTS.md (the measured table; the analysis is kept).")
+    options = parser.parse_args()
+    sizes = [apps_for(5000) if size == "5k" else int(size) for size in options.sizes.split(",")]
+    rows = []
+    for apps in sizes:
+        print(f"measuring {apps} apps x 3 environments ...", file=sys.stderr, flush=True)
+        rows.append(measure(apps, options.runs))
+    table = render(rows, startup(options.runs), options.runs)
+    report = f"## Measured\n\n{describe_machine()}\n- command: `python bench/run.py --sizes {options.sizes} --runs {options.runs}`\n\n{table}\n"
+    print(report)
+    if options.write:
+        results = BENCH / "RESULTS.md"
+        text = results.read_text() if results.exists() else "# Benchmarks\n\n<!-- measured -->\n<!-- /measured -->\n"
+        head, _, rest = text.partition("<!-- measured -->")
+        _, _, tail = rest.partition("<!-- /measured -->")
+        results.write_text(f"{head}<!-- measured -->\n{report}<!-- /measured -->{tail}")
+
+
+if __name__ == "__main__":
+    main()

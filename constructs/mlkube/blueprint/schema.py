@@ -1,0 +1,86 @@
+"""JSON Schemas of the blueprint documents, generated from the spec classes (schemas/ at the repo root).
+
+Editors (yaml-language-server) complete and check blueprint files with them. Descriptions and
+defaults come from the spec fields; output is deterministic so a test can fail when it is stale.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, Field, create_model
+from pydantic.json_schema import GenerateJsonSchema
+from pydantic_core import core_schema
+
+from ..image import _coerce_image
+from ..model import _coerce as _coerce_model
+from ..quantity import _coerce as _coerce_quantity
+from ..output import replace_tree
+from ..spec import DnsLabel
+from .document import BlueprintSpec
+from .registry import workload_kinds
+
+__all__ = ["DOCUMENT_TYPES", "blueprint_model", "blueprint_json_schema", "schema_files", "write_schemas", "SCHEMA_BASE_URL"]
+
+SCHEMA_BASE_URL = "https://mlkube.dev/schemas/"
+
+#: Before-validators that accept a shorter form than the type they produce: the schema accepts it too.
+_SHORTHANDS: dict[Callable[[Any], Any], dict[str, Any]] = {
+    _coerce_image: {"type": "string", "description": "An image reference, e.g. 'ghcr.io/acme/server:1.2.0' or 'repo@sha256:...'."},
+    _coerce_model: {"type": "string", "description": "A model URI: s3://, gs://, hf://, oci://, https://, azureblob://, or pvc://<claim>/<path>."},
+    _coerce_quantity: {"type": "number", "description": "A number of cores or bytes, e.g. 2 or 0.5."},
+}
+
+
+class _BlueprintJsonSchema(GenerateJsonSchema):
+    """Pydantic's generator, plus the string forms that before-validators accept."""
+
+    def function_before_schema(self, schema: core_schema.BeforeValidatorFunctionSchema) -> dict[str, Any]:
+        inner = super().function_before_schema(schema)
+        shorthand = _SHORTHANDS.get(schema["function"]["function"])
+        return {"anyOf": [dict(shorthand), inner]} if shorthand is not None else inner
+
+
+def _workload_model(name: str, spec: type[BaseModel]) -> type[BaseModel]:
+    """The spec class plus its ``kind`` discriminator (only for the schema; loading pops ``kind``)."""
+    return create_model(
+        f"{name}Workload", __base__=spec, __doc__=spec.__doc__,
+        kind=(Literal[name], Field(description=f"Type of workload: {name}.")),  # type: ignore[valid-type]
+    )
+
+
+def blueprint_model() -> type[BaseModel]:
+    """BlueprintSpec with ``workloads`` typed as the union of every registered kind."""
+    models = tuple(_workload_model(kind.name, kind.spec) for kind in workload_kinds().values())
+    workload = Annotated[Union[models], Field(discriminator="kind")] if len(models) > 1 else models[0]  # noqa: UP007
+    described = BlueprintSpec.model_fields["workloads"]
+    return create_model(
+        "Blueprint", __base__=BlueprintSpec, __doc__=BlueprintSpec.__doc__,
+        workloads=(dict[DnsLabel, workload], Field(default_factory=dict, description=described.description)),  # type: ignore[valid-type]
+    )
+
+
+def blueprint_json_schema() -> dict[str, Any]:
+    schema = blueprint_model().model_json_schema(schema_generator=_BlueprintJsonSchema, mode="validation")
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": SCHEMA_BASE_URL + "blueprint.schema.json", **schema}
+
+
+#: One JSON Schema per document type: file name -> generator.
+DOCUMENT_TYPES: dict[str, Callable[[], dict[str, Any]]] = {
+    "blueprint.schema.json": blueprint_json_schema,
+}
+
+
+def schema_files() -> dict[str, bytes]:
+    """File name -> content of every schema (deterministic)."""
+    return {name: (json.dumps(generate(), indent=2, ensure_ascii=False) + "\n").encode() for name, generate in DOCUMENT_TYPES.items()}
+
+
+def write_schemas(out_dir: str | Path) -> list[Path]:
+    """Make ``out_dir`` hold exactly the schemas (all-or-nothing); returns the written paths."""
+    files = schema_files()
+    replace_tree(Path(out_dir), files)
+    return [Path(out_dir) / name for name in sorted(files)]

@@ -1,0 +1,148 @@
+"""GpuTrainingJob: single-node or multi-node (torchrun) training as a batch/v1 Job or a JobSet.
+
+Multi-node with the Job backend: an Indexed Job (completions = parallelism = nodes) and a headless
+Service. With ``subdomain`` set, Kubernetes names each pod's host ``<job>-<index>``, so rank 0 is
+``<job>-0.<service>.<namespace>.svc``. With the JobSet backend, JobSet makes the Service itself and
+the hosts are ``<jobset>-<replicated job>-<job index>-<pod index>``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from constructs import Construct
+from pydantic import Field, NonNegativeInt, PositiveInt
+
+from .job_options import JobConstruct, JobOptions, job_spec, queue_labels
+from .pod import set_env
+from .resources import GpuSpec, ResourcesSpec
+
+__all__ = ["GpuTrainingJob", "GpuTrainingJobSpec", "MASTER_PORT", "COMPLETION_INDEX_ANNOTATION", "JOBSET_API_VERSION",
+           "REPLICATED_JOB", "RESUME_ENV"]
+
+MASTER_PORT = 29500
+COMPLETION_INDEX_ANNOTATION = "batch.kubernetes.io/job-completion-index"
+JOBSET_API_VERSION = "jobset.x-k8s.io/v1alpha2"
+#: The one replicated job of a training JobSet; its pods are hosts ``<jobset>-node-0-<rank>``.
+REPLICATED_JOB = "node"
+#: Set when a checkpoint volume is mounted read-write: resume from the newest checkpoint in CHECKPOINT_DIR, if any.
+RESUME_ENV = "RESUME_FROM_CHECKPOINT"
+
+
+def _one_gpu() -> ResourcesSpec:
+    return ResourcesSpec(gpu=GpuSpec(count=1))
+
+
+class GpuTrainingJobSpec(JobOptions):
+    """A training run on one or more GPU nodes."""
+
+    nodes: PositiveInt = Field(1, description="Pods (nodes) of the run; more than one makes a torchrun cluster. Default: 1.")
+    nproc_per_node: PositiveInt | None = Field(None, description="Processes per pod (torchrun NPROC_PER_NODE). Default: the GPUs per pod (1 without GPUs).")
+    master_port: int = Field(MASTER_PORT, ge=1024, le=65535, description=f"Rendezvous port of rank 0 (MASTER_PORT). Default: {MASTER_PORT}.")
+    backend: Literal["job", "jobset"] = Field("job", description="'job': batch/v1 Job (+ headless Service when multi-node); 'jobset': a jobset.x-k8s.io JobSet. Default: job.")
+    resources: ResourcesSpec = Field(default_factory=_one_gpu, description="CPU, memory, GPUs (count or one MIG profile) and /dev/shm per pod. Default: 1 CPU, 2Gi, 1 GPU.")
+    termination_grace_period_seconds: NonNegativeInt = Field(120, description="Time between SIGTERM and SIGKILL to save a checkpoint. Default: 120.")
+
+    @property
+    def processes_per_node(self) -> int:
+        if self.nproc_per_node is not None:
+            return self.nproc_per_node
+        return self.resources.gpu.devices if self.resources.gpu else 1
+
+
+class GpuTrainingJob(JobConstruct):
+    """``GpuTrainingJob(app, "finetune", image=..., nodes=2, resources={"gpu": {"count": 8}})``.
+
+    Emits a ServiceAccount and a Job (plus a headless Service when multi-node), or a JobSet with
+    ``backend="jobset"``, and a Volcano PodGroup with ``gang_scheduler="volcano"``.
+    """
+
+    component = "training"
+
+    def __init__(self, scope: Construct, id: str, spec: GpuTrainingJobSpec | Mapping[str, Any] | None = None, **fields: Any) -> None:
+        super().__init__(scope, id)
+        self.spec = self._parse(GpuTrainingJobSpec, spec, fields)
+        if self.spec is not None:
+            self._start(self.spec)
+            self._build(self.spec)
+
+    @property
+    def service_name(self) -> str:
+        """The DNS subdomain of the pods: the headless Service (Job) or JobSet's own Service."""
+        return self.name
+
+    @property
+    def rank0_host(self) -> str:
+        """Host name of the rank-0 pod, as its peers resolve it."""
+        pod = f"{self.name}-{REPLICATED_JOB}-0-0" if self.spec and self.spec.backend == "jobset" else f"{self.name}-0"
+        return f"{pod}.{self.service_name}.{self.namespace}.svc"
+
+    def _mounted(self, volume: Any, *, read_only: bool, path: str) -> None:
+        if not read_only:
+            for pod_spec in self._pod_specs():
+                set_env(pod_spec["containers"][0], RESUME_ENV, "latest")
+
+    # -- building -----------------------------------------------------------------------------------
+
+    def _build(self, spec: GpuTrainingJobSpec) -> None:
+        distributed = spec.nodes > 1 or spec.backend == "jobset"
+        pod = self._pod_builder(spec, self._torchrun_env(spec, distributed))
+        if distributed:
+            pod.extra_spec["subdomain"] = self.service_name
+        template = pod.build()
+        if spec.backend == "jobset":
+            self._jobset(spec, template)
+        else:
+            self._job(spec, template, distributed)
+        self._pod_group(spec, spec.nodes)
+        self._network_policy(peers=distributed)
+
+    def _torchrun_env(self, spec: GpuTrainingJobSpec, distributed: bool) -> list[dict[str, Any]]:
+        rank: dict[str, Any] = {"value": "0"}
+        if distributed:
+            # The completion index is the node rank; the annotation is set on every pod of an Indexed Job.
+            rank = {"valueFrom": {"fieldRef": {"fieldPath": f"metadata.annotations['{COMPLETION_INDEX_ANNOTATION}']"}}}
+        return [
+            {"name": "MASTER_ADDR", "value": self.rank0_host if distributed else "127.0.0.1"},
+            {"name": "MASTER_PORT", "value": str(spec.master_port)},
+            {"name": "NNODES", "value": str(spec.nodes)},
+            {"name": "NPROC_PER_NODE", "value": str(spec.processes_per_node)},
+            {"name": "NODE_RANK", **rank},
+        ]
+
+    def _job(self, spec: GpuTrainingJobSpec, template: dict[str, Any], distributed: bool) -> None:
+        nodes = spec.nodes if distributed else None
+        body = job_spec(spec, template, completions=nodes, parallelism=nodes, indexed=distributed)
+        job = self._add("Job", "batch/v1", {"spec": body}, labels=queue_labels(spec))
+        self._pod_spec_paths.append((job, ("spec", "template", "spec")))
+        if distributed:
+            self._add("Service", "v1", {"spec": {
+                "clusterIP": "None",
+                "ports": [{"name": "rendezvous", "port": spec.master_port, "protocol": "TCP", "targetPort": spec.master_port}],
+                # Peers must resolve each other while they start, before any of them is ready.
+                "publishNotReadyAddresses": True,
+                "selector": self._selector(),
+            }})
+
+    def _selector(self) -> dict[str, str]:
+        return {key: self.labels[key] for key in ("app.kubernetes.io/instance", "app.kubernetes.io/name")}
+
+    def _jobset(self, spec: GpuTrainingJobSpec, template: dict[str, Any]) -> None:
+        # JobSet restarts the whole group (every rank) up to maxRestarts; a single rank is not retried alone.
+        inner = job_spec(spec.model_copy(update={"queue": None, "ttl_seconds_after_finished": None}), template,
+                         completions=spec.nodes, parallelism=spec.nodes, indexed=True, backoff_limit=0)
+        failure: dict[str, Any] = {"maxRestarts": spec.backoff_limit}
+        if spec.fail_on_exit_codes:
+            failure["rules"] = [{"action": "FailJobSet", "name": "FailOnExitCodes", "onJobFailureReasons": ["PodFailurePolicy"]}]
+        body: dict[str, Any] = {
+            "failurePolicy": failure,
+            "network": {"enableDNSHostnames": True, "publishNotReadyAddresses": True, "subdomain": self.service_name},
+            "replicatedJobs": [{"name": REPLICATED_JOB, "replicas": 1, "template": {"metadata": {"labels": dict(self.labels)}, "spec": inner}}],
+        }
+        if spec.queue:
+            body["suspend"] = True
+        if spec.ttl_seconds_after_finished is not None:
+            body["ttlSecondsAfterFinished"] = spec.ttl_seconds_after_finished
+        jobset = self._add("JobSet", JOBSET_API_VERSION, {"spec": body}, labels=queue_labels(spec))
+        self._pod_spec_paths.append((jobset, ("spec", "replicatedJobs", 0, "template", "spec", "template", "spec")))

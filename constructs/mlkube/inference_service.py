@@ -1,0 +1,378 @@
+"""InferenceService: online model serving as Deployment, Service, HPA, PDB, ServiceAccount and NetworkPolicy."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from constructs import Construct
+from pydantic import Field, PositiveInt, ValidationInfo, field_validator, model_validator
+
+from .construct import MlConstruct, MountsVolumes
+from .external_secret import ExternalSecretSpec, external_secret_object
+from .image import ImageSpec
+from .keda import KedaScaling, scaled_object_spec
+from .kserve import KSERVE_POD_LABEL, KServeOptions, kserve_ignored_settings, kserve_predictor
+from .labels import selector_labels, standard_labels
+from .model import ModelSpec, PvcModel, UriModel
+from .monitoring import MonitoringSpec, monitor_object, prometheus_rule, serving_alert_rules
+from .operators import require_operator
+from .pod import PodBuilder, SecretEnv, SecretMount, SidecarSpec, env_list
+from .quantity import Quantity
+from .resources import ResourcesSpec
+from .spec import DnsLabel, Spec
+
+__all__ = ["InferenceService", "InferenceServiceSpec", "AutoscalingSpec", "CustomMetric", "ProbesSpec", "Peer",
+           "KServeOptions", "KedaScaling", "MonitoringSpec", "ExternalSecretSpec"]
+
+Port = int
+
+
+class CustomMetric(Spec):
+    """A per-pod metric from the custom metrics API (for example requests in flight), instead of CPU."""
+
+    name: str = Field(description="Metric name, e.g. 'inference_requests_in_flight'.")
+    target_average_value: Quantity = Field(description="Target average per pod, e.g. 8.")
+
+
+class AutoscalingSpec(Spec):
+    """Horizontal autoscaling (autoscaling/v2 HorizontalPodAutoscaler)."""
+
+    min_replicas: PositiveInt = Field(2, description="Fewest pods. Default: 2, so one pod can be disrupted.")
+    max_replicas: PositiveInt = Field(4, description="Most pods. Default: 4.")
+    target_cpu_utilization: int | None = Field(70, ge=1, le=100, description="Average CPU utilization target in percent. Default: 70; null with a custom metric.")
+    custom_metric: CustomMetric | None = Field(None, description="Scale on a per-pod custom metric as well. Default: CPU only.")
+    scale_down_stabilization_seconds: int = Field(300, ge=0, le=3600, description="How long load must stay low before scaling down. Default: 300.")
+
+    @model_validator(mode="after")
+    def _range(self) -> AutoscalingSpec:
+        if self.min_replicas > self.max_replicas:
+            raise ValueError(f"'min_replicas' ({self.min_replicas}) must be less than or equal to 'max_replicas' ({self.max_replicas})")
+        if self.target_cpu_utilization is None and self.custom_metric is None:
+            raise ValueError("autoscaling needs a target: set target_cpu_utilization or custom_metric")
+        return self
+
+
+class ProbesSpec(Spec):
+    """Health checks, tuned for servers that take minutes to load a model."""
+
+    model_load_timeout_seconds: PositiveInt = Field(600, description="Longest expected model load; the startup probe waits this long before liveness starts. Default: 600.")
+    readiness_path: str = Field("/v2/health/ready", description="HTTP path that answers 200 when the model is loaded. Default: the Open Inference Protocol's.")
+    liveness_path: str = Field("/v2/health/live", description="HTTP path that answers 200 while the process is healthy. Default: the Open Inference Protocol's.")
+    period_seconds: PositiveInt = Field(10, description="Seconds between probes. Default: 10.")
+
+
+class Peer(Spec):
+    """Who may call the serving port: pods in a namespace, pods with labels, or both."""
+
+    namespace: str | None = Field(None, description="Namespace name. Default: the service's own namespace.")
+    pod_labels: dict[str, str] | None = Field(None, description="Pod labels. Default: any pod of the namespace.")
+
+
+class InferenceServiceSpec(Spec):
+    """An online model server."""
+
+    name: DnsLabel | None = Field(None, description="Name of every object. Default: the construct id.")
+    backend: Literal["kubernetes", "kserve"] = Field("kubernetes", description="'kubernetes' (Deployment, Service, HPA) or 'kserve' (a serving.kserve.io InferenceService). Default: kubernetes.")
+    image: ImageSpec | None = Field(None, description="Server image: a registry reference (or Image.build(...)). Required, except with the KServe backend, whose runtime brings one.")
+    kserve: KServeOptions = Field(default_factory=KServeOptions, description="Options of the KServe backend.")
+    keda: KedaScaling | None = Field(None, description="Autoscale with a KEDA ScaledObject on a Prometheus query instead of an HPA. Default: HPA.")
+    monitoring: MonitoringSpec | None = Field(None, description="ServiceMonitor/PodMonitor and alerts (Prometheus Operator). Default: none.")
+    external_secrets: list[ExternalSecretSpec] = Field(default_factory=list, description="Secrets synced from an external store and mounted as files. Default: none.")
+    command: list[str] | None = Field(None, description="Entrypoint override. Default: the image's.")
+    args: list[str] | None = Field(None, description="Arguments. Default: the image's.")
+    port: int = Field(8080, ge=1024, le=65535, description="Serving port (unprivileged). Default: 8080.")
+    metrics_port: int | None = Field(None, ge=1024, le=65535, description="Prometheus metrics port, if different from port. Default: metrics on the serving port.")
+    env: dict[str, str] = Field(default_factory=dict, description="Environment variables. Default: none.")
+    config: dict[str, str] = Field(default_factory=dict, description="Configuration, written to a ConfigMap and given to the server as environment. Default: none.")
+    secrets: list[SecretMount] = Field(default_factory=list, description="Existing Secrets mounted as files. Default: none.")
+    secret_env: list[SecretEnv] = Field(default_factory=list, description="Existing Secret keys as environment variables. Default: none.")
+    model: ModelSpec | None = Field(None, description="Model source: URI (downloaded by an init container) or pvc://claim/path. Default: baked into the image.")
+    model_path: str = Field("/mnt/models", description="Where the server finds the model (env MODEL_PATH). Default: /mnt/models.")
+    replicas: PositiveInt | None = Field(None, description="A fixed replica count, which turns autoscaling off. Default: autoscaling.")
+    autoscaling: AutoscalingSpec = Field(default_factory=AutoscalingSpec, description="Autoscaling range and targets. Default: 2 to 4 pods at 70% CPU.")
+    resources: ResourcesSpec = Field(default_factory=ResourcesSpec, description="CPU, memory, GPUs and /dev/shm. Default: 1 CPU, 2Gi.")
+    probes: ProbesSpec = Field(default_factory=ProbesSpec, description="Startup, readiness and liveness probes.")
+    termination_grace_period_seconds: PositiveInt = Field(60, description="Time a pod has to finish in-flight requests on shutdown. Default: 60.")
+    drain_seconds: int = Field(10, ge=0, description="preStop sleep, so endpoints are removed before the server stops. Default: 10.")
+    rollout: Literal["keep-capacity", "save-gpus"] | None = Field(None, description="'keep-capacity' (maxUnavailable 0) or 'save-gpus' (maxSurge 0). Default: save-gpus with GPUs, else keep-capacity.")
+    spread: Literal["zones-and-hosts", "hosts", "none"] = Field("zones-and-hosts", description="Topology spread of pods. Default: across zones and hosts, best effort.")
+    sidecars: list[SidecarSpec] = Field(default_factory=list, description="Extra containers, run as native sidecars. Default: none.")
+    allow_from: list[Peer] = Field(default_factory=list, description="Who may call the serving port. Default: pods of the same namespace.")
+    max_unavailable: PositiveInt = Field(1, description="PodDisruptionBudget: pods that may be down at once during voluntary disruptions. Default: 1.")
+
+    @field_validator("image")
+    @classmethod
+    def _image_for_kubernetes(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is None and info.data.get("backend", "kubernetes") == "kubernetes":
+            raise ValueError("Field required with the kubernetes backend (the kserve backend can use its runtime's image)")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> InferenceServiceSpec:
+        if self.backend == "kserve" and self.keda is not None:
+            raise ValueError("'keda' scales a Deployment of the kubernetes backend; with kserve use kserve.scale_metric")
+        if self.backend == "kserve" and self.model is None:
+            raise ValueError("the kserve backend needs a 'model' (its storage URI)")
+        if self.replicas is not None and "autoscaling" in self.model_fields_set:
+            raise ValueError(f"set either a fixed 'replicas' ({self.replicas}) or 'autoscaling', not both")
+        if self.drain_seconds >= self.termination_grace_period_seconds:
+            raise ValueError(f"'drain_seconds' ({self.drain_seconds}) must be less than 'termination_grace_period_seconds' "
+                             f"({self.termination_grace_period_seconds}), or requests are cut off")
+        if self.metrics_port == self.port:
+            raise ValueError(f"'metrics_port' ({self.metrics_port}) equals 'port'; leave it unset to scrape the serving port")
+        return self
+
+    @property
+    def autoscaled(self) -> bool:
+        return self.replicas is None
+
+    @property
+    def mounted_secrets(self) -> list[SecretMount]:
+        """Existing Secrets and the Secrets that external_secrets create, all mounted as files."""
+        return [*self.secrets, *(SecretMount(secret=item.name, mount_path=item.mount_path) for item in self.external_secrets)]
+
+
+class InferenceService(MountsVolumes, MlConstruct):
+    """Online model serving.
+
+    ``InferenceService(app, "server", image="ghcr.io/acme/fraud:1.4.2", model="s3://models/fraud/v3")``
+    emits, in the app's namespace: ServiceAccount, ConfigMap (with config), Deployment, Service,
+    HorizontalPodAutoscaler (unless replicas is fixed), PodDisruptionBudget and NetworkPolicy.
+    Accepts an ``InferenceServiceSpec``, a mapping, or the spec's fields as keyword arguments.
+    """
+
+    def __init__(self, scope: Construct, id: str, spec: InferenceServiceSpec | Mapping[str, Any] | None = None, **fields: Any) -> None:
+        super().__init__(scope, id)
+        self.spec = self._parse(InferenceServiceSpec, spec, fields)
+        self.objects: dict[str, dict[str, Any]] = {}
+        if self.spec is not None:
+            self.name = self.spec.name or id
+            self._build(self.spec)
+
+    # -- escape hatches: the live dicts, editable until synth -------------------------------------
+
+    @property
+    def deployment(self) -> dict[str, Any]:
+        return self.objects["Deployment"]
+
+    @property
+    def service(self) -> dict[str, Any]:
+        return self.objects["Service"]
+
+    @property
+    def pod_spec(self) -> dict[str, Any]:
+        return self.deployment["spec"]["template"]["spec"]
+
+    @property
+    def main_container(self) -> dict[str, Any]:
+        return self.pod_spec["containers"][0]
+
+    def _pod_specs(self) -> list[dict[str, Any]]:
+        if self.spec is not None and self.spec.backend == "kserve":
+            self._report("mount", "the kserve backend mounts no volumes of its own; KServe mounts the model volume",
+                         "serve from the volume with model='pvc://<claim>/<path>'")
+            return []
+        return [self.pod_spec] if self.objects else []
+
+    # -- building -----------------------------------------------------------------------------------
+
+    def _metadata(self, name: str | None = None) -> dict[str, Any]:
+        return {"labels": dict(self._labels), "name": name or self.name, "namespace": self.namespace}
+
+    def _add(self, kind: str, api_version: str, body: dict[str, Any], name: str | None = None) -> dict[str, Any]:
+        obj = {"apiVersion": api_version, "kind": kind, "metadata": self._metadata(name), **body}
+        self.objects[kind] = self._emit(obj)
+        return obj
+
+    def _build(self, spec: InferenceServiceSpec) -> None:
+        self._labels = standard_labels(self.name, "inference", self.ml_app.app_name)
+        self._add("ServiceAccount", "v1", {"automountServiceAccountToken": False})
+        if spec.config:
+            self._add("ConfigMap", "v1", {"data": dict(spec.config)}, name=f"{self.name}-config")
+        if spec.external_secrets and require_operator(self, "external-secrets", "external_secrets", "reference existing Secrets with 'secrets'"):
+            for item in spec.external_secrets:
+                self.objects[f"ExternalSecret/{item.name}"] = self._emit(external_secret_object(item, self._metadata(item.name)))
+        if spec.backend == "kserve":
+            self._build_kserve(spec)
+        else:
+            self._build_kubernetes(spec)
+        self._add("PodDisruptionBudget", "policy/v1", {"spec": {"maxUnavailable": spec.max_unavailable, "selector": {"matchLabels": self._pod_selector}}})
+        self._add("NetworkPolicy", "networking.k8s.io/v1", {"spec": self._network_policy_spec(spec)})
+        if spec.monitoring is not None and require_operator(self, "prometheus-operator", "monitoring", "leave monitoring unset"):
+            self._build_monitoring(spec, spec.monitoring)
+
+    def _build_kubernetes(self, spec: InferenceServiceSpec) -> None:
+        self._pod_selector = selector_labels(self.name)
+        self._add("Deployment", "apps/v1", {"spec": self._deployment_spec(spec)})
+        self._add("Service", "v1", {"spec": self._service_spec(spec)})
+        if not spec.autoscaled:
+            return
+        scaling = spec.autoscaling
+        if spec.keda is not None:
+            if require_operator(self, "keda", "keda", "scale with the default HPA"):
+                self._add("ScaledObject", "keda.sh/v1alpha1", {"spec": scaled_object_spec(
+                    spec.keda, target=self.name, namespace=self.namespace, min_replicas=scaling.min_replicas,
+                    max_replicas=scaling.max_replicas, scale_down_stabilization_seconds=scaling.scale_down_stabilization_seconds)})
+            return
+        self._add("HorizontalPodAutoscaler", "autoscaling/v2", {"spec": self._hpa_spec(scaling)})
+
+    def _build_kserve(self, spec: InferenceServiceSpec) -> None:
+        self._pod_selector = {KSERVE_POD_LABEL: self.name}
+        if not require_operator(self, "kserve", "backend", "use backend 'kubernetes'"):
+            return
+        for note in kserve_ignored_settings(spec):
+            self.ml_app.warn(self.construct_path, f"kserve backend: {note}")
+        pod = self._pod_builder(spec)
+        pod.extra_spec.update(self._pod_extras(spec, {KSERVE_POD_LABEL: self.name}))
+        metadata = self._metadata()
+        metadata["annotations"] = {"serving.kserve.io/deploymentMode": spec.kserve.mode_annotation}
+        obj = {"apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService", "metadata": metadata,
+               "spec": {"predictor": kserve_predictor(self, spec, pod)}}
+        self.objects["InferenceService"] = self._emit(obj)
+
+    def _build_monitoring(self, spec: InferenceServiceSpec, monitoring: MonitoringSpec) -> None:
+        if spec.backend == "kserve":
+            # KServe owns the Service; scrape the predictor pods directly.
+            monitoring = monitoring.model_copy(update={"kind": "PodMonitor"})
+            port: str | int = spec.metrics_port or spec.port
+        else:
+            port = "metrics" if spec.metrics_port else "http"
+        selector = self._pod_selector if monitoring.kind == "PodMonitor" else selector_labels(self.name)
+        monitor = monitor_object(monitoring, self._metadata(), selector=selector, port=port)
+        self.objects[monitoring.kind] = self._emit(monitor)
+        rules = serving_alert_rules(monitoring, name=self.name, namespace=self.namespace)
+        self._add_object(prometheus_rule(self._metadata(), f"{self.name}.slo", rules, monitoring.selector_labels))
+
+    def _add_object(self, obj: dict[str, Any]) -> None:
+        self.objects[obj["kind"]] = self._emit(obj)
+
+    def _rollout(self, spec: InferenceServiceSpec) -> tuple[int, int]:
+        """(maxSurge, maxUnavailable): keep capacity on CPU, never ask for extra GPUs on GPU."""
+        rollout = spec.rollout or ("save-gpus" if spec.resources.gpu is not None else "keep-capacity")
+        return (0, 1) if rollout == "save-gpus" else (1, 0)
+
+    def _ports(self, spec: InferenceServiceSpec) -> dict[str, int]:
+        ports = {"http": spec.port}
+        if spec.metrics_port is not None:
+            ports["metrics"] = spec.metrics_port
+        return ports
+
+    def _deployment_spec(self, spec: InferenceServiceSpec) -> dict[str, Any]:
+        surge, unavailable = self._rollout(spec)
+        body: dict[str, Any] = {
+            # A rollout may wait for a slow model load before it counts as stuck.
+            "progressDeadlineSeconds": max(600, spec.probes.model_load_timeout_seconds + 300),
+            "revisionHistoryLimit": 5,
+            "selector": {"matchLabels": selector_labels(self.name)},
+            "strategy": {"rollingUpdate": {"maxSurge": surge, "maxUnavailable": unavailable}, "type": "RollingUpdate"},
+            "template": self._pod_template(spec),
+        }
+        if not spec.autoscaled:
+            body["replicas"] = spec.replicas  # with an HPA, the HPA owns the count (and Argo CD ignores it)
+        return body
+
+    def _pod_builder(self, spec: InferenceServiceSpec) -> PodBuilder:
+        return PodBuilder(app=self.ml_app, used_by=self.construct_path, labels=self._labels,
+                          service_account=self.name, resources=spec.resources)
+
+    def _pod_extras(self, spec: InferenceServiceSpec, selector: dict[str, str]) -> dict[str, Any]:
+        extras: dict[str, Any] = {"terminationGracePeriodSeconds": spec.termination_grace_period_seconds}
+        if spec.spread != "none":
+            extras["topologySpreadConstraints"] = self._spread(spec.spread, selector)
+        return extras
+
+    def _pod_template(self, spec: InferenceServiceSpec) -> dict[str, Any]:
+        pod = self._pod_builder(spec)
+        mounts = [pod.mount_secret(secret) for secret in spec.mounted_secrets]
+        env = env_list({"MODEL_PATH": spec.model_path, "PORT": str(spec.port), **spec.env}, spec.secret_env)
+        mounts += self._model_volume(pod, spec)
+        extra = self._probes(spec)
+        if spec.drain_seconds:
+            # Native sleep action (no shell needed in the image): endpoints go before the server stops.
+            extra["lifecycle"] = {"preStop": {"sleep": {"seconds": spec.drain_seconds}}}
+        server = pod.container("server", spec.image, command=spec.command, args=spec.args, env=env,
+                               ports=self._ports(spec), mounts=mounts, main=True, **extra)
+        if spec.config:
+            server["envFrom"] = [{"configMapRef": {"name": f"{self.name}-config"}}]
+            # Pods roll when the configuration changes, not only when the image does.
+            digest = hashlib.sha256(json.dumps(spec.config, sort_keys=True).encode()).hexdigest()[:16]
+            pod.annotations["mlkube.dev/config-hash"] = digest
+        pod.add_container(server)
+        for sidecar in spec.sidecars:
+            pod.add_sidecar(sidecar)
+        pod.extra_spec.update(self._pod_extras(spec, selector_labels(self.name)))
+        return pod.build()
+
+    def _model_volume(self, pod: PodBuilder, spec: InferenceServiceSpec) -> list[dict[str, Any]]:
+        model = spec.model
+        if isinstance(model, PvcModel):
+            pod.add_volume({"name": "model", "persistentVolumeClaim": {"claimName": model.claim, "readOnly": True}})
+            mount = {"mountPath": spec.model_path, "name": "model", "readOnly": True}
+            if model.path:
+                mount["subPath"] = model.path
+            return [mount]
+        if isinstance(model, UriModel):
+            pod.add_volume({"name": "model", "emptyDir": {"sizeLimit": model.cache_size}})
+            downloader_mounts = [{"mountPath": spec.model_path, "name": "model"}]
+            if model.credentials_secret:
+                downloader_mounts.append(pod.mount_secret(SecretMount(secret=model.credentials_secret, mount_path="/var/run/secrets/model-credentials")))
+            resources = {"requests": {"cpu": "500m", "memory": "1Gi"}, "limits": {"cpu": "1", "memory": "1Gi"}}
+            pod.add_init_container(pod.container("model-downloader", model.downloader_image, args=[model.uri, spec.model_path],
+                                                 resources=resources, mounts=downloader_mounts))
+            return [{"mountPath": spec.model_path, "name": "model", "readOnly": True}]
+        return []
+
+    def _probes(self, spec: InferenceServiceSpec) -> dict[str, Any]:
+        probes = spec.probes
+        def http(path: str) -> dict[str, Any]:
+            return {"path": path, "port": "http"}
+        return {
+            "startupProbe": {"failureThreshold": math.ceil(probes.model_load_timeout_seconds / probes.period_seconds),
+                             "httpGet": http(probes.readiness_path), "periodSeconds": probes.period_seconds, "timeoutSeconds": 5},
+            "readinessProbe": {"failureThreshold": 3, "httpGet": http(probes.readiness_path), "periodSeconds": 5, "timeoutSeconds": 5},
+            "livenessProbe": {"failureThreshold": 3, "httpGet": http(probes.liveness_path), "periodSeconds": probes.period_seconds, "timeoutSeconds": 5},
+        }
+
+    def _spread(self, spread: str, selector: dict[str, str]) -> list[dict[str, Any]]:
+        keys = ["topology.kubernetes.io/zone", "kubernetes.io/hostname"] if spread == "zones-and-hosts" else ["kubernetes.io/hostname"]
+        return [{"labelSelector": {"matchLabels": dict(selector)}, "maxSkew": 1, "topologyKey": key,
+                 "whenUnsatisfiable": "ScheduleAnyway"} for key in keys]
+
+    def _service_spec(self, spec: InferenceServiceSpec) -> dict[str, Any]:
+        ports = [{"name": name, "port": port, "protocol": "TCP", "targetPort": name} for name, port in self._ports(spec).items()]
+        return {"ports": ports, "selector": selector_labels(self.name), "type": "ClusterIP"}
+
+    def _hpa_spec(self, scaling: AutoscalingSpec) -> dict[str, Any]:
+        metrics: list[dict[str, Any]] = []
+        if scaling.target_cpu_utilization is not None:
+            metrics.append({"resource": {"name": "cpu", "target": {"averageUtilization": scaling.target_cpu_utilization, "type": "Utilization"}}, "type": "Resource"})
+        if scaling.custom_metric is not None:
+            metrics.append({"pods": {"metric": {"name": scaling.custom_metric.name},
+                                     "target": {"averageValue": scaling.custom_metric.target_average_value, "type": "AverageValue"}}, "type": "Pods"})
+        return {
+            "behavior": {"scaleDown": {"stabilizationWindowSeconds": scaling.scale_down_stabilization_seconds}},
+            "maxReplicas": scaling.max_replicas,
+            "metrics": metrics,
+            "minReplicas": scaling.min_replicas,
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": self.name},
+        }
+
+    def _network_policy_spec(self, spec: InferenceServiceSpec) -> dict[str, Any]:
+        peers = [self._peer(peer) for peer in spec.allow_from] or [{"podSelector": {}}]
+        rules: list[dict[str, Any]] = [{"from": peers, "ports": [{"port": spec.port, "protocol": "TCP"}]}]
+        monitoring = self.ml_app.environment.monitoring_namespace
+        scrape_port = spec.metrics_port or spec.port
+        rules.append({"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": monitoring}}}],
+                      "ports": [{"port": scrape_port, "protocol": "TCP"}]})
+        return {"ingress": rules, "podSelector": {"matchLabels": self._pod_selector}, "policyTypes": ["Ingress"]}
+
+    def _peer(self, peer: Peer) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        if peer.namespace is not None:
+            result["namespaceSelector"] = {"matchLabels": {"kubernetes.io/metadata.name": peer.namespace}}
+        result["podSelector"] = {"matchLabels": dict(peer.pod_labels)} if peer.pod_labels else {}
+        return result

@@ -1,0 +1,108 @@
+"""The KServe backend of InferenceService: one serving.kserve.io/v1beta1 InferenceService instead of
+Deployment, Service and HPA. Settings KServe has no equivalent for are named at synth time."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import Field
+
+from .model import PvcModel, UriModel
+from .pod import PodBuilder, env_list
+from .spec import Spec
+
+if TYPE_CHECKING:
+    from .inference_service import InferenceService, InferenceServiceSpec
+
+__all__ = ["KServeOptions", "KSERVE_POD_LABEL", "kserve_predictor", "kserve_ignored_settings"]
+
+#: The label KServe puts on every pod of an InferenceService.
+KSERVE_POD_LABEL = "serving.kserve.io/inferenceservice"
+_LEGACY_MODES = {"Standard": "RawDeployment", "Knative": "Serverless"}
+
+
+class KServeOptions(Spec):
+    """How the KServe backend serves the model."""
+
+    model_format: str = Field("custom", description="Model format KServe picks a runtime for: sklearn, xgboost, pytorch, huggingface, onnx, triton... Default: custom.")
+    runtime: str | None = Field(None, description="A ServingRuntime to use. Default: KServe picks one from the model format.")
+    protocol_version: Literal["v1", "v2", "grpc-v2"] | None = Field(None, description="Inference protocol. Default: the runtime's.")
+    deployment_mode: Literal["Standard", "Knative"] = Field("Standard", description="Standard (plain Deployments; KServe >= 0.15, 'RawDeployment' before) or Knative (scale to zero). Default: Standard.")
+    legacy_mode_names: bool = Field(False, description="Write 'RawDeployment'/'Serverless' for KServe before 0.15. Default: false.")
+    scale_metric: Literal["cpu", "memory", "concurrency", "rps"] = Field("cpu", description="What KServe scales on. Default: cpu.")
+    scale_target: int | None = Field(None, ge=1, description="Target of the scale metric. Default: the CPU utilization target.")
+    canary_traffic_percent: int | None = Field(None, ge=0, le=100, description="Share of traffic for the latest revision (Knative mode only). Default: all.")
+
+    @property
+    def mode_annotation(self) -> str:
+        return _LEGACY_MODES[self.deployment_mode] if self.legacy_mode_names else self.deployment_mode
+
+
+def kserve_ignored_settings(spec: InferenceServiceSpec) -> list[str]:
+    """What the KServe backend cannot express, or expresses differently, for this spec."""
+    options, notes = spec.kserve, []
+    if options.canary_traffic_percent is not None and options.deployment_mode == "Standard":
+        notes.append(f"canary_traffic_percent ({options.canary_traffic_percent}) needs Knative mode; Standard mode rolls out all traffic at once, so it is not written")
+    if "probes" in spec.model_fields_set:
+        notes.append("probes are set by the KServe serving runtime; the probes given are not written")
+    if spec.sidecars:
+        notes.append(f"sidecars ({', '.join(s.name for s in spec.sidecars)}) have no place beside a KServe model container; they are not written")
+    if spec.autoscaling.custom_metric is not None:
+        notes.append("autoscaling.custom_metric has no KServe equivalent; KServe scales on kserve.scale_metric (use keda with the kubernetes backend)")
+    if spec.spread != "none" and options.deployment_mode == "Knative":
+        notes.append("topology spread is applied by Knative per revision and may differ from plain Deployments")
+    return notes
+
+
+def _storage_uri(spec: InferenceServiceSpec) -> str | None:
+    model = spec.model
+    if isinstance(model, PvcModel):
+        return f"pvc://{model.claim}/{model.path}".rstrip("/")
+    if isinstance(model, UriModel):
+        return model.uri
+    return None
+
+
+def _model_container(service: InferenceService, spec: InferenceServiceSpec, pod: PodBuilder) -> dict[str, Any]:
+    """The predictor's model container, secured by the shared pod builder; the runtime supplies the image unless one is given."""
+    options = spec.kserve
+    mounts = [pod.mount_secret(secret) for secret in spec.mounted_secrets]
+    model = pod.container("kserve-container", spec.image, command=spec.command, args=spec.args,
+                          env=env_list(dict(spec.env), spec.secret_env) or None, mounts=mounts, main=True)
+    model["modelFormat"] = {"name": options.model_format}
+    if spec.config:
+        model["envFrom"] = [{"configMapRef": {"name": f"{service.name}-config"}}]
+    storage_uri = _storage_uri(spec)
+    if storage_uri:
+        model["storageUri"] = storage_uri
+    if options.runtime:
+        model["runtime"] = options.runtime
+    if options.protocol_version:
+        model["protocolVersion"] = options.protocol_version
+    return model
+
+
+#: Pod-level fields of the shared pod builder that a KServe predictor takes as they are.
+_PREDICTOR_POD_FIELDS = ("automountServiceAccountToken", "enableServiceLinks", "nodeSelector", "runtimeClassName", "securityContext",
+                         "serviceAccountName", "terminationGracePeriodSeconds", "tolerations", "topologySpreadConstraints", "volumes")
+
+
+def kserve_predictor(service: InferenceService, spec: InferenceServiceSpec, pod: PodBuilder) -> dict[str, Any]:
+    """The predictor spec: pod settings from the shared pod builder, the model container, scaling, rollout."""
+    options, scaling = spec.kserve, spec.autoscaling
+    model = _model_container(service, spec, pod)
+    built = pod.build()["spec"]
+    predictor: dict[str, Any] = {key: built[key] for key in _PREDICTOR_POD_FIELDS if key in built}
+    predictor.update({
+        "maxReplicas": scaling.max_replicas if spec.autoscaled else spec.replicas,
+        "minReplicas": scaling.min_replicas if spec.autoscaled else spec.replicas,
+        "model": model,
+        "scaleMetric": options.scale_metric,
+        "scaleTarget": options.scale_target or scaling.target_cpu_utilization or 70,
+    })
+    if options.canary_traffic_percent is not None and options.deployment_mode == "Knative":
+        predictor["canaryTrafficPercent"] = options.canary_traffic_percent
+    if options.deployment_mode == "Standard":
+        surge, unavailable = service._rollout(spec)
+        predictor["deploymentStrategy"] = {"rollingUpdate": {"maxSurge": surge, "maxUnavailable": unavailable}, "type": "RollingUpdate"}
+    return predictor

@@ -1,0 +1,86 @@
+"""Monitoring with the Prometheus Operator: a ServiceMonitor or PodMonitor, and alerts on objectives."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field
+
+from .spec import Spec
+
+__all__ = ["MonitoringSpec", "monitor_object", "serving_alert_rules", "job_alert_rules", "prometheus_rule"]
+
+
+class MonitoringSpec(Spec):
+    """Scrape the metrics port and alert when the service misses its objectives."""
+
+    kind: Literal["ServiceMonitor", "PodMonitor"] = Field("ServiceMonitor", description="How Prometheus finds the pods. Default: ServiceMonitor (PodMonitor with KServe).")
+    path: str = Field("/metrics", description="Metrics path. Default: /metrics.")
+    interval: str = Field("30s", description="Scrape interval. Default: 30s.")
+    selector_labels: dict[str, str] = Field(default_factory=dict, description="Labels your Prometheus selects monitors and rules by, e.g. {'release': 'prometheus'}. Default: none.")
+    latency_objective_seconds: float | None = Field(None, gt=0, description="Alert when this quantile of request latency is above it. Default: no latency alert.")
+    latency_quantile: float = Field(0.99, gt=0, lt=1, description="Quantile for the latency objective. Default: 0.99.")
+    latency_metric: str = Field("http_request_duration_seconds_bucket", description="Latency histogram buckets. Default: http_request_duration_seconds_bucket.")
+    error_rate_objective: float | None = Field(None, gt=0, lt=1, description="Alert when the share of 5xx responses is above it, e.g. 0.01. Default: no error-rate alert.")
+    requests_metric: str = Field("http_requests_total", description="Request counter with a 'code' label. Default: http_requests_total.")
+    alert_for: str = Field("10m", description="How long a condition must hold before an alert fires. Default: 10m.")
+    severity: str = Field("warning", description="Value of the alerts' severity label. Default: warning.")
+
+
+def monitor_object(spec: MonitoringSpec, metadata: dict[str, Any], *, selector: dict[str, str], port: str | int) -> dict[str, Any]:
+    """A port name, or for a PodMonitor a port number (pods whose port names an operator chooses)."""
+    endpoint: dict[str, Any] = {"interval": spec.interval, "path": spec.path}
+    endpoint["portNumber" if isinstance(port, int) else "port"] = port
+    namespace = {"matchNames": [metadata["namespace"]]}
+    if spec.kind == "PodMonitor":
+        body = {"namespaceSelector": namespace, "podMetricsEndpoints": [endpoint], "selector": {"matchLabels": selector}}
+    else:
+        body = {"endpoints": [endpoint], "namespaceSelector": namespace, "selector": {"matchLabels": selector}}
+    labels = {**metadata["labels"], **spec.selector_labels}
+    return {"apiVersion": "monitoring.coreos.com/v1", "kind": spec.kind, "metadata": {**metadata, "labels": labels}, "spec": body}
+
+
+def _alert(name: str, expr: str, spec_for: str, severity: str, summary: str) -> dict[str, Any]:
+    return {"alert": name, "annotations": {"summary": summary}, "expr": expr, "for": spec_for, "labels": {"severity": severity}}
+
+
+def _camel(name: str) -> str:
+    return "".join(part.capitalize() for part in name.split("-"))
+
+
+def serving_alert_rules(spec: MonitoringSpec, *, name: str, namespace: str) -> list[dict[str, Any]]:
+    selector = f'namespace="{namespace}",pod=~"{name}-.*"'
+    prefix = _camel(name)
+    rules = [_alert(f"{prefix}Down", f'sum(up{{{selector}}}) == 0', "5m", "critical",
+                    f"No pod of {namespace}/{name} is being scraped successfully.")]
+    if spec.latency_objective_seconds is not None:
+        expr = (f"histogram_quantile({spec.latency_quantile}, sum by (le) (rate({spec.latency_metric}{{{selector}}}[5m])))"
+                f" > {spec.latency_objective_seconds}")
+        rules.append(_alert(f"{prefix}HighLatency", expr, spec.alert_for, spec.severity,
+                            f"p{int(spec.latency_quantile * 100)} latency of {namespace}/{name} is above {spec.latency_objective_seconds}s."))
+    if spec.error_rate_objective is not None:
+        expr = (f'sum(rate({spec.requests_metric}{{{selector},code=~"5.."}}[5m])) / sum(rate({spec.requests_metric}{{{selector}}}[5m]))'
+                f" > {spec.error_rate_objective}")
+        rules.append(_alert(f"{prefix}HighErrorRate", expr, spec.alert_for, spec.severity,
+                            f"More than {spec.error_rate_objective:.1%} of requests to {namespace}/{name} fail."))
+    return rules
+
+
+def job_alert_rules(*, name: str, namespace: str, deadline_seconds: int | None, severity: str = "warning",
+                    cron: bool = False) -> list[dict[str, Any]]:
+    """Alerts for a Job (or the Jobs of a CronJob) that fails or runs past its deadline (kube-state-metrics)."""
+    job = f'job_name=~"{name}-.*"' if cron else f'job_name="{name}"'
+    prefix = _camel(name)
+    rules = [_alert(f"{prefix}Failed", f'sum(kube_job_status_failed{{namespace="{namespace}",{job}}}) > 0', "0m", severity,
+                    f"Job {namespace}/{name} has failed pods.")]
+    if deadline_seconds is not None:
+        expr = (f'(time() - max(kube_job_status_start_time{{namespace="{namespace}",{job}}})) > {deadline_seconds}'
+                f' and max(kube_job_status_active{{namespace="{namespace}",{job}}}) > 0')
+        rules.append(_alert(f"{prefix}PastDeadline", expr, "0m", severity, f"Job {namespace}/{name} runs past {deadline_seconds}s."))
+    return rules
+
+
+def prometheus_rule(metadata: dict[str, Any], group: str, rules: list[dict[str, Any]], selector_labels: dict[str, str]) -> dict[str, Any]:
+    return {"apiVersion": "monitoring.coreos.com/v1", "kind": "PrometheusRule",
+            "metadata": {**metadata, "labels": {**metadata["labels"], **selector_labels}},
+            "spec": {"groups": [{"name": group, "rules": rules}]}}

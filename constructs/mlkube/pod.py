@@ -1,0 +1,230 @@
+"""The one place that decides how every mlkube pod is secured, scheduled, sized and given volumes.
+
+Every workload (serving, training, batch) builds its pod template through ``PodBuilder`` so that
+all pods meet the Kubernetes "restricted" Pod Security Standard by default: non-root numeric UID,
+no privilege escalation, all capabilities dropped, seccomp RuntimeDefault, a read-only root
+filesystem with writable emptyDirs where programs need to write.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field, field_validator
+
+from .image import ImageSpec, is_digest_reference, resolve_image
+from .quantity import Quantity
+from .resources import ResourcesSpec, Scheduling
+from .spec import DnsLabel, Spec
+
+__all__ = [
+    "RUN_AS_USER", "PodBuilder", "SecretEnv", "SecretMount", "SidecarSpec", "container_security_context",
+    "pod_security_context", "env_list", "mount_claim", "set_env",
+]
+
+#: The numeric UID and GID of every mlkube container; generated Dockerfiles use the same (USER 10001:10001).
+RUN_AS_USER = 10001
+TMP_MOUNT = "/tmp"
+
+
+def pod_security_context() -> dict[str, Any]:
+    return {
+        "fsGroup": RUN_AS_USER,
+        "fsGroupChangePolicy": "OnRootMismatch",
+        "runAsGroup": RUN_AS_USER,
+        "runAsNonRoot": True,
+        "runAsUser": RUN_AS_USER,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+def container_security_context() -> dict[str, Any]:
+    return {
+        "allowPrivilegeEscalation": False,
+        "capabilities": {"drop": ["ALL"]},
+        "privileged": False,
+        "readOnlyRootFilesystem": True,
+        "runAsGroup": RUN_AS_USER,
+        "runAsNonRoot": True,
+        "runAsUser": RUN_AS_USER,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+class SecretMount(Spec):
+    """An existing Secret mounted read-only as files (never a value in the repo)."""
+
+    secret: str = Field(description="Name of an existing Secret in the app's namespace.")
+    mount_path: str = Field(description="Folder where the Secret's keys appear as files, e.g. '/var/run/secrets/hf'.")
+
+    @field_validator("mount_path")
+    @classmethod
+    def _absolute(cls, value: str) -> str:
+        if not value.startswith("/"):
+            raise ValueError(f"mount_path must be an absolute path (got {value!r})")
+        return value
+
+
+class SecretEnv(Spec):
+    """One key of an existing Secret exposed as an environment variable (prefer SecretMount: files do not leak into logs)."""
+
+    env: str = Field(description="Environment variable name.")
+    secret: str = Field(description="Name of an existing Secret.")
+    key: str = Field(description="Key inside the Secret.")
+
+
+class SidecarSpec(Spec):
+    """An extra container beside the main one (a metrics exporter, a log shipper), run as a native sidecar."""
+
+    name: DnsLabel = Field(description="Container name.")
+    image: ImageSpec = Field(description="Image of the sidecar.")
+    command: list[str] | None = Field(None, description="Entrypoint override. Default: the image's.")
+    args: list[str] | None = Field(None, description="Arguments. Default: the image's.")
+    env: dict[str, str] = Field(default_factory=dict, description="Environment variables. Default: none.")
+    ports: dict[DnsLabel, int] = Field(default_factory=dict, description="Named container ports, e.g. {'metrics': 9400}. Default: none.")
+    cpu: Quantity = Field("100m", description="CPU request and limit. Default: 100m.")
+    memory: Quantity = Field("128Mi", description="Memory request and limit. Default: 128Mi.")
+
+
+def env_list(env: dict[str, str], secret_env: list[SecretEnv] = ()) -> list[dict[str, Any]]:  # type: ignore[assignment]
+    items: list[dict[str, Any]] = [{"name": key, "value": str(value)} for key, value in env.items()]
+    items += [{"name": ref.env, "valueFrom": {"secretKeyRef": {"key": ref.key, "name": ref.secret}}} for ref in secret_env]
+    return items
+
+
+class PodBuilder:
+    """Accumulates containers and volumes, then renders a secured pod template (metadata + spec)."""
+
+    def __init__(self, *, app: Any, used_by: str, labels: dict[str, str], service_account: str,
+                 resources: ResourcesSpec, restart_policy: str | None = None) -> None:
+        self.app = app
+        self.used_by = used_by
+        self.labels = dict(labels)
+        self.annotations: dict[str, str] = {}
+        self.service_account = service_account
+        self.resources = resources
+        self.restart_policy = restart_policy
+        self.scheduling = Scheduling(resources)
+        self.containers: list[dict[str, Any]] = []
+        self.init_containers: list[dict[str, Any]] = []
+        self.volumes: dict[str, dict[str, Any]] = {}
+        self.extra_spec: dict[str, Any] = {}
+        self._shared_mounts: list[dict[str, Any]] = []
+        self.add_volume({"name": "tmp", "emptyDir": {}})
+        self._shared_mounts.append({"name": "tmp", "mountPath": TMP_MOUNT})
+        if resources.shm_size is not None:
+            self.add_volume({"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": resources.shm_size}})
+
+    # -- volumes --------------------------------------------------------------------------------
+
+    def add_volume(self, volume: dict[str, Any]) -> None:
+        self.volumes.setdefault(volume["name"], volume)
+
+    def mount_secret(self, mount: SecretMount) -> dict[str, Any]:
+        name = f"secret-{mount.secret}"[:63].rstrip("-")
+        self.add_volume({"name": name, "secret": {"secretName": mount.secret, "defaultMode": 0o440}})
+        return {"name": name, "mountPath": mount.mount_path, "readOnly": True}
+
+    # -- containers -----------------------------------------------------------------------------
+
+    def image(self, image: Any, container: str) -> str:
+        return resolve_image(image, self.app, self.used_by, container)
+
+    def container(self, name: str, image: Any, *, command: list[str] | None = None, args: list[str] | None = None,
+                  env: list[dict[str, Any]] | None = None, ports: dict[str, int] | None = None,
+                  resources: dict[str, Any] | None = None, mounts: list[dict[str, Any]] | None = None,
+                  main: bool = False, **extra: Any) -> dict[str, Any]:
+        """A secured container; the main container also gets /dev/shm and the pod's resources.
+
+        ``image`` may be None where an operator supplies it (a KServe serving runtime).
+        """
+        container: dict[str, Any] = {"name": name}
+        if image is not None:
+            reference = self.image(image, name)
+            container["image"] = reference
+            # A digest never changes, a tag can: pull tags every time so a node never runs a stale image.
+            container["imagePullPolicy"] = "IfNotPresent" if is_digest_reference(reference) else "Always"
+        container.update({
+            "securityContext": container_security_context(),
+            "resources": resources if resources is not None else self.resources.container_resources(),
+            "volumeMounts": [*(dict(mount) for mount in self._shared_mounts), *(mounts or [])],
+        })
+        if main and self.resources.shm_size is not None:
+            container["volumeMounts"].append({"name": "dshm", "mountPath": "/dev/shm"})
+        if command:
+            container["command"] = list(command)
+        if args:
+            container["args"] = list(args)
+        if env:
+            container["env"] = env
+        if ports:
+            container["ports"] = [{"containerPort": port, "name": port_name, "protocol": "TCP"} for port_name, port in ports.items()]
+        container.update(extra)
+        return container
+
+    def add_container(self, container: dict[str, Any]) -> dict[str, Any]:
+        self.containers.append(container)
+        return container
+
+    def add_init_container(self, container: dict[str, Any]) -> dict[str, Any]:
+        self.init_containers.append(container)
+        return container
+
+    def add_sidecar(self, sidecar: SidecarSpec) -> dict[str, Any]:
+        """A native sidecar: an init container that keeps running (restartPolicy Always, Kubernetes 1.29+)."""
+        resources = {"requests": {"cpu": sidecar.cpu, "memory": sidecar.memory}, "limits": {"cpu": sidecar.cpu, "memory": sidecar.memory}}
+        container = self.container(sidecar.name, sidecar.image, command=sidecar.command, args=sidecar.args,
+                                   env=env_list(sidecar.env), ports=sidecar.ports, resources=resources, restartPolicy="Always")
+        return self.add_init_container(container)
+
+    # -- rendering ------------------------------------------------------------------------------
+
+    def build(self) -> dict[str, Any]:
+        spec: dict[str, Any] = {
+            "automountServiceAccountToken": False,
+            "containers": self.containers,
+            "enableServiceLinks": False,
+            "securityContext": pod_security_context(),
+            "serviceAccountName": self.service_account,
+            "volumes": [self.volumes[name] for name in sorted(self.volumes)],
+        }
+        if self.init_containers:
+            spec["initContainers"] = self.init_containers
+        if self.restart_policy:
+            spec["restartPolicy"] = self.restart_policy
+        if self.scheduling.node_selector:
+            spec["nodeSelector"] = self.scheduling.node_selector
+        if self.scheduling.tolerations:
+            spec["tolerations"] = self.scheduling.tolerations
+        if self.scheduling.runtime_class:
+            spec["runtimeClassName"] = self.scheduling.runtime_class
+        spec.update(self.extra_spec)
+        metadata: dict[str, Any] = {"labels": self.labels}
+        if self.annotations:
+            metadata["annotations"] = self.annotations
+        return {"metadata": metadata, "spec": spec}
+
+
+def set_env(container: dict[str, Any], name: str, value: str) -> None:
+    """Set one plain env var on a rendered container, replacing an earlier value of the same name."""
+    env = [item for item in container.get("env") or [] if item["name"] != name]
+    container["env"] = [*env, {"name": name, "value": value}]
+
+
+def mount_claim(pod_spec: dict[str, Any], *, volume: str, claim: str, mount_path: str, read_only: bool,
+                env: str | None = None) -> None:
+    """Add a PersistentVolumeClaim to a rendered pod spec: the volume, a mount in the main container, and
+    an env var with the path. Works on finished pod specs so that a workload can be mounted after it is built."""
+    volumes = [v for v in pod_spec.get("volumes") or [] if v["name"] != volume]
+    source: dict[str, Any] = {"claimName": claim}
+    if read_only:
+        source["readOnly"] = True  # enforced by the kubelet, not only by the container's mount
+    volumes.append({"name": volume, "persistentVolumeClaim": source})
+    pod_spec["volumes"] = sorted(volumes, key=lambda v: v["name"])
+    main = pod_spec["containers"][0]
+    mount: dict[str, Any] = {"mountPath": mount_path, "name": volume}
+    if read_only:
+        mount["readOnly"] = True
+    main["volumeMounts"] = [*(m for m in main.get("volumeMounts") or [] if m["name"] != volume), mount]
+    if env:
+        set_env(main, env, mount_path)
