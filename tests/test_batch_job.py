@@ -22,7 +22,7 @@ def minimal(app):
 def all_options(app):
     volume = CheckpointVolume(app, "feature-store", size="500Gi", access_mode="ReadWriteMany")
     job = BatchJob(app, "features", name="feature-gen", image=IMAGE, command=["python"], args=["-m", "features"],
-                   env={"SHARDS": "8"}, secret_env=[{"env": "DB_PASSWORD", "secret": "db", "key": "password"}],
+                   env={"SHARDS": "8"}, secret_env=[{"env": "DB_PASSWORD", "secret": "db", "key": "password", "reason": "the scoring tool reads DB_PASSWORD only"}],
                    completions=8, parallelism=4, indexed=True,
                    resources={"cpu": 4, "memory": "16Gi", "gpu": {"mig_profile": "1g.10gb"}},
                    backoff_limit=1, fail_on_exit_codes=[64], ignore_disruptions=False, active_deadline_seconds=7200,

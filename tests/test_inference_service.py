@@ -27,7 +27,7 @@ def all_options(app):
         env={"LOG_LEVEL": "debug"},
         config={"MAX_TOKENS": "4096", "TEMPLATE": "line one\nline two\n"},
         secrets=[SecretMount(secret="hf-token", mount_path="/var/run/secrets/hf")],
-        secret_env=[SecretEnv(env="API_KEY", secret="api", key="key")],
+        secret_env=[SecretEnv(env="API_KEY", secret="api", key="key", reason="the vendor SDK reads only API_KEY")],
         model=Model.from_uri("s3://models/llm/v2", credentials_secret="s3-creds", cache_size="80Gi"),
         model_path="/models",
         autoscaling=AutoscalingSpec(min_replicas=2, max_replicas=6, target_cpu_utilization=None,
@@ -252,3 +252,27 @@ def test_all_errors_are_reported_together():
         InferenceService(app, "b", image=MINIMAL_IMAGE, port=80)
     message = _error(broken)
     assert "(2 problems)" in message and "test/app/a" in message and "test/app/b: port" in message
+
+
+def test_secret_env_carries_its_reason_as_a_policy_waiver():
+    deployment = synth_app(all_options).get("Deployment", "llm-server")
+    annotations = deployment["metadata"]["annotations"]
+    assert annotations["mlkube.dev/waive.MLK-SEC-006"] == "secrets as env vars (API_KEY: the vendor SDK reads only API_KEY)"
+    assert any(value.startswith("CKV_K8S_35=") for key, value in annotations.items() if key.startswith("checkov.io/skip"))
+
+
+def test_fails_when_secret_env_has_no_reason():
+    message = _error(lambda app: InferenceService(app, "s", image=MINIMAL_IMAGE, secret_env=[{"env": "A", "secret": "b", "key": "c"}]))
+    assert "test/app/s: secret_env[0].reason: Field required" in message
+
+
+def test_waivers_are_written_into_the_objects_with_their_reason():
+    from mlkube.policy import Waiver
+    objects = synth_app(lambda app: InferenceService(app, "s", image=MINIMAL_IMAGE,
+                                                     waivers=[Waiver(rule="MLK-IMG-001", reason="a vendor image republished by tag only")]))
+    assert objects.get("Deployment", "s")["metadata"]["annotations"]["mlkube.dev/waive.MLK-IMG-001"] == "a vendor image republished by tag only"
+
+
+def test_fails_when_a_waiver_has_no_reason():
+    message = _error(lambda app: InferenceService(app, "s", image=MINIMAL_IMAGE, waivers=[{"rule": "MLK-IMG-001", "reason": " "}]))
+    assert "test/app/s: waivers[0].reason: a waiver needs a reason" in message

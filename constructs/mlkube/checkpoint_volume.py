@@ -14,6 +14,7 @@ from typing import Any, Literal
 from constructs import Construct
 from pydantic import Field, field_validator
 
+from .policy.waivers import Waiver
 from .construct import MlConstruct
 from .labels import standard_labels
 from .pod import mount_claim
@@ -50,6 +51,7 @@ class CheckpointVolumeSpec(Spec):
     mount_path: str = Field(DEFAULT_MOUNT_PATH, description=f"Where workloads see the volume (env CHECKPOINT_DIR). Default: {DEFAULT_MOUNT_PATH}.")
     snapshot: SnapshotSpec | None = Field(None, description="Also emit a VolumeSnapshot of this volume. Default: none.")
     from_snapshot: DnsLabel | None = Field(None, description="Create the volume from this VolumeSnapshot (dataSource). Default: an empty volume.")
+    waivers: list[Waiver] = Field(default_factory=list, description="Policy exceptions for this construct's objects, each with its reason (written as annotations). Default: none.")
 
     @field_validator("mount_path")
     @classmethod

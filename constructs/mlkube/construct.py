@@ -67,7 +67,25 @@ class MlConstruct(Construct):
         return parsed
 
     def _emit(self, obj: dict[str, Any]) -> dict[str, Any]:
+        """Hand a finished object to the app, with the spec's policy waivers written into it."""
+        waivers = self._waivers()
+        if waivers:
+            from .policy import apply_waivers
+
+            self.ml_app.report(apply_waivers(obj, waivers, self.construct_path))
         return self.ml_app.add_object(obj, self.construct_path)
+
+    def _waivers(self) -> list[Any]:
+        """The spec's explicit waivers, plus one for secrets given as env vars (each with its stated reason)."""
+        spec = getattr(self, "spec", None)
+        waivers = list(getattr(spec, "waivers", None) or [])
+        secret_env = getattr(spec, "secret_env", None) or []
+        if secret_env:
+            from .policy import Waiver
+
+            reasons = "; ".join(f"{item.env}: {item.reason}" for item in secret_env)
+            waivers.append(Waiver(rule="MLK-SEC-006", reason=f"secrets as env vars ({reasons})"))
+        return waivers
 
     def _report(self, field: str, message: str, hint: str = "") -> None:
         self.ml_app.report([Problem(self.construct_path, field, message, hint)])

@@ -11,6 +11,7 @@ from typing import Any, Literal
 from constructs import Construct
 from pydantic import Field, PositiveInt, ValidationInfo, field_validator, model_validator
 
+from .policy.waivers import Waiver
 from .construct import MlConstruct, MountsVolumes
 from .external_secret import ExternalSecretSpec, external_secret_object
 from .image import ImageSpec
@@ -103,6 +104,7 @@ class InferenceServiceSpec(Spec):
     sidecars: list[SidecarSpec] = Field(default_factory=list, description="Extra containers, run as native sidecars. Default: none.")
     allow_from: list[Peer] = Field(default_factory=list, description="Who may call the serving port. Default: pods of the same namespace.")
     max_unavailable: PositiveInt = Field(1, description="PodDisruptionBudget: pods that may be down at once during voluntary disruptions. Default: 1.")
+    waivers: list[Waiver] = Field(default_factory=list, description="Policy exceptions for this construct's objects, each with its reason (written as annotations). Default: none.")
 
     @field_validator("image")
     @classmethod

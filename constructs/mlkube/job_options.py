@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 from pydantic import Field, NonNegativeInt, PositiveInt, field_validator
 
+from .policy.waivers import Waiver
 from .construct import MlConstruct, MountsVolumes
 from .image import ImageSpec
 from .labels import standard_labels
@@ -49,6 +50,7 @@ class JobOptions(Spec):
     priority_class_name: str | None = Field(None, description="Pod priorityClassName (preemption by the scheduler). Default: the cluster's default priority.")
     gang_scheduler: Literal["volcano"] | None = Field(None, description="'volcano': all pods start together or none (schedulerName volcano and a PodGroup). Default: the default scheduler.")
     volcano_queue: str | None = Field(None, description="Volcano queue of the PodGroup (with gang_scheduler 'volcano'). Default: Volcano's default queue.")
+    waivers: list[Waiver] = Field(default_factory=list, description="Policy exceptions for this construct's objects, each with its reason (written as annotations). Default: none.")
 
     @field_validator("fail_on_exit_codes")
     @classmethod

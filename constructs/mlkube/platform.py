@@ -36,6 +36,8 @@ class Environment(Spec):
     namespace: str = Field("{app}", description="Namespace of each app's objects; '{app}' (default) is replaced by the app name.")
     kubernetes_version: str = Field(DEFAULT_KUBERNETES_VERSION, description="Kubernetes version whose schemas validate the output.")
     monitoring_namespace: DnsLabel = Field("monitoring", description="Namespace of Prometheus, allowed to scrape metrics ports.")
+    allowed_registries: tuple[str, ...] = Field((), description="Image reference prefixes allowed in this environment "
+                                                "(e.g. 'ghcr.io/acme/'); empty (default) allows any registry.")
     operators: list[Operator] | None = Field(None, description="Operators installed in this environment; an option that needs a missing one is an error. Default: not declared, every option allowed.")
     # GitOps (gitops/settings.py): where and how Argo CD deploys the environment, and what it may change.
     production: bool = Field(False, description="A production environment: manual sync by default, and every image must be pinned by digest. Default: false.")

@@ -66,11 +66,14 @@ class SecretMount(Spec):
 
 
 class SecretEnv(Spec):
-    """One key of an existing Secret exposed as an environment variable (prefer SecretMount: files do not leak into logs)."""
+    """One key of an existing Secret as an environment variable. Policy prefers files (SecretMount: env vars leak
+    into crash dumps and child processes), so each one states why; the reason is written into the object as a
+    waiver of rule MLK-SEC-006."""
 
     env: str = Field(description="Environment variable name.")
     secret: str = Field(description="Name of an existing Secret.")
     key: str = Field(description="Key inside the Secret.")
+    reason: str = Field(min_length=1, description="Why this secret must be an environment variable (e.g. 'the SDK reads only AWS_SECRET_ACCESS_KEY'); required.")
 
 
 class SidecarSpec(Spec):

@@ -17,6 +17,7 @@ import cdk8s
 
 from .errors import MlkubeError, Problem
 from .manifest import Manifest
+from .policy.synth_step import check_policy_step
 from .render import file_name, to_yaml
 from .validation import SchemaCatalog, ValidationSettings, check_cross_object
 
@@ -45,6 +46,7 @@ Step = Callable[[SynthContext], None]
 TRANSFORMS: list[Step] = []
 #: Checks beyond the schemas and cross-object rules (policy); they append to ``ctx.problems``.
 CHECKS: list[Step] = []
+CHECKS.append(check_policy_step)  # security policy: unwaived errors fail synth, warnings are printed
 #: Steps that add files beside the manifests.
 OUTPUTS: list[Step] = []
 #: Top-level entries of the output that synth keeps when it replaces the tree (state it does not own).

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections import defaultdict
 from pathlib import Path
 
@@ -9,6 +10,8 @@ import click
 
 from ..errors import EXIT_FINDINGS, MlkubeError, Problem
 from ..loader import LoadedManifest, load_manifests
+from ..policy.cli import run_policy_check
+from ..policy.model import PolicySettings
 from ..validation import SchemaCatalog, ValidationSettings, check_cross_object
 from ..validation.schemas import DEFAULT_KUBERNETES_VERSION
 from . import handle_errors
@@ -41,14 +44,26 @@ def validate_manifests(manifests: list[LoadedManifest], catalog: SchemaCatalog) 
               help="Folder of CRD JSON schemas in the {group}/{kind}_{version}.json layout (repeatable).")
 @click.option("--strict", is_flag=True, help="A kind with no schema is an error.")
 @click.option("--kubernetes-version", default=DEFAULT_KUBERNETES_VERSION, show_default=True, help="Schemas of this Kubernetes version.")
+@click.option("--policy", is_flag=True, help="Also run the security policy rules (restricted Pod Security Standard and more).")
+@click.option("--format", "output_format", type=click.Choice(["text", "sarif"]), default="text", show_default=True,
+              help="Policy report format (SARIF 2.1.0 for code-scanning views).")
+@click.option("--output", type=click.Path(path_type=Path), help="Write the policy report to this file instead of stdout.")
+@click.option("--allowed-registry", "allowed_registries", multiple=True, metavar="PREFIX",
+              help="Image prefix that is allowed, e.g. ghcr.io/acme/ (repeatable) [default: any registry].")
+@click.option("--require-digests", is_flag=True, help="An image not pinned by digest is an error (else a warning).")
 @handle_errors
-def command(paths: tuple[Path, ...], crd_schemas: tuple[Path, ...], strict: bool, kubernetes_version: str) -> None:
-    """Validate Kubernetes YAML files and folders: strict schemas and cross-object checks."""
+def command(paths: tuple[Path, ...], crd_schemas: tuple[Path, ...], strict: bool, kubernetes_version: str, policy: bool,
+            output_format: str, output: Path | None, allowed_registries: tuple[str, ...], require_digests: bool) -> None:
+    """Validate Kubernetes YAML files and folders: strict schemas and cross-object checks (and --policy)."""
     catalog = SchemaCatalog(ValidationSettings(kubernetes_version, tuple(crd_schemas), strict))
     manifests = load_manifests(paths)
     problems, unknown = validate_manifests(manifests, catalog)
     for kind in unknown:
         click.echo(f"note: no schema for {kind}; not validated (give --crd-schemas DIR, or --strict to fail)", err=True)
+    policy_failed = policy and run_policy_check(manifests, paths, output_format=output_format, output=output,
+                                                settings=PolicySettings(allowed_registries, require_digests)).failed
     if problems:
         raise MlkubeError(problems, title=f"{len(manifests)} objects validated, some are invalid", exit_code=EXIT_FINDINGS)
-    click.echo(f"{len(manifests)} objects valid (Kubernetes {kubernetes_version}, strict)")
+    if policy_failed:
+        sys.exit(EXIT_FINDINGS)
+    click.echo(f"{len(manifests)} objects valid (Kubernetes {kubernetes_version}, strict)", err=policy and output is None)

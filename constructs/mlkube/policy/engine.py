@@ -1,0 +1,122 @@
+"""Run the policy rules over objects that are deployed together, and honour their waivers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from ..errors import Problem
+from ..manifest import Manifest
+from .model import RULES, Hit, PolicySettings, Rule, Severity, Target
+from .waivers import waived_rules
+
+__all__ = ["Finding", "PolicyReport", "check_policy", "all_rules"]
+
+
+def all_rules() -> list[Rule]:
+    """Every rule, in report order (Pod Security Standard first)."""
+    from . import rules as _rules  # noqa: F401  (registers the rules)
+
+    return list(RULES.values())
+
+
+@dataclass(frozen=True, eq=False)
+class Finding:
+    """A rule hit on one object, at one field; ``waiver`` holds the reason when the object waives the rule."""
+
+    rule: Rule
+    manifest: Manifest
+    field: str
+    message: str
+    severity: Severity
+    waiver: str = ""
+
+    @property
+    def waived(self) -> bool:
+        return bool(self.waiver)
+
+    @property
+    def file(self) -> str:
+        return str(getattr(self.manifest, "file", "") or "")
+
+    @property
+    def line(self) -> int | None:
+        """The line of the field in its file, when the object was read from one."""
+        line_of = getattr(self.manifest, "line_of", None)
+        return line_of(self.field) if self.file and line_of else None
+
+    @property
+    def location(self) -> str:
+        """``path/file.yaml:12`` for files, the construct path for synthesized objects."""
+        return f"{self.file}:{self.line}" if self.file else self.manifest.where
+
+    def problem(self) -> Problem:
+        hint = self.rule.fix
+        if self.rule.waivable:
+            hint += f"; or waive it with a reason: Waiver(rule=\"{self.rule.id}\", reason=\"...\")"
+        return Problem(self.location, self.field, f"{self.rule.id} {self.manifest.describe()}: {self.message}", hint)
+
+    def sort_key(self) -> tuple[int, str, int, str, str]:
+        return (self.rule_index, self.file or self.manifest.where, self.line or 0, self.field, self.message)
+
+    @property
+    def rule_index(self) -> int:
+        return _rule_order()[self.rule.id]
+
+
+def _rule_order() -> dict[str, int]:
+    return {rule_id: index for index, rule_id in enumerate(RULES)}
+
+
+@dataclass
+class PolicyReport:
+    """Everything the rules found, waived or not, over ``objects`` objects."""
+
+    findings: list[Finding] = field(default_factory=list)
+    objects: int = 0
+
+    @property
+    def errors(self) -> list[Finding]:
+        return [f for f in self.findings if not f.waived and f.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Finding]:
+        return [f for f in self.findings if not f.waived and f.severity == "warning"]
+
+    @property
+    def waived(self) -> list[Finding]:
+        return [f for f in self.findings if f.waived]
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.errors)
+
+    def problems(self) -> list[Problem]:
+        """Unwaived errors as mlkube problems (synth fails on them)."""
+        return [finding.problem() for finding in self.errors]
+
+    def extend(self, other: PolicyReport) -> None:
+        self.findings = sorted([*self.findings, *other.findings], key=Finding.sort_key)
+        self.objects += other.objects
+
+
+def _finding(rule: Rule, manifest: Manifest, hit: Hit, waivers: dict[str, str]) -> Finding:
+    reason = waivers.get(rule.id, "") if rule.waivable else ""
+    return Finding(rule, manifest, hit.field, hit.message, hit.severity or rule.severity, reason)
+
+
+def check_policy(manifests: Sequence[Manifest], settings: PolicySettings | None = None,
+                 rules: Iterable[Rule] | None = None) -> PolicyReport:
+    """Check objects that live in one cluster (cross-object rules, such as NetworkPolicy coverage,
+    look only among them)."""
+    settings = settings or PolicySettings()
+    chosen = list(rules) if rules is not None else all_rules()
+    neighbours = list(manifests)
+    shared: dict[str, object] = {}
+    findings: list[Finding] = []
+    for manifest in neighbours:
+        target = Target(manifest, settings, neighbours, shared)
+        waivers = waived_rules(manifest.obj)
+        for rule in chosen:
+            findings += [_finding(rule, manifest, hit, waivers) for hit in rule.check(target)]
+    return PolicyReport(sorted(findings, key=Finding.sort_key), len(neighbours))

@@ -1,0 +1,30 @@
+"""Kubernetes label selectors (matchLabels and matchExpressions), evaluated the way the API server does."""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["selects"]
+
+
+def _expression_holds(expression: dict[str, Any], labels: dict[str, str]) -> bool:
+    key, operator = expression.get("key"), expression.get("operator")
+    values = [str(v) for v in expression.get("values") or []]
+    if operator == "In":
+        return key in labels and labels[key] in values
+    if operator == "NotIn":
+        return key not in labels or labels[key] not in values
+    if operator == "Exists":
+        return key in labels
+    if operator == "DoesNotExist":
+        return key not in labels
+    return False  # an unknown operator selects nothing (the API server would reject it)
+
+
+def selects(selector: dict[str, Any] | None, labels: dict[str, str]) -> bool:
+    """Whether a LabelSelector selects an object with these labels; an empty selector selects everything."""
+    selector = selector or {}
+    match_labels = selector.get("matchLabels") or {}
+    if any(labels.get(str(key)) != str(value) for key, value in match_labels.items()):
+        return False
+    return all(_expression_holds(e, labels) for e in selector.get("matchExpressions") or [] if isinstance(e, dict))

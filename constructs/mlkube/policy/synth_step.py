@@ -1,0 +1,34 @@
+"""The policy step of synth: every environment's objects against the rules, with its own settings."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import TYPE_CHECKING, Any
+
+from ..manifest import Manifest
+from .engine import check_policy
+from .model import PolicySettings
+
+if TYPE_CHECKING:
+    from ..synth import SynthContext
+
+__all__ = ["check_policy_step", "settings_for"]
+
+
+def settings_for(environment: Any) -> PolicySettings:
+    """The policy settings an Environment spec asks for (safe defaults for fields it does not have)."""
+    registries = getattr(environment, "allowed_registries", None) or ()
+    return PolicySettings(tuple(str(r) for r in registries), bool(getattr(environment, "require_pinned_images", False)))
+
+
+def check_policy_step(ctx: SynthContext) -> None:
+    """Unwaived errors fail synth (``ctx.problems``); unwaived warnings are printed (``ctx.warnings``)."""
+    environments = {env.name: env for env in ctx.platform.environments}
+    by_environment: dict[str, list[Manifest]] = defaultdict(list)
+    for manifest in ctx.manifests:
+        by_environment[manifest.environment].append(manifest)
+    for name, manifests in by_environment.items():
+        # One environment is one cluster: NetworkPolicies of another environment cover nothing here.
+        report = check_policy(manifests, settings_for(environments.get(name)))
+        ctx.problems += report.problems()
+        ctx.warnings += [f"{f.rule.id} {f.location} {f.manifest.describe()}: {f.field}: {f.message}" for f in report.warnings]
