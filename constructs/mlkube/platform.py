@@ -17,6 +17,7 @@ from constructs import Construct
 from pydantic import Field
 
 from .errors import MlkubeError, Problem
+from .images.catalog import BuiltImages
 from .manifest import Manifest
 from .spec import DnsLabel, Spec, parse_spec
 from .validation.schemas import DEFAULT_KUBERNETES_VERSION
@@ -25,6 +26,8 @@ __all__ = ["Platform", "Environment", "MlApp", "AppBuilder"]
 
 #: Environment variable that overrides the output folder (``mlkube synth --out``).
 OUT_ENV = "MLKUBE_OUT"
+#: A registry host (with optional port) and optional repository path, without tag.
+REGISTRY_PATTERN = r"^[a-zA-Z0-9.-]+(:[0-9]+)?(/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$"
 
 
 class Environment(Spec):
@@ -34,6 +37,10 @@ class Environment(Spec):
     namespace: str = Field("{app}", description="Namespace of each app's objects; '{app}' (default) is replaced by the app name.")
     kubernetes_version: str = Field(DEFAULT_KUBERNETES_VERSION, description="Kubernetes version whose schemas validate the output.")
     monitoring_namespace: DnsLabel = Field("monitoring", description="Namespace of Prometheus, allowed to scrape metrics ports.")
+    registry: str = Field("registry.example.com/ml", pattern=REGISTRY_PATTERN, description="Registry and path that "
+                          "built images are pushed to: <registry>/<image>:<content tag>. Default 'registry.example.com/ml'.")
+    require_pinned_images: bool = Field(False, description="Synth fails unless every image is pinned by digest "
+                                        "(through dist/images.lock.json). Default false.")
 
     def namespace_for(self, app: str) -> str:
         return self.namespace.replace("{app}", app)
@@ -94,6 +101,8 @@ class Platform(cdk8s.App):
             if spec is not None:
                 self.environments.append(spec)
         self.apps: list[MlApp] = []
+        #: Images built for the platform (Image.build), filled as constructs resolve their images.
+        self.built_images = BuiltImages()
         self._environment_scopes: dict[str, Construct] = {}
 
     def app(self, name: str, build: AppBuilder | None = None) -> Any:

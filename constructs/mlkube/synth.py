@@ -16,7 +16,10 @@ from typing import TYPE_CHECKING, Any
 import cdk8s
 
 from .errors import MlkubeError, Problem
+from .images.manifest import write_image_files
 from .manifest import Manifest
+from .pinning.lock import LOCK_FILE
+from .pinning.synth_steps import apply_lock, require_pinned_images
 from .render import file_name, to_yaml
 from .validation import SchemaCatalog, ValidationSettings, check_cross_object
 
@@ -49,6 +52,12 @@ CHECKS: list[Step] = []
 OUTPUTS: list[Step] = []
 #: Top-level entries of the output that synth keeps when it replaces the tree (state it does not own).
 KEEP_IN_OUTPUT: list[str] = []
+
+# Built images (Dockerfiles, images.json) and digest pinning (the lock, kept across synths).
+TRANSFORMS.append(apply_lock)
+CHECKS.append(require_pinned_images)
+OUTPUTS.append(write_image_files)
+KEEP_IN_OUTPUT.append(LOCK_FILE)
 
 
 @dataclass

@@ -40,9 +40,9 @@ def main() -> None:
 
 
 def _register() -> None:
-    from . import synth, validate
+    from . import check, pin, synth, validate
 
-    for module in (synth, validate):
+    for module in (synth, validate, pin, check):
         main.add_command(module.command)
 
 
