@@ -20,7 +20,7 @@ __all__ = ["Buildah", "buildah_unusable", "make_python_base", "Registry", "free_
 
 PYTHON = "/usr/bin/python3.11"
 _PYTHON_TREES = ("/usr/lib/python3.11", "/usr/share/python-wheels")
-_SKIPPED_TREES = ("test", "__pycache__", "idlelib", "tkinter", "turtledemo", "lib2to3", "pydoc_data")
+_SKIPPED_TREES = ("test", "__pycache__", "idlelib", "tkinter", "turtledemo", "lib2to3", "pydoc_data", "config-3.11-*")
 
 
 def buildah_unusable() -> str | None:
@@ -94,7 +94,7 @@ def make_python_base(buildah: Buildah, name: str) -> None:
             os.makedirs(f"{root}/{folder}", exist_ok=True)
         os.chmod(f"{root}/tmp", 0o1777)
         os.symlink(PYTHON, f"{root}/usr/local/bin/python")
-        for tool in ("sh", "id", "ls", "cat", "stat", "touch", "env"):
+        for tool in ("sh", "id", "ls", "cat", "tr", "touch", "env"):
             os.symlink("/bin/busybox", f"{root}/bin/{tool}")
         Path(f"{root}/etc/passwd").write_text("root:x:0:0:root:/root:/bin/sh\n")
         buildah("umount", container)
