@@ -79,8 +79,9 @@ def pin_from_registry(dist: Path, client: RegistryClient, revision: str) -> PinR
 
 
 def _read_only(path: Path) -> bool:
-    # As root, access(2) allows writing anything: honour the permission bits the user set.
-    return path.exists() and (not path.stat().st_mode & stat.S_IWUSR or not os.access(path, os.W_OK))
+    # As root, access(2) allows writing anything: honour the permission bits the user set. Other
+    # failures (immutable files, full disks) surface in replace_files, which then changes nothing.
+    return path.exists() and not path.stat().st_mode & stat.S_IWUSR
 
 
 def _apply(dist: Path, plan: PinPlan, files: list[TreeFile]) -> PinResult:
