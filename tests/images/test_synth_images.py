@@ -47,13 +47,13 @@ def test_writes_build_files_and_the_images_manifest(repo: Path) -> None:
         assert (dist / "images" / name / ".dockerignore").read_bytes() == (dist / "images" / name / "Dockerfile.dockerignore").read_bytes()
     manifest = json.loads((dist / "images.json").read_text())
     assert manifest == {"version": 1, "images": [
-        {"name": "fraud", "context": "models/fraud", "dockerfile": "dist/images/fraud/Dockerfile",
-         "ignorefile": "dist/images/fraud/.dockerignore", "tag": tags["fraud"], "purpose": "serving", "platforms": ["linux/amd64"],
+        {"name": "fraud", "context": "models/fraud", "dockerfile": "images/fraud/Dockerfile",
+         "ignorefile": "images/fraud/.dockerignore", "tag": tags["fraud"], "purpose": "serving", "platforms": ["linux/amd64"],
          "references": {"dev": f"registry.example.com/ml/fraud:{tags['fraud']}", "prod": f"ghcr.io/acme/fraud:{tags['fraud']}"},
          "users": [{"environment": "dev", "path": "dev/fraud/server", "container": "main"},
                    {"environment": "prod", "path": "prod/fraud/server", "container": "main"}]},
-        {"name": "trainer", "context": "models/trainer", "dockerfile": "dist/images/trainer/Dockerfile",
-         "ignorefile": "dist/images/trainer/.dockerignore", "tag": tags["trainer"], "purpose": "training",
+        {"name": "trainer", "context": "models/trainer", "dockerfile": "images/trainer/Dockerfile",
+         "ignorefile": "images/trainer/.dockerignore", "tag": tags["trainer"], "purpose": "training",
          "platforms": ["linux/amd64", "linux/arm64"],
          "references": {"dev": f"registry.example.com/ml/trainer:{tags['trainer']}", "prod": f"ghcr.io/acme/trainer:{tags['trainer']}"},
          "users": [{"environment": "dev", "path": "dev/fraud/train", "container": "main"},
@@ -77,8 +77,6 @@ def test_synth_is_byte_identical_across_runs(repo: Path) -> None:
     synth(repo / "b", two_images())
     files_a = {p.relative_to(repo / "a"): p.read_bytes() for p in (repo / "a").rglob("*") if p.is_file()}
     files_b = {p.relative_to(repo / "b"): p.read_bytes() for p in (repo / "b").rglob("*") if p.is_file()}
-    images_json = Path("images.json")
-    assert files_a.pop(images_json).replace(b"a/images", b"b/images") == files_b.pop(images_json)
     assert files_a == files_b
 
 

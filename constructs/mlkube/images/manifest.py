@@ -1,8 +1,9 @@
 """Synth output of built images: dist/images/<name>/{Dockerfile,.dockerignore} and dist/images.json.
 
-images.json is what a CI build matrix reads: per image its name, build context, Dockerfile and
-ignore file (paths relative to the config repo root, where synth runs), content tag, platforms,
-the reference per environment and the containers that use it.
+images.json is what a CI build matrix reads: per image its name, build context (relative to the
+config repo root, where synth runs), Dockerfile and ignore file (relative to the folder that holds
+images.json, so that the tree stays the same wherever it is written or copied), content tag,
+platforms, the reference per environment and the containers that use it.
 """
 
 from __future__ import annotations
@@ -23,21 +24,13 @@ IMAGES_MANIFEST = "images.json"
 MANIFEST_VERSION = 1
 
 
-def _repo_relative(out_dir: Path, relative: str) -> str:
-    """``dist/images/x/Dockerfile``: relative to the current folder when the output is below it."""
-    path = out_dir / relative
-    if path.is_absolute() and path.is_relative_to(Path.cwd()):
-        path = path.relative_to(Path.cwd())
-    return path.as_posix()
-
-
-def _entry(name: str, image: BuiltImage, out_dir: Path) -> dict[str, Any]:
+def _entry(name: str, image: BuiltImage) -> dict[str, Any]:
     folder = f"{IMAGES_DIR}/{name}"
     return {
         "name": name,
         "context": Path(image.spec.context).as_posix(),
-        "dockerfile": _repo_relative(out_dir, f"{folder}/Dockerfile"),
-        "ignorefile": _repo_relative(out_dir, f"{folder}/.dockerignore"),
+        "dockerfile": f"{folder}/Dockerfile",
+        "ignorefile": f"{folder}/.dockerignore",
         "tag": image.tag,
         "purpose": image.spec.purpose,
         "platforms": list(image.spec.platforms),
@@ -46,8 +39,8 @@ def _entry(name: str, image: BuiltImage, out_dir: Path) -> dict[str, Any]:
     }
 
 
-def images_manifest(images: dict[str, BuiltImage], out_dir: Path) -> bytes:
-    body = {"version": MANIFEST_VERSION, "images": [_entry(name, images[name], out_dir) for name in sorted(images)]}
+def images_manifest(images: dict[str, BuiltImage]) -> bytes:
+    body = {"version": MANIFEST_VERSION, "images": [_entry(name, images[name]) for name in sorted(images)]}
     return (json.dumps(body, indent=2, ensure_ascii=False) + "\n").encode()
 
 
@@ -60,4 +53,4 @@ def write_image_files(ctx: SynthContext) -> None:
         # BuildKit (docker buildx, build-push-action) reads <Dockerfile>.dockerignore beside the Dockerfile.
         ctx.files[f"{IMAGES_DIR}/{name}/Dockerfile.dockerignore"] = image.dockerignore.encode()
     if images:
-        ctx.files[IMAGES_MANIFEST] = images_manifest(images, ctx.out_dir)
+        ctx.files[IMAGES_MANIFEST] = images_manifest(images)
