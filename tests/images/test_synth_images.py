@@ -80,6 +80,18 @@ def test_synth_is_byte_identical_across_runs(repo: Path) -> None:
     assert files_a == files_b
 
 
+def test_an_output_inside_the_context_does_not_change_the_tag(repo: Path) -> None:
+    (repo / "requirements.txt").write_text("pip>=20\n")
+    images = {"server": Image.build(".", name="monorepo")}
+    platform = Platform([{"name": "dev"}], out_dir="dist")
+    platform.app("fraud", lambda app: ImageWorkload(app, "server", images["server"]))
+    platform.synthesize()
+    first = platform.built_images.images["monorepo"].tag
+    second = synth(repo / "dist", images, [{"name": "dev"}]).built_images.images["monorepo"].tag
+    assert first == second
+    assert (repo / "dist/images/monorepo/.dockerignore").read_text().endswith("# The synth output folder.\ndist\n")
+
+
 def test_registry_images_are_used_as_written_and_build_nothing(repo: Path) -> None:
     platform = synth(repo / "dist", {"server": "ghcr.io/acme/fraud:1.4.2"})
     assert len(platform.built_images) == 0

@@ -52,7 +52,7 @@ class BuiltImages:
         """Record that ``container`` of ``used_by`` runs ``spec``; the reference its image field gets."""
         entry = self.images.get(spec.name)
         if entry is None:
-            entry = self.images[spec.name] = self._prepare(spec, app, used_by)
+            entry = self.images[spec.name] = self._prepare(spec, app, used_by, _output_inside(spec, app.platform.out_dir))
         elif entry.spec != spec:
             first = entry.users[0].path if entry.users else "another construct"
             app.report([Problem(used_by, "image.name", f"image {spec.name!r} is already defined by {first} with a different spec",
@@ -63,9 +63,9 @@ class BuiltImages:
         return reference
 
     @staticmethod
-    def _prepare(spec: BuildImage, app: MlApp, used_by: str) -> BuiltImage:
+    def _prepare(spec: BuildImage, app: MlApp, used_by: str, output: str | None) -> BuiltImage:
         # Checked once per image: the problems are the same wherever it is used.
-        dockerfile, dockerignore = render_dockerfile(spec), render_dockerignore(spec)
+        dockerfile, dockerignore = render_dockerfile(spec), render_dockerignore(spec, output)
         problems = check_build_image(spec, dockerignore, used_by)
         app.report(problems)
         tag = INVALID_TAG
@@ -79,3 +79,11 @@ class BuiltImages:
 
     def __len__(self) -> int:
         return len(self.images)
+
+
+def _output_inside(spec: BuildImage, out_dir: Path) -> str | None:
+    """The output folder relative to the build context when it lies inside it (context '.')."""
+    try:
+        return Path(out_dir).resolve().relative_to(Path(spec.context).resolve()).as_posix()
+    except ValueError:
+        return None

@@ -11,7 +11,9 @@ from .fields import NOT_IMAGE_KINDS
 
 __all__ = ["ImageScalar", "scan_images"]
 
-_Loader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# Composing is enough (no Python objects), and without implicit type resolution every scalar is a
+# string: what a Kubernetes image field is. libyaml's parser when available.
+_Loader: type = getattr(yaml, "CBaseLoader", yaml.BaseLoader)
 
 
 @dataclass(frozen=True)
@@ -42,7 +44,7 @@ def _walk(node: yaml.Node, path: str, kind: str, name: str) -> Iterator[ImageSca
         for key_node, value_node in node.value:
             key = str(key_node.value)
             child = f"{path}.{key}" if path else key
-            if key == "image" and isinstance(value_node, yaml.ScalarNode) and value_node.tag == "tag:yaml.org,2002:str":
+            if key == "image" and isinstance(value_node, yaml.ScalarNode):
                 yield ImageScalar(value_node.value, value_node.start_mark.index, value_node.end_mark.index,
                                   value_node.style, value_node.start_mark.line + 1, child, container, kind, name)
             elif isinstance(value_node, yaml.MappingNode | yaml.SequenceNode):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,10 +25,22 @@ class TreeFile:
     images: list[ImageScalar]
 
 
-def _manifest_files(dist: Path) -> list[Path]:
-    # Manifests live two levels down or deeper; top-level files and hidden folders are not objects.
-    return sorted(p for p in dist.rglob("*.y*ml") if p.suffix in (".yaml", ".yml") and p.is_file()
-                  and len(p.relative_to(dist).parts) >= 2 and not any(part.startswith(".") for part in p.relative_to(dist).parts))
+def _manifest_files(dist: Path) -> list[tuple[str, str]]:
+    """(environment, path) of every YAML file below an environment folder, in path order.
+
+    Top-level files (images.json, the lock) and hidden folders are not objects. Plain os.walk:
+    pathlib per file costs more than the YAML scan on large trees.
+    """
+    found: list[tuple[str, str]] = []
+    for folder, folders, files in os.walk(dist):
+        folders[:] = sorted(name for name in folders if not name.startswith("."))
+        relative = os.path.relpath(folder, dist)
+        if relative == ".":
+            continue
+        environment = relative.split(os.sep, 1)[0]
+        found += [(environment, os.path.join(folder, name)) for name in files
+                  if name.endswith((".yaml", ".yml")) and not name.startswith(".")]
+    return sorted(found, key=lambda item: item[1])
 
 
 def scan_tree(dist: Path, environments: frozenset[str] | None = None) -> list[TreeFile]:
@@ -36,25 +49,25 @@ def scan_tree(dist: Path, environments: frozenset[str] | None = None) -> list[Tr
         raise MlkubeError.single(f"{dist} is not a folder", hint="run mlkube synth first, or pass --dist DIR")
     found: list[TreeFile] = []
     problems: list[Problem] = []
-    for path in _manifest_files(dist):
-        environment = path.relative_to(dist).parts[0]
+    for environment, name in _manifest_files(dist):
         if environments is not None and environment not in environments:
             continue
         try:
-            data = path.read_bytes()
+            with open(name, "rb") as handle:
+                data = handle.read()
             if b"image" not in data:  # most objects (Services, ConfigMaps, policies) have none
                 continue
             text = data.decode("utf-8")
             images = scan_images(text)
         except (OSError, UnicodeDecodeError) as error:
-            problems.append(Problem(str(path), "", f"cannot read: {error}"))
+            problems.append(Problem(name, "", f"cannot read: {error}"))
             continue
         except yaml.YAMLError as error:
             mark = getattr(error, "problem_mark", None)
-            problems.append(Problem(f"{path}:{mark.line + 1}" if mark else str(path), "", f"not valid YAML: {error}"))
+            problems.append(Problem(f"{name}:{mark.line + 1}" if mark else name, "", f"not valid YAML: {error}"))
             continue
         if images:
-            found.append(TreeFile(path, environment, text, images))
+            found.append(TreeFile(Path(name), environment, text, images))
     if problems:
         raise MlkubeError(problems, title="some files of the tree cannot be read; nothing was changed")
     return found
