@@ -194,3 +194,15 @@ def test_default_revision_comes_from_the_environment(dist: Path, monkeypatch: py
     lock = json.loads((dist / "images.lock.json").read_text())
     assert lock["environments"]["dev"]["images"]["fraud"]["source"]["revision"] == "abc123"
     assert os.environ["MLKUBE_REVISION"] == "abc123"
+
+
+def test_two_tags_of_one_repository_get_one_entry_each(tmp_path: Path) -> None:
+    app = tmp_path / "dist" / "dev" / "cache"
+    app.mkdir(parents=True)
+    for tag in ("6", "7"):
+        (app / f"pod-redis{tag}.yaml").write_text(f"apiVersion: v1\nkind: Pod\nmetadata:\n  name: redis{tag}\nspec:\n"
+                                                  f"  containers:\n  - image: redis:{tag}\n    name: redis\n")
+    result = pin(tmp_path / "dist", {"redis:6": digest("6"), "redis:7": digest("7")})
+    assert result.exit_code == 0, result.output
+    images = json.loads((tmp_path / "dist" / "images.lock.json").read_text())["environments"]["dev"]["images"]
+    assert {name: entry["digest"] for name, entry in images.items()} == {"redis:6": digest("6"), "redis:7": digest("7")}

@@ -70,12 +70,13 @@ def _entry(data: Any, where: str, path: str, problems: list[Problem]) -> LockEnt
     if missing:
         problems.append(Problem(where, path, f"missing or empty: {', '.join(missing)}"))
         return None
-    if not DIGEST.match(values["digest"]):
-        problems.append(Problem(where, f"{path}.digest", f"{values['digest']!r} is not a sha256 digest"))
+    repository, tag, digest = (str(values[key]) for key in ("repository", "tag", "digest"))
+    if not DIGEST.match(digest):
+        problems.append(Problem(where, f"{path}.digest", f"{digest!r} is not a sha256 digest"))
         return None
-    source = data.get("source") if isinstance(data.get("source"), dict) else {}
-    return LockEntry(values["repository"], values["tag"], values["digest"],
-                     str(source.get("contentTag") or ""), str(source.get("revision") or ""))
+    source = data.get("source")
+    source = source if isinstance(source, dict) else {}
+    return LockEntry(repository, tag, digest, str(source.get("contentTag") or ""), str(source.get("revision") or ""))
 
 
 def parse_lock(text: str, where: str) -> Lock:

@@ -111,7 +111,7 @@ class RegistryClient:
             return f"Basic {basic}"
         if scheme != "bearer" or "realm" not in params:
             raise RegistryError(f"the registry {host} answered 401 with an unsupported challenge {challenge!r}", _LOGIN_HINT)
-        query = {key: params[key] for key in ("service", "scope") if key in params}
+        query: dict[str, str] = {key: params[key] for key in ("service", "scope") if key in params}
         query.setdefault("scope", f"repository:{path}:pull")
         request = urllib.request.Request(params["realm"] + "?" + urllib.parse.urlencode(query))
         if basic:

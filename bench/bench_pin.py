@@ -1,6 +1,6 @@
 """Benchmark: `mlkube pin --digests` on a synthetic tree of 5,000 objects (not a test).
 
-    PYTHONPATH=constructs python bench/pin_tree.py [--objects 5000] [--repeat 3] [--dir /dev/shm]
+    PYTHONPATH=constructs python bench/bench_pin.py [--objects 5000] [--repeat 3] [--dir /dev/shm]
 
 Writes a tree of Deployments (main container, sidecar, init container), Services, ConfigMaps and
 HPAs in two environments under a temporary folder, a digest file for every image, then times
