@@ -19,6 +19,7 @@ from pydantic import Field
 from .errors import MlkubeError, Problem
 from .operators import Operator
 from .gitops.settings import IN_CLUSTER, GitOps, LimitRangeSpec, NetworkSpec, QuotaSpec, SyncPolicy, WorkloadOverride
+from .images.catalog import BuiltImages
 from .manifest import Manifest
 from .spec import DnsLabel, Spec, parse_spec
 from .validation.schemas import DEFAULT_KUBERNETES_VERSION
@@ -27,6 +28,8 @@ __all__ = ["Platform", "Environment", "MlApp", "AppBuilder"]
 
 #: Environment variable that overrides the output folder (``mlkube synth --out``).
 OUT_ENV = "MLKUBE_OUT"
+#: A registry host (with optional port) and optional repository path, without tag.
+REGISTRY_PATTERN = r"^[a-zA-Z0-9.-]+(:[0-9]+)?(/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$"
 
 
 class Environment(Spec):
@@ -49,6 +52,10 @@ class Environment(Spec):
     limits: LimitRangeSpec = Field(default_factory=LimitRangeSpec, description="LimitRange defaults of each namespace. Default: 250m/256Mi requests, 1/1Gi limits.")
     network: NetworkSpec = Field(default_factory=NetworkSpec, description="Namespace-wide default-deny NetworkPolicy allowances. Default: DNS egress only.")
     kueue_cluster_queue: str | None = Field(None, description="Kueue ClusterQueue that each namespace's LocalQueue ('default') points at. Default: no LocalQueue.")
+    registry: str = Field("registry.example.com/ml", pattern=REGISTRY_PATTERN, description="Registry and path that "
+                          "built images are pushed to: <registry>/<image>:<content tag>. Default 'registry.example.com/ml'.")
+    require_pinned_images: bool = Field(False, description="Synth fails unless every image is pinned by digest "
+                                        "(through dist/images.lock.json). Default false.")
 
     def namespace_for(self, app: str) -> str:
         return self.namespace.replace("{app}", app)
@@ -126,6 +133,8 @@ class Platform(cdk8s.App):
             if spec is not None:
                 self.environments.append(spec)
         self.apps: list[MlApp] = []
+        #: Images built for the platform (Image.build), filled as constructs resolve their images.
+        self.built_images = BuiltImages()
         self._environment_scopes: dict[str, Construct] = {}
 
     def app(self, name: str, build: AppBuilder | None = None, *, environments: Sequence[str] | None = None) -> Any:

@@ -17,7 +17,6 @@ import cdk8s
 
 from .errors import MlkubeError, Problem
 from .manifest import Manifest
-from .policy.synth_step import check_policy_step
 from .render import file_name, to_yaml
 from .validation import SchemaCatalog, ValidationSettings, check_cross_object
 
@@ -46,11 +45,12 @@ Step = Callable[[SynthContext], None]
 TRANSFORMS: list[Step] = []
 #: Checks beyond the schemas and cross-object rules (policy); they append to ``ctx.problems``.
 CHECKS: list[Step] = []
-CHECKS.append(check_policy_step)  # security policy: unwaived errors fail synth, warnings are printed
 #: Steps that add files beside the manifests.
 OUTPUTS: list[Step] = []
 #: Top-level entries of the output that synth keeps when it replaces the tree (state it does not own).
 KEEP_IN_OUTPUT: list[str] = []
+
+# Built images (Dockerfiles, images.json) and digest pinning (the lock, kept across synths).
 
 
 @dataclass
@@ -153,17 +153,25 @@ def synthesize(platform: Platform, out_dir: Path) -> SynthResult:
     return SynthResult(out_dir, ctx.files, ctx.manifests, ctx.warnings, time.perf_counter() - started)
 
 
-
 def _register_steps() -> None:
-    """Every capability's steps, in the order they run (imported late: they use the lists above)."""
+    """Every capability's steps, in the order they run (imported here: they use the lists above)."""
     from .gitops import steps as gitops
+    from .images.manifest import write_image_files
+    from .pinning.lock import LOCK_FILE
+    from .pinning.synth_steps import apply_lock, require_pinned_images
+    from .policy.synth_step import check_policy_step
     from .volume_sharing import volume_sharing_step
 
-    TRANSFORMS.extend([gitops.add_platform_objects, gitops.apply_lock, gitops.add_sync_waves, gitops.add_argocd_objects])
-    # Single-writer volumes are not written by several pods at once.
-    CHECKS.append(volume_sharing_step)
-    CHECKS.extend([gitops.check_pinned_production, gitops.check_overrides_used])
-    OUTPUTS.extend([gitops.write_lock, gitops.write_workflows])
+    # Platform objects first, so the lock, sync waves and Argo CD's kind list see every object.
+    TRANSFORMS.extend([gitops.add_platform_objects, apply_lock, gitops.add_sync_waves, gitops.add_argocd_objects])
+    CHECKS.extend([
+        volume_sharing_step,           # single-writer volumes are not written by several pods at once
+        require_pinned_images,         # production (and opted-in) environments run only pinned images
+        check_policy_step,             # security policy: unwaived errors fail synth, warnings are printed
+        gitops.check_overrides_used,   # an override naming no construct is a typo
+    ])
+    OUTPUTS.extend([write_image_files, gitops.write_lock, gitops.write_workflows])
+    KEEP_IN_OUTPUT.append(LOCK_FILE)   # the lock is state that pin writes and synth reads
 
 
 _register_steps()

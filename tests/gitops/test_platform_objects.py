@@ -71,5 +71,5 @@ def test_production_accepts_images_pinned_by_digest():
 def test_fails_when_production_has_unpinned_images():
     with pytest.raises(MlkubeError) as error:
         synth(Environment(name="prod", namespace="ml", production=True), image="ghcr.io/acme/server:1.0")
-    assert ("prod/scoring/server: spec.template.spec.containers[0].image: Deployment/server: image 'ghcr.io/acme/server:1.0' "
+    assert ("prod/scoring/server: spec.template.spec.containers[0].image: Deployment/server container 'server': image 'ghcr.io/acme/server:1.0' "
             "is not pinned by digest, and environment 'prod' requires pinned images") in str(error.value)

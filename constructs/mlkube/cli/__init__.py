@@ -40,9 +40,9 @@ def main() -> None:
 
 
 def _register() -> None:
-    from . import blueprint, init, promote, schemas, synth, validate, workflows
+    from . import blueprint, check, init, pin, promote, schemas, synth, validate, workflows
 
-    for module in (synth, validate, schemas, blueprint, init, promote, workflows):
+    for module in (synth, validate, schemas, blueprint, init, pin, check, promote, workflows):
         main.add_command(module.command)
 
 

@@ -52,6 +52,5 @@ def split_reference(reference: str) -> tuple[str, str | None, str | None]:
 
 
 def pinned_reference(entry: dict[str, Any]) -> str:
-    """The reference a pinned container uses: ``repository:tag@digest`` (the tag stays for humans)."""
-    tag = f":{entry['tag']}" if entry.get("tag") else ""
-    return f"{entry['repository']}{tag}@{entry['digest']}"
+    """The reference a pinned container uses: ``repository@digest``, as `mlkube pin` writes it (the lock keeps the tag)."""
+    return f"{entry['repository']}@{entry['digest']}"

@@ -1,0 +1,56 @@
+"""Synth output of built images: dist/images/<name>/{Dockerfile,.dockerignore} and dist/images.json.
+
+images.json is what a CI build matrix reads: per image its name, build context (relative to the
+config repo root, where synth runs), Dockerfile and ignore file (relative to the folder that holds
+images.json, so that the tree stays the same wherever it is written or copied), content tag,
+platforms, the reference per environment and the containers that use it.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .catalog import BuiltImage
+
+if TYPE_CHECKING:
+    from ..synth import SynthContext
+
+__all__ = ["write_image_files", "images_manifest", "IMAGES_DIR", "IMAGES_MANIFEST", "MANIFEST_VERSION"]
+
+IMAGES_DIR = "images"
+IMAGES_MANIFEST = "images.json"
+MANIFEST_VERSION = 1
+
+
+def _entry(name: str, image: BuiltImage) -> dict[str, Any]:
+    folder = f"{IMAGES_DIR}/{name}"
+    return {
+        "name": name,
+        "context": Path(image.spec.context).as_posix(),
+        "dockerfile": f"{folder}/Dockerfile",
+        "ignorefile": f"{folder}/.dockerignore",
+        "tag": image.tag,
+        "purpose": image.spec.purpose,
+        "platforms": list(image.spec.platforms),
+        "references": dict(sorted(image.references.items())),
+        "users": [{"environment": u.environment, "path": u.path, "container": u.container} for u in sorted(set(image.users))],
+    }
+
+
+def images_manifest(images: dict[str, BuiltImage]) -> bytes:
+    body = {"version": MANIFEST_VERSION, "images": [_entry(name, images[name]) for name in sorted(images)]}
+    return (json.dumps(body, indent=2, ensure_ascii=False) + "\n").encode()
+
+
+def write_image_files(ctx: SynthContext) -> None:
+    """The OUTPUTS step: the build files of every image some container uses, and the manifest."""
+    images = ctx.platform.built_images.images
+    for name, image in images.items():
+        ctx.files[f"{IMAGES_DIR}/{name}/Dockerfile"] = image.dockerfile.encode()
+        ctx.files[f"{IMAGES_DIR}/{name}/.dockerignore"] = image.dockerignore.encode()
+        # BuildKit (docker buildx, build-push-action) reads <Dockerfile>.dockerignore beside the Dockerfile.
+        ctx.files[f"{IMAGES_DIR}/{name}/Dockerfile.dockerignore"] = image.dockerignore.encode()
+    if images:
+        ctx.files[IMAGES_MANIFEST] = images_manifest(images)

@@ -1,0 +1,133 @@
+"""The lock file ``dist/images.lock.json``: per environment, the digest of every pinned image.
+
+The lock, not a text patch, is the source of truth: synth reads it and pins the images it
+renders, so re-running synth after ``mlkube pin`` keeps the digests. Format (version 1)::
+
+    {"version": 1, "environments": {"dev": {"images": {"fraud": {
+        "repository": "registry.example.com/ml/fraud", "tag": "3f2a...", "digest": "sha256:...",
+        "source": {"contentTag": "3f2a...", "revision": "<git sha>"}}}}}}
+
+The key of an entry is the built image's name, or the repository for a registry image
+(``repository:tag`` when one environment uses two tags of the same repository).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+import os
+from pathlib import Path
+from typing import Any
+
+from ..errors import MlkubeError, Problem
+from ..image import DIGEST
+
+__all__ = ["Lock", "LockEntry", "load_lock", "LOCK_FILE", "LOCK_VERSION"]
+
+LOCK_FILE = "images.lock.json"
+LOCK_VERSION = 1
+
+
+@dataclass(frozen=True)
+class LockEntry:
+    repository: str
+    tag: str
+    digest: str
+    content_tag: str = ""
+    revision: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"repository": self.repository, "tag": self.tag, "digest": self.digest,
+                "source": {"contentTag": self.content_tag, "revision": self.revision}}
+
+
+@dataclass
+class Lock:
+    environments: dict[str, dict[str, LockEntry]] = field(default_factory=dict)
+
+    def digest_of(self, environment: str, repository: str, tag: str) -> str | None:
+        """The locked digest of ``repository:tag`` in ``environment``, or None."""
+        for entry in self.environments.get(environment, {}).values():
+            if entry.repository == repository and entry.tag == tag:
+                return entry.digest
+        return None
+
+    def entries_of(self, environment: str, repository: str) -> list[tuple[str, LockEntry]]:
+        return [(name, e) for name, e in self.environments.get(environment, {}).items() if e.repository == repository]
+
+    def to_bytes(self) -> bytes:
+        body = {"version": LOCK_VERSION, "environments": {
+            env: {"images": {name: entry.to_json() for name, entry in sorted(images.items())}}
+            for env, images in sorted(self.environments.items())}}
+        return (json.dumps(body, indent=2, ensure_ascii=False) + "\n").encode()
+
+
+def _entry(data: Any, where: str, path: str, problems: list[Problem]) -> LockEntry | None:
+    if not isinstance(data, dict):
+        problems.append(Problem(where, path, "must be an object with repository, tag, digest and source"))
+        return None
+    values = {key: data.get(key) for key in ("repository", "tag", "digest")}
+    missing = [key for key, value in values.items() if not isinstance(value, str) or not value]
+    if missing:
+        problems.append(Problem(where, path, f"missing or empty: {', '.join(missing)}"))
+        return None
+    repository, tag, digest = (str(values[key]) for key in ("repository", "tag", "digest"))
+    if not DIGEST.match(digest):
+        problems.append(Problem(where, f"{path}.digest", f"{digest!r} is not a sha256 digest"))
+        return None
+    source = data.get("source")
+    source = source if isinstance(source, dict) else {}
+    return LockEntry(repository, tag, digest, str(source.get("contentTag") or ""), str(source.get("revision") or ""))
+
+
+def parse_lock(text: str, where: str) -> Lock:
+    """The lock in ``text``; raises MlkubeError (exit 2) naming each problem."""
+    hint = "restore it from version control, or delete it and run `mlkube pin` again"
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise MlkubeError([Problem(f"{where}:{error.lineno}:{error.colno}", "", f"not valid JSON: {error.msg}", hint)],
+                          title="the image lock file cannot be read") from None
+    problems: list[Problem] = []
+    if not isinstance(data, dict) or data.get("version") != LOCK_VERSION or not isinstance(data.get("environments"), dict):
+        raise MlkubeError([Problem(where, "version", f"expected an object with \"version\": {LOCK_VERSION} and \"environments\"", hint)],
+                          title="the image lock file cannot be read")
+    lock = Lock()
+    for env, body in data["environments"].items():
+        images = body.get("images") if isinstance(body, dict) else None
+        if not isinstance(images, dict):
+            problems.append(Problem(where, f"environments.{env}", "must be an object with \"images\""))
+            continue
+        for name, raw in images.items():
+            entry = _entry(raw, where, f"environments.{env}.images.{name}", problems)
+            if entry is not None:
+                lock.environments.setdefault(env, {})[name] = entry
+    if problems:
+        raise MlkubeError(problems, title="the image lock file is invalid")
+    return lock
+
+
+#: Folder of the lock when synth writes elsewhere. Default: ./dist when ``mlkube synth --out`` redirected
+#: the output (the committed lock stays the source of truth), else none.
+LOCK_DIR_ENV = "MLKUBE_LOCK_DIR"
+
+
+def lock_path(out_dir: Path) -> Path:
+    """The lock beside the output, else (when synth writes elsewhere) the config repo's committed one."""
+    fallback = os.environ.get(LOCK_DIR_ENV) or ("dist" if os.environ.get("MLKUBE_OUT") else "")
+    for folder in (Path(out_dir), *([Path(fallback)] if fallback else [])):
+        if (folder / LOCK_FILE).exists():
+            return folder / LOCK_FILE
+    return Path(out_dir) / LOCK_FILE
+
+
+def load_lock(out_dir: Path) -> Lock:
+    """The lock of an output folder (see lock_path); an empty lock when there is none yet."""
+    path = lock_path(out_dir)
+    if not path.exists():
+        return Lock()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise MlkubeError.single(f"cannot read {path}: {error}", where=str(path)) from None
+    return parse_lock(text, str(path))

@@ -1,0 +1,103 @@
+"""``mlkube pin``: put digests into the lock and into every image value of the tree, all or nothing."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import MlkubeError, Problem
+from ..output import replace_files
+from .lock import LOCK_FILE, load_lock
+from .plan import PinPlan, plan_pins, unpinned_tags
+from .registry import RegistryClient, RegistryError
+from .rewrite import rewrite_text
+from .tree import TreeFile, built_image_names, scan_tree
+
+__all__ = ["PinResult", "pin_from_digests", "pin_from_registry", "default_revision"]
+
+
+@dataclass
+class PinResult:
+    references: int
+    files: int
+    lock_changed: bool
+    unpinned: list[str]
+
+    def summary(self) -> str:
+        if not self.references and not self.lock_changed:
+            text = "nothing to pin: no file changed"
+        else:
+            text = f"pinned {self.references} image reference{'s' if self.references != 1 else ''} in {self.files} files"
+            text += "; lock updated" if self.lock_changed else ""
+        if self.unpinned:
+            shown = ", ".join(self.unpinned[:5]) + (", ..." if len(self.unpinned) > 5 else "")
+            text += f"\nnote: {len(self.unpinned)} image references have no digest yet ({shown}); mlkube check --pinned lists them"
+        return text
+
+
+def default_revision() -> str:
+    """The source revision recorded in the lock: $MLKUBE_REVISION, $GITHUB_SHA, else git HEAD, else ''."""
+    for variable in ("MLKUBE_REVISION", "GITHUB_SHA", "CI_COMMIT_SHA"):
+        if os.environ.get(variable):
+            return os.environ[variable]
+    try:
+        result = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10, check=False)
+    except OSError:
+        return ""
+    return result.stdout.strip() if result.returncode == 0 else ""
+
+
+def pin_from_digests(dist: Path, digests: dict[str, str], revision: str) -> PinResult:
+    """Pin with digests CI reported; a digest for an image the tree does not use is an error."""
+    files = scan_tree(dist)
+    lock = load_lock(dist)
+    plan = plan_pins(files, lock, lambda repo, tag: digests.get(f"{repo}:{tag}"), built_image_names(dist), revision)
+    unknown = sorted(set(digests) - plan.used)
+    if unknown:
+        used = sorted({s.value for f in files for s in f.images})[:5]
+        raise MlkubeError([Problem("digests", reference, f"names an image that no manifest in {dist} uses",
+                                   f"images in the tree include: {', '.join(used)}" if used else "the tree has no images")
+                           for reference in unknown], title="the digests given cannot be used; nothing was changed")
+    return _apply(dist, plan, files)
+
+
+def pin_from_registry(dist: Path, client: RegistryClient, revision: str) -> PinResult:
+    """Pin every tagged image value with the digest its registry serves for the tag."""
+    files = scan_tree(dist)
+    lock = load_lock(dist)
+    answers = client.resolve_all(unpinned_tags(files))
+    errors = [Problem(f"{repo}:{tag}", "", answer.message, answer.hint)
+              for (repo, tag), answer in answers.items() if isinstance(answer, RegistryError)]
+    if errors:
+        raise MlkubeError(errors, title="the registry did not give every digest; nothing was changed")
+    digests = {key: str(value) for key, value in answers.items()}
+    plan = plan_pins(files, lock, lambda repo, tag: digests.get((repo, tag)), built_image_names(dist), revision)
+    return _apply(dist, plan, files)
+
+
+def _read_only(path: Path) -> bool:
+    # As root, access(2) allows writing anything: honour the permission bits the user set. Other
+    # failures (immutable files, full disks) surface in replace_files, which then changes nothing.
+    return path.exists() and not path.stat().st_mode & stat.S_IWUSR
+
+
+def _apply(dist: Path, plan: PinPlan, files: list[TreeFile]) -> PinResult:
+    texts = {tree_file.path: tree_file.text for tree_file in files}
+    updates: dict[Path, bytes] = {}
+    for path in sorted(plan.replacements):
+        new = rewrite_text(texts[path], plan.replacements[path])
+        if new != texts[path]:
+            updates[path] = new.encode("utf-8")
+    if plan.lock_changed:
+        updates[dist / LOCK_FILE] = plan.lock.to_bytes()
+    blocked = [path for path in updates if _read_only(path)]
+    if blocked:
+        raise MlkubeError([Problem(str(path), "", "file is read-only") for path in blocked],
+                          title="some files cannot be changed; no file was changed")
+    if updates:
+        replace_files(updates)
+    unpinned = sorted({scalar.value for _, scalar in plan.unpinned})
+    return PinResult(plan.count, len([p for p in updates if p.name != LOCK_FILE]), plan.lock_changed, unpinned)
