@@ -40,9 +40,9 @@ def main() -> None:
 
 
 def _register() -> None:
-    from . import synth, validate
+    from . import diff, synth, validate
 
-    for module in (synth, validate):
+    for module in (synth, validate, diff):
         main.add_command(module.command)
 
 
