@@ -4,20 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
 
 import pytest
-from diff_trees import write_app
+from diff_trees import Apps, write_tree
 
 from mlkube.diff import DEFAULT_PRODUCTION, DiffReport, diff_specs
-
-Apps = dict[tuple[str, str], list[dict[str, Any]]]
-
-
-def write_tree(root: Path, apps: Apps) -> None:
-    root.mkdir(parents=True, exist_ok=True)
-    for (environment, app), objects in apps.items():
-        write_app(root, environment, app, *objects)
 
 
 @pytest.fixture
@@ -32,8 +23,3 @@ def run_diff(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., D
 
     return run
 
-
-def risk_summary(report: DiffReport) -> list[tuple[str, str, str, str]]:
-    """(status, object, level, category) of every risk, in report order."""
-    return [(change.status, change.describe(), risk.level.label, risk.category)
-            for change in report.changes for risk in change.risks]

@@ -11,6 +11,7 @@ from typing import Any
 
 from syrupy.extensions.single_file import SingleFileSnapshotExtension, WriteMode
 
+from mlkube.diff import DiffReport
 from mlkube.render import file_name, to_yaml
 
 DIGEST_A = "sha256:" + "a1" * 32
@@ -129,6 +130,22 @@ def write_app(root: Path, environment: str, app: str, *objects: dict[str, Any]) 
     folder.mkdir(parents=True, exist_ok=True)
     for obj in objects:
         (folder / file_name(obj)).write_text(to_yaml(obj))
+
+
+Apps = dict[tuple[str, str], list[dict[str, Any]]]
+
+
+def write_tree(root: Path, apps: Apps) -> None:
+    """``{(environment, app): [objects]}`` under ``root`` (created even when empty)."""
+    root.mkdir(parents=True, exist_ok=True)
+    for (environment, app), objects in apps.items():
+        write_app(root, environment, app, *objects)
+
+
+def risk_summary(report: DiffReport) -> list[tuple[str, str, str, str]]:
+    """(status, object, level, category) of every risk, in report order."""
+    return [(change.status, change.describe(), risk.level.label, risk.category)
+            for change in report.changes for risk in change.risks]
 
 
 def write_lock(root: Path, environment: str, images: dict[str, tuple[str, str]]) -> None:

@@ -6,8 +6,7 @@ import json
 
 import pytest
 from click.testing import CliRunner
-from conftest import write_tree
-from diff_trees import IMAGE_B, changed, commit_all, deployment, git, pvc, service
+from diff_trees import IMAGE_B, changed, commit_all, deployment, git, pvc, service, write_tree
 
 from mlkube.cli import main
 

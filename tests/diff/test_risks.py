@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from conftest import risk_summary
 from diff_trees import (DELETE, IMAGE_A, IMAGE_B, changed, cronjob, deployment, hpa, job, network_policy, pdb,
-                        pod_spec, pvc, restricted_container, service, statefulset, write_app)
+                        pod_spec, pvc, restricted_container, risk_summary, service, statefulset, write_app)
 
 from mlkube.diff import Level, diff_specs
+from mlkube.render import to_yaml
 
 PROD, DEV = ("prod", "fraud"), ("dev", "fraud")
 
@@ -267,7 +267,6 @@ def test_reordered_and_moved_objects_are_no_change(tmp_path, monkeypatch):
     objects = [deployment(), service(), pvc(), hpa()]
     write_app(tmp_path / "base", "prod", "fraud", *objects)
     # HEAD: the same objects, two in one multi-document file in reverse order, two in a sub-folder.
-    from mlkube.render import to_yaml
     head = tmp_path / "head" / "prod" / "fraud"
     (head / "more").mkdir(parents=True)
     (head / "all.yaml").write_text("---\n".join(to_yaml(obj) for obj in reversed(objects[:2])))

@@ -7,6 +7,7 @@ import json
 import pytest
 from diff_trees import (DIGEST_A, IMAGE_B, changed, commit_all, deployment, git, pvc, service, write_app, write_lock)
 
+import mlkube.diff.sources as sources
 from mlkube.diff import diff_specs, read_side
 from mlkube.diff.sources import read_tree
 from mlkube.errors import MlkubeError
@@ -125,7 +126,6 @@ def test_unchanged_files_are_not_parsed(config_repo, monkeypatch):
     repo, _, _ = config_repo
     tree = read_tree("main:dist", repo)
     assert sorted(tree.files) == ["prod/fraud/deployment-server.yaml", "prod/fraud/service-server.yaml"]
-    import mlkube.diff.sources as sources
     parsed: list[bytes] = []
     original = sources._documents
     monkeypatch.setattr(sources, "_documents", lambda data: parsed.append(data) or original(data))
