@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import yaml
 from diff_trees import (DIGEST_A, IMAGE_B, changed, commit_all, deployment, git, pvc, service, write_app, write_lock)
 
 import mlkube.diff.sources as sources
@@ -184,3 +185,34 @@ def test_fails_when_an_object_is_defined_twice(tmp_path):
     with pytest.raises(MlkubeError) as excinfo:
         read_side(str(tmp_path / "head"), tmp_path)
     assert "Service 'server' is also defined at dev/fraud/copy.yaml:1" in _error(excinfo)
+
+
+def test_documents_read_like_pyyaml(tmp_path):
+    # The fast reader must give what yaml.safe_load_all gives, including what it leaves to PyYAML.
+    text = """\
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: a, labels: &labels {app: x, "on": yes}}
+data:
+  <<: {merged: "1"}
+  count: 3
+  ratio: 0.5
+  flag: true
+  nothing: null
+  when: 2024-01-01
+  quoted: !!str 12
+  list: [1, two, *labels]
+  1: int key
+---
+second: document
+"""
+    assert [document for _, document in sources._documents(text.encode())] == list(yaml.safe_load_all(text))
+    ((_, cyclic),) = sources._documents(b"cycle: &c [*c]\n")
+    assert cyclic["cycle"][0] is cyclic["cycle"]
+
+
+def test_folder_files_are_known_by_their_git_blob_id(config_repo):
+    repo, _, _ = config_repo
+    folder, revision = read_tree(str(repo / "dist"), repo), read_tree("HEAD:dist", repo)
+    assert folder.files == revision.files
+    assert folder.files["prod/fraud/service-server.yaml"] == git(repo, "rev-parse", "HEAD:dist/prod/fraud/service-server.yaml")

@@ -100,7 +100,7 @@ def diff_specs(base: str, head: str, repo: Path = Path("."), production: Iterabl
     """Read both sides (folders or git revisions of ``repo``) and compare them."""
     base_tree, head_tree = read_tree(base, repo, role="BASE"), read_tree(head, repo, role="HEAD")
     cache: ParseCache = {}
-    same = {path for path, identity in base_tree.files.items() if head_tree.files.get(path) == identity}
+    same = {path for path, blob in base_tree.files.items() if head_tree.files.get(path) == blob}
     base_side, head_side = _side(base_tree), _side(head_tree)
     load_objects(base_tree, sorted(set(base_tree.files) - same), base_side, cache)
     load_objects(head_tree, sorted(set(head_tree.files) - same), head_side, cache)
