@@ -11,6 +11,7 @@ from diff_trees import (DIGEST_A, DIGEST_B, IMAGE_A, IMAGE_B, MarkdownSnapshot, 
                         pdb, pod_spec, pvc, restricted_container, service, write_app, write_lock)
 
 from mlkube.diff import diff_specs, render_json, render_markdown
+from mlkube.diff.markdown import code
 from mlkube.diff.mermaid import escape_label, mermaid_flowchart
 
 REVISION_A = "0f3c2a1b9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a"
@@ -129,3 +130,9 @@ def test_mermaid_diagram_stays_small(tmp_path, monkeypatch):
         '    app0 --> more0["+5 more"]',
         "  end",
     ]
+
+
+def test_markdown_code_spans_escape_backticks_and_table_pipes():
+    assert code("a`b") == "`` a`b ``"
+    assert code("x|y") == "`x|y`"
+    assert code("x|y", in_table=True) == "`x\\|y`"

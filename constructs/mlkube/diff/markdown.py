@@ -8,23 +8,25 @@ from .fields import ABSENT
 from .mermaid import mermaid_flowchart
 from .model import DiffReport, Level, ObjectChange
 
-__all__ = ["render_markdown", "MAX_OTHER_PATHS"]
+__all__ = ["render_markdown", "summary_line", "code", "MAX_OTHER_PATHS"]
 
 #: Changed paths listed per object beyond the table (the JSON has all of them).
 MAX_OTHER_PATHS = 6
 _MARKERS = {Level.HIGH: "🔴", Level.MEDIUM: "🟠", Level.LOW: "🟡", Level.INFO: "🔵"}
 
 
-def code(text: str) -> str:
-    """An inline code span that survives backticks and table pipes in ``text``."""
-    text = text.replace("|", "\\|").replace("\n", " ")
+def code(text: str, *, in_table: bool = False) -> str:
+    """An inline code span that survives backticks in ``text`` (and pipes, inside a table cell)."""
+    text = text.replace("\n", " ")
+    if in_table:
+        text = text.replace("|", "\\|")  # GFM splits cells before it reads code spans
     fence = "``" if "`" in text else "`"
     padding = " " if "`" in text else ""
     return f"{fence}{padding}{text}{padding}{fence}"
 
 
 def _value(text: str | None) -> str:
-    return f"*{ABSENT}*" if text is None else code(text)
+    return f"*{ABSENT}*" if text is None else code(text, in_table=True)
 
 
 def _cell(text: str) -> str:
