@@ -136,3 +136,17 @@ def test_markdown_code_spans_escape_backticks_and_table_pipes():
     assert code("a`b") == "`` a`b ``"
     assert code("x|y") == "`x|y`"
     assert code("x|y", in_table=True) == "`x\\|y`"
+
+
+def test_markdown_of_every_kind_of_entry(tmp_path, monkeypatch, markdown_snapshot):
+    """Levels from info to high, an unchanged Service that loses its pods, a move between apps,
+    quiet additions, an equivalent rewrite, and names that need escaping in the diagram."""
+    monkeypatch.chdir(tmp_path)
+    relabelled = deployment("api", "shop", labels={"app.kubernetes.io/name": "api-v2"})
+    write_app(tmp_path / "base", "prod", "shop", deployment("api", "shop"), service("api", "shop"), network_policy("api", "shop"))
+    write_app(tmp_path / "base", "dev", "shop", deployment("api", "shop", replicas=2), pvc("cache", "shop", size="1Gi"))
+    write_app(tmp_path / "head", "prod", "shop", relabelled, service("api", "shop"))
+    write_app(tmp_path / "head", "dev", "shop", deployment("api", "shop", replicas=0))
+    write_app(tmp_path / "head", "dev", "shared", pvc("cache", "shop", size="1024Mi"))
+    write_app(tmp_path / "head", "dev", "new-app", service("web", "new-app"), pdb("web", "new-app"))
+    assert render_markdown(diff_specs("base", "head")) == markdown_snapshot

@@ -49,7 +49,7 @@ def _effects(change: ObjectChange) -> str:
             word = next((effect for key, effect in _EFFECTS if label == key or label.startswith(key)), label)
             if word not in words:
                 words.append(word)
-        if change.other_paths or (not words and change.status == "changed"):
+        if change.other_paths or (not words and not change.moved_from_app):
             words.append("config")
         if change.moved_from_app:
             words.append(f"moved from {change.moved_from_app}")
