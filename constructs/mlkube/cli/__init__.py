@@ -40,9 +40,9 @@ def main() -> None:
 
 
 def _register() -> None:
-    from . import blueprint, check, init, pin, promote, schemas, synth, validate, workflows
+    from . import blueprint, check, diff, init, pin, promote, schemas, synth, validate, workflows
 
-    for module in (synth, validate, schemas, blueprint, init, pin, check, promote, workflows):
+    for module in (synth, validate, schemas, blueprint, init, pin, check, promote, diff, workflows):
         main.add_command(module.command)
 
 
