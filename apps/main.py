@@ -4,14 +4,14 @@ Three environments: dev (smaller, auto-synced), staging (as written) and prod (p
 sync, larger, on two clusters, and running exactly the digests staging locked, via
 `mlkube promote staging prod`). Python apps: a CPU fraud-scoring model (KEDA, alerts, a credential
 from an external store) with a nightly batch-scoring job, and a GPU LLM fine-tuned on 2 nodes x 8 GPUs
-into a checkpoint volume it is then served from. YAML apps: every apps/**/mlkube.yaml
+into a checkpoint volume it is then served from; both jobs alert when a run fails or overruns. YAML apps: every apps/**/mlkube.yaml
 (apps/nlp/mlkube.yaml: a sentiment model served by KServe).
 """
 
 from pathlib import Path
 
-from mlkube import (CheckpointVolume, Environment, ExternalSecretSpec, GpuSpec, GpuTrainingJob, InferenceService, KedaScaling,
-                    MlApp, Model, MonitoringSpec, Platform, ResourcesSpec, ScheduledJob, SecretMount, SidecarSpec)
+from mlkube import (CheckpointVolume, Environment, ExternalSecretSpec, GpuSpec, GpuTrainingJob, InferenceService, JobAlertsSpec,
+                    KedaScaling, MlApp, Model, MonitoringSpec, Platform, ResourcesSpec, ScheduledJob, SecretMount, SidecarSpec)
 from mlkube.gitops.settings import GitOps, NetworkSpec, QuotaSpec, WorkloadOverride
 from mlkube.inference_service import AutoscalingSpec, CustomMetric, Peer, ProbesSpec
 
@@ -21,6 +21,8 @@ _EGRESS = NetworkSpec(egress_https_cidrs=["0.0.0.0/0"])
 _OPERATORS = ["argocd", "kserve", "keda", "prometheus-operator", "external-secrets", "kueue"]
 # Alerts and monitors are picked up by the Prometheus that selects release=prometheus.
 _MONITORING = MonitoringSpec(selector_labels={"release": "prometheus"})
+# Jobs alert when a run fails or is still running at its active deadline.
+_JOB_ALERTS = JobAlertsSpec(selector_labels={"release": "prometheus"})
 
 platform = Platform(
     environments=[
@@ -63,6 +65,7 @@ def fraud_scoring(app: MlApp) -> None:
         resources=ResourcesSpec(cpu="4", memory="16Gi"),
         backoff_limit=2, fail_on_exit_codes=[2], active_deadline_seconds=4 * 3600,
         queue="batch",
+        alerts=_JOB_ALERTS.model_copy(update={"deadline_seconds": 3 * 3600}),  # warn an hour before the run is stopped
     )
 
 
@@ -85,6 +88,7 @@ def llm_chat(app: MlApp) -> None:
         backoff_limit=3, fail_on_exit_codes=[2], active_deadline_seconds=48 * 3600,
         termination_grace_period_seconds=300,
         queue="gpu-training", workload_priority_class="training",
+        alerts=_JOB_ALERTS,
     )
     finetune.mount(checkpoints)
     server = InferenceService(

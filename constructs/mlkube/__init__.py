@@ -24,7 +24,7 @@ _EXPORTS = {
     "CheckpointVolume": "checkpoint_volume", "CheckpointVolumeSpec": "checkpoint_volume", "SnapshotSpec": "checkpoint_volume",
     "GpuTrainingJob": "gpu_training_job", "GpuTrainingJobSpec": "gpu_training_job",
     "ScheduledJob": "scheduled_job", "ScheduledJobSpec": "scheduled_job",
-    "KServeOptions": "kserve", "KedaScaling": "keda", "MonitoringSpec": "monitoring", "ExternalSecretSpec": "external_secret",
+    "KServeOptions": "kserve", "KedaScaling": "keda", "MonitoringSpec": "monitoring", "JobAlertsSpec": "monitoring", "ExternalSecretSpec": "external_secret",
     "Environment": "platform", "MlApp": "platform", "Platform": "platform",
     "SecretEnv": "pod", "SecretMount": "pod", "SidecarSpec": "pod",
     "GpuSpec": "resources", "ResourcesSpec": "resources",
@@ -58,7 +58,7 @@ if TYPE_CHECKING:
     from .keda import KedaScaling
     from .kserve import KServeOptions
     from .model import Model
-    from .monitoring import MonitoringSpec
+    from .monitoring import JobAlertsSpec, MonitoringSpec
     from .platform import Environment, MlApp, Platform
     from .pod import SecretEnv, SecretMount, SidecarSpec
     from .resources import GpuSpec, ResourcesSpec

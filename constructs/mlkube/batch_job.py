@@ -28,7 +28,7 @@ class BatchJobSpec(JobOptions):
 
 
 class BatchJob(JobConstruct):
-    """``BatchJob(app, "backfill", image=..., completions=8, parallelism=4, indexed=True)``: ServiceAccount + Job."""
+    """``BatchJob(app, "backfill", image=..., completions=8, parallelism=4, indexed=True)``: ServiceAccount + Job (+ PrometheusRule with ``alerts``)."""
 
     component = "batch"
 
@@ -46,3 +46,4 @@ class BatchJob(JobConstruct):
         self._pod_spec_paths.append((job, ("spec", "template", "spec")))
         self._pod_group(spec, spec.parallelism)
         self._network_policy(peers=False)
+        self._alert_rule(spec)

@@ -55,7 +55,7 @@ class GpuTrainingJob(JobConstruct):
     """``GpuTrainingJob(app, "finetune", image=..., nodes=2, resources={"gpu": {"count": 8}})``.
 
     Emits a ServiceAccount and a Job (plus a headless Service when multi-node), or a JobSet with
-    ``backend="jobset"``, and a Volcano PodGroup with ``gang_scheduler="volcano"``.
+    ``backend="jobset"``, a Volcano PodGroup with ``gang_scheduler="volcano"``, and a PrometheusRule with ``alerts``.
     """
 
     component = "training"
@@ -97,6 +97,8 @@ class GpuTrainingJob(JobConstruct):
             self._job(spec, template, distributed)
         self._pod_group(spec, spec.nodes)
         self._network_policy(peers=distributed)
+        # kube-state-metrics knows Jobs, not JobSets: watch the JobSet's Jobs (<jobset>-node-<index>).
+        self._alert_rule(spec, job_names=f"{self.name}-{REPLICATED_JOB}-[0-9]+" if spec.backend == "jobset" else None)
 
     def _torchrun_env(self, spec: GpuTrainingJobSpec, distributed: bool) -> list[dict[str, Any]]:
         rank: dict[str, Any] = {"value": "0"}

@@ -1,4 +1,4 @@
-"""What training, batch and scheduled jobs share: the container, failure policy, queues, and the Job spec builder.
+"""What training, batch and scheduled jobs share: the container, failure policy, queues, alerts, and the Job spec builder.
 
 Every job pod is built by ``pod.PodBuilder`` (security, GPUs, /dev/shm), with ``restartPolicy: Never``
 so that the Job controller, not the kubelet, decides about retries (required by podFailurePolicy).
@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, NonNegativeInt, PositiveInt, field_validator
+from pydantic import Field, NonNegativeInt, PositiveInt, field_validator, model_validator
 
 from .policy.waivers import Waiver
 from .construct import MlConstruct, MountsVolumes
 from .image import ImageSpec
 from .labels import standard_labels
+from .monitoring import JobAlertsSpec, job_alert_rules, prometheus_rule
+from .operators import require_operator
 from .pod import PodBuilder, SecretEnv, SecretMount, env_list
 from .resources import ResourcesSpec
 from .spec import DnsLabel, Spec
@@ -51,6 +53,7 @@ class JobOptions(Spec):
     gang_scheduler: Literal["volcano"] | None = Field(None, description="'volcano': all pods start together or none (schedulerName volcano and a PodGroup). Default: the default scheduler.")
     volcano_queue: str | None = Field(None, description="Volcano queue of the PodGroup (with gang_scheduler 'volcano'). Default: Volcano's default queue.")
     waivers: list[Waiver] = Field(default_factory=list, description="Policy exceptions for this construct's objects, each with its reason (written as annotations). Default: none.")
+    alerts: JobAlertsSpec | None = Field(None, description="A PrometheusRule alerting when a run fails or runs past its deadline (Prometheus Operator, kube-state-metrics). Default: no alerts.")
 
     @field_validator("fail_on_exit_codes")
     @classmethod
@@ -59,6 +62,14 @@ class JobOptions(Spec):
         if bad:
             raise ValueError(f"exit codes must be between 1 and 255 (got {bad}); 0 means success")
         return sorted(set(value))
+
+    @model_validator(mode="after")
+    def _alert_before_the_deadline(self) -> JobOptions:
+        deadline = self.alerts.deadline_seconds if self.alerts else None
+        if deadline is not None and self.active_deadline_seconds is not None and deadline > self.active_deadline_seconds:
+            raise ValueError(f"'alerts.deadline_seconds' ({deadline}) must be less than or equal to 'active_deadline_seconds' "
+                             f"({self.active_deadline_seconds}): the Job controller stops the run first, so the alert could never fire")
+        return self
 
 
 def pod_failure_policy(options: JobOptions) -> dict[str, Any] | None:
@@ -171,3 +182,13 @@ class JobConstruct(MountsVolumes, MlConstruct):
         if options.volcano_queue:
             spec["queue"] = options.volcano_queue
         self._add("PodGroup", VOLCANO_API_VERSION, {"spec": spec})
+
+    def _alert_rule(self, options: JobOptions, *, job_names: str | None = None) -> None:
+        """With ``alerts``: a PrometheusRule for the Jobs named ``job_names`` (a regex; default: this job's name)."""
+        alerts = options.alerts
+        if alerts is None or not require_operator(self, "prometheus-operator", "alerts", "leave alerts unset"):
+            return
+        deadline = alerts.deadline_seconds if alerts.deadline_seconds is not None else options.active_deadline_seconds
+        rules = job_alert_rules(name=self.name, namespace=self.namespace, deadline_seconds=deadline, severity=alerts.severity,
+                                job_names=job_names)
+        self.objects["PrometheusRule"] = self._emit(prometheus_rule(self._metadata(), f"{self.name}.job", rules, alerts.selector_labels))

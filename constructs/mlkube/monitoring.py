@@ -1,14 +1,17 @@
-"""Monitoring with the Prometheus Operator: a ServiceMonitor or PodMonitor, and alerts on objectives."""
+"""Monitoring with the Prometheus Operator: a ServiceMonitor or PodMonitor, and alerts on objectives.
+
+Job alerts read kube-state-metrics (``kube_job_*``), which a Prometheus Operator stack usually runs.
+"""
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, PositiveInt
 
 from .spec import Spec
 
-__all__ = ["MonitoringSpec", "monitor_object", "serving_alert_rules", "job_alert_rules", "prometheus_rule"]
+__all__ = ["MonitoringSpec", "JobAlertsSpec", "monitor_object", "serving_alert_rules", "job_alert_rules", "prometheus_rule"]
 
 
 class MonitoringSpec(Spec):
@@ -25,6 +28,14 @@ class MonitoringSpec(Spec):
     requests_metric: str = Field("http_requests_total", description="Request counter with a 'code' label. Default: http_requests_total.")
     alert_for: str = Field("10m", description="How long a condition must hold before an alert fires. Default: 10m.")
     severity: str = Field("warning", description="Value of the alerts' severity label. Default: warning.")
+
+
+class JobAlertsSpec(Spec):
+    """Alert when the job fails or is still running past a deadline (a PrometheusRule on kube-state-metrics)."""
+
+    deadline_seconds: PositiveInt | None = Field(None, description="Alert when a run is still active this long after it started. Default: the job's active_deadline_seconds (the Job controller stops the run then, so the alert catches runs that do not stop); no deadline alert when neither is set. A smaller value warns before the run is stopped.")
+    severity: str = Field("warning", min_length=1, description="Value of the alerts' severity label. Default: warning.")
+    selector_labels: dict[str, str] = Field(default_factory=dict, description="Labels your Prometheus selects rules by, e.g. {'release': 'prometheus'}. Default: none.")
 
 
 def monitor_object(spec: MonitoringSpec, metadata: dict[str, Any], *, selector: dict[str, str], port: str | int) -> dict[str, Any]:
@@ -67,16 +78,23 @@ def serving_alert_rules(spec: MonitoringSpec, *, name: str, namespace: str) -> l
 
 
 def job_alert_rules(*, name: str, namespace: str, deadline_seconds: int | None, severity: str = "warning",
-                    cron: bool = False) -> list[dict[str, Any]]:
-    """Alerts for a Job (or the Jobs of a CronJob) that fails or runs past its deadline (kube-state-metrics)."""
-    job = f'job_name=~"{name}-.*"' if cron else f'job_name="{name}"'
+                    job_names: str | None = None) -> list[dict[str, Any]]:
+    """Alerts for the Jobs of ``name`` that fail, or are still active ``deadline_seconds`` after they started.
+
+    ``job_names`` is a regular expression of the Jobs' names when they are not just ``name``: a
+    CronJob's runs are ``<cronjob>-<minutes since epoch>``, a JobSet's Jobs ``<jobset>-<replicated job>-<index>``.
+    One alert per Job (label ``job_name``), so each failed run of a CronJob is reported.
+    """
+    job = f'namespace="{namespace}",' + (f'job_name=~"{job_names}"' if job_names else f'job_name="{name}"')
     prefix = _camel(name)
-    rules = [_alert(f"{prefix}Failed", f'sum(kube_job_status_failed{{namespace="{namespace}",{job}}}) > 0', "0m", severity,
-                    f"Job {namespace}/{name} has failed pods.")]
+    by_job = "max by (namespace, job_name)"  # one series per Job even with several kube-state-metrics replicas
+    rules = [_alert(f"{prefix}Failed", f'{by_job} (kube_job_failed{{{job},condition="true"}}) > 0', "0m", severity,
+                    "Job {{ $labels.namespace }}/{{ $labels.job_name }} failed.")]
     if deadline_seconds is not None:
-        expr = (f'(time() - max(kube_job_status_start_time{{namespace="{namespace}",{job}}})) > {deadline_seconds}'
-                f' and max(kube_job_status_active{{namespace="{namespace}",{job}}}) > 0')
-        rules.append(_alert(f"{prefix}PastDeadline", expr, "0m", severity, f"Job {namespace}/{name} runs past {deadline_seconds}s."))
+        expr = (f"(time() - {by_job} (kube_job_status_start_time{{{job}}})) > {deadline_seconds}"
+                f" and {by_job} (kube_job_status_active{{{job}}}) > 0")
+        rules.append(_alert(f"{prefix}PastDeadline", expr, "0m", severity,
+                            "Job {{ $labels.namespace }}/{{ $labels.job_name }} is still running " + f"{deadline_seconds}s after it started."))
     return rules
 
 

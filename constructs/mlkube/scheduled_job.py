@@ -45,7 +45,7 @@ class ScheduledJobSpec(BatchJobSpec):
 
 
 class ScheduledJob(JobConstruct):
-    """``ScheduledJob(app, "nightly", image=..., schedule="0 2 * * *", time_zone="Europe/Paris")``: ServiceAccount + CronJob."""
+    """``ScheduledJob(app, "nightly", image=..., schedule="0 2 * * *", time_zone="Europe/Paris")``: ServiceAccount + CronJob (+ PrometheusRule with ``alerts``)."""
 
     component = "batch"
 
@@ -75,3 +75,5 @@ class ScheduledJob(JobConstruct):
         cron = self._add("CronJob", "batch/v1", {"spec": body})
         self._pod_spec_paths.append((cron, ("spec", "jobTemplate", "spec", "template", "spec")))
         self._network_policy(peers=False)
+        # The CronJob names each run <cronjob>-<scheduled time in minutes since the epoch>.
+        self._alert_rule(spec, job_names=f"{self.name}-[0-9]+")

@@ -1,4 +1,5 @@
-"""The files of a new config repo (``mlkube init``): rendered templates, its compiled dist/ and its snapshots.
+"""The files of a new config repo (``mlkube init``): rendered templates, a YAML blueprint and its schema,
+the compiled dist/, the snapshots and the CI workflows.
 
 Templates live in ``mlkube/templates/init/`` as package data: a path there is the path in the new
 repo with ``.tmpl`` dropped and a leading ``dot-`` turned into ``.`` (packaging tools skip dotfiles).
@@ -15,21 +16,27 @@ from collections.abc import Callable
 from importlib.resources import files as package_files
 from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import Any
 
-__all__ = ["starter_files", "mlkube_requirement", "example_name", "EXAMPLES", "EXTRA_FILES", "SNAPSHOT_TEST"]
+__all__ = ["starter_files", "mlkube_requirement", "EXTRA_FILES", "SNAPSHOT_TEST", "BLUEPRINT_PATH", "SCHEMAS_FOLDER"]
 
-#: The example blueprint and its tests, per variant: new-repo path -> template path. ``example_name``
-#: picks one. The "training" variant (one server, one GpuTrainingJob, one CheckpointVolume) is used as
-#: soon as both constructs are importable from mlkube and its two templates exist.
-EXAMPLES: dict[str, dict[str, str]] = {
-    "training": {"apps/main.py": "apps/main.training.py.tmpl", "tests/test_platform.py": "tests/test_platform.training.py.tmpl"},
-    "serving": {"apps/main.py": "apps/main.serving.py.tmpl", "tests/test_platform.py": "tests/test_platform.serving.py.tmpl"},
-}
+#: The YAML blueprint beside the Python one (``mlkube.blueprint.starter_blueprint``), and where its schema goes.
+BLUEPRINT_PATH = "apps/my-team/mlkube.yaml"
+SCHEMAS_FOLDER = "schemas"
 
-#: Other features add starter files here: each function returns {path: text} for the new repo
-#: (e.g. a commented YAML blueprint, once the YAML blueprint format exists).
-EXTRA_FILES: list[Callable[[], dict[str, str]]] = []
+
+def _blueprint_files() -> dict[str, str]:
+    """The commented YAML blueprint and the JSON Schema its modeline points at (editors complete from it)."""
+    from .blueprint import schema_files, starter_blueprint
+
+    depth = BLUEPRINT_PATH.count("/")
+    schema = "../" * depth + f"{SCHEMAS_FOLDER}/blueprint.schema.json"
+    files = {BLUEPRINT_PATH: starter_blueprint(schema=schema, path=BLUEPRINT_PATH)}
+    files.update({f"{SCHEMAS_FOLDER}/{name}": data.decode() for name, data in schema_files().items()})
+    return files
+
+
+#: Functions adding starter files: each returns {path: text} for the new repo.
+EXTRA_FILES: list[Callable[[], dict[str, str]]] = [_blueprint_files]
 
 #: The test of the example that snapshots every app; its snapshots are written with the repo.
 SNAPSHOT_TEST = ("tests/test_platform.py", "test_platform_snapshot")
@@ -40,17 +47,6 @@ _PLACEHOLDER = re.compile(r"\{\{ (\w+) \}\}")
 
 def _template_root() -> Traversable:
     return package_files("mlkube").joinpath(_TEMPLATES)
-
-
-def example_name() -> str:
-    """'training' when mlkube has the training constructs and their example templates, else 'serving'."""
-    import mlkube
-
-    root = _template_root()
-    has_constructs = all(hasattr(mlkube, name) for name in ("GpuTrainingJob", "CheckpointVolume"))
-    if has_constructs and all(root.joinpath(path).is_file() for path in EXAMPLES["training"].values()):
-        return "training"
-    return "serving"
 
 
 def mlkube_requirement() -> tuple[str, str]:
@@ -108,40 +104,43 @@ def _render(text: str, values: dict[str, str]) -> str:
 
 
 def _template_files(folder: Path) -> dict[str, str]:
-    """Every template rendered, the chosen example under its real name, the other examples left out."""
+    """Every template rendered, plus the extra files."""
     requirement, source = mlkube_requirement()
     values = {"project_name": _project_name(folder), "mlkube_requirement": requirement,
               "mlkube_testing_requirement": _with_extra(requirement, "testing"), "mlkube_source": source}
-    templates = _walk(_template_root())
-    chosen = EXAMPLES[example_name()]
-    example_templates = {path for variant in EXAMPLES.values() for path in variant.values()}
-    rendered = {_target_path(path): _render(text, values) for path, text in templates.items() if path not in example_templates}
-    for target, template in chosen.items():
-        rendered[target] = _render(templates[template], values)
+    rendered = {_target_path(path): _render(text, values) for path, text in _walk(_template_root()).items()}
     for extra in EXTRA_FILES:
         rendered.update(extra())
     return rendered
 
 
-def _load_platform(source: str) -> Any:
-    """The ``platform`` the example blueprint defines (run as a module, not as ``__main__``)."""
-    namespace: dict[str, Any] = {"__name__": "mlkube_init_example"}
-    exec(compile(source, "apps/main.py", "exec"), namespace)  # noqa: S102 - our own template
-    return namespace["platform"]
+def _compiled_files(rendered: dict[str, str]) -> dict[str, bytes]:
+    """dist/, the snapshots of the example and the CI workflows, so the new repo's CI and tests pass from the first commit.
 
+    The repo is written to a scratch folder first: the blueprint finds its YAML blueprints beside it.
+    """
+    import runpy
 
-def _compiled_files(blueprint: str) -> dict[str, bytes]:
-    """dist/ and the snapshots of the example, so the new repo's CI and tests pass from the first commit."""
+    from .gitops.workflows import WORKFLOWS_FOLDER, render_workflows
+    from .platform import Platform
     from .testing.snapshot import app_documents
     from .testing.synth import SynthesizedObjects
 
     with tempfile.TemporaryDirectory(prefix="mlkube-init-") as scratch:
-        result = _load_platform(blueprint).synthesize(Path(scratch) / "dist")
+        for path, text in rendered.items():
+            (Path(scratch) / path).parent.mkdir(parents=True, exist_ok=True)
+            (Path(scratch) / path).write_text(text, encoding="utf-8")
+        namespace = runpy.run_path(str(Path(scratch) / "apps" / "main.py"), run_name="mlkube_init_example")
+        platform: Platform = namespace["platform"]
+        result = platform.synthesize(Path(scratch) / "dist")
     files = {f"dist/{path}": data for path, data in result.files.items()}
     test_file, test_name = SNAPSHOT_TEST
     folder = f"tests/__snapshots__/{Path(test_file).stem}"
     for name, text in app_documents(SynthesizedObjects(result.manifests, result.files)).items():
         files[f"{folder}/{test_name}[{name}].yaml"] = text.encode()
+    # What `mlkube workflows` writes from the blueprint's GitOps settings (GitHub runs them from the repo root).
+    if platform.gitops is not None:
+        files.update({f"{WORKFLOWS_FOLDER}/{name}": data for name, data in render_workflows(platform.gitops).items()})
     return files
 
 
@@ -149,5 +148,5 @@ def starter_files(folder: Path) -> dict[str, bytes]:
     """Every file of a new config repo in ``folder``, by path relative to it."""
     rendered = _template_files(folder)
     files = {path: text.encode() for path, text in rendered.items()}
-    files.update(_compiled_files(rendered["apps/main.py"]))
+    files.update(_compiled_files(rendered))
     return dict(sorted(files.items()))

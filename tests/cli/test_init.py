@@ -10,11 +10,14 @@ from click.testing import CliRunner
 from ruamel.yaml import YAML
 
 from helpers import REPO_ROOT, run_mlkube, run_pytest
+from mlkube.blueprint import schema_files
 from mlkube.cli import main
 from mlkube.cli.init import init_repo
 
-STARTER = [".github/workflows/ci.yml", ".gitignore", "README.md", "apps/main.py", "cdk8s.yaml", "pyproject.toml",
-           "tests/test_platform.py"]
+WORKFLOWS = [".github/workflows/config-repo-pr.yml", ".github/workflows/config-repo-promote.yml",
+             ".github/workflows/config-repo-release.yml"]
+STARTER = [".github/workflows/ci.yml", *WORKFLOWS, ".gitignore", "README.md", "apps/main.py", "apps/my-team/mlkube.yaml",
+           "cdk8s.yaml", "pyproject.toml", "schemas/blueprint.schema.json", "tests/test_platform.py"]
 
 
 @pytest.fixture(scope="module")
@@ -32,11 +35,11 @@ def test_generated_repo_tests_pass_and_fail_with_a_diff_naming_the_changed_repli
     repo = tmp_path / "config"
     result = run_mlkube("init", str(repo))
     assert result.returncode == 0, result.stderr
-    assert "mlkube: wrote 20 files into" in result.stdout
+    assert "mlkube: wrote 40 files into" in result.stdout
 
     passing = run_pytest(repo)
     assert passing.returncode == 0, passing.stdout + passing.stderr
-    assert "4 passed" in passing.stdout and "2 snapshots passed." in passing.stdout
+    assert "5 passed" in passing.stdout and "2 snapshots passed." in passing.stdout
 
     blueprint = repo / "apps" / "main.py"
     assert blueprint.read_text().count("replicas=2,") == 1
@@ -44,7 +47,7 @@ def test_generated_repo_tests_pass_and_fail_with_a_diff_naming_the_changed_repli
     failing = run_pytest(repo)
     assert failing.returncode == 1
     assert "FAILED tests/test_platform.py::test_platform_snapshot" in failing.stdout
-    assert "dev/fraud-scoring/deployment-fraud-scorer.yaml: spec.replicas: 2 -> 3" in failing.stdout
+    assert "dev/chat/deployment-server.yaml: spec.replicas: 2 -> 3" in failing.stdout
     assert "-   replicas: 2" in failing.stdout and "+   replicas: 3" in failing.stdout
 
     accepted = run_pytest(repo, "--snapshot-update")
@@ -57,13 +60,56 @@ def test_generated_dist_is_what_mlkube_synth_writes(starter_repo: Path, tmp_path
     assert result.returncode == 0, result.stderr
     committed = {path: data for path, data in _files(starter_repo).items() if path.startswith("dist/")}
     assert committed == {f"dist/{path}": data for path, data in _files(tmp_path / "dist").items()}
-    assert "dist/dev/llm-chat/deployment-llm-server.yaml" in committed
+    assert {"dist/dev/chat/job-finetune.yaml", "dist/dev/chat/persistentvolumeclaim-checkpoints.yaml",
+            "dist/dev/chat/deployment-server.yaml", "dist/dev/my-app/deployment-server.yaml"} <= set(committed)
+
+
+def test_generated_dist_passes_strict_validation(starter_repo: Path):
+    result = run_mlkube("validate", "--strict", "dist", cwd=starter_repo)
+    assert result.returncode == 0, result.stderr
+
+
+def test_example_trains_into_a_volume_and_serves_from_it(starter_repo: Path):
+    def load(name: str) -> dict:
+        return YAML(typ="safe").load((starter_repo / "dist/dev/chat" / name).read_text())
+
+    claim = load("persistentvolumeclaim-checkpoints.yaml")
+    assert claim["spec"]["accessModes"] == ["ReadWriteMany"]
+    job = load("job-finetune.yaml")["spec"]
+    assert "completionMode" not in job and "parallelism" not in job  # one node
+    pod = job["template"]["spec"]
+    assert pod["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] == 1
+    assert {"name": "pvc-checkpoints", "persistentVolumeClaim": {"claimName": "checkpoints"}} in pod["volumes"]
+    assert {"mountPath": "/mnt/checkpoints", "name": "pvc-checkpoints"} in pod["containers"][0]["volumeMounts"]
+    server = load("deployment-server.yaml")["spec"]
+    assert server["replicas"] == 2
+    serving = server["template"]["spec"]
+    assert {"name": "model", "persistentVolumeClaim": {"claimName": "checkpoints", "readOnly": True}} in serving["volumes"]
+    assert {"mountPath": "/mnt/models", "name": "model", "readOnly": True, "subPath": "finetune/final"} in serving["containers"][0]["volumeMounts"]
+
+
+def test_yaml_blueprint_points_at_the_schema_written_beside_it(starter_repo: Path):
+    blueprint = (starter_repo / "apps/my-team/mlkube.yaml").read_text()
+    assert blueprint.startswith("# yaml-language-server: $schema=../../schemas/blueprint.schema.json\n")
+    assert (starter_repo / "apps/my-team/../../schemas/blueprint.schema.json").read_bytes() == schema_files()["blueprint.schema.json"]
+    check = run_mlkube("blueprint", "check", "apps/my-team/mlkube.yaml", cwd=starter_repo)
+    assert check.returncode == 0, check.stderr
+    assert "1 file: 1 app, 1 workload, no errors" in check.stdout
+
+
+def test_config_repo_workflows_are_what_mlkube_workflows_writes(starter_repo: Path):
+    check = run_mlkube("workflows", "--check", cwd=starter_repo)
+    assert check.returncode == 0, check.stdout + check.stderr
+    pull_request = YAML(typ="safe").load((starter_repo / WORKFLOWS[0]).read_text())
+    steps = [step.get("run") for step in pull_request["jobs"]["synth"]["steps"]]
+    assert "pip install -e '.[dev]'" in steps and "mlkube validate --strict dist" in steps
 
 
 def test_generated_repo_holds_the_starter_files(starter_repo: Path):
     files = _files(starter_repo)
     assert set(STARTER) <= set(files)
-    assert "tests/__snapshots__/test_platform/test_platform_snapshot[dev-fraud-scoring].yaml" in files
+    assert "tests/__snapshots__/test_platform/test_platform_snapshot[dev-chat].yaml" in files
+    assert "tests/__snapshots__/test_platform/test_platform_snapshot[dev-my-app].yaml" in files
     pyproject = files["pyproject.toml"].decode()
     assert f'"mlkube @ {REPO_ROOT.as_uri()}",' in pyproject
     assert f'"mlkube[testing] @ {REPO_ROOT.as_uri()}",' in pyproject

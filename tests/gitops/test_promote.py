@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 
 import yaml
@@ -43,11 +44,15 @@ def test_example_prod_runs_the_digests_staging_locked():
 
 def test_fails_when_promote_source_has_an_unpinned_image(tmp_path):
     dist = _copy(tmp_path)
-    before = (dist / "images.lock.json").read_bytes()
+    # dev as before CI pinned it: nothing locked, its server on a tag.
+    lock = json.loads((dist / "images.lock.json").read_text())
+    del lock["environments"]["dev"]
+    (dist / "images.lock.json").write_text(json.dumps(lock))
+    server = dist / "dev/fraud-scoring/deployment-fraud-scorer.yaml"
+    server.write_text(re.sub(r"ghcr.io/acme/fraud-scorer@sha256:[0-9a-f]+", "ghcr.io/acme/fraud-scorer:1.4.2", server.read_text()))
     result = run_mlkube("promote", "dev", "prod", "--dist", str(dist))
     assert result.returncode == 1
     assert "cannot promote dev to prod: nothing is locked" in result.stderr
-    lock = json.loads(before)
     lock["environments"]["dev"] = lock["environments"]["staging"]
     (dist / "images.lock.json").write_text(json.dumps(lock))
     result = run_mlkube("promote", "dev", "prod", "--dist", str(dist))
