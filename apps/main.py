@@ -10,7 +10,7 @@ into a checkpoint volume it is then served from; both jobs alert when a run fail
 
 from pathlib import Path
 
-from mlkube import (CheckpointVolume, Environment, ExternalSecretSpec, GpuSpec, GpuTrainingJob, InferenceService, JobAlertsSpec,
+from mlkube import (CheckpointVolume, Environment, ExternalSecretSpec, GpuSpec, GpuTrainingJob, Image, InferenceService, JobAlertsSpec,
                     KedaScaling, MlApp, Model, MonitoringSpec, Platform, ResourcesSpec, ScheduledJob, SecretMount, SidecarSpec)
 from mlkube.gitops.settings import GitOps, NetworkSpec, QuotaSpec, WorkloadOverride
 from mlkube.inference_service import AutoscalingSpec, CustomMetric, Peer, ProbesSpec
@@ -19,6 +19,8 @@ from mlkube.inference_service import AutoscalingSpec, CustomMetric, Peer, Probes
 _EGRESS = NetworkSpec(egress_https_cidrs=["0.0.0.0/0"])
 # What every cluster runs; an option that needs anything else fails synth.
 _OPERATORS = ["argocd", "kserve", "keda", "prometheus-operator", "external-secrets", "kueue"]
+# Images built from this repo are pushed once, here, and deployed by digest everywhere.
+_REGISTRY = "ghcr.io/acme"
 # Alerts and monitors are picked up by the Prometheus that selects release=prometheus.
 _MONITORING = MonitoringSpec(selector_labels={"release": "prometheus"})
 # Jobs alert when a run fails or is still running at its active deadline.
@@ -26,11 +28,11 @@ _JOB_ALERTS = JobAlertsSpec(selector_labels={"release": "prometheus"})
 
 platform = Platform(
     environments=[
-        Environment(name="dev", namespace="ml-{app}", network=_EGRESS, operators=_OPERATORS, quota=QuotaSpec(cpu="32", memory="128Gi", gpus=2),
+        Environment(name="dev", namespace="ml-{app}", registry=_REGISTRY, network=_EGRESS, operators=_OPERATORS, quota=QuotaSpec(cpu="32", memory="128Gi", gpus=2),
                     overrides={"fraud-scoring/fraud-scorer": WorkloadOverride(min_replicas=1, max_replicas=2, resource_scale=0.5),
                                "llm-chat/llm-server": WorkloadOverride(max_replicas=1)}),
-        Environment(name="staging", namespace="ml-{app}", cluster="staging", network=_EGRESS, operators=_OPERATORS),
-        Environment(name="prod", namespace="ml-{app}", production=True, clusters=["prod-eu-1", "prod-us-1"], network=_EGRESS,
+        Environment(name="staging", namespace="ml-{app}", registry=_REGISTRY, cluster="staging", network=_EGRESS, operators=_OPERATORS),
+        Environment(name="prod", namespace="ml-{app}", registry=_REGISTRY, production=True, clusters=["prod-eu-1", "prod-us-1"], network=_EGRESS,
                     operators=_OPERATORS,
                     quota=QuotaSpec(cpu="256", memory="2Ti", gpus=16), kueue_cluster_queue="ml-prod",
                     overrides={"fraud-scoring/fraud-scorer": WorkloadOverride(min_replicas=6, max_replicas=24),
@@ -44,7 +46,8 @@ platform = Platform(
 def fraud_scoring(app: MlApp) -> None:
     InferenceService(
         app, "fraud-scorer",
-        image="ghcr.io/acme/fraud-scorer:1.4.2",
+        # Built from apps/images/fraud-scorer: dist/images/fraud-scorer/Dockerfile, tagged by content.
+        image=Image.build("apps/images/fraud-scorer", purpose="serving"),
         model=Model.from_uri("s3://acme-models/fraud/v3"),
         config={"SCORE_THRESHOLD": "0.82", "LOG_LEVEL": "info"},
         resources=ResourcesSpec(cpu="2", memory="4Gi"),
@@ -76,7 +79,7 @@ def llm_chat(app: MlApp) -> None:
                                    snapshot={"snapshot_class": "csi-snapshots"})
     finetune = GpuTrainingJob(
         app, "llm-finetune",
-        image="ghcr.io/acme/llm-finetune:0.3.1",
+        image=Image.build("apps/images/llm-finetune", purpose="training", accelerator="cuda"),
         command=["torchrun"],
         args=["--nnodes=$(NNODES)", "--nproc-per-node=$(NPROC_PER_NODE)", "--node-rank=$(NODE_RANK)",
               "--master-addr=$(MASTER_ADDR)", "--master-port=$(MASTER_PORT)", "train.py",
