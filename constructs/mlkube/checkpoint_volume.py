@@ -12,14 +12,14 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from constructs import Construct
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from .policy.waivers import Waiver
 from .construct import MlConstruct
 from .labels import standard_labels
 from .pod import mount_claim
 from .quantity import Quantity
-from .spec import DnsLabel, Spec
+from .spec import AbsolutePath, DnsLabel, Spec
 
 __all__ = ["CheckpointVolume", "CheckpointVolumeSpec", "SnapshotSpec", "VolumeUser",
            "KEEP_ANNOTATIONS", "STORAGE_SYNC_WAVE", "SNAPSHOT_API_VERSION"]
@@ -48,17 +48,10 @@ class CheckpointVolumeSpec(Spec):
     access_mode: Literal["ReadWriteOnce", "ReadWriteMany", "ReadWriteOncePod"] = Field(
         "ReadWriteOnce", description="ReadWriteMany when several pods or nodes write (multi-node training). Default: ReadWriteOnce.")
     volume_mode: Literal["Filesystem", "Block"] = Field("Filesystem", description="volumeMode. Default: Filesystem.")
-    mount_path: str = Field(DEFAULT_MOUNT_PATH, description=f"Where workloads see the volume (env CHECKPOINT_DIR). Default: {DEFAULT_MOUNT_PATH}.")
+    mount_path: AbsolutePath = Field(DEFAULT_MOUNT_PATH, description=f"Where workloads see the volume (env CHECKPOINT_DIR). Default: {DEFAULT_MOUNT_PATH}.")
     snapshot: SnapshotSpec | None = Field(None, description="Also emit a VolumeSnapshot of this volume. Default: none.")
     from_snapshot: DnsLabel | None = Field(None, description="Create the volume from this VolumeSnapshot (dataSource). Default: an empty volume.")
     waivers: list[Waiver] = Field(default_factory=list, description="Policy exceptions for this construct's objects, each with its reason (written as annotations). Default: none.")
-
-    @field_validator("mount_path")
-    @classmethod
-    def _absolute(cls, value: str) -> str:
-        if not value.startswith("/"):
-            raise ValueError(f"mount_path must be an absolute path (got {value!r})")
-        return value
 
 
 @dataclass(frozen=True)

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from .image import ImageSpec, is_digest_reference, resolve_image
 from .quantity import Quantity
 from .resources import ResourcesSpec, Scheduling
-from .spec import DnsLabel, Spec
+from .spec import AbsolutePath, DnsLabel, Spec
 
 __all__ = [
     "RUN_AS_USER", "PodBuilder", "SecretEnv", "SecretMount", "SidecarSpec", "container_security_context",
@@ -55,14 +55,7 @@ class SecretMount(Spec):
     """An existing Secret mounted read-only as files (never a value in the repo)."""
 
     secret: str = Field(description="Name of an existing Secret in the app's namespace.")
-    mount_path: str = Field(description="Folder where the Secret's keys appear as files, e.g. '/var/run/secrets/hf'.")
-
-    @field_validator("mount_path")
-    @classmethod
-    def _absolute(cls, value: str) -> str:
-        if not value.startswith("/"):
-            raise ValueError(f"mount_path must be an absolute path (got {value!r})")
-        return value
+    mount_path: AbsolutePath = Field(description="Folder where the Secret's keys appear as files, e.g. '/var/run/secrets/hf'.")
 
 
 class SecretEnv(Spec):

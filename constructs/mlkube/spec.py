@@ -7,16 +7,26 @@ import re
 from collections.abc import Mapping
 from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints, ValidationError
 
 from .errors import Problem
 
-__all__ = ["Spec", "DnsLabel", "DNS_LABEL", "parse_spec", "problems_from_validation_error", "field_path"]
+__all__ = ["Spec", "AbsolutePath", "DnsLabel", "DNS_LABEL", "parse_spec", "problems_from_validation_error", "field_path"]
 
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 #: A DNS-1123 label: lower-case alphanumerics and '-', at most 63 characters (object names, ports).
 DnsLabel = Annotated[str, StringConstraints(pattern=DNS_LABEL.pattern, max_length=63, min_length=1)]
+
+
+def _absolute(value: str) -> str:
+    if not value.startswith("/"):
+        raise ValueError(f"must be an absolute path (got {value!r})")
+    return value
+
+
+#: An absolute path inside a container (mount paths).
+AbsolutePath = Annotated[str, AfterValidator(_absolute)]
 
 
 class Spec(BaseModel):
