@@ -175,3 +175,33 @@ def commit_all(repo: Path, message: str) -> str:
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "--allow-empty", "-m", message)
     return git(repo, "rev-parse", "HEAD")
+
+
+def inference_service(name: str = "sentiment", namespace: str = "serving", *, minimum: int = 2, maximum: int = 6,
+                      storage_uri: str = "hf://distilbert/sst-2", gpu: int | None = None,
+                      product: str | None = None) -> dict[str, Any]:
+    """A KServe InferenceService (serving.kserve.io/v1beta1) in raw-deployment mode, as mlkube renders one."""
+    resources: dict[str, Any] = {"requests": {"cpu": "1", "memory": "2Gi"}, "limits": {"cpu": "1", "memory": "2Gi"}}
+    if gpu is not None:
+        resources["requests"]["nvidia.com/gpu"] = resources["limits"]["nvidia.com/gpu"] = gpu
+    model = {"name": "kserve-container", "modelFormat": {"name": "huggingface"}, "storageUri": storage_uri,
+             "image": IMAGE_A, "resources": resources}
+    predictor: dict[str, Any] = {"minReplicas": minimum, "maxReplicas": maximum, "model": model}
+    if product is not None:
+        predictor["nodeSelector"] = {"nvidia.com/gpu.product": product}
+    return {"apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService",
+            "metadata": {"name": name, "namespace": namespace, "annotations": {"serving.kserve.io/deploymentMode": "Standard"}},
+            "spec": {"predictor": predictor}}
+
+
+def jobset(name: str = "finetune", namespace: str = "training", *, nodes: int = 2, gpus: int = 8,
+           product: str = "NVIDIA-H100-80GB-HBM3", replicas: int = 1) -> dict[str, Any]:
+    """A JobSet (jobset.x-k8s.io/v1alpha2) with one replicated job ``node`` of ``nodes`` pods, as mlkube renders one."""
+    trainer = {**restricted_container("trainer", IMAGE_A),
+               "resources": {"requests": {"cpu": "48", "memory": "640Gi", "nvidia.com/gpu": gpus},
+                             "limits": {"memory": "640Gi", "nvidia.com/gpu": gpus}}}
+    pod = {**pod_spec(trainer), "restartPolicy": "Never", "nodeSelector": {"nvidia.com/gpu.product": product}}
+    job_spec = {"parallelism": nodes, "completions": nodes, "completionMode": "Indexed", "backoffLimit": 0,
+                "template": {"metadata": {"labels": {"app.kubernetes.io/name": name}}, "spec": pod}}
+    return {"apiVersion": "jobset.x-k8s.io/v1alpha2", "kind": "JobSet", "metadata": {"name": name, "namespace": namespace},
+            "spec": {"replicatedJobs": [{"name": "node", "replicas": replicas, "template": {"spec": job_spec}}]}}

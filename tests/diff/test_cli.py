@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 from click.testing import CliRunner
 from diff_trees import IMAGE_B, changed, commit_all, deployment, git, pvc, service, write_tree
+from helpers import PACKAGE_ROOT
 
 from mlkube.cli import main
 
@@ -104,3 +108,15 @@ def test_fails_when_fail_on_level_is_unknown(trees):
     result = run("base", "head", "--fail-on", "critical")
     assert result.exit_code == 2
     assert "'critical' is not one of 'info', 'low', 'medium', 'high'" in result.stderr
+
+
+def test_diff_imports_neither_node_nor_the_other_commands(tmp_path):
+    """What keeps `mlkube diff` quick in CI: no cdk8s/jsii (Node) and no other command's module."""
+    script = ("import sys\nfrom mlkube.cli import main\n"
+              "try:\n    main(['diff', 'base', 'base'])\nexcept SystemExit:\n    pass\n"
+              "print(sorted(m for m in sys.modules if m.startswith(('mlkube.cli.', 'cdk8s', 'jsii', 'constructs'))))")
+    write_tree(tmp_path / "base", {PROD: [deployment()]})
+    result = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True,
+                            env={**os.environ, "PYTHONPATH": str(PACKAGE_ROOT)}, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1] == "['mlkube.cli.diff']"

@@ -21,6 +21,24 @@ def test_removed_claim_is_data_loss(run_diff):
                                                  "its volume and data go too")
 
 
+def test_removed_claim_that_argo_cd_may_not_prune_is_low(run_diff):
+    """The example platform's CheckpointVolume writes ``Prune=false``: Argo CD leaves the claim in place."""
+    kept = changed(pvc(), "metadata.annotations", {"argocd.argoproj.io/sync-options": "Prune=false, Delete=false"})
+    report = run_diff({PROD: [kept]}, {PROD: []})
+    assert risk_summary(report) == [("removed", "PersistentVolumeClaim fraud/models", "low", "data loss")]
+    assert report.changes[0].risks[0].reason == (
+        "the claim leaves the config repo, but its argocd.argoproj.io/sync-options Prune=false keeps Argo CD from "
+        "deleting it: volume and data stay, unmanaged, and the app shows OutOfSync until the claim is deleted by hand")
+
+
+@pytest.mark.parametrize("options", ["Prune=confirm", "Delete=false", "PruneLast=true"])
+def test_removed_claim_with_other_sync_options_is_still_high(run_diff, options):
+    """Prune=confirm only waits for a person to confirm; Delete=false is about deleting the Application."""
+    annotated = changed(pvc(), "metadata.annotations", {"argocd.argoproj.io/sync-options": options})
+    report = run_diff({PROD: [annotated]}, {PROD: []})
+    assert risk_summary(report) == [("removed", "PersistentVolumeClaim fraud/models", "high", "data loss")]
+
+
 @pytest.mark.parametrize(("field", "value"), [
     ("storageClassName", "fast-ssd"),
     ("accessModes", ["ReadWriteMany"]),

@@ -16,7 +16,7 @@ from ..quantity import parse_quantity
 from .model import FieldChange, join_path
 
 __all__ = ["FieldValue", "fields_of", "field_changes", "ImageRef", "parse_image", "short_image", "containers",
-           "template_spec_path", "GPU_RESOURCE", "GPU_PRODUCT_LABEL", "ABSENT"]
+           "template_spec_path", "KSERVE_COMPONENTS", "GPU_RESOURCE", "GPU_PRODUCT_LABEL", "ABSENT"]
 
 #: How Markdown shows an absent value (JSON writes null).
 ABSENT = "none"
@@ -121,35 +121,94 @@ def _dig(obj: Any, *keys: str) -> Any:
     return obj
 
 
-def _pod_fields(kind: str, pod_spec: dict[str, Any], revision_of: RevisionLookup | None) -> dict[str, FieldValue]:
-    base = template_spec_path(kind)
+def _pod_fields(base: str, pod_spec: dict[str, Any], revision_of: RevisionLookup | None,
+                prefix: str = "", rank: tuple[Any, ...] = ()) -> dict[str, FieldValue]:
+    """GPU product, volumes and per-container rows of the pod spec at field path ``base``; ``prefix``
+    names the part of the object the pod belongs to (a KServe component, a JobSet replicated job)."""
     found: dict[str, FieldValue] = {}
     product = _dig(pod_spec, "nodeSelector", GPU_PRODUCT_LABEL)
     if product is not None:
-        found["GPU product"] = FieldValue(product, str(product), (join_path(f"{base}.nodeSelector", GPU_PRODUCT_LABEL),), (1, 0))
+        found[_label(prefix, "GPU product")] = FieldValue(
+            product, str(product), (join_path(f"{base}.nodeSelector", GPU_PRODUCT_LABEL),), (*rank, 1, 0))
     volumes = sorted(_volume_source(v) for v in pod_spec.get("volumes") or [] if isinstance(v, dict))
     if volumes:
-        found["volumes"] = FieldValue(volumes, ", ".join(volumes), (f"{base}.volumes",), (1, 1))
+        found[_label(prefix, "volumes")] = FieldValue(volumes, ", ".join(volumes), (f"{base}.volumes",), (*rank, 1, 1))
     for group, name, container in containers(pod_spec):
-        label = f"{'init ' if group == 'initContainers' else ''}{name}"
-        path = f"{base}.{group}[{name}]"
-        order = (2, group != "initContainers", name)
-        image = container.get("image")
-        if image is not None:
-            found[f"{label}: image"] = FieldValue(str(image), short_image(str(image), revision_of), (f"{path}.image",), (*order, 0))
-        resources = container.get("resources") or {}
-        requests, limits = resources.get("requests") or {}, resources.get("limits") or {}
-        for rank, resource in enumerate(("cpu", "memory"), start=1):
-            value = requests.get(resource)
-            if value is not None:
-                found[f"{label}: {resource} request"] = FieldValue(
-                    _quantity(value), _shown(value), (join_path(f"{path}.resources.requests", resource),), (*order, rank))
-        for resource in sorted(set(requests) | set(limits)):
-            if GPU_RESOURCE.match(str(resource)):
-                # Extended resources may be given as limits only (the request then equals the limit).
-                value = requests.get(resource, limits.get(resource))
-                paths = (join_path(f"{path}.resources.requests", resource), join_path(f"{path}.resources.limits", resource))
-                found[f"{label}: {resource}"] = FieldValue(_quantity(value), _shown(value), paths, (*order, 3, resource))
+        label = " ".join(filter(None, (prefix, "init" if group == "initContainers" else "", name)))
+        found.update(_container_fields(label, f"{base}.{group}[{name}]", container, revision_of,
+                                       (*rank, 2, group != "initContainers", name)))
+    return found
+
+
+def _label(prefix: str, field: str) -> str:
+    return f"{prefix}: {field}" if prefix else field
+
+
+def _container_fields(label: str, path: str, container: dict[str, Any], revision_of: RevisionLookup | None,
+                      order: tuple[Any, ...]) -> dict[str, FieldValue]:
+    """Image, cpu and memory requests and GPUs of one container at field path ``path``."""
+    found: dict[str, FieldValue] = {}
+    image = container.get("image")
+    if image is not None:
+        found[f"{label}: image"] = FieldValue(str(image), short_image(str(image), revision_of), (f"{path}.image",), (*order, 0))
+    resources = container.get("resources") or {}
+    requests, limits = resources.get("requests") or {}, resources.get("limits") or {}
+    for rank, resource in enumerate(("cpu", "memory"), start=1):
+        value = requests.get(resource)
+        if value is not None:
+            found[f"{label}: {resource} request"] = FieldValue(
+                _quantity(value), _shown(value), (join_path(f"{path}.resources.requests", resource),), (*order, rank))
+    for resource in sorted(set(requests) | set(limits)):
+        if GPU_RESOURCE.match(str(resource)):
+            # Extended resources may be given as limits only (the request then equals the limit).
+            value = requests.get(resource, limits.get(resource))
+            paths = (join_path(f"{path}.resources.requests", resource), join_path(f"{path}.resources.limits", resource))
+            found[f"{label}: {resource}"] = FieldValue(_quantity(value), _shown(value), paths, (*order, 3, resource))
+    return found
+
+
+#: The components of a KServe InferenceService, each a pod spec plus scaling fields.
+KSERVE_COMPONENTS = ("predictor", "transformer", "explainer")
+
+
+def _kserve_fields(spec: dict[str, Any], revision_of: RevisionLookup | None) -> dict[str, FieldValue]:
+    """Per component: replica range, and the pod; the predictor's ``model`` is one more container,
+    with the model's storage URI (both read by the KServe controller, which renders the Deployment)."""
+    found: dict[str, FieldValue] = {}
+    for index, component in enumerate(KSERVE_COMPONENTS):
+        body = spec.get(component)
+        if not isinstance(body, dict):
+            continue
+        base, rank = f"spec.{component}", (1, index)
+        for field, key in (("min replicas", "minReplicas"), ("max replicas", "maxReplicas")):
+            if key in body:
+                found[f"{component}: {field}"] = FieldValue(body[key], _shown(body[key]), (f"{base}.{key}",), (*rank, 0))
+        model = body.get("model")
+        if isinstance(model, dict):
+            uri = model.get("storageUri")
+            found[f"{component}: model storage URI"] = FieldValue(uri, _shown(uri), (f"{base}.model.storageUri",), (*rank, 0))
+            found.update(_container_fields(f"{component} model", f"{base}.model", model, revision_of, (*rank, 2, True, "")))
+        found.update(_pod_fields(base, body, revision_of, component, rank))
+    return found
+
+
+def _jobset_fields(spec: dict[str, Any], revision_of: RevisionLookup | None) -> dict[str, FieldValue]:
+    """Per replicated job: how many Jobs, their parallelism and completions, and the pod."""
+    found: dict[str, FieldValue] = {}
+    for index, replicated in enumerate(spec.get("replicatedJobs") or []):
+        if not isinstance(replicated, dict):
+            continue
+        name = str(replicated.get("name", index))
+        base, rank = f"spec.replicatedJobs[{name}]", (1, name)
+        job = _dig(replicated, "template", "spec") or {}
+        found[f"{name}: replicas"] = FieldValue(replicated.get("replicas", 1), _shown(replicated.get("replicas", 1)),
+                                                (f"{base}.replicas",), (*rank, 0, 0))
+        for position, key in enumerate(("parallelism", "completions"), start=1):
+            if key in job:
+                found[f"{name}: {key}"] = FieldValue(job[key], _shown(job[key]), (f"{base}.template.spec.{key}",), (*rank, 0, position))
+        pod_spec = _dig(job, "template", "spec")
+        if isinstance(pod_spec, dict):
+            found.update(_pod_fields(f"{base}.template.spec.template.spec", pod_spec, revision_of, name, rank))
     return found
 
 
@@ -196,7 +255,12 @@ def fields_of(obj: dict[str, Any], revision_of: RevisionLookup | None = None) ->
     if template is not None:
         pod_spec = obj.get("spec") if kind == "Pod" else template.get("spec")
         if isinstance(pod_spec, dict):
-            found.update(_pod_fields(kind, pod_spec, revision_of))
+            found.update(_pod_fields(template_spec_path(kind), pod_spec, revision_of))
+    spec = obj.get("spec")
+    if isinstance(spec, dict) and kind == "InferenceService" and str(obj.get("apiVersion", "")).startswith("serving.kserve.io/"):
+        found.update(_kserve_fields(spec, revision_of))
+    if isinstance(spec, dict) and kind == "JobSet" and str(obj.get("apiVersion", "")).startswith("jobset.x-k8s.io/"):
+        found.update(_jobset_fields(spec, revision_of))
     return found
 
 

@@ -24,6 +24,7 @@ DATA_LOSS, RECREATION, AVAILABILITY, SECURITY = "data loss", "recreation", "avai
 #: Environments treated as production unless ``--production`` names others.
 DEFAULT_PRODUCTION = frozenset({"prod", "production"})
 _SCALED = ("Deployment", "StatefulSet", "ReplicaSet")
+SYNC_OPTIONS = "argocd.argoproj.io/sync-options"
 
 
 @dataclass(frozen=True)
@@ -94,7 +95,12 @@ def _claim_loss(change: ObjectChange, _: RiskContext) -> Iterator[Risk]:
     if change.kind != "PersistentVolumeClaim":
         return
     if change.status == "removed":
-        yield Risk(Level.HIGH, DATA_LOSS, "the claim is deleted; with the usual reclaim policy (Delete) its volume and data go too")
+        if "Prune=false" in _sync_options(change.base):
+            yield Risk(Level.LOW, DATA_LOSS, f"the claim leaves the config repo, but its {SYNC_OPTIONS} Prune=false keeps "
+                                             "Argo CD from deleting it: volume and data stay, unmanaged, and the app shows "
+                                             "OutOfSync until the claim is deleted by hand")
+        else:
+            yield Risk(Level.HIGH, DATA_LOSS, "the claim is deleted; with the usual reclaim policy (Delete) its volume and data go too")
         return
     if change.status != "changed":
         return
@@ -110,6 +116,13 @@ def _claim_loss(change: ObjectChange, _: RiskContext) -> Iterator[Risk]:
     if before is not None and after is not None and _smaller(after, before):
         yield Risk(Level.HIGH, DATA_LOSS, f"storage shrinks from {before} to {after}: volumes cannot shrink, "
                                           "so only a new empty claim would apply")
+
+
+def _sync_options(located: Located | None) -> set[str]:
+    """Argo CD's per-object sync options. On a removal the live object (the base side) carries them,
+    and Argo CD honours ``Prune=false`` there over the Application's prune policy."""
+    text = _dig(located.obj if located else None, "metadata", "annotations", SYNC_OPTIONS)
+    return {option.strip() for option in text.split(",")} if isinstance(text, str) else set()
 
 
 def _smaller(after: Any, before: Any) -> bool:
