@@ -12,9 +12,59 @@ import yaml
 from .errors import MlkubeError, Problem
 from .manifest import Manifest
 
-__all__ = ["LoadedManifest", "load_manifests", "yaml_files", "line_of"]
+__all__ = ["FastLoader", "LoadedManifest", "construct", "load_manifests", "line_of", "plain_value", "yaml_files"]
 
-_Loader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_BaseLoader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_STR, _MAP, _SEQ = "tag:yaml.org,2002:str", "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"
+
+
+class FastLoader(_BaseLoader):  # type: ignore[misc,valid-type]
+    """libyaml's parser and composer, with PyYAML's implicit tag resolution memoized.
+
+    The composer asks the (pure Python) resolver for the tag of every scalar; in manifests the same
+    keys and values come back thousands of times, and the answer depends only on (value, implicit).
+    """
+
+    _resolved: dict[tuple[Any, ...], str] = {}
+
+    def resolve(self, kind: Any, value: Any, implicit: Any, _scalar: Any = yaml.ScalarNode) -> str:
+        if kind is _scalar:
+            tag = self._resolved.get((value, implicit))
+            if tag is not None:
+                return tag
+            tag = super().resolve(kind, value, implicit)
+            if len(self._resolved) < 200_000:
+                self._resolved[(value, implicit)] = tag
+            return tag  # type: ignore[no-any-return]
+        return super().resolve(kind, value, implicit)  # type: ignore[no-any-return]
+
+
+def plain_value(node: yaml.Node, loader: Any) -> Any:
+    """What ``construct_document`` gives, about twice as fast for the plain strings, mappings and lists
+    that manifests are made of; any other node (numbers, merge keys, tags) goes to PyYAML's constructor."""
+    kind = type(node)
+    if kind is yaml.ScalarNode and node.tag == _STR:
+        return node.value
+    if kind is yaml.MappingNode and node.tag == _MAP:
+        result = {}
+        for key, value in node.value:
+            if type(key) is not yaml.ScalarNode or key.tag != _STR:
+                return loader.construct_object(node, deep=True)
+            result[key.value] = plain_value(value, loader)
+        return result
+    if kind is yaml.SequenceNode and node.tag == _SEQ:
+        return [plain_value(item, loader) for item in node.value]
+    return loader.construct_object(node, deep=True)
+
+
+def construct(node: yaml.Node, loader: Any) -> Any:
+    """One document's value from its node (an alias that contains itself goes to PyYAML)."""
+    try:
+        value = plain_value(node, loader)
+    except RecursionError:
+        value = loader.construct_document(node)
+    loader.constructed_objects, loader.recursive_objects = {}, {}
+    return value
 
 
 @dataclass
@@ -42,11 +92,11 @@ def yaml_files(paths: Iterable[str | Path]) -> list[Path]:
 
 
 def _documents(text: str) -> Iterator[tuple[Any, Any]]:
-    loader = _Loader(text)
+    loader = FastLoader(text)
     try:
         while loader.check_node():
             node = loader.get_node()
-            yield node, loader.construct_document(node)
+            yield node, construct(node, loader)
     finally:
         loader.dispose()
 

@@ -2,7 +2,7 @@
 would render it (each edited file is loaded and written back with ``mlkube.render.to_yaml``, which
 reproduces the committed bytes of an unedited object):
 
-- dev: fraud-scorer 1.4.2 -> 1.4.3, a new digest in the Deployment and in the lock (an image bump);
+- dev: fraud-scorer rebuilt (a new content tag), a new digest in the Deployment and in the lock (an image bump);
 - prod: llm-server moves from H100 to A100 GPUs (the ``gpu_product`` override);
 - staging: the llm-checkpoints CheckpointVolume leaves mlkube (its claim and snapshot are removed;
   the workloads keep mounting the claim by name, as when the storage team takes it over).
@@ -24,8 +24,9 @@ from mlkube.render import to_yaml
 __all__ = ["COMMITTED_DIST", "NEW_SCORER_DIGEST", "OLD_SCORER_DIGEST", "NEW_GPU", "copy_dist", "apply_example_change"]
 
 COMMITTED_DIST = REPO_ROOT / "dist"
-OLD_SCORER_DIGEST = "sha256:e11f380d2a5fce32429035933665a935ac2b0efd67dc3ebafb97c600bd4c4a81"
-NEW_SCORER_DIGEST = "sha256:" + hashlib.sha256(b"ghcr.io/acme/fraud-scorer:1.4.3").hexdigest()
+# The built fraud-scorer image as the committed lock pins it in dev, and the digest a rebuild would get.
+OLD_SCORER_DIGEST = json.loads((COMMITTED_DIST / "images.lock.json").read_text())["environments"]["dev"]["images"]["fraud-scorer"]["digest"]
+NEW_SCORER_DIGEST = "sha256:" + hashlib.sha256(b"ghcr.io/acme/fraud-scorer:rebuilt").hexdigest()
 NEW_GPU = "NVIDIA-A100-SXM4-80GB"
 
 
@@ -59,9 +60,9 @@ def _move_gpu(obj: dict[str, Any]) -> None:
 
 def _lock_bump(lock_path: Path) -> None:
     lock = json.loads(lock_path.read_text())
-    entry = lock["environments"]["dev"]["images"]["ghcr.io/acme/fraud-scorer"]
+    entry = lock["environments"]["dev"]["images"]["fraud-scorer"]
     assert entry["digest"] == OLD_SCORER_DIGEST
-    entry.update(tag="1.4.3", digest=NEW_SCORER_DIGEST)
+    entry.update(tag="0123456789abcdef", digest=NEW_SCORER_DIGEST)
     lock_path.write_text(json.dumps(lock, indent=2) + "\n")
 
 

@@ -22,7 +22,7 @@ KEPT_CLAIM = ("the claim leaves the config repo, but its argocd.argoproj.io/sync
 EXPECTED = [
     ("dev", "fraud-scoring", "changed", "Deployment", "fraud-scorer",
      [{"field": "server: image", "old": f"ghcr.io/acme/fraud-scorer@{OLD_SCORER_DIGEST[:19]} (source example)",
-       "new": f"ghcr.io/acme/fraud-scorer@{NEW_SCORER_DIGEST[:19]}"}], []),
+       "new": f"ghcr.io/acme/fraud-scorer@{NEW_SCORER_DIGEST[:19]} (source example)"}], []),
     ("prod", "llm-chat", "changed", "Deployment", "llm-server",
      [{"field": "GPU product", "old": "NVIDIA-H100-80GB-HBM3", "new": NEW_GPU}], []),
     ("staging", "llm-chat", "removed", "PersistentVolumeClaim", "llm-checkpoints", [],

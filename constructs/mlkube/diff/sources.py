@@ -24,12 +24,12 @@ from typing import Any
 import yaml
 
 from ..errors import MlkubeError, Problem
+from ..loader import FastLoader, construct
 from ..manifest import object_key
 
 __all__ = ["Located", "Tree", "Side", "ParseCache", "read_tree", "load_objects", "read_side", "layout_parts",
            "LOCK_FILE", "NON_MANIFEST_FOLDERS", "MatchKey"]
 
-_Loader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 LOCK_FILE = "images.lock.json"
 #: Top-level folders of a config repo that hold no manifests (image build contexts).
@@ -237,39 +237,13 @@ def _lock_revisions(data: bytes, label: str, notes: list[str]) -> dict[str, dict
 
 # -- parsing ----------------------------------------------------------------------------------------
 
-_STR, _MAP, _SEQ = "tag:yaml.org,2002:str", "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"
-
-
-def _value(node: yaml.Node, loader: Any) -> Any:
-    """What ``construct_document`` gives, about twice as fast for the plain strings, mappings and lists
-    that manifests are made of; any other node (numbers, merge keys, tags) goes to PyYAML's constructor."""
-    kind = type(node)
-    if kind is yaml.ScalarNode and node.tag == _STR:
-        return node.value
-    if kind is yaml.MappingNode and node.tag == _MAP:
-        result = {}
-        for key, value in node.value:
-            if type(key) is not yaml.ScalarNode or key.tag != _STR:
-                return loader.construct_object(node, deep=True)
-            result[key.value] = _value(value, loader)
-        return result
-    if kind is yaml.SequenceNode and node.tag == _SEQ:
-        return [_value(item, loader) for item in node.value]
-    return loader.construct_object(node, deep=True)
-
-
 def _documents(data: bytes) -> list[tuple[int, Any]]:
-    loader = _Loader(data)
+    loader = FastLoader(data)
     try:
         documents = []
         while loader.check_node():
             node = loader.get_node()
-            try:
-                document = _value(node, loader)
-            except RecursionError:  # an alias that contains itself: PyYAML builds the cycle
-                document = loader.construct_document(node)
-            loader.constructed_objects, loader.recursive_objects = {}, {}
-            documents.append((node.start_mark.line + 1, document))
+            documents.append((node.start_mark.line + 1, construct(node, loader)))
         return documents
     finally:
         loader.dispose()
