@@ -32,7 +32,7 @@ AbsolutePath = Annotated[str, AfterValidator(_absolute)]
 class Spec(BaseModel):
     """Base of all specs: unknown fields are errors, values are immutable once validated."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True, use_attribute_docstrings=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
 
 
 S = TypeVar("S", bound=Spec)
