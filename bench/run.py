@@ -11,6 +11,7 @@ bench/RESULTS.md with the machine description and the commit. A script, not a te
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import os
@@ -43,25 +44,19 @@ print(time.perf_counter() - start)
 
 
 def run(command: list[str], apps: int, cwd: Path = ROOT) -> tuple[float, float, str]:
-    """Wall seconds, peak RSS in MiB (the process and its children), stdout."""
+    """Wall seconds, peak RSS in MiB of this process (with the children it waited for: jsii's Node), stdout."""
     start = time.perf_counter()
-    process = subprocess.Popen(command, cwd=cwd, env={**ENV, "MLKUBE_BENCH_APPS": str(apps)},
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    out, err = process.communicate()
-    seconds = time.perf_counter() - start
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        process = subprocess.Popen(command, cwd=cwd, env={**ENV, "MLKUBE_BENCH_APPS": str(apps)}, stdout=out, stderr=err, text=True)
+        _, status, usage = os.wait4(process.pid, 0)
+        seconds = time.perf_counter() - start
+        process.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read(), err.read()
     if process.returncode != 0:
-        raise SystemExit(f"benchmark step failed: {' '.join(command)}\n{err[-3000:]}")
-    peak = _peak_rss_mib()
-    return seconds, peak, out
-
-
-_last_children_rss = 0.0
-
-
-def _peak_rss_mib() -> float:
-    # ru_maxrss of children is the largest child so far; each step below runs its largest process first.
-    import resource
-    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        raise SystemExit(f"benchmark step failed: {' '.join(command)}\n{stderr[-3000:]}")
+    return seconds, usage.ru_maxrss / 1024, stdout
 
 
 def count_objects(dist: Path) -> int:
@@ -77,6 +72,7 @@ def mlkube(*args: str) -> list[str]:
     return [PYTHON, "-m", "mlkube", *args]
 
 
+@functools.cache
 def has_command(name: str) -> bool:
     result = subprocess.run(mlkube(name, "--help"), env=ENV, capture_output=True, text=True)
     return result.returncode == 0
@@ -136,11 +132,8 @@ def measure(apps: int, runs: int) -> dict[str, object]:
                 head = tmp / f"head-{attempt}"
                 shutil.copytree(dist, head)
                 bump_images(head)
-                process = subprocess.run(mlkube("diff", str(dist), str(head), "--format", "json"), env=ENV, capture_output=True, text=True)
-                start = time.perf_counter()
-                subprocess.run(mlkube("diff", str(dist), str(head), "--format", "json"), env=ENV, capture_output=True, text=True)
-                results.setdefault("mlkube diff", []).append(time.perf_counter() - start)
-                del process
+                seconds, _, _ = run(mlkube("diff", str(dist), str(head), "--format", "json"), apps)
+                results.setdefault("mlkube diff", []).append(seconds)
     medians = {name: statistics.median(values) for name, values in results.items()}
     return {"apps": apps, "objects": objects, "plus_objects": plus_objects, "seconds": medians, "peak_mib": peaks}
 
