@@ -52,7 +52,7 @@ def main() -> None:
         timed("render YAML", synth.render, ctx)
         for step in synth.OUTPUTS:
             timed(f"output: {step.__name__}", step, ctx)
-        timed("write the tree", replace_tree, ctx.out_dir, ctx.files, tuple(synth.KEEP_IN_OUTPUT))
+        timed("write the tree", replace_tree, ctx.out_dir, ctx.files)
         if ctx.problems:
             raise SystemExit(f"synth found problems: {ctx.problems[:3]}")
     total = sum(seconds for _, seconds in rows)

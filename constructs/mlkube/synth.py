@@ -23,7 +23,7 @@ from .validation import SchemaCatalog, ValidationSettings, check_cross_object
 if TYPE_CHECKING:
     from .platform import MlApp, Platform
 
-__all__ = ["SynthContext", "SynthResult", "synthesize", "TRANSFORMS", "CHECKS", "OUTPUTS", "KEEP_IN_OUTPUT"]
+__all__ = ["SynthContext", "SynthResult", "synthesize", "TRANSFORMS", "CHECKS", "OUTPUTS"]
 
 
 @dataclass
@@ -47,8 +47,6 @@ TRANSFORMS: list[Step] = []
 CHECKS: list[Step] = []
 #: Steps that add files beside the manifests.
 OUTPUTS: list[Step] = []
-#: Top-level entries of the output that synth keeps when it replaces the tree (state it does not own).
-KEEP_IN_OUTPUT: list[str] = []
 
 # Built images (Dockerfiles, images.json) and digest pinning (the lock, kept across synths).
 
@@ -149,7 +147,7 @@ def synthesize(platform: Platform, out_dir: Path) -> SynthResult:
             step(ctx)
     if ctx.problems:
         raise MlkubeError(ctx.problems, title="synth failed; nothing was written")
-    replace_tree(out_dir, ctx.files, keep=tuple(KEEP_IN_OUTPUT))
+    replace_tree(out_dir, ctx.files)
     return SynthResult(out_dir, ctx.files, ctx.manifests, ctx.warnings, time.perf_counter() - started)
 
 
@@ -157,8 +155,7 @@ def _register_steps() -> None:
     """Every capability's steps, in the order they run (imported here: they use the lists above)."""
     from .gitops import steps as gitops
     from .images.manifest import write_image_files
-    from .pinning.lock import LOCK_FILE
-    from .pinning.synth_steps import apply_lock, require_pinned_images
+    from .pinning.synth_steps import apply_lock, require_pinned_images, write_lock
     from .policy.synth_step import check_policy_step
     from .volume_sharing import volume_sharing_step
 
@@ -170,8 +167,7 @@ def _register_steps() -> None:
         check_policy_step,             # security policy: unwaived errors fail synth, warnings are printed
         gitops.check_overrides_used,   # an override naming no construct is a typo
     ])
-    OUTPUTS.extend([write_image_files, gitops.write_lock, gitops.write_workflows])
-    KEEP_IN_OUTPUT.append(LOCK_FILE)   # the lock is state that pin writes and synth reads
+    OUTPUTS.extend([write_image_files, write_lock, gitops.write_workflows])  # write_lock: the lock survives every synth
 
 
 _register_steps()

@@ -1,7 +1,7 @@
-"""The image lock file (``<out>/images.lock.json``): read, write, and look up locked digests.
+"""The image lock as plain dicts, for promotion: read it, look digests up, write it back.
 
-A small adapter until the pinning module (issues 4/5) lands; it reads and writes the same format:
-``{"version": 1, "environments": {ENV: {"images": {NAME: {"repository", "tag", "digest", "source"}}}}}``.
+The lock's format and its bytes belong to mlkube.pinning.lock; writing goes through it, so `promote`,
+`pin` and `synth` all write the same bytes for the same lock.
 """
 
 from __future__ import annotations
@@ -11,10 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import MlkubeError
+from ..pinning.lock import LOCK_FILE, parse_lock
 
 __all__ = ["LOCK_FILE", "read_lock", "render_lock", "locked_images", "split_reference", "pinned_reference"]
-
-LOCK_FILE = "images.lock.json"
 
 
 def read_lock(path: Path) -> dict[str, Any]:
@@ -33,8 +32,8 @@ def read_lock(path: Path) -> dict[str, Any]:
 
 
 def render_lock(lock: dict[str, Any]) -> bytes:
-    """Deterministic bytes: sorted keys, two-space indent, final newline."""
-    return (json.dumps(lock, indent=2, sort_keys=True) + "\n").encode()
+    """The lock's bytes exactly as `mlkube pin` and synth write them."""
+    return parse_lock(json.dumps(lock), LOCK_FILE).to_bytes()
 
 
 def locked_images(lock: dict[str, Any], environment: str) -> dict[str, dict[str, Any]]:

@@ -88,6 +88,8 @@ def promote(dist: Path, source: str, target: str) -> PromotionResult:
     updated = copy.deepcopy(lock)
     updated["environments"][target] = {"images": copy.deepcopy(images)}
     changes = _rewrite(dist, target, images)
-    changes[dist / LOCK_FILE] = render_lock(updated)
+    rendered, lock_path = render_lock(updated), dist / LOCK_FILE
+    if not lock_path.exists() or lock_path.read_bytes() != rendered:
+        changes[lock_path] = rendered  # a second promote changes nothing and says so
     replace_files(changes)
     return PromotionResult(source, target, len(images), sorted(changes))

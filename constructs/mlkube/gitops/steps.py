@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING
 from ..errors import Problem
 from ..manifest import Manifest
 from .argocd import argocd_manifests
-from ..pinning.lock import LOCK_FILE, load_lock, lock_path
 from .platform_objects import platform_manifests
 from .sync_waves import annotate
 from .workflows import WORKFLOWS_FOLDER, render_workflows
@@ -15,7 +14,7 @@ from .workflows import WORKFLOWS_FOLDER, render_workflows
 if TYPE_CHECKING:
     from ..synth import SynthContext
 
-__all__ = ["add_platform_objects", "add_sync_waves", "add_argocd_objects", "check_overrides_used", "write_lock", "write_workflows"]
+__all__ = ["add_platform_objects", "add_sync_waves", "add_argocd_objects", "check_overrides_used", "write_workflows"]
 
 
 
@@ -62,12 +61,6 @@ def check_overrides_used(ctx: SynthContext) -> None:
                 known = sorted(m.where.partition("/")[2] for m in ctx.manifests if m.environment == environment.name and not m.app.startswith("_"))
                 ctx.problems.append(Problem(f"environment {environment.name}", f"overrides[{key}]", f"no construct '{key}' in environment "
                                             f"{environment.name!r}", f"keys are '<app>/<construct id>', e.g. {', '.join(sorted(set(known))[:5]) or 'none'}"))
-
-
-def write_lock(ctx: SynthContext) -> None:
-    """Carry the lock into the output, so a synth elsewhere (a test, diff) gives the same tree."""
-    if lock_path(ctx.out_dir).exists():
-        ctx.files[LOCK_FILE] = load_lock(ctx.out_dir).to_bytes()
 
 
 def write_workflows(ctx: SynthContext) -> None:

@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING
 from ..errors import MlkubeError, Problem
 from ..images.reference import parse_reference
 from .fields import image_fields
-from .lock import load_lock
+from .lock import LOCK_FILE, load_lock, lock_path
 
 if TYPE_CHECKING:
     from ..synth import SynthContext
 
-__all__ = ["apply_lock", "require_pinned_images", "ALLOW_UNPINNED_ENV"]
+__all__ = ["apply_lock", "require_pinned_images", "write_lock", "ALLOW_UNPINNED_ENV"]
 
 #: Set to 1 to synthesize environments with require_pinned_images anyway (the CI job that builds).
 ALLOW_UNPINNED_ENV = "MLKUBE_ALLOW_UNPINNED"
@@ -59,3 +59,9 @@ def require_pinned_images(ctx: SynthContext) -> None:
                                         f"and environment {manifest.environment!r} requires pinned images",
                                         f"build and push it, run mlkube pin, then synth again; {ALLOW_UNPINNED_ENV}=1 "
                                         "synthesizes anyway (for the job that builds the images)"))
+
+
+def write_lock(ctx: SynthContext) -> None:
+    """OUTPUT: the lock goes into the new tree (synth replaces the tree whole), also when writing elsewhere."""
+    if lock_path(ctx.out_dir).exists():
+        ctx.files[LOCK_FILE] = load_lock(ctx.out_dir).to_bytes()
