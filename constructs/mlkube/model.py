@@ -9,6 +9,7 @@ from pydantic import BeforeValidator, Field, field_validator
 
 from .image import ImageSpec
 from .spec import Spec
+from .traffic.model import EgressRule
 
 __all__ = ["Model", "UriModel", "PvcModel", "ModelSpec", "DEFAULT_DOWNLOADER_IMAGE"]
 
@@ -26,6 +27,7 @@ class UriModel(Spec):
     downloader_image: ImageSpec = Field(DEFAULT_DOWNLOADER_IMAGE, description=f"Image of the download init container. Default: {DEFAULT_DOWNLOADER_IMAGE}.")
     credentials_secret: str | None = Field(None, description="Existing Secret with storage credentials, mounted as files for the downloader. Default: none (workload identity).")
     cache_size: str = Field("20Gi", description="Size limit of the volume the model is downloaded into. Default: 20Gi.")
+    egress: list[EgressRule] = Field(default_factory=list, description="Where the downloader reaches the storage (its NetworkPolicy egress), e.g. [{'cidrs': ['0.0.0.0/0']}] for HTTPS anywhere or the endpoint's CIDRs, or an in-cluster store by namespace/pod_labels. Default: the environment's network.egress_https_cidrs; synth fails when both are empty.")
 
     @field_validator("uri")
     @classmethod

@@ -157,6 +157,7 @@ def _register_steps() -> None:
     from .images.manifest import write_image_files
     from .pinning.synth_steps import apply_lock, require_pinned_images, write_lock
     from .policy.synth_step import check_policy_step
+    from .traffic.check import check_connectivity_step
     from .volume_sharing import volume_sharing_step
 
     # Platform objects first, so the lock, sync waves and Argo CD's kind list see every object.
@@ -165,6 +166,7 @@ def _register_steps() -> None:
         volume_sharing_step,           # single-writer volumes are not written by several pods at once
         require_pinned_images,         # production (and opted-in) environments run only pinned images
         check_policy_step,             # security policy: unwaived errors fail synth, warnings are printed
+        check_connectivity_step,       # every declared connection is allowed by the NetworkPolicies, both ways
         gitops.check_overrides_used,   # an override naming no construct is a typo
     ])
     OUTPUTS.extend([write_image_files, write_lock, gitops.write_workflows])  # write_lock: the lock survives every synth
