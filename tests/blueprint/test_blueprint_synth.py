@@ -21,7 +21,9 @@ workloads:
     autoscaling: {min_replicas: 2, max_replicas: 6, target_cpu_utilization: 65}
 """
 
-ENVIRONMENTS = [Environment(name="dev", namespace="ml-{app}"), Environment(name="prod", namespace="ml-{app}")]
+# The model download leaves the cluster over HTTPS.
+_NETWORK = {"egress_https_cidrs": ["0.0.0.0/0"]}
+ENVIRONMENTS = [Environment(name="dev", namespace="ml-{app}", network=_NETWORK), Environment(name="prod", namespace="ml-{app}", network=_NETWORK)]
 
 
 def test_a_yaml_app_synthesizes_to_the_same_objects_as_the_python_app(tmp_path):
