@@ -150,20 +150,27 @@ def _probe_endpoints(view: TrafficView, connections: list[Connection], managed: 
 
 
 def undeclared_flows(connections: list[Connection], view: TrafficView, managed: set[str]) -> list[Flow]:
-    """Flows the policies allow that no declared connection covers, between endpoints of which at least one is managed.
+    """Flows the policies allow that no declared connection covers, between endpoints of which at least one is
+    governed (a rendered workload pod, or any pod of a managed namespace that has a default-deny guard rail).
 
     Tried: every rendered pod, an unlabelled pod of each managed namespace, a pod of another namespace, an
     internet address and every declared endpoint's stand-ins; on each declared port, each listening port and
     the probe ports.
     """
     endpoints = _probe_endpoints(view, connections, managed)
+    guarded = {p.namespace for p in view.cluster.policies if not p.spec.get("podSelector") and set(p.types) == {"Ingress", "Egress"}}
+
+    def governed(endpoint: Concrete) -> bool:
+        """A rendered workload pod, or any pod of a namespace with a default-deny guard rail."""
+        return endpoint in view.pods or (isinstance(endpoint, Pod) and endpoint.namespace in guarded and endpoint.namespace in managed)
+
     ports = sorted({(p, proto) for c in connections for p, proto in _ports(c)}
                    | {p for listening in view.listening.values() for p in listening}
                    | {(p, "TCP") for p in PROBE_PORTS} | {(53, "UDP"), (53, "TCP"), (443, "TCP"), (80, "TCP")})
     flows: list[Flow] = []
     for source in endpoints:
         for destination in endpoints:
-            if _unmanaged(source, managed) and _unmanaged(destination, managed):
+            if not governed(source) and not governed(destination):
                 continue
             for port, protocol in ports:
                 if not view.cluster.check(source, destination, port, protocol).allowed:
