@@ -131,6 +131,11 @@ class Cluster:
         for policy in self.policies:
             self._by_namespace.setdefault(policy.namespace, []).append(policy)
 
+    @property
+    def namespaces(self) -> list[str]:
+        """Namespaces whose labels were given (from Namespace objects)."""
+        return sorted(self._namespace_labels)
+
     def namespace_labels(self, namespace: str) -> dict[str, str]:
         return {**self._namespace_labels.get(namespace, {}), NAMESPACE_NAME_LABEL: namespace}
 
