@@ -73,7 +73,7 @@ MAIN = """\
 from pathlib import Path
 from mlkube import Environment, InferenceService, Platform
 
-platform = Platform(environments=[Environment(name="dev")])
+platform = Platform(environments=[Environment(name="dev", network={"egress_https_cidrs": ["0.0.0.0/0"]})])
 platform.app("fraud", lambda app: InferenceService(app, "scorer", image="ghcr.io/acme/fraud:1.4.2"))
 platform.load_blueprints(Path(__file__).parent)
 
