@@ -190,3 +190,20 @@ def test_the_old_ingress_only_job_policy_is_caught_by_the_check():
     with pytest.raises(MlkubeError) as caught:
         build(old_policy)
     assert "egress of the sender ml/train is denied: it is selected by NetworkPolicy ml/default-deny" in str(caught.value)
+
+
+def test_callers_in_another_namespace_of_the_environment_get_their_egress_there():
+    environment = Environment(name="dev", namespace="ml-{app}")
+    platform = Platform(environments=[environment], gitops=GitOps())
+    platform.app("shop", lambda app: BatchJob(app, "checkout", image=IMAGE))
+    platform.app("fraud", lambda app: InferenceService(
+        app, "scorer", image=IMAGE, allow_from=[Peer(namespace="ml-shop", pod_labels={"app.kubernetes.io/name": "checkout"})]))
+    objects = synth_platform(platform)
+    view, connections, managed = view_and_connections(platform, objects)
+    assert connection_problems(connections, view, managed) == []
+    assert [f.describe() for f in undeclared_flows(connections, view, managed)] == []
+    checkout = next(p for p in view.pods if p.name == "ml-shop/Job/checkout")
+    scorer = next(p for p in view.pods if p.name == "ml-fraud/Deployment/scorer")
+    assert view.cluster.check(checkout, scorer, 8080).allowed
+    assert not view.cluster.check(Pod("ml-shop", {}, "ml-shop/other"), scorer, 8080).allowed
+    assert "dev/shop/networkpolicy-egress-to-ml-fraud-scorer.yaml" in objects.files
