@@ -389,6 +389,12 @@ class InferenceService(MountsVolumes, MlConstruct):
         connections.append(Connection(monitoring, me, (PortRange(spec.metrics_port or spec.port),), "Prometheus scrapes metrics", path))
         connections += common_egress(self.ml_app, me, path, spec.egress)
         connections += self._download_connections(spec.model, me)
+        if spec.backend == "kserve" and spec.kserve.deployment_mode == "Knative":
+            # knative/serving pkg/apis/networking/ports.go: requests reach queue-proxy on 8012 (8013 for HTTP/2),
+            # from the activator (knative-serving) or the networking layer's gateway, not from the callers themselves.
+            self.ml_app.warn(path, "kserve Knative mode: requests reach the pods' queue-proxy (port 8012/8013) from the Knative activator "
+                             "and the ingress gateway, which the NetworkPolicy written (callers on the serving port) does not admit; "
+                             "add a NetworkPolicy for your networking layer's namespaces, or use deployment_mode 'Standard'")
         return connections
 
     def _download_connections(self, model: Any, me: Endpoint) -> list[Connection]:
