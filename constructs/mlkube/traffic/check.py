@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import Problem
 from ..manifest import Manifest
 from .cluster import TrafficView, traffic_view
-from .evaluator import Cluster, Endpoint as Concrete, External, Pod
+from .evaluator import Endpoint as Concrete, External, Pod
 from .model import DNS_PORTS, HTTPS, Connection, Endpoint, dns_endpoint
 
 if TYPE_CHECKING:
@@ -87,7 +87,7 @@ def concrete(endpoint: Endpoint, view: TrafficView) -> list[Concrete]:
         return [_address_in(endpoint)]
     standin = Pod(str(endpoint.namespace), endpoint.labels, endpoint.describe())
     members: list[Concrete] = [standin]
-    members += [pod for pod in view.pods if endpoint.contains(pod) and dict(pod.labels) != endpoint.labels]
+    members += [pod for pod in view.by_namespace.get(str(endpoint.namespace), []) if endpoint.contains(pod) and dict(pod.labels) != endpoint.labels]
     return members
 
 
@@ -179,10 +179,3 @@ def undeclared_flows(connections: list[Connection], view: TrafficView, managed: 
                     flows.append(Flow(source, destination, port, protocol))
     return flows
 
-
-def view_of(manifests: Iterable[Manifest]) -> TrafficView:
-    return traffic_view(manifests)
-
-
-def cluster_of(manifests: Iterable[Manifest]) -> Cluster:
-    return traffic_view(manifests).cluster

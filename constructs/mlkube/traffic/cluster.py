@@ -28,6 +28,11 @@ class TrafficView:
     #: Ports each pod template listens on (container ports, the Services' target ports), for the matrix.
     listening: dict[Pod, list[tuple[int, str]]]
 
+    def __post_init__(self) -> None:
+        self.by_namespace: dict[str, list[Pod]] = {}
+        for pod in self.pods:
+            self.by_namespace.setdefault(pod.namespace, []).append(pod)
+
 
 def _namespace(manifest: Manifest) -> str:
     return manifest.namespace or "default"

@@ -128,6 +128,7 @@ class Cluster:
         self.policies = list(policies)
         self._namespace_labels = {name: dict(labels) for name, labels in (namespace_labels or {}).items()}
         self._by_namespace: dict[str, list[Policy]] = {}
+        self._isolating: dict[tuple[Pod, str], list[Policy]] = {}
         for policy in self.policies:
             self._by_namespace.setdefault(policy.namespace, []).append(policy)
 
@@ -141,8 +142,12 @@ class Cluster:
 
     def isolating(self, pod: Pod, direction: Direction) -> list[Policy]:
         """The policies that select ``pod`` for ``direction`` (empty: the pod is not isolated)."""
-        return [p for p in self._by_namespace.get(pod.namespace, [])
-                if direction in p.types and selects(p.spec.get("podSelector") or {}, dict(pod.labels))]
+        key = (pod, direction)
+        found = self._isolating.get(key)
+        if found is None:
+            found = self._isolating[key] = [p for p in self._by_namespace.get(pod.namespace, [])
+                                            if direction in p.types and selects(p.spec.get("podSelector") or {}, dict(pod.labels))]
+        return found
 
     def check(self, source: Endpoint, destination: Endpoint, port: int, protocol: str = "TCP") -> Verdict:
         """Whether ``source`` may open a connection to ``destination`` on ``port``/``protocol``."""
