@@ -16,7 +16,8 @@ from .evaluator import Cluster, Pod, Policy
 __all__ = ["TrafficView", "traffic_view", "KSERVE_DEFAULT_PORT"]
 
 #: KServe's model container listens on 8080 unless its runtime says otherwise
-#: (kserve/kserve pkg/constants/constants.go InferenceServiceDefaultHttpPort).
+#: (kserve/kserve pkg/constants/constants.go InferenceServiceDefaultHttpPort = "8080"). Its pods carry
+#: ``serving.kserve.io/inferenceservice: <name>`` (InferenceServicePodLabelKey), which policy/pods.py adds.
 KSERVE_DEFAULT_PORT = 8080
 
 

@@ -36,7 +36,8 @@ class Endpoint:
 
     @classmethod
     def pods(cls, namespace: str, labels: Mapping[str, str] | None = None, name: str = "") -> Endpoint:
-        return cls(namespace=namespace, pod_labels=tuple(sorted(labels.items())) if labels is not None else None, name=name)
+        # No labels and empty labels both mean every pod of the namespace.
+        return cls(namespace=namespace, pod_labels=tuple(sorted(labels.items())) if labels else None, name=name)
 
     @classmethod
     def block(cls, cidr: str, except_cidrs: tuple[str, ...] | list[str] = (), name: str = "") -> Endpoint:
