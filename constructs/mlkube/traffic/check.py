@@ -21,7 +21,8 @@ from ..errors import Problem
 from ..manifest import Manifest
 from .cluster import TrafficView, traffic_view
 from .evaluator import Endpoint as Concrete, External, Pod
-from .model import DNS_PORTS, HTTPS, Connection, Endpoint, dns_endpoint
+from .model import Connection, Endpoint
+from .workload import guard_rail_connections
 
 if TYPE_CHECKING:
     from ..synth import SynthContext
@@ -55,11 +56,7 @@ def environment_connections(platform: Any, environment: Any) -> list[Connection]
                 namespaces.append(app.namespace_name)
     if platform.gitops is not None:  # the default-deny policy of each namespace (gitops/platform_objects.py)
         for namespace in namespaces:
-            everyone = Endpoint.pods(namespace)
-            where = f"{environment.name}/namespace:{namespace}"
-            connections.append(Connection(everyone, dns_endpoint(), DNS_PORTS, "DNS (namespace guard rail)", where))
-            connections += [Connection(everyone, Endpoint.block(cidr), HTTPS, "network.egress_https_cidrs (namespace guard rail)", where)
-                            for cidr in environment.network.egress_https_cidrs]
+            connections += guard_rail_connections(namespace, environment)
     return connections
 
 
