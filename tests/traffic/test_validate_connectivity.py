@@ -110,3 +110,18 @@ def test_validate_connectivity_of_bad_yaml_is_a_clear_error(tmp_path):
     result = run_mlkube("validate", "--connectivity", str(tmp_path))
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "bad.yaml" in result.stderr and "not valid YAML" in result.stderr
+
+
+def test_validate_connectivity_of_an_invalid_policy_reports_it_without_a_matrix(tmp_path):
+    (tmp_path / "policy.yaml").write_text(textwrap.dedent("""\
+        apiVersion: networking.k8s.io/v1
+        kind: NetworkPolicy
+        metadata: {name: broken, namespace: models}
+        spec:
+          podSelector: {}
+          ingress: "everyone"
+        """))
+    result = run_mlkube("validate", "--connectivity", str(tmp_path))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "policy.yaml:6" in result.stderr and "spec.ingress" in result.stderr
+    assert "FROM \\ TO" not in result.stdout

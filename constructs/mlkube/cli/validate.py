@@ -65,7 +65,7 @@ def command(paths: tuple[Path, ...], crd_schemas: tuple[Path, ...], strict: bool
         click.echo(f"note: no schema for {kind}; not validated (give --crd-schemas DIR, or --strict to fail)", err=True)
     policy_failed = policy and run_policy_check(manifests, paths, output_format=output_format, output=output,
                                                 settings=PolicySettings(allowed_registries, require_digests)).failed
-    if connectivity:
+    if connectivity and not problems:  # the evaluator reads policies the schemas accepted
         from ..traffic.matrix import connectivity_matrix
 
         click.echo(connectivity_matrix(manifests).render())
