@@ -207,3 +207,22 @@ def test_callers_in_another_namespace_of_the_environment_get_their_egress_there(
     assert view.cluster.check(checkout, scorer, 8080).allowed
     assert not view.cluster.check(Pod("ml-shop", {}, "ml-shop/other"), scorer, 8080).allowed
     assert "dev/shop/networkpolicy-egress-to-ml-fraud-scorer.yaml" in objects.files
+
+
+def test_cluster_dns_is_configurable_per_environment():
+    network = {"dns_namespace": "openshift-dns", "dns_pod_labels": {"dns.operator.openshift.io/daemonset-dns": "default"},
+               "dns_cidrs": ["169.254.20.10/32"]}
+    platform, objects = build(lambda app: BatchJob(app, "score", image=IMAGE), network=network)
+    view, connections, managed = view_and_connections(platform, objects)
+    assert connection_problems(connections, view, managed) == []
+    assert [f.describe() for f in undeclared_flows(connections, view, managed)] == []
+    job = pod_of(view, "Job", "score")
+    openshift_dns = Pod("openshift-dns", {"dns.operator.openshift.io/daemonset-dns": "default"}, "openshift-dns/dns")
+    for dns in (openshift_dns, External("169.254.20.10")):
+        assert view.cluster.check(job, dns, 53, "UDP").allowed and view.cluster.check(job, dns, 53, "TCP").allowed
+    assert not view.cluster.check(job, Pod("kube-system", {"k8s-app": "kube-dns"}, "kube-dns"), 53, "UDP").allowed
+    guard_rail = objects.get("NetworkPolicy", "default-deny", "dev")["spec"]["egress"]
+    assert guard_rail == [{"ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}],
+                           "to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "openshift-dns"}},
+                                   "podSelector": {"matchLabels": {"dns.operator.openshift.io/daemonset-dns": "default"}}},
+                                  {"ipBlock": {"cidr": "169.254.20.10/32"}}]}]

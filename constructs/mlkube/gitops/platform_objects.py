@@ -41,11 +41,14 @@ def _network_policy(namespace: str, app: str, environment: Any) -> dict[str, Any
 
     No ingress rules: each workload's own policies admit exactly its declared connections (policies add up).
     """
-    connections = guard_rail_connections(namespace, environment)
-    egress = [{"ports": [port_of(port) for port in c.ports], "to": [peer_of(c.destination, namespace)]} for c in connections[:1]]
-    if len(connections) > 1:  # one rule for every HTTPS block, as before
-        egress.append({"ports": [port_of(port) for port in connections[1].ports],
-                       "to": [peer_of(c.destination, namespace) for c in connections[1:]]})
+    egress: list[dict[str, Any]] = []
+    for connection in guard_rail_connections(namespace, environment):
+        rule = {"ports": [port_of(port) for port in connection.ports], "to": [peer_of(connection.destination, namespace)]}
+        same_ports = next((r for r in egress if r["ports"] == rule["ports"]), None)
+        if same_ports is not None:
+            same_ports["to"] += rule["to"]  # one rule per port set: DNS peers together, HTTPS blocks together
+        else:
+            egress.append(rule)
     return {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": _metadata("default-deny", namespace, app),
             "spec": {"egress": egress, "podSelector": {}, "policyTypes": ["Ingress", "Egress"]}}
 

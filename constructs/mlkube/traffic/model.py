@@ -18,7 +18,7 @@ from pydantic import Field, field_validator, model_validator
 from ..spec import Spec
 from .evaluator import NAMESPACE_NAME_LABEL, External, Pod
 
-__all__ = ["Endpoint", "PortRange", "Connection", "EgressRule", "ALL_TCP", "DNS_PORTS", "HTTPS", "dns_endpoint",
+__all__ = ["Endpoint", "PortRange", "Connection", "EgressRule", "ALL_TCP", "DNS_PORTS", "HTTPS", "dns_endpoints",
            "peer_of", "port_of", "egress_connections"]
 
 Protocol = Literal["TCP", "UDP", "SCTP"]
@@ -91,9 +91,15 @@ DNS_PORTS = (PortRange(53, "UDP"), PortRange(53, "TCP"))
 HTTPS = (PortRange(443, "TCP"),)
 
 
-def dns_endpoint() -> Endpoint:
-    """CoreDNS keeps the kube-dns label (k8s-app: kube-dns) in kube-system on kubeadm, EKS, GKE and AKS."""
-    return Endpoint.pods("kube-system", {"k8s-app": "kube-dns"}, name="kube-system/kube-dns")
+def dns_endpoints(network: Any = None) -> list[Endpoint]:
+    """The cluster DNS: pods (default kube-system/k8s-app=kube-dns, CoreDNS's label on kubeadm, EKS, GKE and
+    AKS) and any node-local addresses the environment's ``network`` names."""
+    namespace = getattr(network, "dns_namespace", "kube-system")
+    labels = getattr(network, "dns_pod_labels", {"k8s-app": "kube-dns"})
+    name = f"{namespace}/" + ",".join(f"{k}={v}" for k, v in sorted(labels.items())) if labels != {"k8s-app": "kube-dns"} else f"{namespace}/kube-dns"
+    endpoints = [Endpoint.pods(namespace, labels, name=name)]
+    endpoints += [Endpoint.block(cidr, name=f"{cidr} (DNS)") for cidr in getattr(network, "dns_cidrs", [])]
+    return endpoints
 
 
 @dataclass(frozen=True)
