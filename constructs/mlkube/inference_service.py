@@ -388,7 +388,7 @@ class InferenceService(MountsVolumes, MlConstruct):
         monitoring = Endpoint.pods(environment.monitoring_namespace, name=f"{environment.monitoring_namespace} (Prometheus)")
         connections.append(Connection(monitoring, me, (PortRange(spec.metrics_port or spec.port),), "Prometheus scrapes metrics", path))
         connections += common_egress(self.ml_app, me, path, spec.egress)
-        connections += self._download_connections(spec.model, me)
+        connections += self._download_connections(spec, me)
         if spec.backend == "kserve" and spec.kserve.deployment_mode == "Knative":
             # knative/serving pkg/apis/networking/ports.go: requests reach queue-proxy on 8012 (8013 for HTTP/2),
             # from the activator (knative-serving) or the networking layer's gateway, not from the callers themselves.
@@ -397,9 +397,14 @@ class InferenceService(MountsVolumes, MlConstruct):
                              "add a NetworkPolicy for your networking layer's namespaces, or use deployment_mode 'Standard'")
         return connections
 
-    def _download_connections(self, model: Any, me: Endpoint) -> list[Connection]:
+    def _download_connections(self, spec: InferenceServiceSpec, me: Endpoint) -> list[Connection]:
         """The model downloader (an init container of the same pod, or KServe's storage initializer) reaches its storage."""
+        model = spec.model
         if not isinstance(model, UriModel):
+            return []
+        if spec.backend == "kserve" and model.uri.startswith("oci://"):
+            # KServe modelcars: the kubelet pulls the model image, the pod downloads nothing
+            # (https://kserve.github.io/website/docs/model-serving/storage/providers/oci).
             return []
         reason = f"model download from {model.uri}"
         if model.egress:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -111,8 +111,6 @@ class Connection:
     ports: tuple[PortRange, ...]
     reason: str
     declared_by: str = ""
-    #: Extra facts for messages (for example the model URI).
-    notes: tuple[str, ...] = field(default_factory=tuple)
 
     def describe(self) -> str:
         ports = ", ".join(p.describe() for p in self.ports)
