@@ -43,6 +43,8 @@ __all__ = ["BootOptions", "BootReport", "ContainerResult", "boot", "map_image", 
 #: This sandbox (and some CI runners) refuse to set rlimits: podman's default ulimits make every container
 #: fail with "error setting rlimits ... operation not permitted" (../shared/notes/toolchain.md).
 CONTAINERS_CONF = "[containers]\ndefault_ulimits = []\n"
+#: The label on every pod of one boot, so that teardown finds them all.
+BOOT_LABEL = "mlkube.dev/boot"
 
 
 @dataclass(frozen=True)
@@ -182,6 +184,17 @@ def _terminate_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+@contextmanager
+def _uninterruptible() -> Iterator[None]:
+    """A second Ctrl-C must not leave half of the pods behind: teardown runs to its end."""
+    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 def boot(folder: Path, options: BootOptions, echo: Callable[[str], None] = print) -> BootReport:
     manifests = load_manifests([folder])
     pods, skipped, problems = pods_to_boot(manifests)
@@ -206,10 +219,19 @@ def boot(folder: Path, options: BootOptions, echo: Callable[[str], None] = print
             with _terminate_as_interrupt():
                 _run(pods, options, podman, objects, root, run_id, created, mounted, report, echo)
         finally:
-            for pod_name in created:
-                podman("pod", "rm", "--force", "--time", "0", pod_name, timeout=120)
-            unmount_all(mounted)
+            with _uninterruptible():
+                _tear_down(podman, run_id, created)
+                unmount_all(mounted)
     return report
+
+
+def _tear_down(podman: _Podman, run_id: str, created: list[str]) -> None:
+    """Remove every pod of this run (and so its containers): by name, then any other carrying the run's label."""
+    for pod_name in created:
+        podman("pod", "rm", "--force", "--time", "0", "--ignore", pod_name, timeout=120)
+    labelled = podman("pod", "ps", "--quiet", "--filter", f"label={BOOT_LABEL}={run_id}").stdout.split()
+    if labelled:
+        podman("pod", "rm", "--force", "--time", "0", "--ignore", *labelled, timeout=120)
 
 
 def _check_images(pods: list[PodToBoot], options: BootOptions, podman: _Podman) -> None:
@@ -238,12 +260,12 @@ def _run(pods: list[PodToBoot], options: BootOptions, podman: _Podman, objects: 
     for pod in pods:
         pod_name = f"{run_id}-{pod.name}"[:253]
         share = ["--share", "ipc,net,uts,pid"] if pod.spec.get("shareProcessNamespace") else []
+        created.append(pod_name)  # before creating it: an interrupt during `pod create` still removes it
         done = podman("pod", "create", "--name", pod_name, "--network", "none", "--hostname", pod.hostname[:63],
-                      "--label", f"mlkube.dev/boot={run_id}", *share)
+                      "--label", f"{BOOT_LABEL}={run_id}", *share)
         if done.returncode != 0:
             raise MlkubeError.single(f"podman cannot create a pod: {done.stderr.strip()}", exit_code=EXIT_FINDINGS,
                                      hint="podman needs catatonit (apt-get install catatonit)")
-        created.append(pod_name)
         echo(f"booting {pod.workload} as pod {pod.name}")
         _start_pod(pod, pod_name, options, podman, objects, root, mounted, report, started, deadline)
     _wait(options, podman, report, started, deadline)
@@ -295,6 +317,7 @@ def _start_pod(pod: PodToBoot, pod_name: str, options: BootOptions, podman: _Pod
             result.state, result.exit_code, result.ok = "exited", code, code == 0
             if code != 0 or options.show_logs:
                 result.logs = podman.logs(name)
+            if code != 0:
                 return  # the next containers never start
         else:
             started[name] = (pod, container, role, result)

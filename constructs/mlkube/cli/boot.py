@@ -43,8 +43,12 @@ def command(folder: Path, image_map: tuple[str, ...], timeout: float, settle: fl
     """
     from ..boot import BootOptions, boot
 
-    report = boot(folder, BootOptions(image_map=_image_map(image_map), timeout_seconds=timeout, settle_seconds=settle,
-                                               show_logs=show_logs), echo=click.echo)
+    options = BootOptions(image_map=_image_map(image_map), timeout_seconds=timeout, settle_seconds=settle, show_logs=show_logs)
+    try:
+        report = boot(folder, options, echo=click.echo)
+    except KeyboardInterrupt:
+        click.echo("interrupted: every pod and volume of this boot was removed", err=True)
+        sys.exit(130)  # 128 + SIGINT, as shells report it
     failed = [result for result in report.results if not result.ok]
     if failed:
         click.echo(f"{len(failed)} of {len(report.results)} containers did not start or finish cleanly", err=True)
