@@ -33,6 +33,10 @@ for var in CACHE_VARIABLES; do
 done
 mkdir -p "$HOME/.cache/standin" && echo ok > "$HOME/.cache/standin/probe" || fail "cannot write \$HOME/.cache"
 echo "STANDIN wrote HOME, /tmp and every cache variable"
+if grep -q " /dev/shm " /proc/mounts; then
+  echo "STANDIN /dev/shm is $(grep " /dev/shm " /proc/mounts | cut -d' ' -f3,4)"
+  echo ok > /dev/shm/standin-probe || fail "cannot write /dev/shm"
+fi
 for secret in /var/run/secrets/*/*; do
   [ -f "$secret" ] || continue
   cat "$secret" > /dev/null || fail "cannot read the secret file $secret"
@@ -97,7 +101,7 @@ class PodmanStore:
             mount = Path(self.run("buildah", "mount", container).stdout.strip())
             (mount / "bin").mkdir()
             shutil.copy2("/bin/busybox", mount / "bin" / "busybox")
-            for tool in ("sh", "id", "hostname", "mkdir", "cat", "touch", "sleep", "echo"):
+            for tool in ("sh", "id", "hostname", "mkdir", "cat", "touch", "sleep", "echo", "grep", "cut"):
                 (mount / "bin" / tool).symlink_to("busybox")
             (mount / "usr" / "local" / "bin").mkdir(parents=True)
             script = mount / "usr" / "local" / "bin" / "standin"

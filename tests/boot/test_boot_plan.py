@@ -118,3 +118,11 @@ def test_image_map_first_matching_pattern_wins():
     assert map_image("vllm/vllm-openai:v0.11.0", mapping) == "local/server:1"
     assert map_image("ghcr.io/acme/x@sha256:" + "a" * 64, mapping) == "local/any:1"
     assert map_image("x", ()) == "x"
+
+
+def test_bad_image_map_and_a_folder_with_nothing_to_boot_are_bad_input():
+    from helpers import run_mlkube
+    done = run_mlkube("boot", str(DIST / "dev" / "llm-chat"), "--image-map", "vllm/*")
+    assert done.returncode == 2 and "--image-map 'vllm/*' is not PATTERN=IMAGE" in done.stderr and "Traceback" not in done.stderr
+    done = run_mlkube("boot", str(DIST / "dev" / "sentiment"))
+    assert done.returncode == 2 and "has no workload mlkube boot can run" in done.stderr

@@ -78,6 +78,9 @@ def test_the_training_job_and_the_server_it_feeds_boot(store, tmp_path):
     # Rank 0 wrote the checkpoint into the shared claim; the server reads it through its read-only subPath mount.
     assert "STANDIN loaded weights trained on llm-finetune-0 from /mnt/models" in out
     assert out.count("STANDIN wrote HOME, /tmp and every cache variable") == 4
+    # emptyDir medium Memory of sizeLimit 8Gi (server) and 64Gi (each rank) at /dev/shm, not podman's own 64m.
+    shm = [line.split("tmpfs ")[1] for line in out.splitlines() if "STANDIN /dev/shm is" in line]
+    assert sum("size=8388608k" in options for options in shm) == 1 and sum("size=67108864k" in options for options in shm) == 2, shm
     assert "STANDIN FAIL" not in out
     assert _left_behind(store, tmp_path / "tmp") == []
 
@@ -138,3 +141,24 @@ def test_ctrl_c_tears_everything_down(store, tmp_path):
     stderr = process.stderr.read()
     assert "interrupted: every pod and volume of this boot was removed" in stderr and "Traceback" not in stderr
     assert _left_behind(store, tmp) == []
+
+
+def _pod_manifest(spec: dict) -> dict:
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "probe", "namespace": "t"}, "spec": {"restartPolicy": "Never", **spec}}
+
+
+def test_a_failed_init_container_stops_the_pod_and_run_as_non_root_is_checked(store, tmp_path):
+    app = tmp_path / "app"
+    app.mkdir()
+    failing_init = _pod_manifest({"initContainers": [{"name": "download", "image": "localhost/standin-downloader:1"}],  # no arguments: fails
+                                  "containers": [{"name": "main", "image": "localhost/standin-job:1"}]})
+    root_image = _pod_manifest({"securityContext": {"runAsNonRoot": True}, "containers": [{"name": "main", "image": "localhost/standin-job:1"}]})
+    root_image["metadata"]["name"] = "as-root"
+    (app / "pods.yaml").write_text(yaml.safe_dump_all([failing_init, root_image]))
+    done = _boot(store, app, tmp=tmp_path / "tmp")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "FAIL probe/download [init]: exited (exit code 3)" in done.stdout
+    assert "FAIL probe/main [main]: not started" in done.stdout
+    # The kubelet's refusal (verifyRunAsNonRoot): the image has no USER, so it would run as root.
+    assert "FAIL as-root/main [main]: not created: CreateContainerConfigError: container has runAsNonRoot and image will run as root" in done.stdout
+    assert _left_behind(store, tmp_path / "tmp") == []
