@@ -201,8 +201,9 @@ def boot(folder: Path, options: BootOptions, echo: Callable[[str], None] = print
     if problems:
         raise MlkubeError(problems, title="some workloads cannot be booted")
     if not pods:
+        operator_run = "; ".join(f"{skip.workload}: {skip.reason}" for skip in skipped)
         raise MlkubeError.single(f"{folder} has no workload mlkube boot can run",
-                                 hint="give an app folder of a synthesized tree, e.g. dist/dev/<app>")
+                                 hint=operator_run or "give an app folder of a synthesized tree, e.g. dist/dev/<app>")
     if shutil.which(options.podman) is None:
         raise MlkubeError.single(f"{options.podman} is not installed", hint="apt-get install podman catatonit")
     objects = AppObjects.from_manifests([m.obj for m in manifests])
