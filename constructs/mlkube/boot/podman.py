@@ -144,8 +144,9 @@ def _mount(mount: dict[str, Any], volumes: dict[str, MadeVolume], env: dict[str,
     sub_path = mount.get("subPath") or (expand(str(mount["subPathExpr"]), env) if mount.get("subPathExpr") else "")
     if sub_path:
         source = source / sub_path
-        source.mkdir(parents=True, exist_ok=True)  # the kubelet creates a missing subPath
-        source.chmod(0o2777)
+        if not source.exists():  # the kubelet creates a missing subPath
+            source.mkdir(parents=True)
+            source.chmod(0o2777)
     read_only = volume.read_only or bool(mount.get("readOnly"))
     return f"type=bind,source={source},destination={mount['mountPath']}" + (",ro=true" if read_only else "")
 
@@ -158,8 +159,12 @@ class _Podman:
         self.executable = executable
         self.env = {**os.environ, "CONTAINERS_CONF": str(conf)}
 
-    def __call__(self, *args: str, timeout: float | None = 60) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([self.executable, *args], env=self.env, capture_output=True, text=True, timeout=timeout)
+    def __call__(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        """podman's answer; one that takes longer than ``timeout`` is exit code 124 (as timeout(1) reports it)."""
+        try:
+            return subprocess.run([self.executable, *args], env=self.env, capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return subprocess.CompletedProcess([self.executable, *args], 124, "", f"podman {args[0]} did not answer in {timeout:g}s")
 
     def states(self, names: list[str]) -> dict[str, dict[str, Any]]:
         done = self("container", "inspect", *names) if names else None
@@ -208,7 +213,7 @@ def boot(folder: Path, options: BootOptions, echo: Callable[[str], None] = print
         raise MlkubeError.single(f"{options.podman} is not installed", hint="apt-get install podman catatonit")
     objects = AppObjects.from_manifests([m.obj for m in manifests])
     report = BootReport(skipped=skipped)
-    with tempfile.TemporaryDirectory(prefix="mlkube-boot-") as scratch:
+    with tempfile.TemporaryDirectory(prefix="mlkube-boot-", ignore_cleanup_errors=True) as scratch:
         root = Path(scratch)
         (root / "containers.conf").write_text(CONTAINERS_CONF)
         podman = _Podman(options.podman, root / "containers.conf")
@@ -288,7 +293,7 @@ def _start_pod(pod: PodToBoot, pod_name: str, options: BootOptions, podman: _Pod
     report.results += results
     try:
         volumes = make_volumes(pod, root, objects, mounted)
-    except ConfigError as error:
+    except (ConfigError, OSError) as error:
         results[0].message = f"pod not started: {error}"
         return
     report.notes += [f"{pod.name}: {volume.note}" for volume in volumes.values() if volume.note]
@@ -312,7 +317,7 @@ def _start_pod(pod: PodToBoot, pod_name: str, options: BootOptions, podman: _Pod
             try:
                 waited = podman("wait", name, timeout=remaining)
                 code = int(waited.stdout.strip().splitlines()[-1])
-            except (subprocess.TimeoutExpired, ValueError, IndexError):
+            except (ValueError, IndexError):  # no exit code: podman timed out or failed
                 result.state, result.message, result.logs = "running", "init container did not finish in time", podman.logs(name)
                 return
             result.state, result.exit_code, result.ok = "exited", code, code == 0

@@ -11,7 +11,7 @@ from ..loader import LoadedManifest
 from ..manifest import pod_template
 from ..policy.pods import pod_views
 
-__all__ = ["PodToBoot", "pods_to_boot", "COMPLETION_INDEX"]
+__all__ = ["PodToBoot", "Skipped", "pods_to_boot", "COMPLETION_INDEX"]
 
 #: The Job controller writes the index of an Indexed Job's pod into this annotation and label (Kubernetes
 #: docs, "Job > Completion mode"), and into JOB_COMPLETION_INDEX in every container.
