@@ -157,7 +157,8 @@ def _mount(mount: dict[str, Any], volumes: dict[str, MadeVolume], env: dict[str,
 class _Podman:
     def __init__(self, executable: str, conf: Path) -> None:
         self.executable = executable
-        self.env = {**os.environ, "CONTAINERS_CONF": str(conf)}
+        # With CONTAINERS_CONF set, podman 4.3 reads only that file (containers.conf(5)): one the user set wins.
+        self.env = {"CONTAINERS_CONF": str(conf), **os.environ}
 
     def __call__(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
         """podman's answer; one that takes longer than ``timeout`` is exit code 124 (as timeout(1) reports it)."""
