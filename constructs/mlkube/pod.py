@@ -43,12 +43,13 @@ _RUNTIME_DIRS: tuple[tuple[str, str], ...] = (
     ("HF_HOME", ".cache/huggingface"),
     # PyTorch hub (docs: hub.html#where-are-my-downloaded-models-saved): default $XDG_CACHE_HOME/torch.
     ("TORCH_HOME", ".cache/torch"),
-    # torch.compile / inductor (torch/_inductor/runtime/cache_dir_utils.py): default /tmp/torchinductor_<user>,
-    # which needs a user name the random UID does not have.
+    # torch.compile / inductor (torch/_inductor/runtime/cache_dir_utils.py): default /tmp/torchinductor_<user>;
+    # kept with the other caches so that /tmp holds only scratch files.
     ("TORCHINDUCTOR_CACHE_DIR", ".cache/torchinductor"),
     # Triton (triton/runtime/cache.py): default ~/.triton/cache.
     ("TRITON_CACHE_DIR", ".triton/cache"),
-    # numba (docs: reference/envvars NUMBA_CACHE_DIR): otherwise beside the source, in site-packages (read-only).
+    # numba (docs: reference/envvars NUMBA_CACHE_DIR; numba/core/caching.py): otherwise __pycache__ beside the
+    # source (read-only site-packages), then ~/.cache/numba.
     ("NUMBA_CACHE_DIR", ".cache/numba"),
     # matplotlib (docs: users/faq "where is the config dir"): default $XDG_CONFIG_HOME/matplotlib.
     ("MPLCONFIGDIR", ".config/matplotlib"),
