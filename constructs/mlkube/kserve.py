@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import Field
 
 from .model import PvcModel, UriModel
+from .operators import kserve_mode_name, kserve_version
 from .pod import PodBuilder, env_list
 from .spec import Spec
 
@@ -18,7 +19,6 @@ __all__ = ["KServeOptions", "KSERVE_POD_LABEL", "kserve_predictor", "kserve_igno
 
 #: The label KServe puts on every pod of an InferenceService.
 KSERVE_POD_LABEL = "serving.kserve.io/inferenceservice"
-_LEGACY_MODES = {"Standard": "RawDeployment", "Knative": "Serverless"}
 
 
 class KServeOptions(Spec):
@@ -27,15 +27,15 @@ class KServeOptions(Spec):
     model_format: str = Field("custom", description="Model format KServe picks a runtime for: sklearn, xgboost, pytorch, huggingface, onnx, triton... Default: custom.")
     runtime: str | None = Field(None, description="A ServingRuntime to use. Default: KServe picks one from the model format.")
     protocol_version: Literal["v1", "v2", "grpc-v2"] | None = Field(None, description="Inference protocol. Default: the runtime's.")
-    deployment_mode: Literal["Standard", "Knative"] = Field("Standard", description="Standard (plain Deployments; KServe >= 0.15, 'RawDeployment' before) or Knative (scale to zero). Default: Standard.")
-    legacy_mode_names: bool = Field(False, description="Write 'RawDeployment'/'Serverless' for KServe before 0.15. Default: false.")
+    deployment_mode: Literal["Standard", "Knative"] = Field("Standard", description="Standard (plain Deployments) or Knative (scale to zero). Written as the environment's KServe version names it: 'RawDeployment'/'Serverless' before 0.16, 'Standard'/'Knative' from 0.16. Default: Standard.")
+    legacy_mode_names: bool = Field(False, description="Write 'RawDeployment'/'Serverless' whatever the KServe version (0.16 and later still read them). Default: false: the names of the environment's KServe version.")
     scale_metric: Literal["cpu", "memory", "concurrency", "rps"] = Field("cpu", description="What KServe scales on. Default: cpu.")
     scale_target: int | None = Field(None, ge=1, description="Target of the scale metric. Default: the CPU utilization target.")
     canary_traffic_percent: int | None = Field(None, ge=0, le=100, description="Share of traffic for the latest revision (Knative mode only). Default: all.")
 
-    @property
-    def mode_annotation(self) -> str:
-        return _LEGACY_MODES[self.deployment_mode] if self.legacy_mode_names else self.deployment_mode
+    def mode_annotation(self, environment: object) -> str:
+        """The serving.kserve.io/deploymentMode value for the environment's KServe version."""
+        return kserve_mode_name(self.deployment_mode, kserve_version(environment), legacy=self.legacy_mode_names)
 
 
 def kserve_ignored_settings(spec: InferenceServiceSpec) -> list[str]:
@@ -103,6 +103,8 @@ def kserve_predictor(service: InferenceService, spec: InferenceServiceSpec, pod:
     if options.canary_traffic_percent is not None and options.deployment_mode == "Knative":
         predictor["canaryTrafficPercent"] = options.canary_traffic_percent
     if options.deployment_mode == "Standard":
+        # Every KServe version's webhook refuses deploymentStrategy outside raw/Standard mode
+        # (validateScalingKPACompExtension, pkg/apis/serving/v1beta1/inference_service_validation.go, v0.14-v0.17).
         surge, unavailable = service._rollout(spec)
         predictor["deploymentStrategy"] = {"rollingUpdate": {"maxSurge": surge, "maxUnavailable": unavailable}, "type": "RollingUpdate"}
     return predictor
