@@ -147,8 +147,16 @@ class JobConstruct(MountsVolumes, MlConstruct):
             specs.append(node)
         return specs
 
+    def _require_schedulers(self, options: JobOptions) -> None:
+        """A queue needs Kueue (else the job stays suspended forever); gang scheduling needs Volcano (else pods stay Pending)."""
+        if options.queue:
+            require_operator(self, "kueue", "queue", "leave queue unset")
+        if options.gang_scheduler == "volcano":
+            require_operator(self, "volcano", "gang_scheduler", "leave gang_scheduler unset")
+
     def _pod_builder(self, options: JobOptions, env: list[dict[str, Any]] | None = None) -> PodBuilder:
         """The secured pod of the job, its ServiceAccount emitted; callers may add to ``extra_spec`` before ``build()``."""
+        self._require_schedulers(options)
         self._add("ServiceAccount", "v1", {"automountServiceAccountToken": False})
         pod = PodBuilder(app=self.ml_app, used_by=self.construct_path, labels=self.labels, service_account=self.name,
                          resources=options.resources, restart_policy="Never")
