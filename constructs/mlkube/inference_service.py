@@ -14,7 +14,7 @@ from pydantic import Field, PositiveInt, ValidationInfo, field_validator, model_
 from .policy.waivers import Waiver
 from .construct import MlConstruct, MountsVolumes
 from .external_secret import ExternalSecretSpec, external_secret_object
-from .image import ImageSpec
+from .image import ImageSpec, RegistryImage
 from .keda import KedaScaling, scaled_object_spec
 from .kserve import KSERVE_POD_LABEL, KServeOptions, kserve_ignored_settings, kserve_predictor
 from .labels import selector_labels, standard_labels
@@ -364,7 +364,8 @@ class InferenceService(MountsVolumes, MlConstruct):
                 downloader_mounts.append(pod.mount_secret(SecretMount(secret=model.credentials_secret, mount_path=CREDENTIALS_DIR)))
             resources = {"requests": {"cpu": "500m", "memory": "1Gi"}, "limits": {"cpu": "1", "memory": "1Gi"}}
             # Unless the user chose one, the downloader is the storage initializer of the environment's KServe version.
-            image = model.downloader_image if "downloader_image" in model.model_fields_set else storage_initializer_image(self.ml_app.environment)
+            image = (model.downloader_image if "downloader_image" in model.model_fields_set
+                     else RegistryImage(reference=storage_initializer_image(self.ml_app.environment)))
             pod.add_init_container(pod.container("model-downloader", image, args=[model.uri, spec.model_path],
                                                  env=downloader_credentials_env(model) or None, resources=resources, mounts=downloader_mounts))
             return [{"mountPath": spec.model_path, "name": "model", "readOnly": True}]
