@@ -168,3 +168,40 @@ def test_the_downloaders_library_reads_the_mounted_credentials_file(uri, tmp_pat
     result = subprocess.run([sys.executable, "-c", code], env={**clean, "HOME": str(tmp_path), variable: str(local)},
                             capture_output=True, text=True, timeout=120)
     assert result.stdout.strip() == expected, result.stderr
+
+
+def test_the_readme_headline_example_serves_its_model():
+    import re
+
+    from helpers import REPO_ROOT
+    from mlkube.testing import synth_platform
+
+    readme = (REPO_ROOT / "README.md").read_text()
+    code = re.search(r"## Example\n\n```python\n(.*?)```", readme, re.S).group(1).replace('if __name__ == "__main__":', "if False:")
+    namespace: dict = {}
+    exec(compile(code, "README.md", "exec"), namespace)
+    objects = synth_platform(namespace["platform"])
+    pod = objects.get("Deployment", "llm-server")["spec"]["template"]["spec"]
+    downloader, server = pod["initContainers"][0], pod["containers"][0]
+    assert downloader["args"][0] == "hf://meta-llama/Llama-3.1-8B-Instruct"
+    assert _env(downloader) == {"HF_TOKEN_PATH": "/var/run/secrets/model-credentials/token"}  # the gated model's token
+    assert (server["command"], server["args"][0]) == (["vllm", "serve"], "$(MODEL_PATH)")  # vLLM is given the model
+    assert server["readinessProbe"]["httpGet"] == {"path": "/health", "port": "http"}   # vLLM's health endpoint
+
+
+def test_a_yaml_blueprint_names_a_preset_and_its_schema_accepts_it(tmp_path):
+    import json
+
+    import jsonschema
+    import yaml
+
+    from helpers import REPO_ROOT
+    from mlkube.blueprint import parse_blueprints
+
+    text = ("apiVersion: mlkube.dev/v1alpha1\nkind: Blueprint\napp: chat\nworkloads:\n  llm:\n    kind: InferenceService\n"
+            "    image: vllm/vllm-openai:v0.11.0\n    runtime: vllm\n    model: hf://org/model\n")
+    (tmp_path / "mlkube.yaml").write_text(text)
+    schema = json.loads((REPO_ROOT / "schemas" / "blueprint.schema.json").read_text())
+    assert list(jsonschema.Draft202012Validator(schema).iter_errors(yaml.safe_load(text))) == []
+    blueprints, problems = parse_blueprints(tmp_path / "mlkube.yaml")
+    assert problems == []

@@ -62,8 +62,8 @@ class ProbesSpec(Spec):
     """Health checks, tuned for servers that take minutes to load a model."""
 
     model_load_timeout_seconds: PositiveInt = Field(600, description="Longest expected model load; the startup probe waits this long before liveness starts. Default: 600.")
-    readiness_path: str = Field("/v2/health/ready", description="HTTP path that answers 200 when the model is loaded. Default: the Open Inference Protocol's.")
-    liveness_path: str = Field("/v2/health/live", description="HTTP path that answers 200 while the process is healthy. Default: the Open Inference Protocol's.")
+    readiness_path: str = Field("/v2/health/ready", description="HTTP path that answers 200 when the model is loaded. Default: the runtime preset's, else the Open Inference Protocol's.")
+    liveness_path: str = Field("/v2/health/live", description="HTTP path that answers 200 while the process is healthy. Default: the runtime preset's, else the Open Inference Protocol's.")
     period_seconds: PositiveInt = Field(10, description="Seconds between probes. Default: 10.")
 
 
@@ -87,8 +87,8 @@ class InferenceServiceSpec(Spec):
     external_secrets: list[ExternalSecretSpec] = Field(default_factory=list, description="Secrets synced from an external store and mounted as files. Default: none.")
     command: list[str] | None = Field(None, description="Entrypoint override. Default: the image's.")
     args: list[str] | None = Field(None, description="Arguments. Default: the image's.")
-    port: int = Field(8080, ge=1024, le=65535, description="Serving port (unprivileged). Default: 8080.")
-    metrics_port: int | None = Field(None, ge=1024, le=65535, description="Prometheus metrics port, if different from port. Default: metrics on the serving port.")
+    port: int = Field(8080, ge=1024, le=65535, description="Serving port (unprivileged). Default: 8080, or the runtime preset's.")
+    metrics_port: int | None = Field(None, ge=1024, le=65535, description="Prometheus metrics port, if different from port. Default: metrics on the serving port (Triton's preset: 8002).")
     env: dict[str, str] = Field(default_factory=dict, description="Environment variables. Default: none.")
     config: dict[str, str] = Field(default_factory=dict, description="Configuration, written to a ConfigMap and given to the server as environment. Default: none.")
     secrets: list[SecretMount] = Field(default_factory=list, description="Existing Secrets mounted as files. Default: none.")

@@ -49,6 +49,9 @@ def kserve_ignored_settings(spec: InferenceServiceSpec) -> list[str]:
         notes.append(f"sidecars ({', '.join(s.name for s in spec.sidecars)}) have no place beside a KServe model container; they are not written")
     if spec.autoscaling.custom_metric is not None:
         notes.append("autoscaling.custom_metric has no KServe equivalent; KServe scales on kserve.scale_metric (use keda with the kubernetes backend)")
+    if isinstance(spec.model, UriModel) and spec.model.credentials_secret:
+        notes.append(f"model.credentials_secret ({spec.model.credentials_secret}) is not written: KServe's storage initializer takes "
+                     "credentials from the secrets of the predictor's ServiceAccount (annotated serving.kserve.io/s3-endpoint...)")
     if spec.spread != "none" and options.deployment_mode == "Knative":
         notes.append("topology spread is applied by Knative per revision and may differ from plain Deployments")
     return notes
