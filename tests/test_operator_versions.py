@@ -144,3 +144,17 @@ def test_fails_when_jobset_or_volcano_is_used_without_its_operator():
                      operators=["kueue"])
     assert "test/app/t: backend: needs JobSet, which environment 'test' does not have" in message
     assert "test/app/t: gang_scheduler: needs Volcano, which environment 'test' does not have" in message
+
+
+def test_fails_when_legacy_mode_names_meet_a_kserve_that_validates_them_as_knative():
+    message = _error(lambda app: _kserve(app, legacy_mode_names=True), operators={"kserve": "0.16"})
+    assert "test/app/s: kserve.legacy_mode_names: KServe 0.16 validates 'RawDeployment' as a Knative-mode service" in message
+    on_015 = synth_app(lambda app: _kserve(app, legacy_mode_names=True), environments=_env(operators={"kserve": "0.15"}))
+    assert on_015.get("InferenceService", "s")["metadata"]["annotations"]["serving.kserve.io/deploymentMode"] == "RawDeployment"
+
+
+def test_fails_before_knative_mode_scaled_on_cpu_which_the_kpa_webhook_refuses():
+    predictor = synth_app(lambda app: _kserve(app, deployment_mode="Knative")).get("InferenceService", "s")["spec"]["predictor"]
+    assert predictor["scaleMetric"] == "concurrency" and "scaleTarget" not in predictor
+    message = _error(lambda app: _kserve(app, deployment_mode="Knative", scale_metric="cpu"))
+    assert "scale_metric 'cpu' is refused by KServe's webhook in Knative mode, which scales on concurrency or rps" in message

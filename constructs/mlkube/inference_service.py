@@ -16,11 +16,11 @@ from .construct import MlConstruct, MountsVolumes
 from .external_secret import ExternalSecretSpec, external_secret_object
 from .image import ImageSpec, RegistryImage
 from .keda import KedaScaling, scaled_object_spec
-from .kserve import KSERVE_POD_LABEL, KServeOptions, kserve_ignored_settings, kserve_predictor
+from .kserve import KSERVE_POD_LABEL, KServeOptions, kserve_ignored_settings, kserve_predictor, kserve_version_problems
 from .labels import selector_labels, standard_labels
 from .model import CREDENTIALS_DIR, ModelSpec, PvcModel, UriModel, downloader_credentials_env
 from .monitoring import MonitoringSpec, monitor_object, prometheus_rule, serving_alert_rules
-from .operators import kubernetes_has, require_operator, storage_initializer_image
+from .operators import kserve_version, kubernetes_has, require_operator, storage_initializer_image
 from .pod import PodBuilder, SecretEnv, SecretMount, SidecarSpec, env_list
 from .quantity import Quantity
 from .resources import ResourcesSpec
@@ -238,6 +238,8 @@ class InferenceService(MountsVolumes, MlConstruct):
             return
         for note in kserve_ignored_settings(spec):
             self.ml_app.warn(self.construct_path, f"kserve backend: {note}")
+        for field, message, hint in kserve_version_problems(spec.kserve, kserve_version(self.ml_app.environment)):
+            self._report(field, message, hint)
         pod = self._pod_builder(spec)
         pod.extra_spec.update(self._pod_extras(spec, {KSERVE_POD_LABEL: self.name}))
         metadata = self._metadata()
