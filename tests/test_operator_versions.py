@@ -158,3 +158,10 @@ def test_fails_before_knative_mode_scaled_on_cpu_which_the_kpa_webhook_refuses()
     assert predictor["scaleMetric"] == "concurrency" and "scaleTarget" not in predictor
     message = _error(lambda app: _kserve(app, deployment_mode="Knative", scale_metric="cpu"))
     assert "scale_metric 'cpu' is refused by KServe's webhook in Knative mode, which scales on concurrency or rps" in message
+
+
+def test_fails_when_the_kueue_version_lacks_what_a_job_uses():
+    message = _error(lambda app: GpuTrainingJob(app, "t", image=IMAGE, backend="jobset", queue="gpu", workload_priority_class="high"),
+                     operators={"kueue": "0.3", "jobset": "0.8"}, kueue_cluster_queue="cq")
+    assert "test/app/t: workload_priority_class: a WorkloadPriorityClass needs Kueue 0.5 or later; environment 'test' runs Kueue 0.3" in message
+    assert "test/app/t: queue: queueing a JobSet needs Kueue 0.4 or later; environment 'test' runs Kueue 0.3" in message

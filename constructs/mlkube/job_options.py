@@ -15,7 +15,7 @@ from .construct import MlConstruct, MountsVolumes
 from .image import ImageSpec
 from .labels import standard_labels
 from .monitoring import JobAlertsSpec, job_alert_rules, prometheus_rule
-from .operators import require_operator
+from .operators import require_operator, require_version
 from .pod import PodBuilder, SecretEnv, SecretMount, env_list
 from .resources import ResourcesSpec
 from .spec import DnsLabel, Spec
@@ -151,6 +151,9 @@ class JobConstruct(MountsVolumes, MlConstruct):
         """A queue needs Kueue (else the job stays suspended forever); gang scheduling needs Volcano (else pods stay Pending)."""
         if options.queue:
             require_operator(self, "kueue", "queue", "leave queue unset")
+        if options.workload_priority_class:
+            # The WorkloadPriorityClass CRD first ships in Kueue v0.5.0 (config/components/crd/bases at each tag).
+            require_version(self, "kueue", (0, 5), "workload_priority_class", "a WorkloadPriorityClass")
         if options.gang_scheduler == "volcano":
             require_operator(self, "volcano", "gang_scheduler", "leave gang_scheduler unset")
 

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from .construct import MlConstruct
 
 __all__ = ["Operator", "OPERATOR_NAMES", "Version", "parse_version", "require_operator", "operator_version",
-           "check_operator_versions", "kserve_version", "KSERVE_VERSIONS", "DEFAULT_KSERVE_VERSION", "storage_initializer_image",
+           "check_operator_versions", "require_version", "kserve_version", "KSERVE_VERSIONS", "DEFAULT_KSERVE_VERSION", "storage_initializer_image",
            "kserve_mode_name", "kubernetes_has"]
 
 Operator = Literal["kserve", "keda", "prometheus-operator", "external-secrets", "kueue", "jobset", "volcano", "argocd"]
@@ -88,6 +88,19 @@ def require_operator(construct: MlConstruct, operator: Operator, field: str, alt
     construct._report(field, f"needs {OPERATOR_NAMES[operator]}, which environment '{environment.name}' does not have "
                              f"(operators: {', '.join(declared) or 'none'})",
                       f"add '{operator}' to the environment's operators, or {alternative}")
+    return False
+
+
+def require_version(construct: MlConstruct, operator: Operator, minimum: Version, field: str, what: str) -> bool:
+    """Report an error when the environment's declared version of ``operator`` is older than ``minimum``, naming both."""
+    environment = construct.ml_app.environment
+    version = operator_version(environment, operator)
+    if version is None or version >= minimum:
+        return True
+    declared = (environment.operator_versions or {}).get(operator)
+    construct._report(field, f"{what} needs {OPERATOR_NAMES[operator]} {_show(minimum)} or later; environment '{environment.name}' "
+                             f"runs {OPERATOR_NAMES[operator]} {declared}",
+                      f"upgrade {OPERATOR_NAMES[operator]} (and the environment's operators) or leave {field} unset")
     return False
 
 
