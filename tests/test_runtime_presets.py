@@ -205,3 +205,10 @@ def test_a_yaml_blueprint_names_a_preset_and_its_schema_accepts_it(tmp_path):
     assert list(jsonschema.Draft202012Validator(schema).iter_errors(yaml.safe_load(text))) == []
     blueprints, problems = parse_blueprints(tmp_path / "mlkube.yaml")
     assert problems == []
+
+
+def test_vllm_shards_over_every_gpu_of_the_pod():
+    def build(app):
+        InferenceService(app, "llm", image=VLLM, runtime="vllm", model="hf://org/model",
+                         resources=ResourcesSpec(cpu="16", memory="96Gi", shm_size="8Gi", gpu=GpuSpec(count=4)))
+    assert _server(synth_app(build))["args"][-2:] == ["--tensor-parallel-size", "4"]

@@ -333,8 +333,13 @@ class InferenceService(MountsVolumes, MlConstruct):
             return spec.command, spec.args, {}
         preset = runtime.preset
         command = spec.command if spec.command is not None else (list(preset.command) or None)
+        gpu = spec.resources.gpu
+        gpus = gpu.devices if gpu is not None and gpu.mig_profile is None else 0
         args = spec.args if spec.args is not None else preset.args(runtime, served_name=runtime.served_model_name or self.name,
-                                                                    port=spec.port, metrics_port=spec.metrics_port)
+                                                                    port=spec.port, metrics_port=spec.metrics_port, gpus=gpus)
+        if gpus > 1 and spec.resources.shm_size is None and runtime.server in ("vllm", "tgi"):
+            # NCCL between the GPU workers exchanges through /dev/shm; the runtime's 64Mi default fails (vLLM and TGI docs).
+            self.ml_app.warn(self.construct_path, f"{runtime.server} on {gpus} GPUs needs a larger /dev/shm: set resources.shm_size (e.g. '8Gi')")
         env = dict(preset.env)
         if preset.hub_offline and spec.model is not None:
             # The model is on local disk (downloaded or from a volume): never call the Hub (huggingface_hub HF_HUB_OFFLINE).

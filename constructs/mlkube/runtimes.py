@@ -35,21 +35,26 @@ class RuntimePreset:
     #: Set HF_HUB_OFFLINE=1 when mlkube delivers the model: the server then never calls the Hub (egress is denied anyway).
     hub_offline: bool = False
 
-    def args(self, runtime: Runtime, *, served_name: str, port: int, metrics_port: int | None) -> list[str]:
-        return [*_ARGS[runtime.server](served_name, port, metrics_port), *runtime.extra_args]
+    def args(self, runtime: Runtime, *, served_name: str, port: int, metrics_port: int | None, gpus: int = 0) -> list[str]:
+        return [*_ARGS[runtime.server](served_name, port, metrics_port, gpus), *runtime.extra_args]
 
 
-def _vllm_args(name: str, port: int, metrics_port: int | None) -> list[str]:
+def _vllm_args(name: str, port: int, metrics_port: int | None, gpus: int) -> list[str]:
     # `vllm serve <model>`: the model is positional (`--model` is deprecated with `vllm serve`).
-    return [MODEL_PATH_REF, "--served-model-name", name, "--port", str(port)]
+    args = [MODEL_PATH_REF, "--served-model-name", name, "--port", str(port)]
+    if gpus > 1:
+        # vLLM uses one GPU unless told (--tensor-parallel-size defaults to 1): shard over all of the pod's GPUs.
+        args += ["--tensor-parallel-size", str(gpus)]
+    return args
 
 
-def _tgi_args(name: str, port: int, metrics_port: int | None) -> list[str]:
+def _tgi_args(name: str, port: int, metrics_port: int | None, gpus: int) -> list[str]:
     # text-generation-launcher --model-id/--port (launcher/src/main.rs); the image's PORT=80 is privileged, so always pass --port.
+    # It shards over every visible GPU by itself (find_num_shards: NVIDIA_VISIBLE_DEVICES, set by the device plugin).
     return ["--model-id", MODEL_PATH_REF, "--port", str(port)]
 
 
-def _triton_args(name: str, port: int, metrics_port: int | None) -> list[str]:
+def _triton_args(name: str, port: int, metrics_port: int | None, gpus: int) -> list[str]:
     # As KServe's own Triton runtime runs it (config/runtimes/kserve-tritonserver.yaml): args start with the binary.
     args = ["tritonserver", f"--model-repository={MODEL_PATH_REF}", f"--http-port={port}"]
     if metrics_port is not None:
@@ -57,7 +62,7 @@ def _triton_args(name: str, port: int, metrics_port: int | None) -> list[str]:
     return args
 
 
-def _kserve_hf_args(name: str, port: int, metrics_port: int | None) -> list[str]:
+def _kserve_hf_args(name: str, port: int, metrics_port: int | None, gpus: int) -> list[str]:
     # python -m huggingfaceserver (the image's entrypoint): --model_dir, --model_name, --http_port
     # (kserve/kserve python/huggingfaceserver/huggingfaceserver/__main__.py, python/kserve/kserve/model_server.py).
     return [f"--model_dir={MODEL_PATH_REF}", f"--model_name={name}", f"--http_port={port}"]
