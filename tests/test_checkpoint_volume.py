@@ -112,7 +112,7 @@ def test_fails_when_a_read_write_once_volume_is_read_by_replicas_on_several_host
         InferenceService(app, "server", image=IMAGE).mount(volume, read_only=True)
     message = _error(build)
     assert ("test/app/checkpoints: spec.accessModes: PersistentVolumeClaim 'checkpoints' is ReadWriteOnce (attaches to one node, "
-            "read-only mounts too) but up to 4 pods that may land on different nodes mount it: test/app/server (Deployment/server, 4 pods)") in message
+            "read-only mounts too) but up to 5 pods that may land on different nodes mount it: test/app/server (Deployment/server, 5 pods)") in message
     assert "pin every pod to one node (nodeSelector kubernetes.io/hostname" in message
 
 
@@ -120,7 +120,7 @@ def test_fails_when_a_writer_and_a_reader_of_a_read_write_once_volume_may_be_on_
     def build(app):
         volume = CheckpointVolume(app, "checkpoints", size="10Gi")
         GpuTrainingJob(app, "train", image=IMAGE).mount(volume)
-        InferenceService(app, "server", image=IMAGE, replicas=1).mount(volume, read_only=True)
+        InferenceService(app, "server", image=IMAGE, replicas=1, rollout="save-gpus").mount(volume, read_only=True)
     message = _error(build)
     assert "up to 2 pods that may land on different nodes mount it: test/app/train (Job/train, 1 pod), test/app/server (Deployment/server, 1 pod)" in message
 
@@ -128,7 +128,7 @@ def test_fails_when_a_writer_and_a_reader_of_a_read_write_once_volume_may_be_on_
 def test_fails_when_a_read_write_once_pod_volume_is_mounted_by_two_pods_even_on_one_node():
     def build(app):
         volume = CheckpointVolume(app, "checkpoints", size="10Gi", access_mode="ReadWriteOncePod")
-        server = InferenceService(app, "server", image=IMAGE, replicas=2).mount(volume, read_only=True)
+        server = InferenceService(app, "server", image=IMAGE, replicas=2, rollout="save-gpus").mount(volume, read_only=True)
         server.pod_spec["nodeName"] = "gpu-node-7"
     assert "is ReadWriteOncePod (one pod in the cluster) but is mounted by up to 2 pods at once" in _error(build)
 
@@ -140,11 +140,21 @@ def test_fails_when_a_kserve_service_serves_replicas_from_a_read_write_once_volu
     assert "test/app/server (InferenceService/server, 4 pods)" in _error(build)
 
 
-def test_one_pod_may_read_a_read_write_once_volume_anywhere():
+def test_one_pod_that_is_replaced_without_surge_may_read_a_read_write_once_volume_anywhere():
+    def build(app):
+        volume = CheckpointVolume(app, "checkpoints", size="10Gi")
+        InferenceService(app, "server", image=IMAGE, replicas=1, rollout="save-gpus").mount(volume, read_only=True)
+    assert synth_app(build).get("Deployment", "server")["spec"]["replicas"] == 1
+
+
+def test_fails_when_a_rolling_update_would_start_a_second_pod_of_a_read_write_once_volume():
+    # maxSurge 1: the new pod may be scheduled on another node while the old one holds the volume; the rollout never ends.
     def build(app):
         volume = CheckpointVolume(app, "checkpoints", size="10Gi")
         InferenceService(app, "server", image=IMAGE, replicas=1).mount(volume, read_only=True)
-    assert synth_app(build).get("Deployment", "server")["spec"]["replicas"] == 1
+    message = _error(build)
+    assert "up to 2 pods that may land on different nodes mount it: test/app/server (Deployment/server, 2 pods)" in message
+    assert "rollout='save-gpus'" in message
 
 
 def _error(build) -> str:

@@ -13,6 +13,7 @@ cdk8s constructs, and KServe InferenceServices serving from a pvc:// storage URI
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
@@ -115,13 +116,24 @@ def pods_at_once(manifest: Manifest, items: list[Manifest]) -> int:
         jobs = spec.get("replicatedJobs") or []
         return sum(int(job.get("replicas", 1)) * int(((job.get("template") or {}).get("spec") or {}).get("parallelism", 1)) for job in jobs)
     if manifest.kind in ("Deployment", "StatefulSet", "ReplicaSet"):
-        if "replicas" in spec:
-            return int(spec["replicas"])
-        return max(_scaled_maximum(manifest, items), 1)
+        replicas = int(spec["replicas"]) if "replicas" in spec else max(_scaled_maximum(manifest, items), 1)
+        return replicas + (_surge(spec, replicas) if manifest.kind == "Deployment" else 0)
     if _kserve_claims(manifest):
         predictor = spec.get("predictor") or {}
         return int(predictor.get("maxReplicas") or predictor.get("minReplicas") or 1)
     return 1
+
+
+def _surge(spec: dict[str, Any], replicas: int) -> int:
+    """Extra pods a Deployment's rolling update starts beside the old ones: maxSurge, 25% by default, rounded up;
+    none with Recreate (Kubernetes docs, "Deployments": Max Surge)."""
+    strategy = spec.get("strategy") or {}
+    if strategy.get("type") == "Recreate":
+        return 0
+    surge = (strategy.get("rollingUpdate") or {}).get("maxSurge", "25%")
+    if isinstance(surge, str) and surge.endswith("%"):
+        return math.ceil(replicas * int(surge[:-1]) / 100)
+    return int(surge)
 
 
 def _scaled_maximum(manifest: Manifest, items: list[Manifest]) -> int:
@@ -171,7 +183,8 @@ def _single_node(claim: Manifest, users: list[Manifest], items: list[Manifest]) 
     if "ReadWriteOncePod" in modes:
         yield Problem(claim.where, "spec.accessModes", f"PersistentVolumeClaim {claim.name!r} is ReadWriteOncePod (one pod in the cluster) "
                       f"but is mounted by up to {total} pods at once: {names}",
-                      "run one pod (replicas=1), give each workload its own volume, or use access_mode='ReadWriteMany'")
+                      "run one pod (replicas=1 and rollout='save-gpus', which starts no extra pod), give each workload its own "
+                      "volume, or use access_mode='ReadWriteMany'")
         return
     nodes = {_pinned_node_of(user) for user in users}
     if len(nodes) == 1 and None not in nodes:
@@ -179,7 +192,8 @@ def _single_node(claim: Manifest, users: list[Manifest], items: list[Manifest]) 
     yield Problem(claim.where, "spec.accessModes", f"PersistentVolumeClaim {claim.name!r} is ReadWriteOnce (attaches to one node, "
                   f"read-only mounts too) but up to {total} pods that may land on different nodes mount it: {names}; pods on a second "
                   "node fail with a Multi-Attach error",
-                  "use access_mode='ReadWriteMany' (or ReadOnlyMany for readers), run one pod, or pin every pod to one node "
+                  "use access_mode='ReadWriteMany' (or ReadOnlyMany for readers), run one pod (replicas=1 and a rollout that "
+                  "starts no extra pod: rollout='save-gpus'), or pin every pod to one node "
                   "(nodeSelector kubernetes.io/hostname: <node>, e.g. server.pod_spec['nodeSelector'])")
 
 
