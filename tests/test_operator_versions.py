@@ -165,3 +165,11 @@ def test_fails_when_the_kueue_version_lacks_what_a_job_uses():
                      operators={"kueue": "0.3", "jobset": "0.8"}, kueue_cluster_queue="cq")
     assert "test/app/t: workload_priority_class: a WorkloadPriorityClass needs Kueue 0.5 or later; environment 'test' runs Kueue 0.3" in message
     assert "test/app/t: queue: queueing a JobSet needs Kueue 0.4 or later; environment 'test' runs Kueue 0.3" in message
+
+
+def test_fails_when_a_job_needs_a_pod_failure_policy_on_kubernetes_125():
+    message = _error(lambda app: BatchJob(app, "b", image=IMAGE), kubernetes_version="1.25")
+    assert "test/app/b: ignore_disruptions: needs a Job podFailurePolicy, which is off by default in Kubernetes 1.25" in message
+    job = synth_app(lambda app: BatchJob(app, "b", image=IMAGE, ignore_disruptions=False),
+                    environments=_env(kubernetes_version="1.25")).get("Job", "b")
+    assert "podFailurePolicy" not in job["spec"]

@@ -131,7 +131,8 @@ def kserve_mode_name(mode: Literal["Standard", "Knative"], version: Version, *, 
 #: Kubernetes features mlkube emits, with the minor version where they are on by default.
 #: PodLifecycleSleepAction: alpha (off) in 1.29, beta (on) in 1.30 (KEP-3960, kubernetes/enhancements#3960).
 #: SidecarContainers: alpha (off) in 1.28, beta (on) in 1.29 (KEP-753, kubernetes/enhancements#753).
-KUBERNETES_FEATURES: dict[str, Version] = {"PodLifecycleSleepAction": (1, 30), "SidecarContainers": (1, 29)}
+#: JobPodFailurePolicy: alpha (off) in 1.25, beta (on) in 1.26 (KEP-3329, kubernetes/enhancements#3329).
+KUBERNETES_FEATURES: dict[str, Version] = {"PodLifecycleSleepAction": (1, 30), "SidecarContainers": (1, 29), "JobPodFailurePolicy": (1, 26)}
 
 
 def kubernetes_has(environment: object, feature: str) -> bool:
