@@ -143,7 +143,8 @@ def test_readme_example_serves_its_gated_model():
     assert server["readinessProbe"]["httpGet"]["path"] == "/health"
 
 
-# The real readers: the libraries KServe 0.15's storage initializer downloads with, in their locked versions,
+# The real readers: the libraries KServe 0.15's storage initializer downloads with, in their locked versions
+# (huggingface_hub 0.30.2, botocore 1.38.4, google-auth 2.39.0 in python/kserve/poetry.lock at v0.15.2),
 # run with the variable mlkube set (the mount folder remapped to a temporary one) and a credentials file there.
 _READERS = {
     "hf://org/model": ("from huggingface_hub import get_token; print(get_token())", "hf_example_token\n", "hf_example_token"),
@@ -151,6 +152,21 @@ _READERS = {
                         "[default]\naws_access_key_id = AKIAEXAMPLE\naws_secret_access_key = example-secret\n",
                         "AKIAEXAMPLE example-secret"),
 }
+
+
+def _service_account_json() -> str:
+    import json
+
+    import rsa
+
+    _, private = rsa.newkeys(1024)  # a throwaway key: google.auth parses it when it loads the file
+    return json.dumps({"type": "service_account", "project_id": "example", "private_key_id": "1",
+                       "private_key": private.save_pkcs1().decode(), "client_email": "downloader@example.iam.gserviceaccount.com",
+                       "client_id": "1", "token_uri": "https://oauth2.googleapis.com/token"})
+
+
+_READERS["gs://models/llm"] = ("import google.auth; c, project = google.auth.default(); print(c.service_account_email, project)",
+                               _service_account_json, "downloader@example.iam.gserviceaccount.com example")
 
 
 @pytest.mark.parametrize("uri", sorted(_READERS))
@@ -163,8 +179,8 @@ def test_the_downloaders_library_reads_the_mounted_credentials_file(uri, tmp_pat
     _, downloader = _downloader(Model.from_uri(uri, credentials_secret="creds"))
     (variable, path), = _env(downloader).items()
     local = tmp_path / path.removeprefix("/var/run/secrets/model-credentials/")
-    local.write_text(content)
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "HF_", "HUGGING"))}
+    local.write_text(content() if callable(content) else content)
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "HF_", "HUGGING", "GOOGLE_", "GCE_"))}
     result = subprocess.run([sys.executable, "-c", code], env={**clean, "HOME": str(tmp_path), variable: str(local)},
                             capture_output=True, text=True, timeout=120)
     assert result.stdout.strip() == expected, result.stderr
