@@ -145,3 +145,35 @@ def test_plan_fails_cleanly_when_the_registry_cannot_answer(repo, tmp_path):
                     "--matrix-out", str(matrix), expect=2)
     assert "cannot tell which images to build" in result.stderr and "cannot reach the registry" in result.stderr
     assert not matrix.exists()
+
+
+def test_bases_are_pinned_through_the_lock(tools, repo, tmp_path):
+    buildah, registry, root = tools
+    base = f"{registry.address}/mlkube-test/python:3.11"
+    base_digest = (root / "base.digest").read_text().strip()
+    unpinned = tmp_path / "unpinned"
+    make_context(unpinned, "fraud")
+    make_context(unpinned, "trainer")
+    (unpinned / "app.py").write_text(BLUEPRINT.format(base=base, base_digest=None, registry=f"{registry.address}/ml"))
+    first = mlkube(unpinned, "synth", "--app", "app.py", "--out", "dist")
+    assert f"base {base} is used by tag, not by digest" in first.stderr
+    dockerfile = unpinned / "dist/images/fraud/Dockerfile"
+    assert f"FROM {base} AS base" in dockerfile.read_text()
+    before = {image["name"]: image for image in json.loads((unpinned / "dist/images.json").read_text())["images"]}
+    assert before["fraud"]["base"] == {"reference": base, "digest": None}
+
+    locked = mlkube(unpinned, "images", "pin-bases", "--dist", "dist", "--resolve", "--insecure-registry", registry.address)
+    assert "locked 1 base image(s)" in locked.stdout
+    assert json.loads((unpinned / "dist/images.lock.json").read_text())["bases"] == {base: base_digest}
+
+    second = mlkube(unpinned, "synth", "--app", "app.py", "--out", "dist")
+    assert "used by tag" not in second.stderr
+    assert f"ARG BASE_DIGEST={base_digest}\nFROM {base}@${{BASE_DIGEST}} AS base" in dockerfile.read_text()
+    after = {image["name"]: image for image in json.loads((unpinned / "dist/images.json").read_text())["images"]}
+    assert after["fraud"]["base"] == {"reference": base, "digest": base_digest}
+    assert after["fraud"]["tag"] != before["fraud"]["tag"]  # the Dockerfile names other bytes: a new content tag
+    # The lock survives synth, and the pinned Dockerfile builds from the locked base.
+    assert json.loads((unpinned / "dist/images.lock.json").read_text())["bases"] == {base: base_digest}
+    build(buildah, unpinned, after["fraud"], after["fraud"]["references"]["dev"], "--timestamp", "0")
+    again = mlkube(unpinned, "images", "pin-bases", "--dist", "dist", "--resolve", "--insecure-registry", registry.address)
+    assert "nothing changed" in again.stdout

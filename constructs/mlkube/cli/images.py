@@ -44,3 +44,25 @@ def plan(dist: Path, matrix_out: Path | None, digests_out: Path | None, github_o
             with open(target, "a", encoding="utf-8") as stream:
                 stream.write(f"images={matrix}\ncount={len(result.build)}\n")
     click.echo(result.summary())
+
+
+@command.command("pin-bases")
+@click.option("--dist", "dist", type=click.Path(path_type=Path), default=Path("dist"), show_default=True,
+              help="The synthesized tree (with images.json and images.lock.json).")
+@click.option("--resolve", is_flag=True, help="Ask each base's registry for the digest of its tag (HTTP API).")
+@click.option("--digests", "digest_files", multiple=True, type=click.Path(path_type=Path),
+              help="JSON map base reference -> digest, instead of asking the registry. Repeatable.")
+@click.option("--insecure-registry", "insecure", multiple=True, metavar="HOST:PORT", help="Use plain HTTP for this registry. Repeatable.")
+@handle_errors
+def pin_bases(dist: Path, resolve: bool, digest_files: tuple[Path, ...], insecure: tuple[str, ...]) -> None:
+    """Lock the digest of every base image the generated Dockerfiles start FROM (the lock's "bases").
+
+    Synth then writes `ARG BASE_DIGEST=<digest>` into each Dockerfile, so a content tag always builds
+    from the same base bytes. Run it again to move to the bases' current digests (a reviewed change).
+    """
+    from ..errors import MlkubeError
+    from ..images.base_lock import lock_bases
+
+    if resolve == bool(digest_files):
+        raise MlkubeError.single("give either --resolve or --digests FILE", hint="mlkube images pin-bases --resolve")
+    click.echo(lock_bases(dist, RegistryClient(insecure) if resolve else None, digest_files))
