@@ -227,10 +227,3 @@ def test_cluster_dns_is_configurable_per_environment():
                                    "podSelector": {"matchLabels": {"dns.operator.openshift.io/daemonset-dns": "default"}}},
                                   {"ipBlock": {"cidr": "169.254.20.10/32"}}]}]
 
-
-def test_a_kserve_modelcar_needs_no_egress():
-    """KServe pulls an oci:// model as an image (modelcars): the kubelet fetches it, not the pod."""
-    platform, objects = build(lambda app: InferenceService(app, "fraud", backend="kserve", model="oci://ghcr.io/acme/model:1"))
-    view, connections, managed = view_and_connections(platform, objects)
-    assert not any(c.destination.cidr for c in connections)
-    assert connection_problems(connections, view, managed) == []
