@@ -125,3 +125,10 @@ def test_validate_connectivity_of_an_invalid_policy_reports_it_without_a_matrix(
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert "policy.yaml:6" in result.stderr and "spec.ingress" in result.stderr
     assert "FROM \\ TO" not in result.stdout
+
+
+def test_each_environment_of_a_config_repo_is_its_own_cluster():
+    result = run_mlkube("validate", "--connectivity", str(REPO_ROOT / "dist"))
+    assert result.returncode == 0, result.stderr
+    headings = [line for line in result.stdout.splitlines() if line.startswith("== cluster")]
+    assert [h.rsplit("/", 1)[-1] for h in headings] == ["dev ==", "prod ==", "staging =="]

@@ -66,9 +66,9 @@ def command(paths: tuple[Path, ...], crd_schemas: tuple[Path, ...], strict: bool
     policy_failed = policy and run_policy_check(manifests, paths, output_format=output_format, output=output,
                                                 settings=PolicySettings(allowed_registries, require_digests)).failed
     if connectivity and not problems:  # the evaluator reads policies the schemas accepted
-        from ..traffic.matrix import connectivity_matrix
+        from ..traffic.matrix import print_matrices
 
-        click.echo(connectivity_matrix(manifests).render())
+        print_matrices(manifests, paths)
     if problems:
         raise MlkubeError(problems, title=f"{len(manifests)} objects validated, some are invalid", exit_code=EXIT_FINDINGS)
     if policy_failed:

@@ -12,15 +12,18 @@ spread of others; a cell lists the ports allowed, "all" when every port tried on
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable
+import os
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 from ..manifest import Manifest
 from .check import PROBE_PORTS
 from .cluster import TrafficView, traffic_view
 from .evaluator import NAMESPACE_NAME_LABEL, Endpoint, External, Pod
 
-__all__ = ["Matrix", "connectivity_matrix"]
+__all__ = ["Matrix", "connectivity_matrix", "print_matrices"]
 
 KUBE_DNS = Pod("kube-system", {"k8s-app": "kube-dns"}, "kube-system/kube-dns", (("dns", 53, "UDP"), ("dns-tcp", 53, "TCP")))
 INTERNET = External("203.0.113.7", "(internet 203.0.113.7)")
@@ -136,3 +139,17 @@ def connectivity_matrix(manifests: Iterable[Manifest]) -> Matrix:
             allowed = [(port, protocol) for port, protocol in tried if view.cluster.check(source, destination, port, protocol).allowed]
             cells[(i, j)] = _cell(allowed, tried)
     return Matrix(sources, destinations, cells)
+
+
+def print_matrices(manifests: Sequence[Any], paths: Sequence[Path]) -> None:
+    """One matrix per cluster: each ``<environment>/`` of a config repo's ``dist/`` is its own cluster."""
+    import click
+
+    from ..policy.cli import clusters
+
+    groups = [group for group in clusters(list(manifests), list(paths)) if group]
+    for index, group in enumerate(groups):
+        if len(groups) > 1:
+            folder = os.path.commonpath([str(Path(m.file).parent) for m in group])
+            click.echo(("\n" if index else "") + f"== cluster {folder} ==")
+        click.echo(connectivity_matrix(group).render())
