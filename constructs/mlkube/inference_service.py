@@ -21,6 +21,7 @@ from .labels import selector_labels, standard_labels
 from .model import CREDENTIALS_DIR, ModelSpec, PvcModel, UriModel, downloader_credentials_env
 from .monitoring import MonitoringSpec, monitor_object, prometheus_rule, serving_alert_rules
 from .operators import kserve_version, kubernetes_has, require_operator, storage_initializer_image
+from .placement import PlacementOptions, service_account_body
 from .pod import PodBuilder, SecretEnv, SecretMount, SidecarSpec, env_list
 from .quantity import Quantity
 from .resources import ResourcesSpec
@@ -122,7 +123,7 @@ class Peer(Spec):
     pod_labels: dict[str, str] | None = Field(None, description="Pod labels. Default: any pod of the namespace.")
 
 
-class InferenceServiceSpec(Spec):
+class InferenceServiceSpec(PlacementOptions):
     """An online model server."""
 
     name: DnsLabel | None = Field(None, description="Name of every object. Default: the construct id.")
@@ -248,13 +249,15 @@ class InferenceService(MountsVolumes, MlConstruct):
         return {"labels": dict(self._labels), "name": name or self.name, "namespace": self.namespace}
 
     def _add(self, kind: str, api_version: str, body: dict[str, Any], name: str | None = None) -> dict[str, Any]:
-        obj = {"apiVersion": api_version, "kind": kind, "metadata": self._metadata(name), **body}
+        metadata = self._metadata(name)
+        metadata.update(body.pop("metadata", {}))
+        obj = {"apiVersion": api_version, "kind": kind, "metadata": metadata, **body}
         self.objects[kind] = self._emit(obj)
         return obj
 
     def _build(self, spec: InferenceServiceSpec) -> None:
         self._labels = standard_labels(self.name, "inference", self.ml_app.app_name)
-        self._add("ServiceAccount", "v1", {"automountServiceAccountToken": False})
+        self._add("ServiceAccount", "v1", service_account_body(spec))
         if spec.config:
             self._add("ConfigMap", "v1", {"data": dict(spec.config)}, name=f"{self.name}-config")
         if spec.external_secrets and require_operator(self, "external-secrets", "external_secrets", "reference existing Secrets with 'secrets'"):
@@ -351,7 +354,7 @@ class InferenceService(MountsVolumes, MlConstruct):
 
     def _pod_builder(self, spec: InferenceServiceSpec) -> PodBuilder:
         return PodBuilder(app=self.ml_app, used_by=self.construct_path, labels=self._labels,
-                          service_account=self.name, resources=spec.resources)
+                          service_account=self.name, resources=spec.resources, placement=spec, selector=self._pod_selector)
 
     def _pod_extras(self, spec: InferenceServiceSpec, selector: dict[str, str]) -> dict[str, Any]:
         extras: dict[str, Any] = {"terminationGracePeriodSeconds": spec.termination_grace_period_seconds}

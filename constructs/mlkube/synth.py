@@ -157,6 +157,7 @@ def _register_steps() -> None:
     from .images.manifest import write_image_files
     from .pinning.synth_steps import apply_lock, require_pinned_images, write_lock
     from .policy.synth_step import check_policy_step
+    from .capability_namespaces import lower_enforce_for_capabilities
     from .local_queues import add_local_queues
     from .traffic.check import check_connectivity_step
     from .traffic.senders import add_cross_namespace_senders
@@ -164,7 +165,8 @@ def _register_steps() -> None:
 
     # Platform objects first, so the lock, sync waves and Argo CD's kind list see every object.
     # LocalQueues for the queues jobs name come after the namespace objects, so a 'default' LocalQueue is not emitted twice.
-    TRANSFORMS.extend([add_cross_namespace_senders, gitops.add_platform_objects, add_local_queues, apply_lock, gitops.add_sync_waves,
+    TRANSFORMS.extend([add_cross_namespace_senders, gitops.add_platform_objects, add_local_queues,
+                       lower_enforce_for_capabilities, apply_lock, gitops.add_sync_waves,
                        gitops.add_argocd_objects])
     CHECKS.extend([
         volume_sharing_step,           # single-writer volumes are not written by several pods at once
