@@ -187,3 +187,45 @@ def test_fails_when_a_toleration_has_seconds_without_noexecute():
 
 def test_fails_when_a_node_selector_key_is_not_a_label_key():
     assert "'bad key!' is not a label key" in _error(node_selector={"bad key!": "x"})
+
+
+def test_a_yaml_blueprint_declares_the_same_placement(tmp_path):
+    from mlkube.blueprint import parse_blueprints
+
+    path = tmp_path / "mlkube.yaml"
+    path.write_text("""\
+apiVersion: mlkube.dev/v1alpha1
+kind: Blueprint
+app: app
+workloads:
+  batch:
+    kind: BatchJob
+    image: ghcr.io/acme/train:1.0
+    node_selector: {pool: gpu}
+    tolerations: [{key: spot, operator: Exists}]
+    resources: {extended: {vpc.amazonaws.com/efa: 2}}
+    add_capabilities: [IPC_LOCK]
+    waivers: [{rule: MLK-PSS-005, reason: GPUDirect RDMA pins memory}]
+    service_account_annotations: {eks.amazonaws.com/role-arn: "arn:aws:iam::111122223333:role/train"}
+""")
+    platform = Platform(environments=[Environment(name="test", namespace="ml")])
+    platform.load_blueprints(tmp_path)
+    objects = synth_platform(platform)
+    pod = _pods(objects)["batch"]
+    assert pod["nodeSelector"] == {"pool": "gpu"} and pod["tolerations"] == [{"key": "spot", "operator": "Exists"}]
+    assert pod["containers"][0]["securityContext"]["capabilities"]["add"] == ["IPC_LOCK"]
+    assert objects.get("ServiceAccount", "batch")["metadata"]["annotations"]["eks.amazonaws.com/role-arn"] == ROLE
+    assert parse_blueprints(path)[1] == []
+
+
+def test_fails_when_a_yaml_capability_has_no_waiver_with_file_and_line(tmp_path):
+    from mlkube.blueprint import parse_blueprints
+
+    path = tmp_path / "mlkube.yaml"
+    path.write_text("apiVersion: mlkube.dev/v1alpha1\nkind: Blueprint\napp: app\nworkloads:\n  batch:\n    kind: BatchJob\n"
+                    "    image: ghcr.io/acme/train:1.0\n    add_capabilities: [IPC_LOCK]\n")
+    platform = Platform(environments=[Environment(name="test", namespace="ml")])
+    platform.load_blueprints(tmp_path)
+    with pytest.raises(MlkubeError) as raised:
+        synth_platform(platform)
+    assert f"{path}:6:5" in str(raised.value) and "MLK-PSS-005" in str(raised.value)
