@@ -117,3 +117,19 @@ def test_fails_when_the_environment_has_no_kueue_operator():
     with pytest.raises(MlkubeError) as caught:
         synth_app(lambda app: BatchJob(app, "etl", image=IMAGE), environments=env)
     assert "declares Kueue objects, but environment 'test' does not have Kueue" in str(caught.value)
+
+
+def test_argo_cd_may_sync_the_cluster_scoped_kueue_objects():
+    # An AppProject allows cluster-scoped kinds only through clusterResourceWhitelist; in the namespaced list Argo CD
+    # would refuse to sync them ("not permitted in project").
+    from mlkube import Platform
+    from mlkube.gitops.settings import GitOps
+    from mlkube.testing import synth_platform
+
+    platform = Platform(environments=environments(), gitops=GitOps(repo_url="https://git.example.com/ml.git"))
+    platform.app("app", training(2))
+    project = synth_platform(platform).get("AppProject", "test")["spec"]
+    assert {"group": "kueue.x-k8s.io", "kind": "ClusterQueue"} in project["clusterResourceWhitelist"]
+    assert {"group": "kueue.x-k8s.io", "kind": "ResourceFlavor"} in project["clusterResourceWhitelist"]
+    assert {"group": "kueue.x-k8s.io", "kind": "ClusterQueue"} not in project["namespaceResourceWhitelist"]
+    assert {"group": "kueue.x-k8s.io", "kind": "LocalQueue"} in project["namespaceResourceWhitelist"]

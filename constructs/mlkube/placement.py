@@ -22,6 +22,9 @@ __all__ = ["PlacementOptions", "NodeSelectorRequirement", "NodeTerm", "Preferred
 #: The policy rule that forbids added capabilities (restricted Pod Security Standard: only NET_BIND_SERVICE).
 CAPABILITY_RULE = "MLK-PSS-005"
 #: EKS IAM Roles for Service Accounts (docs.aws.amazon.com/eks/latest/userguide/associate-service-account-role.html).
+#: The EKS pod identity webhook then adds its own projected token volume 'aws-iam-token' and AWS_ROLE_ARN /
+#: AWS_WEB_IDENTITY_TOKEN_FILE to every container, whatever automountServiceAccountToken says (mlkube keeps it false):
+#: aws/amazon-eks-pod-identity-webhook pkg/handler/testdata/rawPodWithoutVolumes.pod.yaml (expected patch).
 IRSA_ANNOTATION = "eks.amazonaws.com/role-arn"
 #: GKE Workload Identity (cloud.google.com/kubernetes-engine/docs/how-to/workload-identity).
 GKE_ANNOTATION = "iam.gke.io/gcp-service-account"

@@ -40,9 +40,13 @@ def _metadata(name: str, gitops: GitOps, environment: Any, extra_annotations: di
 def _project(environment: Any, gitops: GitOps, manifests: list[Manifest]) -> dict[str, Any]:
     namespaces = sorted({m.namespace for m in manifests if m.namespace} | {m.name for m in manifests if m.kind == "Namespace"})
     clusters = environment.clusters or [environment.cluster]
-    kinds = sorted({(m.obj["apiVersion"].rpartition("/")[0], m.kind) for m in manifests if m.kind != "Namespace"})
+    # Cluster-scoped objects (written without a namespace: Namespace, Kueue's ClusterQueue...) are allowed by the
+    # cluster list, the others by the namespaced list (Argo CD docs, user-guide/projects: resource allow lists).
+    scoped = {(m.obj["apiVersion"].rpartition("/")[0], m.kind, not m.namespace) for m in manifests}
+    kinds = sorted((group, kind) for group, kind, cluster in scoped if not cluster)
+    cluster_kinds = sorted({("", "Namespace")} | {(group, kind) for group, kind, cluster in scoped if cluster})
     return {"apiVersion": _API, "kind": "AppProject", "metadata": _metadata(environment.name, gitops, environment), "spec": {
-        "clusterResourceWhitelist": [{"group": "", "kind": "Namespace"}],
+        "clusterResourceWhitelist": [{"group": group, "kind": kind} for group, kind in cluster_kinds],
         "description": f"mlkube environment {environment.name}" + (" (production)" if environment.production else ""),
         "destinations": [destination(cluster, namespace) for cluster in clusters for namespace in namespaces],
         "namespaceResourceWhitelist": [{"group": group, "kind": kind} for group, kind in kinds],
