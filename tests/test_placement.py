@@ -229,3 +229,22 @@ def test_fails_when_a_yaml_capability_has_no_waiver_with_file_and_line(tmp_path)
     with pytest.raises(MlkubeError) as raised:
         synth_platform(platform)
     assert f"{path}:6:5" in str(raised.value) and "MLK-PSS-005" in str(raised.value)
+
+
+def test_placement_in_custom_resources_passes_their_upstream_schemas(upstream):
+    from helpers import upstream_errors
+
+    env = [Environment(name="test", namespace="ml", network={"egress_https_cidrs": ["0.0.0.0/0"]})]
+
+    def build(app):
+        GpuTrainingJob(app, "train", image=IMAGE, nodes=2, backend="jobset", resources=RESOURCES, **PLACEMENT)
+        InferenceService(app, "server", backend="kserve", model="s3://m/v1", kserve={"model_format": "sklearn"},
+                         **{k: v for k, v in PLACEMENT.items() if k not in ("add_capabilities", "waivers")})
+
+    objects = synth_app(build, environments=env)
+    jobset, isvc = objects.get("JobSet", "train"), objects.get("InferenceService", "server")
+    pod = jobset["spec"]["replicatedJobs"][0]["template"]["spec"]["template"]["spec"]
+    assert pod["affinity"]["nodeAffinity"] and pod["containers"][0]["securityContext"]["capabilities"]["add"] == ["IPC_LOCK"]
+    assert isvc["spec"]["predictor"]["affinity"]["podAntiAffinity"] and isvc["spec"]["predictor"]["tolerations"]
+    assert upstream_errors(upstream, jobset) == []
+    assert upstream_errors(upstream, isvc) == []
