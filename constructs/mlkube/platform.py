@@ -43,7 +43,11 @@ class Environment(Spec):
                                                 "(e.g. 'ghcr.io/acme/'); empty (default) allows any registry.")
     operators: list[Operator] | None = Field(None, description="Operators installed in this environment; an option that needs a missing one is an error. Default: not declared, every option allowed.")
     # GitOps (gitops/settings.py): where and how Argo CD deploys the environment, and what it may change.
-    production: bool = Field(False, description="A production environment: manual sync by default, and every image must be pinned by digest. Default: false.")
+    production: bool = Field(False, description="A production environment: manual sync by default, every image pinned by digest, and gated: "
+                             "its images change only through `mlkube promote` (from promote_from, else the environment listed before it). Default: false.")
+    promote_from: DnsLabel | None = Field(None, description="The environment whose locked images this one receives, only through `mlkube promote`; "
+                                          "makes this environment gated (pin, synth and check never change its images). Default: none "
+                                          "(a production environment promotes from the environment listed before it).")
     cluster: str = Field(IN_CLUSTER, description="Argo CD destination: a server URL (https://...) or a cluster name. Default: the cluster Argo CD runs in.")
     clusters: list[str] = Field(default_factory=list, description="Deploy every app to these Argo CD clusters (by name) with one ApplicationSet instead. Default: only 'cluster'.")
     sync: SyncPolicy = Field(default_factory=SyncPolicy, description="Argo CD sync policy. Default: automated with prune and self-heal; manual in production.")
