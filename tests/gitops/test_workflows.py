@@ -43,7 +43,7 @@ def test_workflows_read_back_with_a_yaml_1_2_loader():
     steps = release["jobs"]["build"]["steps"]
     assert any(s.get("uses", "").startswith("aquasecurity/trivy-action@") for s in steps)
     assert any("type=gha" in str(s.get("with", {}).get("cache-to", "")) for s in steps)
-    assert "mlkube pin --dist dist --digests" in str(release["jobs"]["pin"]["steps"])
+    assert "mlkube pin --dist dist \"$@\"" in str(release["jobs"]["pin"]["steps"]) and "mlkube pin --dist dist --resolve" in str(release["jobs"]["pin"]["steps"])
     promote = flows["config-repo-promote.yml"]
     assert set(promote["on"]) == {"workflow_dispatch"}
     assert promote["jobs"]["promote"]["environment"] == "production"

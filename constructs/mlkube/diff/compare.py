@@ -63,7 +63,7 @@ def compare_sides(base: Side, head: Side, production: Iterable[str] = DEFAULT_PR
         change = changes.setdefault(service.match_key, ObjectChange("unchanged", base.objects.get(service.match_key), service))
         change.risks = sorted({*change.risks, risk}, key=lambda item: item.sort_key())
     ordered = sorted(changes.values(), key=ObjectChange.sort_key)
-    return DiffReport(base.label, head.label, ordered, frozenset(production), base.notes + head.notes)
+    return DiffReport(base.label, head.label, ordered, frozenset(production), base.notes + head.notes, list(head.builds))
 
 
 def neighbour_scope(before: Located | None, after: Located | None) -> Scope | None:
@@ -93,7 +93,7 @@ def _mentioning(tree: Tree, paths: list[str], scopes: set[Scope]) -> list[str]:
 
 
 def _side(tree: Tree) -> Side:
-    return Side(tree.label, revisions=tree.revisions, notes=list(tree.notes))
+    return Side(tree.label, revisions=tree.revisions, notes=list(tree.notes), builds=list(tree.builds))
 
 
 def diff_specs(base: str, head: str, repo: Path = Path("."), production: Iterable[str] = DEFAULT_PRODUCTION) -> DiffReport:

@@ -60,7 +60,8 @@ def _pull_request(gitops: GitOps) -> dict[str, Any]:
         "concurrency": {"group": "config-pr-${{ github.event.pull_request.number }}", "cancel-in-progress": True},
         "jobs": {"synth": {"runs-on": "ubuntu-24.04", "timeout-minutes": 30, "steps": [
             *_setup(gitops, fetch_depth=0),
-            {"name": "Synthesize", "run": "mlkube synth"},
+            # Entry environments carry the new content tags until the release pins them; gated ones keep their lock.
+            {"name": "Synthesize", "env": {"MLKUBE_ALLOW_UNPINNED": "1"}, "run": "mlkube synth"},
             {"name": f"{out}/ is committed fresh", "run": f"git diff --exit-code -- {out}"},
             {"name": "Validate", "run": f"mlkube validate --strict {out}"},
             {"name": "Summarize the change", "run": _run(
@@ -110,19 +111,29 @@ def _release(gitops: GitOps) -> dict[str, Any]:
                  {"uses": ACTIONS["upload-artifact"], "with": {"name": "digests-${{ matrix.image.name }}",
                                                                "path": "${{ runner.temp }}/metadata-${{ matrix.image.name }}.json"}},
              ]}
-    pin = {"needs": ["plan", "build"], "runs-on": "ubuntu-24.04", "timeout-minutes": 20,
-           "permissions": {"contents": "write", "pull-requests": "write"},
+    # Runs when nothing was built too: a registry image's new tag (a vendor bump) still needs its digest.
+    pin = {"needs": ["plan", "build"], "if": "${{ !cancelled() && needs.plan.result == 'success' && needs.build.result != 'failure' }}",
+           "runs-on": "ubuntu-24.04", "timeout-minutes": 20,
+           "permissions": {"contents": "write", "pull-requests": "write", "packages": "read"},
            "steps": [
                *_setup(gitops),
                {"uses": ACTIONS["download-artifact"], "with": {"pattern": "digests-*", "path": "${{ runner.temp }}/digests", "merge-multiple": True}},
-               {"name": "Pin the pushed digests", "run": f'mlkube pin --dist {out} --digests "$RUNNER_TEMP"/digests/*.json'},
+               # Entry environments only: mlkube pin never changes a gated one (mlkube promote does).
+               {"name": "Pin the pushed digests", "run": _run(
+                   'set --',
+                   'for file in "$RUNNER_TEMP"/digests/*.json; do if [ -e "$file" ]; then set -- "$@" --digests "$file"; fi; done',
+                   f'if [ "$#" -gt 0 ]; then mlkube pin --dist {out} "$@"; fi')},
+               # The registry's answer for a tag nobody built here (a vendor image's new tag): read access is enough.
+               {"uses": ACTIONS["login"], "with": {"registry": gitops.ci_registry, "username": "${{ github.actor }}",
+                                                   "password": "${{ secrets.GITHUB_TOKEN }}"}},
+               {"name": "Pin registry images by their tags' digests", "run": f"mlkube pin --dist {out} --resolve"},
                {"name": "Open a pull request with the pinned manifests", "uses": ACTIONS["create-pr"], "with": {
                    "branch": "mlkube/pin-${{ github.sha }}", "commit-message": "Pin images built from ${{ github.sha }}",
                    "title": "Pin images built from ${{ github.sha }}", "add-paths": out,
                    "body": "Digests pushed by run ${{ github.run_id }}; Argo CD syncs them once merged."}},
            ]}
     return {"name": "config repo: build, scan, push and pin images",
-            "on": {"push": {"branches": ["main"], "paths": [f"{out}/images.json", f"{out}/images/**"]}, "workflow_dispatch": {}},
+            "on": {"push": {"branches": ["main"], "paths": [f"{out}/**"]}, "workflow_dispatch": {}},
             "permissions": {"contents": "read"},
             "concurrency": {"group": "config-release", "cancel-in-progress": False},
             "jobs": {"plan": plan, "build": build, "pin": pin}}
@@ -137,7 +148,8 @@ def _promote(gitops: GitOps) -> dict[str, Any]:
                "steps": [
                    *_setup(gitops),
                    {"name": "Promote", "env": {"SOURCE": "${{ inputs.source }}", "TARGET": "${{ inputs.target }}"},
-                    "run": _run(f'mlkube promote "$SOURCE" "$TARGET" --dist {out}', "mlkube synth", f"mlkube validate --strict {out}")},
+                    "run": _run(f'mlkube promote "$SOURCE" "$TARGET" --dist {out}', "mlkube synth", f"mlkube validate --strict {out}",
+                                f'mlkube check --pinned --dist {out} --env "$TARGET"')},
                    {"name": "Open the promotion pull request", "uses": ACTIONS["create-pr"], "with": {
                        "branch": "mlkube/promote-${{ inputs.source }}-to-${{ inputs.target }}-${{ github.run_id }}",
                        "commit-message": "Promote ${{ inputs.source }} images to ${{ inputs.target }}",
