@@ -10,7 +10,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import cdk8s
 from constructs import Construct
@@ -58,6 +58,10 @@ class Environment(Spec):
     kueue_cluster_queue: str | None = Field(None, description="Kueue ClusterQueue that each namespace's LocalQueue ('default') points at. Default: no LocalQueue.")
     registry: str = Field("registry.example.com/ml", pattern=REGISTRY_PATTERN, description="Registry and path that "
                           "built images are pushed to: <registry>/<image>:<content tag>. Default 'registry.example.com/ml'.")
+    storage_binding_modes: dict[str, Literal["Immediate", "WaitForFirstConsumer"]] = Field(
+        default_factory=dict, description="volumeBindingMode of each StorageClass of the cluster (by class name). An Immediate "
+        "class's claims sync in wave -1, before the workloads; any other claim (WaitForFirstConsumer, an undeclared class, "
+        "the default class) syncs with the workloads that bind it, so it never holds a sync. Default: none declared.")
     require_pinned_images: bool = Field(False, description="Synth fails unless every image is pinned by digest "
                                         "(through dist/images.lock.json). Default false.")
 
