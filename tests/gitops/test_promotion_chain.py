@@ -173,7 +173,7 @@ def test_promote_after_a_vendor_tag_bump_in_staging_then_synth(tmp_path):
     (out / LOCK_FILE).write_text(json.dumps(lock))
     staging = out / "staging/scoring/deployment-server.yaml"
     staging.write_text(staging.read_text().replace(digest("a"), digest("b")))
-    result = run_mlkube("promote", "staging", "prod", "--dist", str(out), "--revision", "r1")
+    result = run_mlkube("promote", "staging", "prod", "--dist", str(out), env={"MLKUBE_REVISION": "r1"})
     assert result.returncode == 0, result.stderr
     promoted = json.loads((out / LOCK_FILE).read_text())["environments"]["prod"]
     assert promoted["images"][SERVER] == _entry("1.1", "b")
@@ -188,7 +188,7 @@ def test_check_pinned_fails_when_a_gated_environment_drifts_after_promotion(tmp_
     out = tmp_path / "dist"
     _released(out)
     _platform(SERVER + ":1.0").synthesize(out)
-    assert run_mlkube("promote", "staging", "prod", "--dist", str(out), "--revision", "r1").returncode == 0
+    assert run_mlkube("promote", "staging", "prod", "--dist", str(out), env={"MLKUBE_REVISION": "r1"}).returncode == 0
     assert run_mlkube("check", "--pinned", "--dist", str(out)).returncode == 0
     # Someone moves prod by hand, lock and manifest together, without mlkube promote.
     lock = json.loads((out / LOCK_FILE).read_text())
@@ -205,8 +205,8 @@ def test_promoting_twice_changes_nothing(tmp_path):
     out = tmp_path / "dist"
     _released(out)
     _platform(SERVER + ":1.0").synthesize(out)
-    assert run_mlkube("promote", "staging", "prod", "--dist", str(out), "--revision", "r1").returncode == 0
+    assert run_mlkube("promote", "staging", "prod", "--dist", str(out), env={"MLKUBE_REVISION": "r1"}).returncode == 0
     before = (out / LOCK_FILE).read_bytes()
-    result = run_mlkube("promote", "staging", "prod", "--dist", str(out), "--revision", "r2")
+    result = run_mlkube("promote", "staging", "prod", "--dist", str(out), env={"MLKUBE_REVISION": "r2"})
     assert result.returncode == 0 and "0 files changed" in result.stdout
     assert (out / LOCK_FILE).read_bytes() == before
