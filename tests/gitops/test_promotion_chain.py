@@ -210,3 +210,21 @@ def test_promoting_twice_changes_nothing(tmp_path):
     result = run_mlkube("promote", "staging", "prod", "--dist", str(out), env={"MLKUBE_REVISION": "r2"})
     assert result.returncode == 0 and "0 files changed" in result.stdout
     assert (out / LOCK_FILE).read_bytes() == before
+
+
+def test_promote_copies_the_model_pins_with_the_images(tmp_path):
+    """Model pins (``models`` of an environment in the lock) travel with the images, and count in the promotion fingerprint."""
+    out = tmp_path / "dist"
+    _released(out)
+    _platform(SERVER + ":1.0").synthesize(out)
+    lock = json.loads((out / LOCK_FILE).read_text())
+    models = {"hf://acme/scorer": {"revision": "3f2a9c0"}}
+    lock["environments"]["staging"]["models"] = models
+    (out / LOCK_FILE).write_text(json.dumps(lock))
+    assert run_mlkube("promote", "staging", "prod", "--dist", str(out)).returncode == 0
+    assert json.loads((out / LOCK_FILE).read_text())["environments"]["prod"]["models"] == models
+    assert run_mlkube("check", "--pinned", "--dist", str(out)).returncode == 0
+    lock = json.loads((out / LOCK_FILE).read_text())
+    lock["environments"]["prod"]["models"]["hf://acme/scorer"]["revision"] = "0000000"
+    (out / LOCK_FILE).write_text(json.dumps(lock))
+    assert run_mlkube("check", "--pinned", "--dist", str(out)).returncode == 1
