@@ -66,3 +66,12 @@ def test_claim_losing_delete_false_is_flagged(run_diff):
     report = run_diff({DEV: [kept_claim(), service()]}, {DEV: [weaker, service()]})
     assert risk_summary(report) == [("changed", "PersistentVolumeClaim fraud/models", "medium", "data loss")]
     assert "loses Delete=false" in report.changes[0].risks[0].reason
+
+
+def test_snapshot_added_with_its_new_claim_copies_an_empty_volume(run_diff):
+    snapshot = {"apiVersion": "snapshot.storage.k8s.io/v1", "kind": "VolumeSnapshot", "metadata": {"name": "models-v1", "namespace": "fraud"},
+                "spec": {"source": {"persistentVolumeClaimName": "models"}}}
+    report = run_diff({DEV: [service()]}, {DEV: [service(), kept_claim(), snapshot]})
+    assert ("added", "VolumeSnapshot fraud/models-v1", "medium", "data loss") in risk_summary(report)
+    later = run_diff({DEV: [service(), kept_claim()]}, {DEV: [service(), kept_claim(), snapshot]})
+    assert risk_summary(later) == []

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from mlkube import BatchJob, Environment, GpuTrainingJob, InferenceService, KedaScaling, Platform
+from mlkube import BatchJob, Environment, GpuTrainingJob, InferenceService, KedaScaling, Platform, ScheduledJob
 from mlkube.errors import MlkubeError
 from mlkube.gitops.controller_fields import CONTROLLER_FIELDS
 from mlkube.gitops.settings import GitOps
@@ -86,6 +86,11 @@ def test_job_ttl_is_allowed_when_waived_or_synced_by_hand():
     assert waived.get("Job", "score")["spec"]["ttlSecondsAfterFinished"] == 600
     manual = _synth(lambda app: BatchJob(app, "score", image=IMAGE, ttl_seconds_after_finished=600), production=True)
     assert manual.get("Job", "score")["spec"]["ttlSecondsAfterFinished"] == 600
+
+
+def test_scheduled_job_runs_may_keep_a_ttl_they_are_not_in_git():
+    objects = _synth(lambda app: ScheduledJob(app, "nightly", image=IMAGE, schedule="0 2 * * *", ttl_seconds_after_finished=600))
+    assert objects.get("CronJob", "nightly")["spec"]["jobTemplate"]["spec"]["ttlSecondsAfterFinished"] == 600
 
 
 def test_namespace_survives_the_deletion_of_its_application():

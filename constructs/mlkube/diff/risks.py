@@ -184,6 +184,17 @@ def _application_removed(change: ObjectChange, context: RiskContext) -> Iterator
                                           "Argo CD deletes every object it managed except those marked Delete=false")
 
 
+def _snapshot_of_new_claim(change: ObjectChange, context: RiskContext) -> Iterator[Risk]:
+    """A VolumeSnapshot added with the claim it copies: taken as soon as the claim binds, of an empty volume."""
+    if change.kind != "VolumeSnapshot" or change.status != "added":
+        return
+    claim = _dig(_spec(change.head), "source", "persistentVolumeClaimName")
+    key = (change.namespace, str(claim))
+    if key in context.head_claims.get(change.environment, {}) and key not in context.base_claims.get(change.environment, {}):
+        yield Risk(Level.MEDIUM, DATA_LOSS, f"snapshots claim {claim!r}, which this change creates: the copy is of an empty "
+                                            "volume; add the snapshot after a run has written to it")
+
+
 def _protection_lost(change: ObjectChange, _: RiskContext) -> Iterator[Risk]:
     """A claim or Namespace that stays but loses Prune=false / Delete=false: the next removal deletes the data."""
     if change.status != "changed" or change.kind not in ("PersistentVolumeClaim", "Namespace"):
@@ -399,7 +410,7 @@ def _digest_to_tag(change: ObjectChange, _: RiskContext) -> Iterator[Risk]:
 
 RULES: tuple[Rule, ...] = (
     _claim_loss, _statefulset_claims_deleted,
-    _application_removed, _protection_lost,
+    _application_removed, _protection_lost, _snapshot_of_new_claim,
     _immutable_fields, _moved_between_apps,
     _scale_to_zero, _pdb_removed,
     _restricted_lost, _host_access_added, _network_policy_removed, _digest_to_tag,
