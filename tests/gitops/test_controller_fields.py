@@ -8,6 +8,9 @@ passed silently; Namespaces had only Prune=false, so an Application's cascade de
 
 from __future__ import annotations
 
+import json
+
+import jsonschema
 import pytest
 
 from mlkube import BatchJob, Environment, GpuTrainingJob, InferenceService, KedaScaling, Platform, ScheduledJob
@@ -98,3 +101,11 @@ def test_namespace_survives_the_deletion_of_its_application():
     (namespace,) = objects.of_kind("Namespace")
     assert namespace["metadata"]["annotations"]["argocd.argoproj.io/sync-options"] == "Prune=false,Delete=false"
     assert _application(objects)["metadata"]["finalizers"] == ["resources-finalizer.argocd.argoproj.io"]
+
+
+def test_ignore_differences_pass_the_upstream_application_schema(shared_dir):
+    """jsonPointers and jqPathExpressions as Argo CD's own CRD defines them."""
+    objects = _synth(lambda app: (GpuTrainingJob(app, "finetune", image=IMAGE, queue="gpu", nodes=2, backend="jobset"),
+                                  BatchJob(app, "score", image=IMAGE, queue="gpu")))
+    schema = json.loads((shared_dir / "crd-schemas/argoproj.io/application_v1alpha1.json").read_text())
+    jsonschema.validate(_application(objects), schema)
