@@ -85,4 +85,6 @@ class GitOps(Spec):
     entry_environments: list[DnsLabel] | None = Field(None, description="Environments CI builds images for and pins (`mlkube pin`): "
                                                       "the entry of the promotion chain. Every other environment is gated. Default: every "
                                                       "environment that is neither production nor has promote_from.")
+    sign_images: bool = Field(False, description="Sign every pushed image keyless with cosign (Sigstore); only then does the build job get "
+                              "`id-token: write`. Default: false.")
     cluster_label: str = Field("mlkube.dev/cluster", description="Label of Argo CD cluster secrets that the cluster generator matches against Environment.clusters. Default: mlkube.dev/cluster.")

@@ -15,6 +15,10 @@ images may come from) and, once promoted, ``promoted``: the source, the revision
 copied and a fingerprint of the copied entries, so that `mlkube check --pinned` sees any later
 change that did not come through `mlkube promote`. ``models`` (model pins, when a tool writes
 them) are kept as they are and promoted with the images.
+
+``"bases"`` (optional) locks the base images that generated Dockerfiles start FROM, for every
+environment at once (a Dockerfile serves them all): ``{"python:3.11-slim-bookworm": "sha256:..."}``.
+``mlkube images pin-bases`` writes it; synth then pins each base with ``ARG BASE_DIGEST``.
 """
 
 from __future__ import annotations
@@ -74,6 +78,8 @@ class Lock:
     promotions: dict[str, Promotion] = field(default_factory=dict)
     #: model pins per environment, kept verbatim
     models: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: Base image ``repository:tag`` -> digest, for generated Dockerfiles.
+    bases: dict[str, str] = field(default_factory=dict)
 
     def digest_of(self, environment: str, repository: str, tag: str) -> str | None:
         """The locked digest of ``repository:tag`` in ``environment``, or None."""
@@ -97,7 +103,9 @@ class Lock:
 
     def to_bytes(self) -> bytes:
         names = sorted(set(self.environments) | set(self.sources) | set(self.promotions) | set(self.models))
-        body = {"version": LOCK_VERSION, "environments": {env: self._environment_json(env) for env in names}}
+        body: dict[str, Any] = {"version": LOCK_VERSION, "environments": {env: self._environment_json(env) for env in names}}
+        if self.bases:
+            body["bases"] = dict(sorted(self.bases.items()))
         return (json.dumps(body, indent=2, ensure_ascii=False) + "\n").encode()
 
 
@@ -142,6 +150,15 @@ def parse_lock(text: str, where: str) -> Lock:
             if entry is not None:
                 lock.environments.setdefault(env, {})[name] = entry
         _chain_fields(lock, env, body, where, problems)
+    bases = data.get("bases", {})
+    if not isinstance(bases, dict):
+        problems.append(Problem(where, "bases", "must be an object: base image reference -> digest"))
+        bases = {}
+    for reference, digest in bases.items():
+        if not isinstance(digest, str) or not DIGEST.match(digest):
+            problems.append(Problem(where, f"bases.{reference}", f"{digest!r} is not a sha256 digest"))
+        else:
+            lock.bases[reference] = digest
     if problems:
         raise MlkubeError(problems, title="the image lock file is invalid")
     return lock
