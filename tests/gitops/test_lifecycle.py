@@ -58,7 +58,7 @@ def fraud(app):
 if "llm" in STATE["apps"]:
     @platform.app("llm")
     def llm(app):
-        volume = CheckpointVolume(app, "checkpoints", size="10Gi")
+        volume = CheckpointVolume(app, "checkpoints", size="10Gi", access_mode="ReadWriteMany")
         chat = InferenceService(app, "chat", image=vendor(app))
         chat.mount(volume, read_only=True)
 
@@ -92,6 +92,8 @@ class ConfigRepo:
         self.root, self.buildah, self.registry = root, buildah, registry
         self.dist = root / "dist"
         self.runs = 0
+        #: Names of the images the release workflow built, in order (an unchanged content tag is never rebuilt).
+        self.built: list[str] = []
         self.env = {"PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
                     # The runner's configuration: the test registry speaks plain HTTP.
                     "MLKUBE_INSECURE_REGISTRIES": registry.address, "GIT_AUTHOR_NAME": "ci", "GIT_AUTHOR_EMAIL": "ci@example.com",
@@ -167,10 +169,14 @@ class ConfigRepo:
     def release(self) -> None:
         """The release workflow on main: plan, build and push each image (buildah for build-push-action), pin, merge its PR."""
         values = self._values()
-        plan = self._run("config-repo-release.yml", "plan", self._temp("plan"), values)
+        plan_temp = self._temp("plan")
+        plan = self._run("config-repo-release.yml", "plan", plan_temp, values)
         images = json.loads(next(run.outputs["images"] for run in plan if "images" in run.outputs))
         pin_temp = self._temp("pin")
         (pin_temp / "digests").mkdir()
+        for artifact in plan_temp.glob("digests-*.json"):  # the digests of content tags already pushed (not rebuilt)
+            shutil.copy2(artifact, pin_temp / "digests" / artifact.name)
+        self.built += [image["name"] for image in images]
         for image in images:
             build_temp = self._temp(f"build-{image['name']}")
             references = sorted(set(image["references"].values()))
@@ -265,6 +271,7 @@ def test_the_config_repo_lifecycle_through_the_generated_workflows(repo: ConfigR
     gateway = "fraud/deployment-gateway.yaml"
     repo.pull_request("vendor-bump", lambda: repo.state(vendor={"dev": "1.0", "staging": "1.1", "prod": "1.0"}), "Gateway 1.1 in staging")
     repo.release()
+    assert repo.built == ["fraud", "fraud", "fraud"], "the vendor bump rebuilds nothing, yet its release pins the new tag"
     staging_gateway = repo.images("staging")[gateway]
     assert staging_gateway != repo.images("dev")[gateway] and "@sha256:" in staging_gateway
     assert repo.lock()["staging"]["images"][f"{repo.registry.address}/vendor/gateway"]["tag"] == "1.1"
