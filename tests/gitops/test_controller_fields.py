@@ -25,7 +25,8 @@ IMAGE = "ghcr.io/acme/train:1.0@sha256:" + "a" * 64
 
 def _synth(build, *, production: bool = False, **environment):
     platform = Platform(environments=[Environment(name="dev", namespace="ml", production=production,
-                                                  operators=["kueue", "keda", "jobset", "prometheus-operator"], **environment)],
+                                                  operators=["kueue", "keda", "jobset", "prometheus-operator"], kueue_cluster_queue="ml",
+                                                  **environment)],
                         gitops=GitOps(repo_url=REPO))
     platform.app("train", build)
     return synth_platform(platform)
