@@ -161,6 +161,7 @@ def _register_steps() -> None:
     from .traffic.check import check_connectivity_step
     from .traffic.senders import add_cross_namespace_senders
     from .volume_sharing import volume_sharing_step
+    from .checkpoint_volume import new_volume_snapshots
 
     # Platform objects first, so the lock, sync waves and Argo CD's kind list see every object.
     # LocalQueues for the queues jobs name come after the namespace objects, so a 'default' LocalQueue is not emitted twice.
@@ -168,6 +169,7 @@ def _register_steps() -> None:
                        gitops.add_argocd_objects])
     CHECKS.extend([
         volume_sharing_step,           # single-writer volumes are not written by several pods at once
+        new_volume_snapshots,          # a snapshot never copies a volume created in the same change
         require_pinned_images,         # production (and opted-in) environments run only pinned images
         check_policy_step,             # security policy: unwaived errors fail synth, warnings are printed
         check_connectivity_step,       # every declared connection is allowed by the NetworkPolicies, both ways

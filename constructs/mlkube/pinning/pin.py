@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ..errors import MlkubeError, Problem
 from ..output import replace_files
-from .lock import LOCK_FILE, load_lock
+from .lock import LOCK_FILE, Lock, load_lock
 from .plan import PinPlan, plan_pins, unpinned_tags
 from .registry import RegistryClient, RegistryError
 from .rewrite import rewrite_text
@@ -50,10 +50,15 @@ def default_revision() -> str:
     return result.stdout.strip() if result.returncode == 0 else ""
 
 
+def _entry_files(dist: Path, lock: Lock) -> list[TreeFile]:
+    """The files of the entry environments: pin never changes a gated environment (only mlkube promote does)."""
+    return [tree_file for tree_file in scan_tree(dist) if tree_file.environment not in lock.sources]
+
+
 def pin_from_digests(dist: Path, digests: dict[str, str], revision: str) -> PinResult:
     """Pin with digests CI reported; a digest for an image the tree does not use is an error."""
-    files = scan_tree(dist)
     lock = load_lock(dist)
+    files = _entry_files(dist, lock)
     plan = plan_pins(files, lock, lambda repo, tag: digests.get(f"{repo}:{tag}"), built_image_names(dist), revision)
     unknown = sorted(set(digests) - plan.used)
     if unknown:
@@ -66,8 +71,8 @@ def pin_from_digests(dist: Path, digests: dict[str, str], revision: str) -> PinR
 
 def pin_from_registry(dist: Path, client: RegistryClient, revision: str) -> PinResult:
     """Pin every tagged image value with the digest its registry serves for the tag."""
-    files = scan_tree(dist)
     lock = load_lock(dist)
+    files = _entry_files(dist, lock)
     answers = client.resolve_all(unpinned_tags(files))
     errors = [Problem(f"{repo}:{tag}", "", answer.message, answer.hint)
               for (repo, tag), answer in answers.items() if isinstance(answer, RegistryError)]
