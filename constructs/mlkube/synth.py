@@ -17,6 +17,7 @@ import cdk8s
 
 from .errors import MlkubeError, Problem
 from .manifest import Manifest
+from .output.guard import writes_output
 from .render import file_name, to_yaml
 from .validation import SchemaCatalog, ValidationSettings, check_cross_object
 
@@ -129,8 +130,9 @@ def render(ctx: SynthContext) -> None:
         ctx.files[relative] = to_yaml(manifest.obj).encode()
 
 
+@writes_output("out_dir", replaces=True)  # the lock is read, and the tree replaced, under one output lock
 def synthesize(platform: Platform, out_dir: Path) -> SynthResult:
-    from .output import replace_tree
+    from .output import MARKER, MARKER_TEXT, replace_tree
 
     started = time.perf_counter()
     ctx = SynthContext(platform, out_dir)
@@ -147,6 +149,7 @@ def synthesize(platform: Platform, out_dir: Path) -> SynthResult:
             step(ctx)
     if ctx.problems:
         raise MlkubeError(ctx.problems, title="synth failed; nothing was written")
+    ctx.files[MARKER] = MARKER_TEXT  # in the result too: `mlkube init` copies it into the new repo's dist/
     replace_tree(out_dir, ctx.files)
     return SynthResult(out_dir, ctx.files, ctx.manifests, ctx.warnings, time.perf_counter() - started)
 

@@ -15,7 +15,7 @@ import yaml
 
 from ..errors import EXIT_FINDINGS, MlkubeError, Problem
 from ..image import is_digest_reference
-from ..output import replace_files
+from ..output import replace_files, writes_output
 from ..render import to_yaml
 from .lock import LOCK_FILE, locked_images, pinned_reference, read_lock, render_lock, split_reference
 from .pinned import containers
@@ -66,6 +66,7 @@ def _rewrite(dist: Path, target: str, images: dict[str, dict[str, Any]]) -> dict
     return changed
 
 
+@writes_output("dist")  # under the output lock, after recovering a killed run
 def promote(dist: Path, source: str, target: str) -> PromotionResult:
     """Copy SRC's locked digests to DST; refuse (exit 1, nothing written) when SRC has an unpinned image."""
     # The target folder may not exist yet (a new environment): then only the lock changes, and synth writes it.
@@ -91,5 +92,5 @@ def promote(dist: Path, source: str, target: str) -> PromotionResult:
     rendered, lock_path = render_lock(updated), dist / LOCK_FILE
     if not lock_path.exists() or lock_path.read_bytes() != rendered:
         changes[lock_path] = rendered  # a second promote changes nothing and says so
-    replace_files(changes)
+    replace_files(changes, root=dist)  # journaled: every file and the lock, or none, also across a kill
     return PromotionResult(source, target, len(images), sorted(changes))
