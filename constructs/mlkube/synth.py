@@ -132,7 +132,7 @@ def render(ctx: SynthContext) -> None:
 
 @writes_output("out_dir", replaces=True)  # the lock is read, and the tree replaced, under one output lock
 def synthesize(platform: Platform, out_dir: Path) -> SynthResult:
-    from .output import MARKER, MARKER_TEXT, replace_tree
+    from .output import replace_tree
 
     started = time.perf_counter()
     ctx = SynthContext(platform, out_dir)
@@ -149,7 +149,6 @@ def synthesize(platform: Platform, out_dir: Path) -> SynthResult:
             step(ctx)
     if ctx.problems:
         raise MlkubeError(ctx.problems, title="synth failed; nothing was written")
-    ctx.files[MARKER] = MARKER_TEXT  # in the result too: `mlkube init` copies it into the new repo's dist/
     replace_tree(out_dir, ctx.files)
     return SynthResult(out_dir, ctx.files, ctx.manifests, ctx.warnings, time.perf_counter() - started)
 
