@@ -3,25 +3,30 @@
 Why this design: ``dist/`` is committed to Git and read by Argo CD and cdk8s as a plain folder, so
 it cannot be a symbolic link flipped between generations (Git would commit the link, not the
 files). It stays a plain folder, replaced by renames, and the names of the sibling folders are
-the journal (a rename is atomic on POSIX, so each state change is a single step):
+the journal (a rename is atomic on POSIX, so each state change is one step):
 
 1. write the new tree into ``.<name>.new-<id>``: the marker first, then every file;
-2. rename it to ``.<name>.ready-<id>``: the commit point, from here on the new tree wins;
-3. rename ``<name>`` to ``.<name>.old-<id>``;
-4. rename ``.<name>.ready-<id>`` to ``<name>``;
-5. remove ``.<name>.old-<id>`` (its marker last).
+2. on Linux, exchange it with ``<name>`` in one atomic renameat2(RENAME_EXCHANGE) (man 2 rename,
+   Linux 3.15+, ext4/xfs/btrfs/tmpfs/overlayfs): ``<name>`` is the old or the new tree at every
+   instant, and ``.<name>.new-<id>`` now holds the old tree; remove it (its marker last). Done.
+3. where the exchange is not supported: rename ``.new-<id>`` to ``.<name>.ready-<id>`` (the commit
+   point: from here on the new tree wins), rename ``<name>`` to ``.<name>.old-<id>``, rename the
+   ready tree to ``<name>``, remove the old one.
 
 ``recover`` (run before every write, under the output lock) finishes or undoes what a killed run
-left: a ready tree is swapped in (steps 3-4), an unfinished ``.new-`` tree is removed (the old
-tree stays), and old trees are removed once ``<name>`` exists. Between steps 3 and 4 ``<name>`` is
-briefly absent; the next mlkube command on it restores it, with no manual step. Only a process
-kill is covered: files are not fsynced (a power loss may leave empty files), which would cost a
-sync per file on every synth.
+left: every ``.new-`` tree is removed (unfinished, or the old tree after an exchange: ``<name>`` is
+whole either way), a ready tree is swapped in, and old trees are removed once ``<name>`` exists.
+Only on the fallback path is ``<name>`` briefly absent (between its two renames); the next mlkube
+command on it restores it, with no manual step. Only a process kill is covered: files are not
+fsynced (a power loss may leave empty files), which would cost a sync per file on every synth.
 """
 
 from __future__ import annotations
 
+import ctypes
+import errno
 import os
+import sys
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -60,6 +65,27 @@ def recover_tree(out_dir: Path) -> None:
         remove_owned(path)
 
 
+#: Set to 0 to use the ready/old renames even where the exchange works (tests of that path).
+EXCHANGE_ENV = "MLKUBE_RENAME_EXCHANGE"
+_AT_FDCWD = -100
+_RENAME_EXCHANGE = 2  # linux/fs.h
+
+
+def _exchange(first: Path, second: Path) -> bool:
+    """Swap two paths atomically (Linux renameat2 RENAME_EXCHANGE); False where that is not supported."""
+    if not sys.platform.startswith("linux") or os.environ.get(EXCHANGE_ENV) == "0":
+        return False
+    renameat2 = getattr(ctypes.CDLL(None, use_errno=True), "renameat2", None)  # glibc 2.28+
+    if renameat2 is None:
+        return False
+    if renameat2(_AT_FDCWD, os.fsencode(first), _AT_FDCWD, os.fsencode(second), _RENAME_EXCHANGE) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+        return False  # the kernel or this file system cannot exchange: use the ready/old renames
+    raise OSError(code, os.strerror(code), str(first))
+
+
 def _write_all(root: Path, files: Mapping[str, bytes]) -> None:
     (root / MARKER).write_bytes(MARKER_TEXT)  # first: a killed staging folder is still known as mlkube's
     failpoint("tree:marker")
@@ -81,7 +107,7 @@ def _cannot_write(out_dir: Path, error: OSError, done: str) -> MlkubeError:
 
 
 def swap_in_tree(out_dir: Path, files: Mapping[str, bytes]) -> None:
-    """Make ``out_dir`` hold exactly ``files`` and the marker (steps 1-5 of the module docstring)."""
+    """Make ``out_dir`` hold exactly ``files`` and the marker (the steps of the module docstring)."""
     try:
         out_dir.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.new-", dir=out_dir.parent))
@@ -95,10 +121,19 @@ def swap_in_tree(out_dir: Path, files: Mapping[str, bytes]) -> None:
         _write_all(staging, files)
         staging.chmod(0o755)
         failpoint("tree:staging-written")
-        os.rename(staging, ready)
+        exchanged = out_dir.is_dir() and _exchange(staging, out_dir)
+        if not exchanged:
+            os.rename(staging, ready)
     except OSError as error:
         remove_owned(staging)
         raise _cannot_write(out_dir, error, f"{out_dir} was not changed") from None
+    if exchanged:
+        failpoint("tree:exchanged")
+        try:
+            remove_owned(staging)  # now the old tree
+        except OSError:
+            pass  # the new tree is in place; the next run's recovery removes the rest
+        return
     failpoint("tree:ready")
     try:
         if out_dir.exists():
