@@ -12,7 +12,7 @@ from typing import Any
 
 from helpers import REPO_ROOT
 
-__all__ = ["copy_example", "new_digests", "tree_bytes", "siblings", "Killed", "die_at_call"]
+__all__ = ["copy_example", "new_digests", "tree_bytes", "siblings", "Killed", "die_at_call", "die_when"]
 
 
 def copy_example(folder: Path) -> Path:
@@ -49,6 +49,17 @@ def die_at_call(function: Callable[..., Any], call: int) -> Callable[..., Any]:
         count += 1
         if count == call:
             raise Killed(f"killed at call {call} of {function.__name__}")
+        return function(*args, **kwargs)
+
+    return wrapper
+
+
+def die_when(function: Callable[..., Any], condition: Callable[..., bool]) -> Callable[..., Any]:
+    """``function``, except that a call its arguments make ``condition`` true raises Killed."""
+
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        if condition(*args, **kwargs):
+            raise Killed(f"killed in {function.__name__}{args}")
         return function(*args, **kwargs)
 
     return wrapper
