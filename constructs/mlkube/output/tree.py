@@ -103,7 +103,7 @@ def _write_all(root: Path, files: Mapping[str, bytes]) -> None:
 def _cannot_write(out_dir: Path, error: OSError, done: str) -> MlkubeError:
     where = error.filename or out_dir
     return MlkubeError.single(f"could not write {out_dir}: {error.strerror or error} (at {where}); {done}",
-                              where=str(out_dir), hint="check permissions and free space, then run again")
+                              hint="check permissions and free space, then run again")
 
 
 def swap_in_tree(out_dir: Path, files: Mapping[str, bytes]) -> None:
