@@ -101,3 +101,25 @@ def fill(path: Path) -> None:
                 handle.flush()
         except OSError:
             pass
+
+
+def test_a_second_writer_waits_for_the_first(tmp_path: Path) -> None:
+    """Two writers of one output never interleave (a run must not take another's staging folder
+    for the leftover of a killed run): the second waits for the first's lock on the parent folder."""
+    import subprocess
+    import sys
+    import time
+
+    from mlkube.output import replace_tree
+
+    holder = (f"import fcntl, os, time\nfd = os.open({str(tmp_path)!r}, os.O_RDONLY)\nfcntl.flock(fd, fcntl.LOCK_EX)\n"
+              f"open({str(tmp_path / 'held')!r}, 'w').close()\ntime.sleep(0.5)\n"
+              f"open({str(tmp_path / 'released')!r}, 'w').close()\n")
+    process = subprocess.Popen([sys.executable, "-c", holder])
+    try:
+        while not (tmp_path / "held").exists():
+            time.sleep(0.01)
+        replace_tree(tmp_path / "dist", {"a.yaml": b"a\n"})
+        assert (tmp_path / "released").exists()
+    finally:
+        process.wait(timeout=30)

@@ -47,9 +47,16 @@ def output_lock(out_dir: Path, *, create: bool) -> Iterator[None]:
     if not parent.is_dir():
         yield  # nothing to lock: the command reports the missing folder itself
         return
-    descriptor = os.open(parent, os.O_RDONLY)
     try:
-        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        descriptor = os.open(parent, os.O_RDONLY)
+    except OSError:
+        yield  # an unreadable parent: the write reports its own error
+        return
+    try:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX)
+        except OSError:
+            pass  # a file system without flock (some network mounts): write unlocked, as before
         _held.add(key)
         yield
     finally:
