@@ -102,3 +102,17 @@ def test_promote_on_a_full_disk_changes_nothing_and_leaves_nothing(small_disk: P
     before = tree_bytes(dist)
     fill(small_disk / "filler")
     assert_full_disk_changed_nothing(run("promote", "staging", "prod", "--dist", str(dist)), before, dist)
+
+
+def test_files_outside_an_output_folder_on_a_full_disk_leave_nothing(small_disk: Path) -> None:
+    """init, workflows and schemas import write a few files directly: same promise, without a journal."""
+    from mlkube.errors import MlkubeError
+    from mlkube.output import replace_files
+
+    (small_disk / "a.yml").write_text("old\n")
+    fill(small_disk / "filler")
+    with pytest.raises(MlkubeError) as error:
+        replace_files({small_disk / "a.yml": b"new\n" * 4096, small_disk / "b.yml": b"new\n"})
+    assert f"could not write {small_disk / 'a.yml'}: No space left on device; no file was changed" in str(error.value)
+    assert sorted(os.listdir(small_disk)) == ["a.yml", "filler"]
+    assert (small_disk / "a.yml").read_text() == "old\n"

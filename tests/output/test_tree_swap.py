@@ -93,12 +93,11 @@ def test_a_full_disk_while_writing_the_tree_changes_nothing(small_disk: Path) ->
 
 
 def fill(path: Path) -> None:
-    """Write ``path`` until the file system is full."""
-    with open(path, "wb") as handle:
+    """Write ``path`` until the file system is full (unbuffered: nothing is left to flush at close)."""
+    with open(path, "wb", buffering=0) as handle:
         try:
             while True:
-                handle.write(b"\0" * 65536)
-                handle.flush()
+                handle.write(b"\0" * 4096)
         except OSError:
             pass
 
