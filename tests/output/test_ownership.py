@@ -136,3 +136,12 @@ def test_synth_refuses_a_symbolic_link(tmp_path: Path) -> None:
     (tmp_path / "link").symlink_to(tmp_path / "target")
     with pytest.raises(MlkubeError, match="a symbolic link"):
         replace_tree(tmp_path / "link", {"a.yaml": b"a\n"})
+
+
+def test_a_path_that_leaves_the_output_folder_is_refused(tmp_path: Path) -> None:
+    # Before: platform.app("../../escaped") wrote beside (outside) dist/.
+    with pytest.raises(MlkubeError) as error:
+        replace_tree(tmp_path / "out/dist", {"dev/ok/a.yaml": b"a\n", "dev/../../escaped/a.yaml": b"x\n", "/etc/x": b"x\n"})
+    assert "'dev/../../escaped/a.yaml' is outside the output folder" in str(error.value)
+    assert "'/etc/x' is outside the output folder" in str(error.value)
+    assert not (tmp_path / "out").exists()

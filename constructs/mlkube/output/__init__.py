@@ -14,7 +14,7 @@ from pathlib import Path
 
 from .files import replace_files_directly
 from .guard import output_lock, recover, writes_output
-from .ownership import MARKER, MARKER_TEXT, adopt, check_replaceable
+from .ownership import MARKER, MARKER_TEXT, adopt, check_inside, check_replaceable
 from .transaction import replace_files_in
 from .tree import swap_in_tree
 
@@ -25,6 +25,7 @@ def replace_tree(out_dir: Path | str, files: Mapping[str, bytes]) -> None:
     """Make ``out_dir`` hold exactly ``files`` (relative paths) and the marker, or refuse (exit 2,
     nothing touched) when ``out_dir`` is not mlkube's; crash-safe (see output.tree)."""
     out_dir = Path(os.path.abspath(out_dir))
+    check_inside(out_dir, files)
     with output_lock(out_dir, create=True):
         recover(out_dir)
         check_replaceable(out_dir, files)

@@ -23,9 +23,9 @@ import shutil
 from collections.abc import Callable, Collection
 from pathlib import Path
 
-from ..errors import MlkubeError
+from ..errors import MlkubeError, Problem
 
-__all__ = ["MARKER", "MARKER_TEXT", "adopt", "check_replaceable", "check_editable", "remove_owned", "is_owned"]
+__all__ = ["MARKER", "MARKER_TEXT", "adopt", "check_inside", "check_replaceable", "check_editable", "remove_owned", "is_owned"]
 
 MARKER = ".mlkube-output"
 MARKER_TEXT = (
@@ -74,6 +74,17 @@ def _refusal(folder: Path, strangers: list[str], why: str) -> MlkubeError:
         f"not an mlkube output folder: it has no {MARKER} marker and {why} ({shown}); nothing was written",
         where=str(folder), hint=f"choose a new or empty folder (the default is dist); if this folder is mlkube's output, "
         f"create {folder / MARKER} and run again")
+
+
+def check_inside(folder: Path, relative_paths: Collection[str]) -> None:
+    """Raise MlkubeError (exit 2) when a path would land outside ``folder`` (absolute, or through
+    ``..``): a name such as ``../../escaped`` must not write beside the output."""
+    outside = sorted(path for path in relative_paths
+                     if os.path.isabs(path) or os.path.normpath(path).split(os.sep)[0] in ("..", ".", ""))
+    if outside:
+        raise MlkubeError([Problem(str(folder), "", f"the output path {path!r} is outside the output folder",
+                                   "app, environment and object names must be plain names (no '/', '..')")
+                           for path in outside], title="some output paths leave the output folder; nothing was written")
 
 
 def check_replaceable(folder: Path, new_files: Collection[str]) -> None:
