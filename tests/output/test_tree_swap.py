@@ -122,3 +122,22 @@ def test_a_second_writer_waits_for_the_first(tmp_path: Path) -> None:
         assert (tmp_path / "released").exists()
     finally:
         process.wait(timeout=30)
+
+
+def test_synth_on_a_read_only_file_system_is_a_clean_error(small_disk: Path) -> None:
+    # Before: a traceback (OSError: Read-only file system).
+    import subprocess
+
+    from mlkube.errors import MlkubeError
+
+    dist = small_disk / "dist"
+    platform(("old-app",)).synthesize(dist)
+    before = tree_bytes(dist)
+    subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
+    try:
+        with pytest.raises(MlkubeError) as error:
+            platform(("new-app",)).synthesize(dist)
+    finally:
+        subprocess.run(["mount", "-o", "remount,rw", str(small_disk)], check=True)
+    assert "Read-only file system" in str(error.value) and "was not changed" in str(error.value)
+    assert tree_bytes(dist) == before
