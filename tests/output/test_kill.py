@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import json
 import random
+import runpy
 import shutil
 import signal
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from output_support import copy_example, new_digests, siblings, tree_bytes
 
@@ -55,7 +57,16 @@ def killed(*args: str, at: int, cwd: Path | None = None, env: dict[str, str] | N
     assert result.returncode == -signal.SIGKILL, (at, result.returncode, result.stderr)
 
 
-def test_synth_killed_at_random_steps_always_leaves_a_whole_tree(tmp_path: Path) -> None:
+def synth_here(project: Path, env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The run after a kill, in this process: the blueprint's platform, synthesized into project/dist."""
+    with monkeypatch.context() as patch:
+        for name, value in env.items():
+            patch.setenv(name, value)
+        platform = runpy.run_path(str(project / "main.py"), run_name="kill_test")["platform"]
+        platform.synthesize(project / "dist")
+
+
+def test_synth_killed_at_random_steps_always_leaves_a_whole_tree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     project = tmp_path / "project"
     project.mkdir()
     (project / "main.py").write_text(APP)
@@ -80,7 +91,7 @@ def test_synth_killed_at_random_steps_always_leaves_a_whole_tree(tmp_path: Path)
         ready = [name for name in siblings(dist) if ".ready-" in name]
         assert left in (trees[current], trees[new]) or (left is None and ready and env["MLKUBE_RENAME_EXCHANGE"] == "0"), \
             f"kill {kill} at step {at}: the output is neither the old nor the new tree ({siblings(dist)})"
-        assert run_mlkube("synth", "--app", "main.py", "--out", "dist", cwd=project, env=env).returncode == 0
+        synth_here(project, env, monkeypatch)
         assert tree_bytes(dist) == trees[new], f"kill {kill} at step {at}: the rerun did not give the new tree"
         assert siblings(dist) == [], f"kill {kill} at step {at}: leftovers {siblings(dist)}"
         current = new
@@ -122,7 +133,7 @@ def test_promote_killed_at_random_steps_converges_when_run_again(tmp_path: Path)
     prod = tmp_path / "prod"
     shutil.copytree(base / "prod", prod)
     (tmp_path / "digests.json").write_text(json.dumps(new_digests(base)))
-    assert run_mlkube("pin", "--digests", str(tmp_path / "digests.json"), "--dist", str(base)).returncode == 0
+    rerun("pin", "--digests", str(tmp_path / "digests.json"), "--dist", str(base))
     shutil.rmtree(base / "prod")
     shutil.copytree(prod, base / "prod")  # prod still runs the old digests; staging the new ones
     lock = json.loads((base / "images.lock.json").read_text())
