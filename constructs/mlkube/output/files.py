@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from ..errors import MlkubeError
-from .transaction import _umask
+from .transaction import new_file_mode
 
 __all__ = ["replace_files_directly"]
 
@@ -25,7 +25,7 @@ def _stage(target: Path, data: bytes) -> Path:
         if target.exists():
             shutil.copymode(target, temp)
         else:  # mkstemp makes 0600 files; a new file gets the usual mode (0644 under umask 022)
-            os.chmod(temp, 0o666 & ~_umask())
+            os.chmod(temp, new_file_mode())
     except BaseException:
         os.unlink(temp)
         raise

@@ -11,6 +11,7 @@ commit: the staging folder is removed and no file changes.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -28,6 +29,14 @@ TXN_READY = ".mlkube-txn.ready"
 JOURNAL = "journal.json"
 
 
+class _StagingFailed(Exception):
+    """Writing the staged copy of ``target`` failed (write(2) on a full disk names no file)."""
+
+    def __init__(self, target: Path, error: OSError) -> None:
+        super().__init__(str(target))
+        self.target, self.error = target, error
+
+
 def _blocked(target: Path) -> str | None:
     """Why ``target`` cannot be replaced, checked before anything is staged (None when it can)."""
     if not target.exists():
@@ -38,7 +47,7 @@ def _blocked(target: Path) -> str | None:
     try:  # an immutable file (chattr +i) passes the bits; opening it for writing (without writing) fails
         os.close(os.open(target, os.O_WRONLY | os.O_APPEND))
     except OSError as error:
-        return "file is read-only" if error.errno in (1, 13, 30) else (error.strerror or str(error))
+        return "file is read-only" if error.errno in (errno.EPERM, errno.EACCES, errno.EROFS) else (error.strerror or str(error))
     return None
 
 
@@ -48,7 +57,7 @@ def _stage(staging: Path, root: Path, updates: Mapping[Path, bytes]) -> None:
         staged = staging / str(index)
         try:
             staged.write_bytes(data)
-            mode = stat.S_IMODE(target.stat().st_mode) if target.exists() else 0o666 & ~_umask()
+            mode = stat.S_IMODE(target.stat().st_mode) if target.exists() else new_file_mode()
             os.chmod(staged, mode)
         except OSError as error:
             raise _StagingFailed(target, error) from None
@@ -62,16 +71,11 @@ def _stage(staging: Path, root: Path, updates: Mapping[Path, bytes]) -> None:
     failpoint("files:journal-written")
 
 
-class _StagingFailed(Exception):
-    def __init__(self, target: Path, error: OSError) -> None:
-        super().__init__(str(target))
-        self.target, self.error = target, error
-
-
-def _umask() -> int:
+def new_file_mode() -> int:
+    """The mode open(2) gives a new file (0644 under umask 022); staged files are made with it."""
     mask = os.umask(0)
     os.umask(mask)
-    return mask
+    return 0o666 & ~mask
 
 
 def _replay(ready: Path, root: Path) -> None:
