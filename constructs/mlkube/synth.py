@@ -17,6 +17,7 @@ import cdk8s
 
 from .errors import MlkubeError, Problem
 from .manifest import Manifest
+from .output.guard import writes_output
 from .render import file_name, to_yaml
 from .validation import SchemaCatalog, ValidationSettings, check_cross_object
 
@@ -129,6 +130,7 @@ def render(ctx: SynthContext) -> None:
         ctx.files[relative] = to_yaml(manifest.obj).encode()
 
 
+@writes_output("out_dir", replaces=True)  # the lock is read, and the tree replaced, under one output lock
 def synthesize(platform: Platform, out_dir: Path) -> SynthResult:
     from .output import replace_tree
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ..errors import EXIT_FINDINGS, MlkubeError, Problem
 from ..images.reference import Reference, parse_reference
-from ..output import replace_files
+from ..output import replace_files, writes_output
 from ..pinning.lock import LOCK_FILE, Lock, LockEntry, Promotion, fingerprint, load_lock
 from ..pinning.rewrite import rewrite_text
 from ..pinning.scan import ImageScalar
@@ -93,6 +93,7 @@ def _rewrite(files: list[TreeFile], old: dict[str, LockEntry], new: dict[str, Lo
     return changed
 
 
+@writes_output("dist")  # under the output lock, after recovering a killed run
 def promote(dist: Path, source: str, target: str, revision: str = "") -> PromotionResult:
     """Copy SRC's lock entries to the gated DST; refuse (nothing written) when DST is not gated by SRC or SRC is unpinned."""
     if not (dist / source).is_dir():
@@ -126,6 +127,6 @@ def promote(dist: Path, source: str, target: str, revision: str = "") -> Promoti
     changes = _rewrite(target_files, lock.environments.get(target, {}), images)
     rendered, lock_path = updated.to_bytes(), dist / LOCK_FILE
     if not lock_path.exists() or lock_path.read_bytes() != rendered:
-        changes[lock_path] = rendered
-    replace_files(changes)
+        changes[lock_path] = rendered  # a second promote changes nothing and says so
+    replace_files(changes, root=dist)  # journaled: every file and the lock, or none, also across a kill
     return PromotionResult(source, target, len(images), sorted(changes))
