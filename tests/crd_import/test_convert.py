@@ -94,8 +94,21 @@ def test_nullable_accepts_null(widget: dict[str, Any]) -> None:
     assert widget["properties"]["spec"]["properties"]["mode"]["enum"] == ["Fast", "Safe", None]
 
 
-def test_fails_when_null_where_not_nullable(widget: dict[str, Any]) -> None:
-    assert _errors(widget, _widget({"tags": None})) == ["spec.tags: None is not of type 'array'"]
+def test_null_of_an_optional_field_is_accepted_as_the_api_server_prunes_it(widget: dict[str, Any]) -> None:
+    # kubernetes/apiextensions-apiserver pkg/apiserver/schema/defaulting/prunenulls.go: a null for a
+    # field that is not nullable and has no default is dropped before validation (failed before: refused).
+    assert _errors(widget, _widget({"tags": None, "settings": {"k": None}, "source": None})) == []
+    assert "nullable" not in widget["properties"]["spec"]["properties"]["tags"]
+
+
+def test_fails_when_null_where_required(widget: dict[str, Any]) -> None:
+    # Pruned, the required field is missing: the API server refuses it (Required value).
+    assert _errors(widget, _widget({"port": None})) == ["spec.port: None is not valid under any of the given schemas"]
+
+
+def test_fails_when_list_item_is_null(widget: dict[str, Any]) -> None:
+    # Nulls inside lists are not pruned (PruneNonNullableNullsWithoutDefaults only drops map entries).
+    assert _errors(widget, _widget({"tags": ["a", None]})) == ["spec.tags.1: None is not of type 'string'"]
 
 
 def test_fails_when_enum_value_is_unknown(widget: dict[str, Any]) -> None:
@@ -137,6 +150,15 @@ def test_fails_when_metadata_is_not_object_meta(widget: dict[str, Any]) -> None:
     obj = _widget()
     obj["metadata"]["labelz"] = {"a": "b"}
     assert _errors(widget, obj) == ["metadata: Additional properties are not allowed ('labelz' was unexpected)"]
+
+
+@pytest.mark.parametrize(("template", "message"), [
+    ({"kind": "ConfigMap"}, "spec.template: 'apiVersion' is a required property"),
+    ({"apiVersion": "v1", "kind": ""}, "spec.template.kind: '' should be non-empty"),
+])
+def test_fails_when_embedded_resource_lacks_api_version_or_kind(widget: dict[str, Any], template: dict[str, Any], message: str) -> None:
+    # validateEmbeddedResource (pkg/apiserver/schema/objectmeta/validation.go) requires both, not empty.
+    assert _errors(widget, _widget({"template": template})) == [message]
 
 
 def test_fails_when_embedded_resource_metadata_is_misspelled(widget: dict[str, Any]) -> None:

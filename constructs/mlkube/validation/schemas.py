@@ -163,8 +163,10 @@ class _KindValidator:
 def _issues(error: jsonschema.ValidationError) -> Iterator[SchemaIssue]:
     # oneOf/anyOf errors hide the useful part in their context; report the deepest, most specific ones.
     if error.context and error.validator in ("anyOf", "oneOf"):
-        deepest = max(len(e.absolute_path) for e in error.context)
-        best = [e for e in error.context if len(e.absolute_path) == deepest]
+        # The "null" branch a converted schema adds where the API server prunes a null says nothing useful.
+        context = [e for e in error.context if e.schema != {"type": "null"}] or error.context
+        deepest = max(len(e.absolute_path) for e in context)
+        best = [e for e in context if len(e.absolute_path) == deepest]
         seen = set()
         for sub in best:
             issue = SchemaIssue(_json_path(sub.absolute_path), sub.message)
