@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import json
 import re
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -23,6 +24,7 @@ import kubernetes_validate
 from referencing import Registry, Resource
 
 from ..errors import MlkubeError
+from .crd_rules import CelRules, SkippedRule, has_rules
 
 __all__ = ["SchemaCatalog", "ValidationSettings", "SchemaIssue", "DEFAULT_KUBERNETES_VERSION", "BUILTIN_CRD_SCHEMAS"]
 
@@ -123,6 +125,14 @@ class SchemaCatalog:
         # to the registered definitions; CRD schemas may refer to it too.
         return _KindValidator(json.loads(path.read_text()), self)
 
+    def skipped_rules(self) -> dict[SkippedRule, int]:
+        """CEL rules not evaluated so far (transition rules, functions not available offline), with counts."""
+        skipped: Counter[SkippedRule] = Counter()
+        for validator in self._validators.values():
+            if validator is not None and validator.rules is not None:
+                skipped.update(validator.rules.skipped)
+        return dict(skipped)
+
     def has_schema(self, api_version: str, kind: str) -> bool:
         return self.validator(api_version, kind) is not None
 
@@ -142,16 +152,22 @@ class SchemaCatalog:
 
 class _KindValidator:
     """Two validators for one schema: jsonschema-rs (Rust) decides, about 0.01 ms an object; only for an
-    invalid object does Python jsonschema run, to report every error with its field path."""
+    invalid object does Python jsonschema run, to report every error with its field path. A valid custom
+    resource then meets its CRD's CEL rules (``x-kubernetes-validations``), as on the API server."""
 
     def __init__(self, schema: dict[str, Any], catalog: SchemaCatalog) -> None:
         self._schema = schema
         self._catalog = catalog
         self._fast = jsonschema_rs.validator_for(schema, registry=catalog._fast_registry, validate_formats=False)
         self._detailed: Any = None
+        self.rules = CelRules(schema) if has_rules(schema) else None
 
     def issues(self, obj: dict[str, Any]) -> Iterator[SchemaIssue]:
         if self._fast.is_valid(obj):
+            # The API server runs CEL rules only on an object without blocking schema errors
+            # (hasBlockingErr, apiextensions-apiserver pkg/registry/customresource/strategy.go).
+            if self.rules is not None:
+                yield from (SchemaIssue(issue.field, issue.message) for issue in self.rules.issues(obj))
             return
         if self._detailed is None:
             cls = jsonschema.validators.validator_for(self._schema, default=jsonschema.Draft202012Validator)
