@@ -243,6 +243,7 @@ class CelRules:
         self.evaluated = 0
 
     def issues(self, obj: dict[str, Any]) -> Iterator[RuleIssue]:
+        """Issues of ``obj`` as the API server sees it (:func:`api_server_view`, which is idempotent)."""
         view = api_server_view(obj, self._root)
         yield from self._walk(view, self._root, [], root=True)
 

@@ -24,7 +24,8 @@ import kubernetes_validate
 from referencing import Registry, Resource
 
 from ..errors import MlkubeError
-from .crd_rules import CelRules, SkippedRule, has_rules
+from .crd_rules import CelRules, SkippedRule, api_server_view, has_rules
+from .operator_defaults import with_operator_defaults
 
 __all__ = ["SchemaCatalog", "ValidationSettings", "SchemaIssue", "DEFAULT_KUBERNETES_VERSION", "BUILTIN_CRD_SCHEMAS"]
 
@@ -123,7 +124,7 @@ class SchemaCatalog:
     def _compile(self, path: Path) -> _KindValidator:
         # Built-in schemas have ids under https://kubernetes.io/api/, so "/api/_definitions.json" resolves
         # to the registered definitions; CRD schemas may refer to it too.
-        return _KindValidator(json.loads(path.read_text()), self)
+        return _KindValidator(json.loads(path.read_text()), self, custom_resource=not path.is_relative_to(self._k8s_dir))
 
     def skipped_rules(self) -> dict[SkippedRule, int]:
         """CEL rules not evaluated so far (transition rules, functions not available offline), with counts."""
@@ -155,14 +156,19 @@ class _KindValidator:
     invalid object does Python jsonschema run, to report every error with its field path. A valid custom
     resource then meets its CRD's CEL rules (``x-kubernetes-validations``), as on the API server."""
 
-    def __init__(self, schema: dict[str, Any], catalog: SchemaCatalog) -> None:
+    def __init__(self, schema: dict[str, Any], catalog: SchemaCatalog, custom_resource: bool = False) -> None:
         self._schema = schema
         self._catalog = catalog
+        self._custom_resource = custom_resource
         self._fast = jsonschema_rs.validator_for(schema, registry=catalog._fast_registry, validate_formats=False)
         self._detailed: Any = None
         self.rules = CelRules(schema) if has_rules(schema) else None
 
     def issues(self, obj: dict[str, Any]) -> Iterator[SchemaIssue]:
+        if self._custom_resource:
+            # The API server validates a custom resource after it dropped non-nullable nulls and applied
+            # the schema's defaults (a defaulted "type" can decide a oneOf): validate that view.
+            obj = with_operator_defaults(api_server_view(obj, self._schema))
         if self._fast.is_valid(obj):
             # The API server runs CEL rules only on an object without blocking schema errors
             # (hasBlockingErr, apiextensions-apiserver pkg/registry/customresource/strategy.go).
