@@ -32,8 +32,18 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-import celpy
-from celpy import celtypes
+# cel-python is imported on first use (building its parser costs about 0.4 s): most commands never need it.
+celpy: Any = None
+celtypes: Any = None
+
+
+def _load_cel() -> None:
+    global celpy, celtypes
+    if celpy is None:
+        import celpy as cel_module
+        from celpy import celtypes as cel_types
+
+        celpy, celtypes = cel_module, cel_types
 
 __all__ = ["CelRules", "SkippedRule", "RuleIssue", "api_server_view", "escape_property", "has_rules"]
 
@@ -146,11 +156,11 @@ def api_server_view(obj: dict[str, Any], root: dict[str, Any]) -> dict[str, Any]
 
 # Kubernetes CEL libraries beyond the standard: the strings extension (cel-go ext.Strings, version 2)
 # and the Kubernetes lists library (apiserver/pkg/cel/library/lists.go).
-def _string_list(items: Any) -> celtypes.ListType:
+def _string_list(items: Any) -> Any:
     return celtypes.ListType([celtypes.StringType(item) for item in items])
 
 
-def _split(text: Any, separator: Any, limit: Any = None) -> celtypes.ListType:
+def _split(text: Any, separator: Any, limit: Any = None) -> Any:
     if limit is None or int(limit) < 0:
         return _string_list(str(text).split(str(separator)) if separator else list(str(text)))
     if int(limit) == 0:
@@ -158,19 +168,19 @@ def _split(text: Any, separator: Any, limit: Any = None) -> celtypes.ListType:
     return _string_list(str(text).split(str(separator), int(limit) - 1))
 
 
-def _index_of(text: Any, sub: Any, start: Any = 0) -> celtypes.IntType:
+def _index_of(text: Any, sub: Any, start: Any = 0) -> Any:
     return celtypes.IntType(str(text).find(str(sub), int(start)))
 
 
-def _substring(text: Any, start: Any, end: Any = None) -> celtypes.StringType:
+def _substring(text: Any, start: Any, end: Any = None) -> Any:
     return celtypes.StringType(str(text)[int(start):] if end is None else str(text)[int(start):int(end)])
 
 
-def _join(items: Any, separator: Any = "") -> celtypes.StringType:
+def _join(items: Any, separator: Any = "") -> Any:
     return celtypes.StringType(str(separator).join(str(item) for item in items))
 
 
-def _is_sorted(items: Any) -> celtypes.BoolType:
+def _is_sorted(items: Any) -> Any:
     values = list(items)
     return celtypes.BoolType(all(a <= b for a, b in zip(values, values[1:], strict=False)))
 
@@ -197,7 +207,8 @@ def _functions_used(rule: str) -> set[str]:
 
 
 @cache
-def _environment() -> celpy.Environment:
+def _environment() -> Any:
+    _load_cel()
     return celpy.Environment()
 
 
@@ -237,6 +248,7 @@ class CelRules:
     """Evaluates the CEL rules of one converted CRD schema; counts the rules it skipped and why."""
 
     def __init__(self, schema: dict[str, Any]) -> None:
+        _load_cel()
         self._root = schema
         self._resolve = _resolver(schema)
         self.skipped: Counter[SkippedRule] = Counter()
