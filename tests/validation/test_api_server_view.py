@@ -48,3 +48,15 @@ def test_jobset_webhook_names_unnamed_failure_rules(catalog: SchemaCatalog) -> N
 def test_fails_when_jobset_rule_action_is_missing(catalog: SchemaCatalog) -> None:
     # The webhook fills the name only: a rule without action is still refused.
     assert _issues(catalog, _jobset({"name": "r"})) == [("spec.failurePolicy.rules[0]", "'action' is a required property")]
+
+
+def test_fails_when_list_map_keys_repeat(catalog: SchemaCatalog) -> None:
+    # apiextensions-apiserver listtype/validation.go: a list-type map keyed by containerPort and protocol;
+    # protocol defaults to TCP, so these two ports collide once defaulted.
+    template = {"spec": {"template": {"spec": {"restartPolicy": "Never", "containers": [
+        {"name": "c", "image": "busybox", "ports": [{"containerPort": 80}, {"containerPort": 80, "protocol": "TCP"}]}]}}}}
+    jobset = {"apiVersion": "jobset.x-k8s.io/v1alpha2", "kind": "JobSet", "metadata": {"name": "js", "namespace": "n"},
+              "spec": {"replicatedJobs": [{"name": "w", "template": template}]}}
+    issues = _issues(catalog, jobset)
+    assert [field for field, _ in issues] == ["spec.replicatedJobs[0].template.spec.template.spec.containers[0].ports[1]"]
+    assert issues[0][1].startswith('Duplicate value: {"containerPort": 80, "protocol": "TCP"}')

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import json
 import re
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -45,7 +46,7 @@ def _load_cel() -> None:
 
         celpy, celtypes = cel_module, cel_types
 
-__all__ = ["CelRules", "SkippedRule", "RuleIssue", "api_server_view", "escape_property", "has_rules"]
+__all__ = ["CelRules", "SkippedRule", "RuleIssue", "api_server_view", "escape_property", "has_rules", "list_map_issues"]
 
 _RULES = "x-kubernetes-validations"
 # The CEL reserved words that Kubernetes escapes as __word__ (apiserver/pkg/cel/escaping.go).
@@ -152,6 +153,41 @@ def api_server_view(obj: dict[str, Any], root: dict[str, Any]) -> dict[str, Any]
 
     visit(view, resolve(root))
     return view
+
+
+def list_map_issues(obj: dict[str, Any], root: dict[str, Any]) -> Iterator[RuleIssue]:
+    """Duplicate keys in ``x-kubernetes-list-type: map`` lists, on the API server's view of ``obj``.
+
+    kubernetes/apiextensions-apiserver ``pkg/apiserver/schema/listtype/validation.go`` (validateListMap):
+    items are compared by their key fields (absent keys compare equal); the second item with a key
+    already seen is a "Duplicate value". Sets are checked by the schema (``uniqueItems``).
+    """
+    resolve = _resolver(root)
+
+    def visit(value: Any, schema: Any, path: list[Any]) -> Iterator[RuleIssue]:
+        schema = resolve(schema)
+        if isinstance(value, dict):
+            properties = schema.get("properties") or {}
+            extra = schema.get("additionalProperties")
+            for key, item in value.items():
+                sub = properties.get(key, extra if isinstance(extra, dict) else None)
+                if sub is not None:
+                    yield from visit(item, sub, [*path, key])
+        elif isinstance(value, list):
+            keys = schema.get("x-kubernetes-list-map-keys")
+            if schema.get("x-kubernetes-list-type") == "map" and isinstance(keys, list):
+                seen: dict[str, int] = {}
+                for index, item in enumerate(value):
+                    key = {name: item[name] for name in keys if isinstance(item, dict) and name in item}
+                    text = json.dumps(key, sort_keys=True)
+                    seen[text] = seen.get(text, 0) + 1
+                    if seen[text] == 2:
+                        yield RuleIssue(_field([*path, index], None), f"Duplicate value: {text} (items of this list are keyed by {', '.join(keys)})")
+            if isinstance(schema.get("items"), dict):
+                for index, item in enumerate(value):
+                    yield from visit(item, schema["items"], [*path, index])
+
+    yield from visit(api_server_view(obj, root), root, [])
 
 
 # Kubernetes CEL libraries beyond the standard: the strings extension (cel-go ext.Strings, version 2)

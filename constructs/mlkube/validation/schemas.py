@@ -24,7 +24,7 @@ import kubernetes_validate
 from referencing import Registry, Resource
 
 from ..errors import MlkubeError
-from .crd_rules import CelRules, SkippedRule, api_server_view, has_rules
+from .crd_rules import CelRules, SkippedRule, api_server_view, has_rules, list_map_issues
 from .operator_defaults import with_operator_defaults
 
 __all__ = ["SchemaCatalog", "ValidationSettings", "SchemaIssue", "DEFAULT_KUBERNETES_VERSION", "BUILTIN_CRD_SCHEMAS"]
@@ -169,6 +169,8 @@ class _KindValidator:
             # The API server validates a custom resource after it dropped non-nullable nulls and applied
             # the schema's defaults (a defaulted "type" can decide a oneOf): validate that view.
             obj = with_operator_defaults(api_server_view(obj, self._schema))
+        if self._custom_resource:
+            yield from (SchemaIssue(issue.field, issue.message) for issue in list_map_issues(obj, self._schema))
         if self._fast.is_valid(obj):
             # The API server runs CEL rules only on an object without blocking schema errors
             # (hasBlockingErr, apiextensions-apiserver pkg/registry/customresource/strategy.go).
