@@ -169,19 +169,25 @@ class _KindValidator:
             # The API server validates a custom resource after it dropped non-nullable nulls and applied
             # the schema's defaults (a defaulted "type" can decide a oneOf): validate that view.
             obj = with_operator_defaults(api_server_view(obj, self._schema))
-        if self._custom_resource:
             yield from (SchemaIssue(issue.field, issue.message) for issue in list_map_issues(obj, self._schema))
-        if self._fast.is_valid(obj):
-            # The API server runs CEL rules only on an object without blocking schema errors
-            # (hasBlockingErr, apiextensions-apiserver pkg/registry/customresource/strategy.go).
-            if self.rules is not None:
-                yield from (SchemaIssue(issue.field, issue.message) for issue in self.rules.issues(obj))
-            return
-        if self._detailed is None:
-            cls = jsonschema.validators.validator_for(self._schema, default=jsonschema.Draft202012Validator)
-            self._detailed = cls(self._schema, registry=self._catalog._registry, format_checker=None)
-        for error in self._detailed.iter_errors(obj):
-            yield from _issues(error)
+        blocking = False
+        if not self._fast.is_valid(obj):
+            if self._detailed is None:
+                cls = jsonschema.validators.validator_for(self._schema, default=jsonschema.Draft202012Validator)
+                self._detailed = cls(self._schema, registry=self._catalog._registry, format_checker=None)
+            for error in self._detailed.iter_errors(obj):
+                blocking = blocking or error.validator not in _NON_BLOCKING
+                yield from _issues(error)
+        # The API server runs CEL rules unless a schema error is "blocking" (type, required, enum, too long,
+        # too many: hasBlockingErr, apiextensions-apiserver pkg/registry/customresource/strategy.go);
+        # an unknown field is refused before validation starts (strict field validation).
+        if self.rules is not None and not blocking:
+            yield from (SchemaIssue(issue.field, issue.message) for issue in self.rules.issues(obj))
+
+
+#: Schema errors after which the API server still evaluates CEL rules (field.ErrorTypeInvalid and the like).
+_NON_BLOCKING = frozenset({"pattern", "minLength", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum",
+                           "minItems", "minProperties", "uniqueItems", "multipleOf", "format"})
 
 
 def _issues(error: jsonschema.ValidationError) -> Iterator[SchemaIssue]:
