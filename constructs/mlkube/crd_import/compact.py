@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator
+from json.encoder import encode_basestring as _quote  # C-accelerated, keeps non-ASCII
 from typing import Any
 
 __all__ = ["compact_schema", "dump_compact", "schema_children"]
@@ -57,15 +58,24 @@ def _canonical(node: Any) -> str:
     return json.dumps(node, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
+def _scalar(value: Any) -> str:
+    if isinstance(value, str):
+        return _quote(value)
+    if value is True or value is False or value is None:
+        return {True: "true", False: "false", None: "null"}[value]
+    return _canonical(value)
+
+
 def _texts(node: Any, memo: dict[int, str]) -> str:
-    """The canonical text of ``node``, recording the text of every mapping in it by id (one pass, no re-serialising)."""
+    """A canonical text of ``node`` (equal texts, equal values), recording the text of every mapping in it
+    by id: one pass, each value serialised once."""
     if isinstance(node, dict):
-        text = "{" + ",".join(f"{json.dumps(key, ensure_ascii=False)}:{_texts(node[key], memo)}" for key in sorted(node)) + "}"
+        text = "{" + ",".join(f"{_quote(key)}:{_texts(node[key], memo)}" for key in sorted(node)) + "}"
         memo[id(node)] = text
         return text
     if isinstance(node, list):
         return "[" + ",".join(_texts(item, memo) for item in node) + "]"
-    return _canonical(node)
+    return _scalar(node)
 
 
 def _places(schema: dict[str, Any]) -> Iterator[tuple[Any, Any, dict[str, Any]]]:
