@@ -193,3 +193,29 @@ def test_metadata_constraints_of_the_crd_are_kept(tmp_path: Path, widget_crd: Pa
     assert _errors(schema, obj) == ["metadata.name: 'much-too-long' is too long"]
     obj["metadata"]["nmae"] = "w"
     assert "metadata: Additional properties are not allowed ('nmae' was unexpected)" in _errors(schema, obj)
+
+
+def test_compact_form_accepts_and_refuses_the_same(widget_crd: Path) -> None:
+    full = _schemas(widget_crd)[V1]
+    compact = json.loads(import_crds([widget_crd], kubernetes_version="1.34", compact=True)[V1])
+    text = import_crds([widget_crd], kubernetes_version="1.34", compact=True)[V1].decode()
+    assert "\n" not in text.rstrip("\n") and '"description"' not in text
+    # ObjectMeta's definitions are large and used once; repeated pieces would be shared under $defs.
+    objects = [_widget(), _widget({"port": 1.5}), _widget({"prot": 1}), _widget({"tags": ["a", "a"]}),
+               _widget({"template": {"kind": "ConfigMap"}}), _widget({"owner": None, "tags": None})]
+    for obj in objects:
+        assert _errors(compact, obj) == _errors(full, obj)
+
+
+def test_repeated_sub_schemas_are_stored_once(tmp_path: Path) -> None:
+    from mlkube.crd_import.compact import compact_schema
+
+    big = {"type": "object", "properties": {f"f{i}": {"type": "string", "pattern": "^[a-z]+$", "maxLength": 63} for i in range(40)}}
+    schema = {"type": "object", "properties": {"a": big, "b": {"type": "array", "items": big}}}
+    out = compact_schema(schema)
+    assert out["properties"]["a"] == out["properties"]["b"]["items"]
+    ref = out["properties"]["a"]["$ref"]
+    assert ref.startswith("#/$defs/shared.") and out["$defs"][ref.split("/")[-1]] == big
+    obj = {"a": {"f1": "x"}, "b": [{"f2": "BAD"}]}
+    assert [e.message for e in jsonschema.Draft202012Validator(out).iter_errors(obj)] == \
+        [e.message for e in jsonschema.Draft202012Validator(schema).iter_errors(obj)]
