@@ -124,6 +124,15 @@ def test_rule_with_unavailable_function_is_skipped_with_its_reason_never_passed(
     assert [(rule.rule, rule.reason) for rule in rules.skipped] == [("isURL(self.url)", "uses isURL(), not available offline")]
 
 
+def test_optional_old_self_rule_is_skipped_with_its_own_reason() -> None:
+    # Unlike a transition rule, the API server runs it on create (oldSelf absent): not evaluable here, so said so.
+    rule = {"rule": "!oldSelf.hasValue() || self.a == oldSelf.value().a", "optionalOldSelf": True}
+    schema = _widget_rules(properties={"a": {"type": "string"}}, **{"x-kubernetes-validations": [rule]})
+    rules = CelRules(schema)
+    assert list(rules.issues({"spec": {"a": "x"}})) == []
+    assert [skipped.reason for skipped in rules.skipped] == ["optionalOldSelf rule: needs CEL optional values, which cel-python lacks"]
+
+
 def test_rule_sees_defaults_and_not_pruned_nulls() -> None:
     # Defaults are applied and non-nullable nulls dropped before the rules run (apiextensions-apiserver defaulting).
     schema = _widget_rules(properties={"mode": {"type": ["string", "null"], "default": "Safe"}, "extra": {"type": ["string", "null"]}},
