@@ -164,3 +164,17 @@ def test_validate_command_refuses_with_file_line_and_notes_skipped_rules(tmp_pat
     assert result.exit_code == 1
     assert f"{flavor}:6: spec: ResourceFlavor/tas: no such key: nodeLabels evaluating rule: at least one nodeLabel" in result.stderr
     assert "note: 1 CEL transition rule evaluation(s) skipped (rules on oldSelf run only on update)" in result.stderr
+
+
+def test_synth_refuses_a_custom_resource_that_breaks_a_rule() -> None:
+    import cdk8s
+
+    from mlkube import MlkubeError
+    from mlkube.testing import synth_app
+
+    def build(app: Any) -> None:
+        flavor = cdk8s.ApiObject(app, "tas", api_version="kueue.x-k8s.io/v1beta2", kind="ResourceFlavor", metadata={"name": "tas"})
+        flavor.add_json_patch(cdk8s.JsonPatch.add("/spec", {"topologyName": "default", "nodeLabels": {}}))
+
+    with pytest.raises(MlkubeError, match=r"spec: ResourceFlavor/tas: at least one nodeLabel is required when topology is set"):
+        synth_app(build)
