@@ -155,7 +155,7 @@ def api_server_view(obj: dict[str, Any], root: dict[str, Any]) -> dict[str, Any]
     return view
 
 
-def list_map_issues(obj: dict[str, Any], root: dict[str, Any]) -> Iterator[RuleIssue]:
+def list_map_issues(obj: dict[str, Any], root: dict[str, Any], *, viewed: bool = False) -> Iterator[RuleIssue]:
     """Duplicate keys in ``x-kubernetes-list-type: map`` lists, on the API server's view of ``obj``.
 
     kubernetes/apiextensions-apiserver ``pkg/apiserver/schema/listtype/validation.go`` (validateListMap):
@@ -187,7 +187,7 @@ def list_map_issues(obj: dict[str, Any], root: dict[str, Any]) -> Iterator[RuleI
                 for index, item in enumerate(value):
                     yield from visit(item, schema["items"], [*path, index])
 
-    yield from visit(api_server_view(obj, root), root, [])
+    yield from visit(obj if viewed else api_server_view(obj, root), root, [])
 
 
 # Kubernetes CEL libraries beyond the standard: the strings extension (cel-go ext.Strings, version 2)
@@ -290,18 +290,25 @@ class CelRules:
         self.skipped: Counter[SkippedRule] = Counter()
         self.evaluated = 0
 
-    def issues(self, obj: dict[str, Any]) -> Iterator[RuleIssue]:
-        """Issues of ``obj`` as the API server sees it (:func:`api_server_view`, which is idempotent)."""
-        view = api_server_view(obj, self._root)
+    def issues(self, obj: dict[str, Any], *, viewed: bool = False) -> Iterator[RuleIssue]:
+        """Issues of ``obj`` as the API server sees it (``viewed``: ``obj`` is already :func:`api_server_view`'s)."""
+        view = obj if viewed else api_server_view(obj, self._root)
         yield from self._walk(view, self._root, [], root=True)
 
     def _walk(self, value: Any, schema: Any, path: list[Any], root: bool = False) -> Iterator[RuleIssue]:
         schema = self._resolve(schema)
         if value is None:
             return
+        converted: list[Any] = []  # the CEL value of this node, made once for all its rules
+
+        def self_value() -> Any:
+            if not converted:
+                converted.append(self._to_cel(value, schema, root))
+            return converted[0]
+
         for rule in schema.get(_RULES) or ():
             if isinstance(rule, dict) and isinstance(rule.get("rule"), str):
-                yield from self._check(rule, value, schema, path, root)
+                yield from self._check(rule, self_value, path)
         for branch in schema.get("allOf") or ():
             yield from self._walk(value, branch, path, root)
         if isinstance(value, dict):
@@ -316,7 +323,7 @@ class CelRules:
             for index, item in enumerate(value):
                 yield from self._walk(item, schema["items"], [*path, index])
 
-    def _check(self, rule: dict[str, Any], value: Any, schema: dict[str, Any], path: list[Any], root: bool) -> Iterator[RuleIssue]:
+    def _check(self, rule: dict[str, Any], self_value: Callable[[], Any], path: list[Any]) -> Iterator[RuleIssue]:
         expression = rule["rule"]
         if rule.get("optionalOldSelf") is True:
             # The API server evaluates it on create too, with oldSelf an empty optional: cel-python has no optionals.
@@ -329,7 +336,7 @@ class CelRules:
         if isinstance(program, str):
             self.skipped[SkippedRule(expression, program)] += 1
             return
-        activation = {"self": self._to_cel(value, schema, root)}
+        activation = {"self": self_value()}
         self.evaluated += 1
         try:
             result = program.evaluate(activation)

@@ -169,7 +169,7 @@ class _KindValidator:
             # The API server validates a custom resource after it dropped non-nullable nulls and applied
             # the schema's defaults (a defaulted "type" can decide a oneOf): validate that view.
             obj = with_operator_defaults(api_server_view(obj, self._schema))
-            yield from (SchemaIssue(issue.field, issue.message) for issue in list_map_issues(obj, self._schema))
+            yield from (SchemaIssue(issue.field, issue.message) for issue in list_map_issues(obj, self._schema, viewed=True))
         blocking = False
         if not self._fast.is_valid(obj):
             if self._detailed is None:
@@ -182,7 +182,7 @@ class _KindValidator:
         # too many: hasBlockingErr, apiextensions-apiserver pkg/registry/customresource/strategy.go);
         # an unknown field is refused before validation starts (strict field validation).
         if self.rules is not None and not blocking:
-            yield from (SchemaIssue(issue.field, issue.message) for issue in self.rules.issues(obj))
+            yield from (SchemaIssue(issue.field, issue.message) for issue in self.rules.issues(obj, viewed=self._custom_resource))
 
 
 #: Schema errors after which the API server still evaluates CEL rules (field.ErrorTypeInvalid and the like).
