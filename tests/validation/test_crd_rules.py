@@ -124,6 +124,17 @@ def test_rule_with_unavailable_function_is_skipped_with_its_reason_never_passed(
     assert [(rule.rule, rule.reason) for rule in rules.skipped] == [("isURL(self.url)", "uses isURL(), not available offline")]
 
 
+def test_rule_with_optional_field_syntax_is_skipped_with_its_reason() -> None:
+    # self.?field (CEL optionals, Kubernetes 1.29+) is syntax cel-python's parser does not know.
+    schema = _widget_rules(properties={"a": {"type": "string"}}, **{"x-kubernetes-validations": [{"rule": "self.?a.orValue('') != 'x'"}]})
+    rules = CelRules(schema)
+    assert list(rules.issues({"spec": {"a": "x"}})) == []
+    assert [skipped.reason for skipped in rules.skipped] == ["uses orValue(), not available offline"]
+    without_call = CelRules(_widget_rules(properties={"a": {"type": "string"}}, **{"x-kubernetes-validations": [{"rule": "self.?a == 'x'"}]}))
+    assert list(without_call.issues({"spec": {"a": "y"}})) == []
+    assert [skipped.reason.split(" (")[0] for skipped in without_call.skipped] == ["cel-python cannot compile it"]
+
+
 def test_optional_old_self_rule_is_skipped_with_its_own_reason() -> None:
     # Unlike a transition rule, the API server runs it on create (oldSelf absent): not evaluable here, so said so.
     rule = {"rule": "!oldSelf.hasValue() || self.a == oldSelf.value().a", "optionalOldSelf": True}
