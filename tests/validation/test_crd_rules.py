@@ -15,7 +15,8 @@ from click.testing import CliRunner
 
 from mlkube.cli import main
 from mlkube.validation import SchemaCatalog, ValidationSettings
-from mlkube.validation.crd_rules import CelRules, api_server_view, escape_property
+from mlkube.validation.api_view import api_server_view
+from mlkube.validation.crd_rules import CelRules, escape_property
 
 EXAMPLES = Path(__file__).parent.parent / "crd_examples"
 

@@ -24,8 +24,6 @@ passed silently.
 from __future__ import annotations
 
 import base64
-import copy
-import json
 import re
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -33,20 +31,10 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-# cel-python is imported on first use (building its parser costs about 0.4 s): most commands never need it.
-celpy: Any = None
-celtypes: Any = None
+from . import cel_library
+from .api_view import api_server_view, field_path, resolver
 
-
-def _load_cel() -> None:
-    global celpy, celtypes
-    if celpy is None:
-        import celpy as cel_module
-        from celpy import celtypes as cel_types
-
-        celpy, celtypes = cel_module, cel_types
-
-__all__ = ["CelRules", "SkippedRule", "RuleIssue", "api_server_view", "escape_property", "has_rules", "list_map_issues"]
+__all__ = ["CelRules", "SkippedRule", "RuleIssue", "escape_property", "has_rules"]
 
 _RULES = "x-kubernetes-validations"
 # The CEL reserved words that Kubernetes escapes as __word__ (apiserver/pkg/cel/escaping.go).
@@ -85,17 +73,6 @@ def escape_property(name: str) -> str | None:
     return re.sub(r"__|[./-]", lambda match: _ESCAPES[match.group(0)], name)
 
 
-def _resolver(root: dict[str, Any]) -> Callable[[Any], dict[str, Any]]:
-    defs = root.get("$defs") or {}
-
-    def resolve(schema: Any) -> dict[str, Any]:
-        while isinstance(schema, dict) and isinstance(schema.get("$ref"), str) and schema["$ref"].startswith("#/$defs/"):
-            schema = defs.get(schema["$ref"][len("#/$defs/"):], {})
-        return schema if isinstance(schema, dict) else {}
-
-    return resolve
-
-
 def has_rules(schema: dict[str, Any]) -> bool:
     """Whether any node of the schema carries CEL rules."""
     def walk(node: Any) -> bool:
@@ -107,155 +84,24 @@ def has_rules(schema: dict[str, Any]) -> bool:
     return walk(schema)
 
 
-def _nullable(schema: dict[str, Any]) -> bool:
-    return schema.get("nullable") is True
-
-
-def api_server_view(obj: dict[str, Any], root: dict[str, Any]) -> dict[str, Any]:
-    """A copy of ``obj`` as the API server validates it: non-nullable nulls dropped, defaults applied.
-
-    kubernetes/apiextensions-apiserver ``schema/defaulting/prunenulls.go`` (PruneNonNullableNullsWithoutDefaults)
-    then ``schema/defaulting/algorithm.go`` (Default), on the converted schema (``nullable`` kept as a marker).
-    """
-    resolve = _resolver(root)
-    view = copy.deepcopy(obj)
-
-    def child_schema(schema: dict[str, Any], key: str) -> dict[str, Any] | None:
-        properties = schema.get("properties") or {}
-        if key in properties:
-            return resolve(properties[key])
-        extra = schema.get("additionalProperties")
-        return resolve(extra) if isinstance(extra, dict) else None
-
-    def visit(value: Any, schema: dict[str, Any]) -> None:
-        if isinstance(value, dict):
-            for key in list(value):
-                sub = child_schema(schema, key)
-                if value[key] is None and sub is not None and not _nullable(sub):
-                    if "default" in sub:
-                        value[key] = copy.deepcopy(sub["default"])
-                    else:
-                        del value[key]
-            for key, sub in (schema.get("properties") or {}).items():
-                sub = resolve(sub)
-                if key not in value and "default" in sub:
-                    value[key] = copy.deepcopy(sub["default"])
-            for key, item in value.items():
-                sub = child_schema(schema, key)
-                if sub is not None:
-                    visit(item, sub)
-        elif isinstance(value, list) and isinstance(schema.get("items"), dict):
-            items = resolve(schema["items"])
-            for index, item in enumerate(value):
-                if item is None and not _nullable(items) and "default" in items:
-                    value[index] = copy.deepcopy(items["default"])
-                visit(value[index], items)
-
-    visit(view, resolve(root))
-    return view
-
-
-def list_map_issues(obj: dict[str, Any], root: dict[str, Any], *, viewed: bool = False) -> Iterator[RuleIssue]:
-    """Duplicate keys in ``x-kubernetes-list-type: map`` lists, on the API server's view of ``obj``.
-
-    kubernetes/apiextensions-apiserver ``pkg/apiserver/schema/listtype/validation.go`` (validateListMap):
-    items are compared by their key fields (absent keys compare equal); the second item with a key
-    already seen is a "Duplicate value". Sets are checked by the schema (``uniqueItems``).
-    """
-    resolve = _resolver(root)
-
-    def visit(value: Any, schema: Any, path: list[Any]) -> Iterator[RuleIssue]:
-        schema = resolve(schema)
-        if isinstance(value, dict):
-            properties = schema.get("properties") or {}
-            extra = schema.get("additionalProperties")
-            for key, item in value.items():
-                sub = properties.get(key, extra if isinstance(extra, dict) else None)
-                if sub is not None:
-                    yield from visit(item, sub, [*path, key])
-        elif isinstance(value, list):
-            keys = schema.get("x-kubernetes-list-map-keys")
-            if schema.get("x-kubernetes-list-type") == "map" and isinstance(keys, list):
-                seen: dict[str, int] = {}
-                for index, item in enumerate(value):
-                    key = {name: item[name] for name in keys if isinstance(item, dict) and name in item}
-                    text = json.dumps(key, sort_keys=True)
-                    seen[text] = seen.get(text, 0) + 1
-                    if seen[text] == 2:
-                        yield RuleIssue(_field([*path, index], None), f"Duplicate value: {text} (items of this list are keyed by {', '.join(keys)})")
-            if isinstance(schema.get("items"), dict):
-                for index, item in enumerate(value):
-                    yield from visit(item, schema["items"], [*path, index])
-
-    yield from visit(obj if viewed else api_server_view(obj, root), root, [])
-
-
-# Kubernetes CEL libraries beyond the standard: the strings extension (cel-go ext.Strings, version 2)
-# and the Kubernetes lists library (apiserver/pkg/cel/library/lists.go).
-def _string_list(items: Any) -> Any:
-    return celtypes.ListType([celtypes.StringType(item) for item in items])
-
-
-def _split(text: Any, separator: Any, limit: Any = None) -> Any:
-    if limit is None or int(limit) < 0:
-        return _string_list(str(text).split(str(separator)) if separator else list(str(text)))
-    if int(limit) == 0:
-        return celtypes.ListType([])
-    return _string_list(str(text).split(str(separator), int(limit) - 1))
-
-
-def _index_of(text: Any, sub: Any, start: Any = 0) -> Any:
-    return celtypes.IntType(str(text).find(str(sub), int(start)))
-
-
-def _substring(text: Any, start: Any, end: Any = None) -> Any:
-    return celtypes.StringType(str(text)[int(start):] if end is None else str(text)[int(start):int(end)])
-
-
-def _join(items: Any, separator: Any = "") -> Any:
-    return celtypes.StringType(str(separator).join(str(item) for item in items))
-
-
-def _is_sorted(items: Any) -> Any:
-    values = list(items)
-    return celtypes.BoolType(all(a <= b for a, b in zip(values, values[1:], strict=False)))
-
-
-EXTENSIONS: dict[str, Callable[..., Any]] = {
-    "split": _split,
-    "lowerAscii": lambda text: celtypes.StringType(str(text).lower()),
-    "upperAscii": lambda text: celtypes.StringType(str(text).upper()),
-    "trim": lambda text: celtypes.StringType(str(text).strip()),
-    "replace": lambda text, old, new, limit=-1: celtypes.StringType(str(text).replace(str(old), str(new), int(limit))),
-    "indexOf": _index_of,
-    "lastIndexOf": lambda text, sub: celtypes.IntType(str(text).rfind(str(sub))),
-    "substring": _substring,
-    "join": _join,
-    "isSorted": _is_sorted,
-    "sum": lambda items: sum(items, type(items[0])(0)) if len(items) else celtypes.IntType(0),
-    "min": lambda items: min(items),
-    "max": lambda items: max(items),
-}
-
-
 def _functions_used(rule: str) -> set[str]:
     return set(_CALLS.findall(_STRING_LITERALS.sub("''", rule)))
 
 
 @cache
 def _environment() -> Any:
-    _load_cel()
-    return celpy.Environment()
+    cel_library.load_cel()
+    return cel_library.celpy.Environment()
 
 
 @cache
 def _compiled(expression: str) -> Any:
     """The runnable program, or a reason (str) why it cannot run here."""
-    unknown = sorted(_functions_used(expression) - _STANDARD - set(EXTENSIONS))
+    unknown = sorted(_functions_used(expression) - _STANDARD - set(cel_library.EXTENSIONS))
     if unknown:
         return f"uses {', '.join(f'{name}()' for name in unknown)}, not available offline"
     try:
-        return _environment().program(_environment().compile(expression), functions=EXTENSIONS)
+        return _environment().program(_environment().compile(expression), functions=cel_library.EXTENSIONS)
     except Exception as error:  # noqa: BLE001 - cel-python's parse errors have several types
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         return f"cel-python cannot compile it ({first[:80]})"
@@ -270,23 +116,23 @@ def _string_value(value: str, schema: dict[str, Any]) -> Any:
     fmt = schema.get("format")
     try:
         if fmt == "byte":
-            return celtypes.BytesType(base64.b64decode(value))
+            return cel_library.celtypes.BytesType(base64.b64decode(value))
         if fmt == "duration":
-            return celtypes.DurationType(value)
+            return cel_library.celtypes.DurationType(value)
         if fmt in ("date-time", "date"):
-            return celtypes.TimestampType(value if fmt == "date-time" else f"{value}T00:00:00Z")
+            return cel_library.celtypes.TimestampType(value if fmt == "date-time" else f"{value}T00:00:00Z")
     except Exception:  # noqa: BLE001 - an unparsable value stays a string (its format is checked elsewhere)
         pass
-    return celtypes.StringType(value)
+    return cel_library.celtypes.StringType(value)
 
 
 class CelRules:
     """Evaluates the CEL rules of one converted CRD schema; counts the rules it skipped and why."""
 
     def __init__(self, schema: dict[str, Any]) -> None:
-        _load_cel()
+        cel_library.load_cel()
         self._root = schema
-        self._resolve = _resolver(schema)
+        self._resolve = resolver(schema)
         self.skipped: Counter[SkippedRule] = Counter()
         self.evaluated = 0
 
@@ -340,15 +186,15 @@ class CelRules:
         self.evaluated += 1
         try:
             result = program.evaluate(activation)
-        except celpy.CELEvalError as error:
+        except cel_library.celpy.CELEvalError as error:
             yield from self._evaluation_error(error, expression, rule, path)
             return
-        if isinstance(result, celpy.CELEvalError):
+        if isinstance(result, cel_library.celpy.CELEvalError):
             yield from self._evaluation_error(result, expression, rule, path)
             return
-        if result is True or result == celtypes.BoolType(True):
+        if result is True or result == cel_library.celtypes.BoolType(True):
             return
-        yield RuleIssue(_field(path, rule.get("fieldPath")), _failure_message(rule, activation))
+        yield RuleIssue(field_path(path, rule.get("fieldPath")), _failure_message(rule, activation))
 
     def _evaluation_error(self, error: Exception, expression: str, rule: dict[str, Any], path: list[Any]) -> Iterator[RuleIssue]:
         cause = error.args[1] if len(error.args) > 1 else None
@@ -357,7 +203,7 @@ class CelRules:
             # "no such key", "index out of bounds", "division by zero": the API server reports these too,
             # as "<error> evaluating rule: <message or rule>" (cel/validation.go), in cel-go's words.
             text = re.sub(r"^no such member in mapping: '(.*)'$", r"no such key: \1", text)
-            yield RuleIssue(_field(path, None), f"{text} evaluating rule: {_rule_text(rule)}")
+            yield RuleIssue(field_path(path, None), f"{text} evaluating rule: {_rule_text(rule)}")
         else:
             self.skipped[SkippedRule(expression, f"cel-python cannot evaluate it ({text[:80]})")] += 1
 
@@ -367,19 +213,19 @@ class CelRules:
         if value is None:
             return None
         if isinstance(value, bool):
-            return celtypes.BoolType(value)
+            return cel_library.celtypes.BoolType(value)
         if isinstance(value, int):
-            return celtypes.DoubleType(value) if "number" in types else celtypes.IntType(value)
+            return cel_library.celtypes.DoubleType(value) if "number" in types else cel_library.celtypes.IntType(value)
         if isinstance(value, float):
-            return celtypes.IntType(int(value)) if "integer" in types and value.is_integer() else celtypes.DoubleType(value)
+            return cel_library.celtypes.IntType(int(value)) if "integer" in types and value.is_integer() else cel_library.celtypes.DoubleType(value)
         if isinstance(value, str):
             return _string_value(value, schema)
         if isinstance(value, list):
             items = schema.get("items") if isinstance(schema.get("items"), dict) else {}
-            return celtypes.ListType([self._to_cel(item, items) for item in value])
+            return cel_library.celtypes.ListType([self._to_cel(item, items) for item in value])
         if isinstance(value, dict):
             return self._object(value, schema, root)
-        return celpy.json_to_cel(value)
+        return cel_library.celpy.json_to_cel(value)
 
     def _object(self, value: dict[str, Any], schema: dict[str, Any], root: bool) -> Any:
         properties = schema.get("properties") or {}
@@ -394,15 +240,15 @@ class CelRules:
             for key, item in value.items():
                 name = escape_property(key)
                 if key in properties and name is not None:
-                    fields[celtypes.StringType(name)] = converted = self._to_cel(item, properties[key])
+                    fields[cel_library.celtypes.StringType(name)] = converted = self._to_cel(item, properties[key])
                     if key in _RESERVED:
                         # Upstream rules also say t.metadata.namespace (JobSet's volumeClaimPolicies rule), which
                         # the API server accepts: offer the plain name beside the escaped one.
-                        fields[celtypes.StringType(key)] = converted
-            return celtypes.MapType(fields)
+                        fields[cel_library.celtypes.StringType(key)] = converted
+            return cel_library.celtypes.MapType(fields)
         if isinstance(extra, dict):
-            return celtypes.MapType({celtypes.StringType(key): self._to_cel(item, extra) for key, item in value.items()})
-        return celpy.json_to_cel(value)
+            return cel_library.celtypes.MapType({cel_library.celtypes.StringType(key): self._to_cel(item, extra) for key, item in value.items()})
+        return cel_library.celpy.json_to_cel(value)
 
 
 def _rule_text(rule: dict[str, Any]) -> str:
@@ -431,15 +277,3 @@ def _failure_message(rule: dict[str, Any], activation: dict[str, Any]) -> str:
 def _short(text: str, limit: int = 160) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def _field(path: list[Any], field_path: Any) -> str:
-    text = ""
-    for part in path:
-        text += f"[{part}]" if isinstance(part, int) else ("." if text else "") + str(part)
-    if isinstance(field_path, str) and field_path.strip("."):
-        # ".spec.x['a.b'][0]" -> ".spec.x.a.b[0]" in the notation of the other errors
-        suffix = re.sub(r"\['([^']*)'\]", r".\1", field_path.strip())
-        text = (text + suffix) if suffix.startswith(("[", ".")) else f"{text}.{suffix}"
-        text = text.lstrip(".")
-    return text

@@ -24,7 +24,8 @@ import kubernetes_validate
 from referencing import Registry, Resource
 
 from ..errors import MlkubeError
-from .crd_rules import CelRules, SkippedRule, api_server_view, has_rules, list_map_issues
+from .api_view import api_server_view, list_map_issues
+from .crd_rules import CelRules, SkippedRule, has_rules
 from .operator_defaults import with_operator_defaults
 
 __all__ = ["SchemaCatalog", "ValidationSettings", "SchemaIssue", "DEFAULT_KUBERNETES_VERSION", "BUILTIN_CRD_SCHEMAS"]
@@ -169,7 +170,7 @@ class _KindValidator:
             # The API server validates a custom resource after it dropped non-nullable nulls and applied
             # the schema's defaults (a defaulted "type" can decide a oneOf): validate that view.
             obj = with_operator_defaults(api_server_view(obj, self._schema))
-            yield from (SchemaIssue(issue.field, issue.message) for issue in list_map_issues(obj, self._schema, viewed=True))
+            yield from (SchemaIssue(field, message) for field, message in list_map_issues(obj, self._schema, viewed=True))
         blocking = False
         if not self._fast.is_valid(obj):
             if self._detailed is None:
