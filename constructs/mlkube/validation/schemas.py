@@ -146,10 +146,25 @@ class SchemaCatalog:
             return
         validator = self.validator(api_version, kind)
         if validator is None:
-            if self.settings.strict_unknown_kinds:
+            served = self.served_versions(api_version, kind)
+            if served:
+                # The CRD is known and does not serve this version: the API server has no such resource.
+                group = api_version.rpartition("/")[0]
+                yield SchemaIssue("apiVersion", f"{kind} is not served as {api_version}; its CRD serves "
+                                                f"{', '.join(f'{group}/{version}' for version in served)}")
+            elif self.settings.strict_unknown_kinds:
                 yield SchemaIssue("", f"no schema for {kind} ({api_version}); give one with --crd-schemas DIR")
             return
         yield from validator.issues(obj)
+
+    def served_versions(self, api_version: str, kind: str) -> list[str]:
+        """Versions of a custom resource's group and kind that have a schema (the served ones of its CRD)."""
+        group = api_version.rpartition("/")[0]
+        if not group:
+            return []
+        prefix = f"{kind.lower()}_"
+        return sorted({path.stem[len(prefix):] for folder in (*self.settings.crd_schema_dirs, BUILTIN_CRD_SCHEMAS)
+                       for path in (Path(folder) / group).glob(f"{prefix}*.json")})
 
 
 class _KindValidator:
