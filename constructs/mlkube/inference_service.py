@@ -26,6 +26,8 @@ from .quantity import Quantity
 from .resources import ResourcesSpec
 from .runtimes import Runtime, RuntimeSpec, apply_runtime_defaults
 from .spec import DnsLabel, Spec
+from .traffic.model import Connection, EgressRule, Endpoint, PortRange, egress_connections
+from .traffic.workload import NETWORK_POLICY_API, common_egress, emit_network_policies
 
 __all__ = ["InferenceService", "InferenceServiceSpec", "AutoscalingSpec", "CustomMetric", "ProbesSpec", "Peer",
            "KServeOptions", "KedaScaling", "MonitoringSpec", "ExternalSecretSpec", "Runtime"]
@@ -104,7 +106,8 @@ class InferenceServiceSpec(Spec):
     rollout: Literal["keep-capacity", "save-gpus"] | None = Field(None, description="'keep-capacity' (maxUnavailable 0) or 'save-gpus' (maxSurge 0). Default: save-gpus with GPUs, else keep-capacity.")
     spread: Literal["zones-and-hosts", "hosts", "none"] = Field("zones-and-hosts", description="Topology spread of pods. Default: across zones and hosts, best effort.")
     sidecars: list[SidecarSpec] = Field(default_factory=list, description="Extra containers, run as native sidecars. Default: none.")
-    allow_from: list[Peer] = Field(default_factory=list, description="Who may call the serving port. Default: pods of the same namespace.")
+    allow_from: list[Peer] = Field(default_factory=list, description="Who may call the serving port (their egress in this namespace is opened too). Default: every pod of the same namespace.")
+    egress: list[EgressRule] = Field(default_factory=list, description="What the server itself calls besides DNS (other services, APIs), each a NetworkPolicy egress rule. Default: DNS and the environment's network.egress_https_cidrs only.")
     max_unavailable: PositiveInt = Field(1, description="PodDisruptionBudget: pods that may be down at once during voluntary disruptions. Default: 1.")
     waivers: list[Waiver] = Field(default_factory=list, description="Policy exceptions for this construct's objects, each with its reason (written as annotations). Default: none.")
 
@@ -213,7 +216,7 @@ class InferenceService(MountsVolumes, MlConstruct):
         else:
             self._build_kubernetes(spec)
         self._add("PodDisruptionBudget", "policy/v1", {"spec": {"maxUnavailable": spec.max_unavailable, "selector": {"matchLabels": self._pod_selector}}})
-        self._add("NetworkPolicy", "networking.k8s.io/v1", {"spec": self._network_policy_spec(spec)})
+        self._network_policies(spec)
         if spec.monitoring is not None and require_operator(self, "prometheus-operator", "monitoring", "leave monitoring unset"):
             self._build_monitoring(spec, spec.monitoring)
 
@@ -413,18 +416,51 @@ class InferenceService(MountsVolumes, MlConstruct):
             "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": self.name},
         }
 
-    def _network_policy_spec(self, spec: InferenceServiceSpec) -> dict[str, Any]:
-        peers = [self._peer(peer) for peer in spec.allow_from] or [{"podSelector": {}}]
-        rules: list[dict[str, Any]] = [{"from": peers, "ports": [{"port": spec.port, "protocol": "TCP"}]}]
-        monitoring = self.ml_app.environment.monitoring_namespace
-        scrape_port = spec.metrics_port or spec.port
-        rules.append({"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": monitoring}}}],
-                      "ports": [{"port": scrape_port, "protocol": "TCP"}]})
-        return {"ingress": rules, "podSelector": {"matchLabels": self._pod_selector}, "policyTypes": ["Ingress"]}
+    # -- traffic ------------------------------------------------------------------------------------
 
-    def _peer(self, peer: Peer) -> dict[str, Any]:
-        result: dict[str, Any] = {}
-        if peer.namespace is not None:
-            result["namespaceSelector"] = {"matchLabels": {"kubernetes.io/metadata.name": peer.namespace}}
-        result["podSelector"] = {"matchLabels": dict(peer.pod_labels)} if peer.pod_labels else {}
-        return result
+    def _network_policies(self, spec: InferenceServiceSpec) -> None:
+        """Declare the server's connections; its policy and its callers' egress policy admit exactly those."""
+        me = Endpoint.pods(self.namespace, self._pod_selector, name=f"{self.namespace}/{self.name}")
+        connections = self._connections(spec, me)
+
+        def add(name: str, body: dict[str, Any]) -> None:
+            key = "NetworkPolicy" if name == self.name else f"NetworkPolicy/{name}"
+            self.objects[key] = self._emit({"apiVersion": NETWORK_POLICY_API, "kind": "NetworkPolicy", "metadata": self._metadata(name), "spec": body})
+
+        emit_network_policies(self.ml_app, me, self.name, connections, add)
+
+    def _connections(self, spec: InferenceServiceSpec, me: Endpoint) -> list[Connection]:
+        path, environment = self.construct_path, self.ml_app.environment
+        callers = [Endpoint.pods(peer.namespace or self.namespace, peer.pod_labels) for peer in spec.allow_from] \
+            or [Endpoint.pods(self.namespace)]
+        serving = (PortRange(spec.port),)
+        connections = [Connection(caller, me, serving, "calls the serving port", path) for caller in callers]
+        monitoring = Endpoint.pods(environment.monitoring_namespace, name=f"{environment.monitoring_namespace} (Prometheus)")
+        connections.append(Connection(monitoring, me, (PortRange(spec.metrics_port or spec.port),), "Prometheus scrapes metrics", path))
+        connections += common_egress(self.ml_app, me, path, spec.egress)
+        connections += self._download_connections(spec, me)
+        if spec.backend == "kserve" and spec.kserve.deployment_mode == "Knative":
+            # knative/serving pkg/apis/networking/ports.go: requests reach queue-proxy on 8012 (8013 for HTTP/2),
+            # from the activator (knative-serving) or the networking layer's gateway, not from the callers themselves.
+            self.ml_app.warn(path, "kserve Knative mode: requests reach the pods' queue-proxy (port 8012/8013) from the Knative activator "
+                             "and the ingress gateway, which the NetworkPolicy written (callers on the serving port) does not admit; "
+                             "add a NetworkPolicy for your networking layer's namespaces, or use deployment_mode 'Standard'")
+        return connections
+
+    def _download_connections(self, spec: InferenceServiceSpec, me: Endpoint) -> list[Connection]:
+        """The model downloader (an init container of the same pod, or KServe's storage initializer) reaches its storage."""
+        model = spec.model
+        if not isinstance(model, UriModel):
+            return []
+        reason = f"model download from {model.uri}"
+        if model.egress:
+            return egress_connections(me, model.egress, self.namespace, self.construct_path, reason=reason)
+        cidrs = self.ml_app.environment.network.egress_https_cidrs
+        if not cidrs:
+            self._report("model.egress", f"the model downloader fetches {model.uri!r} over the network, but no egress to its storage is declared: "
+                         "the pod's NetworkPolicy allows DNS only, so the download would hang and the server never start",
+                         "declare where the storage is: model=Model.from_uri(uri, egress=[EgressRule(cidrs=['<endpoint CIDR>'])]) "
+                         "('0.0.0.0/0' for anywhere, or namespace/pod_labels for an in-cluster store), or set the environment's "
+                         "network=NetworkSpec(egress_https_cidrs=[...])")
+            return []
+        return [Connection(me, Endpoint.block(cidr), (PortRange(443),), reason, self.construct_path) for cidr in cidrs]
