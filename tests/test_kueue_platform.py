@@ -133,3 +133,11 @@ def test_argo_cd_may_sync_the_cluster_scoped_kueue_objects():
     assert {"group": "kueue.x-k8s.io", "kind": "ResourceFlavor"} in project["clusterResourceWhitelist"]
     assert {"group": "kueue.x-k8s.io", "kind": "ClusterQueue"} not in project["namespaceResourceWhitelist"]
     assert {"group": "kueue.x-k8s.io", "kind": "LocalQueue"} in project["namespaceResourceWhitelist"]
+
+
+def test_fails_when_the_only_gpu_flavor_contradicts_the_jobs_gpu_product():
+    job = lambda app: GpuTrainingJob(app, "train", image=IMAGE, resources={"gpu": {"count": 8, "product": "NVIDIA-H100-80GB-HBM3"}},
+                                     queue="gpu")  # noqa: E731
+    with pytest.raises(MlkubeError) as caught:
+        synth_app(job, environments=environments())
+    assert "Job/train needs 8 nvidia.com/gpu" in str(caught.value) and "flavor 'a100' 0" in str(caught.value)

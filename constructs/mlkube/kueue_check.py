@@ -51,6 +51,17 @@ def gpus_requested(obj: dict[str, Any]) -> int:
     return 0
 
 
+def _node_selector(obj: dict[str, Any]) -> dict[str, str]:
+    """The nodeSelector of the workload's (first) pod template."""
+    spec = obj.get("spec") or {}
+    if obj.get("kind") == "CronJob":
+        spec = ((spec.get("jobTemplate") or {}).get("spec")) or {}
+    if obj.get("kind") == "JobSet":
+        jobs = spec.get("replicatedJobs") or [{}]
+        spec = ((jobs[0].get("template") or {}).get("spec")) or {}
+    return dict((((spec.get("template") or {}).get("spec")) or {}).get("nodeSelector") or {})
+
+
 def add_kueue_objects(ctx: SynthContext) -> None:
     """The TRANSFORMS step: each environment's Kueue objects, in the folder of its first app."""
     for environment in ctx.platform.environments:
@@ -70,8 +81,16 @@ def add_kueue_objects(ctx: SynthContext) -> None:
         ctx.manifests += [Manifest(obj, where, environment.name, apps[0]) for obj in kueue_objects(kueue, apps[0])]
 
 
-def _capacity(kueue: KueueSpec, queue_name: str) -> dict[str, int]:
-    """flavor -> the most GPUs one workload of ``queue_name`` can get in it (nominal + borrowable)."""
+def _conflicts(kueue: KueueSpec, flavor: str, selector: dict[str, str]) -> bool:
+    """The flavor's node labels contradict the pods' nodeSelector: Kueue skips that flavor (kubernetes-sigs/kueue
+    pkg/scheduler/flavorassigner: a flavor fits only if the pods' node selector and required affinity match its labels)."""
+    labels = next((item.node_labels for item in kueue.flavors if item.name == flavor), {})
+    return any(key in selector and selector[key] != value for key, value in labels.items())
+
+
+def _capacity(kueue: KueueSpec, queue_name: str, selector: dict[str, str]) -> dict[str, int]:
+    """flavor -> the most GPUs one workload of ``queue_name`` can get in it (nominal + borrowable); 0 for a flavor
+    whose node labels contradict the pods' nodeSelector."""
     queue = kueue.queue(queue_name)
     assert queue is not None
     lenders: dict[str, int] = defaultdict(int)
@@ -83,7 +102,7 @@ def _capacity(kueue: KueueSpec, queue_name: str) -> dict[str, int]:
     capacity = {}
     for item in queue.flavors:
         borrow = lenders[item.flavor] if item.gpu_borrowing_limit is None else min(item.gpu_borrowing_limit, lenders[item.flavor])
-        capacity[item.flavor] = item.gpus + borrow
+        capacity[item.flavor] = 0 if _conflicts(kueue, item.flavor, selector) else item.gpus + borrow
     return capacity
 
 
@@ -101,7 +120,7 @@ def check_kueue_capacity(ctx: SynthContext) -> None:
             cluster_queue = local.get((manifest.namespace, queue or ""))
             if not gpus or not cluster_queue or kueue.queue(cluster_queue) is None:
                 continue
-            capacity = _capacity(kueue, cluster_queue)
+            capacity = _capacity(kueue, cluster_queue, _node_selector(manifest.obj))
             if max(capacity.values()) >= gpus:
                 continue
             offered = ", ".join(f"flavor '{flavor}' {count}" for flavor, count in capacity.items())
@@ -109,6 +128,6 @@ def check_kueue_capacity(ctx: SynthContext) -> None:
                 manifest.where, "queue",
                 f"{manifest.describe()} needs {gpus} {GPU_RESOURCE} at once through queue '{queue}' (LocalQueue {manifest.namespace}/{queue} "
                 f"-> ClusterQueue '{cluster_queue}'), but no flavor can hold them: {offered} (nominal quota plus what the cohort "
-                "can lend); Kueue would keep the job pending forever",
+                "can lend; 0 where the flavor's node labels contradict the pods' nodeSelector); Kueue would keep the job pending forever",
                 f"raise the GPU quota of a flavor of ClusterQueue '{cluster_queue}' to at least {gpus}, or ask for fewer GPUs "
                 "(nodes, parallelism or resources.gpu)"))
