@@ -18,6 +18,8 @@ from .job_options import JobConstruct, JobOptions, job_spec, queue_labels
 from .operators import require_operator, require_version
 from .pod import set_env
 from .resources import GpuSpec, ResourcesSpec
+from .spec import DnsLabel
+from .trainjob import TRAINJOB_API_VERSION, trainjob_body
 
 __all__ = ["GpuTrainingJob", "GpuTrainingJobSpec", "MASTER_PORT", "COMPLETION_INDEX_ANNOTATION", "JOBSET_API_VERSION",
            "REPLICATED_JOB", "RESUME_ENV"]
@@ -46,7 +48,11 @@ class GpuTrainingJobSpec(JobOptions):
                                          "pod is replaced, every rank restarts together from the last checkpoint. Default: 3.")
     nproc_per_node: PositiveInt | None = Field(None, description="Processes per pod (torchrun NPROC_PER_NODE). Default: the GPUs per pod (1 without GPUs).")
     master_port: int = Field(MASTER_PORT, ge=1024, le=65535, description=f"Rendezvous port of rank 0 (MASTER_PORT). Default: {MASTER_PORT}.")
-    backend: Literal["job", "jobset"] = Field("job", description="'job': batch/v1 Job (+ headless Service when multi-node); 'jobset': a jobset.x-k8s.io JobSet. Default: job.")
+    backend: Literal["job", "jobset", "trainjob"] = Field("job", description="'job': batch/v1 Job (+ headless Service when multi-node); "
+                                                          "'jobset': a jobset.x-k8s.io JobSet; 'trainjob': a Kubeflow Trainer v2 TrainJob on "
+                                                          "`training_runtime`. Default: job.")
+    training_runtime: DnsLabel = Field("torch-distributed", description="With backend 'trainjob': the ClusterTrainingRuntime the "
+                                       "TrainJob runs on (the platform installs it). Default: torch-distributed.")
     resources: ResourcesSpec = Field(default_factory=_one_gpu, description="CPU, memory, GPUs (count or one MIG profile) and /dev/shm per pod. Default: 1 CPU, 2Gi, 1 GPU.")
     termination_grace_period_seconds: NonNegativeInt = Field(120, description="Time between SIGTERM and SIGKILL to save a checkpoint. Default: 120.")
 
@@ -98,6 +104,9 @@ class GpuTrainingJob(JobConstruct):
     # -- building -----------------------------------------------------------------------------------
 
     def _build(self, spec: GpuTrainingJobSpec) -> None:
+        if spec.backend == "trainjob":
+            self._trainjob(spec)
+            return
         distributed = spec.nodes > 1 or spec.backend == "jobset"
         pod = self._pod_builder(spec, self._torchrun_env(spec, distributed))
         if distributed:
@@ -166,6 +175,31 @@ class GpuTrainingJob(JobConstruct):
                 "publishNotReadyAddresses": True,
                 "selector": self._selector(),
             }})
+
+    def _trainjob(self, spec: GpuTrainingJobSpec) -> None:
+        """A Kubeflow Trainer v2 TrainJob: the runtime's JobSet runs the pods, Trainer sets torchrun's PET_* env itself."""
+        if not require_operator(self, "trainer", "backend", "use backend 'job' or 'jobset'"):
+            return
+        # Pod and container securityContext can be set on a TrainJob only through runtimePatches (Trainer v2.2);
+        # v2.1's podTemplateOverrides have no securityContext, v2.0's podSpecOverrides neither
+        # (manifests/base/crds/trainer.kubeflow.org_trainjobs.yaml at each tag of kubeflow/trainer).
+        if not require_version(self, "trainer", (2, 2), "backend", "a restricted TrainJob (runtimePatches)"):
+            return
+        for field, why in (("min_nodes", "Trainer's torch plugin has no elastic training yet (pkg/runtime/framework/plugins/torch, "
+                                          "'TODO: Add support for PyTorch elastic')"),
+                           ("queue", "mlkube does not queue TrainJobs through Kueue yet"),
+                           ("gang_scheduler", "the runtime decides the scheduler of a TrainJob's pods")):
+            if getattr(spec, field):
+                self._report(field, f"is not supported with backend 'trainjob': {why}", "use backend 'jobset'")
+                return
+        pod = self._pod_builder(spec)
+        template = pod.build()
+        body = trainjob_body(spec, template, runtime=spec.training_runtime, nodes=spec.nodes, procs=spec.processes_per_node)
+        job = self._add("TrainJob", TRAINJOB_API_VERSION, {"spec": body})
+        self._pod_spec_paths.append((job, ("spec", "runtimePatches", 0, "trainingRuntimeSpec", "template", "spec", "replicatedJobs", 0,
+                                           "template", "spec", "template", "spec")))
+        # Trainer's JobSet names itself after the TrainJob and labels every pod with it (JobSet's JobSetNameKey).
+        self._network_policy(spec, peers=spec.nodes > 1, selector={"jobset.sigs.k8s.io/jobset-name": self.name})
 
     def _selector(self) -> dict[str, str]:
         return {key: self.labels[key] for key in ("app.kubernetes.io/instance", "app.kubernetes.io/name")}
