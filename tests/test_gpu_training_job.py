@@ -212,7 +212,7 @@ def test_fails_when_exit_code_zero_would_fail_the_job():
 
 def test_fails_when_backend_is_unknown():
     message = _error(lambda app: GpuTrainingJob(app, "t", image=IMAGE, backend="mpi"))
-    assert "test/app/t: backend: Input should be 'job' or 'jobset' (got 'mpi')" in message
+    assert "test/app/t: backend: Input should be 'job', 'jobset' or 'trainjob' (got 'mpi')" in message
 
 
 def test_network_policy_admits_only_the_other_ranks():
