@@ -81,7 +81,9 @@ def build_app(platform: Platform, environment: str, app: str, out_dir: Path,
     builder, environments = platform.builders[app]
     if environments is not None and environment not in environments:
         raise MlkubeError.single(f"the app '{app}' does not run in environment '{environment}'", hint=f"its environments: {', '.join(environments)}")
-    single = Platform(environments=[_environment(platform, environment, app)], gitops=platform.gitops, out_dir=out_dir)
+    # The app's own objects do not depend on where Argo CD takes them from; a chart is exported before it is locked.
+    gitops = platform.gitops.model_copy(update={"source": "manifests"}) if platform.gitops is not None else None
+    single = Platform(environments=[_environment(platform, environment, app)], gitops=gitops, out_dir=out_dir)
     by_path = {f"{environment}/{app}/{construct_id}": dict(fields) for construct_id, fields in (patches or {}).items()}
     token = SPEC_PATCHES.set(by_path)
     try:
