@@ -52,6 +52,8 @@ def _narrow(schema: dict[str, Any], value: Any, tree: Any, defs: dict[str, Any],
     if tree is _PARAMETER:
         return image if image is not None else schema
     described = {"description": schema["description"]} if "description" in schema else {}
+    if tree is None and isinstance(value, dict) and value:
+        tree = {}  # a fixed mapping: each field const, so Helm names the field that changed
     if not isinstance(tree, dict):
         return {**described, "const": value}
     resolved = _resolve(schema, defs)
