@@ -42,9 +42,18 @@ def run_helm(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[st
     return result
 
 
+def _fixed_time() -> int:
+    """SOURCE_DATE_EPOCH (https://reproducible-builds.org/specs/source-date-epoch/), else 0."""
+    text = os.environ.get("SOURCE_DATE_EPOCH", "")
+    return int(text) if text.isdigit() else 0
+
+
 def package_chart(chart_dir: Path, destination: Path) -> Path:
     """``helm package``: the chart archive <name>-<version>.tgz in ``destination``."""
     destination.mkdir(parents=True, exist_ok=True)
+    # helm package copies each file's modification time into the archive: fixed times give the same bytes.
+    for path in sorted(chart_dir.rglob("*")):
+        os.utime(path, (_fixed_time(), _fixed_time()))
     output = run_helm("package", str(chart_dir), "--destination", str(destination)).stdout
     found = re.search(r"saved it to: (.+\.tgz)\s*$", output, re.MULTILINE)
     if not found:
@@ -54,6 +63,10 @@ def package_chart(chart_dir: Path, destination: Path) -> Path:
 
 def push_chart(archive: Path, registry: str, *, plain_http: bool = False) -> str:
     """``helm push`` the archive to ``oci://<registry>``; the digest helm reports for the pushed chart."""
+    # helm push writes the archive's modification time as the manifest's org.opencontainers.image.created
+    # (helm pkg/pusher/ocipusher.go: "the time the chart archive file was last written"): a fixed time
+    # (SOURCE_DATE_EPOCH, else 0) makes the same chart push to the same digest.
+    os.utime(archive, (_fixed_time(), _fixed_time()))
     args = ["push", str(archive), f"oci://{registry.removeprefix('oci://')}"] + (["--plain-http"] if plain_http else [])
     result = run_helm(*args)
     found = _DIGEST_LINE.search(result.stdout + "\n" + result.stderr)
