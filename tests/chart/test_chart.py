@@ -190,3 +190,16 @@ def test_export_is_deterministic(platform: Any, charts: dict[Any, Any]) -> None:
 
     _, first = charts[("dev", "fraud-scoring")]
     assert export_chart(platform, "fraud-scoring", "dev", DIST).files == first.files
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["nope"], "the platform has no app 'nope'"),
+    (["sentiment", "--env", "prod"], "the app 'sentiment' does not run in environment 'prod'"),
+    (["sentiment", "--env", "qa"], "the platform has no environment 'qa'"),
+    (["sentiment", "--version", "v1"], "chart version 'v1' is not SemVer 2"),
+])
+def test_bad_input_exits_2_without_traceback_and_writes_nothing(tmp_path: Path, args: list[str], message: str) -> None:
+    result = run_mlkube("chart", *args, "--out", str(tmp_path / "chart"), cwd=REPO_ROOT)
+    assert result.returncode == 2
+    assert message in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "chart").exists()
