@@ -160,6 +160,13 @@ def test_helm_refuses_values_against_the_schema(charts: dict[Any, Any], setting:
     assert message in result.stderr
 
 
+def test_min_replicas_above_max_replicas_fails_the_render(charts: dict[Any, Any]) -> None:
+    folder, _ = charts[("prod", "llm-chat")]
+    result = helm("template", "llm-chat", str(folder), "--set", "workloads.llm-server.autoscaling.min_replicas=9")
+    assert result.returncode != 0
+    assert "workloads.llm-server.autoscaling: min_replicas must be <= max_replicas" in result.stderr
+
+
 def test_a_value_that_changes_more_than_its_own_field_is_fixed_and_said_so(charts: dict[Any, Any]) -> None:
     """vLLM adds --tensor-parallel-size on a pod with several GPUs: the server's GPU count cannot be a plain parameter."""
     folder, export = charts[("prod", "llm-chat")]

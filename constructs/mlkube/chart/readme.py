@@ -66,7 +66,8 @@ def chart_readme(app: str, environment: str, version: str, values: dict[str, dic
               "parameters, and why:", ""]
     fixed = [p for p in parameters if p.fixed]
     lines += [f"- `{p.values_path}` ({_cell(p.default)}): {p.fixed}" for p in fixed] or ["- none"]
-    lines += ["", "Also fixed: rules between values that a JSON Schema cannot state (e.g. `min_replicas` <= `max_replicas`); "
-              "check a rendered chart with `mlkube validate --policy`.", "",
+    lines += ["", "Rules between two values, which a JSON Schema cannot state, are checked by `templates/checks.yaml` "
+              "(`min_replicas` <= `max_replicas`); other rules of the specs are not: check a rendered chart with "
+              "`mlkube validate --strict --policy`.", "",
               "## Objects", ""] + [f"- `templates/{file}`" for file in sorted(files)] + [""]
     return "\n".join(lines)

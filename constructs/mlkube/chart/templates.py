@@ -57,6 +57,18 @@ def _escape(text: str) -> str:
     return text.replace(_OPEN, '{{ "{{" }}').replace(_CLOSE, '{{ "}}" }}')
 
 
+def range_checks(parameters: list[Parameter]) -> str:
+    """templates/checks.yaml: rules between two values that a JSON Schema cannot state (it renders nothing when they hold)."""
+    bounds = {(p.workload, p.path[-1]): p for p in parameters if not p.fixed and p.path[:1] == ("autoscaling",)}
+    lines = []
+    for (workload, name), lower in sorted(bounds.items()):
+        upper = bounds.get((workload, "max_replicas"))
+        if name == "min_replicas" and upper is not None:
+            lines.append(f"{{{{- if gt ({_accessor(lower)} | int64) ({_accessor(upper)} | int64) }}}}"
+                         f"{{{{- fail \"workloads.{workload}.autoscaling: min_replicas must be <= max_replicas\" }}}}{{{{- end }}}}")
+    return "\n".join(lines) + ("\n" if lines else "")
+
+
 def chart_templates(objects: dict[str, dict[str, Any]], parameters: list[Parameter]) -> dict[str, str]:
     """templates/<file> -> text, one per object (the file names of dist/)."""
     expressions: dict[str, str] = {}
@@ -72,4 +84,7 @@ def chart_templates(objects: dict[str, dict[str, Any]], parameters: list[Paramet
         for sentinel, template in expressions.items():
             text = text.replace(sentinel, template)
         templates[f"templates/{file}"] = text
+    checks = range_checks(parameters)
+    if checks:
+        templates["templates/checks.yaml"] = checks
     return templates
