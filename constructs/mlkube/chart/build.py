@@ -30,8 +30,15 @@ def load_platform(app_file: Path) -> Platform:
     if not app_file.exists():
         raise MlkubeError.single(f"app file {app_file} does not exist", hint="pass --app PATH or fix cdk8s.yaml")
     sys.path.insert(0, str(app_file.parent.absolute()))
-    names = runpy.run_path(str(app_file), run_name="mlkube_chart")
-    platforms = [value for value in names.values() if isinstance(value, Platform)]
+    called: list[Platform] = []
+    synth = Platform.synth
+    # A file that calls platform.synth() unconditionally must not write its output here: the call only names the platform.
+    Platform.synth = lambda self: called.append(self)  # type: ignore[method-assign]
+    try:
+        names = runpy.run_path(str(app_file), run_name="mlkube_chart")
+    finally:
+        Platform.synth = synth  # type: ignore[method-assign]
+    platforms = list(dict.fromkeys([*called, *(value for value in names.values() if isinstance(value, Platform))]))
     if len(platforms) != 1:
         raise MlkubeError.single(f"{app_file} defines {len(platforms)} Platform objects at module level", where=str(app_file),
                                  hint="define exactly one, e.g. platform = Platform(environments=[...])")
