@@ -13,7 +13,7 @@ from .parameters import Parameter
 
 __all__ = ["chart_readme", "description_of"]
 
-_TYPES = {"integer": "integer", "quantity": "quantity (string or number)", "string": "string", "image": "object: repository, tag, digest"}
+_TYPES = {"integer": "integer", "quantity": "quantity (string or number)", "string": "string"}
 
 
 def _model_in(annotation: Any) -> type[BaseModel] | None:
@@ -56,7 +56,11 @@ def chart_readme(app: str, environment: str, version: str, values: dict[str, dic
              "makes Helm refuse a wrong type, an unknown key, or a change to a field the chart cannot render.", "",
              "## Values", "", "| name | type | default | description |", "|---|---|---|---|"]
     for parameter in parameters:
-        if not parameter.fixed:
+        if not parameter.fixed and parameter.type == "image":
+            pinned = " Required: exported pinned." if parameter.default.get("digest") else " Empty: by tag."
+            for part, text in (("repository", "Image repository."), ("tag", "Image tag; empty: none."), ("digest", "Image digest (sha256:...)." + pinned)):
+                lines.append(f"| `{parameter.values_path}.{part}` | string | {_cell(parameter.default[part])} | {text} |")
+        elif not parameter.fixed:
             lines.append(f"| `{parameter.values_path}` | {_TYPES[parameter.type]} | {_cell(parameter.default)} | "
                          f"{description_of(kinds[parameter.workload], parameter.path).replace('|', '/')} |")
     lines += ["", "Each parameter was checked at export: mlkube rebuilt the app with two other values and every field that changed "
