@@ -210,3 +210,29 @@ def test_bad_input_exits_2_without_traceback_and_writes_nothing(tmp_path: Path, 
     assert result.returncode == 2
     assert message in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "chart").exists()
+
+
+def test_env_values_are_parameters_and_a_config_value_behind_a_checksum_is_fixed(tmp_path: Path) -> None:
+    from mlkube import Environment, InferenceService, Platform
+    from mlkube.chart.build import build_app
+    from mlkube.chart.export import export_chart
+    from mlkube.output import replace_tree
+
+    def build(app: Any) -> None:
+        InferenceService(app, "server", image="ghcr.io/acme/server:1.0@sha256:" + "a" * 64, env={"LOG_LEVEL": "info"},
+                         config={"THRESHOLD": "0.8"})
+
+    platform = Platform(environments=[Environment(name="dev", namespace="ml")])
+    platform.app("scoring", build)
+    export = export_chart(platform, "scoring", "dev", tmp_path / "dist")
+    by_path = {p.values_path: p for p in export.parameters}
+    assert not by_path["workloads.server.env.LOG_LEVEL"].fixed
+    # The pods roll when the ConfigMap changes (a checksum annotation): a value that also changes a hash is fixed.
+    assert by_path["workloads.server.config.THRESHOLD"].fixed.startswith("it also changes deployment-server.yaml spec.template.metadata.annotations")
+    replace_tree(tmp_path / "chart", export.files)
+    result = helm("template", "scoring", str(tmp_path / "chart"), "--set", "workloads.server.env.LOG_LEVEL=debug")
+    assert result.returncode == 0, result.stderr
+    expected = build_app(platform, "dev", "scoring", tmp_path / "dist", {"server": {"env": {"LOG_LEVEL": "debug"}}})
+    assert by_key(documents(result.stdout)) == by_key(list(expected.objects.values()))
+    refused = helm("template", "scoring", str(tmp_path / "chart"), "--set", "workloads.server.config.THRESHOLD=0.9")
+    assert refused.returncode != 0 and "at '/workloads/server/config/THRESHOLD': value must be '0.8'" in refused.stderr

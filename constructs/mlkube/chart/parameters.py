@@ -94,8 +94,9 @@ def _candidates(workload: str, values: dict[str, Any], image_default: str | None
     add(("resources", "gpu", "count"), "integer")
     model = values.get("model")
     add(("model", "uri") if isinstance(model, dict) else ("model",), "string")
-    for name in sorted(values.get("env") or {}):
-        add(("env", name), "string")
+    for field in ("env", "config"):  # environment overrides: as variables, and as the ConfigMap the pods read
+        for name in sorted(values.get(field) or {}):
+            add((field, name), "string")
     return found
 
 
