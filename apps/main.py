@@ -19,7 +19,8 @@ from mlkube.inference_service import AutoscalingSpec, CustomMetric, Peer, Probes
 _EGRESS = NetworkSpec(egress_https_cidrs=["0.0.0.0/0"])
 # What every cluster runs, and which version: fields are emitted for these versions (KServe 0.15 names its raw mode
 # RawDeployment and gets its own storage initializer as model downloader); an option that needs anything else fails synth.
-_OPERATORS = {"argocd": "3.1", "kserve": "0.15", "keda": "2.17", "prometheus-operator": "0.85", "external-secrets": "0.19", "kueue": "0.13"}
+_OPERATORS = {"argocd": "3.1", "kserve": "0.15", "keda": "2.17", "prometheus-operator": "0.85", "external-secrets": "0.19", "kueue": "0.13",
+              "prometheus-adapter": "0.12"}
 # Images built from this repo are pushed once, here, and deployed by digest everywhere.
 _REGISTRY = "ghcr.io/acme"
 # Alerts and monitors are picked up by the Prometheus that selects release=prometheus.

@@ -104,6 +104,8 @@ class MlApp(cdk8s.Chart):
         self.manifests: list[Manifest] = []
         self.problems: list[Problem] = []
         self.warnings: list[str] = []
+        #: Connections the app's pods need (traffic.model.Connection), proved allowed at synth (traffic/check.py).
+        self.connections: list[Any] = []
 
     def warn(self, where: str, message: str) -> None:
         """A synth-time note that does not fail synth (for example a setting a backend ignores)."""

@@ -159,16 +159,19 @@ def _register_steps() -> None:
     from .policy.synth_step import check_policy_step
     from .chart.argocd import use_chart_sources
     from .local_queues import add_local_queues
+    from .traffic.check import check_connectivity_step
+    from .traffic.senders import add_cross_namespace_senders
     from .volume_sharing import volume_sharing_step
 
     # Platform objects first, so the lock, sync waves and Argo CD's kind list see every object.
     # LocalQueues for the queues jobs name come after the namespace objects, so a 'default' LocalQueue is not emitted twice.
-    TRANSFORMS.extend([gitops.add_platform_objects, add_local_queues, apply_lock, gitops.add_sync_waves, gitops.add_argocd_objects,
-                       use_chart_sources])  # GitOps(source='chart'): Applications deploy the locked chart
+    TRANSFORMS.extend([add_cross_namespace_senders, gitops.add_platform_objects, add_local_queues, apply_lock, gitops.add_sync_waves,
+                       gitops.add_argocd_objects, use_chart_sources])  # use_chart_sources: GitOps(source='chart') deploys the locked chart
     CHECKS.extend([
         volume_sharing_step,           # single-writer volumes are not written by several pods at once
         require_pinned_images,         # production (and opted-in) environments run only pinned images
         check_policy_step,             # security policy: unwaived errors fail synth, warnings are printed
+        check_connectivity_step,       # every declared connection is allowed by the NetworkPolicies, both ways
         gitops.check_overrides_used,   # an override naming no construct is a typo
     ])
     OUTPUTS.extend([write_image_files, write_lock, gitops.write_workflows])  # write_lock: the lock survives every synth

@@ -51,9 +51,12 @@ def validate_manifests(manifests: list[LoadedManifest], catalog: SchemaCatalog) 
 @click.option("--allowed-registry", "allowed_registries", multiple=True, metavar="PREFIX",
               help="Image prefix that is allowed, e.g. ghcr.io/acme/ (repeatable) [default: any registry].")
 @click.option("--require-digests", is_flag=True, help="An image not pinned by digest is an error (else a warning).")
+@click.option("--connectivity", is_flag=True, help="Also print who reaches whom on which port under the NetworkPolicies "
+              "(give one cluster's folder, e.g. dist/<environment>).")
 @handle_errors
 def command(paths: tuple[Path, ...], crd_schemas: tuple[Path, ...], strict: bool, kubernetes_version: str, policy: bool,
-            output_format: str, output: Path | None, allowed_registries: tuple[str, ...], require_digests: bool) -> None:
+            output_format: str, output: Path | None, allowed_registries: tuple[str, ...], require_digests: bool,
+            connectivity: bool) -> None:
     """Validate Kubernetes YAML files and folders: strict schemas and cross-object checks (and --policy)."""
     catalog = SchemaCatalog(ValidationSettings(kubernetes_version, tuple(crd_schemas), strict))
     manifests = load_manifests(paths)
@@ -62,6 +65,10 @@ def command(paths: tuple[Path, ...], crd_schemas: tuple[Path, ...], strict: bool
         click.echo(f"note: no schema for {kind}; not validated (give --crd-schemas DIR, or --strict to fail)", err=True)
     policy_failed = policy and run_policy_check(manifests, paths, output_format=output_format, output=output,
                                                 settings=PolicySettings(allowed_registries, require_digests)).failed
+    if connectivity and not problems:  # the evaluator reads policies the schemas accepted
+        from ..traffic.matrix import print_matrices
+
+        print_matrices(manifests, paths)
     if problems:
         raise MlkubeError(problems, title=f"{len(manifests)} objects validated, some are invalid", exit_code=EXIT_FINDINGS)
     if policy_failed:

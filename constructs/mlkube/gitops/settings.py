@@ -71,6 +71,9 @@ class NetworkSpec(Spec):
     """The namespace-wide network policy: deny all, then allow DNS and what is listed here."""
 
     egress_https_cidrs: list[str] = Field(default_factory=list, description="CIDRs pods may reach on TCP 443 (model downloads, APIs), e.g. '0.0.0.0/0'. Default: none (DNS only).")
+    dns_namespace: str = Field("kube-system", description="Namespace of the cluster DNS pods every pod may query on port 53 (OpenShift: 'openshift-dns'). Default: kube-system.")
+    dns_pod_labels: dict[str, str] = Field(default_factory=lambda: {"k8s-app": "kube-dns"}, description="Labels of the cluster DNS pods (CoreDNS keeps k8s-app: kube-dns on kubeadm, EKS, GKE, AKS). Default: {'k8s-app': 'kube-dns'}.")
+    dns_cidrs: list[str] = Field(default_factory=list, description="Addresses pods also query on port 53, e.g. ['169.254.20.10/32'] for NodeLocal DNSCache. Default: none.")
 
 
 class GitOps(Spec):
