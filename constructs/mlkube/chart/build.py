@@ -2,9 +2,10 @@
 
 ``mlkube chart`` needs the exact objects of ``dist/<env>/<app>/`` (the templates are those objects)
 and the same app rebuilt with one parameter changed (to find where the parameter lands). It runs
-the platform file without synthesizing (``run_name`` is not ``__main__``), then rebuilds only the
-chosen app in a platform of only the chosen environment: every transform and check of synth runs,
-nothing is written, and the lock is read from the real output folder so pinned digests apply.
+the platform file without synthesizing (``run_name`` is not ``__main__``), then rebuilds every app of
+the chosen environment in a platform of only that environment (an app's folder can hold objects that
+another app's connections put there): every transform and check of synth runs, nothing is written, and
+the lock is read from the real output folder so pinned digests apply.
 """
 
 from __future__ import annotations
@@ -54,14 +55,11 @@ class AppBuild:
         self.specs = specs
 
 
-def _environment(platform: Platform, environment: str, app: str) -> Any:
+def _environment(platform: Platform, environment: str) -> Any:
     known = [env.name for env in platform.environments]
     if environment not in known:
         raise MlkubeError.single(f"the platform has no environment '{environment}'", hint=f"environments: {', '.join(known)}")
-    env = next(env for env in platform.environments if env.name == environment)
-    # Only this app is rebuilt: overrides of other apps would be reported as typos (check_overrides_used).
-    overrides = {key: value for key, value in env.overrides.items() if key.split("/", 1)[0] == app}
-    return env.model_copy(update={"overrides": overrides})
+    return next(env for env in platform.environments if env.name == environment)
 
 
 def build_app(platform: Platform, environment: str, app: str, out_dir: Path,
@@ -86,7 +84,7 @@ def build_app(platform: Platform, environment: str, app: str, out_dir: Path,
     if app not in platform.builders:
         raise MlkubeError.single(f"the platform has no app '{app}'", hint=f"apps: {', '.join(sorted(platform.builders))}")
     builder, environments = platform.builders[app]
-    chosen = _environment(platform, environment, app)
+    chosen = _environment(platform, environment)
     if environments is not None and environment not in environments:
         raise MlkubeError.single(f"the app '{app}' does not run in environment '{environment}'", hint=f"its environments: {', '.join(environments)}")
     # The app's own objects do not depend on where Argo CD takes them from; a chart is exported before it is locked.
@@ -95,7 +93,11 @@ def build_app(platform: Platform, environment: str, app: str, out_dir: Path,
     by_path = {f"{environment}/{app}/{construct_id}": dict(fields) for construct_id, fields in (patches or {}).items()}
     token = SPEC_PATCHES.set(by_path)
     try:
-        single.app(app, builder)
+        # Every app of the environment: an app's folder can hold objects another app's connections put there
+        # (traffic/senders.py writes callers' egress policies into the callers' namespace).
+        for name, (other, allowed) in platform.builders.items():
+            if allowed is None or environment in allowed:
+                single.app(name, other)
     finally:
         SPEC_PATCHES.reset(token)
     ctx = SynthContext(single, out_dir)
