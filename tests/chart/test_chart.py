@@ -150,6 +150,7 @@ def test_image_digest_set_through_helm_is_the_image_the_pods_run(charts: dict[An
     ("workloads.llm-server.bogus=1", "at '/workloads/llm-server': additional properties 'bogus' not allowed"),
     ("workloads.llm-server.port=9000", "at '/workloads/llm-server/port': value must be 8000"),
     ("workloads.llm-server.image.digest=latest", "at '/workloads/llm-server/image/digest'"),
+    ("workloads.llm-server.resources.memory=lots", "at '/workloads/llm-server/resources/memory'"),
     ("workloads.llm-server.resources.gpu.count=2", "at '/workloads/llm-server/resources/gpu/count': value must be 1"),
 ])
 def test_helm_refuses_values_against_the_schema(charts: dict[Any, Any], setting: str, message: str) -> None:

@@ -16,14 +16,18 @@ from typing import Any
 from ..blueprint.schema import blueprint_json_schema
 from .parameters import Parameter
 
-__all__ = ["values_schema", "schema_bytes", "IMAGE_TAG_PATTERN", "DIGEST_PATTERN"]
+__all__ = ["values_schema", "schema_bytes", "IMAGE_TAG_PATTERN", "DIGEST_PATTERN", "QUANTITY_PATTERN"]
 
 #: A tag per the OCI distribution spec: [A-Za-z0-9_][A-Za-z0-9._-]{0,127}
 #: (https://github.com/opencontainers/distribution-spec/blob/main/spec.md#pulling-manifests); empty: no tag.
 IMAGE_TAG_PATTERN = r"^([A-Za-z0-9_][A-Za-z0-9._-]{0,127})?$"
 DIGEST_PATTERN = r"^sha256:[a-f0-9]{64}$"
+#: A non-negative resource quantity: <number><suffix>, suffix binary SI, decimal SI or an exponent
+#: (k8s.io/apimachinery/pkg/api/resource/quantity.go). The specs accept any string and check it in Python; Helm cannot.
+QUANTITY_PATTERN = r"^([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+|Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)?$"
 
 _PARAMETER = object()
+_QUANTITY = object()
 
 
 def _image_schema(parameter: Parameter) -> dict[str, Any]:
@@ -48,7 +52,14 @@ def _resolve(schema: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
+def _quantity_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    described = {"description": schema["description"]} if "description" in schema else {}
+    return {**described, "anyOf": [{"type": "number", "minimum": 0}, {"type": "string", "pattern": QUANTITY_PATTERN}]}
+
+
 def _narrow(schema: dict[str, Any], value: Any, tree: Any, defs: dict[str, Any], image: dict[str, Any] | None) -> dict[str, Any]:
+    if tree is _QUANTITY:
+        return _quantity_schema(schema)
     if tree is _PARAMETER:
         return image if image is not None else schema
     described = {"description": schema["description"]} if "description" in schema else {}
@@ -92,7 +103,7 @@ def values_schema(values: dict[str, dict[str, Any]], parameters: list[Parameter]
                 node = tree
                 for part in parameter.path[:-1]:
                     node = node.setdefault(part, {})
-                node[parameter.path[-1]] = _PARAMETER
+                node[parameter.path[-1]] = _QUANTITY if parameter.type == "quantity" else _PARAMETER
         kind_schema = {"$ref": f"#/$defs/{workload_values['kind']}Workload"}
         image = _image_schema(images[("image",)]) if ("image",) in images else None
         workloads[workload] = _narrow(kind_schema, workload_values, tree, defs, image)
