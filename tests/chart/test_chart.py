@@ -193,6 +193,14 @@ def test_values_are_the_specs_in_blueprint_form(charts: dict[Any, Any]) -> None:
     assert chart["apiVersion"] == "v2" and chart["name"] == "sentiment" and chart["version"] == export.version
 
 
+def test_app_version_is_the_content_tag_the_lock_pinned(charts: dict[Any, Any]) -> None:
+    import json
+
+    folder, _ = charts[("prod", "fraud-scoring")]
+    locked = json.loads((DIST / "images.lock.json").read_text())["environments"]["prod"]["images"]["fraud-scorer"]
+    assert yaml.safe_load((folder / "Chart.yaml").read_text())["appVersion"] == locked["tag"]
+
+
 def test_export_is_deterministic(platform: Any, charts: dict[Any, Any]) -> None:
     from mlkube.chart.export import export_chart
 

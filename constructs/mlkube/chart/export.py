@@ -69,10 +69,18 @@ def _chart_values(values: dict[str, dict[str, Any]], parameters: list[Parameter]
     return {"workloads": workloads}
 
 
-def _app_version(parameters: list[Parameter]) -> str:
+def _app_version(parameters: list[Parameter], dist: Path, environment: str) -> str:
+    """The first image's tag; for an image the lock pinned (its tag dropped), the locked tag (a content tag), else its digest."""
+    from ..pinning.lock import load_lock
+
     for parameter in parameters:
         if parameter.type == "image":
-            return str(parameter.default.get("tag") or parameter.default.get("digest"))
+            image = parameter.default
+            if image.get("tag"):
+                return str(image["tag"])
+            locked = [entry.tag for entry in load_lock(dist).environments.get(environment, {}).values()
+                      if entry.repository == image["repository"] and entry.digest == image.get("digest")]
+            return locked[0] if locked else str(image.get("digest"))
     return "none"
 
 
@@ -96,7 +104,7 @@ def export_chart(platform: Platform, app: str, environment: str | None, dist: Pa
     digest = hashlib.sha256(b"".join(path.encode() + b"\0" + data + b"\0" for path, data in sorted(body.items()))).hexdigest()
     version = version or f"0.1.0-{environment}.c{digest[:12]}"
     chart = {"apiVersion": "v2", "name": app, "description": f"The app {app} of the mlkube platform, environment {environment}.",
-             "type": "application", "version": version, "appVersion": _app_version(parameters),
+             "type": "application", "version": version, "appVersion": _app_version(parameters, dist, environment),
              "annotations": {"mlkube.dev/environment": environment}}
     files = {"Chart.yaml": _dump(chart).encode(), **body,
              "README.md": chart_readme(app, environment, version, chart_values["workloads"], parameters, list(default.objects)).encode()}
