@@ -47,7 +47,7 @@ class JobOptions(Spec):
     fail_on_exit_codes: list[int] = Field(default_factory=list, description="Exit codes of the main container that fail the job at once, without retries (bad config, bad data). Default: none.")
     ignore_disruptions: bool = Field(True, description="Pods killed by preemption, node drains or evictions (DisruptionTarget) are replaced without using up retries. Default: true.")
     active_deadline_seconds: PositiveInt | None = Field(None, description="The job fails after running this long. Default: no deadline.")
-    ttl_seconds_after_finished: NonNegativeInt | None = Field(None, description="Delete the finished job after this long. Default: kept (with Argo CD auto-sync a deleted Job is re-created and runs again).")
+    ttl_seconds_after_finished: NonNegativeInt | None = Field(None, description="Delete the finished job after this long. Default: kept. Under Argo CD automated sync it is an error (MLK-GIT-001: the deleted Job is re-created and runs again) unless waived with a reason.")
     termination_grace_period_seconds: NonNegativeInt = Field(30, description="Time between SIGTERM and SIGKILL, e.g. to save a checkpoint. Default: 30.")
     queue: DnsLabel | None = Field(None, description="Kueue LocalQueue (label kueue.x-k8s.io/queue-name); the job is created suspended and Kueue admits it. Default: not queued.")
     workload_priority_class: DnsLabel | None = Field(None, description="Kueue WorkloadPriorityClass (label kueue.x-k8s.io/priority-class). Default: the queue's.")

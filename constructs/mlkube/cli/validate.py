@@ -38,6 +38,22 @@ def validate_manifests(manifests: list[LoadedManifest], catalog: SchemaCatalog) 
     return problems, sorted(unknown)
 
 
+def _note_skipped_rules(catalog: SchemaCatalog) -> None:
+    """Say which CEL rules were not evaluated: transition rules in one count, any other rule by itself."""
+    skipped = catalog.skipped_rules()
+    transitions = sum(count for rule, count in skipped.items() if rule.reason.startswith("transition rule"))
+    if transitions:
+        click.echo(f"note: {transitions} CEL transition rule evaluation(s) skipped (rules on oldSelf run only on update)", err=True)
+    for rule, count in sorted(skipped.items(), key=lambda item: (item[0].reason, item[0].rule)):
+        if not rule.reason.startswith("transition rule"):
+            click.echo(f"note: CEL rule not evaluated ({count}x): {rule.reason}: {_short(rule.rule)}", err=True)
+
+
+def _short(rule: str, limit: int = 100) -> str:
+    text = " ".join(rule.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 @click.command("validate")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--crd-schemas", "crd_schemas", multiple=True, type=click.Path(path_type=Path),
@@ -63,6 +79,7 @@ def command(paths: tuple[Path, ...], crd_schemas: tuple[Path, ...], strict: bool
     problems, unknown = validate_manifests(manifests, catalog)
     for kind in unknown:
         click.echo(f"note: no schema for {kind}; not validated (give --crd-schemas DIR, or --strict to fail)", err=True)
+    _note_skipped_rules(catalog)
     policy_failed = policy and run_policy_check(manifests, paths, output_format=output_format, output=output,
                                                 settings=PolicySettings(allowed_registries, require_digests)).failed
     if connectivity and not problems:  # the evaluator reads policies the schemas accepted
