@@ -106,6 +106,7 @@ def export_chart(platform: Platform, app: str, environment: str | None, dist: Pa
     chart = {"apiVersion": "v2", "name": app, "description": f"The app {app} of the mlkube platform, environment {environment}.",
              "type": "application", "version": version, "appVersion": _app_version(parameters, dist, environment),
              "annotations": {"mlkube.dev/environment": environment}}
-    files = {"Chart.yaml": _dump(chart).encode(), **body,
+    # .helmignore: mlkube's ownership marker of the folder (mlkube.output) stays out of the packaged chart.
+    files = {"Chart.yaml": _dump(chart).encode(), ".helmignore": b".mlkube-output\n", **body,
              "README.md": chart_readme(app, environment, version, chart_values["workloads"], parameters, list(default.objects)).encode()}
     return ChartExport(app, version, environment, dict(sorted(files.items())), parameters, default.objects)

@@ -76,20 +76,14 @@ def push_chart(archive: Path, registry: str, *, plain_http: bool = False) -> str
 
 
 def record_chart(dist: Path, environment: str, app: str, entry: ChartLockEntry) -> Path:
-    """Write the chart's entry into the lock (atomically: a temporary file renamed over the old one)."""
-    lock = load_lock(dist)
-    lock.charts.setdefault(environment, {})[app] = entry
-    path = lock_path(dist) if lock_path(dist).exists() else dist / LOCK_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as file:
-            file.write(lock.to_bytes())
-            file.flush()
-            os.fsync(file.fileno())
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except OSError as error:
-        Path(temporary).unlink(missing_ok=True)
-        raise MlkubeError.single(f"could not write {path}: {error.strerror or error}", where=str(path)) from None
+    """Write the chart's entry into the lock: under the output lock, after recovering a killed run, journaled
+    (mlkube.output: the lock changes whole or not at all, like pin and promote)."""
+    from ..output import output_lock, recover, replace_files
+
+    with output_lock(dist, create=False):
+        recover(dist)
+        lock = load_lock(dist)
+        lock.charts.setdefault(environment, {})[app] = entry
+        path = lock_path(dist) if lock_path(dist).exists() else dist / LOCK_FILE
+        replace_files({path: lock.to_bytes()}, root=path.parent)
     return path
