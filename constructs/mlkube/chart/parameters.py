@@ -143,12 +143,13 @@ def _patched(values: dict[str, Any], path: tuple[str, ...], value: Any) -> dict[
 def _bind(parameter: Parameter, default: AppBuild, probes: list[tuple[Any, AppBuild]]) -> str:
     """Fill ``parameter.bindings``; return why it cannot be a parameter ("" when it can)."""
     base = {file: _leaves(obj) for file, obj in default.objects.items()}
+    probed: list[tuple[Any, dict[str, dict[Leaf, Any]]]] = []
     changed: set[tuple[str, Leaf]] = set()
     for value, build in probes:
         if set(build.objects) != set(default.objects):
             return "changing it adds or removes objects"
-        for file, obj in build.objects.items():
-            leaves = _leaves(obj)
+        probed.append((value, {file: _leaves(obj) for file, obj in build.objects.items()}))
+        for file, leaves in probed[-1][1].items():
             if set(leaves) != set(base[file]):
                 return f"changing it changes the structure of {file} (fields added or removed)"
             changed |= {(file, leaf) for leaf, item in leaves.items() if item != base[file][leaf] or type(item) is not type(base[file][leaf])}
@@ -157,7 +158,7 @@ def _bind(parameter: Parameter, default: AppBuild, probes: list[tuple[Any, AppBu
     for file, leaf in sorted(changed, key=str):
         form = next((form for form in _forms(parameter)
                      if base[file][leaf] == _rendered(parameter, parameter.default, form)
-                     and all(_leaves(build.objects[file])[leaf] == _rendered(parameter, value, form) for value, build in probes)), None)
+                     and all(leaves[file][leaf] == _rendered(parameter, value, form) for value, leaves in probed)), None)
         if form is None:
             where = ".".join(str(part) for part in leaf)
             return f"it also changes {file} {where} (a value derived from it, not the value itself)"
