@@ -29,7 +29,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+import copy
+from dataclasses import dataclass, field, fields
 import os
 from pathlib import Path
 from typing import Any
@@ -98,6 +99,10 @@ class Lock:
     bases: dict[str, str] = field(default_factory=dict)
     #: Environment -> app -> the chart pushed for it (``mlkube chart --push``).
     charts: dict[str, dict[str, ChartLockEntry]] = field(default_factory=dict)
+
+    def copy(self) -> Lock:
+        """A copy of every section (so that a command changing one section never drops another)."""
+        return Lock(**{item.name: copy.deepcopy(getattr(self, item.name)) for item in fields(self)})
 
     def digest_of(self, environment: str, repository: str, tag: str) -> str | None:
         """The locked digest of ``repository:tag`` in ``environment``, or None."""
