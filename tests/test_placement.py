@@ -248,3 +248,27 @@ def test_placement_in_custom_resources_passes_their_upstream_schemas(upstream):
     assert isvc["spec"]["predictor"]["affinity"]["podAntiAffinity"] and isvc["spec"]["predictor"]["tolerations"]
     assert upstream_errors(upstream, jobset) == []
     assert upstream_errors(upstream, isvc) == []
+
+
+def test_fails_when_a_trainjob_asks_for_spread_over_its_own_pods():
+    env = [Environment(name="test", namespace="ml", operators={"trainer": "2.2"})]
+    with pytest.raises(MlkubeError) as caught:
+        synth_app(lambda app: GpuTrainingJob(app, "t", image=IMAGE, backend="trainjob", topology_spread=[{"topology_key": "zone"}]),
+                  environments=env)
+    assert "topology_spread: is not supported with backend 'trainjob'" in str(caught.value)
+
+
+def test_a_trainjob_keeps_node_placement_and_extended_resources(upstream):
+    from helpers import upstream_errors
+
+    env = [Environment(name="test", namespace="ml", operators={"trainer": "2.2"})]
+    placement = {k: v for k, v in PLACEMENT.items() if k not in ("topology_spread",)}
+    placement["affinity"] = {"required_node_terms": PLACEMENT["affinity"]["required_node_terms"]}
+    job = synth_app(lambda app: GpuTrainingJob(app, "t", image=IMAGE, backend="trainjob", nodes=2, resources=RESOURCES, **placement),
+                    environments=env).get("TrainJob", "t")
+    pod = job["spec"]["runtimePatches"][0]["trainingRuntimeSpec"]["template"]["spec"]["replicatedJobs"][0]["template"]["spec"]["template"]["spec"]
+    assert pod["nodeSelector"] == {"node.kubernetes.io/instance-type": "p5.48xlarge"} and pod["affinity"]["nodeAffinity"]
+    assert pod["containers"][0]["securityContext"]["capabilities"]["add"] == ["IPC_LOCK"]
+    assert job["spec"]["trainer"]["resourcesPerNode"]["limits"][EFA] == 4
+    errors = upstream_errors(upstream, job) if "trainer.kubeflow.org/trainjob_v1alpha1" in upstream else []
+    assert errors == []
