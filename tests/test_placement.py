@@ -258,9 +258,8 @@ def test_fails_when_a_trainjob_asks_for_spread_over_its_own_pods():
     assert "topology_spread: is not supported with backend 'trainjob'" in str(caught.value)
 
 
-def test_a_trainjob_keeps_node_placement_and_extended_resources(upstream):
-    from helpers import upstream_errors
-
+def test_a_trainjob_keeps_node_placement_and_extended_resources():
+    # synth validates the TrainJob with the schema generated from the Kubeflow Trainer CRD (constructs/mlkube/crd_schemas).
     env = [Environment(name="test", namespace="ml", operators={"trainer": "2.2"})]
     placement = {k: v for k, v in PLACEMENT.items() if k not in ("topology_spread",)}
     placement["affinity"] = {"required_node_terms": PLACEMENT["affinity"]["required_node_terms"]}
@@ -270,5 +269,3 @@ def test_a_trainjob_keeps_node_placement_and_extended_resources(upstream):
     assert pod["nodeSelector"] == {"node.kubernetes.io/instance-type": "p5.48xlarge"} and pod["affinity"]["nodeAffinity"]
     assert pod["containers"][0]["securityContext"]["capabilities"]["add"] == ["IPC_LOCK"]
     assert job["spec"]["trainer"]["resourcesPerNode"]["limits"][EFA] == 4
-    errors = upstream_errors(upstream, job) if "trainer.kubeflow.org/trainjob_v1alpha1" in upstream else []
-    assert errors == []
