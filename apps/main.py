@@ -29,7 +29,7 @@ _PROD_KUEUE = KueueSpec(
     flavors=[ResourceFlavorSpec(name="h100", node_labels={"nvidia.com/gpu.product": "NVIDIA-H100-80GB-HBM3"}),
              ResourceFlavorSpec(name="cpu")],
     cluster_queues=[ClusterQueueSpec(name="ml-prod", flavors=[
-        FlavorQuota(flavor="h100", cpu="192", memory="2Ti", gpus=16),
+        FlavorQuota(flavor="h100", cpu="384", memory="4Ti", gpus=32),
         FlavorQuota(flavor="cpu", cpu="64", memory="256Gi")])],
     priority_classes=[WorkloadPriorityClassSpec(name="training", value=100, description="Fine-tuning runs; serving is never preempted")],
 )
