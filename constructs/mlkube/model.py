@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BeforeValidator, Field, field_validator
 
 from .image import ImageSpec
+from .apiserver_rules import LocalPath
 from .spec import Spec
 
 __all__ = ["Model", "UriModel", "PvcModel", "ModelSpec", "DEFAULT_DOWNLOADER_IMAGE"]
@@ -41,7 +42,7 @@ class PvcModel(Spec):
 
     source: Literal["pvc"] = "pvc"
     claim: str = Field(description="Name of the PersistentVolumeClaim.")
-    path: str = Field("", description="Folder inside the volume. Default: its root.")
+    path: LocalPath = Field("", description="Folder inside the volume (relative, no '..'). Default: its root.")
 
 
 def _coerce(value: Any) -> Any:

@@ -18,6 +18,7 @@ from pydantic import Field
 
 from .errors import MlkubeError, Problem
 from .operators import Operator
+from .gitops.tenancy import app_name_problem
 from .gitops.settings import IN_CLUSTER, GitOps, LimitRangeSpec, NetworkSpec, QuotaSpec, SyncPolicy, WorkloadOverride
 from .images.catalog import BuiltImages
 from .manifest import Manifest
@@ -141,6 +142,11 @@ class Platform(cdk8s.App):
         """Define an app in every environment (or the named ones); usable as ``@platform.app("name")`` or directly."""
 
         def register(function: AppBuilder) -> AppBuilder:
+            problem = app_name_problem(name)
+            if problem is not None:
+                # Checked as the YAML blueprint's 'app' is: the name becomes a folder and a namespace.
+                self.problems.append(Problem(f"platform.app({name!r})", "name", problem, "e.g. platform.app(\"fraud-scoring\")"))
+                return function
             for environment in self.environments:
                 if environments is None or environment.name in environments:
                     self.apps.append(self._build_app(environment, name, function))

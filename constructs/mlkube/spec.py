@@ -5,9 +5,11 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Mapping
+import types
+import typing
 from typing import Annotated, Any, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints, ValidationError, model_validator
 
 from .errors import Problem
 
@@ -29,10 +31,32 @@ def _absolute(value: str) -> str:
 AbsolutePath = Annotated[str, AfterValidator(_absolute)]
 
 
+def _numeric(annotation: Any) -> bool:
+    """An int or float field (optionally ``| None``), where pydantic's lax mode would turn true into 1."""
+    if typing.get_origin(annotation) is Annotated:
+        return _numeric(typing.get_args(annotation)[0])
+    if annotation in (int, float):
+        return True
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        return any(_numeric(arg) for arg in typing.get_args(annotation))
+    return False
+
+
 class Spec(BaseModel):
     """Base of all specs: unknown fields are errors, values are immutable once validated."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_booleans_for_numbers(cls, data: Any) -> Any:
+        # pydantic's lax mode reads true as 1, so 'gpu: {count: true}' would ask for one GPU. Handing the
+        # field a string instead makes pydantic refuse it at the field's own path, showing what was given.
+        if isinstance(data, dict) and any(isinstance(value, bool) for value in data.values()):
+            fields = cls.model_fields
+            data = {key: (f"{str(value).lower()} (a boolean)" if isinstance(value, bool) and key in fields
+                          and _numeric(fields[key].annotation) else value) for key, value in data.items()}
+        return data
 
 
 S = TypeVar("S", bound=Spec)

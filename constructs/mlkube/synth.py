@@ -154,6 +154,8 @@ def synthesize(platform: Platform, out_dir: Path) -> SynthResult:
 def _register_steps() -> None:
     """Every capability's steps, in the order they run (imported here: they use the lists above)."""
     from .gitops import steps as gitops
+    from .gitops.tenancy_checks import check_tenancy
+    from .validation.apiserver import check_apiserver_rules
     from .images.manifest import write_image_files
     from .pinning.synth_steps import apply_lock, require_pinned_images, write_lock
     from .policy.synth_step import check_policy_step
@@ -166,6 +168,8 @@ def _register_steps() -> None:
         require_pinned_images,         # production (and opted-in) environments run only pinned images
         check_policy_step,             # security policy: unwaived errors fail synth, warnings are printed
         gitops.check_overrides_used,   # an override naming no construct is a typo
+        check_tenancy,                 # apps stay in their namespace, declared kinds, secret keys and priority classes
+        check_apiserver_rules,         # keys, env names, sub-paths, int ranges, names the API server would refuse
     ])
     OUTPUTS.extend([write_image_files, write_lock, gitops.write_workflows])  # write_lock: the lock survives every synth
 

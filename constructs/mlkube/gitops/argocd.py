@@ -38,14 +38,17 @@ def _metadata(name: str, gitops: GitOps, environment: Any, extra_annotations: di
 
 
 def _project(environment: Any, gitops: GitOps, manifests: list[Manifest]) -> dict[str, Any]:
-    namespaces = sorted({m.namespace for m in manifests if m.namespace} | {m.name for m in manifests if m.kind == "Namespace"})
+    """Allow-lists from what the platform declares (its apps' namespaces, its kinds), not from the output:
+    an object outside them is a synth error (gitops/tenancy_checks.py) and Argo CD would refuse it too."""
+    apps = {m.app for m in manifests if not m.app.startswith("_")}
+    namespaces = sorted({environment.namespace_for(app) for app in apps})
     clusters = environment.clusters or [environment.cluster]
-    kinds = sorted({(m.obj["apiVersion"].rpartition("/")[0], m.kind) for m in manifests if m.kind != "Namespace"})
+    tenancy = gitops.tenancy
     return {"apiVersion": _API, "kind": "AppProject", "metadata": _metadata(environment.name, gitops, environment), "spec": {
-        "clusterResourceWhitelist": [{"group": "", "kind": "Namespace"}],
+        "clusterResourceWhitelist": [{"group": group, "kind": kind} for group, kind in tenancy.cluster_kinds()],
         "description": f"mlkube environment {environment.name}" + (" (production)" if environment.production else ""),
         "destinations": [destination(cluster, namespace) for cluster in clusters for namespace in namespaces],
-        "namespaceResourceWhitelist": [{"group": group, "kind": kind} for group, kind in kinds],
+        "namespaceResourceWhitelist": [{"group": group, "kind": kind} for group, kind in tenancy.namespaced_kinds()],
         "sourceRepos": [gitops.repo_url],
     }}
 

@@ -11,6 +11,7 @@ from pydantic import Field, NonNegativeInt, PositiveFloat, PositiveInt, model_va
 
 from ..quantity import Quantity
 from ..spec import DnsLabel, Spec
+from .tenancy import Tenancy
 
 __all__ = ["WorkloadOverride", "SyncPolicy", "QuotaSpec", "LimitRangeSpec", "NetworkSpec", "GitOps", "IN_CLUSTER"]
 
@@ -83,3 +84,4 @@ class GitOps(Spec):
     ci_install: str = Field("pip install mlkube", description="Shell command CI runs to install mlkube in the config repo. Default: pip install mlkube.")
     ci_registry: str = Field("ghcr.io", description="Registry CI logs in to before pushing images (with the workflow's token). Default: ghcr.io.")
     cluster_label: str = Field("mlkube.dev/cluster", description="Label of Argo CD cluster secrets that the cluster generator matches against Environment.clusters. Default: mlkube.dev/cluster.")
+    tenancy: Tenancy = Field(default_factory=Tenancy, description="What apps may do: reserved namespaces, allowed kinds, secret key prefix, priority classes. Default: see Tenancy.")
