@@ -16,7 +16,7 @@ import cdk8s
 from constructs import Construct
 from pydantic import Field
 
-from .errors import MlkubeError, Problem
+from .errors import EXIT_USER_ERROR, MlkubeError, Problem, os_error_text
 from .operators import Operator
 from .gitops.tenancy import app_name_problem
 from .gitops.settings import IN_CLUSTER, GitOps, LimitRangeSpec, NetworkSpec, QuotaSpec, SyncPolicy, WorkloadOverride
@@ -181,6 +181,9 @@ class Platform(cdk8s.App):
         except MlkubeError as error:
             print(str(error), file=sys.stderr)
             sys.exit(error.exit_code)
+        except OSError as error:  # a read-only or full file system
+            print(f"error: {os_error_text(error)}", file=sys.stderr)
+            sys.exit(EXIT_USER_ERROR)
         self._write_cdk8s_outdir(result)
         print(result.summary(), file=sys.stderr)
 

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 import click
 
-from ..errors import MlkubeError
+from ..errors import EXIT_USER_ERROR, MlkubeError, os_error_text
 
 __all__ = ["main", "handle_errors"]
 
@@ -30,6 +30,10 @@ def handle_errors(command: F) -> F:
         except MlkubeError as error:
             click.echo(str(error), err=True)
             sys.exit(error.exit_code)
+        except OSError as error:
+            # A read-only or full file system, a missing folder: the environment, not mlkube, said no.
+            click.echo(f"error: {os_error_text(error)}", err=True)
+            sys.exit(EXIT_USER_ERROR)
 
     return wrapper  # type: ignore[return-value]
 

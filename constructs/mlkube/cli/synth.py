@@ -19,7 +19,16 @@ def app_entry(config: Path = Path("cdk8s.yaml")) -> Path:
     """The Python file that cdk8s.yaml's ``app`` command runs."""
     if not config.exists():
         raise MlkubeError.single("no cdk8s.yaml here and no --app given", hint="run in the config repo root, or pass --app apps/main.py")
-    settings = yaml.safe_load(config.read_text()) or {}
+    try:
+        settings = yaml.safe_load(config.read_text(encoding="utf-8")) or {}
+    except (yaml.YAMLError, UnicodeDecodeError, RecursionError) as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"{config}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(config)
+        raise MlkubeError.single(f"{config} is not valid YAML: {getattr(error, 'problem', None) or error}", where=where,
+                                 hint="it needs 'language: python' and 'app: python apps/main.py'") from None
+    if not isinstance(settings, dict):
+        raise MlkubeError.single(f"{config} must be a YAML mapping (got {type(settings).__name__})", where=str(config),
+                                 hint="it needs 'language: python' and 'app: python apps/main.py'")
     words = shlex.split(str(settings.get("app", "")))
     script = next((word for word in reversed(words) if word.endswith(".py")), None)
     if script is None:

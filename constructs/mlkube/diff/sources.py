@@ -230,7 +230,7 @@ def _lock_revisions(data: bytes, label: str, notes: list[str]) -> dict[str, dict
                 if isinstance(digest, str) and isinstance(revision, str) and revision:
                     index.setdefault(str(environment), {})[digest] = revision
         return index
-    except (ValueError, AttributeError, TypeError):
+    except (ValueError, AttributeError, TypeError, RecursionError):
         notes.append(f"{label}: {LOCK_FILE} is not in the expected shape; source revisions are not shown")
         return {}
 

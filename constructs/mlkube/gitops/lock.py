@@ -25,6 +25,9 @@ def read_lock(path: Path) -> dict[str, Any]:
     except json.JSONDecodeError as error:
         raise MlkubeError.single(f"{path} is not valid JSON: {error.msg}", where=f"{path}:{error.lineno}",
                                  hint="restore it from Git, or run `mlkube pin` again") from None
+    except RecursionError:
+        raise MlkubeError.single(f"{path} is nested too deeply to be an mlkube image lock", where=str(path),
+                                 hint="restore it from Git, or run `mlkube pin` again") from None
     if not isinstance(data, dict) or data.get("version") != 1 or not isinstance(data.get("environments"), dict):
         raise MlkubeError.single(f"{path} is not an mlkube image lock (version 1)", where=str(path),
                                  hint='expected {"version": 1, "environments": {...}}')

@@ -17,6 +17,7 @@ from ..errors import EXIT_FINDINGS, MlkubeError, Problem
 from ..image import is_digest_reference
 from ..output import replace_files
 from ..render import to_yaml
+from ..spec import DNS_LABEL
 from .lock import LOCK_FILE, locked_images, pinned_reference, read_lock, render_lock, split_reference
 from .pinned import containers
 
@@ -66,13 +67,25 @@ def _rewrite(dist: Path, target: str, images: dict[str, dict[str, Any]]) -> dict
     return changed
 
 
+def _environments(dist: Path) -> set[str]:
+    """Environments synth wrote (folders of dist/) and those the lock names."""
+    folders = {p.name for p in dist.iterdir() if p.is_dir() and DNS_LABEL.fullmatch(p.name) and p.name != "images"}
+    lock = read_lock(dist / LOCK_FILE)
+    return folders | {str(name) for name in lock.get("environments", {})}
+
+
 def promote(dist: Path, source: str, target: str) -> PromotionResult:
     """Copy SRC's locked digests to DST; refuse (exit 1, nothing written) when SRC has an unpinned image."""
-    # The target folder may not exist yet (a new environment): then only the lock changes, and synth writes it.
-    for name in (source,):
-        if not (dist / name).is_dir():
-            raise MlkubeError.single(f"no environment {name!r} in {dist}", where=str(dist / name),
-                                     hint=f"environments there: {', '.join(sorted(p.name for p in dist.iterdir() if p.is_dir() and not p.name.startswith(('.', '_')) and p.name != 'images')) or 'none'}")
+    if not dist.is_dir():
+        raise MlkubeError.single(f"{dist} is not a folder", where=str(dist), hint="pass --dist the synthesized config repo tree (default dist)")
+    known = _environments(dist)
+    for name in (source, target):
+        # An environment is a folder of dist/ (synth writes one per environment) or an entry of the lock;
+        # anything else ('../x', a typo) would add a bogus environment to the lock.
+        if not DNS_LABEL.fullmatch(name) or name not in known:
+            raise MlkubeError.single(f"no environment {name!r} in {dist}", where=str(dist / LOCK_FILE),
+                                     hint=f"environments there: {', '.join(sorted(known)) or 'none'}; run `mlkube synth` after "
+                                          "adding an environment to the platform")
     if source == target:
         raise MlkubeError.single(f"cannot promote {source!r} to itself", hint="mlkube promote staging prod")
     lock = read_lock(dist / LOCK_FILE)
