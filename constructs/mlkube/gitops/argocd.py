@@ -48,7 +48,7 @@ def _project(environment: Any, gitops: GitOps, manifests: list[Manifest]) -> dic
         "clusterResourceWhitelist": [{"group": group, "kind": kind} for group, kind in tenancy.cluster_kinds()],
         "description": f"mlkube environment {environment.name}" + (" (production)" if environment.production else ""),
         "destinations": [destination(cluster, namespace) for cluster in clusters for namespace in namespaces],
-        "namespaceResourceWhitelist": [{"group": group, "kind": kind} for group, kind in tenancy.namespaced_kinds()],
+        "namespaceResourceWhitelist": [{"group": group, "kind": kind} for group, kind in tenancy.namespaced_kinds(environment.operators)],
         "sourceRepos": [gitops.repo_url],
     }}
 

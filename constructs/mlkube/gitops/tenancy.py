@@ -14,7 +14,7 @@ from pydantic import Field, field_validator
 
 from ..spec import DNS_LABEL, Spec
 
-__all__ = ["Tenancy", "KindRef", "PLATFORM_KINDS", "CLUSTER_KINDS", "OPERATOR_NAMESPACES", "parse_kind",
+__all__ = ["Tenancy", "KindRef", "PLATFORM_KINDS", "OPERATOR_GROUPS", "CLUSTER_KINDS", "OPERATOR_NAMESPACES", "parse_kind",
            "reserved_namespace_reason", "app_name_problem"]
 
 #: (API group, kind) of every namespaced object mlkube constructs emit: the AppProject's default
@@ -29,6 +29,12 @@ PLATFORM_KINDS: tuple[tuple[str, str], ...] = (
     ("monitoring.coreos.com", "ServiceMonitor"), ("networking.k8s.io", "NetworkPolicy"), ("policy", "PodDisruptionBudget"),
     ("scheduling.volcano.sh", "PodGroup"), ("serving.kserve.io", "InferenceService"), ("snapshot.storage.k8s.io", "VolumeSnapshot"),
 )
+#: The operator that serves each custom API group above: an environment that declares its operators
+#: allows only the kinds of those it has (least privilege; constructs already refuse the others).
+OPERATOR_GROUPS: dict[str, str] = {
+    "external-secrets.io": "external-secrets", "jobset.x-k8s.io": "jobset", "keda.sh": "keda", "kueue.x-k8s.io": "kueue",
+    "monitoring.coreos.com": "prometheus-operator", "scheduling.volcano.sh": "volcano", "serving.kserve.io": "kserve",
+}
 #: Cluster-scoped kinds an app may own: only its own Namespace (the guard rails live in it).
 CLUSTER_KINDS: tuple[tuple[str, str], ...] = (("", "Namespace"),)
 
@@ -89,8 +95,11 @@ class Tenancy(Spec):
             raise ValueError(f"namespaces must be DNS-1123 labels (got {bad})")
         return value
 
-    def namespaced_kinds(self) -> list[tuple[str, str]]:
-        return sorted({*PLATFORM_KINDS, *(parse_kind(item) for item in self.extra_kinds)})
+    def namespaced_kinds(self, operators: list[str] | None = None) -> list[tuple[str, str]]:
+        """The declared kinds; with the environment's operators declared, only the kinds they serve."""
+        builtin = {(group, kind) for group, kind in PLATFORM_KINDS
+                   if operators is None or group not in OPERATOR_GROUPS or OPERATOR_GROUPS[group] in operators}
+        return sorted({*builtin, *(parse_kind(item) for item in self.extra_kinds)})
 
     def cluster_kinds(self) -> list[tuple[str, str]]:
         return sorted({*CLUSTER_KINDS, *(parse_kind(item) for item in self.extra_cluster_kinds)})

@@ -80,12 +80,13 @@ def _scope_problem(manifest: Manifest, namespace: str, namespaced: set[tuple[str
 
 def _scope_problems(ctx: SynthContext, tenancy: Tenancy) -> Iterator[Problem]:
     environments = {env.name: env for env in ctx.platform.environments}
-    namespaced, cluster = set(tenancy.namespaced_kinds()), set(tenancy.cluster_kinds())
+    namespaced = {name: set(tenancy.namespaced_kinds(env.operators)) for name, env in environments.items()}
+    cluster = set(tenancy.cluster_kinds())
     for manifest in ctx.manifests:
         environment = environments.get(manifest.environment)
         if environment is None or manifest.app.startswith("_"):
             continue  # Argo CD's own objects (_argocd) are the platform's
-        problem = _scope_problem(manifest, environment.namespace_for(manifest.app), namespaced, cluster)
+        problem = _scope_problem(manifest, environment.namespace_for(manifest.app), namespaced[environment.name], cluster)
         if problem is not None:
             yield problem
 
