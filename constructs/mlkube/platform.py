@@ -33,6 +33,26 @@ OUT_ENV = "MLKUBE_OUT"
 REGISTRY_PATTERN = r"^[a-zA-Z0-9.-]+(:[0-9]+)?(/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$"
 
 
+def _report_user_errors_without_traceback() -> None:
+    """Under ``cdk8s synth`` (``python apps/main.py``) a wrong spec value raised in the blueprint itself
+    is printed as an mlkube error, not a traceback (``mlkube synth`` catches it in the CLI)."""
+    previous = sys.excepthook
+    if getattr(previous, "mlkube", False):
+        return
+
+    def hook(kind: type[BaseException], error: BaseException, tb: Any) -> None:
+        from .spec import user_error
+
+        converted = user_error(error)
+        if converted is None:
+            previous(kind, error, tb)
+        else:
+            print(str(converted), file=sys.stderr)
+
+    hook.mlkube = True  # type: ignore[attr-defined]
+    sys.excepthook = hook
+
+
 class Environment(Spec):
     """A target environment (a cluster, or a part of one): every app is synthesized once per environment."""
 
@@ -118,6 +138,7 @@ class Platform(cdk8s.App):
     def __init__(self, environments: Sequence[Environment | dict[str, Any]] = (), *, out_dir: str | os.PathLike[str] = "dist",
                  gitops: GitOps | dict[str, Any] | None = None) -> None:
         super().__init__()
+        _report_user_errors_without_traceback()
         self.out_dir = Path(os.environ.get(OUT_ENV) or out_dir)
         self.problems: list[Problem] = []
         #: The GitOps layer (namespace guard rails, Argo CD, CI workflows) is on when settings are given.

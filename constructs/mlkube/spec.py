@@ -23,7 +23,7 @@ DnsLabel = Annotated[str, StringConstraints(pattern=DNS_LABEL.pattern, max_lengt
 
 def _absolute(value: str) -> str:
     if not value.startswith("/"):
-        raise ValueError(f"must be an absolute path (got {value!r})")
+        raise ValueError("must be an absolute path, e.g. /var/run/secrets/db")
     return value
 
 
@@ -143,3 +143,41 @@ def parse_spec(model: type[S], value: S | Mapping[str, Any] | None, fields: Mapp
         return model.model_validate(data), []
     except ValidationError as error:
         return None, problems_from_validation_error(error, model, where)
+
+
+def _spec_class(name: str) -> type[BaseModel] | None:
+    pending: list[type[BaseModel]] = [Spec]
+    while pending:
+        cls = pending.pop()
+        if cls.__name__ == name:
+            return cls
+        pending += cls.__subclasses__()
+    return None
+
+
+def _user_frame(tb: Any) -> str:
+    """``apps/main.py:12``: the last frame of the traceback outside mlkube and its libraries."""
+    import os
+
+    package = os.path.dirname(os.path.abspath(__file__))
+    found = ""
+    while tb is not None:
+        filename = tb.tb_frame.f_code.co_filename
+        if not os.path.abspath(filename).startswith(package) and "site-packages" not in filename and not filename.startswith("<"):
+            found = f"{os.path.relpath(filename) if os.path.isabs(filename) else filename}:{tb.tb_lineno}"
+        tb = tb.tb_next
+    return found
+
+
+def user_error(error: BaseException) -> Any:
+    """An MlkubeError for a spec built directly in a blueprint with a wrong value (a pydantic error
+    raised in user code, e.g. ``ExternalSecretSpec(mount_path="relative")``); None for anything else."""
+    from .errors import MlkubeError
+
+    if isinstance(error, MlkubeError):
+        return error
+    if not isinstance(error, ValidationError):
+        return None
+    model = _spec_class(error.title)
+    where = " ".join(part for part in (_user_frame(error.__traceback__), error.title) if part)
+    return MlkubeError(problems_from_validation_error(error, model or BaseModel, where), title=f"invalid {error.title}")

@@ -34,6 +34,18 @@ def handle_errors(command: F) -> F:
             # A read-only or full file system, a missing folder: the environment, not mlkube, said no.
             click.echo(f"error: {os_error_text(error)}", err=True)
             sys.exit(EXIT_USER_ERROR)
+        except Exception as error:
+            # A spec built directly in the blueprint with a wrong value raises pydantic's ValidationError
+            # in user code; pydantic is imported only when that happens (``mlkube diff`` never loads it).
+            if type(error).__name__ != "ValidationError":
+                raise
+            from ..spec import user_error
+
+            converted = user_error(error)
+            if converted is None:
+                raise
+            click.echo(str(converted), err=True)
+            sys.exit(converted.exit_code)
 
     return wrapper  # type: ignore[return-value]
 
