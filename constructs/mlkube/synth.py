@@ -158,6 +158,7 @@ def _register_steps() -> None:
     from .validation.apiserver import check_apiserver_rules
     from .images.manifest import write_image_files
     from .pinning.synth_steps import apply_lock, require_pinned_images, write_lock
+    from .policy.credentials import check_output_files
     from .policy.synth_step import check_policy_step
     from .volume_sharing import volume_sharing_step
 
@@ -172,6 +173,7 @@ def _register_steps() -> None:
         check_apiserver_rules,         # keys, env names, sub-paths, int ranges, names the API server would refuse
     ])
     OUTPUTS.extend([write_image_files, write_lock, gitops.write_workflows])  # write_lock: the lock survives every synth
+    OUTPUTS.append(check_output_files)  # last: settings that reached files beside the manifests carry no credential
 
 
 _register_steps()
