@@ -82,18 +82,23 @@ def find_credentials(value: str, name: str = "") -> list[Credential]:
     return found
 
 
-def _strings(value: Any, path: str, name: str) -> Iterator[tuple[str, str, str]]:
-    """(field path, name it is stored under, string) for every string in an object."""
+def _strings(value: Any, path: str, name: str, parents: frozenset[int] = frozenset()) -> Iterator[tuple[str, str, str]]:
+    """(field path, name it is stored under, string) for every string in an object.
+
+    ``parents``: the containers above, so that a YAML alias pointing at its own parent ends the walk."""
     if isinstance(value, str):
         yield path, name, value
-    elif isinstance(value, dict):
-        # An env var or a similar {name, value} pair: the value is stored under the entry's name.
-        pair_name = str(value["name"]) if isinstance(value.get("name"), str) and "value" in value else None
-        for key, item in value.items():
-            yield from _strings(item, f"{path}.{key}" if path else str(key), pair_name if pair_name and key == "value" else str(key))
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            yield from _strings(item, f"{path}[{index}]", name)
+    elif isinstance(value, (dict, list)) and id(value) not in parents and len(parents) < 200:
+        inside = parents | {id(value)}
+        if isinstance(value, dict):
+            # An env var or a similar {name, value} pair: the value is stored under the entry's name.
+            pair_name = str(value["name"]) if isinstance(value.get("name"), str) and "value" in value else None
+            for key, item in value.items():
+                yield from _strings(item, f"{path}.{key}" if path else str(key),
+                                    pair_name if pair_name and key == "value" else str(key), inside)
+        else:
+            for index, item in enumerate(value):
+                yield from _strings(item, f"{path}[{index}]", name, inside)
 
 
 @rule("MLK-SEC-009", "error", "Values must not look like credentials",

@@ -47,17 +47,19 @@ def int32_fields() -> frozenset[str]:
     return frozenset(name for name, found in formats.items() if found == {"int32"})
 
 
-def _integers(value: Any, path: str, name: str) -> Iterator[tuple[str, str, int]]:
+def _integers(value: Any, path: str, name: str, parents: frozenset[int] = frozenset()) -> Iterator[tuple[str, str, int]]:
     if isinstance(value, bool):
         return
     if isinstance(value, int):
         yield path, name, value
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            yield from _integers(item, f"{path}.{key}" if path else str(key), str(key))
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            yield from _integers(item, f"{path}[{index}]", name)
+    elif isinstance(value, (dict, list)) and id(value) not in parents and len(parents) < 200:
+        inside = parents | {id(value)}  # an object that contains itself (a YAML alias) ends the walk
+        if isinstance(value, dict):
+            for key, item in value.items():
+                yield from _integers(item, f"{path}.{key}" if path else str(key), str(key), inside)
+        else:
+            for index, item in enumerate(value):
+                yield from _integers(item, f"{path}[{index}]", name, inside)
 
 
 def _integer_problems(manifest: Manifest) -> Iterator[Problem]:
