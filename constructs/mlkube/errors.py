@@ -27,11 +27,14 @@ class Problem:
     hint: str = ""
 
     def __str__(self) -> str:
+        from .credential_patterns import redact
+
         location = self.where + (f": {self.field}" if self.field else "")
         text = f"{location}: {self.message}" if location else self.message
         if self.hint:
             text += f"\n    hint: {self.hint}"
-        return text
+        # A message may quote the value it refuses; a credential in it is never printed (masked instead).
+        return redact(text)
 
 
 @dataclass

@@ -64,18 +64,28 @@ def test_fails_when_the_platform_reserves_the_namespace():
     assert "the platform reserves it" in _failure(platform)
 
 
-def test_a_yaml_blueprint_naming_kube_system_is_refused(tmp_path):
+@pytest.mark.parametrize(("app", "extra", "expected"), [
+    ("kube-system", "", "app 'kube-system' would take over namespace 'kube-system': the prefix 'kube-' is reserved"),
+    ("argocd", "", "app 'argocd' would take over namespace 'argocd': it is the namespace Argo CD runs in"),
+    ("scoring", """
+            external_secrets:
+              - {name: db, store: vault, data: {password: "payments/db#password"}, mount_path: /var/run/secrets/db}""",
+     "ExternalSecret/db of app 'scoring' reads 'payments/db' through ClusterSecretStore 'vault', outside the app's keys"),
+])
+def test_a_yaml_blueprint_naming_a_reserved_namespace_or_another_apps_secret_is_refused(tmp_path, app, extra, expected):
     (tmp_path / "apps/x").mkdir(parents=True)
     (tmp_path / "apps/x/mlkube.yaml").write_text(textwrap.dedent(f"""\
         apiVersion: mlkube.dev/v1alpha1
         kind: Blueprint
-        app: kube-system
+        app: {app}
         workloads:
-          server: {{kind: InferenceService, image: "{PINNED}"}}
+          server:
+            kind: InferenceService
+            image: "{PINNED}"{extra}
         """))
     platform = Platform(environments=[Environment(name="dev")], gitops=GitOps(repo_url=REPO))
     platform.load_blueprints(tmp_path / "apps")
-    assert "would take over namespace 'kube-system'" in _failure(platform)
+    assert expected in _failure(platform)
 
 
 def test_reserved_namespaces_are_refused_without_gitops_too():

@@ -117,3 +117,8 @@ def test_validate_policy_reports_credentials_masked(tmp_path):
     assert result.returncode == 1, result.stdout + result.stderr
     assert "MLK-SEC-009" in result.stdout and "a JSON Web Token (eyJh…" in result.stdout
     assert JWT not in result.stdout + result.stderr
+
+
+def test_error_messages_never_print_a_credential_they_quote():
+    message = _failure(_server(model=f"ftp://scorer:{GITHUB}@models.internal/fraud"))
+    assert "has no supported scheme" in message and GITHUB not in message and "ghp_…(40 characters)" in message
