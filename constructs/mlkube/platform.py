@@ -18,7 +18,7 @@ from pydantic import Field
 
 from .errors import EXIT_USER_ERROR, MlkubeError, Problem, os_error_text
 from .operators import Operator
-from .gitops.tenancy import app_name_problem
+from .gitops.tenancy import Tenancy, app_name_problem
 from .gitops.settings import IN_CLUSTER, GitOps, LimitRangeSpec, NetworkSpec, QuotaSpec, SyncPolicy, WorkloadOverride
 from .images.catalog import BuiltImages
 from .manifest import Manifest
@@ -136,7 +136,7 @@ class Platform(cdk8s.App):
     """
 
     def __init__(self, environments: Sequence[Environment | dict[str, Any]] = (), *, out_dir: str | os.PathLike[str] = "dist",
-                 gitops: GitOps | dict[str, Any] | None = None) -> None:
+                 gitops: GitOps | dict[str, Any] | None = None, tenancy: Tenancy | dict[str, Any] | None = None) -> None:
         super().__init__()
         _report_user_errors_without_traceback()
         self.out_dir = Path(os.environ.get(OUT_ENV) or out_dir)
@@ -145,6 +145,11 @@ class Platform(cdk8s.App):
         self.gitops: GitOps | None = None
         if gitops is not None:
             self.gitops, problems = parse_spec(GitOps, gitops, {}, "gitops")
+            self.problems += problems
+        #: What apps may do (gitops/tenancy.py): this, else the GitOps settings' tenancy, else the defaults.
+        self.tenancy: Tenancy | None = None
+        if tenancy is not None:
+            self.tenancy, problems = parse_spec(Tenancy, tenancy, {}, "tenancy")
             self.problems += problems
         #: Override keys ('<env>/<app>/<id>') a construct used; the rest are reported as typos.
         self.used_overrides: set[str] = set()

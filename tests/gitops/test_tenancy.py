@@ -251,3 +251,15 @@ def test_fails_when_promoting_to_an_environment_that_does_not_exist(tmp_path, ta
     assert result.returncode == 2, result.stderr
     assert f"no environment {target!r}" in result.stderr and "environments there: dev, prod, staging" in result.stderr
     assert (dist / "images.lock.json").read_bytes() == before
+
+
+def test_a_platform_without_gitops_declares_its_tenancy_on_the_platform():
+    def build(app):
+        _server(app)
+        cdk8s.ApiObject(app, "reader", api_version="rbac.authorization.k8s.io/v1", kind="Role", metadata={"name": "reader"})
+    refused = Platform(environments=[DEV])
+    refused.app("scoring", build)
+    assert "kind rbac.authorization.k8s.io/Role is not among the kinds the platform allows" in _failure(refused)
+    allowed = Platform(environments=[DEV], tenancy=Tenancy(extra_kinds=["rbac.authorization.k8s.io/Role"]))
+    allowed.app("scoring", build)
+    assert synth_platform(allowed).get("Role", "reader")["metadata"]["namespace"] == "ml-scoring"

@@ -27,9 +27,11 @@ __all__ = ["check_tenancy", "tenancy_of"]
 
 
 def tenancy_of(platform: Any) -> tuple[Tenancy, str]:
-    """The platform's declared tenancy and Argo CD namespace (defaults without GitOps settings)."""
+    """The platform's declared tenancy (``Platform(tenancy=...)``, else ``GitOps.tenancy``, else the defaults)
+    and Argo CD's namespace."""
     gitops = getattr(platform, "gitops", None)
-    return (gitops.tenancy, gitops.argocd_namespace) if gitops is not None else (Tenancy(), "argocd")
+    tenancy = getattr(platform, "tenancy", None) or (gitops.tenancy if gitops is not None else Tenancy())
+    return tenancy, gitops.argocd_namespace if gitops is not None else "argocd"
 
 
 def _namespace_problems(ctx: SynthContext, tenancy: Tenancy, argocd_namespace: str) -> Iterator[Problem]:
