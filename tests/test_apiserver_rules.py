@@ -30,7 +30,7 @@ def test_fails_when_an_env_name_starts_with_a_digit():
     assert "environment variable name '1BAD' must start with a letter" in message
 
 
-@pytest.mark.parametrize(("replicas", "expected"), [(2**63, "does not fit in a 64-bit integer"),
+@pytest.mark.parametrize(("replicas", "expected"), [(2**63, "wider than a 64-bit integer"),
                                                     (2**31, "replicas 2147483648 is larger than 2147483647")])
 def test_fails_when_replicas_overflow_the_api_integer(replicas, expected):
     assert expected in _failure(lambda app: InferenceService(app, "s", image=IMAGE, replicas=replicas))

@@ -31,6 +31,17 @@ def _absolute(value: str) -> str:
 AbsolutePath = Annotated[str, AfterValidator(_absolute)]
 
 
+_INT64 = (-(2**63), 2**63 - 1)
+
+
+def _refused_number(value: Any) -> Any:
+    if isinstance(value, bool):
+        return f"{str(value).lower()} (a boolean)"
+    if isinstance(value, int) and not _INT64[0] <= value <= _INT64[1]:
+        return f"{value} (wider than a 64-bit integer)"
+    return value
+
+
 def _numeric(annotation: Any) -> bool:
     """An int or float field (optionally ``| None``), where pydantic's lax mode would turn true into 1."""
     if typing.get_origin(annotation) is Annotated:
@@ -50,12 +61,14 @@ class Spec(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _no_booleans_for_numbers(cls, data: Any) -> Any:
-        # pydantic's lax mode reads true as 1, so 'gpu: {count: true}' would ask for one GPU. Handing the
-        # field a string instead makes pydantic refuse it at the field's own path, showing what was given.
-        if isinstance(data, dict) and any(isinstance(value, bool) for value in data.values()):
+        # pydantic's lax mode reads true as 1, so 'gpu: {count: true}' would ask for one GPU; and no Kubernetes
+        # integer is wider than int64 (the API server cannot decode 2**63). Handing the field a string instead
+        # makes pydantic refuse it at the field's own path (and blueprint line), showing what was given.
+        if isinstance(data, dict) and any(isinstance(value, bool) or (isinstance(value, int) and not _INT64[0] <= value <= _INT64[1])
+                                          for value in data.values()):
             fields = cls.model_fields
-            data = {key: (f"{str(value).lower()} (a boolean)" if isinstance(value, bool) and key in fields
-                          and _numeric(fields[key].annotation) else value) for key, value in data.items()}
+            data = {key: (_refused_number(value) if key in fields and _numeric(fields[key].annotation) else value)
+                    for key, value in data.items()}
         return data
 
 
