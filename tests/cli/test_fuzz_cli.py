@@ -46,12 +46,15 @@ COMMANDS: dict[tuple[str, ...], tuple[list[str], list[str]]] = {
 FUZZ = settings(max_examples=25, deadline=None, derandomize=True, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much])
 
-# Values an option or argument may get: paths prepared in every run folder, and odd text.
+# Values an option or argument may get: paths prepared in every run folder, and odd text. Commands write
+# where they are told (init, --out), so every path stays inside the run's own temporary folder: relative,
+# at most one '..' (the run folder is two levels deep), never absolute; generated text has no '/', '\\', '.'.
 PATHS = ["dist", "dist/dev", "dist/images.lock.json", "lock.json", "digests.json", "bad.yaml", "manifests.yaml", "blueprint.yaml",
-         "crd.yaml", "nothing", "/nonexistent", ".", "..", "", "dist/dev/fraud-scoring"]
+         "crd.yaml", "nothing", "missing/deep/file.yaml", ".", "..", "", "dist/dev/fraud-scoring"]
 WORDS = ["dev", "staging", "prod", "../x", "text", "sarif", "json", "markdown", "high", "info", "1.34", "9.99", "x=y", "REF=digests.json",
          "127.0.0.1:1", "HEAD", "HEAD:dist", "-", "--", "é", "\x00", "a" * 300]
-tokens = st.one_of(st.sampled_from(PATHS), st.sampled_from(WORDS), st.text(max_size=12))
+tokens = st.one_of(st.sampled_from(PATHS), st.sampled_from(WORDS),
+                   st.text(st.characters(exclude_characters="/\\.", exclude_categories=("Cs",)), max_size=12))
 
 scalars = st.one_of(st.none(), st.booleans(), st.integers(min_value=-(2**70), max_value=2**70), st.floats(allow_nan=True),
                     st.text(max_size=16), st.sampled_from(["sha256:" + "a" * 64, "ghcr.io/acme/x:1", "dev", "v1", "Deployment"]))
@@ -91,10 +94,12 @@ def _prepare(folder: Path, files: dict[str, str]) -> None:
 @contextmanager
 def _run_folder() -> Iterator[Path]:
     previous, argv, syspath = Path.cwd(), list(sys.argv), list(sys.path)
-    with tempfile.TemporaryDirectory(prefix="mlkube-fuzz-") as folder:
+    with tempfile.TemporaryDirectory(prefix="mlkube-fuzz-") as sandbox:
+        folder = Path(sandbox) / "parent" / "run"  # '..' is still inside the sandbox
+        folder.mkdir(parents=True)
         os.chdir(folder)
         try:
-            yield Path(folder)
+            yield folder
         finally:
             os.chdir(previous)
             sys.argv, sys.path[:] = argv, syspath
