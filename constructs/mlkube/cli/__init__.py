@@ -62,6 +62,16 @@ class _LazyGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*super().list_commands(ctx), *self.lazy})
 
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ValueError as error:
+            # click checks path arguments with os.stat while parsing, before any command runs; a NUL
+            # character makes that raise ValueError rather than report a bad parameter (found by the CLI fuzzer).
+            if "null byte" not in str(error):
+                raise
+            raise click.UsageError("an argument holds a NUL character (\\0), which no path or name may contain") from None
+
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name not in self.commands and cmd_name in self.lazy:
             self.add_command(importlib.import_module(f".{self.lazy[cmd_name]}", __name__).command, cmd_name)
