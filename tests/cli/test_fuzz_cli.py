@@ -160,7 +160,8 @@ FILE_COMMANDS = [
     ["blueprint", "check", "input.yaml"], ["schemas", "import", "--out", "schemas", "input.yaml"],
     ["pin", "--dist", "dist", "--digests", "input.yaml"], ["check", "--pinned", "--dist", "dist"],
     ["promote", "staging", "prod", "--dist", "dist"], ["diff", "dist", "dist2"],
-    ["images", "pin-bases", "--dist", "dist", "--digests", "input.yaml"],
+    ["images", "pin-bases", "--dist", "dist", "--digests", "input.yaml"], ["images", "plan", "--dist", "dist"],
+    ["diff", "dist", "dist3"],
 ]
 
 
@@ -170,10 +171,14 @@ FILE_COMMANDS = [
 def test_every_file_input_with_any_content_exits_cleanly(command: list[str], content: str) -> None:
     with _run_folder() as folder:
         _prepare(folder, {"input.yaml": content, "dist/images.lock.json": content if command[0] in ("check", "promote") else
-                          (REPO_ROOT / "dist/images.lock.json").read_text()})
+                          (REPO_ROOT / "dist/images.lock.json").read_text(),
+                          "dist/images.json": content if command[:2] == ["images", "plan"] else (REPO_ROOT / "dist/images.json").read_text()})
         if command[0] == "diff":
             shutil.copytree(folder / "dist", folder / "dist2")
             (folder / "dist2/dev/fraud-scoring/deployment-fraud-scorer.yaml").write_text(content, errors="surrogatepass")
+            shutil.copytree(folder / "dist", folder / "dist3")
+            for name in ("images.lock.json", "images.json"):
+                (folder / "dist3" / name).write_text(content, errors="surrogatepass")
         _assert_clean(command)
 
 
