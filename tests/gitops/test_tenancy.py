@@ -184,7 +184,8 @@ def test_an_escaping_app_name_writes_nothing_outside_the_output(tmp_path):
     assert result.returncode == 2, result.stderr
     assert "platform.app('../../escaped'): name: app name '../../escaped' is not a DNS-1123 label" in result.stderr
     assert "Traceback" not in result.stderr
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["main.py"]
+    assert not (tmp_path / "escaped").exists() and not list(tmp_path.rglob("*escaped*"))
+    assert not (tmp_path / "out" / "dist").exists()
 
 
 # -- external secrets ----------------------------------------------------------------------------------

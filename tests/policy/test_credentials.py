@@ -9,7 +9,7 @@ import pytest
 from helpers import run_mlkube
 from mlkube import Environment, InferenceService, MlkubeError, Platform
 from mlkube.policy import Waiver
-from mlkube.gitops.settings import GitOps
+from mlkube.gitops.settings import GitOps, NetworkSpec
 from mlkube.policy.credentials import find_credentials, mask
 from mlkube.testing import synth_app, synth_platform
 
@@ -25,9 +25,13 @@ PEM = "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA\n-----END RSA PRIVATE K
 RANDOM = "q8Zt3Lw0Xv9Rb2Nc7Mk4Hs1Jd6Fg5Ya"
 
 
+#: Model downloads leave the cluster over HTTPS: the environment must allow it, or synth stops at that first.
+OPEN = Environment(name="test", namespace="ml", network=NetworkSpec(egress_https_cidrs=["0.0.0.0/0"]))
+
+
 def _failure(build=None, platform=None) -> str:
     with pytest.raises(MlkubeError) as error:
-        synth_platform(platform) if platform is not None else synth_app(build)
+        synth_platform(platform) if platform is not None else synth_app(build, environments=[OPEN])
     return str(error.value)
 
 
