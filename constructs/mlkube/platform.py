@@ -189,6 +189,8 @@ class Platform(cdk8s.App):
             if spec is not None:
                 self.environments.append(spec)
         self.apps: list[MlApp] = []
+        #: The function that builds each app and the environments it was given (``mlkube chart`` rebuilds one app from it).
+        self.builders: dict[str, tuple[AppBuilder, Sequence[str] | None]] = {}
         #: Images built for the platform (Image.build), filled as constructs resolve their images.
         self.built_images = BuiltImages()
         self._environment_scopes: dict[str, Construct] = {}
@@ -202,6 +204,7 @@ class Platform(cdk8s.App):
                 # Checked as the YAML blueprint's 'app' is: the name becomes a folder and a namespace.
                 self.problems.append(Problem(f"platform.app({name!r})", "name", problem, "e.g. platform.app(\"fraud-scoring\")"))
                 return function
+            self.builders[name] = (function, environments)
             for environment in self.environments:
                 if environments is None or environment.name in environments:
                     self.apps.append(self._build_app(environment, name, function))
