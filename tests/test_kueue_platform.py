@@ -119,25 +119,17 @@ def test_fails_when_the_environment_has_no_kueue_operator():
     assert "declares Kueue objects, but environment 'test' does not have Kueue" in str(caught.value)
 
 
-def test_argo_cd_may_sync_the_cluster_scoped_kueue_objects():
-    # An AppProject allows cluster-scoped kinds only through clusterResourceWhitelist; in the namespaced list Argo CD
-    # would refuse to sync them ("not permitted in project").
+def test_kueue_objects_are_the_platform_teams_not_an_apps():
+    # Cluster-wide objects are no app's: they go to <environment>/_platform/ (applied by the platform team, like _argocd/),
+    # and the apps' AppProject still allows no cluster-scoped kind but Namespace (gitops/tenancy.py).
     from mlkube import Platform
     from mlkube.gitops.settings import GitOps
     from mlkube.testing import synth_platform
 
     platform = Platform(environments=environments(), gitops=GitOps(repo_url="https://git.example.com/ml.git"))
     platform.app("app", training(2))
-    project = synth_platform(platform).get("AppProject", "test")["spec"]
-    assert {"group": "kueue.x-k8s.io", "kind": "ClusterQueue"} in project["clusterResourceWhitelist"]
-    assert {"group": "kueue.x-k8s.io", "kind": "ResourceFlavor"} in project["clusterResourceWhitelist"]
-    assert {"group": "kueue.x-k8s.io", "kind": "ClusterQueue"} not in project["namespaceResourceWhitelist"]
-    assert {"group": "kueue.x-k8s.io", "kind": "LocalQueue"} in project["namespaceResourceWhitelist"]
-
-
-def test_fails_when_the_only_gpu_flavor_contradicts_the_jobs_gpu_product():
-    job = lambda app: GpuTrainingJob(app, "train", image=IMAGE, resources={"gpu": {"count": 8, "product": "NVIDIA-H100-80GB-HBM3"}},
-                                     queue="gpu")  # noqa: E731
-    with pytest.raises(MlkubeError) as caught:
-        synth_app(job, environments=environments())
-    assert "Job/train needs 8 nvidia.com/gpu" in str(caught.value) and "flavor 'a100' 0" in str(caught.value)
+    result = synth_platform(platform)
+    assert {name.rpartition("/")[0] for name in result.files if "clusterqueue" in name} == {"test/_platform"}
+    project = result.get("AppProject", "test")["spec"]
+    assert project["clusterResourceWhitelist"] == [{"group": "", "kind": "Namespace"}]
+    assert result.get("ClusterQueue", "ml-gpu")["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"] == "-4"

@@ -21,7 +21,10 @@ from .resources import GPU_RESOURCE
 if TYPE_CHECKING:
     from .synth import SynthContext
 
-__all__ = ["add_kueue_objects", "check_kueue_capacity", "gpus_requested"]
+__all__ = ["add_kueue_objects", "check_kueue_capacity", "gpus_requested", "PLATFORM_FOLDER"]
+
+#: The folder (and app name) of an environment's platform-wide objects.
+PLATFORM_FOLDER = "_platform"
 
 
 def _pod_gpus(pod_spec: dict[str, Any]) -> int:
@@ -63,13 +66,14 @@ def _node_selector(obj: dict[str, Any]) -> dict[str, str]:
 
 
 def add_kueue_objects(ctx: SynthContext) -> None:
-    """The TRANSFORMS step: each environment's Kueue objects, in the folder of its first app."""
+    """The TRANSFORMS step: each environment's Kueue objects, in ``<out>/<environment>/_platform/``.
+
+    They are cluster-wide and the platform team's, not an app's: no app's AppProject may own them (gitops/tenancy.py),
+    so, like ``_argocd/``, the folder is applied by the platform team (kubectl apply, or an Application of theirs).
+    """
     for environment in ctx.platform.environments:
         kueue: KueueSpec | None = environment.kueue
         if kueue is None:
-            continue
-        apps = list(dict.fromkeys(m.app for m in ctx.manifests if m.environment == environment.name))
-        if not apps:
             continue
         declared = environment.operator_versions
         if declared is not None and "kueue" not in declared:
@@ -77,8 +81,8 @@ def add_kueue_objects(ctx: SynthContext) -> None:
                                         f"does not have Kueue (operators: {', '.join(declared) or 'none'})",
                                         "add 'kueue' to the environment's operators, or remove 'kueue'"))
             continue
-        where = f"{environment.name}/kueue"
-        ctx.manifests += [Manifest(obj, where, environment.name, apps[0]) for obj in kueue_objects(kueue, apps[0])]
+        where = f"{environment.name}/kueue"  # labelled part-of "platform": a label value cannot start with "_"
+        ctx.manifests += [Manifest(obj, where, environment.name, PLATFORM_FOLDER) for obj in kueue_objects(kueue, "platform")]
 
 
 def _conflicts(kueue: KueueSpec, flavor: str, selector: dict[str, str]) -> bool:

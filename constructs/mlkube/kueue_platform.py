@@ -1,8 +1,7 @@
 """Kueue for the platform team: ResourceFlavors, ClusterQueues with GPU quotas, WorkloadPriorityClasses.
 
-An environment's ``kueue=KueueSpec(...)`` declares them; synth emits them (kueue.x-k8s.io/v1beta1, served by every
-Kueue release mlkube supports: kubernetes-sigs/kueue config/components/crd/bases at each tag) into the folder of the
-environment's first app, like the namespace objects, and checks that every queued job can be admitted
+An environment's ``kueue=KueueSpec(...)`` declares them; synth emits them into ``<out>/<environment>/_platform/`` (kueue.x-k8s.io/v1beta1, served by every
+Kueue release mlkube supports: kubernetes-sigs/kueue config/components/crd/bases at each tag) and checks that every queued job can be admitted
 (``kueue_check.py``). Field meanings follow the Kueue API reference (kueue.sigs.k8s.io/docs/reference/kueue.v1beta1/)
 and the concepts pages for ClusterQueue, ResourceFlavor and WorkloadPriorityClass.
 """

@@ -92,7 +92,7 @@ def test_fails_when_a_reference_names_a_workload_that_is_not_a_volume(tmp_path):
 
 def test_fails_when_a_mount_path_is_relative(tmp_path):
     path = write(tmp_path, BLUEPRINT.replace("path: /ckpt}]", "path: ckpt}]"))
-    assert problems_of(path) == ["13:42 workloads.train.mounts[0].path: must be an absolute path (got 'ckpt') (got 'ckpt')"]
+    assert problems_of(path) == ["13:42 workloads.train.mounts[0].path: must be an absolute path, e.g. /var/run/secrets/db (got 'ckpt')"]
 
 
 def test_fails_when_a_volume_mounts_a_volume(tmp_path):
