@@ -16,11 +16,11 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["Unsupported", "emit_document"]
+__all__ = ["Unsupported", "emit_document", "plain_text", "MAX_KEY"]
 
 #: Longest scalar written here: PyYAML folds longer lines at its ``width`` and complex-keys long keys (``? key``).
 _MAX_SCALAR = 4096
-_MAX_KEY = 120
+MAX_KEY = 120
 #: Strings that are plain in block context whatever PyYAML's checks: no indicator, space or ``:``; starting with a
 #: letter, so not a number, a timestamp or ``.inf``. Words YAML 1.1 reads as booleans or null are excluded below.
 _PLAIN = re.compile(r"[A-Za-z][A-Za-z0-9_./-]*\Z")
@@ -132,11 +132,7 @@ class _Writer:
 def _scalar_text(value: Any, scalar: Callable[[Any], str]) -> str:
     kind = type(value)
     if kind is str:
-        if _PLAIN.match(value) and value not in _RESERVED_WORDS and len(value) <= _MAX_SCALAR:
-            return value
-        if len(value) > _MAX_SCALAR:
-            raise Unsupported("long scalar")
-        return scalar(value)
+        return scalar(value)  # the caller memoizes; plain_text() is its fast path
     if kind is bool:
         return "true" if value else "false"
     if kind is int:
@@ -148,9 +144,14 @@ def _scalar_text(value: Any, scalar: Callable[[Any], str]) -> str:
     raise Unsupported(f"type {kind.__name__}")
 
 
+def plain_text(value: str, limit: int = _MAX_SCALAR) -> str | None:
+    """``value`` itself when it is surely written plain; None when PyYAML must be asked; Unsupported when too long."""
+    if len(value) > limit:
+        raise Unsupported("long scalar or key")
+    if _PLAIN.match(value) and value not in _RESERVED_WORDS:
+        return value
+    return None
+
+
 def _key_text(key: str, render: Callable[[str], str]) -> str:
-    if _PLAIN.match(key) and key not in _RESERVED_WORDS and len(key) <= _MAX_KEY:
-        return key
-    if len(key) > _MAX_KEY or "\n" in key or not key:
-        raise Unsupported("key")
-    return render(key)
+    return render(key)  # the caller memoizes; plain_text() is its fast path

@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from .emitter import Unsupported, emit_document
+from .emitter import MAX_KEY, Unsupported, emit_document, plain_text
 
 __all__ = ["to_yaml", "to_yaml_pyyaml", "file_name", "HEADER_KEYS"]
 
@@ -90,7 +90,8 @@ def _scalar(value: Any) -> str:
 
 @functools.lru_cache(maxsize=1 << 16)
 def _string_scalar(value: str) -> str:
-    return _render_scalar(value)
+    plain = plain_text(value)
+    return plain if plain is not None else _render_scalar(value)
 
 
 def _render_scalar(value: Any) -> str:
@@ -107,8 +108,11 @@ def _render_scalar(value: Any) -> str:
 @functools.lru_cache(maxsize=1 << 14)
 def _key(key: str) -> str:
     """How PyYAML writes one simple key (quoted when YAML would read it as another type)."""
-    if any(mark in key for mark in _OTHER_BREAKS):
-        raise Unsupported("line break in a key")
+    plain = plain_text(key, MAX_KEY)
+    if plain is not None:
+        return plain
+    if not key or any(mark in key for mark in _OTHER_BREAKS):
+        raise Unsupported("empty key or a line break in it")
     text = _dump({key: None})
     suffix = ": null\n"
     if not text.endswith(suffix) or "\n" in text[:-len(suffix)]:
