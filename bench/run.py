@@ -62,6 +62,8 @@ for relative, obj in objects:
 
 #: Scratch on tmpfs where the machine has one: the figures are then the programs', not the shared disk's.
 SCRATCH = "/dev/shm" if Path("/dev/shm").is_dir() else None
+#: CPU seconds (user + system, with waited children) of the last run(): steadier than wall time on a shared machine.
+LAST_CPU = [0.0]
 HELM = Path(os.environ.get("HELM") or ROOT / ".tools" / "helm" / "helm")
 
 
@@ -73,6 +75,7 @@ def run(command: list[str], apps: int, cwd: Path = ROOT, extra_env: dict[str, st
                                    stdout=out, stderr=err, text=True)
         _, status, usage = os.wait4(process.pid, 0)
         seconds = time.perf_counter() - start
+        LAST_CPU[0] = usage.ru_utime + usage.ru_stime
         process.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
@@ -141,6 +144,7 @@ def helm_chart(dist: Path, apps: int, chart: Path) -> None:
 
 def measure(apps: int, runs: int, plus: bool = True) -> dict[str, object]:
     results: dict[str, list[float]] = {}
+    cpus: dict[str, list[float]] = {}
     peaks: dict[str, float] = {}
     objects = plus_objects = helm_objects = 0
     with tempfile.TemporaryDirectory(prefix="mlkube-bench-", dir=SCRATCH) as folder:
@@ -149,33 +153,40 @@ def measure(apps: int, runs: int, plus: bool = True) -> dict[str, object]:
             dist = tmp / f"dist-{attempt}"
             seconds, peak, _ = run(mlkube("synth", "--app", str(BENCH / "platform_app.py"), "--out", str(dist)), apps)
             results.setdefault("mlkube synth", []).append(seconds)
+            cpus.setdefault("mlkube synth", []).append(LAST_CPU[0])
             peaks["mlkube synth"] = max(peaks.get("mlkube synth", 0), peak)
             objects = count_objects(dist)
             seconds, peak, _ = run(mlkube("synth", "--app", str(BENCH / "platform_app.py"), "--out", str(dist)), apps)
             results.setdefault("mlkube re-synth, unchanged", []).append(seconds)
+            cpus.setdefault("mlkube re-synth, unchanged", []).append(LAST_CPU[0])
             peaks["mlkube re-synth, unchanged"] = max(peaks.get("mlkube re-synth, unchanged", 0), peak)
             seconds, _, _ = run(mlkube("synth", "--app", str(BENCH / "platform_app.py"), "--out", str(dist)), apps,
                                 extra_env={"MLKUBE_BENCH_CHANGED": "0"})
             results.setdefault("mlkube re-synth, one app changed", []).append(seconds)
+            cpus.setdefault("mlkube re-synth, one app changed", []).append(LAST_CPU[0])
             seconds, peak, _ = run(mlkube("validate", str(dist)), apps)
             results.setdefault("mlkube validate", []).append(seconds)
+            cpus.setdefault("mlkube validate", []).append(LAST_CPU[0])
             peaks["mlkube validate"] = max(peaks.get("mlkube validate", 0), peak)
             floor_seconds = float(run([PYTHON, "-c", FLOOR, str(dist), str(tmp / f"floor-{attempt}")], apps)[2].strip())
             results.setdefault("floor (PyYAML C dump)", []).append(floor_seconds)
             dump_objects(dist, tmp / "objects.json")
             seconds, peak, _ = run([PYTHON, "-c", FLOOR_PROCESS, str(tmp / "objects.json"), str(tmp / f"floor-process-{attempt}")], apps)
             results.setdefault("floor as a process", []).append(seconds)
+            cpus.setdefault("floor as a process", []).append(LAST_CPU[0])
             peaks["floor as a process"] = max(peaks.get("floor as a process", 0), peak)
             if HELM.is_file():
                 chart = tmp / f"chart-{attempt}"
                 helm_chart(dist, apps, chart)
                 seconds, _, rendered = run([str(HELM), "template", "peer", str(chart)], apps)
                 results.setdefault("helm template (peer)", []).append(seconds)
+                cpus.setdefault("helm template (peer)", []).append(LAST_CPU[0])
                 helm_objects = rendered.count("\nkind: ")
             if plus:
                 seconds, peak, _ = run([PYTHON, str(BENCH / "cdk8s_plus_app.py"), str(tmp / f"plus-{attempt}")], apps)
                 plus_objects = count_documents(tmp / f"plus-{attempt}")
                 results.setdefault("cdk8s-plus synth", []).append(seconds)
+                cpus.setdefault("cdk8s-plus synth", []).append(LAST_CPU[0])
                 peaks["cdk8s-plus synth"] = max(peaks.get("cdk8s-plus synth", 0), peak)
             if has_command("pin"):
                 pinned = tmp / f"pinned-{attempt}"
@@ -184,15 +195,18 @@ def measure(apps: int, runs: int, plus: bool = True) -> dict[str, object]:
                 write_digests(pinned, digests)
                 seconds, _, _ = run(mlkube("pin", "--digests", str(digests), "--dist", str(pinned)), apps)
                 results.setdefault("mlkube pin", []).append(seconds)
+                cpus.setdefault("mlkube pin", []).append(LAST_CPU[0])
             if has_command("diff"):
                 head = tmp / f"head-{attempt}"
                 shutil.copytree(dist, head)
                 bump_images(head)
                 seconds, _, _ = run(mlkube("diff", str(dist), str(head), "--format", "json"), apps)
                 results.setdefault("mlkube diff", []).append(seconds)
+                cpus.setdefault("mlkube diff", []).append(LAST_CPU[0])
     medians = {name: statistics.median(values) for name, values in results.items()}
     counts = {"cdk8s-plus synth": plus_objects, "helm template (peer)": helm_objects}
-    return {"apps": apps, "objects": objects, "counts": counts, "seconds": medians, "peak_mib": peaks}
+    cpu = {name: statistics.median(values) for name, values in cpus.items()}
+    return {"apps": apps, "objects": objects, "counts": counts, "seconds": medians, "cpu": cpu, "peak_mib": peaks}
 
 
 def startup(runs: int) -> float:
@@ -228,21 +242,25 @@ def help_time(runs: int) -> tuple[float, float]:
 
 
 def render(rows: list[dict[str, object]], start_up: float, runs: int, help_seconds: float = 0.0, help_cpu: float = 0.0) -> str:
-    lines = ["| apps x envs | objects | step | median s | objects/s | peak MiB | vs floor as a process | mlkube synth vs cdk8s-plus (per object) |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = ["| apps x envs | objects | step | median s | CPU s | objects/s | peak MiB | vs floor as a process (wall; CPU) | "
+             "mlkube synth vs cdk8s-plus (per object; in total; CPU in total) |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for row in rows:
         seconds: dict[str, float] = row["seconds"]  # type: ignore[assignment]
+        cpu: dict[str, float] = row["cpu"]  # type: ignore[assignment]
         floor, synth = seconds["floor as a process"], seconds["mlkube synth"]
         plus = seconds.get("cdk8s-plus synth")
         for step, value in seconds.items():
             count = row["counts"].get(step) or row["objects"]  # type: ignore[union-attr]
-            ratio_floor = f"{value / floor:.2f}x"
+            ratio_floor = f"{value / floor:.2f}x" + (f"; {cpu[step] / cpu['floor as a process']:.2f}x" if step in cpu else "")
             ratio_plus = ""
             if step == "mlkube synth" and plus:
                 per_object = (plus / row["counts"]["cdk8s-plus synth"]) / (synth / row["objects"])  # type: ignore[index,operator]
-                ratio_plus = f"{per_object:.1f}x faster ({plus / synth:.1f}x in total)"
+                ratio_plus = (f"{per_object:.1f}x faster; {plus / synth:.1f}x; "
+                              f"{cpu['cdk8s-plus synth'] / cpu['mlkube synth']:.1f}x")
             peak = row["peak_mib"].get(step, "")  # type: ignore[union-attr]
-            lines.append(f"| {row['apps']} x 3 | {count} | {step} | {value:.2f} | {count / value:,.0f} | "  # type: ignore[operator]
+            cpu_text = f"{cpu[step]:.2f}" if step in cpu else ""
+            lines.append(f"| {row['apps']} x 3 | {count} | {step} | {value:.2f} | {cpu_text} | {count / value:,.0f} | "  # type: ignore[operator]
                          f"{f'{peak:.0f}' if peak else ''} | {ratio_floor} | {ratio_plus} |")
     per_object = [(row["seconds"]["mlkube validate"] / row["objects"]) * 1000 for row in rows]  # type: ignore[index]
     synth_ms = [(row["seconds"]["mlkube synth"] / row["objects"]) * 1000 for row in rows]  # type: ignore[index]
