@@ -38,8 +38,8 @@ def emit_document(obj: dict[str, Any], header: tuple[str, ...], scalar: Callable
     rendering of one scalar as a mapping value at the top level (``k: <this>``), ``key(text)`` of one simple key."""
     if type(obj) is not dict or not obj:
         raise Unsupported("top level")
-    items = [(key, obj[key]) for key in header if key in obj]
-    rest = [(key, value) for key, value in obj.items() if key not in header]
+    items = [(name, obj[name]) for name in header if name in obj]
+    rest = [(name, value) for name, value in obj.items() if name not in header]
     _check_keys(rest)
     items += sorted(rest)
     out: list[str] = []
@@ -66,7 +66,7 @@ class _Writer:
         for position, (key, value) in enumerate(items):
             if position or not inline:
                 self.out.append(pad)
-            self.out.append(_key_text(key, self.key))
+            self.out.append(self.key(key))  # the caller memoizes; plain_text() is its fast path
             self.out.append(":")
             self.value(value, indent, in_mapping=True)
 
@@ -152,6 +152,3 @@ def plain_text(value: str, limit: int = _MAX_SCALAR) -> str | None:
         return value
     return None
 
-
-def _key_text(key: str, render: Callable[[str], str]) -> str:
-    return render(key)  # the caller memoizes; plain_text() is its fast path
