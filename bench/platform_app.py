@@ -11,7 +11,9 @@ from mlkube import Environment, InferenceService, MlApp, Platform
 APPS = int(os.environ.get("MLKUBE_BENCH_APPS", "10"))
 #: The index of an app whose image gets a new tag (bench/run.py's re-synth with one app changed).
 CHANGED = int(os.environ.get("MLKUBE_BENCH_CHANGED", "-1"))
-ENVIRONMENTS = [Environment(name=name, namespace=f"{name}-{{app}}") for name in ("dev", "staging", "prod")]
+# Model downloads leave the cluster over HTTPS (a URI model needs declared egress).
+ENVIRONMENTS = [Environment(name=name, namespace=f"{name}-{{app}}", network={"egress_https_cidrs": ["0.0.0.0/0"]})
+                for name in ("dev", "staging", "prod")]
 HAS_TRAINING = hasattr(mlkube, "GpuTrainingJob") and hasattr(mlkube, "CheckpointVolume")
 
 

@@ -39,6 +39,22 @@ def validate_manifests(manifests: list[LoadedManifest], catalog: SchemaCatalog) 
     return problems, sorted(unknown)
 
 
+def _note_skipped_rules(catalog: SchemaCatalog) -> None:
+    """Say which CEL rules were not evaluated: transition rules in one count, any other rule by itself."""
+    skipped = catalog.skipped_rules()
+    transitions = sum(count for rule, count in skipped.items() if rule.reason.startswith("transition rule"))
+    if transitions:
+        click.echo(f"note: {transitions} CEL transition rule evaluation(s) skipped (rules on oldSelf run only on update)", err=True)
+    for rule, count in sorted(skipped.items(), key=lambda item: (item[0].reason, item[0].rule)):
+        if not rule.reason.startswith("transition rule"):
+            click.echo(f"note: CEL rule not evaluated ({count}x): {rule.reason}: {_short(rule.rule)}", err=True)
+
+
+def _short(rule: str, limit: int = 100) -> str:
+    text = " ".join(rule.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 @click.command("validate")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--crd-schemas", "crd_schemas", multiple=True, type=click.Path(path_type=Path),
@@ -52,13 +68,17 @@ def validate_manifests(manifests: list[LoadedManifest], catalog: SchemaCatalog) 
 @click.option("--allowed-registry", "allowed_registries", multiple=True, metavar="PREFIX",
               help="Image prefix that is allowed, e.g. ghcr.io/acme/ (repeatable) [default: any registry].")
 @click.option("--require-digests", is_flag=True, help="An image not pinned by digest is an error (else a warning).")
+@click.option("--connectivity", is_flag=True, help="Also print who reaches whom on which port under the NetworkPolicies "
+              "(give one cluster's folder, e.g. dist/<environment>).")
 @handle_errors
 def command(paths: tuple[Path, ...], crd_schemas: tuple[Path, ...], strict: bool, kubernetes_version: str, policy: bool,
-            output_format: str, output: Path | None, allowed_registries: tuple[str, ...], require_digests: bool) -> None:
+            output_format: str, output: Path | None, allowed_registries: tuple[str, ...], require_digests: bool,
+            connectivity: bool) -> None:
     """Validate Kubernetes YAML files and folders: strict schemas and cross-object checks (and --policy)."""
     catalog = SchemaCatalog(ValidationSettings(kubernetes_version, tuple(crd_schemas), strict))
     policy_failed = False
-    if policy:  # the policy report covers every object at once
+    whole_tree = policy or connectivity  # the policy report and the connectivity matrix read every object at once
+    if whole_tree:
         manifests = load_manifests(paths)
         problems, unknown = validate_manifests(manifests, catalog)
         count = len(manifests)
@@ -66,9 +86,14 @@ def command(paths: tuple[Path, ...], crd_schemas: tuple[Path, ...], strict: bool
         problems, unknown, count = validate_by_folder(paths, lambda group: validate_manifests(group, catalog))
     for kind in unknown:
         click.echo(f"note: no schema for {kind}; not validated (give --crd-schemas DIR, or --strict to fail)", err=True)
+    _note_skipped_rules(catalog)
     if policy:
         policy_failed = run_policy_check(manifests, paths, output_format=output_format, output=output,
                                          settings=PolicySettings(allowed_registries, require_digests)).failed
+    if connectivity and not problems:  # the evaluator reads policies the schemas accepted
+        from ..traffic.matrix import print_matrices
+
+        print_matrices(manifests, paths)
     if problems:
         raise MlkubeError(problems, title=f"{count} objects validated, some are invalid", exit_code=EXIT_FINDINGS)
     if policy_failed:
