@@ -79,6 +79,7 @@ def main() -> None:
 SUMMARIES = {
     "blueprint": "YAML blueprints (apps/<team>/mlkube.yaml): JSON Schemas and checks.",
     "boot": "Boot the pods of FOLDER (an app of a synthesized tree, e.g. dist/dev/llm-chat) in podman, offline.",
+    "chart": "Export APP as a Helm chart: templates equal to synth's objects, values from its specs, values.schema.json.",
     "check": "Check the synthesized tree in DIST; exit 1 listing each finding.",
     "diff": "Compare two sides of the config repo: each a folder, or a git revision REV or REV:PATH of --repo.",
     "images": "Built images (dist/images.json): plan CI's builds.",
