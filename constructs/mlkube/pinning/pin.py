@@ -31,6 +31,8 @@ class PinResult:
     def summary(self) -> str:
         if not self.references and not self.lock_changed:
             text = "nothing to pin: no file changed"
+        elif not self.references and self.models_changed:
+            text = "pinned no image reference"
         else:
             text = f"pinned {self.references} image reference{'s' if self.references != 1 else ''} in {self.files} files"
             text += "; lock updated" if self.lock_changed else ""
