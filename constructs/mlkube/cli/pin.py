@@ -25,7 +25,8 @@ from . import handle_errors
 @click.option("--models", "models_file", type=click.Path(path_type=Path), default=None,
               help="JSON file from CI: a map model URI -> immutable form (hf://org/name@<commit>, oci://...@sha256:...).")
 @click.option("--resolve", is_flag=True, help="Ask each image's registry for the digest of its tag (HTTP API), and the "
-              "Hugging Face API ($HF_ENDPOINT, token $HF_TOKEN) for the commit of each hf:// model without one.")
+              "Hugging Face API ($HF_ENDPOINT, token $HF_TOKEN) for the commit of each hf:// model without one, and "
+              "the registry for the digest of each oci:// model tag.")
 @click.option("--insecure-registry", "insecure", multiple=True, metavar="HOST:PORT", envvar="MLKUBE_INSECURE_REGISTRIES",
               help="Use plain HTTP for this registry (with --resolve). Repeatable; default: $MLKUBE_INSECURE_REGISTRIES "
                    "(space-separated), for CI steps that run the same command everywhere.")
@@ -45,10 +46,11 @@ def command(dist: Path, digest_files: tuple[Path, ...], digest_pairs: tuple[str,
     if insecure and not resolve and not os.environ.get("MLKUBE_INSECURE_REGISTRIES"):
         raise MlkubeError.single("--insecure-registry only applies with --resolve")
     revision = default_revision() if revision is None else revision
+    client = RegistryClient(insecure) if resolve else None
     models = ModelPinning(pins_from_file(models_file) if models_file else None, str(models_file or ""),
-                          HuggingFaceResolver() if resolve else None)
-    if resolve:
-        result = pin_from_registry(dist, RegistryClient(insecure), revision, models)
+                          HuggingFaceResolver() if resolve else None, client)
+    if client is not None:
+        result = pin_from_registry(dist, client, revision, models)
     else:
         digests = read_digest_files(digest_files, digest_pairs) if digest_files or digest_pairs else {}
         result = pin_from_digests(dist, digests, revision, models)

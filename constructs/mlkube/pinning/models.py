@@ -27,12 +27,13 @@ import yaml
 from ..errors import MlkubeError, Problem
 from ..model import ModelReference, download_form
 from .lock import Lock
+from .registry import RegistryClient, RegistryError
 
 if TYPE_CHECKING:
     from ..synth import SynthContext
 
 __all__ = ["ModelField", "model_fields", "model_pin_problems", "apply_model_lock", "require_pinned_models",
-           "tree_models", "pins_from_file", "HuggingFaceResolver", "plan_model_pins"]
+           "tree_models", "pins_from_file", "HuggingFaceResolver", "resolve_oci", "plan_model_pins"]
 
 DOWNLOADER = "model-downloader"
 
@@ -221,8 +222,22 @@ class HuggingFaceResolver:
         return pinned, url
 
 
+def resolve_oci(uri: str, registry: RegistryClient) -> tuple[str, str]:
+    """(``oci://<repository>@sha256:...``, what was asked): the registry's HEAD on the tag's manifest (pinning/registry.py)."""
+    reference = uri[len("oci://"):]
+    repository, _, tag = reference.rpartition(":")
+    if not repository or "/" in tag:
+        repository, tag = reference, "latest"
+    try:
+        digest = registry.digest(repository, tag)
+    except RegistryError as error:
+        raise MlkubeError([Problem(uri, "", error.message, error.hint)]) from None
+    return f"oci://{repository}@{digest}", f"registry HEAD {repository}:{tag}"
+
+
 def plan_model_pins(dist: Path, lock: Lock, environments: set[str], revision: str, *, given: dict[str, str] | None = None,
-                    given_from: str = "", resolver: HuggingFaceResolver | None = None) -> tuple[Lock, bool]:
+                    given_from: str = "", resolver: HuggingFaceResolver | None = None,
+                    registry: RegistryClient | None = None) -> tuple[Lock, bool]:
     """The lock with model pins for ``environments``; all or nothing: any model that cannot be pinned raises, nothing changed."""
     used = tree_models(dist, environments, lock)
     new = lock.copy()
@@ -233,13 +248,18 @@ def plan_model_pins(dist: Path, lock: Lock, environments: set[str], revision: st
         problems += [Problem(given_from, uri, f"names a model that no manifest of {', '.join(sorted(environments))} in {dist} uses",
                              f"models in the tree: {', '.join(sorted(used)[:5]) or 'none'}") for uri in unknown]
         pins = {uri: (pinned, {"via": "file", "from": given_from}) for uri, pinned in given.items() if uri in used}
-    if resolver is not None:
+    if resolver is not None or registry is not None:
         for uri in sorted(used):
             ref = ModelReference(uri)
-            if ref.immutable or not ref.hf_repo or uri in pins:
+            if ref.immutable or not ref.pinnable or uri in pins:
                 continue
             try:
-                pinned, url = resolver.resolve(uri)
+                if ref.scheme == "oci" and registry is not None:
+                    pinned, url = resolve_oci(uri, registry)
+                elif ref.hf_repo and resolver is not None:
+                    pinned, url = resolver.resolve(uri)
+                else:
+                    continue
             except MlkubeError as error:
                 problems += error.problems
                 continue

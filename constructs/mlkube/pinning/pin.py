@@ -68,6 +68,8 @@ class ModelPinning:
     given: dict[str, str] | None = None
     given_from: str = ""
     resolver: HuggingFaceResolver | None = None
+    #: Resolves oci:// model tags by the registry's HEAD (``--resolve``).
+    registry: RegistryClient | None = None
 
 
 def _pin_models(dist: Path, lock: Lock, files: list[TreeFile], models: ModelPinning | None, revision: str) -> tuple[Lock, bool]:
@@ -75,7 +77,8 @@ def _pin_models(dist: Path, lock: Lock, files: list[TreeFile], models: ModelPinn
     if models is None:
         return lock, False
     entry = {tree_file.environment for tree_file in files}
-    return plan_model_pins(dist, lock, entry, revision, given=models.given, given_from=models.given_from, resolver=models.resolver)
+    return plan_model_pins(dist, lock, entry, revision, given=models.given, given_from=models.given_from, resolver=models.resolver,
+                           registry=models.registry)
 
 
 @writes_output("dist")  # under the output lock, after recovering a killed run
