@@ -141,6 +141,7 @@ def test_pin_resolve_locks_staging_synth_applies_and_promote_copies_to_prod(tmp_
     assert staging == {"hf://acme/chat": {"pinned": f"hf://acme/chat@{SHA}",
                                           "source": {"via": "resolve", "from": f"{hub}/api/models/acme/chat/revision/main", "revision": "r1"}}}
     assert "models" not in _lock(out)["environments"].get("prod", {})  # pin never changes a gated environment
+    assert downloader_uri(out, "staging") == f"hf://acme/chat:{SHA}" and downloader_uri(out, "prod") == "hf://acme/chat"
     assert run_mlkube("promote", "staging", "prod", "--dist", str(out)).returncode == 0
     assert _lock(out)["environments"]["prod"]["models"] == staging
     synth(out, "hf://acme/chat")  # prod now serves what staging pinned: no refusal
@@ -153,6 +154,7 @@ def test_pin_resolve_locks_staging_synth_applies_and_promote_copies_to_prod(tmp_
     assert run_mlkube("pin", "--resolve", "--dist", str(out), env={"HF_ENDPOINT": hub}).returncode == 0
     lock = _lock(out)["environments"]
     assert lock["staging"]["models"]["hf://acme/chat"]["pinned"] == f"hf://acme/chat@{NEW_SHA}"
+    assert downloader_uri(out, "staging") == f"hf://acme/chat:{NEW_SHA}" and downloader_uri(out, "prod") == f"hf://acme/chat:{SHA}"
     assert lock["prod"]["models"]["hf://acme/chat"]["pinned"] == f"hf://acme/chat@{SHA}"
 
 
@@ -175,8 +177,11 @@ def test_pin_models_file_from_ci(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert _lock(out)["environments"]["staging"]["models"]["hf://acme/chat"] == {
         "pinned": f"hf://acme/chat@{SHA}", "source": {"via": "file", "from": str(models), "revision": "r1"}}
-    synth(out, "hf://acme/chat", [{"name": "staging", "network": NETWORK}])
+    # pin writes the pinned model into the manifests too (byte-preserving), and synth agrees byte for byte.
     assert downloader_uri(out, "staging") == f"hf://acme/chat:{SHA}"
+    pinned = {path: path.read_bytes() for path in out.rglob("*.yaml")}
+    synth(out, "hf://acme/chat", [{"name": "staging", "network": NETWORK}])
+    assert {path: path.read_bytes() for path in out.rglob("*.yaml")} == pinned
 
 
 @pytest.mark.parametrize(("pins", "message"), [

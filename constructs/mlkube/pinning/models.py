@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from ..synth import SynthContext
 
 __all__ = ["ModelField", "model_fields", "model_pin_problems", "apply_model_lock", "require_pinned_models",
-           "tree_models", "pins_from_file", "HuggingFaceResolver", "resolve_oci", "plan_model_pins"]
+           "tree_models", "pins_from_file", "HuggingFaceResolver", "resolve_oci", "plan_model_pins", "model_replacements"]
 
 DOWNLOADER = "model-downloader"
 
@@ -275,3 +275,48 @@ def plan_model_pins(dist: Path, lock: Lock, environments: set[str], revision: st
             models[uri] = {"pinned": pinned, "source": {**source, "revision": revision}}
             changed = True
     return new, changed
+
+
+def _model_scalars(node: Any, found: list[Any]) -> None:
+    """Positions of the model URI scalars (see model_fields) in a composed YAML node."""
+    if isinstance(node, yaml.MappingNode):
+        values = {str(key.value): value for key, value in node.value}
+        uri = values.get("storageUri")
+        if isinstance(uri, yaml.ScalarNode) and not str(uri.value).startswith("pvc://"):
+            found.append(uri)
+        name, args = values.get("name"), values.get("args")
+        if (isinstance(name, yaml.ScalarNode) and name.value == DOWNLOADER and isinstance(args, yaml.SequenceNode) and args.value
+                and isinstance(args.value[0], yaml.ScalarNode)):
+            found.append(args.value[0])
+        for value in values.values():
+            _model_scalars(value, found)
+    elif isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            _model_scalars(item, found)
+
+
+def model_replacements(files: list[Any], before: Lock, after: Lock) -> dict[Path, dict[Any, str]]:
+    """Per file of ``files`` (pinning.tree.TreeFile), the model scalars whose pin ``after`` changes, and their new value.
+
+    pin writes these with the image values, byte-preserving (pinning/rewrite.py), so that the tree matches the lock at once.
+    """
+    from .scan import ImageScalar, _Loader
+
+    changes: dict[Path, dict[Any, str]] = {}
+    for tree_file in files:
+        env = tree_file.environment
+        new = _pins(after, env)
+        if not new:
+            continue
+        locked = {download_form(pinned): uri for uri, pinned in _pins(before, env).items()}
+        nodes: list[Any] = []
+        for document in yaml.compose_all(tree_file.text, Loader=_Loader):
+            _model_scalars(document, nodes)
+        for node in nodes:
+            value = str(node.value)
+            pinned = new.get(locked.get(value, value))
+            if pinned and download_form(pinned) != value:
+                scalar = ImageScalar(value, node.start_mark.index, node.end_mark.index, node.style, node.start_mark.line + 1,
+                                     "model", "", "", "")
+                changes.setdefault(tree_file.path, {})[scalar] = download_form(pinned)
+    return changes

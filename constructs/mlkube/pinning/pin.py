@@ -11,7 +11,7 @@ from pathlib import Path
 from ..errors import MlkubeError, Problem
 from ..output import replace_files, writes_output
 from .lock import LOCK_FILE, Lock, load_lock
-from .models import HuggingFaceResolver, plan_model_pins
+from .models import HuggingFaceResolver, model_replacements, plan_model_pins
 from .plan import PinPlan, plan_pins, unpinned_tags
 from .registry import RegistryClient, RegistryError
 from .rewrite import rewrite_text
@@ -37,7 +37,7 @@ class PinResult:
             text = f"pinned {self.references} image reference{'s' if self.references != 1 else ''} in {self.files} files"
             text += "; lock updated" if self.lock_changed else ""
         if self.models_changed:
-            text += "\nmodel pins updated in the lock: run mlkube synth to apply them"
+            text += "\nmodel pins updated in the lock and the manifests"
         if self.unpinned:
             shown = ", ".join(self.unpinned[:5]) + (", ..." if len(self.unpinned) > 5 else "")
             text += f"\nnote: {len(self.unpinned)} image references have no digest yet ({shown}); mlkube check --pinned lists them"
@@ -84,7 +84,7 @@ def _pin_models(dist: Path, lock: Lock, files: list[TreeFile], models: ModelPinn
 @writes_output("dist")  # under the output lock, after recovering a killed run
 def pin_from_digests(dist: Path, digests: dict[str, str], revision: str, models: ModelPinning | None = None) -> PinResult:
     """Pin with digests CI reported; a digest for an image the tree does not use is an error."""
-    lock = load_lock(dist)
+    before = lock = load_lock(dist)
     files = _entry_files(dist, lock)
     lock, models_changed = _pin_models(dist, lock, files, models, revision)
     plan = plan_pins(files, lock, lambda repo, tag: digests.get(f"{repo}:{tag}"), built_image_names(dist), revision)
@@ -94,13 +94,13 @@ def pin_from_digests(dist: Path, digests: dict[str, str], revision: str, models:
         raise MlkubeError([Problem("digests", reference, f"names an image that no manifest in {dist} uses",
                                    f"images in the tree include: {', '.join(used)}" if used else "the tree has no images")
                            for reference in unknown], title="the digests given cannot be used; nothing was changed")
-    return _apply(dist, plan, files, models_changed)
+    return _apply(dist, plan, files, models_changed, before)
 
 
 @writes_output("dist")
 def pin_from_registry(dist: Path, client: RegistryClient, revision: str, models: ModelPinning | None = None) -> PinResult:
     """Pin every tagged image value with the digest its registry serves for the tag (and models, when asked)."""
-    lock = load_lock(dist)
+    before = lock = load_lock(dist)
     files = _entry_files(dist, lock)
     lock, models_changed = _pin_models(dist, lock, files, models, revision)
     answers = client.resolve_all(unpinned_tags(files))
@@ -110,7 +110,7 @@ def pin_from_registry(dist: Path, client: RegistryClient, revision: str, models:
         raise MlkubeError(errors, title="the registry did not give every digest; nothing was changed")
     digests = {key: str(value) for key, value in answers.items()}
     plan = plan_pins(files, lock, lambda repo, tag: digests.get((repo, tag)), built_image_names(dist), revision)
-    return _apply(dist, plan, files, models_changed)
+    return _apply(dist, plan, files, models_changed, before)
 
 
 def _read_only(path: Path) -> bool:
@@ -119,11 +119,14 @@ def _read_only(path: Path) -> bool:
     return path.exists() and not path.stat().st_mode & stat.S_IWUSR
 
 
-def _apply(dist: Path, plan: PinPlan, files: list[TreeFile], models_changed: bool = False) -> PinResult:
+def _apply(dist: Path, plan: PinPlan, files: list[TreeFile], models_changed: bool = False, before: Lock | None = None) -> PinResult:
     texts = {tree_file.path: tree_file.text for tree_file in files}
     updates: dict[Path, bytes] = {}
-    for path in sorted(plan.replacements):
-        new = rewrite_text(texts[path], plan.replacements[path])
+    replacements = {path: dict(found) for path, found in plan.replacements.items()}
+    for path, found in (model_replacements(files, before, plan.lock) if models_changed and before is not None else {}).items():
+        replacements.setdefault(path, {}).update(found)
+    for path in sorted(replacements):
+        new = rewrite_text(texts[path], replacements[path])
         if new != texts[path]:
             updates[path] = new.encode("utf-8")
     if plan.lock_changed or models_changed:
