@@ -5,18 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from .kube.pods import TEMPLATE_PATHS
+
 __all__ = ["Manifest", "object_key", "pod_template", "POD_TEMPLATE_PATHS"]
 
-#: Where each workload kind keeps its pod template.
-POD_TEMPLATE_PATHS: dict[str, tuple[str, ...]] = {
-    "Deployment": ("spec", "template"),
-    "StatefulSet": ("spec", "template"),
-    "DaemonSet": ("spec", "template"),
-    "ReplicaSet": ("spec", "template"),
-    "Job": ("spec", "template"),
-    "CronJob": ("spec", "jobTemplate", "spec", "template"),
-    "Pod": (),
-}
+#: Where each built-in kind with one pod template keeps it (from the one table, mlkube.kube.pods).
+POD_TEMPLATE_PATHS: dict[str, tuple[str, ...]] = TEMPLATE_PATHS
 
 
 @dataclass

@@ -12,7 +12,8 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from .errors import Problem
-from .manifest import Manifest, pod_template
+from .kube.pods import pod_views
+from .manifest import Manifest
 
 if TYPE_CHECKING:
     from .synth import SynthContext
@@ -21,13 +22,7 @@ __all__ = ["check_volume_sharing", "volume_sharing_step", "written_claims", "pod
 
 
 def _pod_specs(manifest: Manifest) -> list[dict[str, Any]]:
-    if manifest.kind == "JobSet":
-        jobs = (manifest.obj.get("spec") or {}).get("replicatedJobs") or []
-        return [((job.get("template") or {}).get("spec") or {}).get("template", {}).get("spec") or {} for job in jobs]
-    if manifest.kind == "Pod":
-        return [manifest.obj.get("spec") or {}]
-    template = pod_template(manifest.obj)
-    return [template.get("spec") or {}] if template else []
+    return [pod.spec for pod in pod_views(manifest.obj)]
 
 
 def written_claims(pod_spec: dict[str, Any]) -> set[str]:

@@ -32,6 +32,11 @@ CLUSTER_SCOPED_KINDS = frozenset({
 })
 
 
+def _list(value: Any) -> list[Any]:
+    """A list field, or nothing when a malformed object holds something else there."""
+    return value if isinstance(value, list) else []
+
+
 def _dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
@@ -108,12 +113,12 @@ def secret_data(target: Target) -> Iterator[Hit]:
       checkov=("CKV_K8S_35",))
 def secret_env(target: Target) -> Iterator[Hit]:
     for _, container in _workload_containers(target):
-        for index, env in enumerate(container.container.get("env") or []):
+        for index, env in enumerate(_list(container.container.get("env"))):
             ref = _dict(_dict(_dict(env).get("valueFrom")).get("secretKeyRef"))
             if ref:
                 yield Hit(f"{container.path}.env[{index}].valueFrom.secretKeyRef",
                           f"{container.describe()} reads Secret {ref.get('name')!r} into env var {_dict(env).get('name')}")
-        for index, source in enumerate(container.container.get("envFrom") or []):
+        for index, source in enumerate(_list(container.container.get("envFrom"))):
             ref = _dict(_dict(source).get("secretRef"))
             if ref:
                 yield Hit(f"{container.path}.envFrom[{index}].secretRef",

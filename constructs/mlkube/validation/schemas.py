@@ -23,6 +23,7 @@ import kubernetes_validate
 from referencing import Registry, Resource
 
 from ..errors import MlkubeError
+from .quantities import QuantityTree, quantity_issues, quantity_tree
 
 __all__ = ["SchemaCatalog", "ValidationSettings", "SchemaIssue", "DEFAULT_KUBERNETES_VERSION", "BUILTIN_CRD_SCHEMAS"]
 
@@ -138,6 +139,13 @@ class SchemaCatalog:
                 yield SchemaIssue("", f"no schema for {kind} ({api_version}); give one with --crd-schemas DIR")
             return
         yield from validator.issues(obj)
+        # Quantities pass the schema as "string or number"; the API server parses them (memory: aoeu).
+        for path, message in quantity_issues(obj, validator.quantities):
+            yield SchemaIssue(path, message)
+
+    @cached_property
+    def _quantity_cache(self) -> dict[str, QuantityTree]:
+        return {}
 
 
 class _KindValidator:
@@ -149,6 +157,15 @@ class _KindValidator:
         self._catalog = catalog
         self._fast = jsonschema_rs.validator_for(schema, registry=catalog._fast_registry, validate_formats=False)
         self._detailed: Any = None
+        self._quantities: QuantityTree | None = None
+
+    @property
+    def quantities(self) -> QuantityTree:
+        """Where this kind holds quantities (read from the schema once)."""
+        if self._quantities is None:
+            self._quantities = quantity_tree(self._schema, self._catalog._definitions.get("$defs", {}),
+                                             self._catalog._quantity_cache)
+        return self._quantities
 
     def issues(self, obj: dict[str, Any]) -> Iterator[SchemaIssue]:
         if self._fast.is_valid(obj):
