@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator
 from decimal import Decimal
 from typing import Any
 
+from ..cron import check_schedule
 from ..errors import Problem
 from ..kube.pods import PodView, containers, pod_views
 from ..manifest import Manifest
@@ -55,6 +56,7 @@ def check_cross_object(manifests: Iterable[Manifest], *, partners: bool = True) 
     for manifest in items:
         problems += _name(manifest)
         problems += _gpu_resources(manifest)
+        problems += _cron_schedule(manifest)
     if partners:
         problems += partner_problems(items)
     return problems
@@ -114,6 +116,19 @@ def _name_rule(manifest: Manifest, field: str, name: str, shown: str) -> Iterato
     elif len(name) > 253 or not _DNS_SUBDOMAIN.match(name):
         yield Problem(manifest.where, field, f"{manifest.kind} {shown} is not a DNS-1123 subdomain",
                       "use lower-case letters, digits, '-' and '.'")
+
+
+def _cron_schedule(manifest: Manifest) -> Iterator[Problem]:
+    """A CronJob's schedule as the API server parses it (robfig/cron ParseStandard; see mlkube.cron)."""
+    if manifest.kind != "CronJob" or not str(manifest.obj.get("apiVersion", "")).startswith("batch/"):
+        return
+    schedule = _dict(manifest.obj.get("spec")).get("schedule")
+    if isinstance(schedule, str):
+        try:
+            check_schedule(schedule)
+        except ValueError as error:
+            yield Problem(manifest.where, "spec.schedule", str(error)[:300],
+                          "use 5 fields ('30 2 * * *'), a lower-case macro (@daily) or '@every 5m'")
 
 
 def _gpu_resources(manifest: Manifest) -> Iterator[Problem]:

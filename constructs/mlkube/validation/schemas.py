@@ -177,6 +177,20 @@ class _KindValidator:
             yield from _issues(error)
 
 
+_SHOWN = 80
+
+
+def _message(error: jsonschema.ValidationError) -> str:
+    """The error message without the offending value when that value is long: an alias-expanded
+    value must never come back in an error (it can be gigabytes)."""
+    message = error.message
+    shown = repr(error.instance)
+    if len(shown) > _SHOWN and shown in message:
+        kind = {dict: "the object", list: "the list", str: "the string"}.get(type(error.instance), "the value")
+        message = message.replace(shown, f"{kind} ({len(shown)} characters)")
+    return message if len(message) <= 500 else message[:500] + "..."
+
+
 def _issues(error: jsonschema.ValidationError) -> Iterator[SchemaIssue]:
     # oneOf/anyOf errors hide the useful part in their context; report the deepest, most specific ones.
     if error.context and error.validator in ("anyOf", "oneOf"):
@@ -184,7 +198,7 @@ def _issues(error: jsonschema.ValidationError) -> Iterator[SchemaIssue]:
         best = [e for e in error.context if len(e.absolute_path) == deepest]
         seen = set()
         for sub in best:
-            issue = SchemaIssue(_json_path(sub.absolute_path), sub.message)
+            issue = SchemaIssue(_json_path(sub.absolute_path), _message(sub))
             if issue not in seen:
                 seen.add(issue)
                 yield issue
@@ -196,4 +210,4 @@ def _issues(error: jsonschema.ValidationError) -> Iterator[SchemaIssue]:
             hint = f"; did you mean '{close[0]}'?" if close else ""
             yield SchemaIssue(_json_path([*error.absolute_path, extra]), f"unknown field '{extra}'{hint}")
         return
-    yield SchemaIssue(_json_path(error.absolute_path), error.message)
+    yield SchemaIssue(_json_path(error.absolute_path), _message(error))
