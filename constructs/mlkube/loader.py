@@ -45,11 +45,6 @@ class FastLoader(_BaseLoader):  # type: ignore[misc,valid-type]
     """
 
     _resolved: dict[tuple[Any, ...], str] = {}
-    # go-yaml v2 keeps timestamps as strings (decoding into interface{}), and "=" is a plain string.
-    yaml_implicit_resolvers = {
-        first: [(tag, regexp) for tag, regexp in resolvers if tag not in ("tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:value")]
-        for first, resolvers in _BaseLoader.yaml_implicit_resolvers.items()
-    }
 
     def resolve(self, kind: Any, value: Any, implicit: Any, _scalar: Any = yaml.ScalarNode) -> str:
         if kind is _scalar:
@@ -61,6 +56,17 @@ class FastLoader(_BaseLoader):  # type: ignore[misc,valid-type]
                 self._resolved[(value, implicit)] = tag
             return tag  # type: ignore[no-any-return]
         return super().resolve(kind, value, implicit)  # type: ignore[no-any-return]
+
+
+class ManifestLoader(FastLoader):
+    """FastLoader resolving scalars as the API server's YAML reader does: go-yaml v2 keeps timestamps
+    as strings when decoding into interface{}, and "=" is a plain string (PyYAML's "value" tag)."""
+
+    _resolved: dict[tuple[Any, ...], str] = {}
+    yaml_implicit_resolvers = {
+        first: [(tag, regexp) for tag, regexp in resolvers if tag not in ("tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:value")]
+        for first, resolvers in _BaseLoader.yaml_implicit_resolvers.items()
+    }
 
 
 def plain_value(node: yaml.Node, loader: Any) -> Any:
@@ -261,7 +267,7 @@ _MERGE = "tag:yaml.org,2002:merge"
 
 
 def _documents(text: str, limits: ReadLimits, file_values: list[int]) -> Iterator[tuple[Any, Any]]:
-    loader = FastLoader(text)
+    loader = ManifestLoader(text)
     try:
         count = 0
         characters = 0
@@ -314,7 +320,9 @@ def _objects(shown: str, node: Any, obj: Any, problems: list[Problem], parent: s
         return
     items = _list_items(node, obj)
     if items is None:
-        yield LoadedManifest(obj, f"{shown}:{line}", file=shown, line=line, node=node, parent=parent)
+        # "where" identifies the object: List items written on one line still differ by their path.
+        where = f"{shown}:{line}" + (f" {parent}" if parent else "")
+        yield LoadedManifest(obj, where, file=shown, line=line, node=node, parent=parent)
         return
     if not isinstance(obj.get("items"), list):
         problems.append(Problem(f"{shown}:{line}", "items", f"{obj.get('kind')}: items must be a list of objects"))

@@ -312,3 +312,18 @@ def test_schema_errors_never_quote_an_expanded_value(tmp_path):
     path = write(tmp_path, "cm.yaml", _bomb(4).replace("kind: ConfigMap\n", "kind: ConfigMap\ndata: *a3\n").replace("x:", "xx:"))
     problems = problems_of(path)
     assert problems and all("lol" not in p for p in problems), problems
+
+
+def test_timestamps_and_equals_signs_stay_strings(tmp_path):
+    path = write(tmp_path, "cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata:\n  when: 2024-01-01\n  eq: =\n"
+                 "  2024-01-02: date key\n")
+    manifests, unreadable = load_manifests_isolated([path])
+    assert unreadable == [] and manifests[0].obj["data"] == {"when": "2024-01-01", "eq": "=", "2024-01-02": "date key"}
+    assert problems_of(path) == []
+
+
+def test_list_items_written_on_one_line_keep_their_own_identity(tmp_path):
+    path = write(tmp_path, "list.yaml", "apiVersion: v1\nkind: List\nitems: [{apiVersion: v1, kind: Service, metadata: {name: a},"
+                 " spec: {selector: {app: a}, ports: [{port: 80}]}}, {apiVersion: v1, kind: ConfigMap, metadata: {name: b}}]\n")
+    [problem] = problems_of(path)
+    assert "Service/a (List items[0]): Service 'a' selects no pods" in problem
