@@ -14,7 +14,7 @@ from mlkube.resources import ResourcesSpec
     ("cpu", "١", "does not start with an (ASCII) number"),
     ("cpu", "1e999999999", "is too large for a quantity"),
     ("memory", "-1Gi", "is negative"),
-    ("memory", "aoeu", "is not a quantity"),
+    ("memory", "aoeu", "is not a Kubernetes quantity"),
     ("memory", "1.1.M", "'.M' cannot follow the number"),
     ("memory", "0.1mi", "unknown suffix 'mi'"),
     ("memory", "", "cannot be empty"),

@@ -28,11 +28,11 @@ class Manifest:
 
     @property
     def name(self) -> str:
-        return str((self.obj.get("metadata") or {}).get("name", ""))
+        return str(_metadata(self.obj).get("name", ""))
 
     @property
     def namespace(self) -> str:
-        return str((self.obj.get("metadata") or {}).get("namespace", ""))
+        return str(_metadata(self.obj).get("namespace", ""))
 
     @property
     def key(self) -> tuple[str, str, str, str]:
@@ -42,9 +42,14 @@ class Manifest:
         return f"{self.kind}/{self.name}"
 
 
+def _metadata(obj: dict[str, Any]) -> dict[str, Any]:
+    metadata = obj.get("metadata")
+    return metadata if isinstance(metadata, dict) else {}  # a malformed object: the schema check reports it
+
+
 def object_key(obj: dict[str, Any]) -> tuple[str, str, str, str]:
     """Identity of an object in a cluster: (group, kind, namespace, name)."""
-    metadata = obj.get("metadata") or {}
+    metadata = _metadata(obj)
     group = str(obj.get("apiVersion", "")).rpartition("/")[0]
     return group, str(obj.get("kind", "")), str(metadata.get("namespace", "")), str(metadata.get("name", ""))
 

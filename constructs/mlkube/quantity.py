@@ -76,7 +76,7 @@ def _split(text: str) -> tuple[bool, str, str, str]:
     if pos < end:
         where = f"{_shown(text[pos:])} cannot follow the number" if text[:pos].strip("+-.0") or pos and text[0] in "0." \
             else "it does not start with an (ASCII) number"
-        raise QuantityError(f"{_shown(text)} is not a quantity: {where} ({_EXAMPLES})")
+        raise QuantityError(f"{_shown(text)} is not a Kubernetes quantity: {where} ({_EXAMPLES})")
     return positive, numerator, denominator, text[suffix_start:]
 
 
@@ -87,7 +87,7 @@ def _interpret(text: str, suffix: str) -> tuple[int, int]:
     # strconv.ParseInt(suffix[1:], 10, 64): a sign, ASCII digits, within int64.
     if len(suffix) > 1 and suffix[0] in "eE" and _EXPONENT.fullmatch(suffix[1:]) and -(2**63) <= int(suffix[1:]) <= _INT64_MAX:
         return 10, int(suffix[1:])
-    raise QuantityError(f"{_shown(text)} is not a quantity: unknown suffix {_shown(suffix)} "
+    raise QuantityError(f"{_shown(text)} is not a Kubernetes quantity: unknown suffix {_shown(suffix)} "
                         f"(allowed: Ki Mi Gi Ti Pi Ei, n u m k M G T P E, or an exponent such as e3; {_EXAMPLES})")
 
 
@@ -126,7 +126,7 @@ def parse_quantity(value: str | int | float, *, trim: bool = True) -> Decimal:
 def _number_text(value: int | float) -> str:
     # JSON numbers reach UnmarshalJSON as their text; Go writes 1e+21 for large floats, as Python does.
     if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
-        raise QuantityError(f"{value} is not a quantity ({_EXAMPLES})")
+        raise QuantityError(f"{value} is not a Kubernetes quantity ({_EXAMPLES})")
     return str(value)
 
 

@@ -44,6 +44,11 @@ _APPARMOR_TYPES = frozenset({"RuntimeDefault", "Localhost"})
 _APPARMOR_ANNOTATION = "container.apparmor.security.beta.kubernetes.io/"
 
 
+def _text(value: Any) -> Any:
+    """A value to compare with sets of names: lists and mappings (malformed input) become their text."""
+    return str(value) if isinstance(value, list | dict) else value
+
+
 def _list(value: Any) -> list[Any]:
     """A list field, or nothing when a malformed object holds something else there."""
     return value if isinstance(value, list) else []
@@ -179,11 +184,11 @@ def seccomp(target: Target) -> Iterator[Hit]:
     for pod in target.pods:
         if _windows_exempt(target, pod):
             continue
-        pod_type = _dict(pod.security_context.get("seccompProfile")).get("type")
+        pod_type = _text(_dict(pod.security_context.get("seccompProfile")).get("type"))
         if pod_type is not None and pod_type not in _SECCOMP_TYPES:
             yield Hit(pod.field("securityContext", "seccompProfile", "type"), f"the pod's seccomp profile is {pod_type}")
         for container in containers(pod):
-            own = _dict(container.security_context.get("seccompProfile")).get("type")
+            own = _text(_dict(container.security_context.get("seccompProfile")).get("type"))
             if own is not None and own not in _SECCOMP_TYPES:
                 yield Hit(f"{container.path}.securityContext.seccompProfile.type", f"{container.describe()} uses seccomp profile {own}")
             elif own is None and pod_type not in _SECCOMP_TYPES:
@@ -200,7 +205,7 @@ def sysctls(target: Target) -> Iterator[Hit]:
         items = pod.security_context.get("sysctls")
         for index, sysctl in enumerate(items if isinstance(items, list) else []):
             name = _dict(sysctl).get("name")
-            if name not in allowed:
+            if not isinstance(name, str) or name not in allowed:
                 yield Hit(pod.field("securityContext", f"sysctls[{index}]", "name"),
                           f"sysctl {name} is not in the safe set of Kubernetes {target.settings.kubernetes_version}")
 

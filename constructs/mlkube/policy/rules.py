@@ -92,7 +92,7 @@ def service_account_token(target: Target) -> Iterator[Hit]:
       fix="listen on a port >= 1024 and remove securityContext.capabilities.add", checkov=("CKV_K8S_25",))
 def added_capabilities(target: Target) -> Iterator[Hit]:
     for _, container in _workload_containers(target):
-        added = _dict(container.security_context.get("capabilities")).get("add")
+        added = _list(_dict(container.security_context.get("capabilities")).get("add"))
         if added:
             yield Hit(f"{container.path}.securityContext.capabilities.add", f"{container.describe()} adds {', '.join(map(str, added))}")
 
