@@ -87,3 +87,46 @@ def test_user_namespace_pods_are_exempt_from_run_as_non_root_from_1_35():
     pod["spec"]["securityContext"] = {"runAsUser": 0, "seccompProfile": {"type": "RuntimeDefault"}}
     assert pss_errors(pod, "1.35") == set()
     assert {"MLK-PSS-007", "MLK-PSS-008"} <= pss_errors(pod, "1.34")
+
+
+# --- the admission plugin's own fixtures ---------------------------------------------------------
+# psa_fixtures.json holds the pods and verdicts of kubernetes/pod-security-admission test/testdata
+# (commit and path pattern in its "source"), for every version from 1.25 (the oldest schema set
+# mlkube ships): restricted pass and fail fixtures, and baseline fail fixtures (mlkube enforces
+# restricted, so baseline "pass" pods are rightly refused). A fail fixture must be refused by the
+# rule of its own control, not just by any rule.
+
+import json  # noqa: E402
+import re  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+FIXTURES = json.loads((Path(__file__).parent / "psa_fixtures.json").read_text())
+CONTROL_RULES = {
+    "allowprivilegeescalation": "MLK-PSS-006", "apparmorprofile": "MLK-PSS-012", "capabilities_baseline": "MLK-PSS-005",
+    "capabilities_restricted": "MLK-PSS-005", "hostnamespaces": "MLK-PSS-002", "hostpathvolumes": "MLK-PSS-003",
+    "hostports": "MLK-PSS-004", "hostprobesandhostlifecycle": "MLK-PSS-015", "privileged": "MLK-PSS-001",
+    "procmount": "MLK-PSS-011", "procmount_baseline": "MLK-PSS-011", "procmount_restricted": "MLK-PSS-011", "restrictedvolumes": "MLK-PSS-003",
+    "runasnonroot": "MLK-PSS-007", "runasuser": "MLK-PSS-008", "seccompprofile_baseline": "MLK-PSS-009",
+    "seccompprofile_restricted": "MLK-PSS-009", "selinuxoptions": "MLK-PSS-013", "sysctls": "MLK-PSS-010",
+    "windowshostprocess": "MLK-PSS-014",
+}
+
+
+def _fixture_cases() -> list[tuple[str, str, str, str, str]]:
+    return [(case["level"], version, case["verdict"], case["fixture"], case["pod"])
+            for case in FIXTURES["cases"] for version in case["versions"]]
+
+
+def test_every_upstream_fixture_agrees_per_control_and_version():
+    disagreements = []
+    cases = _fixture_cases()
+    for level, version, verdict, fixture, pod in cases:
+        errors = pss_errors(copy.deepcopy(FIXTURES["pods"][pod]), version)
+        if verdict == "pass":
+            agrees = not errors
+        else:
+            agrees = CONTROL_RULES[re.sub(r"[0-9]+$", "", fixture)] in errors
+        if not agrees:
+            disagreements.append(f"{level}/v{version}/{verdict}/{fixture}: {sorted(errors)}")
+    assert len(cases) > 1500  # 1,574 at the pinned commit: 13 versions x ~120 fixtures
+    assert disagreements == []  # 100% agreement, no accepted disagreement
