@@ -6,8 +6,8 @@
 - Duplicate keys are errors with file:line (strict decoding refuses duplicate fields).
 - Non-string keys become strings as sigs.k8s.io/yaml does when it turns YAML into JSON
   (yaml.go convertToJSONableObject: ints in decimal, floats with FormatFloat 'g' 32-bit, true/false);
-  null and collection keys are refused. Timestamps stay strings, as go-yaml v2 keeps them when
-  decoding into interface{}, and ``=`` is a plain string.
+  null and collection keys are refused. Plain scalars resolve as go-yaml v2 resolves them
+  (``go_yaml_plain``: ``y`` is true, ``1:30`` a string, timestamps stay strings).
 - ``kind: List`` and every ``*List`` kind with ``items`` is expanded: each item is checked as an
   object of its own (kubectl's unstructured decoding, apimachinery unstructured.go decodeToList:
   an item without kind/apiVersion takes the list's kind without "List" and its apiVersion).
@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import re
 import struct
 from decimal import Decimal
 
@@ -58,15 +59,85 @@ class FastLoader(_BaseLoader):  # type: ignore[misc,valid-type]
         return super().resolve(kind, value, implicit)  # type: ignore[no-any-return]
 
 
-class ManifestLoader(FastLoader):
-    """FastLoader resolving scalars as the API server's YAML reader does: go-yaml v2 keeps timestamps
-    as strings when decoding into interface{}, and "=" is a plain string (PyYAML's "value" tag)."""
+_TAG = "tag:yaml.org,2002:"
+_GO_WORDS: dict[str, tuple[str, Any]] = {
+    **{word: (_TAG + "bool", True) for word in ("y", "Y", "yes", "Yes", "YES", "true", "True", "TRUE", "on", "On", "ON")},
+    **{word: (_TAG + "bool", False) for word in ("n", "N", "no", "No", "NO", "false", "False", "FALSE", "off", "Off", "OFF")},
+    **{word: (_TAG + "null", None) for word in ("", "~", "null", "Null", "NULL")},
+    **{word: (_TAG + "float", float("nan")) for word in (".nan", ".NaN", ".NAN")},
+    **{word: (_TAG + "float", float("inf")) for word in (".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF")},
+    **{word: (_TAG + "float", float("-inf")) for word in ("-.inf", "-.Inf", "-.INF")},
+    "<<": (_TAG + "merge", "<<"),
+}
+_YAML_FLOAT = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?")
+_INT_DIGITS = {16: re.compile(r"[0-9a-fA-F]+"), 10: re.compile(r"[0-9]+"), 8: re.compile(r"[0-7]+"), 2: re.compile(r"[01]+")}
 
-    _resolved: dict[tuple[Any, ...], str] = {}
-    yaml_implicit_resolvers = {
-        first: [(tag, regexp) for tag, regexp in resolvers if tag not in ("tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:value")]
-        for first, resolvers in _BaseLoader.yaml_implicit_resolvers.items()
-    }
+
+def _go_int(text: str) -> int | None:
+    """strconv.ParseInt(text, 0, 64), then ParseUint (no sign) as go-yaml v2 tries them; None when neither parses."""
+    signed = text[:1] in "+-"
+    body = text[1:] if signed else text
+    prefix = body[:2].lower()
+    if prefix in ("0x", "0b", "0o"):
+        digits, base = body[2:], {"0x": 16, "0b": 2, "0o": 8}[prefix]
+    elif body[:1] == "0" and len(body) > 1:
+        digits, base = body[1:], 8
+    else:
+        digits, base = body, 10
+    if not _INT_DIGITS[base].fullmatch(digits):
+        return None
+    number = int(digits, base) * (-1 if text[:1] == "-" else 1)
+    if -(2**63) <= number < 2**63 or (not signed and number < 2**64):
+        return number
+    return None
+
+
+def go_yaml_plain(value: str) -> tuple[str, Any]:
+    """(tag, value) of a plain scalar as go-yaml v2 resolves it (resolve.go, v2.4.2; sigs.k8s.io/yaml uses it).
+
+    Unlike PyYAML's YAML 1.1: ``y``/``n`` are booleans, ``1:30`` is a string (no base 60), ``1e3`` and
+    ``09`` are floats, ``0o17`` is an int; timestamps stay strings (decode.go keeps them as strings
+    when decoding into interface{}); ``=`` is a string."""
+    if value in _GO_WORDS:
+        return _GO_WORDS[value]
+    first = value[:1]
+    if first == "." and _YAML_FLOAT.fullmatch(value):
+        return _TAG + "float", float(value)
+    if first and first in "+-0123456789":
+        plain = value.replace("_", "")
+        number = _go_int(plain)
+        if number is not None:
+            return _TAG + "int", number
+        if _YAML_FLOAT.fullmatch(plain) and abs(float(plain)) != float("inf"):  # ParseFloat refuses overflow
+            return _TAG + "float", float(plain)
+    return _TAG + "str", value
+
+
+class ManifestLoader(FastLoader):
+    """FastLoader resolving plain scalars as go-yaml v2 does (``go_yaml_plain``): the API server's
+    reader (sigs.k8s.io/yaml) and kubectl's."""
+
+    _plain: dict[str, tuple[str, Any]] = {}
+
+    def resolve(self, kind: Any, value: Any, implicit: Any, _scalar: Any = yaml.ScalarNode) -> str:
+        if kind is _scalar:
+            if not implicit[0]:
+                return _STR  # quoted: always a string
+            found = self._plain.get(value)
+            if found is None:
+                found = go_yaml_plain(value)
+                if len(self._plain) < 200_000:
+                    self._plain[value] = found
+            return found[0]
+        return super().resolve(kind, value, implicit)
+
+
+def _construct_go_scalar(loader: Any, node: yaml.ScalarNode) -> Any:
+    return go_yaml_plain(node.value)[1]
+
+
+for _name in ("int", "float", "bool", "null"):
+    ManifestLoader.add_constructor(_TAG + _name, _construct_go_scalar)
 
 
 def plain_value(node: yaml.Node, loader: Any) -> Any:

@@ -327,3 +327,18 @@ def test_list_items_written_on_one_line_keep_their_own_identity(tmp_path):
                  " spec: {selector: {app: a}, ports: [{port: 80}]}}, {apiVersion: v1, kind: ConfigMap, metadata: {name: b}}]\n")
     [problem] = problems_of(path)
     assert "Service/a (List items[0]): Service 'a' selects no pods" in problem
+
+
+def test_plain_scalars_resolve_as_go_yaml_v2_does(tmp_path):
+    # kubectl and the API server read YAML with sigs.k8s.io/yaml (go-yaml v2), not YAML 1.1 as PyYAML does.
+    path = write(tmp_path, "cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata:\n  time: 1:30\n"
+                 "  y: \"key y is a boolean\"\n")
+    manifests, _ = load_manifests_isolated([path])
+    assert manifests[0].obj["data"] == {"time": "1:30", "true": "key y is a boolean"}
+    assert problems_of(path) == []  # PyYAML read 1:30 as the integer 90, which a ConfigMap refuses
+    flag = write(tmp_path, "flag.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: d}\ndata: {enabled: y}\n")
+    assert any("data.enabled" in p and "is not of type 'string'" in p for p in problems_of(flag))  # y is true for go-yaml
+    scaled = write(tmp_path, "deploy.yaml", "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec:\n  replicas: 1e1\n"
+                   "  selector: {matchLabels: {app: d}}\n  template:\n    metadata: {labels: {app: d}}\n"
+                   "    spec: {containers: [{name: c, image: i}]}\n")
+    assert problems_of(scaled) == []  # 1e1 is the number 10 for go-yaml, a string for PyYAML
