@@ -410,7 +410,13 @@ def load_manifests_isolated(paths: Iterable[str | Path], limits: ReadLimits | No
     limits = limits or ReadLimits()
     manifests: list[LoadedManifest] = []
     problems: list[Problem] = []
-    for path in yaml_files(paths):
+    files: list[Path] = []
+    for given in paths:
+        try:
+            files += yaml_files([given])
+        except MlkubeError as error:  # a missing path is reported with the others, never alone
+            problems += error.problems
+    for path in files:
         found, found_problems = _read_file(path, limits)
         manifests += found
         problems += found_problems
