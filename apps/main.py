@@ -11,14 +11,15 @@ into a checkpoint volume it is then served from; both jobs alert when a run fail
 from pathlib import Path
 
 from mlkube import (CheckpointVolume, Environment, ExternalSecretSpec, GpuSpec, GpuTrainingJob, Image, InferenceService, JobAlertsSpec,
-                    KedaScaling, MlApp, Model, MonitoringSpec, Platform, ResourcesSpec, ScheduledJob, SecretMount, SidecarSpec)
+                    KedaScaling, MlApp, Model, MonitoringSpec, Platform, ResourcesSpec, Runtime, ScheduledJob, SecretMount, SidecarSpec)
 from mlkube.gitops.settings import GitOps, NetworkSpec, QuotaSpec, WorkloadOverride
 from mlkube.inference_service import AutoscalingSpec, CustomMetric, Peer, ProbesSpec
 
 # Model downloads (s3, Hugging Face) leave the cluster over HTTPS; everything else is denied.
 _EGRESS = NetworkSpec(egress_https_cidrs=["0.0.0.0/0"])
-# What every cluster runs; an option that needs anything else fails synth.
-_OPERATORS = ["argocd", "kserve", "keda", "prometheus-operator", "external-secrets", "kueue"]
+# What every cluster runs, and which version: fields are emitted for these versions (KServe 0.15 names its raw mode
+# RawDeployment and gets its own storage initializer as model downloader); an option that needs anything else fails synth.
+_OPERATORS = {"argocd": "3.1", "kserve": "0.15", "keda": "2.17", "prometheus-operator": "0.85", "external-secrets": "0.19", "kueue": "0.13"}
 # Images built from this repo are pushed once, here, and deployed by digest everywhere.
 _REGISTRY = "ghcr.io/acme"
 # Alerts and monitors are picked up by the Prometheus that selects release=prometheus.
@@ -29,9 +30,11 @@ _JOB_ALERTS = JobAlertsSpec(selector_labels={"release": "prometheus"})
 platform = Platform(
     environments=[
         Environment(name="dev", namespace="ml-{app}", registry=_REGISTRY, network=_EGRESS, operators=_OPERATORS, quota=QuotaSpec(cpu="32", memory="128Gi", gpus=2),
+                    kueue_cluster_queue="ml-dev",
                     overrides={"fraud-scoring/fraud-scorer": WorkloadOverride(min_replicas=1, max_replicas=2, resource_scale=0.5),
                                "llm-chat/llm-server": WorkloadOverride(max_replicas=1)}),
-        Environment(name="staging", namespace="ml-{app}", registry=_REGISTRY, cluster="staging", network=_EGRESS, operators=_OPERATORS),
+        Environment(name="staging", namespace="ml-{app}", registry=_REGISTRY, cluster="staging", network=_EGRESS, operators=_OPERATORS,
+                    kueue_cluster_queue="ml-staging"),
         Environment(name="prod", namespace="ml-{app}", registry=_REGISTRY, production=True, clusters=["prod-eu-1", "prod-us-1"], network=_EGRESS,
                     operators=_OPERATORS,
                     quota=QuotaSpec(cpu="256", memory="2Ti", gpus=16), kueue_cluster_queue="ml-prod",
@@ -97,14 +100,13 @@ def llm_chat(app: MlApp) -> None:
     server = InferenceService(
         app, "llm-server",
         image="vllm/vllm-openai:v0.11.0",
-        args=["--model", "/mnt/models", "--port", "8000", "--served-model-name", "chat"],
-        port=8000,
+        runtime=Runtime.vllm(served_model_name="chat"),   # `vllm serve $(MODEL_PATH)` on port 8000, probed on /health
         model=checkpoints.model_uri("llm-finetune/final"),
         resources=ResourcesSpec(cpu="8", memory="48Gi", shm_size="8Gi",
                                 gpu=GpuSpec(count=1, product="NVIDIA-L4", runtime_class="nvidia")),
         autoscaling=AutoscalingSpec(min_replicas=1, max_replicas=4, target_cpu_utilization=None,
                                     custom_metric=CustomMetric(name="vllm_num_requests_waiting", target_average_value="5")),
-        probes=ProbesSpec(model_load_timeout_seconds=1200, readiness_path="/health", liveness_path="/health"),
+        probes=ProbesSpec(model_load_timeout_seconds=1200),
         monitoring=_MONITORING.model_copy(update={"latency_objective_seconds": 5.0, "latency_metric": "vllm:e2e_request_latency_seconds_bucket"}),
         termination_grace_period_seconds=120, drain_seconds=20,
         sidecars=[SidecarSpec(name="dcgm-exporter", image="nvcr.io/nvidia/k8s/dcgm-exporter:4.2.3-4.1.3-ubuntu22.04",

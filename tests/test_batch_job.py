@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from mlkube import BatchJob, CheckpointVolume, MlkubeError
+from mlkube import BatchJob, CheckpointVolume, Environment, MlkubeError
 from mlkube.testing import YamlSnapshotExtension, synth_app
 
 IMAGE = "ghcr.io/acme/batch:2.0.1"
+#: An environment whose namespaces get a LocalQueue for every queue a job names (Kueue admits through it).
+QUEUED = [Environment(name="test", namespace="ml", kueue_cluster_queue="team-queue")]
 
 
 @pytest.fixture
@@ -37,7 +39,7 @@ def test_minimal_snapshot(yaml_snapshot):
 
 
 def test_all_options_snapshot(yaml_snapshot):
-    assert synth_app(all_options).objects == yaml_snapshot
+    assert synth_app(all_options, environments=QUEUED).objects == yaml_snapshot
 
 
 def test_minimal_job_runs_once_with_a_restricted_pod():
@@ -48,12 +50,12 @@ def test_minimal_job_runs_once_with_a_restricted_pod():
     assert pod["restartPolicy"] == "Never"
     assert pod["containers"][0]["name"] == "main"
     assert pod["containers"][0]["securityContext"]["runAsNonRoot"] is True
-    assert "env" not in pod["containers"][0]  # no torchrun env outside training
+    assert not {"MASTER_ADDR", "NODE_RANK"} & {item["name"] for item in pod["containers"][0]["env"]}  # no torchrun env outside training
     assert job["metadata"]["labels"]["app.kubernetes.io/component"] == "batch"
 
 
 def test_all_options_job_fields():
-    objects = synth_app(all_options)
+    objects = synth_app(all_options, environments=QUEUED)
     job = objects.get("Job", "feature-gen")
     spec = job["spec"]
     assert (spec["completions"], spec["parallelism"], spec["completionMode"]) == (8, 4, "Indexed")

@@ -94,12 +94,67 @@ def test_mount_path_can_be_chosen_per_workload():
     assert {"name": "DATA_DIR", "value": "/data"} in main["env"]
 
 
-def test_one_writer_and_readers_may_share_a_read_write_once_volume():
+def test_one_writer_and_readers_may_share_a_read_write_once_volume_on_one_node():
+    def build(app):
+        volume = CheckpointVolume(app, "checkpoints", size="10Gi")
+        job = GpuTrainingJob(app, "train", image=IMAGE).mount(volume)
+        server = InferenceService(app, "server", image=IMAGE).mount(volume, read_only=True)
+        job.objects["Job"]["spec"]["template"]["spec"]["nodeSelector"] = {"kubernetes.io/hostname": "gpu-node-7"}
+        server.pod_spec["affinity"] = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
+            {"matchExpressions": [{"key": "kubernetes.io/hostname", "operator": "In", "values": ["gpu-node-7"]}]}]}}}
+    assert synth_app(build).get("PersistentVolumeClaim", "checkpoints")["spec"]["accessModes"] == ["ReadWriteOnce"]
+
+
+def test_fails_when_a_read_write_once_volume_is_read_by_replicas_on_several_hosts():
+    # The server's 2-4 replicas spread across hosts: a second node cannot attach the volume (Multi-Attach error).
+    def build(app):
+        volume = CheckpointVolume(app, "checkpoints", size="10Gi")
+        InferenceService(app, "server", image=IMAGE).mount(volume, read_only=True)
+    message = _error(build)
+    assert ("test/app/checkpoints: spec.accessModes: PersistentVolumeClaim 'checkpoints' is ReadWriteOnce (attaches to one node, "
+            "read-only mounts too) but up to 5 pods that may land on different nodes mount it: test/app/server (Deployment/server, 5 pods)") in message
+    assert "pin every pod to one node (nodeSelector kubernetes.io/hostname" in message
+
+
+def test_fails_when_a_writer_and_a_reader_of_a_read_write_once_volume_may_be_on_two_nodes():
     def build(app):
         volume = CheckpointVolume(app, "checkpoints", size="10Gi")
         GpuTrainingJob(app, "train", image=IMAGE).mount(volume)
-        InferenceService(app, "server", image=IMAGE).mount(volume, read_only=True)
-    assert synth_app(build).get("PersistentVolumeClaim", "checkpoints")["spec"]["accessModes"] == ["ReadWriteOnce"]
+        InferenceService(app, "server", image=IMAGE, replicas=1, rollout="save-gpus").mount(volume, read_only=True)
+    message = _error(build)
+    assert "up to 2 pods that may land on different nodes mount it: test/app/train (Job/train, 1 pod), test/app/server (Deployment/server, 1 pod)" in message
+
+
+def test_fails_when_a_read_write_once_pod_volume_is_mounted_by_two_pods_even_on_one_node():
+    def build(app):
+        volume = CheckpointVolume(app, "checkpoints", size="10Gi", access_mode="ReadWriteOncePod")
+        server = InferenceService(app, "server", image=IMAGE, replicas=2, rollout="save-gpus").mount(volume, read_only=True)
+        server.pod_spec["nodeName"] = "gpu-node-7"
+    assert "is ReadWriteOncePod (one pod in the cluster) but is mounted by up to 2 pods at once" in _error(build)
+
+
+def test_fails_when_a_kserve_service_serves_replicas_from_a_read_write_once_volume():
+    def build(app):
+        volume = CheckpointVolume(app, "checkpoints", size="10Gi")
+        InferenceService(app, "server", backend="kserve", model=volume.model_uri("run/final"))
+    assert "test/app/server (InferenceService/server, 4 pods)" in _error(build)
+
+
+def test_one_pod_that_is_replaced_without_surge_may_read_a_read_write_once_volume_anywhere():
+    def build(app):
+        volume = CheckpointVolume(app, "checkpoints", size="10Gi")
+        InferenceService(app, "server", image=IMAGE, replicas=1, rollout="save-gpus").mount(volume, read_only=True)
+    assert synth_app(build).get("Deployment", "server")["spec"]["replicas"] == 1
+
+
+def test_fails_when_a_rolling_update_would_start_a_second_pod_of_a_read_write_once_volume():
+    # maxSurge 1: the new pod may be scheduled on another node while the old one holds the volume; the rollout never ends.
+    def build(app):
+        volume = CheckpointVolume(app, "checkpoints", size="10Gi")
+        InferenceService(app, "server", image=IMAGE, replicas=1).mount(volume, read_only=True)
+    message = _error(build)
+    assert "up to 2 pods that may land on different nodes mount it: test/app/server (Deployment/server, 2 pods)" in message
+    assert "rollout='save-gpus'" in message
 
 
 def _error(build) -> str:

@@ -54,7 +54,8 @@ def test_kserve_backend_replaces_deployment_service_and_hpa():
     assert kinds == ["ConfigMap", "ExternalSecret", "InferenceService", "NetworkPolicy", "PodDisruptionBudget", "PodMonitor",
                      "PrometheusRule", "ServiceAccount"]
     isvc = objects.get("InferenceService", "fraud")
-    assert isvc["metadata"]["annotations"] == {"serving.kserve.io/deploymentMode": "Standard"}
+    # No KServe version declared: KServe 0.15 (mlkube's downloader's), which names raw mode RawDeployment.
+    assert isvc["metadata"]["annotations"] == {"serving.kserve.io/deploymentMode": "RawDeployment"}
     predictor = isvc["spec"]["predictor"]
     assert predictor["model"]["modelFormat"] == {"name": "xgboost"}
     assert predictor["model"]["storageUri"] == "s3://models/fraud/v3"

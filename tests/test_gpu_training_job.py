@@ -5,10 +5,12 @@ from __future__ import annotations
 import pytest
 
 from crd_oracle import crd_json_schema, schema_errors
-from mlkube import GpuSpec, GpuTrainingJob, MlkubeError, ResourcesSpec, SecretMount
+from mlkube import Environment, GpuSpec, GpuTrainingJob, MlkubeError, ResourcesSpec, SecretMount
 from mlkube.testing import YamlSnapshotExtension, synth_app
 
 IMAGE = "ghcr.io/acme/train:1.0.0"
+#: An environment whose namespaces get a LocalQueue for every queue a job names (Kueue admits through it).
+QUEUED = [Environment(name="test", namespace="ml", kueue_cluster_queue="team-queue")]
 
 
 @pytest.fixture
@@ -47,11 +49,11 @@ def test_minimal_snapshot(yaml_snapshot):
 
 
 def test_all_options_snapshot(yaml_snapshot):
-    assert synth_app(all_options).objects == yaml_snapshot
+    assert synth_app(all_options, environments=QUEUED).objects == yaml_snapshot
 
 
 def test_all_options_jobset_snapshot(yaml_snapshot):
-    assert synth_app(all_options_jobset).objects == yaml_snapshot
+    assert synth_app(all_options_jobset, environments=QUEUED).objects == yaml_snapshot
 
 
 def test_single_node_is_a_plain_job_that_never_restarts_in_place():
@@ -64,14 +66,14 @@ def test_single_node_is_a_plain_job_that_never_restarts_in_place():
     assert "subdomain" not in pod
     main = pod["containers"][0]
     assert main["resources"]["limits"]["nvidia.com/gpu"] == 1
-    assert main["env"] == [{"name": "MASTER_ADDR", "value": "127.0.0.1"}, {"name": "MASTER_PORT", "value": "29500"},
+    assert main["env"][-5:] == [{"name": "MASTER_ADDR", "value": "127.0.0.1"}, {"name": "MASTER_PORT", "value": "29500"},
                            {"name": "NNODES", "value": "1"}, {"name": "NPROC_PER_NODE", "value": "1"}, {"name": "NODE_RANK", "value": "0"}]
     assert job["spec"]["podFailurePolicy"] == {"rules": [{"action": "Ignore", "onPodConditions": [{"status": "True", "type": "DisruptionTarget"}]}]}
     assert job["spec"]["backoffLimit"] == 3
 
 
 def test_pods_are_restricted():
-    pod = synth_app(all_options).get("Job", "llm-finetune")["spec"]["template"]["spec"]
+    pod = synth_app(all_options, environments=QUEUED).get("Job", "llm-finetune")["spec"]["template"]["spec"]
     assert pod["securityContext"]["runAsNonRoot"] is True and pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
     assert pod["automountServiceAccountToken"] is False
     for container in pod["containers"]:
@@ -99,7 +101,7 @@ def test_multi_node_pods_reach_rank_0_by_dns():
 
 
 def test_jobset_pods_reach_rank_0_by_dns():
-    jobset = synth_app(all_options_jobset).get("JobSet", "llm-finetune")
+    jobset = synth_app(all_options_jobset, environments=QUEUED).get("JobSet", "llm-finetune")
     replicated = jobset["spec"]["replicatedJobs"][0]
     inner = replicated["template"]["spec"]
     assert (inner["completionMode"], inner["completions"], inner["parallelism"]) == ("Indexed", 2, 2)
@@ -113,7 +115,7 @@ def test_jobset_pods_reach_rank_0_by_dns():
 
 
 def test_jobset_restarts_the_group_and_fails_fast_on_exit_codes():
-    jobset = synth_app(all_options_jobset).get("JobSet", "llm-finetune")
+    jobset = synth_app(all_options_jobset, environments=QUEUED).get("JobSet", "llm-finetune")
     assert jobset["spec"]["failurePolicy"] == {"maxRestarts": 5, "rules": [{"action": "FailJobSet", "name": "FailOnExitCodes",
                                                                             "onJobFailureReasons": ["PodFailurePolicy"]}]}
     assert jobset["spec"]["replicatedJobs"][0]["template"]["spec"]["backoffLimit"] == 0
@@ -124,14 +126,14 @@ def test_jobset_restarts_the_group_and_fails_fast_on_exit_codes():
 
 def test_jobset_is_valid_for_the_upstream_crd(shared_dir):
     schema = crd_json_schema(shared_dir / "crds" / "jobset.x-k8s.io_jobsets.yaml", "v1alpha2")
-    jobset = synth_app(all_options_jobset).get("JobSet", "llm-finetune")
+    jobset = synth_app(all_options_jobset, environments=QUEUED).get("JobSet", "llm-finetune")
     assert schema_errors(schema, jobset) == []
     broken = {**jobset, "spec": {**jobset["spec"], "network": {"enableDNSHostname": True}}}
     assert schema_errors(schema, broken)  # the oracle is strict
 
 
 def test_failure_handling():
-    spec = synth_app(all_options).get("Job", "llm-finetune")["spec"]
+    spec = synth_app(all_options, environments=QUEUED).get("Job", "llm-finetune")["spec"]
     assert spec["backoffLimit"] == 5
     assert spec["podFailurePolicy"]["rules"] == [
         {"action": "Ignore", "onPodConditions": [{"status": "True", "type": "DisruptionTarget"}]},
@@ -142,7 +144,7 @@ def test_failure_handling():
 
 
 def test_queue_priority_and_gang_scheduling():
-    objects = synth_app(all_options)
+    objects = synth_app(all_options, environments=QUEUED)
     job = objects.get("Job", "llm-finetune")
     assert job["metadata"]["labels"]["kueue.x-k8s.io/queue-name"] == "gpu-training"
     assert job["metadata"]["labels"]["kueue.x-k8s.io/priority-class"] == "high"
@@ -157,7 +159,7 @@ def test_queue_priority_and_gang_scheduling():
 
 
 def test_gpu_scheduling_and_shared_memory():
-    pod = synth_app(all_options).get("Job", "llm-finetune")["spec"]["template"]["spec"]
+    pod = synth_app(all_options, environments=QUEUED).get("Job", "llm-finetune")["spec"]["template"]["spec"]
     assert pod["nodeSelector"] == {"nvidia.com/gpu.product": "NVIDIA-H100-80GB-HBM3"}
     assert pod["tolerations"] == [{"effect": "NoSchedule", "key": "nvidia.com/gpu", "operator": "Exists"}]
     assert pod["runtimeClassName"] == "nvidia"

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from mlkube import MlkubeError, ScheduledJob
+from mlkube import Environment, MlkubeError, ScheduledJob
 from mlkube.testing import YamlSnapshotExtension, synth_app
 
 IMAGE = "ghcr.io/acme/fraud-batch:1.4.2"
+#: An environment whose namespaces get a LocalQueue for every queue a job names (Kueue admits through it).
+QUEUED = [Environment(name="test", namespace="ml", kueue_cluster_queue="team-queue")]
 
 
 @pytest.fixture
@@ -33,7 +35,7 @@ def test_minimal_snapshot(yaml_snapshot):
 
 
 def test_all_options_snapshot(yaml_snapshot):
-    assert synth_app(all_options).objects == yaml_snapshot
+    assert synth_app(all_options, environments=QUEUED).objects == yaml_snapshot
 
 
 def test_defaults_forbid_overlapping_runs():
@@ -47,7 +49,7 @@ def test_defaults_forbid_overlapping_runs():
 
 
 def test_all_options_fields():
-    cron = synth_app(all_options).get("CronJob", "nightly-scoring")
+    cron = synth_app(all_options, environments=QUEUED).get("CronJob", "nightly-scoring")
     spec = cron["spec"]
     assert (spec["schedule"], spec["timeZone"], spec["concurrencyPolicy"], spec["startingDeadlineSeconds"]) == \
         ("30 1-5/2 * JAN-DEC MON-FRI", "Europe/Paris", "Replace", 600)

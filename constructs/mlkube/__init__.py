@@ -19,7 +19,7 @@ _EXPORTS = {
     "Image": "image", "RegistryImage": "image",
     "AutoscalingSpec": "inference_service", "CustomMetric": "inference_service", "InferenceService": "inference_service",
     "InferenceServiceSpec": "inference_service", "Peer": "inference_service", "ProbesSpec": "inference_service",
-    "Model": "model",
+    "Model": "model", "Runtime": "runtimes",
     "BatchJob": "batch_job", "BatchJobSpec": "batch_job",
     "CheckpointVolume": "checkpoint_volume", "CheckpointVolumeSpec": "checkpoint_volume", "SnapshotSpec": "checkpoint_volume",
     "GpuTrainingJob": "gpu_training_job", "GpuTrainingJobSpec": "gpu_training_job",
@@ -58,6 +58,7 @@ if TYPE_CHECKING:
     from .keda import KedaScaling
     from .kserve import KServeOptions
     from .model import Model
+    from .runtimes import Runtime
     from .monitoring import JobAlertsSpec, MonitoringSpec
     from .platform import Environment, MlApp, Platform
     from .pod import SecretEnv, SecretMount, SidecarSpec

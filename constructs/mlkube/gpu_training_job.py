@@ -15,6 +15,7 @@ from constructs import Construct
 from pydantic import Field, NonNegativeInt, PositiveInt
 
 from .job_options import JobConstruct, JobOptions, job_spec, queue_labels
+from .operators import require_operator, require_version
 from .pod import set_env
 from .resources import GpuSpec, ResourcesSpec
 
@@ -92,6 +93,10 @@ class GpuTrainingJob(JobConstruct):
             pod.extra_spec["subdomain"] = self.service_name
         template = pod.build()
         if spec.backend == "jobset":
+            require_operator(self, "jobset", "backend", "use backend 'job'")
+            if spec.queue:
+                # Kueue's JobSet integration (pkg/controller/jobs/jobset) first ships in v0.4.0.
+                require_version(self, "kueue", (0, 4), "queue", "queueing a JobSet")
             self._jobset(spec, template)
         else:
             self._job(spec, template, distributed)

@@ -14,20 +14,21 @@ from pydantic import Field, PositiveInt, ValidationInfo, field_validator, model_
 from .policy.waivers import Waiver
 from .construct import MlConstruct, MountsVolumes
 from .external_secret import ExternalSecretSpec, external_secret_object
-from .image import ImageSpec
+from .image import ImageSpec, RegistryImage
 from .keda import KedaScaling, scaled_object_spec
-from .kserve import KSERVE_POD_LABEL, KServeOptions, kserve_ignored_settings, kserve_predictor
+from .kserve import KSERVE_POD_LABEL, KServeOptions, kserve_ignored_settings, kserve_predictor, kserve_version_problems
 from .labels import selector_labels, standard_labels
-from .model import ModelSpec, PvcModel, UriModel
+from .model import CREDENTIALS_DIR, ModelSpec, PvcModel, UriModel, downloader_credentials_env
 from .monitoring import MonitoringSpec, monitor_object, prometheus_rule, serving_alert_rules
-from .operators import require_operator
+from .operators import kserve_version, kubernetes_has, require_operator, storage_initializer_image
 from .pod import PodBuilder, SecretEnv, SecretMount, SidecarSpec, env_list
 from .quantity import Quantity
 from .resources import ResourcesSpec
+from .runtimes import Runtime, RuntimeSpec, apply_runtime_defaults
 from .spec import DnsLabel, Spec
 
 __all__ = ["InferenceService", "InferenceServiceSpec", "AutoscalingSpec", "CustomMetric", "ProbesSpec", "Peer",
-           "KServeOptions", "KedaScaling", "MonitoringSpec", "ExternalSecretSpec"]
+           "KServeOptions", "KedaScaling", "MonitoringSpec", "ExternalSecretSpec", "Runtime"]
 
 Port = int
 
@@ -61,8 +62,8 @@ class ProbesSpec(Spec):
     """Health checks, tuned for servers that take minutes to load a model."""
 
     model_load_timeout_seconds: PositiveInt = Field(600, description="Longest expected model load; the startup probe waits this long before liveness starts. Default: 600.")
-    readiness_path: str = Field("/v2/health/ready", description="HTTP path that answers 200 when the model is loaded. Default: the Open Inference Protocol's.")
-    liveness_path: str = Field("/v2/health/live", description="HTTP path that answers 200 while the process is healthy. Default: the Open Inference Protocol's.")
+    readiness_path: str = Field("/v2/health/ready", description="HTTP path that answers 200 when the model is loaded. Default: the runtime preset's, else the Open Inference Protocol's.")
+    liveness_path: str = Field("/v2/health/live", description="HTTP path that answers 200 while the process is healthy. Default: the runtime preset's, else the Open Inference Protocol's.")
     period_seconds: PositiveInt = Field(10, description="Seconds between probes. Default: 10.")
 
 
@@ -79,14 +80,15 @@ class InferenceServiceSpec(Spec):
     name: DnsLabel | None = Field(None, description="Name of every object. Default: the construct id.")
     backend: Literal["kubernetes", "kserve"] = Field("kubernetes", description="'kubernetes' (Deployment, Service, HPA) or 'kserve' (a serving.kserve.io InferenceService). Default: kubernetes.")
     image: ImageSpec | None = Field(None, description="Server image: a registry reference (or Image.build(...)). Required, except with the KServe backend, whose runtime brings one.")
+    runtime: RuntimeSpec | None = Field(None, description="A server preset ('vllm', 'tgi', 'triton', 'kserve-huggingface', or Runtime.vllm(...)): its port, health endpoints, the command line serving the model at MODEL_PATH and its env; explicit port, probes, command, args and env win. Default: none (the image's own command).")
     kserve: KServeOptions = Field(default_factory=KServeOptions, description="Options of the KServe backend.")
     keda: KedaScaling | None = Field(None, description="Autoscale with a KEDA ScaledObject on a Prometheus query instead of an HPA. Default: HPA.")
     monitoring: MonitoringSpec | None = Field(None, description="ServiceMonitor/PodMonitor and alerts (Prometheus Operator). Default: none.")
     external_secrets: list[ExternalSecretSpec] = Field(default_factory=list, description="Secrets synced from an external store and mounted as files. Default: none.")
     command: list[str] | None = Field(None, description="Entrypoint override. Default: the image's.")
     args: list[str] | None = Field(None, description="Arguments. Default: the image's.")
-    port: int = Field(8080, ge=1024, le=65535, description="Serving port (unprivileged). Default: 8080.")
-    metrics_port: int | None = Field(None, ge=1024, le=65535, description="Prometheus metrics port, if different from port. Default: metrics on the serving port.")
+    port: int = Field(8080, ge=1024, le=65535, description="Serving port (unprivileged). Default: 8080, or the runtime preset's.")
+    metrics_port: int | None = Field(None, ge=1024, le=65535, description="Prometheus metrics port, if different from port. Default: metrics on the serving port (Triton's preset: 8002).")
     env: dict[str, str] = Field(default_factory=dict, description="Environment variables. Default: none.")
     config: dict[str, str] = Field(default_factory=dict, description="Configuration, written to a ConfigMap and given to the server as environment. Default: none.")
     secrets: list[SecretMount] = Field(default_factory=list, description="Existing Secrets mounted as files. Default: none.")
@@ -106,6 +108,11 @@ class InferenceServiceSpec(Spec):
     max_unavailable: PositiveInt = Field(1, description="PodDisruptionBudget: pods that may be down at once during voluntary disruptions. Default: 1.")
     waivers: list[Waiver] = Field(default_factory=list, description="Policy exceptions for this construct's objects, each with its reason (written as annotations). Default: none.")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _runtime_defaults(cls, data: Any) -> Any:
+        return apply_runtime_defaults(data)
+
     @field_validator("image")
     @classmethod
     def _image_for_kubernetes(cls, value: Any, info: ValidationInfo) -> Any:
@@ -117,6 +124,9 @@ class InferenceServiceSpec(Spec):
     def _consistent(self) -> InferenceServiceSpec:
         if self.backend == "kserve" and self.keda is not None:
             raise ValueError("'keda' scales a Deployment of the kubernetes backend; with kserve use kserve.scale_metric")
+        if self.backend == "kserve" and self.runtime is not None:
+            raise ValueError(f"'runtime' ({self.runtime.server}) configures the server container of the kubernetes backend; with kserve, "
+                             "KServe's ServingRuntime runs the server: choose it with kserve.model_format or kserve.runtime")
         if self.backend == "kserve" and self.model is None:
             raise ValueError("the kserve backend needs a 'model' (its storage URI)")
         if self.replicas is not None and "autoscaling" in self.model_fields_set:
@@ -228,10 +238,12 @@ class InferenceService(MountsVolumes, MlConstruct):
             return
         for note in kserve_ignored_settings(spec):
             self.ml_app.warn(self.construct_path, f"kserve backend: {note}")
+        for field, message, hint in kserve_version_problems(spec.kserve, kserve_version(self.ml_app.environment)):
+            self._report(field, message, hint)
         pod = self._pod_builder(spec)
         pod.extra_spec.update(self._pod_extras(spec, {KSERVE_POD_LABEL: self.name}))
         metadata = self._metadata()
-        metadata["annotations"] = {"serving.kserve.io/deploymentMode": spec.kserve.mode_annotation}
+        metadata["annotations"] = {"serving.kserve.io/deploymentMode": spec.kserve.mode_annotation(self.ml_app.environment)}
         obj = {"apiVersion": "serving.kserve.io/v1beta1", "kind": "InferenceService", "metadata": metadata,
                "spec": {"predictor": kserve_predictor(self, spec, pod)}}
         self.objects["InferenceService"] = self._emit(obj)
@@ -290,13 +302,13 @@ class InferenceService(MountsVolumes, MlConstruct):
     def _pod_template(self, spec: InferenceServiceSpec) -> dict[str, Any]:
         pod = self._pod_builder(spec)
         mounts = [pod.mount_secret(secret) for secret in spec.mounted_secrets]
-        env = env_list({"MODEL_PATH": spec.model_path, "PORT": str(spec.port), **spec.env}, spec.secret_env)
+        command, args, runtime_env = self._server_command(spec)
+        env = env_list({"MODEL_PATH": spec.model_path, "PORT": str(spec.port), **runtime_env, **spec.env}, spec.secret_env)
         mounts += self._model_volume(pod, spec)
         extra = self._probes(spec)
         if spec.drain_seconds:
-            # Native sleep action (no shell needed in the image): endpoints go before the server stops.
-            extra["lifecycle"] = {"preStop": {"sleep": {"seconds": spec.drain_seconds}}}
-        server = pod.container("server", spec.image, command=spec.command, args=spec.args, env=env,
+            extra["lifecycle"] = {"preStop": self._drain_hook(spec.drain_seconds)}
+        server = pod.container("server", spec.image, command=command, args=args, env=env,
                                ports=self._ports(spec), mounts=mounts, main=True, **extra)
         if spec.config:
             server["envFrom"] = [{"configMapRef": {"name": f"{self.name}-config"}}]
@@ -304,10 +316,45 @@ class InferenceService(MountsVolumes, MlConstruct):
             digest = hashlib.sha256(json.dumps(spec.config, sort_keys=True).encode()).hexdigest()[:16]
             pod.annotations["mlkube.dev/config-hash"] = digest
         pod.add_container(server)
+        if spec.sidecars and not kubernetes_has(self.ml_app.environment, "SidecarContainers"):
+            environment = self.ml_app.environment
+            self._report("sidecars", f"native sidecars (init containers with restartPolicy Always) are off by default in Kubernetes "
+                                     f"{environment.kubernetes_version} (environment '{environment.name}'); SidecarContainers is on from 1.29",
+                         "raise the environment's kubernetes_version to the cluster's (1.29 or later), or drop sidecars")
         for sidecar in spec.sidecars:
             pod.add_sidecar(sidecar)
         pod.extra_spec.update(self._pod_extras(spec, selector_labels(self.name)))
         return pod.build()
+
+    def _server_command(self, spec: InferenceServiceSpec) -> tuple[list[str] | None, list[str] | None, dict[str, str]]:
+        """(command, args, env) of the server: the runtime preset's, each replaced by the spec's when given."""
+        runtime = spec.runtime
+        if runtime is None:
+            return spec.command, spec.args, {}
+        preset = runtime.preset
+        command = spec.command if spec.command is not None else (list(preset.command) or None)
+        gpu = spec.resources.gpu
+        gpus = gpu.devices if gpu is not None and gpu.mig_profile is None else 0
+        args = spec.args if spec.args is not None else preset.args(runtime, served_name=runtime.served_model_name or self.name,
+                                                                    port=spec.port, metrics_port=spec.metrics_port, gpus=gpus)
+        if gpus > 1 and spec.resources.shm_size is None and runtime.server in ("vllm", "tgi"):
+            # NCCL between the GPU workers exchanges through /dev/shm; the runtime's 64Mi default fails (vLLM and TGI docs).
+            self.ml_app.warn(self.construct_path, f"{runtime.server} on {gpus} GPUs needs a larger /dev/shm: set resources.shm_size (e.g. '8Gi')")
+        env = dict(preset.env)
+        if preset.hub_offline and spec.model is not None:
+            # The model is on local disk (downloaded or from a volume): never call the Hub (huggingface_hub HF_HUB_OFFLINE).
+            env["HF_HUB_OFFLINE"] = "1"
+        return command, args, env
+
+    def _drain_hook(self, seconds: int) -> dict[str, Any]:
+        """preStop: wait so endpoints are removed before the server stops."""
+        environment = self.ml_app.environment
+        if kubernetes_has(environment, "PodLifecycleSleepAction"):
+            return {"sleep": {"seconds": seconds}}  # native: no sleep binary needed in the image
+        # Before 1.30 the sleep action is off (alpha in 1.29) and the API server drops it: run the image's sleep instead.
+        self.ml_app.warn(self.construct_path, f"Kubernetes {environment.kubernetes_version} has no preStop sleep action (on from 1.30): "
+                                              f"the drain runs 'sleep {seconds}' from the image, which must have a sleep binary")
+        return {"exec": {"command": ["sleep", str(seconds)]}}
 
     def _model_volume(self, pod: PodBuilder, spec: InferenceServiceSpec) -> list[dict[str, Any]]:
         model = spec.model
@@ -321,10 +368,13 @@ class InferenceService(MountsVolumes, MlConstruct):
             pod.add_volume({"name": "model", "emptyDir": {"sizeLimit": model.cache_size}})
             downloader_mounts = [{"mountPath": spec.model_path, "name": "model"}]
             if model.credentials_secret:
-                downloader_mounts.append(pod.mount_secret(SecretMount(secret=model.credentials_secret, mount_path="/var/run/secrets/model-credentials")))
+                downloader_mounts.append(pod.mount_secret(SecretMount(secret=model.credentials_secret, mount_path=CREDENTIALS_DIR)))
             resources = {"requests": {"cpu": "500m", "memory": "1Gi"}, "limits": {"cpu": "1", "memory": "1Gi"}}
-            pod.add_init_container(pod.container("model-downloader", model.downloader_image, args=[model.uri, spec.model_path],
-                                                 resources=resources, mounts=downloader_mounts))
+            # Unless the user chose one, the downloader is the storage initializer of the environment's KServe version.
+            image = (model.downloader_image if "downloader_image" in model.model_fields_set
+                     else RegistryImage(reference=storage_initializer_image(self.ml_app.environment)))
+            pod.add_init_container(pod.container("model-downloader", image, args=[model.uri, spec.model_path],
+                                                 env=downloader_credentials_env(model) or None, resources=resources, mounts=downloader_mounts))
             return [{"mountPath": spec.model_path, "name": "model", "readOnly": True}]
         return []
 

@@ -15,7 +15,7 @@ from .construct import MlConstruct, MountsVolumes
 from .image import ImageSpec
 from .labels import standard_labels
 from .monitoring import JobAlertsSpec, job_alert_rules, prometheus_rule
-from .operators import require_operator
+from .operators import kubernetes_has, require_operator, require_version
 from .pod import PodBuilder, SecretEnv, SecretMount, env_list
 from .resources import ResourcesSpec
 from .spec import DnsLabel, Spec
@@ -147,8 +147,27 @@ class JobConstruct(MountsVolumes, MlConstruct):
             specs.append(node)
         return specs
 
+    def _require_schedulers(self, options: JobOptions) -> None:
+        """A queue needs Kueue (else the job stays suspended forever); gang scheduling needs Volcano (else pods stay Pending)."""
+        if options.queue:
+            require_operator(self, "kueue", "queue", "leave queue unset")
+        if options.workload_priority_class:
+            # The WorkloadPriorityClass CRD first ships in Kueue v0.5.0 (config/components/crd/bases at each tag).
+            require_version(self, "kueue", (0, 5), "workload_priority_class", "a WorkloadPriorityClass")
+        if options.gang_scheduler == "volcano":
+            require_operator(self, "volcano", "gang_scheduler", "leave gang_scheduler unset")
+        environment = self.ml_app.environment
+        if pod_failure_policy(options) is not None and not kubernetes_has(environment, "JobPodFailurePolicy"):
+            # Off by default before 1.26: the API server drops podFailurePolicy, so disruptions use up retries unnoticed.
+            field = "fail_on_exit_codes" if options.fail_on_exit_codes else "ignore_disruptions"
+            self._report(field, f"needs a Job podFailurePolicy, which is off by default in Kubernetes {environment.kubernetes_version} "
+                                f"(environment '{environment.name}'); JobPodFailurePolicy is on from 1.26",
+                         "raise the environment's kubernetes_version to the cluster's (1.26 or later), or set ignore_disruptions=False "
+                         "and no fail_on_exit_codes")
+
     def _pod_builder(self, options: JobOptions, env: list[dict[str, Any]] | None = None) -> PodBuilder:
         """The secured pod of the job, its ServiceAccount emitted; callers may add to ``extra_spec`` before ``build()``."""
+        self._require_schedulers(options)
         self._add("ServiceAccount", "v1", {"automountServiceAccountToken": False})
         pod = PodBuilder(app=self.ml_app, used_by=self.construct_path, labels=self.labels, service_account=self.name,
                          resources=options.resources, restart_policy="Never")

@@ -5,16 +5,37 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, field_validator
+from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from .image import ImageSpec
 from .spec import Spec
 
-__all__ = ["Model", "UriModel", "PvcModel", "ModelSpec", "DEFAULT_DOWNLOADER_IMAGE"]
+__all__ = ["Model", "UriModel", "PvcModel", "ModelSpec", "DEFAULT_DOWNLOADER_IMAGE", "CREDENTIALS_DIR", "downloader_credentials_env"]
 
 #: KServe's storage initializer understands s3://, gs://, hf://, https:// and more; pin it by digest in production.
+#: Without an explicit downloader_image, the environment's KServe version picks the tag (operators.storage_initializer_image).
 DEFAULT_DOWNLOADER_IMAGE = "kserve/storage-initializer:v0.15.2"
+#: Where the downloader finds credentials_secret's keys as files.
+CREDENTIALS_DIR = "/var/run/secrets/model-credentials"
+
+#: Per scheme, the variable the storage initializer's libraries read a credentials FILE from, and the default key.
+#: KServe's storage initializer (kserve/kserve python/kserve/kserve/storage/storage.py, v0.15-v0.17) downloads
+#: s3:// with boto3's default chain, which reads AWS_SHARED_CREDENTIALS_FILE (an INI file with
+#: aws_access_key_id / aws_secret_access_key; boto3 "Configuring credentials"); gs:// with google.cloud.storage.Client(),
+#: whose google.auth.default() reads the service-account JSON at GOOGLE_APPLICATION_CREDENTIALS; hf:// with
+#: huggingface_hub.snapshot_download, which reads HF_TOKEN or the token file at HF_TOKEN_PATH
+#: (huggingface_hub 0.30.2 constants.py and utils/_auth.py, the version KServe 0.15's poetry.lock pins).
+_CREDENTIAL_FILES: dict[str, tuple[str, str]] = {
+    "s3": ("AWS_SHARED_CREDENTIALS_FILE", "credentials"),
+    "gs": ("GOOGLE_APPLICATION_CREDENTIALS", "service-account.json"),
+    "hf": ("HF_TOKEN_PATH", "token"),
+}
+#: Schemes KServe's storage initializer does not download at all (storage.py: no oci:// or azureblob:// prefix;
+#: Azure blobs are https://<account>.blob.core.windows.net/... URLs, OCI models are KServe modelcars).
+_NOT_DOWNLOADED = {"oci": "OCI model images are served by KServe modelcars, not downloaded by the storage initializer",
+                   "azureblob": "Azure blobs are https://<account>.blob.core.windows.net/<container>/<path> URLs to it"}
 _URI = re.compile(r"^(s3|gs|hf|oci|https|azureblob)://\S+$")
+_HF_URI = re.compile(r"^hf://[^/:\s]+/[^/:\s]+(:[^/\s]+)?$")
 _PVC_URI = re.compile(r"^pvc://(?P<claim>[a-z0-9]([-a-z0-9]*[a-z0-9])?)(/(?P<path>.*))?$")
 
 
@@ -24,7 +45,12 @@ class UriModel(Spec):
     source: Literal["uri"] = "uri"
     uri: str = Field(description="Model location: s3://, gs://, hf://, oci://, https:// or azureblob://.")
     downloader_image: ImageSpec = Field(DEFAULT_DOWNLOADER_IMAGE, description=f"Image of the download init container. Default: {DEFAULT_DOWNLOADER_IMAGE}.")
-    credentials_secret: str | None = Field(None, description="Existing Secret with storage credentials, mounted as files for the downloader. Default: none (workload identity).")
+    credentials_secret: str | None = Field(None, description=(
+        f"Existing Secret with storage credentials, mounted as files at {CREDENTIALS_DIR} for the downloader, which is pointed at the "
+        "file by the variable its library reads: hf:// HF_TOKEN_PATH (key 'token', the token), s3:// AWS_SHARED_CREDENTIALS_FILE "
+        "(key 'credentials', an AWS credentials INI file), gs:// GOOGLE_APPLICATION_CREDENTIALS (key 'service-account.json'). "
+        "Default: none (public models, or workload identity)."))
+    credentials_key: str | None = Field(None, description="Key of credentials_secret that holds the credentials file. Default: per scheme, as listed for credentials_secret.")
     cache_size: str = Field("20Gi", description="Size limit of the volume the model is downloaded into. Default: 20Gi.")
 
     @field_validator("uri")
@@ -34,6 +60,39 @@ class UriModel(Spec):
             raise ValueError(f"model URI {value!r} has no supported scheme; use s3://, gs://, hf://, oci://, https://, "
                              "azureblob://, or pvc://<claim>/<path> for a volume")
         return value
+
+    @property
+    def scheme(self) -> str:
+        return self.uri.split("://", 1)[0]
+
+    @model_validator(mode="after")
+    def _downloadable(self) -> UriModel:
+        if "downloader_image" in self.model_fields_set:
+            return self  # a downloader of the user's own: its schemes and credentials are its business
+        scheme = self.scheme
+        if scheme in _NOT_DOWNLOADED:
+            raise ValueError(f"KServe's storage initializer (the default downloader) cannot download {scheme}:// URIs: "
+                             f"{_NOT_DOWNLOADED[scheme]}; or set downloader_image to a downloader that can")
+        if scheme == "hf" and not _HF_URI.match(self.uri):
+            # storage.py _download_hf: exactly one '/' between repo and model, an optional ':revision'.
+            raise ValueError(f"model URI {self.uri!r}: the storage initializer reads hf://<organization>/<model>[:<revision>] "
+                             "(exactly one '/')")
+        if self.credentials_secret and scheme not in _CREDENTIAL_FILES:
+            raise ValueError(f"credentials_secret {self.credentials_secret!r}: KServe's storage initializer reads {scheme}:// "
+                             "credentials only from environment variables (https: '<host>-headers' JSON; Azure: AZURE_CLIENT_ID/"
+                             "AZURE_CLIENT_SECRET), never from files, and mlkube does not put secrets in env; use workload identity, "
+                             "or a downloader_image of your own")
+        if self.credentials_key and not self.credentials_secret:
+            raise ValueError("credentials_key names a key of credentials_secret; set credentials_secret too")
+        return self
+
+
+def downloader_credentials_env(model: UriModel) -> list[dict[str, str]]:
+    """The variable that points the downloader at its credentials file (none without credentials_secret)."""
+    if not model.credentials_secret or model.scheme not in _CREDENTIAL_FILES:
+        return []
+    variable, default_key = _CREDENTIAL_FILES[model.scheme]
+    return [{"name": variable, "value": f"{CREDENTIALS_DIR}/{model.credentials_key or default_key}"}]
 
 
 class PvcModel(Spec):

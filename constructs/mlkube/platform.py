@@ -14,10 +14,10 @@ from typing import Any
 
 import cdk8s
 from constructs import Construct
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from .errors import MlkubeError, Problem
-from .operators import Operator
+from .operators import Operator, check_operator_versions
 from .gitops.settings import IN_CLUSTER, GitOps, LimitRangeSpec, NetworkSpec, QuotaSpec, SyncPolicy, WorkloadOverride
 from .images.catalog import BuiltImages
 from .manifest import Manifest
@@ -41,7 +41,10 @@ class Environment(Spec):
     monitoring_namespace: DnsLabel = Field("monitoring", description="Namespace of Prometheus, allowed to scrape metrics ports.")
     allowed_registries: tuple[str, ...] = Field((), description="Image reference prefixes allowed in this environment "
                                                 "(e.g. 'ghcr.io/acme/'); empty (default) allows any registry.")
-    operators: list[Operator] | None = Field(None, description="Operators installed in this environment; an option that needs a missing one is an error. Default: not declared, every option allowed.")
+    operators: list[Operator] | dict[Operator, str | None] | None = Field(None, description=(
+        "Operators installed in this environment, as a list or mapped to the version each runs (e.g. {'kserve': '0.15', 'kueue': '0.13', "
+        "'jobset': '0.8'}; null: version not said). Fields and values are emitted for that version; an option that needs a missing "
+        "operator, or that its version lacks, is an error. Default: not declared, every option allowed (KServe taken as 0.15)."))
     # GitOps (gitops/settings.py): where and how Argo CD deploys the environment, and what it may change.
     production: bool = Field(False, description="A production environment: manual sync by default, and every image must be pinned by digest. Default: false.")
     cluster: str = Field(IN_CLUSTER, description="Argo CD destination: a server URL (https://...) or a cluster name. Default: the cluster Argo CD runs in.")
@@ -51,11 +54,27 @@ class Environment(Spec):
     quota: QuotaSpec = Field(default_factory=QuotaSpec, description="ResourceQuota of each namespace. Default: 64 CPUs, 512Gi, 8 GPUs.")
     limits: LimitRangeSpec = Field(default_factory=LimitRangeSpec, description="LimitRange defaults of each namespace. Default: 250m/256Mi requests, 1/1Gi limits.")
     network: NetworkSpec = Field(default_factory=NetworkSpec, description="Namespace-wide default-deny NetworkPolicy allowances. Default: DNS egress only.")
-    kueue_cluster_queue: str | None = Field(None, description="Kueue ClusterQueue that each namespace's LocalQueue ('default') points at. Default: no LocalQueue.")
+    kueue_cluster_queue: str | None = Field(None, description="Kueue ClusterQueue that the LocalQueues of each namespace point at: 'default', and one per queue name a job uses. Default: none, and a job with a queue is an error.")
     registry: str = Field("registry.example.com/ml", pattern=REGISTRY_PATTERN, description="Registry and path that "
                           "built images are pushed to: <registry>/<image>:<content tag>. Default 'registry.example.com/ml'.")
     require_pinned_images: bool = Field(False, description="Synth fails unless every image is pinned by digest "
                                         "(through dist/images.lock.json). Default false.")
+
+    @model_validator(mode="after")
+    def _known_versions(self) -> Environment:
+        problems = check_operator_versions(self.operator_versions or {})
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    @property
+    def operator_versions(self) -> dict[str, str | None] | None:
+        """The declared operators, each with its version (None when not said); None when not declared at all."""
+        if self.operators is None:
+            return None
+        if isinstance(self.operators, dict):
+            return dict(self.operators)
+        return dict.fromkeys(self.operators)
 
     def namespace_for(self, app: str) -> str:
         return self.namespace.replace("{app}", app)

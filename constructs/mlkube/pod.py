@@ -3,7 +3,8 @@
 Every workload (serving, training, batch) builds its pod template through ``PodBuilder`` so that
 all pods meet the Kubernetes "restricted" Pod Security Standard by default: non-root numeric UID,
 no privilege escalation, all capabilities dropped, seccomp RuntimeDefault, a read-only root
-filesystem with writable emptyDirs where programs need to write.
+filesystem with writable emptyDirs where programs need to write: ``/tmp``, and a home folder that ``HOME``
+and the caches ML software writes point into (``runtime_env``).
 """
 
 from __future__ import annotations
@@ -19,12 +20,51 @@ from .spec import AbsolutePath, DnsLabel, Spec
 
 __all__ = [
     "RUN_AS_USER", "PodBuilder", "SecretEnv", "SecretMount", "SidecarSpec", "container_security_context",
-    "pod_security_context", "env_list", "mount_claim", "set_env",
+    "pod_security_context", "env_list", "mount_claim", "runtime_env", "set_env", "HOME_MOUNT",
 ]
 
 #: The numeric UID and GID of every mlkube container; generated Dockerfiles use the same (USER 10001:10001).
 RUN_AS_USER = 10001
 TMP_MOUNT = "/tmp"
+#: The writable home folder of every container (an emptyDir): the root file system is read-only.
+HOME_MOUNT = "/home/mlkube"
+
+#: Where ML software writes at run time, each pointed into the writable home. Images such as vllm/vllm-openai
+#: leave HOME at "/", so under a random non-root UID and a read-only root every one of these fails with
+#: "Permission denied: '/.cache'" (vllm-project/vllm#10185: numba and outlines; llm-d/llm-d#1430: '/.config'
+#: from vLLM's usage stats and '/.triton' from Triton kill engine start-up). A container's own env wins.
+_RUNTIME_DIRS: tuple[tuple[str, str], ...] = (
+    ("HOME", ""),
+    # XDG Base Directory Specification: the default of most Python tools (platformdirs, pip, outlines).
+    ("XDG_CACHE_HOME", ".cache"),
+    ("XDG_CONFIG_HOME", ".config"),
+    ("XDG_DATA_HOME", ".local/share"),
+    # huggingface_hub (docs: package_reference/environment_variables): default $XDG_CACHE_HOME/huggingface.
+    ("HF_HOME", ".cache/huggingface"),
+    # PyTorch hub (docs: hub.html#where-are-my-downloaded-models-saved): default $XDG_CACHE_HOME/torch.
+    ("TORCH_HOME", ".cache/torch"),
+    # torch.compile / inductor (torch/_inductor/runtime/cache_dir_utils.py): default /tmp/torchinductor_<user>;
+    # kept with the other caches so that /tmp holds only scratch files.
+    ("TORCHINDUCTOR_CACHE_DIR", ".cache/torchinductor"),
+    # Triton (triton/runtime/cache.py): default ~/.triton/cache.
+    ("TRITON_CACHE_DIR", ".triton/cache"),
+    # numba (docs: reference/envvars NUMBA_CACHE_DIR; numba/core/caching.py): otherwise __pycache__ beside the
+    # source (read-only site-packages), then ~/.cache/numba.
+    ("NUMBA_CACHE_DIR", ".cache/numba"),
+    # matplotlib (docs: users/faq "where is the config dir"): default $XDG_CONFIG_HOME/matplotlib.
+    ("MPLCONFIGDIR", ".config/matplotlib"),
+    # vLLM (docs.vllm.ai configuration/env_vars): VLLM_CACHE_ROOT ~/.cache/vllm, VLLM_CONFIG_ROOT ~/.config/vllm.
+    ("VLLM_CACHE_ROOT", ".cache/vllm"),
+    ("VLLM_CONFIG_ROOT", ".config/vllm"),
+    # CUDA JIT (CUDA C Programming Guide, "CUDA Environment Variables"): default ~/.nv/ComputeCache.
+    ("CUDA_CACHE_PATH", ".nv/ComputeCache"),
+)
+
+
+def runtime_env(own: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """HOME and the cache variables pointing into the writable home, except those ``own`` already sets."""
+    taken = {item["name"] for item in own or []}
+    return [{"name": name, "value": f"{HOME_MOUNT}/{sub}".rstrip("/")} for name, sub in _RUNTIME_DIRS if name not in taken]
 
 
 def pod_security_context() -> dict[str, Any]:
@@ -108,6 +148,8 @@ class PodBuilder:
         self._shared_mounts: list[dict[str, Any]] = []
         self.add_volume({"name": "tmp", "emptyDir": {}})
         self._shared_mounts.append({"name": "tmp", "mountPath": TMP_MOUNT})
+        self.add_volume({"name": "home", "emptyDir": {}})
+        self._shared_mounts.append({"name": "home", "mountPath": HOME_MOUNT})
         if resources.shm_size is not None:
             self.add_volume({"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": resources.shm_size}})
 
@@ -151,8 +193,8 @@ class PodBuilder:
             container["command"] = list(command)
         if args:
             container["args"] = list(args)
-        if env:
-            container["env"] = env
+        # Defaults first: the container's own variables come after them and may refer to them as $(HOME).
+        container["env"] = [*runtime_env(env), *(env or [])]
         if ports:
             container["ports"] = [{"containerPort": port, "name": port_name, "protocol": "TCP"} for port_name, port in ports.items()]
         container.update(extra)

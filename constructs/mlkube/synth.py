@@ -157,10 +157,12 @@ def _register_steps() -> None:
     from .images.manifest import write_image_files
     from .pinning.synth_steps import apply_lock, require_pinned_images, write_lock
     from .policy.synth_step import check_policy_step
+    from .local_queues import add_local_queues
     from .volume_sharing import volume_sharing_step
 
     # Platform objects first, so the lock, sync waves and Argo CD's kind list see every object.
-    TRANSFORMS.extend([gitops.add_platform_objects, apply_lock, gitops.add_sync_waves, gitops.add_argocd_objects])
+    # LocalQueues for the queues jobs name come after the namespace objects, so a 'default' LocalQueue is not emitted twice.
+    TRANSFORMS.extend([gitops.add_platform_objects, add_local_queues, apply_lock, gitops.add_sync_waves, gitops.add_argocd_objects])
     CHECKS.extend([
         volume_sharing_step,           # single-writer volumes are not written by several pods at once
         require_pinned_images,         # production (and opted-in) environments run only pinned images

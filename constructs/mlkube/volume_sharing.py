@@ -1,12 +1,19 @@
-"""Synth check: a volume written by several pods at once must be ReadWriteMany.
+"""Synth check: a volume written by several pods at once must be ReadWriteMany, and a single-node
+volume may only be mounted by pods that land on one node.
 
-A ReadWriteOnce (or ReadWriteOncePod) claim attaches to one node (one pod): a second writer, or
-a multi-node job, would wait forever for the volume. The check reads the rendered objects, so it
-also covers workloads changed through escape hatches or added with plain cdk8s constructs.
+A ReadWriteOnce claim attaches to one node, read-only mounts included: pods on a second node wait
+with a Multi-Attach error. A ReadWriteOncePod claim is mounted by one pod in the whole cluster
+(Kubernetes docs, "Persistent Volumes", access modes). So a claim written by more than one workload
+or by several pods at once must be ReadWriteMany, and a ReadWriteOnce claim mounted (even read-only)
+by pods that may run on several nodes (a server with several replicas, a multi-node job, two
+workloads) is an error unless every one of them is pinned to the same node. The check reads the
+rendered objects, so it also covers workloads changed through escape hatches or added with plain
+cdk8s constructs, and KServe InferenceServices serving from a pvc:// storage URI.
 """
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
@@ -18,27 +25,78 @@ from .manifest import Manifest
 if TYPE_CHECKING:
     from .synth import SynthContext
 
-__all__ = ["check_volume_sharing", "volume_sharing_step", "written_claims", "pods_at_once"]
+__all__ = ["check_volume_sharing", "volume_sharing_step", "written_claims", "mounted_claims", "pods_at_once", "pinned_node"]
+
+HOSTNAME_LABEL = "kubernetes.io/hostname"
 
 
 def _pod_specs(manifest: Manifest) -> list[dict[str, Any]]:
     return [pod.spec for pod in pod_views(manifest.obj)]
 
 
-def written_claims(pod_spec: dict[str, Any]) -> set[str]:
-    """Claims that some container of the pod mounts writable."""
-    claims = {}
+def mounted_claims(pod_spec: dict[str, Any]) -> dict[str, bool]:
+    """Claims that some container of the pod mounts -> whether one of them writes it."""
+    claims: dict[str, tuple[str, bool]] = {}
     for volume in pod_spec.get("volumes") or []:
         source = volume.get("persistentVolumeClaim")
-        if source and not source.get("readOnly"):
-            claims[volume["name"]] = source["claimName"]
-    written = set()
+        if source:
+            claims[volume["name"]] = (source["claimName"], not source.get("readOnly"))
+    mounted: dict[str, bool] = {}
     for group in ("initContainers", "containers"):
         for container in pod_spec.get(group) or []:
             for mount in container.get("volumeMounts") or []:
-                if mount.get("name") in claims and not mount.get("readOnly"):
-                    written.add(claims[mount["name"]])
-    return written
+                if mount.get("name") in claims:
+                    claim, writable = claims[mount["name"]]
+                    mounted[claim] = mounted.get(claim, False) or (writable and not mount.get("readOnly"))
+    return mounted
+
+
+def written_claims(pod_spec: dict[str, Any]) -> set[str]:
+    """Claims that some container of the pod mounts writable."""
+    return {claim for claim, writes in mounted_claims(pod_spec).items() if writes}
+
+
+def _kserve_claims(manifest: Manifest) -> dict[str, bool]:
+    """A KServe InferenceService serving from pvc://<claim>/...: KServe mounts the claim read-only into the predictor pods."""
+    if manifest.kind != "InferenceService" or not str(manifest.obj.get("apiVersion", "")).startswith("serving.kserve.io/"):
+        return {}
+    predictor = (manifest.obj.get("spec") or {}).get("predictor") or {}
+    uri = str((predictor.get("model") or {}).get("storageUri") or predictor.get("storageUri") or "")
+    return {uri[len("pvc://"):].split("/", 1)[0]: False} if uri.startswith("pvc://") else {}
+
+
+def _claims_of(manifest: Manifest) -> dict[str, bool]:
+    claims = _kserve_claims(manifest)
+    for spec in _pod_specs(manifest):
+        for claim, writes in mounted_claims(spec).items():
+            claims[claim] = claims.get(claim, False) or writes
+    return claims
+
+
+def pinned_node(pod_spec: dict[str, Any]) -> str | None:
+    """The one node the pods are pinned to (nodeName, a kubernetes.io/hostname node selector, or a required
+    node affinity naming one host), or None when they may land on any of several nodes."""
+    if pod_spec.get("nodeName"):
+        return str(pod_spec["nodeName"])
+    selector = pod_spec.get("nodeSelector") or {}
+    if selector.get(HOSTNAME_LABEL):
+        return str(selector[HOSTNAME_LABEL])
+    required = (((pod_spec.get("affinity") or {}).get("nodeAffinity") or {}).get("requiredDuringSchedulingIgnoredDuringExecution") or {})
+    hosts = set()
+    for term in required.get("nodeSelectorTerms") or []:
+        values = [tuple(e.get("values") or ()) for e in term.get("matchExpressions") or []
+                  if e.get("key") == HOSTNAME_LABEL and e.get("operator") == "In"]
+        if len(values) != 1 or len(values[0]) != 1:
+            return None  # a term that allows other hosts (terms are ORed)
+        hosts.add(values[0][0])
+    return hosts.pop() if len(hosts) == 1 else None
+
+
+def _pinned_node_of(manifest: Manifest) -> str | None:
+    if _kserve_claims(manifest):
+        return pinned_node((manifest.obj.get("spec") or {}).get("predictor") or {})
+    nodes = {pinned_node(spec) for spec in _pod_specs(manifest)}
+    return nodes.pop() if len(nodes) == 1 else None
 
 
 def pods_at_once(manifest: Manifest, items: list[Manifest]) -> int:
@@ -53,12 +111,38 @@ def pods_at_once(manifest: Manifest, items: list[Manifest]) -> int:
         jobs = spec.get("replicatedJobs") or []
         return sum(int(job.get("replicas", 1)) * int(((job.get("template") or {}).get("spec") or {}).get("parallelism", 1)) for job in jobs)
     if manifest.kind in ("Deployment", "StatefulSet", "ReplicaSet"):
-        if "replicas" in spec:
-            return int(spec["replicas"])
-        scalers = [m for m in items if m.kind == "HorizontalPodAutoscaler" and m.namespace == manifest.namespace
-                   and ((m.obj.get("spec") or {}).get("scaleTargetRef") or {}).get("name") == manifest.name]
-        return max([int((m.obj.get("spec") or {}).get("maxReplicas", 1)) for m in scalers] or [1])
+        replicas = int(spec["replicas"]) if "replicas" in spec else max(_scaled_maximum(manifest, items), 1)
+        return replicas + (_surge(spec, replicas) if manifest.kind == "Deployment" else 0)
+    if _kserve_claims(manifest):
+        predictor = spec.get("predictor") or {}
+        return int(predictor.get("maxReplicas") or predictor.get("minReplicas") or 1)
     return 1
+
+
+def _surge(spec: dict[str, Any], replicas: int) -> int:
+    """Extra pods a Deployment's rolling update starts beside the old ones: maxSurge, 25% by default, rounded up;
+    none with Recreate (Kubernetes docs, "Deployments": Max Surge)."""
+    strategy = spec.get("strategy") or {}
+    if strategy.get("type") == "Recreate":
+        return 0
+    surge = (strategy.get("rollingUpdate") or {}).get("maxSurge", "25%")
+    if isinstance(surge, str) and surge.endswith("%"):
+        return math.ceil(replicas * int(surge[:-1]) / 100)
+    return int(surge)
+
+
+def _scaled_maximum(manifest: Manifest, items: list[Manifest]) -> int:
+    """The most replicas an HPA or a KEDA ScaledObject targeting the workload may set (0 when none targets it)."""
+    counts = [0]
+    for other in items:
+        other_spec = other.obj.get("spec") or {}
+        if other.namespace != manifest.namespace or (other_spec.get("scaleTargetRef") or {}).get("name") != manifest.name:
+            continue
+        if other.kind == "HorizontalPodAutoscaler":
+            counts.append(int(other_spec.get("maxReplicas", 1)))
+        elif other.kind == "ScaledObject":
+            counts.append(int(other_spec.get("maxReplicaCount", 100)))  # KEDA's default maxReplicaCount is 100
+    return max(counts)
 
 
 def check_volume_sharing(manifests: Iterable[Manifest]) -> list[Problem]:
@@ -66,20 +150,51 @@ def check_volume_sharing(manifests: Iterable[Manifest]) -> list[Problem]:
     items = list(manifests)
     claims = {(m.namespace, m.name): m for m in items if m.kind == "PersistentVolumeClaim"}
     writers: dict[tuple[str, str], list[Manifest]] = defaultdict(list)
+    mounters: dict[tuple[str, str], list[Manifest]] = defaultdict(list)
     for manifest in items:
-        for claim in sorted(set().union(*(written_claims(spec) for spec in _pod_specs(manifest)))):
-            writers[(manifest.namespace, claim)].append(manifest)
+        for claim, writes in sorted(_claims_of(manifest).items()):
+            mounters[(manifest.namespace, claim)].append(manifest)
+            if writes:
+                writers[(manifest.namespace, claim)].append(manifest)
     problems: list[Problem] = []
-    for key, users in writers.items():
+    for key, users in mounters.items():
         claim = claims.get(key)
         if claim is not None:
-            problems += _single_writer(claim, users, items)
+            found = list(_single_writer(claim, writers.get(key, []), items))
+            problems += found or list(_single_node(claim, users, items))
     return problems
+
+
+def _single_node(claim: Manifest, users: list[Manifest], items: list[Manifest]) -> Iterator[Problem]:
+    """ReadWriteOnce: every mounting pod on one node; ReadWriteOncePod: one pod in all."""
+    modes = (claim.obj.get("spec") or {}).get("accessModes") or ["ReadWriteOnce"]
+    if any(mode in modes for mode in ("ReadWriteMany", "ReadOnlyMany")):
+        return
+    counts = {user.where: pods_at_once(user, items) for user in users}
+    total = sum(counts.values())
+    if total <= 1:
+        return
+    names = ", ".join(f"{user.where} ({user.describe()}, {counts[user.where]} pod{'s' if counts[user.where] > 1 else ''})" for user in users)
+    if "ReadWriteOncePod" in modes:
+        yield Problem(claim.where, "spec.accessModes", f"PersistentVolumeClaim {claim.name!r} is ReadWriteOncePod (one pod in the cluster) "
+                      f"but is mounted by up to {total} pods at once: {names}",
+                      "run one pod (replicas=1 and rollout='save-gpus', which starts no extra pod), give each workload its own "
+                      "volume, or use access_mode='ReadWriteMany'")
+        return
+    nodes = {_pinned_node_of(user) for user in users}
+    if len(nodes) == 1 and None not in nodes:
+        return  # every pod pinned to the same node: ReadWriteOnce allows that
+    yield Problem(claim.where, "spec.accessModes", f"PersistentVolumeClaim {claim.name!r} is ReadWriteOnce (attaches to one node, "
+                  f"read-only mounts too) but up to {total} pods that may land on different nodes mount it: {names}; pods on a second "
+                  "node fail with a Multi-Attach error",
+                  "use access_mode='ReadWriteMany' (or ReadOnlyMany for readers), run one pod (replicas=1 and a rollout that "
+                  "starts no extra pod: rollout='save-gpus'), or pin every pod to one node "
+                  "(nodeSelector kubernetes.io/hostname: <node>, e.g. server.pod_spec['nodeSelector'])")
 
 
 def _single_writer(claim: Manifest, users: list[Manifest], items: list[Manifest]) -> Iterator[Problem]:
     modes = (claim.obj.get("spec") or {}).get("accessModes") or []
-    if "ReadWriteMany" in modes:
+    if "ReadWriteMany" in modes or not users:
         return
     mode = "/".join(modes) or "ReadWriteOnce"
     hint = "set access_mode='ReadWriteMany' on the volume (with a storage class that supports it), or mount it read_only=True"

@@ -36,7 +36,7 @@ def test_schema_generation_is_deterministic(tmp_path):
 def test_schema_carries_descriptions_and_defaults_of_the_spec_fields():
     schema = json.loads((SCHEMAS / "blueprint.schema.json").read_text())
     port = schema["$defs"]["InferenceServiceWorkload"]["properties"]["port"]
-    assert port["default"] == 8080 and port["description"] == "Serving port (unprivileged). Default: 8080."
+    assert port["default"] == 8080 and port["description"] == "Serving port (unprivileged). Default: 8080, or the runtime preset's."
     assert schema["properties"]["workloads"]["patternProperties"]
 
 

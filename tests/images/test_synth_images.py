@@ -48,12 +48,14 @@ def test_writes_build_files_and_the_images_manifest(repo: Path) -> None:
     manifest = json.loads((dist / "images.json").read_text())
     assert manifest == {"version": 1, "images": [
         {"name": "fraud", "context": "models/fraud", "dockerfile": "images/fraud/Dockerfile",
-         "ignorefile": "images/fraud/.dockerignore", "tag": tags["fraud"], "purpose": "serving", "platforms": ["linux/amd64"],
+         "ignorefile": "images/fraud/.dockerignore", "tag": tags["fraud"],
+         "base": {"reference": "python:3.11-slim-bookworm", "digest": None}, "purpose": "serving", "platforms": ["linux/amd64"],
          "references": {"dev": f"registry.example.com/ml/fraud:{tags['fraud']}", "prod": f"ghcr.io/acme/fraud:{tags['fraud']}"},
          "users": [{"environment": "dev", "path": "dev/fraud/server", "container": "server"},
                    {"environment": "prod", "path": "prod/fraud/server", "container": "server"}]},
         {"name": "trainer", "context": "models/trainer", "dockerfile": "images/trainer/Dockerfile",
-         "ignorefile": "images/trainer/.dockerignore", "tag": tags["trainer"], "purpose": "training",
+         "ignorefile": "images/trainer/.dockerignore", "tag": tags["trainer"],
+         "base": {"reference": "pytorch/pytorch:2.5.1-cuda12.4-cudnn9-runtime", "digest": None}, "purpose": "training",
          "platforms": ["linux/amd64", "linux/arm64"],
          "references": {"dev": f"registry.example.com/ml/trainer:{tags['trainer']}", "prod": f"ghcr.io/acme/trainer:{tags['trainer']}"},
          "users": [{"environment": "dev", "path": "dev/fraud/train", "container": "main"},

@@ -18,6 +18,8 @@ from pydantic_core import core_schema
 from ..image import _coerce_image
 from ..model import _coerce as _coerce_model
 from ..quantity import _coerce as _coerce_quantity
+from ..runtimes import PRESETS
+from ..runtimes import _coerce as _coerce_runtime
 from ..output import replace_tree
 from ..spec import DnsLabel
 from .document import BlueprintSpec
@@ -32,6 +34,7 @@ _SHORTHANDS: dict[Callable[[Any], Any], dict[str, Any]] = {
     _coerce_image: {"type": "string", "description": "An image reference, e.g. 'ghcr.io/acme/server:1.2.0' or 'repo@sha256:...'."},
     _coerce_model: {"type": "string", "description": "A model URI: s3://, gs://, hf://, oci://, https://, azureblob://, or pvc://<claim>/<path>."},
     _coerce_quantity: {"type": "number", "description": "A number of cores or bytes, e.g. 2 or 0.5."},
+    _coerce_runtime: {"type": "string", "enum": sorted(PRESETS), "description": "A server preset by name, e.g. 'vllm'."},
 }
 
 

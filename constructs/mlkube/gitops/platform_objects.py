@@ -14,7 +14,7 @@ from ..labels import standard_labels
 from ..manifest import Manifest
 from ..resources import GPU_RESOURCE
 
-__all__ = ["namespace_objects", "platform_manifests"]
+__all__ = ["namespace_objects", "platform_manifests", "local_queue"]
 #: The Pod Security Standard version the labels pin; "latest" would change meaning on upgrades.
 PSS_VERSION = "v1.34"
 _DNS_PEER = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
@@ -62,8 +62,10 @@ def _limit_range(namespace: str, app: str, environment: Any) -> dict[str, Any]:
     return {"apiVersion": "v1", "kind": "LimitRange", "metadata": _metadata("defaults", namespace, app), "spec": {"limits": [item]}}
 
 
-def _local_queue(namespace: str, app: str, cluster_queue: str) -> dict[str, Any]:
-    return {"apiVersion": "kueue.x-k8s.io/v1beta1", "kind": "LocalQueue", "metadata": _metadata("default", namespace, app),
+def local_queue(namespace: str, app: str, cluster_queue: str, name: str = "default") -> dict[str, Any]:
+    """A Kueue LocalQueue. v1beta1 is served by every Kueue release (v1beta2 arrives in 0.15, v1beta1 deprecated in 0.16:
+    kubernetes-sigs/kueue config/components/crd/bases/kueue.x-k8s.io_localqueues.yaml at each tag)."""
+    return {"apiVersion": "kueue.x-k8s.io/v1beta1", "kind": "LocalQueue", "metadata": _metadata(name, namespace, app),
             "spec": {"clusterQueue": cluster_queue}}
 
 
@@ -72,7 +74,7 @@ def namespace_objects(namespace: str, app: str, environment: Any) -> list[dict[s
     objects = [_namespace(namespace, app), _resource_quota(namespace, app, environment), _limit_range(namespace, app, environment),
                _network_policy(namespace, app, environment)]
     if environment.kueue_cluster_queue:
-        objects.append(_local_queue(namespace, app, environment.kueue_cluster_queue))
+        objects.append(local_queue(namespace, app, environment.kueue_cluster_queue))
     return objects
 
 

@@ -82,4 +82,6 @@ class GitOps(Spec):
     argocd_namespace: DnsLabel = Field("argocd", description="Namespace Argo CD runs in (holds AppProjects and Applications). Default: argocd.")
     ci_install: str = Field("pip install mlkube", description="Shell command CI runs to install mlkube in the config repo. Default: pip install mlkube.")
     ci_registry: str = Field("ghcr.io", description="Registry CI logs in to before pushing images (with the workflow's token). Default: ghcr.io.")
+    sign_images: bool = Field(False, description="Sign every pushed image keyless with cosign (Sigstore); only then does the build job get "
+                              "`id-token: write`. Default: false.")
     cluster_label: str = Field("mlkube.dev/cluster", description="Label of Argo CD cluster secrets that the cluster generator matches against Environment.clusters. Default: mlkube.dev/cluster.")

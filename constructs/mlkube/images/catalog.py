@@ -6,10 +6,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..errors import Problem
+from ..errors import MlkubeError, Problem
 from ..image import BuildImage
 from .content_tag import content_tag
-from .dockerfile import render_dockerfile
+from ..pinning.lock import load_lock
+from .dockerfile import base_of, render_dockerfile
 from .dockerignore import render_dockerignore
 from .validate import check_build_image
 
@@ -40,6 +41,8 @@ class BuiltImage:
     users: list[ImageUser] = field(default_factory=list)
     #: Full reference per environment (environments may use different registries).
     references: dict[str, str] = field(default_factory=dict)
+    #: The spec as the blueprint gave it (``spec`` may carry a base digest from the lock).
+    declared: BuildImage | None = None
 
 
 class BuiltImages:
@@ -47,13 +50,17 @@ class BuiltImages:
 
     def __init__(self) -> None:
         self.images: dict[str, BuiltImage] = {}
+        #: Locked base digests (the lock's "bases"), read once per synth on first use.
+        self._bases: dict[str, str] | None = None
 
     def use(self, spec: BuildImage, app: MlApp, used_by: str, container: str) -> str:
         """Record that ``container`` of ``used_by`` runs ``spec``; the reference its image field gets."""
         entry = self.images.get(spec.name)
         if entry is None:
-            entry = self.images[spec.name] = self._prepare(spec, app, used_by, _output_inside(spec, app.platform.out_dir))
-        elif entry.spec != spec:
+            built = self._with_locked_base(spec, app, used_by)
+            entry = self.images[spec.name] = self._prepare(built, app, used_by, _output_inside(spec, app.platform.out_dir))
+            entry.declared = spec
+        elif entry.declared != spec:
             first = entry.users[0].path if entry.users else "another construct"
             app.report([Problem(used_by, "image.name", f"image {spec.name!r} is already defined by {first} with a different spec",
                                 "give each image its own name, or use the same Image value everywhere")])
@@ -61,6 +68,20 @@ class BuiltImages:
         entry.users.append(ImageUser(app.environment.name, used_by, container))
         entry.references[app.environment.name] = reference
         return reference
+
+    def _with_locked_base(self, spec: BuildImage, app: MlApp, used_by: str) -> BuildImage:
+        """The spec with its base pinned from the lock when the blueprint gives no digest (``mlkube images pin-bases``)."""
+        name, digest = base_of(spec)
+        if digest is not None:
+            return spec
+        if self._bases is None:
+            try:
+                self._bases = load_lock(app.platform.out_dir).bases
+            except MlkubeError as error:
+                app.report(error.problems)
+                self._bases = {}
+        locked = self._bases.get(name)
+        return spec.model_copy(update={"base_digest": locked}) if locked else spec
 
     @staticmethod
     def _prepare(spec: BuildImage, app: MlApp, used_by: str, output: str | None) -> BuiltImage:

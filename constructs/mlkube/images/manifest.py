@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .catalog import BuiltImage
+from .dockerfile import base_of
 
 if TYPE_CHECKING:
     from ..synth import SynthContext
@@ -32,11 +33,18 @@ def _entry(name: str, image: BuiltImage) -> dict[str, Any]:
         "dockerfile": f"{folder}/Dockerfile",
         "ignorefile": f"{folder}/.dockerignore",
         "tag": image.tag,
+        "base": _base(image),
         "purpose": image.spec.purpose,
         "platforms": list(image.spec.platforms),
         "references": dict(sorted(image.references.items())),
         "users": [{"environment": u.environment, "path": u.path, "container": u.container} for u in sorted(set(image.users))],
     }
+
+
+def _base(image: BuiltImage) -> dict[str, str | None]:
+    """The base the Dockerfile starts FROM, and its digest (None: used by tag, not yet pinned)."""
+    name, digest = base_of(image.spec)
+    return {"reference": name, "digest": digest}
 
 
 def images_manifest(images: dict[str, BuiltImage]) -> bytes:
@@ -54,3 +62,9 @@ def write_image_files(ctx: SynthContext) -> None:
         ctx.files[f"{IMAGES_DIR}/{name}/Dockerfile.dockerignore"] = image.dockerignore.encode()
     if images:
         ctx.files[IMAGES_MANIFEST] = images_manifest(images)
+    for name, image in sorted(images.items()):
+        base, digest = base_of(image.spec)
+        if digest is None:
+            # A tag can move: the same content tag could then be built from other bytes.
+            ctx.warnings.append(f"image {name!r}: base {base} is used by tag, not by digest; pin it through the lock "
+                                "with `mlkube images pin-bases --resolve`, then synth again")

@@ -9,6 +9,10 @@ renders, so re-running synth after ``mlkube pin`` keeps the digests. Format (ver
 
 The key of an entry is the built image's name, or the repository for a registry image
 (``repository:tag`` when one environment uses two tags of the same repository).
+
+``"bases"`` (optional) locks the base images that generated Dockerfiles start FROM, for every
+environment at once (a Dockerfile serves them all): ``{"python:3.11-slim-bookworm": "sha256:..."}``.
+``mlkube images pin-bases`` writes it; synth then pins each base with ``ARG BASE_DIGEST``.
 """
 
 from __future__ import annotations
@@ -44,6 +48,8 @@ class LockEntry:
 @dataclass
 class Lock:
     environments: dict[str, dict[str, LockEntry]] = field(default_factory=dict)
+    #: Base image ``repository:tag`` -> digest, for generated Dockerfiles.
+    bases: dict[str, str] = field(default_factory=dict)
 
     def digest_of(self, environment: str, repository: str, tag: str) -> str | None:
         """The locked digest of ``repository:tag`` in ``environment``, or None."""
@@ -59,6 +65,8 @@ class Lock:
         body = {"version": LOCK_VERSION, "environments": {
             env: {"images": {name: entry.to_json() for name, entry in sorted(images.items())}}
             for env, images in sorted(self.environments.items())}}
+        if self.bases:
+            body["bases"] = dict(sorted(self.bases.items()))
         return (json.dumps(body, indent=2, ensure_ascii=False) + "\n").encode()
 
 
@@ -102,6 +110,15 @@ def parse_lock(text: str, where: str) -> Lock:
             entry = _entry(raw, where, f"environments.{env}.images.{name}", problems)
             if entry is not None:
                 lock.environments.setdefault(env, {})[name] = entry
+    bases = data.get("bases", {})
+    if not isinstance(bases, dict):
+        problems.append(Problem(where, "bases", "must be an object: base image reference -> digest"))
+        bases = {}
+    for reference, digest in bases.items():
+        if not isinstance(digest, str) or not DIGEST.match(digest):
+            problems.append(Problem(where, f"bases.{reference}", f"{digest!r} is not a sha256 digest"))
+        else:
+            lock.bases[reference] = digest
     if problems:
         raise MlkubeError(problems, title="the image lock file is invalid")
     return lock

@@ -33,9 +33,11 @@ MANIFEST_TYPES = (
 
 
 class RegistryError(Exception):
-    def __init__(self, message: str, hint: str = "") -> None:
+    def __init__(self, message: str, hint: str = "", status: int | None = None) -> None:
         super().__init__(message)
         self.message, self.hint = message, hint
+        #: The HTTP status the registry answered, when it answered one (404: no such tag).
+        self.status = status
 
 
 class _NoRedirectAuth(urllib.request.HTTPRedirectHandler):
@@ -134,8 +136,8 @@ _LOGIN_HINT = "log in (docker login / buildah login) so that the Docker or conta
 
 def _http_error(error: urllib.error.HTTPError, url: str, host: str) -> RegistryError:
     if error.code == 404:
-        return RegistryError(f"not found in the registry (HTTP 404 for {url})", "push the image first, or check its name and tag")
+        return RegistryError(f"not found in the registry (HTTP 404 for {url})", "push the image first, or check its name and tag", 404)
     if error.code in (401, 403):
-        return RegistryError(f"access denied by {host} (HTTP {error.code})", _LOGIN_HINT)
+        return RegistryError(f"access denied by {host} (HTTP {error.code})", _LOGIN_HINT, error.code)
     return RegistryError(f"the registry {host} answered HTTP {error.code} {error.reason} for {url}",
-                         "try again later; nothing was changed")
+                         "try again later; nothing was changed", error.code)
