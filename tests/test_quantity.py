@@ -35,3 +35,12 @@ def test_negative_volume_size_is_refused():
 def test_numbers_become_strings():
     assert ResourcesSpec(cpu=0.5, memory="2Gi").cpu == "0.5"
     assert parse_quantity("512Mi") == 536870912
+
+
+def test_model_cache_size_is_a_quantity():
+    from mlkube.model import Model
+
+    with pytest.raises(ValidationError, match="is negative"):
+        Model.from_uri("hf://org/model", cache_size="-1Gi")
+    with pytest.raises(ValidationError, match="not a Kubernetes quantity"):
+        Model.from_uri("hf://org/model", cache_size="20 GB")

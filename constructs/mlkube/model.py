@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from .image import ImageSpec
+from .quantity import Quantity
 from .spec import Spec
 
 __all__ = ["Model", "UriModel", "PvcModel", "ModelSpec", "DEFAULT_DOWNLOADER_IMAGE", "CREDENTIALS_DIR", "downloader_credentials_env"]
@@ -51,7 +52,7 @@ class UriModel(Spec):
         "(key 'credentials', an AWS credentials INI file), gs:// GOOGLE_APPLICATION_CREDENTIALS (key 'service-account.json'). "
         "Default: none (public models, or workload identity)."))
     credentials_key: str | None = Field(None, description="Key of credentials_secret that holds the credentials file. Default: per scheme, as listed for credentials_secret.")
-    cache_size: str = Field("20Gi", description="Size limit of the volume the model is downloaded into. Default: 20Gi.")
+    cache_size: Quantity = Field("20Gi", description="Size limit of the volume the model is downloaded into. Default: 20Gi.")
 
     @field_validator("uri")
     @classmethod
