@@ -342,3 +342,14 @@ def test_plain_scalars_resolve_as_go_yaml_v2_does(tmp_path):
                    "  selector: {matchLabels: {app: d}}\n  template:\n    metadata: {labels: {app: d}}\n"
                    "    spec: {containers: [{name: c, image: i}]}\n")
     assert problems_of(scaled) == []  # 1e1 is the number 10 for go-yaml, a string for PyYAML
+
+
+def test_environments_of_a_config_repo_are_separate_clusters_at_any_depth(tmp_path):
+    import shutil
+
+    from helpers import REPO_ROOT
+
+    for environment in ("dev", "prod"):  # the same names in both environments are not duplicates
+        shutil.copytree(REPO_ROOT / "dist" / environment, tmp_path / "repo" / "dist" / environment)
+    problems = problems_of(tmp_path / "repo")
+    assert not any("defined twice" in p for p in problems), problems[:3]
