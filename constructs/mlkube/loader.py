@@ -413,9 +413,14 @@ def load_manifests_isolated(paths: Iterable[str | Path], limits: ReadLimits | No
     files: list[Path] = []
     for given in paths:
         try:
-            files += yaml_files([given])
+            found = yaml_files([given])
         except MlkubeError as error:  # a missing path is reported with the others, never alone
             problems += error.problems
+            continue
+        if not found:
+            problems.append(Problem(str(given), "", "holds no YAML files (.yaml or .yml)",
+                                    "give the folder of the manifests, e.g. dist/"))
+        files += found
     for path in files:
         found, found_problems = _read_file(path, limits)
         manifests += found

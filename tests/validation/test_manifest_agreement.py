@@ -353,3 +353,16 @@ def test_environments_of_a_config_repo_are_separate_clusters_at_any_depth(tmp_pa
         shutil.copytree(REPO_ROOT / "dist" / environment, tmp_path / "repo" / "dist" / environment)
     problems = problems_of(tmp_path / "repo")
     assert not any("defined twice" in p for p in problems), problems[:3]
+
+
+def test_a_folder_without_yaml_is_an_error(tmp_path):
+    (tmp_path / "empty").mkdir()
+    result = run_mlkube("validate", str(tmp_path / "empty"))
+    assert result.returncode == 2 and "holds no YAML files" in result.stderr
+
+
+def test_messages_that_quote_values_are_bounded(tmp_path):
+    path = write(tmp_path, "svc.yaml", "apiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec:\n"
+                 "  selector: {" + ", ".join(f"k{i}: v{i}" for i in range(200)) + "}\n  ports: [{port: 80}]\n")
+    [problem] = problems_of(path)
+    assert "selects no pods" in problem and problem.endswith("... (shortened)\n    hint: make the selector match the pod template labels")

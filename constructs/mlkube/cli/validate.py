@@ -18,6 +18,12 @@ from . import handle_errors
 
 
 CROSS_OBJECT_MODES = ("error", "warn", "off")
+_MAX_MESSAGE = 300
+
+
+def _bounded(message: str) -> str:
+    """Messages quote values (selectors, names); an alias-expanded one must never come back whole."""
+    return message if len(message) <= _MAX_MESSAGE else message[:_MAX_MESSAGE] + "... (shortened)"
 
 
 def validate_manifests(manifests: list[LoadedManifest], catalog: SchemaCatalog, paths: tuple[Path, ...] = (),
@@ -43,7 +49,7 @@ def validate_manifests(manifests: list[LoadedManifest], catalog: SchemaCatalog, 
             manifest = located.get(problem.where)
             where = f"{manifest.file}:{manifest.line_of(problem.field)}" if manifest else problem.where
             message = f"{manifest.describe()}: {problem.message}" if manifest and manifest.parent else problem.message
-            into.append(Problem(where, problem.field, message, problem.hint))
+            into.append(Problem(where, problem.field, _bounded(message), problem.hint))
     return problems, sorted(unknown), warnings
 
 
