@@ -15,7 +15,7 @@ PACKAGE_ROOT = REPO_ROOT / "constructs"
 
 def _shared_dir() -> Path | None:
     """../shared beside the checkout (CI and developers), or MLKUBE_SHARED."""
-    for candidate in (os.environ.get("MLKUBE_SHARED"), REPO_ROOT.parent / "shared", Path("/work/shared")):
+    for candidate in (os.environ.get("MLKUBE_SHARED"), REPO_ROOT.parent / "shared"):
         if candidate and Path(candidate).is_dir():
             return Path(candidate)
     return None

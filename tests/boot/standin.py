@@ -107,7 +107,9 @@ class PodmanStore:
             script = mount / "usr" / "local" / "bin" / "standin"
             script.write_text(STANDIN_SCRIPT)
             script.chmod(0o755)
-            (mount / "usr" / "local" / "bin" / "torchrun").symlink_to("standin")
+            # The commands the example's workloads run: torchrun (trainer), vllm (the vLLM runtime preset).
+            for command in ("torchrun", "vllm"):
+                (mount / "usr" / "local" / "bin" / command).symlink_to("standin")
             self.run("buildah", "config", "--entrypoint", '["/usr/local/bin/standin"]', "--cmd", "",
                      "--env", "PATH=/usr/local/bin:/bin", "--env", f"STANDIN_ROLE={role}", container)
             self.run("buildah", "commit", "--quiet", "--timestamp", "0", container, tag)

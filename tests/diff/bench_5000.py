@@ -1,6 +1,6 @@
 """Measure `mlkube diff` on two 5,000-object trees (not a test: run it by hand).
 
-    PYTHONPATH=constructs /work/main/.venv/bin/python tests/diff/bench_5000.py
+    PYTHONPATH=constructs .venv/bin/python tests/diff/bench_5000.py
 
 Writes BASE and HEAD trees (2 environments x 834 apps x Deployment + Service + HPA = 5,004 objects
 each, 52 image bumps and 20 replica changes in HEAD; no two files alike) to a temporary folder, then
