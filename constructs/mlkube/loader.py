@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import datetime
 import re
 import struct
 from decimal import Decimal
@@ -268,18 +269,23 @@ def _string_key(key: yaml.Node, loader: Any) -> str:
                    "quote the key to make it a string")
 
 
-def _inspect(root: yaml.Node, loader: Any, limits: ReadLimits) -> tuple[int, int]:
+_PLAIN_TAGS = frozenset(_TAG + name for name in ("str", "int", "float", "bool", "null", "map", "seq", "merge"))
+
+
+def _inspect(root: yaml.Node, loader: Any, limits: ReadLimits) -> tuple[int, int, bool]:
     """Check one document before it is built: its keys, and its expanded size and depth.
 
     Each distinct node is visited once (aliases share nodes), so a billion laughs costs its own size,
     not its expansion. Non-string keys are rewritten in place to the string the API server sees.
-    Returns (values, characters) after expansion."""
+    Returns (values, characters) after expansion, and whether a node has another tag (!!binary, !!set...)."""
     size: dict[int, tuple[int, int, int]] = {}  # id -> (values, characters, height)
     active: set[int] = set()
     stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    tagged = False
     while stack:
         node, done = stack.pop()
         ident = id(node)
+        tagged = tagged or node.tag not in _PLAIN_TAGS
         if done:
             active.discard(ident)
             size[ident] = _combine(node, size, limits)
@@ -300,7 +306,29 @@ def _inspect(root: yaml.Node, loader: Any, limits: ReadLimits) -> tuple[int, int
         else:
             stack += [(child, False) for child in node.value]
     values, characters, _ = size[id(root)]
-    return values, characters
+    return values, characters, tagged
+
+
+def _jsonable(value: Any) -> Any:
+    """What JSON conversion makes of values of other YAML tags (sigs.k8s.io/yaml over go-yaml v2):
+    !!binary the decoded text, !!timestamp RFC 3339 text, !!set a mapping to nulls, !!omap/!!pairs
+    a list of one-key mappings."""
+    if isinstance(value, dict):
+        return {key: _jsonable(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_jsonable(item) for item in value]
+    if isinstance(value, tuple) and len(value) == 2:
+        return {value[0]: _jsonable(value[1])}
+    if isinstance(value, set):
+        return {str(item): None for item in sorted(value, key=str)}
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, datetime.datetime):
+        text = value.isoformat()
+        return text.replace("+00:00", "Z") if value.tzinfo else text + "Z"
+    if isinstance(value, datetime.date):
+        return f"{value.isoformat()}T00:00:00Z"
+    return value
 
 
 def _combine(node: yaml.Node, size: dict[int, tuple[int, int, int]], limits: ReadLimits) -> tuple[int, int, int]:
@@ -348,7 +376,7 @@ def _documents(text: str, limits: ReadLimits, file_values: list[int]) -> Iterato
             if count > limits.file_documents:
                 raise _Refused(node.start_mark.line + 1, f"refused: the file has more than {limits.file_documents} documents",
                                "split it into several files")
-            values, size = _inspect(node, loader, limits)
+            values, size, tagged = _inspect(node, loader, limits)
             loader.constructed_objects = {}  # keys read by _inspect were rewritten to strings since
             file_values[0] += values
             characters += size
@@ -360,7 +388,8 @@ def _documents(text: str, limits: ReadLimits, file_values: list[int]) -> Iterato
             if limits.used_values > limits.command_values:
                 raise _Refused(node.start_mark.line + 1, f"refused: the files of this command expand to more than "
                                f"{limits.command_values} values in all", "validate fewer files at once")
-            yield node, construct(node, loader)
+            value = construct(node, loader)
+            yield node, _jsonable(value) if tagged else value
     finally:
         loader.dispose()
 

@@ -366,3 +366,14 @@ def test_messages_that_quote_values_are_bounded(tmp_path):
                  "  selector: {" + ", ".join(f"k{i}: v{i}" for i in range(200)) + "}\n  ports: [{port: 80}]\n")
     [problem] = problems_of(path)
     assert "selects no pods" in problem and problem.endswith("... (shortened)\n    hint: make the selector match the pod template labels")
+
+
+def test_values_of_other_yaml_tags_become_json_values_not_a_crash(tmp_path):
+    path = write(tmp_path, "cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata:\n  b: !!binary aGVsbG8=\n"
+                 "  t: !!timestamp 2001-12-14\n  s: !!str 5\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: d}\n"
+                 "data: !!set {a}\n")
+    manifests, unreadable = load_manifests_isolated([path])
+    assert unreadable == []
+    assert [m.obj["data"] for m in manifests] == [{"b": "hello", "t": "2001-12-14T00:00:00Z", "s": "5"}, {"a": None}]
+    result = run_mlkube("validate", str(path))
+    assert result.returncode == 0 and "Traceback" not in result.stderr
