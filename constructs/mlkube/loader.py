@@ -213,9 +213,14 @@ class ReadLimits:
     file_characters: int = 64 * 1024 * 1024
     #: Most values all files of one command expand to.
     command_values: int = 4_000_000
+    #: Most documents, and most characters of expanded scalars, in all files of one command.
+    command_documents: int = 200_000
+    command_characters: int = 512 * 1024 * 1024
     #: Deepest nesting of mappings and lists (the deepest CRD schemas nest about 60 levels).
     depth: int = 150
     used_values: int = 0
+    used_documents: int = 0
+    used_characters: int = 0
 
 
 class _Refused(Exception):
@@ -381,6 +386,8 @@ def _documents(text: str, limits: ReadLimits, file_values: list[int]) -> Iterato
             file_values[0] += values
             characters += size
             limits.used_values += values
+            limits.used_documents += 1
+            limits.used_characters += size
             if file_values[0] > limits.file_values or characters > limits.file_characters:
                 raise _Refused(node.start_mark.line + 1, f"refused: the file expands to more than {limits.file_values} values or "
                                f"{limits.file_characters} characters in all (aliases counted at every use)",
@@ -388,6 +395,10 @@ def _documents(text: str, limits: ReadLimits, file_values: list[int]) -> Iterato
             if limits.used_values > limits.command_values:
                 raise _Refused(node.start_mark.line + 1, f"refused: the files of this command expand to more than "
                                f"{limits.command_values} values in all", "validate fewer files at once")
+            if limits.used_documents > limits.command_documents or limits.used_characters > limits.command_characters:
+                raise _Refused(node.start_mark.line + 1, f"refused: the files of this command hold more than "
+                               f"{limits.command_documents} documents or {limits.command_characters} characters in all",
+                               "validate fewer files at once")
             value = construct(node, loader)
             yield node, _jsonable(value) if tagged else value
     finally:

@@ -377,3 +377,11 @@ def test_values_of_other_yaml_tags_become_json_values_not_a_crash(tmp_path):
     assert [m.obj["data"] for m in manifests] == [{"b": "hello", "t": "2001-12-14T00:00:00Z", "s": "5"}, {"a": None}]
     result = run_mlkube("validate", str(path))
     assert result.returncode == 0 and "Traceback" not in result.stderr
+
+
+def test_documents_are_bounded_per_command(tmp_path):
+    files = [write(tmp_path, f"f{i}.yaml", "---\n".join(f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: c{i}-{j}}}\n"
+                                                         for j in range(4))) for i in range(3)]
+    _, unreadable = load_manifests_isolated(files, ReadLimits(command_documents=10))
+    assert [p.message for p in unreadable] == ["refused: the files of this command hold more than 10 documents or "
+                                               "536870912 characters in all"]
