@@ -18,7 +18,6 @@ from helpers import run_mlkube
 from mlkube.cli.validate import validate_manifests
 from mlkube.loader import ReadLimits, load_manifests_isolated
 from mlkube.policy.engine import check_policy
-from mlkube.policy.model import PolicySettings
 from mlkube.validation import SchemaCatalog
 
 

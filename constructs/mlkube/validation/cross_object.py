@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
-from decimal import Decimal
 from typing import Any
 
 from ..cron import check_schedule
@@ -20,7 +19,7 @@ from ..kube.pods import PodView, containers, pod_views
 from ..manifest import Manifest
 from ..quantity import parse_quantity
 
-__all__ = ["check_cross_object", "EXTENDED_GPU_RESOURCES", "PARTNER_CHECK_KINDS"]
+__all__ = ["check_cross_object", "partner_problems", "EXTENDED_GPU_RESOURCES"]
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
@@ -28,8 +27,6 @@ _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9
 _LABEL_NAMED_KINDS = {"Service", "Namespace", "Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob", "Pod",
                       "ReplicationController", "ReplicaSet"}
 EXTENDED_GPU_RESOURCES = re.compile(r"^(nvidia\.com/(gpu|mig-[0-9a-z.]+)|amd\.com/gpu)$")
-#: Kinds whose checks need partners among the given objects (pods to select, a target to scale).
-PARTNER_CHECK_KINDS = frozenset({"Service", "PodDisruptionBudget", "HorizontalPodAutoscaler", "ScaledObject"})
 #: Characters the API server appends to a generateName prefix (names.SimpleNameGenerator: 5 random).
 _GENERATED_SUFFIX = "x" * 5
 
