@@ -60,7 +60,9 @@ def test_list_items_are_schema_and_policy_checked_with_their_own_path(tmp_path):
 
 
 def test_typed_lists_give_their_items_a_kind(tmp_path):
-    path = write(tmp_path, "pods.yaml", "apiVersion: v1\nkind: PodList\nitems:\n" + EVIL_POD.replace("    kind: Pod\n", ""))
+    # apimachinery decodeToList: an item with neither kind nor apiVersion takes them from the list.
+    path = write(tmp_path, "pods.yaml", "apiVersion: v1\nkind: PodList\nitems:\n"
+                 + EVIL_POD.replace("  - apiVersion: v1\n    kind: Pod\n    ", "  - "))
     manifests, _ = load_manifests_isolated([path])
     assert [(m.kind, m.name, m.parent) for m in manifests] == [("Pod", "evil", "items[0]")]
     assert "MLK-PSS-002" in rule_ids(path)
