@@ -19,9 +19,12 @@ from mlkube.inference_service import AutoscalingSpec, CustomMetric, Peer, Probes
 _EGRESS = NetworkSpec(egress_https_cidrs=["0.0.0.0/0"])
 # What every cluster runs, and which version: fields are emitted for these versions (KServe 0.15 names its raw mode
 # RawDeployment and gets its own storage initializer as model downloader); an option that needs anything else fails synth.
-_OPERATORS = {"argocd": "3.1", "kserve": "0.15", "keda": "2.17", "prometheus-operator": "0.85", "external-secrets": "0.19", "kueue": "0.13"}
+_OPERATORS = {"argocd": "3.1", "kserve": "0.15", "keda": "2.17", "prometheus-operator": "0.85", "external-secrets": "0.19", "kueue": "0.13",
+              "prometheus-adapter": "0.12"}
 # Images built from this repo are pushed once, here, and deployed by digest everywhere.
 _REGISTRY = "ghcr.io/acme"
+# How each cluster's storage classes bind: Immediate claims sync before the workloads, others with them.
+_STORAGE = {"shared-rwx": "Immediate"}
 # Alerts and monitors are picked up by the Prometheus that selects release=prometheus.
 _MONITORING = MonitoringSpec(selector_labels={"release": "prometheus"})
 # Jobs alert when a run fails or is still running at its active deadline.
@@ -29,14 +32,14 @@ _JOB_ALERTS = JobAlertsSpec(selector_labels={"release": "prometheus"})
 
 platform = Platform(
     environments=[
-        Environment(name="dev", namespace="ml-{app}", registry=_REGISTRY, network=_EGRESS, operators=_OPERATORS, quota=QuotaSpec(cpu="32", memory="128Gi", gpus=2),
-                    kueue_cluster_queue="ml-dev",
+        Environment(name="dev", namespace="ml-{app}", registry=_REGISTRY, network=_EGRESS, operators=_OPERATORS, storage_binding_modes=_STORAGE,
+                    quota=QuotaSpec(cpu="32", memory="128Gi", gpus=2), kueue_cluster_queue="ml-dev",
                     overrides={"fraud-scoring/fraud-scorer": WorkloadOverride(min_replicas=1, max_replicas=2, resource_scale=0.5),
                                "llm-chat/llm-server": WorkloadOverride(max_replicas=1)}),
         Environment(name="staging", namespace="ml-{app}", registry=_REGISTRY, cluster="staging", network=_EGRESS, operators=_OPERATORS,
-                    kueue_cluster_queue="ml-staging"),
+                    storage_binding_modes=_STORAGE, kueue_cluster_queue="ml-staging"),
         Environment(name="prod", namespace="ml-{app}", registry=_REGISTRY, production=True, clusters=["prod-eu-1", "prod-us-1"], network=_EGRESS,
-                    operators=_OPERATORS,
+                    operators=_OPERATORS, storage_binding_modes=_STORAGE,
                     quota=QuotaSpec(cpu="256", memory="2Ti", gpus=16), kueue_cluster_queue="ml-prod",
                     overrides={"fraud-scoring/fraud-scorer": WorkloadOverride(min_replicas=6, max_replicas=24),
                                "llm-chat/llm-server": WorkloadOverride(min_replicas=2, max_replicas=8, gpu_product="NVIDIA-H100-80GB-HBM3")}),
@@ -79,7 +82,7 @@ def fraud_scoring(app: MlApp) -> None:
 def llm_chat(app: MlApp) -> None:
     # Written by every rank of the fine-tuning job at once: ReadWriteMany.
     checkpoints = CheckpointVolume(app, "llm-checkpoints", size="2Ti", access_mode="ReadWriteMany", storage_class="shared-rwx",
-                                   snapshot={"snapshot_class": "csi-snapshots"})
+                                   snapshot={"snapshot_class": "csi-snapshots", "versions": ["finetune-v1"]})
     finetune = GpuTrainingJob(
         app, "llm-finetune",
         image=Image.build("apps/images/llm-finetune", purpose="training", accelerator="cuda"),

@@ -9,7 +9,9 @@ import mlkube
 from mlkube import Environment, InferenceService, MlApp, Platform
 
 APPS = int(os.environ.get("MLKUBE_BENCH_APPS", "10"))
-ENVIRONMENTS = [Environment(name=name, namespace=f"{name}-{{app}}") for name in ("dev", "staging", "prod")]
+# Model downloads leave the cluster over HTTPS (a URI model needs declared egress).
+ENVIRONMENTS = [Environment(name=name, namespace=f"{name}-{{app}}", network={"egress_https_cidrs": ["0.0.0.0/0"]})
+                for name in ("dev", "staging", "prod")]
 HAS_TRAINING = hasattr(mlkube, "GpuTrainingJob") and hasattr(mlkube, "CheckpointVolume")
 
 

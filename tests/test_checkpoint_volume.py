@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from crd_oracle import catalog_schema, schema_errors
-from mlkube import BatchJob, CheckpointVolume, GpuTrainingJob, InferenceService, MlkubeError
-from mlkube.testing import YamlSnapshotExtension, synth_app
+from mlkube import BatchJob, CheckpointVolume, Environment, GpuTrainingJob, InferenceService, MlkubeError, Platform
+from mlkube.testing import YamlSnapshotExtension, synth_app, synth_platform
 
 IMAGE = "ghcr.io/acme/train:1.0.0"
 
@@ -23,7 +23,7 @@ def minimal(app):
 def all_options(app):
     CheckpointVolume(app, "ckpt", name="llm-checkpoints", size="2Ti", storage_class="shared-rwx", access_mode="ReadWriteMany",
                      volume_mode="Filesystem", mount_path="/checkpoints",
-                     snapshot={"name": "llm-checkpoints-backup", "snapshot_class": "csi-snapshots"},
+                     snapshot={"versions": ["after-run-1"], "snapshot_class": "csi-snapshots"},
                      from_snapshot="llm-checkpoints-2025-01-01")
 
 
@@ -43,26 +43,69 @@ def test_all_options_snapshot(yaml_snapshot):
     assert synth_app(all_options).objects == yaml_snapshot
 
 
-def test_claim_is_kept_by_argo_cd_and_synced_before_workloads():
+def test_claim_is_kept_by_argo_cd_and_synced_with_the_workloads_that_bind_it():
+    """The default class may bind on first consumer (argoproj/argo-cd#12840): the claim syncs in the pods' wave."""
     claim = synth_app(minimal).get("PersistentVolumeClaim", "checkpoints")
     assert claim["metadata"]["annotations"] == {"argocd.argoproj.io/sync-options": "Prune=false,Delete=false",
-                                                "argocd.argoproj.io/sync-wave": "-1"}
+                                                "argocd.argoproj.io/sync-wave": "0"}
     assert "ownerReferences" not in claim["metadata"]
     assert claim["spec"] == {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "100Gi"}}, "volumeMode": "Filesystem"}
 
 
-def test_snapshot_and_restore_from_snapshot():
+def _wave(storage_class, modes):
+    platform = Platform(environments=[Environment(name="dev", storage_binding_modes=modes)])
+    platform.app("app", lambda app: CheckpointVolume(app, "data", size="1Gi", storage_class=storage_class))
+    return synth_platform(platform).get("PersistentVolumeClaim", "data")["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"]
+
+
+def test_claim_syncs_before_workloads_only_on_an_immediate_class():
+    assert _wave("fast", {"fast": "Immediate"}) == "-1"
+    assert _wave("fast", {"fast": "WaitForFirstConsumer"}) == "0"
+    assert _wave("undeclared", {"fast": "Immediate"}) == "0"
+
+
+def test_snapshot_versions_and_restore_from_snapshot():
     objects = synth_app(all_options)
     claim = objects.get("PersistentVolumeClaim", "llm-checkpoints")
     assert claim["spec"]["dataSource"] == {"apiGroup": "snapshot.storage.k8s.io", "kind": "VolumeSnapshot", "name": "llm-checkpoints-2025-01-01"}
-    snapshot = objects.get("VolumeSnapshot", "llm-checkpoints-backup")
+    snapshot = objects.get("VolumeSnapshot", "llm-checkpoints-after-run-1")
     assert snapshot["spec"] == {"source": {"persistentVolumeClaimName": "llm-checkpoints"}, "volumeSnapshotClassName": "csi-snapshots"}
-    assert snapshot["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"] == "0"
+    assert snapshot["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"] == "1"
+    assert snapshot["metadata"]["annotations"]["argocd.argoproj.io/sync-options"] == "Prune=false,Delete=false"
+
+
+def test_no_snapshot_unless_a_version_is_requested():
+    def volume(app):
+        CheckpointVolume(app, "data", size="1Gi", snapshot={"snapshot_class": "csi"})
+
+    assert synth_app(volume).of_kind("VolumeSnapshot") == []
+
+
+def _snapshot_platform(versions):
+    platform = Platform(environments=[Environment(name="dev")])
+    platform.app("app", lambda app: CheckpointVolume(app, "data", size="1Gi", snapshot={"versions": versions}))
+    return platform
+
+
+def test_fails_when_a_snapshot_would_copy_a_volume_created_in_the_same_change(tmp_path):
+    out = tmp_path / "dist"
+    _snapshot_platform([]).synthesize(out)
+    (out / "dev/app/persistentvolumeclaim-data.yaml").unlink()  # as if the app had no volume yet
+    with pytest.raises(MlkubeError) as raised:
+        _snapshot_platform(["run-1"]).synthesize(out)
+    assert "VolumeSnapshot data-run-1 would copy claim data, which this change creates: a new, empty volume" in str(raised.value)
+
+
+def test_snapshot_added_after_a_run_is_taken(tmp_path):
+    out = tmp_path / "dist"
+    _snapshot_platform([]).synthesize(out)
+    _snapshot_platform(["run-1"]).synthesize(out)
+    assert (out / "dev/app/volumesnapshot-data-run-1.yaml").exists()
 
 
 def test_volume_snapshot_is_valid_for_the_upstream_crd_schema(shared_dir):
     schema = catalog_schema(shared_dir, "snapshot.storage.k8s.io", "VolumeSnapshot", "v1")
-    snapshot = synth_app(all_options).get("VolumeSnapshot", "llm-checkpoints-backup")
+    snapshot = synth_app(all_options).get("VolumeSnapshot", "llm-checkpoints-after-run-1")
     assert schema_errors(schema, snapshot) == []
     assert schema_errors(schema, {**snapshot, "spec": {**snapshot["spec"], "sourc": {}}})  # the oracle is strict
 

@@ -8,10 +8,12 @@ from __future__ import annotations
 import pytest
 
 from helpers import upstream_errors
-from mlkube import Environment, ExternalSecretSpec, InferenceService, KedaScaling, KServeOptions, MlkubeError, MonitoringSpec, Platform
+from mlkube import EgressRule, Environment, ExternalSecretSpec, Model, InferenceService, KedaScaling, KServeOptions, MlkubeError, MonitoringSpec, Platform
 from mlkube.testing import YamlSnapshotExtension, synth_app, synth_platform
 
 IMAGE = "ghcr.io/acme/fraud:1.4.2"
+#: KServe's storage initializer runs in the predictor pod: its egress to the storage is declared.
+S3_MODEL = Model.from_uri("s3://m/v1", egress=[EgressRule(cidrs=["0.0.0.0/0"])])
 
 
 @pytest.fixture
@@ -21,7 +23,7 @@ def yaml_snapshot(snapshot):
 
 def kserve_server(app):
     InferenceService(
-        app, "fraud", backend="kserve", model="s3://models/fraud/v3",
+        app, "fraud", backend="kserve", model=Model.from_uri("s3://models/fraud/v3", egress=[EgressRule(cidrs=["0.0.0.0/0"])]),
         kserve=KServeOptions(model_format="xgboost", protocol_version="v2"),
         resources={"cpu": 2, "memory": "4Gi"}, config={"THRESHOLD": "0.8"},
         autoscaling={"min_replicas": 2, "max_replicas": 8, "target_cpu_utilization": 60},
@@ -51,7 +53,7 @@ def test_keda_snapshot(yaml_snapshot):
 def test_kserve_backend_replaces_deployment_service_and_hpa():
     objects = synth_app(kserve_server)
     kinds = sorted(o["kind"] for o in objects)
-    assert kinds == ["ConfigMap", "ExternalSecret", "InferenceService", "NetworkPolicy", "PodDisruptionBudget", "PodMonitor",
+    assert kinds == ["ConfigMap", "ExternalSecret", "InferenceService", "NetworkPolicy", "NetworkPolicy", "PodDisruptionBudget", "PodMonitor",
                      "PrometheusRule", "ServiceAccount"]
     isvc = objects.get("InferenceService", "fraud")
     # No KServe version declared: KServe 0.15 (mlkube's downloader's), which names raw mode RawDeployment.
@@ -86,7 +88,7 @@ def test_kserve_gpu_and_pvc_model():
 
 def test_kserve_says_what_it_does_not_express():
     def build(app):
-        InferenceService(app, "s", backend="kserve", model="s3://m/v1", kserve={"canary_traffic_percent": 10},
+        InferenceService(app, "s", backend="kserve", model=S3_MODEL, kserve={"canary_traffic_percent": 10},
                          probes={"model_load_timeout_seconds": 900}, sidecars=[{"name": "shipper", "image": "fluent/fluent-bit:3.2.4"}])
     platform = Platform(environments=[Environment(name="dev")])
     platform.app("a", build)
@@ -104,7 +106,7 @@ def platform_warnings(platform):
 
 
 def test_kserve_knative_mode_writes_canary_and_legacy_names():
-    objects = synth_app(lambda app: InferenceService(app, "s", backend="kserve", model="s3://m/v1",
+    objects = synth_app(lambda app: InferenceService(app, "s", backend="kserve", model=S3_MODEL,
                                                      kserve={"deployment_mode": "Knative", "canary_traffic_percent": 10, "legacy_mode_names": True}))
     isvc = objects.get("InferenceService", "s")
     assert isvc["metadata"]["annotations"] == {"serving.kserve.io/deploymentMode": "Serverless"}
@@ -185,7 +187,7 @@ def test_fails_when_kserve_has_no_model_or_keda():
     with pytest.raises(MlkubeError, match="the kserve backend needs a 'model'"):
         synth_app(lambda app: InferenceService(app, "s", backend="kserve"))
     with pytest.raises(MlkubeError, match="'keda' scales a Deployment of the kubernetes backend"):
-        synth_app(lambda app: InferenceService(app, "s", backend="kserve", model="s3://m/v1", keda={"threshold": "1"}))
+        synth_app(lambda app: InferenceService(app, "s", backend="kserve", model=S3_MODEL, keda={"threshold": "1"}))
 
 
 def test_fails_when_the_kubernetes_backend_has_no_image():

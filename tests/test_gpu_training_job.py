@@ -216,7 +216,12 @@ def test_fails_when_backend_is_unknown():
 def test_network_policy_admits_only_the_other_ranks():
     objects = synth_app(lambda app: GpuTrainingJob(app, "finetune", image=IMAGE, nodes=2))
     selector = {"matchLabels": {"app.kubernetes.io/instance": "finetune", "app.kubernetes.io/name": "finetune"}}
-    assert objects.get("NetworkPolicy", "finetune")["spec"] == {"ingress": [{"from": [{"podSelector": selector}]}],
-                                                                "podSelector": selector, "policyTypes": ["Ingress"]}
+    spec = objects.get("NetworkPolicy", "finetune")["spec"]
+    # Every TCP port between ranks, in both directions: NCCL and Gloo listen on ports picked at run time.
+    assert spec["ingress"] == [{"from": [{"podSelector": selector}], "ports": [{"protocol": "TCP"}]}]
+    assert spec["egress"][0] == {"ports": [{"protocol": "TCP"}], "to": [{"podSelector": selector}]}
+    assert spec["podSelector"] == selector and spec["policyTypes"] == ["Ingress", "Egress"]
     single = synth_app(minimal).get("NetworkPolicy", "train")["spec"]
-    assert "ingress" not in single and single["policyTypes"] == ["Ingress"]
+    assert "ingress" not in single and single["policyTypes"] == ["Ingress", "Egress"]
+    assert [rule["ports"] for rule in single["egress"]] == [[{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]]
+

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mlkube import (AutoscalingSpec, CustomMetric, GpuSpec, InferenceService, MlkubeError, Model, Peer, ProbesSpec,
+from mlkube import (AutoscalingSpec, EgressRule, CustomMetric, GpuSpec, InferenceService, MlkubeError, Model, Peer, ProbesSpec,
                     ResourcesSpec, SecretEnv, SecretMount, SidecarSpec)
 from mlkube.testing import synth_app
 
@@ -28,7 +28,8 @@ def all_options(app):
         config={"MAX_TOKENS": "4096", "TEMPLATE": "line one\nline two\n"},
         secrets=[SecretMount(secret="hf-token", mount_path="/var/run/secrets/hf")],
         secret_env=[SecretEnv(env="API_KEY", secret="api", key="key", reason="the vendor SDK reads only API_KEY")],
-        model=Model.from_uri("s3://models/llm/v2", credentials_secret="s3-creds", cache_size="80Gi"),
+        model=Model.from_uri("s3://models/llm/v2", credentials_secret="s3-creds", cache_size="80Gi",
+                             egress=[EgressRule(cidrs=["52.216.0.0/15"], reason="S3 eu-west-1")]),
         model_path="/models",
         autoscaling=AutoscalingSpec(min_replicas=2, max_replicas=6, target_cpu_utilization=None,
                                     custom_metric=CustomMetric(name="requests_waiting", target_average_value=4),
@@ -56,7 +57,7 @@ def test_all_options_snapshot(yaml_snapshot):
 
 def test_minimal_emits_the_serving_set_in_the_app_namespace():
     objects = synth_app(minimal)
-    assert sorted(o["kind"] for o in objects) == ["Deployment", "HorizontalPodAutoscaler", "NetworkPolicy",
+    assert sorted(o["kind"] for o in objects) == ["Deployment", "HorizontalPodAutoscaler", "NetworkPolicy", "NetworkPolicy",
                                                   "PodDisruptionBudget", "Service", "ServiceAccount"]
     assert {o["metadata"]["namespace"] for o in objects} == {"ml"}
     for obj in objects:
@@ -178,20 +179,32 @@ def test_fixed_replicas_turn_autoscaling_off():
 
 
 def test_network_policy_admits_callers_to_serving_port_and_monitoring_to_metrics():
-    policy = synth_app(all_options).get("NetworkPolicy", "llm-server")["spec"]
+    objects = synth_app(all_options)
+    policy = objects.get("NetworkPolicy", "llm-server")["spec"]
     assert policy["podSelector"] == {"matchLabels": {"app.kubernetes.io/instance": "llm-server", "app.kubernetes.io/name": "llm-server"}}
-    serving, metrics = policy["ingress"]
-    assert serving["ports"] == [{"port": 8000, "protocol": "TCP"}]
-    assert serving["from"] == [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "gateway"}}, "podSelector": {}},
-                               {"podSelector": {"matchLabels": {"role": "client"}}}]
-    assert metrics == {"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}],
+    assert policy["policyTypes"] == ["Ingress", "Egress"]
+    gateway, client, metrics = policy["ingress"]
+    assert gateway == {"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "gateway"}}, "podSelector": {}}],
+                       "ports": [{"port": 8000, "protocol": "TCP"}]}
+    assert client == {"from": [{"podSelector": {"matchLabels": {"role": "client"}}}], "ports": [{"port": 8000, "protocol": "TCP"}]}
+    assert metrics == {"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}, "podSelector": {}}],
                        "ports": [{"port": 9090, "protocol": "TCP"}]}
+    # The downloader reaches its storage: HTTPS to the declared block, besides DNS.
+    assert policy["egress"][-1] == {"ports": [{"port": 443, "protocol": "TCP"}], "to": [{"ipBlock": {"cidr": "52.216.0.0/15"}}]}
+    # The same-namespace callers (role=client) get their egress to the server.
+    assert objects.get("NetworkPolicy", "llm-server-clients")["spec"] == {
+        "egress": [{"ports": [{"port": 8000, "protocol": "TCP"}], "to": [{"podSelector": policy["podSelector"]}]}],
+        "podSelector": {"matchLabels": {"role": "client"}}, "policyTypes": ["Egress"]}
 
 
 def test_default_network_policy_admits_only_the_same_namespace():
-    policy = synth_app(minimal).get("NetworkPolicy", "fraud")["spec"]
+    objects = synth_app(minimal)
+    policy = objects.get("NetworkPolicy", "fraud")["spec"]
     assert policy["ingress"][0]["from"] == [{"podSelector": {}}]
-    assert policy["policyTypes"] == ["Ingress"]
+    assert policy["policyTypes"] == ["Ingress", "Egress"]
+    # Every pod of the namespace may send to the serving port (a connection needs the sender's egress too).
+    clients = objects.get("NetworkPolicy", "fraud-clients")["spec"]
+    assert clients["podSelector"] == {} and clients["policyTypes"] == ["Egress"]
 
 
 def test_topology_spread_across_zones_and_hosts_by_default():

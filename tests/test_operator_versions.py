@@ -15,6 +15,8 @@ IMAGE = "ghcr.io/acme/server:1.0.0"
 
 
 def _env(**fields):
+    # Model downloads leave the cluster over HTTPS; synth refuses a download with no declared egress (tests/traffic).
+    fields.setdefault("network", {"egress_https_cidrs": ["0.0.0.0/0"]})
     return [Environment(name="test", namespace="ml", **fields)]
 
 
@@ -154,7 +156,7 @@ def test_fails_when_legacy_mode_names_meet_a_kserve_that_validates_them_as_knati
 
 
 def test_fails_before_knative_mode_scaled_on_cpu_which_the_kpa_webhook_refuses():
-    predictor = synth_app(lambda app: _kserve(app, deployment_mode="Knative")).get("InferenceService", "s")["spec"]["predictor"]
+    predictor = synth_app(lambda app: _kserve(app, deployment_mode="Knative"), environments=_env()).get("InferenceService", "s")["spec"]["predictor"]
     assert predictor["scaleMetric"] == "concurrency" and "scaleTarget" not in predictor
     message = _error(lambda app: _kserve(app, deployment_mode="Knative", scale_metric="cpu"))
     assert "scale_metric 'cpu' is refused by KServe's webhook in Knative mode, which scales on concurrency or rps" in message

@@ -4,13 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from mlkube import BatchJob, GpuSpec, GpuTrainingJob, InferenceService, Model, ResourcesSpec, SidecarSpec
+from mlkube import BatchJob, Environment, GpuSpec, GpuTrainingJob, InferenceService, Model, ResourcesSpec, SidecarSpec
 HOME_MOUNT = "/home/mlkube"  # mlkube.pod.HOME_MOUNT
-from mlkube.testing import synth_app
+from mlkube.testing import synth_app as _synth_app
 
 #: What ML software writes at run time; each must land in a writable volume (vllm-project/vllm#10185, llm-d/llm-d#1430).
 CACHE_VARIABLES = ("HOME", "XDG_CACHE_HOME", "XDG_CONFIG_HOME", "HF_HOME", "TORCH_HOME", "TORCHINDUCTOR_CACHE_DIR",
                    "TRITON_CACHE_DIR", "NUMBA_CACHE_DIR", "MPLCONFIGDIR", "VLLM_CACHE_ROOT", "VLLM_CONFIG_ROOT", "CUDA_CACHE_PATH")
+
+
+#: Model downloads leave the cluster over HTTPS; synth refuses a download with no declared egress (tests/traffic).
+DOWNLOAD_EGRESS = {"egress_https_cidrs": ["0.0.0.0/0"]}
+
+
+def synth_app(build, **fields):
+    fields.setdefault("environments", [Environment(name="test", namespace="ml", network=DOWNLOAD_EGRESS)])
+    return _synth_app(build, **fields)
 
 
 def vllm_like(app):

@@ -12,9 +12,18 @@ from mlkube.pod import runtime_env
 RUNTIME_HOME_ENV = {item["name"] for item in runtime_env()}
 
 from mlkube import Environment, GpuSpec, InferenceService, MlkubeError, Model, ResourcesSpec, Runtime
-from mlkube.testing import synth_app
+from mlkube.testing import synth_app as _synth_app
 
 VLLM = "vllm/vllm-openai:v0.11.0"
+
+
+#: Model downloads leave the cluster over HTTPS; synth refuses a download with no declared egress (tests/traffic).
+DOWNLOAD_EGRESS = {"egress_https_cidrs": ["0.0.0.0/0"]}
+
+
+def synth_app(build, **fields):
+    fields.setdefault("environments", [Environment(name="test", namespace="ml", network=DOWNLOAD_EGRESS)])
+    return _synth_app(build, **fields)
 
 
 def _server(objects, name="llm"):
@@ -139,7 +148,7 @@ def test_readme_example_serves_its_gated_model():
         InferenceService(app, "llm-server", image=VLLM, runtime="vllm",
                          model=Model.from_uri("hf://meta-llama/Llama-3.1-8B-Instruct", credentials_secret="hf-token"),
                          resources=ResourcesSpec(cpu="8", memory="48Gi", shm_size="8Gi", gpu=GpuSpec(count=1, product="NVIDIA-L4")))
-    objects = synth_app(build, environments=[Environment(name="dev", namespace="ml-llm-chat")])
+    objects = synth_app(build, environments=[Environment(name="dev", namespace="ml-llm-chat", network=DOWNLOAD_EGRESS)])
     pod = objects.get("Deployment", "llm-server")["spec"]["template"]["spec"]
     downloader, server = pod["initContainers"][0], pod["containers"][0]
     assert downloader["args"] == ["hf://meta-llama/Llama-3.1-8B-Instruct", "/mnt/models"]

@@ -27,7 +27,7 @@ def test_layout_is_environment_then_app_then_one_file_per_object(tmp_path):
     files = tree(tmp_path / "dist")
     assert "dev/fraud/deployment-server.yaml" in files
     assert "prod/llm/networkpolicy-server.yaml" in files
-    assert {name.split("/")[0] for name in files} == {"dev", "prod"}
+    assert {name.split("/")[0] for name in files} == {"dev", "prod", ".mlkube-output"}  # the marker: mlkube.output
     assert b"namespace: ml-prod-llm" in files["prod/llm/service-server.yaml"]
     assert b"namespace: fraud" in files["dev/fraud/service-server.yaml"]
 

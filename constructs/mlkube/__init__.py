@@ -19,7 +19,7 @@ _EXPORTS = {
     "Image": "image", "RegistryImage": "image",
     "AutoscalingSpec": "inference_service", "CustomMetric": "inference_service", "InferenceService": "inference_service",
     "InferenceServiceSpec": "inference_service", "Peer": "inference_service", "ProbesSpec": "inference_service",
-    "Model": "model", "Runtime": "runtimes",
+    "Model": "model", "EgressRule": "traffic.model", "Runtime": "runtimes",
     "BatchJob": "batch_job", "BatchJobSpec": "batch_job",
     "CheckpointVolume": "checkpoint_volume", "CheckpointVolumeSpec": "checkpoint_volume", "SnapshotSpec": "checkpoint_volume",
     "GpuTrainingJob": "gpu_training_job", "GpuTrainingJobSpec": "gpu_training_job",

@@ -45,5 +45,5 @@ class BatchJob(JobConstruct):
         job = self._add("Job", "batch/v1", {"spec": body}, labels=queue_labels(spec))
         self._pod_spec_paths.append((job, ("spec", "template", "spec")))
         self._pod_group(spec, spec.parallelism)
-        self._network_policy(peers=False)
+        self._network_policy(spec, peers=False)
         self._alert_rule(spec)

@@ -101,7 +101,7 @@ class GpuTrainingJob(JobConstruct):
         else:
             self._job(spec, template, distributed)
         self._pod_group(spec, spec.nodes)
-        self._network_policy(peers=distributed)
+        self._network_policy(spec, peers=distributed)
         # kube-state-metrics knows Jobs, not JobSets: watch the JobSet's Jobs (<jobset>-node-<index>).
         self._alert_rule(spec, job_names=f"{self.name}-{REPLICATED_JOB}-[0-9]+" if spec.backend == "jobset" else None)
 

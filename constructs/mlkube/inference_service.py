@@ -26,6 +26,8 @@ from .quantity import Quantity
 from .resources import ResourcesSpec
 from .runtimes import Runtime, RuntimeSpec, apply_runtime_defaults
 from .spec import DnsLabel, Spec
+from .traffic.model import Connection, EgressRule, Endpoint, PortRange, egress_connections
+from .traffic.workload import NETWORK_POLICY_API, common_egress, emit_network_policies
 
 __all__ = ["InferenceService", "InferenceServiceSpec", "AutoscalingSpec", "CustomMetric", "ProbesSpec", "Peer",
            "KServeOptions", "KedaScaling", "MonitoringSpec", "ExternalSecretSpec", "Runtime"]
@@ -40,6 +42,35 @@ class CustomMetric(Spec):
     target_average_value: Quantity = Field(description="Target average per pod, e.g. 8.")
 
 
+class ScalingPolicy(Spec):
+    """How much the HPA may change the replica count within a period (autoscaling/v2 HPAScalingPolicy)."""
+
+    type: Literal["Pods", "Percent"] = Field(description="'Pods': an absolute number of pods; 'Percent': a share of the current replicas.")
+    value: PositiveInt = Field(description="Pods or percent allowed per period.")
+    period_seconds: int = Field(60, ge=1, le=1800, description="Length of the period (1 to 1800 s). Default: 60.")
+
+
+class ScalingRules(Spec):
+    """Scale-up or scale-down behaviour of the HPA (autoscaling/v2 HPAScalingRules)."""
+
+    stabilization_window_seconds: int | None = Field(None, ge=0, le=3600, description="Past recommendations considered before "
+                                                     "changing the count (0 to 3600 s). Default: Kubernetes' (scale up 0, scale down 300).")
+    select_policy: Literal["Max", "Min", "Disabled"] | None = Field(None, description="Which policy wins when several allow a "
+                                                                     "change; 'Disabled' never scales in this direction. Default: Max.")
+    policies: list[ScalingPolicy] = Field(default_factory=list, description="Rate limits; at least one when given. Default: "
+                                          "Kubernetes' (up: 100% or 4 pods per 15 s; down: 100% per 15 s).")
+
+    def to_kube(self) -> dict[str, Any]:
+        rules: dict[str, Any] = {}
+        if self.policies:
+            rules["policies"] = [{"periodSeconds": p.period_seconds, "type": p.type, "value": p.value} for p in self.policies]
+        if self.select_policy is not None:
+            rules["selectPolicy"] = self.select_policy
+        if self.stabilization_window_seconds is not None:
+            rules["stabilizationWindowSeconds"] = self.stabilization_window_seconds
+        return rules
+
+
 class AutoscalingSpec(Spec):
     """Horizontal autoscaling (autoscaling/v2 HorizontalPodAutoscaler)."""
 
@@ -48,6 +79,10 @@ class AutoscalingSpec(Spec):
     target_cpu_utilization: int | None = Field(70, ge=1, le=100, description="Average CPU utilization target in percent. Default: 70; null with a custom metric.")
     custom_metric: CustomMetric | None = Field(None, description="Scale on a per-pod custom metric as well. Default: CPU only.")
     scale_down_stabilization_seconds: int = Field(300, ge=0, le=3600, description="How long load must stay low before scaling down. Default: 300.")
+    scale_up: ScalingRules | None = Field(None, description="HPA scale-up behaviour (e.g. at most 2 pods per minute: a GPU "
+                                          "server that loads a model for minutes should not overshoot). Default: Kubernetes'.")
+    scale_down: ScalingRules | None = Field(None, description="HPA scale-down behaviour; its stabilization window replaces "
+                                            "scale_down_stabilization_seconds. Default: a 300 s window, Kubernetes' rate.")
 
     @model_validator(mode="after")
     def _range(self) -> AutoscalingSpec:
@@ -55,7 +90,20 @@ class AutoscalingSpec(Spec):
             raise ValueError(f"'min_replicas' ({self.min_replicas}) must be less than or equal to 'max_replicas' ({self.max_replicas})")
         if self.target_cpu_utilization is None and self.custom_metric is None:
             raise ValueError("autoscaling needs a target: set target_cpu_utilization or custom_metric")
+        if (self.scale_down is not None and self.scale_down.stabilization_window_seconds is not None
+                and "scale_down_stabilization_seconds" in self.model_fields_set):
+            raise ValueError("set the scale-down window once: 'scale_down.stabilization_window_seconds' or "
+                             "'scale_down_stabilization_seconds', not both")
         return self
+
+    def behavior(self) -> dict[str, Any]:
+        """The HPA's spec.behavior."""
+        down = self.scale_down.to_kube() if self.scale_down is not None else {}
+        down.setdefault("stabilizationWindowSeconds", self.scale_down_stabilization_seconds)
+        behavior: dict[str, Any] = {"scaleDown": dict(sorted(down.items()))}
+        if self.scale_up is not None and self.scale_up.to_kube():
+            behavior["scaleUp"] = self.scale_up.to_kube()
+        return behavior
 
 
 class ProbesSpec(Spec):
@@ -104,8 +152,12 @@ class InferenceServiceSpec(Spec):
     rollout: Literal["keep-capacity", "save-gpus"] | None = Field(None, description="'keep-capacity' (maxUnavailable 0) or 'save-gpus' (maxSurge 0). Default: save-gpus with GPUs, else keep-capacity.")
     spread: Literal["zones-and-hosts", "hosts", "none"] = Field("zones-and-hosts", description="Topology spread of pods. Default: across zones and hosts, best effort.")
     sidecars: list[SidecarSpec] = Field(default_factory=list, description="Extra containers, run as native sidecars. Default: none.")
-    allow_from: list[Peer] = Field(default_factory=list, description="Who may call the serving port. Default: pods of the same namespace.")
+    allow_from: list[Peer] = Field(default_factory=list, description="Who may call the serving port (their egress in this namespace is opened too). Default: every pod of the same namespace.")
+    egress: list[EgressRule] = Field(default_factory=list, description="What the server itself calls besides DNS (other services, APIs), each a NetworkPolicy egress rule. Default: DNS and the environment's network.egress_https_cidrs only.")
     max_unavailable: PositiveInt = Field(1, description="PodDisruptionBudget: pods that may be down at once during voluntary disruptions. Default: 1.")
+    unhealthy_pod_eviction_policy: Literal["AlwaysAllow", "IfHealthyBudget"] = Field("AlwaysAllow", description="PodDisruptionBudget "
+        "unhealthyPodEvictionPolicy: 'AlwaysAllow' lets a drain evict pods that are not ready (a server stuck loading its model) "
+        "instead of blocking on them; 'IfHealthyBudget' counts them against the budget. Default: AlwaysAllow (Kubernetes 1.27+).")
     waivers: list[Waiver] = Field(default_factory=list, description="Policy exceptions for this construct's objects, each with its reason (written as annotations). Default: none.")
 
     @model_validator(mode="before")
@@ -212,8 +264,8 @@ class InferenceService(MountsVolumes, MlConstruct):
             self._build_kserve(spec)
         else:
             self._build_kubernetes(spec)
-        self._add("PodDisruptionBudget", "policy/v1", {"spec": {"maxUnavailable": spec.max_unavailable, "selector": {"matchLabels": self._pod_selector}}})
-        self._add("NetworkPolicy", "networking.k8s.io/v1", {"spec": self._network_policy_spec(spec)})
+        self._add("PodDisruptionBudget", "policy/v1", {"spec": self._pdb_spec(spec)})
+        self._network_policies(spec)
         if spec.monitoring is not None and require_operator(self, "prometheus-operator", "monitoring", "leave monitoring unset"):
             self._build_monitoring(spec, spec.monitoring)
 
@@ -224,11 +276,19 @@ class InferenceService(MountsVolumes, MlConstruct):
         if not spec.autoscaled:
             return
         scaling = spec.autoscaling
+        if scaling.custom_metric is not None and spec.keda is not None:
+            # KEDA scales on its own triggers; an HPA Pods metric next to it would be dropped silently.
+            self._report("autoscaling.custom_metric", "is not used with keda: KEDA scales on its trigger query",
+                         "scale on the metric with keda=KedaScaling(metric='query', query=...), or drop keda")
+            return
+        if scaling.custom_metric is not None and spec.keda is None:
+            require_operator(self, "prometheus-adapter", "autoscaling.custom_metric",
+                             "scale on CPU, or on a Prometheus query with keda=KedaScaling(...)")
         if spec.keda is not None:
             if require_operator(self, "keda", "keda", "scale with the default HPA"):
                 self._add("ScaledObject", "keda.sh/v1alpha1", {"spec": scaled_object_spec(
                     spec.keda, target=self.name, namespace=self.namespace, min_replicas=scaling.min_replicas,
-                    max_replicas=scaling.max_replicas, scale_down_stabilization_seconds=scaling.scale_down_stabilization_seconds)})
+                    max_replicas=scaling.max_replicas, behavior=scaling.behavior())})
             return
         self._add("HorizontalPodAutoscaler", "autoscaling/v2", {"spec": self._hpa_spec(scaling)})
 
@@ -398,6 +458,17 @@ class InferenceService(MountsVolumes, MlConstruct):
         ports = [{"name": name, "port": port, "protocol": "TCP", "targetPort": name} for name, port in self._ports(spec).items()]
         return {"ports": ports, "selector": selector_labels(self.name), "type": "ClusterIP"}
 
+    def _pdb_spec(self, spec: InferenceServiceSpec) -> dict[str, Any]:
+        body: dict[str, Any] = {"maxUnavailable": spec.max_unavailable, "selector": {"matchLabels": self._pod_selector}}
+        # A PDB counts unready pods as disrupted: with IfHealthyBudget (the API's default) a server that never got
+        # ready blocks every node drain (kubernetes.io/docs/tasks/run-application/configure-pdb/).
+        if kubernetes_has(self.ml_app.environment, "PDBUnhealthyPodEvictionPolicy"):
+            body["unhealthyPodEvictionPolicy"] = spec.unhealthy_pod_eviction_policy
+        elif "unhealthy_pod_eviction_policy" in spec.model_fields_set:
+            self._report("unhealthy_pod_eviction_policy", f"Kubernetes {self.ml_app.environment.kubernetes_version} has no "
+                         "PodDisruptionBudget unhealthyPodEvictionPolicy (on by default from 1.27)", "leave it unset, or upgrade")
+        return body
+
     def _hpa_spec(self, scaling: AutoscalingSpec) -> dict[str, Any]:
         metrics: list[dict[str, Any]] = []
         if scaling.target_cpu_utilization is not None:
@@ -406,25 +477,58 @@ class InferenceService(MountsVolumes, MlConstruct):
             metrics.append({"pods": {"metric": {"name": scaling.custom_metric.name},
                                      "target": {"averageValue": scaling.custom_metric.target_average_value, "type": "AverageValue"}}, "type": "Pods"})
         return {
-            "behavior": {"scaleDown": {"stabilizationWindowSeconds": scaling.scale_down_stabilization_seconds}},
+            "behavior": scaling.behavior(),
             "maxReplicas": scaling.max_replicas,
             "metrics": metrics,
             "minReplicas": scaling.min_replicas,
             "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": self.name},
         }
 
-    def _network_policy_spec(self, spec: InferenceServiceSpec) -> dict[str, Any]:
-        peers = [self._peer(peer) for peer in spec.allow_from] or [{"podSelector": {}}]
-        rules: list[dict[str, Any]] = [{"from": peers, "ports": [{"port": spec.port, "protocol": "TCP"}]}]
-        monitoring = self.ml_app.environment.monitoring_namespace
-        scrape_port = spec.metrics_port or spec.port
-        rules.append({"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": monitoring}}}],
-                      "ports": [{"port": scrape_port, "protocol": "TCP"}]})
-        return {"ingress": rules, "podSelector": {"matchLabels": self._pod_selector}, "policyTypes": ["Ingress"]}
+    # -- traffic ------------------------------------------------------------------------------------
 
-    def _peer(self, peer: Peer) -> dict[str, Any]:
-        result: dict[str, Any] = {}
-        if peer.namespace is not None:
-            result["namespaceSelector"] = {"matchLabels": {"kubernetes.io/metadata.name": peer.namespace}}
-        result["podSelector"] = {"matchLabels": dict(peer.pod_labels)} if peer.pod_labels else {}
-        return result
+    def _network_policies(self, spec: InferenceServiceSpec) -> None:
+        """Declare the server's connections; its policy and its callers' egress policy admit exactly those."""
+        me = Endpoint.pods(self.namespace, self._pod_selector, name=f"{self.namespace}/{self.name}")
+        connections = self._connections(spec, me)
+
+        def add(name: str, body: dict[str, Any]) -> None:
+            key = "NetworkPolicy" if name == self.name else f"NetworkPolicy/{name}"
+            self.objects[key] = self._emit({"apiVersion": NETWORK_POLICY_API, "kind": "NetworkPolicy", "metadata": self._metadata(name), "spec": body})
+
+        emit_network_policies(self.ml_app, me, self.name, connections, add)
+
+    def _connections(self, spec: InferenceServiceSpec, me: Endpoint) -> list[Connection]:
+        path, environment = self.construct_path, self.ml_app.environment
+        callers = [Endpoint.pods(peer.namespace or self.namespace, peer.pod_labels) for peer in spec.allow_from] \
+            or [Endpoint.pods(self.namespace)]
+        serving = (PortRange(spec.port),)
+        connections = [Connection(caller, me, serving, "calls the serving port", path) for caller in callers]
+        monitoring = Endpoint.pods(environment.monitoring_namespace, name=f"{environment.monitoring_namespace} (Prometheus)")
+        connections.append(Connection(monitoring, me, (PortRange(spec.metrics_port or spec.port),), "Prometheus scrapes metrics", path))
+        connections += common_egress(self.ml_app, me, path, spec.egress)
+        connections += self._download_connections(spec, me)
+        if spec.backend == "kserve" and spec.kserve.deployment_mode == "Knative":
+            # knative/serving pkg/apis/networking/ports.go: requests reach queue-proxy on 8012 (8013 for HTTP/2),
+            # from the activator (knative-serving) or the networking layer's gateway, not from the callers themselves.
+            self.ml_app.warn(path, "kserve Knative mode: requests reach the pods' queue-proxy (port 8012/8013) from the Knative activator "
+                             "and the ingress gateway, which the NetworkPolicy written (callers on the serving port) does not admit; "
+                             "add a NetworkPolicy for your networking layer's namespaces, or use deployment_mode 'Standard'")
+        return connections
+
+    def _download_connections(self, spec: InferenceServiceSpec, me: Endpoint) -> list[Connection]:
+        """The model downloader (an init container of the same pod, or KServe's storage initializer) reaches its storage."""
+        model = spec.model
+        if not isinstance(model, UriModel):
+            return []
+        reason = f"model download from {model.uri}"
+        if model.egress:
+            return egress_connections(me, model.egress, self.namespace, self.construct_path, reason=reason)
+        cidrs = self.ml_app.environment.network.egress_https_cidrs
+        if not cidrs:
+            self._report("model.egress", f"the model downloader fetches {model.uri!r} over the network, but no egress to its storage is declared: "
+                         "the pod's NetworkPolicy allows DNS only, so the download would hang and the server never start",
+                         "declare where the storage is: model=Model.from_uri(uri, egress=[EgressRule(cidrs=['<endpoint CIDR>'])]) "
+                         "('0.0.0.0/0' for anywhere, or namespace/pod_labels for an in-cluster store), or set the environment's "
+                         "network=NetworkSpec(egress_https_cidrs=[...])")
+            return []
+        return [Connection(me, Endpoint.block(cidr), (PortRange(443),), reason, self.construct_path) for cidr in cidrs]

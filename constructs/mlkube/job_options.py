@@ -19,6 +19,8 @@ from .operators import kubernetes_has, require_operator, require_version
 from .pod import PodBuilder, SecretEnv, SecretMount, env_list
 from .resources import ResourcesSpec
 from .spec import DnsLabel, Spec
+from .traffic.model import ALL_TCP, Connection, EgressRule, Endpoint
+from .traffic.workload import NETWORK_POLICY_API, common_egress, emit_network_policies
 
 __all__ = ["JobOptions", "JobConstruct", "MAIN_CONTAINER", "QUEUE_LABEL", "PRIORITY_LABEL", "GROUP_ANNOTATION",
            "VOLCANO_API_VERSION", "pod_failure_policy", "job_spec", "queue_labels"]
@@ -45,7 +47,7 @@ class JobOptions(Spec):
     fail_on_exit_codes: list[int] = Field(default_factory=list, description="Exit codes of the main container that fail the job at once, without retries (bad config, bad data). Default: none.")
     ignore_disruptions: bool = Field(True, description="Pods killed by preemption, node drains or evictions (DisruptionTarget) are replaced without using up retries. Default: true.")
     active_deadline_seconds: PositiveInt | None = Field(None, description="The job fails after running this long. Default: no deadline.")
-    ttl_seconds_after_finished: NonNegativeInt | None = Field(None, description="Delete the finished job after this long. Default: kept (with Argo CD auto-sync a deleted Job is re-created and runs again).")
+    ttl_seconds_after_finished: NonNegativeInt | None = Field(None, description="Delete the finished job after this long. Default: kept. Under Argo CD automated sync it is an error (MLK-GIT-001: the deleted Job is re-created and runs again) unless waived with a reason.")
     termination_grace_period_seconds: NonNegativeInt = Field(30, description="Time between SIGTERM and SIGKILL, e.g. to save a checkpoint. Default: 30.")
     queue: DnsLabel | None = Field(None, description="Kueue LocalQueue (label kueue.x-k8s.io/queue-name); the job is created suspended and Kueue admits it. Default: not queued.")
     workload_priority_class: DnsLabel | None = Field(None, description="Kueue WorkloadPriorityClass (label kueue.x-k8s.io/priority-class). Default: the queue's.")
@@ -53,6 +55,7 @@ class JobOptions(Spec):
     gang_scheduler: Literal["volcano"] | None = Field(None, description="'volcano': all pods start together or none (schedulerName volcano and a PodGroup). Default: the default scheduler.")
     volcano_queue: str | None = Field(None, description="Volcano queue of the PodGroup (with gang_scheduler 'volcano'). Default: Volcano's default queue.")
     waivers: list[Waiver] = Field(default_factory=list, description="Policy exceptions for this construct's objects, each with its reason (written as annotations). Default: none.")
+    egress: list[EgressRule] = Field(default_factory=list, description="Where the job's pods connect besides DNS and their peer ranks (datasets, trackers, other services), each a NetworkPolicy egress rule. Default: DNS and the environment's network.egress_https_cidrs only.")
     alerts: JobAlertsSpec | None = Field(None, description="A PrometheusRule alerting when a run fails or runs past its deadline (Prometheus Operator, kube-state-metrics). Default: no alerts.")
 
     @field_validator("fail_on_exit_codes")
@@ -183,13 +186,23 @@ class JobConstruct(MountsVolumes, MlConstruct):
             pod.annotations[GROUP_ANNOTATION] = self.name
         return pod
 
-    def _network_policy(self, *, peers: bool) -> None:
-        """Job pods serve nothing: no ingress, except (``peers``) from the other pods of the same job (NCCL, rendezvous)."""
-        selector = {"matchLabels": {key: self.labels[key] for key in ("app.kubernetes.io/instance", "app.kubernetes.io/name")}}
-        spec: dict[str, Any] = {"podSelector": selector, "policyTypes": ["Ingress"]}
+    def _network_policy(self, options: JobOptions, *, peers: bool) -> None:
+        """Job pods serve nothing: no ingress, except (``peers``) every rank from every other rank, both ways.
+
+        All TCP ports between ranks: torchrun's rendezvous is one port, but NCCL and Gloo open their own
+        listening sockets on ports picked at run time (NCCL_SOCKET_* / GLOO_SOCKET_IFNAME choose interfaces,
+        not ports: https://docs.nvidia.com/deeplearning/nccl/user-guide/docs/env.html).
+        """
+        selector = {key: self.labels[key] for key in ("app.kubernetes.io/instance", "app.kubernetes.io/name")}
+        me = Endpoint.pods(self.namespace, selector, name=f"{self.namespace}/{self.name}")
+        connections = common_egress(self.ml_app, me, self.construct_path, options.egress)
         if peers:
-            spec["ingress"] = [{"from": [{"podSelector": selector}]}]  # NCCL picks its ports at run time: all ports
-        self._add("NetworkPolicy", "networking.k8s.io/v1", {"spec": spec})
+            connections.insert(0, Connection(me, me, ALL_TCP, "ranks reach each other (rendezvous, NCCL, Gloo)", self.construct_path))
+
+        def add(name: str, body: dict[str, Any]) -> None:
+            self._add("NetworkPolicy", NETWORK_POLICY_API, {"spec": body}, name=name)
+
+        emit_network_policies(self.ml_app, me, self.name, connections, add)
 
     def _pod_group(self, options: JobOptions, min_member: int) -> None:
         """Volcano gang scheduling: none of the pods starts until ``min_member`` of them can."""

@@ -40,9 +40,10 @@ class KedaScaling(Spec):
 
 
 def scaled_object_spec(scaling: KedaScaling, *, target: str, namespace: str, min_replicas: int, max_replicas: int,
-                       scale_down_stabilization_seconds: int) -> dict[str, Any]:
+                       behavior: dict[str, Any]) -> dict[str, Any]:
+    """``behavior``: the HPA behaviour KEDA gives the HPA it creates (advanced.horizontalPodAutoscalerConfig)."""
     return {
-        "advanced": {"horizontalPodAutoscalerConfig": {"behavior": {"scaleDown": {"stabilizationWindowSeconds": scale_down_stabilization_seconds}}}},
+        "advanced": {"horizontalPodAutoscalerConfig": {"behavior": behavior}},
         "cooldownPeriod": scaling.cooldown_seconds,
         "maxReplicaCount": max_replicas,
         "minReplicaCount": min_replicas,

@@ -17,12 +17,16 @@ __all__ = ["Operator", "OPERATOR_NAMES", "Version", "parse_version", "require_op
            "check_operator_versions", "require_version", "kserve_version", "KSERVE_VERSIONS", "DEFAULT_KSERVE_VERSION", "storage_initializer_image",
            "kserve_mode_name", "kubernetes_has"]
 
-Operator = Literal["kserve", "keda", "prometheus-operator", "external-secrets", "kueue", "jobset", "volcano", "argocd"]
+Operator = Literal["kserve", "keda", "prometheus-operator", "external-secrets", "kueue", "jobset", "volcano", "argocd",
+                   "prometheus-adapter"]
 
 OPERATOR_NAMES: dict[str, str] = {
     "kserve": "KServe", "keda": "KEDA", "prometheus-operator": "the Prometheus Operator",
     "external-secrets": "External Secrets Operator", "kueue": "Kueue", "jobset": "JobSet", "volcano": "Volcano",
     "argocd": "Argo CD",
+    # An HPA "Pods" metric is read from the custom.metrics.k8s.io API, which only an adapter serves
+    # (kubernetes.io/docs/tasks/run-application/horizontal-pod-autoscale/#support-for-custom-metrics).
+    "prometheus-adapter": "a custom metrics adapter (prometheus-adapter, serving custom.metrics.k8s.io)",
 }
 
 Version = tuple[int, int]
@@ -132,7 +136,10 @@ def kserve_mode_name(mode: Literal["Standard", "Knative"], version: Version, *, 
 #: PodLifecycleSleepAction: alpha (off) in 1.29, beta (on) in 1.30 (KEP-3960, kubernetes/enhancements#3960).
 #: SidecarContainers: alpha (off) in 1.28, beta (on) in 1.29 (KEP-753, kubernetes/enhancements#753).
 #: JobPodFailurePolicy: alpha (off) in 1.25, beta (on) in 1.26 (KEP-3329, kubernetes/enhancements#3329).
-KUBERNETES_FEATURES: dict[str, Version] = {"PodLifecycleSleepAction": (1, 30), "SidecarContainers": (1, 29), "JobPodFailurePolicy": (1, 26)}
+KUBERNETES_FEATURES: dict[str, Version] = {"PodLifecycleSleepAction": (1, 30), "SidecarContainers": (1, 29), "JobPodFailurePolicy": (1, 26),
+                                           # PDB unhealthyPodEvictionPolicy: beta and on by default in 1.27, GA in 1.31
+                                           # (KEP-3017; kubernetes.io/docs/tasks/run-application/configure-pdb/#unhealthy-pod-eviction-policy).
+                                           "PDBUnhealthyPodEvictionPolicy": (1, 27)}
 
 
 def kubernetes_has(environment: object, feature: str) -> bool:

@@ -10,7 +10,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import cdk8s
 from constructs import Construct
@@ -46,7 +46,11 @@ class Environment(Spec):
         "'jobset': '0.8'}; null: version not said). Fields and values are emitted for that version; an option that needs a missing "
         "operator, or that its version lacks, is an error. Default: not declared, every option allowed (KServe taken as 0.15)."))
     # GitOps (gitops/settings.py): where and how Argo CD deploys the environment, and what it may change.
-    production: bool = Field(False, description="A production environment: manual sync by default, and every image must be pinned by digest. Default: false.")
+    production: bool = Field(False, description="A production environment: manual sync by default, every image pinned by digest, and gated: "
+                             "its images change only through `mlkube promote` (from promote_from, else the environment listed before it). Default: false.")
+    promote_from: DnsLabel | None = Field(None, description="The environment whose locked images this one receives, only through `mlkube promote`; "
+                                          "makes this environment gated (pin, synth and check never change its images). Default: none "
+                                          "(a production environment promotes from the environment listed before it).")
     cluster: str = Field(IN_CLUSTER, description="Argo CD destination: a server URL (https://...) or a cluster name. Default: the cluster Argo CD runs in.")
     clusters: list[str] = Field(default_factory=list, description="Deploy every app to these Argo CD clusters (by name) with one ApplicationSet instead. Default: only 'cluster'.")
     sync: SyncPolicy = Field(default_factory=SyncPolicy, description="Argo CD sync policy. Default: automated with prune and self-heal; manual in production.")
@@ -57,6 +61,10 @@ class Environment(Spec):
     kueue_cluster_queue: str | None = Field(None, description="Kueue ClusterQueue that the LocalQueues of each namespace point at: 'default', and one per queue name a job uses. Default: none, and a job with a queue is an error.")
     registry: str = Field("registry.example.com/ml", pattern=REGISTRY_PATTERN, description="Registry and path that "
                           "built images are pushed to: <registry>/<image>:<content tag>. Default 'registry.example.com/ml'.")
+    storage_binding_modes: dict[str, Literal["Immediate", "WaitForFirstConsumer"]] = Field(
+        default_factory=dict, description="volumeBindingMode of each StorageClass of the cluster (by class name). An Immediate "
+        "class's claims sync in wave -1, before the workloads; any other claim (WaitForFirstConsumer, an undeclared class, "
+        "the default class) syncs with the workloads that bind it, so it never holds a sync. Default: none declared.")
     require_pinned_images: bool = Field(False, description="Synth fails unless every image is pinned by digest "
                                         "(through dist/images.lock.json). Default false.")
 
@@ -104,6 +112,8 @@ class MlApp(cdk8s.Chart):
         self.manifests: list[Manifest] = []
         self.problems: list[Problem] = []
         self.warnings: list[str] = []
+        #: Connections the app's pods need (traffic.model.Connection), proved allowed at synth (traffic/check.py).
+        self.connections: list[Any] = []
 
     def warn(self, where: str, message: str) -> None:
         """A synth-time note that does not fail synth (for example a setting a backend ignores)."""

@@ -74,6 +74,6 @@ class ScheduledJob(JobConstruct):
             body["startingDeadlineSeconds"] = spec.starting_deadline_seconds
         cron = self._add("CronJob", "batch/v1", {"spec": body})
         self._pod_spec_paths.append((cron, ("spec", "jobTemplate", "spec", "template", "spec")))
-        self._network_policy(peers=False)
+        self._network_policy(spec, peers=False)
         # The CronJob names each run <cronjob>-<scheduled time in minutes since the epoch>.
         self._alert_rule(spec, job_names=f"{self.name}-[0-9]+")

@@ -122,6 +122,7 @@ def _compiled_files(rendered: dict[str, str]) -> dict[str, bytes]:
     import runpy
 
     from .gitops.workflows import WORKFLOWS_FOLDER, render_workflows
+    from .output import MARKER, MARKER_TEXT
     from .platform import Platform
     from .testing.snapshot import app_documents
     from .testing.synth import SynthesizedObjects
@@ -134,6 +135,7 @@ def _compiled_files(rendered: dict[str, str]) -> dict[str, bytes]:
         platform: Platform = namespace["platform"]
         result = platform.synthesize(Path(scratch) / "dist")
     files = {f"dist/{path}": data for path, data in result.files.items()}
+    files[f"dist/{MARKER}"] = MARKER_TEXT  # the new repo's dist/ is mlkube's output from the first commit
     test_file, test_name = SNAPSHOT_TEST
     folder = f"tests/__snapshots__/{Path(test_file).stem}"
     for name, text in app_documents(SynthesizedObjects(result.manifests, result.files)).items():

@@ -17,6 +17,7 @@ import cdk8s
 
 from .errors import MlkubeError, Problem
 from .manifest import Manifest
+from .output.guard import writes_output
 from .render import file_name, to_yaml
 from .validation import SchemaCatalog, ValidationSettings, check_cross_object
 
@@ -129,6 +130,7 @@ def render(ctx: SynthContext) -> None:
         ctx.files[relative] = to_yaml(manifest.obj).encode()
 
 
+@writes_output("out_dir", replaces=True)  # the lock is read, and the tree replaced, under one output lock
 def synthesize(platform: Platform, out_dir: Path) -> SynthResult:
     from .output import replace_tree
 
@@ -158,15 +160,21 @@ def _register_steps() -> None:
     from .pinning.synth_steps import apply_lock, require_pinned_images, write_lock
     from .policy.synth_step import check_policy_step
     from .local_queues import add_local_queues
+    from .traffic.check import check_connectivity_step
+    from .traffic.senders import add_cross_namespace_senders
     from .volume_sharing import volume_sharing_step
+    from .checkpoint_volume import new_volume_snapshots
 
     # Platform objects first, so the lock, sync waves and Argo CD's kind list see every object.
     # LocalQueues for the queues jobs name come after the namespace objects, so a 'default' LocalQueue is not emitted twice.
-    TRANSFORMS.extend([gitops.add_platform_objects, add_local_queues, apply_lock, gitops.add_sync_waves, gitops.add_argocd_objects])
+    TRANSFORMS.extend([add_cross_namespace_senders, gitops.add_platform_objects, add_local_queues, apply_lock, gitops.add_sync_waves,
+                       gitops.add_argocd_objects])
     CHECKS.extend([
         volume_sharing_step,           # single-writer volumes are not written by several pods at once
+        new_volume_snapshots,          # a snapshot never copies a volume created in the same change
         require_pinned_images,         # production (and opted-in) environments run only pinned images
         check_policy_step,             # security policy: unwaived errors fail synth, warnings are printed
+        check_connectivity_step,       # every declared connection is allowed by the NetworkPolicies, both ways
         gitops.check_overrides_used,   # an override naming no construct is a typo
     ])
     OUTPUTS.extend([write_image_files, write_lock, gitops.write_workflows])  # write_lock: the lock survives every synth

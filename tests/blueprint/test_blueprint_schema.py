@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from helpers import REPO_ROOT
+from mlkube.output import MARKER
 from mlkube.blueprint import find_blueprint_files, parse_blueprints, schema_files, starter_blueprint, write_schemas
 from mlkube.blueprint.starter import MODELINE_PREFIX
 
@@ -23,7 +24,7 @@ def validator():
 
 
 def test_schemas_are_fresh():
-    committed = {p.name: p.read_bytes() for p in sorted(SCHEMAS.iterdir())}
+    committed = {p.name: p.read_bytes() for p in sorted(SCHEMAS.iterdir()) if p.name != MARKER}  # the marker: mlkube.output
     assert committed == schema_files(), "schemas/ is stale: run `mlkube blueprint schema` and commit schemas/"
 
 

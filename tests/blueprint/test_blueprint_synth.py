@@ -21,7 +21,9 @@ workloads:
     autoscaling: {min_replicas: 2, max_replicas: 6, target_cpu_utilization: 65}
 """
 
-ENVIRONMENTS = [Environment(name="dev", namespace="ml-{app}"), Environment(name="prod", namespace="ml-{app}")]
+# The model download leaves the cluster over HTTPS.
+_NETWORK = {"egress_https_cidrs": ["0.0.0.0/0"]}
+ENVIRONMENTS = [Environment(name="dev", namespace="ml-{app}", network=_NETWORK), Environment(name="prod", namespace="ml-{app}", network=_NETWORK)]
 
 
 def test_a_yaml_app_synthesizes_to_the_same_objects_as_the_python_app(tmp_path):
@@ -71,7 +73,7 @@ MAIN = """\
 from pathlib import Path
 from mlkube import Environment, InferenceService, Platform
 
-platform = Platform(environments=[Environment(name="dev")])
+platform = Platform(environments=[Environment(name="dev", network={"egress_https_cidrs": ["0.0.0.0/0"]})])
 platform.app("fraud", lambda app: InferenceService(app, "scorer", image="ghcr.io/acme/fraud:1.4.2"))
 platform.load_blueprints(Path(__file__).parent)
 

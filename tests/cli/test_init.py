@@ -35,7 +35,7 @@ def test_generated_repo_tests_pass_and_fail_with_a_diff_naming_the_changed_repli
     repo = tmp_path / "config"
     result = run_mlkube("init", str(repo))
     assert result.returncode == 0, result.stderr
-    assert "mlkube: wrote 40 files into" in result.stdout
+    assert "mlkube: wrote 43 files into" in result.stdout  # 42 and dist/.mlkube-output
 
     passing = run_pytest(repo)
     assert passing.returncode == 0, passing.stdout + passing.stderr

@@ -94,8 +94,21 @@ def test_nullable_accepts_null(widget: dict[str, Any]) -> None:
     assert widget["properties"]["spec"]["properties"]["mode"]["enum"] == ["Fast", "Safe", None]
 
 
-def test_fails_when_null_where_not_nullable(widget: dict[str, Any]) -> None:
-    assert _errors(widget, _widget({"tags": None})) == ["spec.tags: None is not of type 'array'"]
+def test_null_of_an_optional_field_is_accepted_as_the_api_server_prunes_it(widget: dict[str, Any]) -> None:
+    # kubernetes/apiextensions-apiserver pkg/apiserver/schema/defaulting/prunenulls.go: a null for a
+    # field that is not nullable and has no default is dropped before validation (failed before: refused).
+    assert _errors(widget, _widget({"tags": None, "settings": {"k": None}, "source": None})) == []
+    assert "nullable" not in widget["properties"]["spec"]["properties"]["tags"]
+
+
+def test_fails_when_null_where_required(widget: dict[str, Any]) -> None:
+    # Pruned, the required field is missing: the API server refuses it (Required value).
+    assert _errors(widget, _widget({"port": None})) == ["spec.port: None is not valid under any of the given schemas"]
+
+
+def test_fails_when_list_item_is_null(widget: dict[str, Any]) -> None:
+    # Nulls inside lists are not pruned (PruneNonNullableNullsWithoutDefaults only drops map entries).
+    assert _errors(widget, _widget({"tags": ["a", None]})) == ["spec.tags.1: None is not of type 'string'"]
 
 
 def test_fails_when_enum_value_is_unknown(widget: dict[str, Any]) -> None:
@@ -139,6 +152,15 @@ def test_fails_when_metadata_is_not_object_meta(widget: dict[str, Any]) -> None:
     assert _errors(widget, obj) == ["metadata: Additional properties are not allowed ('labelz' was unexpected)"]
 
 
+@pytest.mark.parametrize(("template", "message"), [
+    ({"kind": "ConfigMap"}, "spec.template: 'apiVersion' is a required property"),
+    ({"apiVersion": "v1", "kind": ""}, "spec.template.kind: '' should be non-empty"),
+])
+def test_fails_when_embedded_resource_lacks_api_version_or_kind(widget: dict[str, Any], template: dict[str, Any], message: str) -> None:
+    # validateEmbeddedResource (pkg/apiserver/schema/objectmeta/validation.go) requires both, not empty.
+    assert _errors(widget, _widget({"template": template})) == [message]
+
+
 def test_fails_when_embedded_resource_metadata_is_misspelled(widget: dict[str, Any]) -> None:
     template = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"nmae": "c"}}
     assert _errors(widget, _widget({"template": template})) == [
@@ -171,3 +193,29 @@ def test_metadata_constraints_of_the_crd_are_kept(tmp_path: Path, widget_crd: Pa
     assert _errors(schema, obj) == ["metadata.name: 'much-too-long' is too long"]
     obj["metadata"]["nmae"] = "w"
     assert "metadata: Additional properties are not allowed ('nmae' was unexpected)" in _errors(schema, obj)
+
+
+def test_compact_form_accepts_and_refuses_the_same(widget_crd: Path) -> None:
+    full = _schemas(widget_crd)[V1]
+    compact = json.loads(import_crds([widget_crd], kubernetes_version="1.34", compact=True)[V1])
+    text = import_crds([widget_crd], kubernetes_version="1.34", compact=True)[V1].decode()
+    assert "\n" not in text.rstrip("\n") and '"description"' not in text
+    # ObjectMeta's definitions are large and used once; repeated pieces would be shared under $defs.
+    objects = [_widget(), _widget({"port": 1.5}), _widget({"prot": 1}), _widget({"tags": ["a", "a"]}),
+               _widget({"template": {"kind": "ConfigMap"}}), _widget({"owner": None, "tags": None})]
+    for obj in objects:
+        assert _errors(compact, obj) == _errors(full, obj)
+
+
+def test_repeated_sub_schemas_are_stored_once(tmp_path: Path) -> None:
+    from mlkube.crd_import.compact import compact_schema
+
+    big = {"type": "object", "properties": {f"f{i}": {"type": "string", "pattern": "^[a-z]+$", "maxLength": 63} for i in range(40)}}
+    schema = {"type": "object", "properties": {"a": big, "b": {"type": "array", "items": big}}}
+    out = compact_schema(schema)
+    assert out["properties"]["a"] == out["properties"]["b"]["items"]
+    ref = out["properties"]["a"]["$ref"]
+    assert ref.startswith("#/$defs/shared.") and out["$defs"][ref.split("/")[-1]] == big
+    obj = {"a": {"f1": "x"}, "b": [{"f2": "BAD"}]}
+    assert [e.message for e in jsonschema.Draft202012Validator(out).iter_errors(obj)] == \
+        [e.message for e in jsonschema.Draft202012Validator(schema).iter_errors(obj)]

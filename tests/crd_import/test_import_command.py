@@ -36,6 +36,14 @@ def test_writes_one_file_per_served_version(widget_crd: Path, tmp_path: Path) ->
     assert json.loads((out / "example.com" / "widget_v1.json").read_text())["properties"]["kind"]["enum"] == ["Widget"]
 
 
+def test_compact_writes_one_line_without_descriptions(widget_crd: Path, tmp_path: Path) -> None:
+    result = _import(widget_crd, "--out", tmp_path, "--compact")
+    assert result.exit_code == 0, result.output
+    text = (tmp_path / "example.com" / "widget_v1.json").read_text()
+    assert text.count("\n") == 1 and '"description"' not in text
+    assert json.loads(text)["properties"]["kind"]["enum"] == ["Widget"]
+
+
 def test_keeps_other_files_and_replaces_its_own(widget_crd: Path, tmp_path: Path) -> None:
     out = tmp_path / "schemas"
     (out / "example.com").mkdir(parents=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import copy
 from pathlib import Path
 from typing import Any
@@ -94,13 +96,18 @@ def test_validate_command_uses_imported_schemas(jobset_schemas: Path, jobset: di
 
 
 def test_imported_schemas_take_precedence_over_carried_ones(jobset_schemas: Path, jobset: dict[str, Any], tmp_path: Path) -> None:
-    # mlkube carries its own compact JobSet schema, which has no status (mlkube never writes one);
-    # the imported upstream schema does, so a JobSet read back from a cluster passes only with it.
+    # The carried schema is generated from the same upstream CRD and knows status; a folder given with
+    # --crd-schemas holds a variant without it, and only that folder is used for JobSet.
     jobset["status"] = {"restarts": 0, "terminalState": "Completed"}
     exported = tmp_path / "jobset.yaml"
     exported.write_text(yaml.safe_dump(jobset, sort_keys=False))
+    narrowed = tmp_path / "narrowed" / "jobset.x-k8s.io"
+    narrowed.mkdir(parents=True)
+    schema = json.loads((jobset_schemas / "jobset.x-k8s.io" / "jobset_v1alpha2.json").read_text())
+    del schema["properties"]["status"]
+    (narrowed / "jobset_v1alpha2.json").write_text(json.dumps(schema))
     runner = CliRunner()
-    assert runner.invoke(main, ["validate", "--crd-schemas", str(jobset_schemas), str(exported)]).exit_code == 0
-    carried = runner.invoke(main, ["validate", str(exported)])
-    assert carried.exit_code == 1
-    assert "status: JobSet/llm-finetune: unknown field 'status'" in carried.stderr
+    assert runner.invoke(main, ["validate", str(exported)]).exit_code == 0
+    given = runner.invoke(main, ["validate", "--crd-schemas", str(narrowed.parent), str(exported)])
+    assert given.exit_code == 1
+    assert "status: JobSet/llm-finetune: unknown field 'status'" in given.stderr

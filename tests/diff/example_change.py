@@ -70,6 +70,6 @@ def apply_example_change(dist: Path) -> Path:
     _edit(dist / "dev" / "fraud-scoring" / "deployment-fraud-scorer.yaml", _bump_scorer)
     _lock_bump(dist / "images.lock.json")
     _edit(dist / "prod" / "llm-chat" / "deployment-llm-server.yaml", _move_gpu)
-    for name in ("persistentvolumeclaim-llm-checkpoints.yaml", "volumesnapshot-llm-checkpoints-snapshot.yaml"):
+    for name in ("persistentvolumeclaim-llm-checkpoints.yaml", "volumesnapshot-llm-checkpoints-finetune-v1.yaml"):
         (dist / "staging" / "llm-chat" / name).unlink()
     return dist

@@ -27,7 +27,7 @@ EXPECTED = [
      [{"field": "GPU product", "old": "NVIDIA-H100-80GB-HBM3", "new": NEW_GPU}], []),
     ("staging", "llm-chat", "removed", "PersistentVolumeClaim", "llm-checkpoints", [],
      [{"level": "low", "category": "data loss", "reason": KEPT_CLAIM}]),
-    ("staging", "llm-chat", "removed", "VolumeSnapshot", "llm-checkpoints-snapshot", [], []),
+    ("staging", "llm-chat", "removed", "VolumeSnapshot", "llm-checkpoints-finetune-v1", [], []),
 ]
 
 
@@ -62,7 +62,7 @@ def test_json_of_the_example_change(example):
 def test_image_bump_alone_reports_no_risk(example):
     (example / "head" / "prod" / "llm-chat" / "deployment-llm-server.yaml").write_bytes(
         (example / "base" / "prod" / "llm-chat" / "deployment-llm-server.yaml").read_bytes())
-    for name in ("persistentvolumeclaim-llm-checkpoints.yaml", "volumesnapshot-llm-checkpoints-snapshot.yaml"):
+    for name in ("persistentvolumeclaim-llm-checkpoints.yaml", "volumesnapshot-llm-checkpoints-finetune-v1.yaml"):
         (example / "head" / "staging" / "llm-chat" / name).write_bytes((example / "base" / "staging" / "llm-chat" / name).read_bytes())
     report = diff_specs("base", "head")
     assert [(c.status, c.describe(), c.risks) for c in report.changes] == [

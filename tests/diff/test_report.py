@@ -69,7 +69,7 @@ def test_markdown_of_a_realistic_change(platform_report, markdown_snapshot):
 def test_json_of_a_realistic_change(platform_report):
     data = json.loads(render_json(platform_report))
     assert data["summary"] == {"added": 0, "removed": 2, "changed": 3,
-                               "risks": {"high": 2, "medium": 0, "low": 0, "info": 0}, "highestRisk": "high"}
+                               "risks": {"high": 2, "medium": 0, "low": 0, "info": 1}, "highestRisk": "high"}
     assert [(c["environment"], c["app"], c["status"], c["kind"], c["name"]) for c in data["changes"]] == [
         ("dev", "fraud-scoring", "removed", "PersistentVolumeClaim", "models"),
         ("dev", "fraud-scoring", "changed", "Deployment", "server"),

@@ -15,7 +15,7 @@ PROD, DEV = ("prod", "fraud"), ("dev", "fraud")
 # -- data loss ---------------------------------------------------------------------------------------
 
 def test_removed_claim_is_data_loss(run_diff):
-    report = run_diff({PROD: [pvc()]}, {PROD: []})
+    report = run_diff({PROD: [pvc(), service()]}, {PROD: [service()]})
     assert risk_summary(report) == [("removed", "PersistentVolumeClaim fraud/models", "high", "data loss")]
     assert report.changes[0].risks[0].reason == ("the claim is deleted; with the usual reclaim policy (Delete) "
                                                  "its volume and data go too")
@@ -24,7 +24,7 @@ def test_removed_claim_is_data_loss(run_diff):
 def test_removed_claim_that_argo_cd_may_not_prune_is_low(run_diff):
     """The example platform's CheckpointVolume writes ``Prune=false``: Argo CD leaves the claim in place."""
     kept = changed(pvc(), "metadata.annotations", {"argocd.argoproj.io/sync-options": "Prune=false, Delete=false"})
-    report = run_diff({PROD: [kept]}, {PROD: []})
+    report = run_diff({PROD: [kept, service()]}, {PROD: [service()]})
     assert risk_summary(report) == [("removed", "PersistentVolumeClaim fraud/models", "low", "data loss")]
     assert report.changes[0].risks[0].reason == (
         "the claim leaves the config repo, but its argocd.argoproj.io/sync-options Prune=false keeps Argo CD from "
@@ -35,7 +35,7 @@ def test_removed_claim_that_argo_cd_may_not_prune_is_low(run_diff):
 def test_removed_claim_with_other_sync_options_is_still_high(run_diff, options):
     """Prune=confirm only waits for a person to confirm; Delete=false is about deleting the Application."""
     annotated = changed(pvc(), "metadata.annotations", {"argocd.argoproj.io/sync-options": options})
-    report = run_diff({PROD: [annotated]}, {PROD: []})
+    report = run_diff({PROD: [annotated, service()]}, {PROD: [service()]})
     assert risk_summary(report) == [("removed", "PersistentVolumeClaim fraud/models", "high", "data loss")]
 
 
@@ -97,15 +97,32 @@ def test_statefulset_immutable_field_is_recreation(run_diff, field, value):
     assert risk_summary(report) == [("changed", "StatefulSet fraud/db", "medium", "recreation")]
 
 
-def test_job_template_change_is_recreation(run_diff):
+def test_job_template_change_without_replace_cannot_sync(run_diff):
     report = run_diff({DEV: [job()]}, {DEV: [job(image=IMAGE_B)]})
+    assert risk_summary(report) == [("changed", "Job fraud/train", "high", "recreation")]
+    assert "Job spec.template is immutable and the object has no Force=true,Replace=true" in report.changes[0].risks[0].reason
+    assert "the sync fails with 'field is immutable'" in report.changes[0].risks[0].reason
+
+
+def test_job_template_change_with_replace_says_the_job_runs_again(run_diff):
+    """What mlkube writes (gitops/sync_waves.py): Argo CD deletes and re-creates the changed Job."""
+    options = {"argocd.argoproj.io/sync-options": "Force=true,Replace=true"}
+    report = run_diff({DEV: [changed(job(), "metadata.annotations", options)]},
+                      {DEV: [changed(job(image=IMAGE_B), "metadata.annotations", options)]})
     assert risk_summary(report) == [("changed", "Job fraud/train", "medium", "recreation")]
-    assert "Job spec.template is immutable" in report.changes[0].risks[0].reason
+    assert "on sync Argo CD deletes and re-creates it (Force=true,Replace=true): a running run stops and the job runs again" \
+        in report.changes[0].risks[0].reason
+
+
+def test_cronjob_template_change_says_the_next_runs_change(run_diff):
+    report = run_diff({DEV: [cronjob()]}, {DEV: [cronjob(image=IMAGE_B)]})
+    assert risk_summary(report) == [("changed", "CronJob fraud/retrain", "info", "recreation")]
+    assert report.changes[0].risks[0].reason.startswith("the CronJob's next runs use the new job template")
 
 
 def test_job_completion_mode_change_is_recreation(run_diff):
     report = run_diff({DEV: [job(completions=4)]}, {DEV: [job(completions=4, completionMode="Indexed")]})
-    assert [risk.reason.split(":")[0] for risk in report.changes[0].risks] == ["Job spec.completionMode is immutable"]
+    assert [risk.reason.split(" and ")[0] for risk in report.changes[0].risks] == ["Job spec.completionMode is immutable"]
 
 
 def test_service_cluster_ip_change_is_recreation(run_diff):
@@ -273,8 +290,9 @@ def test_pure_image_bump_is_no_risk(run_diff):
     report = run_diff({PROD: base}, {PROD: head})
     assert [(change.status, change.describe()) for change in report.changes] == [
         ("changed", "CronJob fraud/retrain"), ("changed", "Deployment fraud/server")]
-    assert risk_summary(report) == []
-    assert report.highest is Level.NONE
+    # The CronJob's next runs take the new image; nothing else is at risk.
+    assert risk_summary(report) == [("changed", "CronJob fraud/retrain", "info", "recreation")]
+    assert report.highest is Level.INFO
     assert [(row.field, row.old, row.new) for row in report.changes[1].fields] == [
         ("server: image", f"ghcr.io/acme/fraud:1.4.2@sha256:{'a1' * 6}", f"ghcr.io/acme/fraud:1.5.0@sha256:{'b2' * 6}")]
     assert report.changes[1].other_paths == []

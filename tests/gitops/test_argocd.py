@@ -36,7 +36,7 @@ def test_application_syncs_the_app_folder_automatically_outside_production():
     assert app["spec"]["source"] == {"path": "dist/dev/scoring", "repoURL": REPO, "targetRevision": "main"}
     assert app["spec"]["destination"] == {"namespace": "ml", "server": "https://kubernetes.default.svc"}
     assert app["spec"]["syncPolicy"] == {"automated": {"prune": True, "selfHeal": True}, "syncOptions": [
-        "CreateNamespace=false", "ServerSideApply=true", "PruneLast=true", "RespectIgnoreDifferences=true"]}
+        "CreateNamespace=false", "ServerSideApply=true", "PruneLast=true", "ApplyOutOfSyncOnly=true", "RespectIgnoreDifferences=true"]}
     assert app["spec"]["ignoreDifferences"] == [{"group": "apps", "jsonPointers": ["/spec/replicas"], "kind": "Deployment",
                                                  "name": "server", "namespace": "ml"}]
 

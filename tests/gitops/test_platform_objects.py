@@ -19,7 +19,7 @@ def test_namespace_enforces_the_restricted_pod_security_standard():
     for mode in ("enforce", "audit", "warn"):
         assert labels[f"pod-security.kubernetes.io/{mode}"] == "restricted"
         assert labels[f"pod-security.kubernetes.io/{mode}-version"] == "v1.34"
-    assert namespace["metadata"]["annotations"] == {"argocd.argoproj.io/sync-wave": "-3", "argocd.argoproj.io/sync-options": "Prune=false"}
+    assert namespace["metadata"]["annotations"] == {"argocd.argoproj.io/sync-wave": "-3", "argocd.argoproj.io/sync-options": "Prune=false,Delete=false"}
 
 
 def test_default_deny_allows_only_dns_egress():

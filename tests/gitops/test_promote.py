@@ -25,40 +25,44 @@ def _images(folder):
 def test_promote_copies_staging_digests_to_the_target_lock_and_manifests(tmp_path):
     dist = _copy(tmp_path)
     lock = json.loads((dist / "images.lock.json").read_text())
-    del lock["environments"]["prod"]
+    lock["environments"]["prod"]["images"] = {}
     (dist / "images.lock.json").write_text(json.dumps(lock))
-    result = run_mlkube("promote", "staging", "dev", "--dist", str(dist))
+    result = run_mlkube("promote", "staging", "prod", "--dist", str(dist), "--revision", "abc123")
     assert result.returncode == 0, result.stderr
-    assert f"promoted {len(lock['environments']['staging']['images'])} images from staging to dev" in result.stdout
+    assert f"promoted {len(lock['environments']['staging']['images'])} images from staging to prod" in result.stdout
     after = json.loads((dist / "images.lock.json").read_text())
-    assert after["environments"]["dev"] == after["environments"]["staging"]
-    assert _images(dist / "dev") == _images(dist / "staging")
-    assert all("@sha256:" in image for image in _images(dist / "dev"))
+    assert after["environments"]["prod"]["images"] == after["environments"]["staging"]["images"]
+    assert after["environments"]["prod"]["promoted"]["from"] == "staging"
+    assert after["environments"]["prod"]["promoted"]["revision"] == "abc123"
+    assert _images(dist / "prod") == _images(dist / "staging")
+    assert all("@sha256:" in image for image in _images(dist / "prod"))
 
 
 def test_example_prod_runs_the_digests_staging_locked():
     lock = json.loads((REPO_ROOT / "dist/images.lock.json").read_text())
-    assert lock["environments"]["prod"] == lock["environments"]["staging"]
+    assert lock["environments"]["prod"]["images"] == lock["environments"]["staging"]["images"]
+    assert lock["environments"]["prod"]["promoteFrom"] == "staging"
     assert _images(REPO_ROOT / "dist/prod") == _images(REPO_ROOT / "dist/staging")
 
 
 def test_fails_when_promote_source_has_an_unpinned_image(tmp_path):
     dist = _copy(tmp_path)
-    # dev as before CI pinned it: nothing locked, its server on a tag.
+    # staging as before CI pinned it: nothing locked, its server on a tag.
     lock = json.loads((dist / "images.lock.json").read_text())
-    del lock["environments"]["dev"]
+    del lock["environments"]["staging"]
     (dist / "images.lock.json").write_text(json.dumps(lock))
-    server = dist / "dev/fraud-scoring/deployment-fraud-scorer.yaml"
+    server = dist / "staging/fraud-scoring/deployment-fraud-scorer.yaml"
     server.write_text(re.sub(r"ghcr.io/acme/fraud-scorer@sha256:[0-9a-f]+", "ghcr.io/acme/fraud-scorer:1.4.2", server.read_text()))
-    result = run_mlkube("promote", "dev", "prod", "--dist", str(dist))
+    result = run_mlkube("promote", "staging", "prod", "--dist", str(dist))
     assert result.returncode == 1
-    assert "cannot promote dev to prod: nothing is locked" in result.stderr
-    lock["environments"]["dev"] = lock["environments"]["staging"]
+    assert "cannot promote staging to prod: nothing is locked" in result.stderr
+    lock["environments"]["staging"] = lock["environments"]["dev"]
     (dist / "images.lock.json").write_text(json.dumps(lock))
-    result = run_mlkube("promote", "dev", "prod", "--dist", str(dist))
+    result = run_mlkube("promote", "staging", "prod", "--dist", str(dist))
     assert result.returncode == 1
-    assert "cannot promote dev to prod: dev has unpinned images; nothing was written" in result.stderr
-    assert "fraud-scoring/deployment-fraud-scorer.yaml: spec.template.spec.containers[0].image: image 'ghcr.io/acme/fraud-scorer:1.4.2' is not pinned by digest" in result.stderr
+    assert "cannot promote staging to prod: staging has unpinned images; nothing was written" in result.stderr
+    assert "fraud-scoring/deployment-fraud-scorer.yaml:" in result.stderr
+    assert "image 'ghcr.io/acme/fraud-scorer:1.4.2' is not pinned by digest" in result.stderr
     assert json.loads((dist / "images.lock.json").read_text()) == lock
 
 

@@ -44,7 +44,8 @@ def test_workflows_read_back_with_a_yaml_1_2_loader():
     assert any(s.get("uses", "").startswith("aquasecurity/trivy-action@") for s in steps)
     # No build cache in a release: a cache another run wrote could change the pushed bytes.
     assert not any("cache-to" in s.get("with", {}) for s in steps)
-    assert "mlkube pin --dist dist --digests" in str(release["jobs"]["pin"]["steps"])
+    pin_steps = str(release["jobs"]["pin"]["steps"])
+    assert "mlkube pin --dist dist \"$@\"" in pin_steps and "mlkube pin --dist dist --resolve" in pin_steps
     promote = flows["config-repo-promote.yml"]
     assert set(promote["on"]) == {"workflow_dispatch"}
     assert promote["jobs"]["promote"]["environment"] == "production"

@@ -126,14 +126,14 @@ def test_a_read_only_lock_changes_nothing(dist: Path) -> None:
 
 
 def test_a_failure_while_replacing_the_last_file_changes_nothing(dist: Path) -> None:
-    # An immutable file passes the permission-bit check; replace_files itself must then undo its staging.
+    # An immutable file passes the permission-bit check; the transaction's pre-flight (open for writing) finds it.
     last = last_manifest(dist)
     if subprocess.run(["chattr", "+i", str(last)], capture_output=True).returncode != 0:
         pytest.skip("chattr +i is not available here (needs root on ext4/xfs)")
     try:
         before = snapshot_tree(dist)
         result = pin(dist, all_digests())
-        assert_fails_and_changes_nothing(dist, result, f"could not write {last}: file is read-only; no file was changed")
+        assert_fails_and_changes_nothing(dist, result, f"no file was changed (1 problem)\n  - {last}: file is read-only")
         assert snapshot_tree(dist) == before
         assert [p.name for p in last.parent.iterdir() if p.name.startswith(".")] == []  # no staged file left
     finally:

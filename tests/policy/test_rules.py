@@ -6,13 +6,13 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from policy_examples import DIGEST, hardened_objects, manifests
+from policy_examples import DIGEST, LABELS, NAMESPACE, hardened_objects, hardened_pod_spec, manifests
 
 from mlkube.errors import MlkubeError
 from mlkube.policy import RULES, PolicySettings, all_rules, check_policy, waive
 from mlkube.policy.waivers import WAIVER_PREFIX
 
-SETTINGS = PolicySettings(allowed_registries=("ghcr.io/acme/",), require_digests=True)
+SETTINGS = PolicySettings(allowed_registries=("ghcr.io/acme/",), require_digests=True, automated_sync=True)
 Objects = list[dict[str, Any]]
 POD = "spec.template.spec"
 SERVER = f"{POD}.containers[0]"
@@ -58,6 +58,13 @@ def _add(obj: dict[str, Any]) -> Callable[[Objects], None]:
     return lambda objs: objs.append(obj)
 
 
+def _job_with_ttl() -> dict[str, Any]:
+    """A batch Job that deletes itself after it finishes (under automated sync it would run again)."""
+    pod = {**hardened_pod_spec(), "restartPolicy": "Never"}
+    return {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "score", "namespace": NAMESPACE, "labels": dict(LABELS)},
+            "spec": {"ttlSecondsAfterFinished": 600, "template": {"metadata": {"labels": dict(LABELS)}, "spec": pod}}}
+
+
 # rule -> (how to break the hardened set, a field the finding must point at, other rules the defect also trips)
 CASES: dict[str, tuple[Callable[[Objects], None], str, set[str]]] = {
     "MLK-PSS-001": (_set(server, "securityContext.privileged", True), f"{SERVER}.securityContext.privileged", set()),
@@ -99,6 +106,7 @@ CASES: dict[str, tuple[Callable[[Objects], None], str, set[str]]] = {
     "MLK-NET-001": (_set(lambda o: o[3]["spec"], "podSelector", {"matchLabels": {"app": "other"}}), "spec.template.metadata.labels", set()),
     "MLK-NET-002": (_set(lambda o: o[2]["spec"], "type", "LoadBalancer"), "spec.type", set()),
     "MLK-NS-001": (_set(lambda o: o[1]["metadata"], "namespace", _DELETE), "metadata.namespace", {"MLK-NET-001"}),
+    "MLK-GIT-001": (lambda objs: objs.append(_job_with_ttl()), "spec.ttlSecondsAfterFinished", set()),
 }
 WAIVABLE = sorted(rule.id for rule in all_rules() if rule.waivable)
 

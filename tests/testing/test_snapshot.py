@@ -35,7 +35,7 @@ def test_app_documents_read_like_the_config_repo():
     headers = [line for line in documents["dev-fraud"].splitlines() if line.startswith("# ")]
     assert headers == ["# dev/fraud/serviceaccount-scorer.yaml", "# dev/fraud/deployment-scorer.yaml",
                        "# dev/fraud/service-scorer.yaml", "# dev/fraud/poddisruptionbudget-scorer.yaml",
-                       "# dev/fraud/networkpolicy-scorer.yaml"]
+                       "# dev/fraud/networkpolicy-scorer.yaml", "# dev/fraud/networkpolicy-scorer-clients.yaml"]
 
 
 def test_changed_fields_names_each_field_and_object():

@@ -45,3 +45,28 @@ def test_accepted_upstream(schedule):
 def test_refused_upstream(schedule):
     with pytest.raises(ValueError):
         check_schedule(schedule)
+
+
+# --- counted in the agreement table (tests/upstream/README.md) -------------------------------------
+SOURCE = "robfig/cron@bc59245f:parser_test.go; kubernetes pkg/apis/batch/validation validateScheduleFormat"
+
+
+def _accepted(schedule: str) -> bool:
+    try:
+        check_schedule(schedule)
+    except ValueError:
+        return False
+    return True
+
+
+def results() -> list:
+    from agreement import Case, run_suite
+
+    cases = [Case(f"accepted {s!r}", s, True, SOURCE) for s in ACCEPTED] + [Case(f"refused {s!r}", s, False, SOURCE) for s in REFUSED]
+    return [run_suite("cron", cases, _accepted)]
+
+
+def test_agreement() -> None:
+    for result in results():
+        result.check(minimum=0.99)
+        result.check_readme_row()

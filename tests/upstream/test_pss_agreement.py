@@ -130,3 +130,32 @@ def test_every_upstream_fixture_agrees_per_control_and_version():
             disagreements.append(f"{level}/v{version}/{verdict}/{fixture}: {sorted(errors)}")
     assert len(cases) > 1500  # 1,574 at the pinned commit: 13 versions x ~120 fixtures
     assert disagreements == []  # 100% agreement, no accepted disagreement
+
+
+# --- counted in the agreement table (tests/upstream/README.md) -------------------------------------
+
+def _fixture_verdict(case: tuple[str, str, str]) -> str:
+    version, fixture, pod = case
+    errors = pss_errors(copy.deepcopy(FIXTURES["pods"][pod]), version)
+    if not errors:
+        return "pass"
+    return "fail" if CONTROL_RULES[re.sub(r"[0-9]+$", "", fixture)] in errors else f"fail by another rule: {sorted(errors)}"
+
+
+def results() -> list:
+    from agreement import Case, run_suite
+
+    source = FIXTURES["source"]["repository"] + "@" + FIXTURES["source"]["commit"][:12] + ":test/testdata"
+    fixtures = [Case(f"{level}/v{version}/{verdict}/{fixture}", (version, fixture, pod), verdict, source)
+                for level, version, verdict, fixture, pod in _fixture_cases()]
+    sysctls = [Case(f"{sysctl} at {version}", (sysctl, version), since is not None and _minor(version) >= _minor(since),
+                    "kubernetes/pod-security-admission@8f84a87c:policy/check_sysctls.go")
+               for sysctl, since in SYSCTLS for version in VERSIONS]
+    return [run_suite("pss-fixtures", fixtures, _fixture_verdict),
+            run_suite("pss-sysctls", sysctls, lambda case: "MLK-PSS-010" not in pss_errors(with_sysctl(case[0]), case[1]))]
+
+
+def test_agreement() -> None:
+    for result in results():
+        result.check(minimum=1.0)
+        result.check_readme_row()

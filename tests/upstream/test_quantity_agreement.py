@@ -93,3 +93,31 @@ def test_agreement_is_total():
     cases = len(VALID) + len(SIGNED) + len(INVALID) + len(JSON_WHITESPACE)
     assert cases > 250
     assert not any(text == case for text, *_ in DISAGREEMENTS for case, _ in VALID + SIGNED)
+
+
+# --- counted in the agreement table (tests/upstream/README.md) -------------------------------------
+
+def _parses(text: str) -> bool:
+    try:
+        parse_quantity(text, trim=False)
+    except ValueError:
+        return False
+    return True
+
+
+def results() -> list:
+    from agreement import Case, run_suite
+
+    # The upstream table lists some inputs twice (1e3, 0.5e0), and signed forms of others: each counted once.
+    unique = dict.fromkeys(text for text, _ in VALID + SIGNED)
+    cases = [Case(f"valid {text!r}", text, True, f"{SOURCE}:TestQuantityParse") for text in unique]
+    cases += [Case(f"invalid {text!r}", text, False, f"{SOURCE}:TestQuantityParse invalid") for text in INVALID]
+    cases += [Case(f"beyond the tables {text!r}", text, True, f"{SOURCE}:ParseQuantity (quantity.go)", reason)
+              for text, _, _, reason in DISAGREEMENTS]
+    return [run_suite("quantity", cases, _parses)]
+
+
+def test_agreement() -> None:
+    for result in results():
+        result.check(minimum=0.99)
+        result.check_readme_row()

@@ -25,7 +25,8 @@ def command() -> None:
 @click.option("--digests-out", type=click.Path(path_type=Path), help="Write reference -> digest of the images already pushed "
               "(a `mlkube pin --digests` file) here.")
 @click.option("--github-output", is_flag=True, help="Also append images=<matrix> and count=<n> to $GITHUB_OUTPUT.")
-@click.option("--insecure-registry", "insecure", multiple=True, metavar="HOST:PORT", help="Use plain HTTP for this registry. Repeatable.")
+@click.option("--insecure-registry", "insecure", multiple=True, metavar="HOST:PORT", envvar="MLKUBE_INSECURE_REGISTRIES",
+              help="Use plain HTTP for this registry. Repeatable; default: $MLKUBE_INSECURE_REGISTRIES (space-separated).")
 @handle_errors
 def plan(dist: Path, matrix_out: Path | None, digests_out: Path | None, github_output: bool, insecure: tuple[str, ...]) -> None:
     """Ask the registry which content tags exist: an image whose tag is already pushed is never rebuilt.
@@ -52,7 +53,8 @@ def plan(dist: Path, matrix_out: Path | None, digests_out: Path | None, github_o
 @click.option("--resolve", is_flag=True, help="Ask each base's registry for the digest of its tag (HTTP API).")
 @click.option("--digests", "digest_files", multiple=True, type=click.Path(path_type=Path),
               help="JSON map base reference -> digest, instead of asking the registry. Repeatable.")
-@click.option("--insecure-registry", "insecure", multiple=True, metavar="HOST:PORT", help="Use plain HTTP for this registry. Repeatable.")
+@click.option("--insecure-registry", "insecure", multiple=True, metavar="HOST:PORT", envvar="MLKUBE_INSECURE_REGISTRIES",
+              help="Use plain HTTP for this registry. Repeatable; default: $MLKUBE_INSECURE_REGISTRIES (space-separated).")
 @handle_errors
 def pin_bases(dist: Path, resolve: bool, digest_files: tuple[Path, ...], insecure: tuple[str, ...]) -> None:
     """Lock the digest of every base image the generated Dockerfiles start FROM (the lock's "bases").

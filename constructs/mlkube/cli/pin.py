@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
@@ -21,8 +22,9 @@ from . import handle_errors
 @click.option("--digest", "digest_pairs", multiple=True, metavar="REF=FILE",
               help="A `buildah push --digestfile` FILE (only a digest) for the reference REF it was pushed as. Repeatable.")
 @click.option("--resolve", is_flag=True, help="Ask each image's registry for the digest of its tag (HTTP API).")
-@click.option("--insecure-registry", "insecure", multiple=True, metavar="HOST:PORT",
-              help="Use plain HTTP for this registry (with --resolve). Repeatable.")
+@click.option("--insecure-registry", "insecure", multiple=True, metavar="HOST:PORT", envvar="MLKUBE_INSECURE_REGISTRIES",
+              help="Use plain HTTP for this registry (with --resolve). Repeatable; default: $MLKUBE_INSECURE_REGISTRIES "
+                   "(space-separated), for CI steps that run the same command everywhere.")
 @click.option("--revision", default=None, help="Source revision recorded for built images "
               "[default: $MLKUBE_REVISION, $GITHUB_SHA, else git HEAD].")
 @handle_errors
@@ -36,7 +38,7 @@ def command(dist: Path, digest_files: tuple[Path, ...], digest_pairs: tuple[str,
     if resolve == bool(digest_files or digest_pairs):
         raise MlkubeError.single("give either --resolve or digests (--digests FILE / --digest REF=FILE)",
                                  hint="mlkube pin --digests digests.json, or mlkube pin --resolve")
-    if insecure and not resolve:
+    if insecure and not resolve and not os.environ.get("MLKUBE_INSECURE_REGISTRIES"):
         raise MlkubeError.single("--insecure-registry only applies with --resolve")
     revision = default_revision() if revision is None else revision
     if resolve:

@@ -27,14 +27,16 @@ def command() -> None:
 @click.option("--kubernetes-version", default=DEFAULT_KUBERNETES_VERSION, show_default=True,
               help="Kubernetes version whose ObjectMeta schema checks metadata.")
 @click.option("--skip-other-kinds", is_flag=True, help="Ignore objects that are not CRDs (an operator's install bundle).")
+@click.option("--compact", is_flag=True,
+              help="No descriptions, repeated sub-schemas stored once under $defs, one line of JSON (what mlkube carries).")
 @handle_errors
-def import_command(crds: tuple[Path, ...], out_dir: Path, kubernetes_version: str, skip_other_kinds: bool) -> None:
+def import_command(crds: tuple[Path, ...], out_dir: Path, kubernetes_version: str, skip_other_kinds: bool, compact: bool) -> None:
     """Convert CustomResourceDefinitions (every served version) into strict JSON Schemas.
 
     Unknown fields are rejected, metadata is checked as Kubernetes ObjectMeta, int-or-string and
     nullable markers are converted. Use the folder with `mlkube validate --crd-schemas DIR`.
     """
-    files = import_crds(crds, kubernetes_version=kubernetes_version, skip_other_kinds=skip_other_kinds)
+    files = import_crds(crds, kubernetes_version=kubernetes_version, skip_other_kinds=skip_other_kinds, compact=compact)
     targets = {out_dir / relative: data for relative, data in sorted(files.items())}
     for target in targets:  # only now that every schema converted: bad input leaves no folder behind
         try:

@@ -53,6 +53,22 @@ def validate_manifests(manifests: list[LoadedManifest], catalog: SchemaCatalog, 
     return problems, sorted(unknown), warnings
 
 
+def _note_skipped_rules(catalog: SchemaCatalog) -> None:
+    """Say which CEL rules were not evaluated: transition rules in one count, any other rule by itself."""
+    skipped = catalog.skipped_rules()
+    transitions = sum(count for rule, count in skipped.items() if rule.reason.startswith("transition rule"))
+    if transitions:
+        click.echo(f"note: {transitions} CEL transition rule evaluation(s) skipped (rules on oldSelf run only on update)", err=True)
+    for rule, count in sorted(skipped.items(), key=lambda item: (item[0].reason, item[0].rule)):
+        if not rule.reason.startswith("transition rule"):
+            click.echo(f"note: CEL rule not evaluated ({count}x): {rule.reason}: {_short(rule.rule)}", err=True)
+
+
+def _short(rule: str, limit: int = 100) -> str:
+    text = " ".join(rule.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 @click.command("validate")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--crd-schemas", "crd_schemas", multiple=True, type=click.Path(path_type=Path),
@@ -69,10 +85,12 @@ def validate_manifests(manifests: list[LoadedManifest], catalog: SchemaCatalog, 
 @click.option("--cross-object", "cross_object", type=click.Choice(CROSS_OBJECT_MODES), default="error", show_default=True,
               help="Checks that need partner objects among the files given (a Service's pods, an HPA's target): "
                    "errors, warnings (for a partial set of files) or off.")
+@click.option("--connectivity", is_flag=True, help="Also print who reaches whom on which port under the NetworkPolicies "
+              "(give one cluster's folder, e.g. dist/<environment>).")
 @handle_errors
 def command(paths: tuple[Path, ...], crd_schemas: tuple[Path, ...], strict: bool, kubernetes_version: str, policy: bool,
             output_format: str, output: Path | None, allowed_registries: tuple[str, ...], require_digests: bool,
-            cross_object: str) -> None:
+            cross_object: str, connectivity: bool) -> None:
     """Validate Kubernetes YAML files and folders: strict schemas and cross-object checks (and --policy)."""
     catalog = SchemaCatalog(ValidationSettings(kubernetes_version, tuple(crd_schemas), strict))
     # A file that cannot be read is reported; the others are still validated.
@@ -82,8 +100,14 @@ def command(paths: tuple[Path, ...], crd_schemas: tuple[Path, ...], strict: bool
         click.echo(f"note: no schema for {kind}; not validated (give --crd-schemas DIR, or --strict to fail)", err=True)
     for warning in sorted(set(warnings)):
         click.echo(f"warning: {warning}", err=True)
+    _note_skipped_rules(catalog)
     policy_failed = policy and run_policy_check(manifests, paths, output_format=output_format, output=output,
-                                                settings=PolicySettings(allowed_registries, require_digests, kubernetes_version)).failed
+                                                settings=PolicySettings(allowed_registries, require_digests,
+                                                                        kubernetes_version=kubernetes_version)).failed
+    if connectivity and not problems and not unreadable:  # the evaluator reads policies the schemas accepted
+        from ..traffic.matrix import print_matrices
+
+        print_matrices(manifests, paths)
     if unreadable:
         raise MlkubeError(unreadable + problems, title="some files could not be read; the others were validated")
     if problems:

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from .compact import compact_schema, dump_compact
 from .convert import JSON_SCHEMA_DIALECT, convert_root, convert_schema
 from .object_meta import object_meta_defs
 from .reader import ServedVersion, read_served_versions
@@ -31,8 +32,17 @@ def dump_schema(schema: dict[str, Any]) -> bytes:
     return (json.dumps(schema, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
 
 
-def import_crds(paths: Iterable[str | Path], *, kubernetes_version: str, skip_other_kinds: bool = False) -> dict[str, bytes]:
-    """Relative output path -> file content for every served version; raises MlkubeError on bad input."""
+def import_crds(paths: Iterable[str | Path], *, kubernetes_version: str, skip_other_kinds: bool = False,
+                compact: bool = False) -> dict[str, bytes]:
+    """Relative output path -> file content for every served version; raises MlkubeError on bad input.
+
+    ``compact``: no descriptions, repeated sub-schemas shared through ``$defs``, one line of JSON
+    (see :mod:`.compact`); it accepts and refuses exactly what the full form does.
+    """
     object_meta_defs(kubernetes_version)  # an unknown version is an error even before any file is read
     versions = read_served_versions(paths, skip_other_kinds=skip_other_kinds)
-    return {version.relative_path: dump_schema(schema_for(version, kubernetes_version)) for version in versions}
+    files = {}
+    for version in versions:
+        schema = schema_for(version, kubernetes_version)
+        files[version.relative_path] = dump_compact(compact_schema(schema)) if compact else dump_schema(schema)
+    return files

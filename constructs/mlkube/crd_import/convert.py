@@ -8,10 +8,21 @@ reject is what ``kubectl apply`` (server-side field validation ``Strict``) would
   there would be silently dropped);
 - ``x-kubernetes-preserve-unknown-fields: true`` keeps an object open;
 - ``x-kubernetes-int-or-string`` becomes ``anyOf: [integer, string]`` (its ``pattern`` applies to
-  strings only), ``nullable: true`` adds ``"null"`` to the type (and to an ``enum``);
+  strings only), ``nullable: true`` adds ``"null"`` to the type (and to an ``enum``) and is kept as a
+  marker for :mod:`mlkube.crd_import.normalize`;
+- ``null`` is also accepted for a property (or a map value) that is not nullable, unless it is
+  required and has no default: the API server prunes such a null before validating (or replaces it
+  with the default), so it never reaches validation. Cited: kubernetes/apiextensions-apiserver
+  ``pkg/apiserver/schema/defaulting/prunenulls.go`` (PruneNonNullableNullsWithoutDefaults, called by
+  ``unstructuredSchemaCoercer.apply`` in ``pkg/apiserver/customresource_handler.go``) and
+  ``defaulting/algorithm.go``. A null list item is not pruned and stays refused;
 - OpenAPI's boolean ``exclusiveMinimum``/``exclusiveMaximum`` become JSON Schema's numeric ones;
 - ``x-kubernetes-list-type: set`` becomes ``uniqueItems``;
-- ``x-kubernetes-embedded-resource`` objects get ``apiVersion``, ``kind`` and a strict ``metadata``.
+- ``x-kubernetes-embedded-resource`` objects get ``apiVersion`` and ``kind`` (required, not empty:
+  ``validateEmbeddedResource`` in ``pkg/apiserver/schema/objectmeta/validation.go``) and a strict
+  ``metadata``;
+- ``x-kubernetes-validations`` (CEL rules) and ``default`` are kept: :mod:`mlkube.crd_import.cel`
+  evaluates the rules on the defaulted object.
 
 Branches of ``allOf``/``anyOf``/``oneOf``/``not`` are value validations, not structure: they are
 converted but never closed, or a branch that names one property would forbid all the others.
@@ -19,15 +30,17 @@ converted but never closed, or a branch that names one property would forbid all
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from .object_meta import OBJECT_META_REF
 
-__all__ = ["convert_schema", "convert_root", "JSON_SCHEMA_DIALECT"]
+__all__ = ["convert_schema", "convert_root", "portable_pattern", "JSON_SCHEMA_DIALECT"]
 
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 _INT_OR_STRING = [{"type": "integer"}, {"type": "string"}]
 _LOGIC = ("allOf", "anyOf", "oneOf")
+_LATE_FLAGS = re.compile(r"^\^\(\?([ims]+)\)(.*)$", re.DOTALL)
 
 
 def convert_schema(node: dict[str, Any], *, structural: bool = True) -> dict[str, Any]:
@@ -35,12 +48,18 @@ def convert_schema(node: dict[str, Any], *, structural: bool = True) -> dict[str
     out: dict[str, Any] = {}
     for key, value in node.items():
         if key in ("properties", "patternProperties") and isinstance(value, dict):
-            out[key] = {name: convert_schema(sub, structural=structural) for name, sub in value.items()}
-        elif key in ("additionalProperties", "items", "not") and isinstance(value, dict):
+            required = set(node.get("required") or ()) if key == "properties" else set()
+            out[key] = {name: _pruned_null(convert_schema(sub, structural=structural), sub, name in required)
+                        for name, sub in value.items()}
+        elif key == "additionalProperties" and isinstance(value, dict):
+            out[key] = _pruned_null(convert_schema(value, structural=structural), value, required=False)
+        elif key in ("items", "not") and isinstance(value, dict):
             out[key] = convert_schema(value, structural=structural and key != "not")
         elif key in _LOGIC and isinstance(value, list):
             out[key] = [convert_schema(sub, structural=False) for sub in value]
-        elif key != "nullable":
+        elif key == "pattern" and isinstance(value, str):
+            out[key] = portable_pattern(value)
+        else:
             out[key] = value
     _int_or_string(out)
     _exclusive_bounds(out)
@@ -53,6 +72,17 @@ def convert_schema(node: dict[str, Any], *, structural: bool = True) -> dict[str
     if structural:
         _close(out)
     return out
+
+
+def portable_pattern(pattern: str) -> str:
+    """The API server matches ``pattern`` with Go's RE2, which takes ``^(?i)...`` (flags after the anchor);
+    Python's re refuses that and Rust's regex agrees with Go. ``^(?i:...)`` means the same to all three."""
+    try:
+        re.compile(pattern)
+        return pattern
+    except re.error:
+        match = _LATE_FLAGS.match(pattern)
+        return f"^(?{match.group(1)}:{match.group(2)})" if match else pattern
 
 
 def convert_root(open_api: dict[str, Any], *, group: str, version: str, kind: str,
@@ -113,11 +143,19 @@ def _nullable(out: dict[str, Any]) -> None:
         out["enum"] = [*out["enum"], None]
 
 
+def _pruned_null(out: dict[str, Any], original: dict[str, Any], required: bool) -> dict[str, Any]:
+    # A null the API server prunes (or defaults) before validation is never refused for being null.
+    if original.get("nullable") is not True and (not required or "default" in original):
+        _nullable(out)
+    return out
+
+
 def _embedded_resource(out: dict[str, Any]) -> None:
     properties = out.setdefault("properties", {})
-    properties.setdefault("apiVersion", {"type": "string"})
-    properties.setdefault("kind", {"type": "string"})
+    properties.setdefault("apiVersion", {"type": "string", "minLength": 1})
+    properties.setdefault("kind", {"type": "string", "minLength": 1})
     properties.setdefault("metadata", {"$ref": OBJECT_META_REF})
+    out["required"] = sorted({*out.get("required", []), "apiVersion", "kind"})
 
 
 def _close(out: dict[str, Any]) -> None:

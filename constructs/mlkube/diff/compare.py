@@ -13,8 +13,9 @@ from pathlib import Path
 
 from .fields import field_changes, fields_of
 from .model import DiffReport, ObjectChange, changed_paths
-from .risks import DEFAULT_PRODUCTION, RiskContext, object_risks, pod_labels, pods_by_namespace, selector_risks
-from .sources import Located, ParseCache, Side, Tree, load_objects, read_tree
+from .risks import (DEFAULT_PRODUCTION, RiskContext, claims_by_environment, namespaces_of, object_risks, pod_labels,
+                    pods_by_namespace, selector_risks)
+from .sources import Located, ParseCache, Side, Tree, layout_parts, load_objects, read_tree
 
 __all__ = ["compare_sides", "diff_specs", "neighbour_scope", "Scope"]
 
@@ -37,8 +38,12 @@ def _changed(base: Side, head: Side, before: Located, after: Located) -> ObjectC
     return ObjectChange("changed", before, after, rows, other)
 
 
+def _apps(objects: Iterable[Located]) -> set[tuple[str, str]]:
+    return {(located.environment, located.app) for located in objects}
+
+
 def compare_sides(base: Side, head: Side, production: Iterable[str] = DEFAULT_PRODUCTION,
-                  complete: frozenset[Scope] | None = None) -> DiffReport:
+                  complete: frozenset[Scope] | None = None, removed_apps: frozenset[tuple[str, str]] | None = None) -> DiffReport:
     """Every added, removed and changed object between ``base`` and ``head``, with its risks.
 
     ``complete`` names the (environment, namespace) scopes whose objects were all read (None: all);
@@ -54,7 +59,11 @@ def compare_sides(base: Side, head: Side, production: Iterable[str] = DEFAULT_PR
     for key, after in head.objects.items():
         if key not in base.objects:
             changes[key] = ObjectChange("added", None, after)
-    context = RiskContext(frozenset(production), pods_by_namespace(head.objects.values()))
+    if removed_apps is None:  # both sides read whole: an app is removed when no object of its folder is left
+        removed_apps = frozenset(_apps(base.objects.values()) - _apps(head.objects.values()))
+    context = RiskContext(frozenset(production), pods_by_namespace(head.objects.values()), removed_apps,
+                          claims_by_environment(base.objects.values()), claims_by_environment(head.objects.values()),
+                          namespaces_of(base.objects.values()), namespaces_of(head.objects.values()))
     for change in changes.values():
         change.risks = object_risks(change, context)
     services = {key: located for key, located in head.objects.items() if complete is None or (key[0], key[3]) in complete}
@@ -63,7 +72,7 @@ def compare_sides(base: Side, head: Side, production: Iterable[str] = DEFAULT_PR
         change = changes.setdefault(service.match_key, ObjectChange("unchanged", base.objects.get(service.match_key), service))
         change.risks = sorted({*change.risks, risk}, key=lambda item: item.sort_key())
     ordered = sorted(changes.values(), key=ObjectChange.sort_key)
-    return DiffReport(base.label, head.label, ordered, frozenset(production), base.notes + head.notes)
+    return DiffReport(base.label, head.label, ordered, frozenset(production), base.notes + head.notes, list(head.builds))
 
 
 def neighbour_scope(before: Located | None, after: Located | None) -> Scope | None:
@@ -93,7 +102,7 @@ def _mentioning(tree: Tree, paths: list[str], scopes: set[Scope]) -> list[str]:
 
 
 def _side(tree: Tree) -> Side:
-    return Side(tree.label, revisions=tree.revisions, notes=list(tree.notes))
+    return Side(tree.label, revisions=tree.revisions, notes=list(tree.notes), builds=list(tree.builds))
 
 
 def diff_specs(base: str, head: str, repo: Path = Path("."), production: Iterable[str] = DEFAULT_PRODUCTION) -> DiffReport:
@@ -109,4 +118,6 @@ def diff_specs(base: str, head: str, repo: Path = Path("."), production: Iterabl
     neighbours = _mentioning(head_tree, sorted(same), scopes) if scopes else []
     load_objects(base_tree, neighbours, base_side, cache)
     load_objects(head_tree, neighbours, head_side, cache)
-    return compare_sides(base_side, head_side, production, frozenset(scopes))
+    # An app is removed when the head has no file left in its folder (unchanged files are not parsed).
+    folders = {side: {parts for path in tree.files if (parts := layout_parts(path))} for side, tree in (("base", base_tree), ("head", head_tree))}
+    return compare_sides(base_side, head_side, production, frozenset(scopes), frozenset(folders["base"] - folders["head"]))

@@ -43,6 +43,7 @@ def report_dict(report: DiffReport) -> dict[str, Any]:
         },
         "changes": [_change_dict(change, report) for change in report.changes],
         "notes": list(report.notes),
+        "builds": list(report.builds),
     }
 
 

@@ -77,8 +77,18 @@ def _app_section(environment: str, app: str, changes: list[ObjectChange]) -> lis
     return lines
 
 
+def _builds_section(report: DiffReport) -> list[str]:
+    """What CI builds after merge: entry environments carry these tags unpinned until the release pins them."""
+    if not report.builds:
+        return []
+    return ["### Images CI builds after merge", "",
+            "Built, pushed and pinned by the release workflow in the entry environments; gated environments keep "
+            "their locked images until `mlkube promote`.", "", *[f"- {code(item)}" for item in report.builds], ""]
+
+
 def render_markdown(report: DiffReport) -> str:
     lines = ["## mlkube diff", "", f"{code(report.base_label)} → {code(report.head_label)}", "", summary_line(report), ""]
+    lines += _builds_section(report)
     if not report.changes:
         return "\n".join(lines + ["No object changed.", ""])
     diagram = mermaid_flowchart(report)

@@ -136,6 +136,8 @@ class DiffReport:
     changes: list[ObjectChange]
     production: frozenset[str]
     notes: list[str] = field(default_factory=list)
+    #: Images CI builds, pushes and pins after merge (entry environments' new content tags).
+    builds: list[str] = field(default_factory=list)
 
     def count(self, status: Status) -> int:
         return sum(1 for change in self.changes if change.status == status)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..manifest import pod_template
@@ -32,6 +32,28 @@ class RiskContext:
     production: frozenset[str]
     #: Pod labels of every workload on the head side, per (environment, namespace).
     head_pods: dict[tuple[str, str], list[dict[str, str]]]
+    #: (environment, app) folders that the head side no longer has at all: the app is removed.
+    removed_apps: frozenset[tuple[str, str]] = frozenset()
+    #: Claims read on each side, per environment: (namespace, name) -> the claim.
+    base_claims: dict[str, dict[tuple[str, str], Located]] = field(default_factory=dict)
+    head_claims: dict[str, dict[tuple[str, str], Located]] = field(default_factory=dict)
+    #: Namespace objects read on the base side, per (environment, name).
+    base_namespaces: dict[tuple[str, str], Located] = field(default_factory=dict)
+    #: Namespace objects read on the head side (a removed one is read on the base side only).
+    head_namespaces: dict[tuple[str, str], Located] = field(default_factory=dict)
+
+
+def claims_by_environment(objects: Iterable[Located]) -> dict[str, dict[tuple[str, str], Located]]:
+    index: dict[str, dict[tuple[str, str], Located]] = defaultdict(dict)
+    for located in objects:
+        if located.obj.get("kind") == "PersistentVolumeClaim":
+            index[located.environment][(str(_dig(located.obj, "metadata", "namespace") or ""), str(_dig(located.obj, "metadata", "name")))] = located
+    return dict(index)
+
+
+def namespaces_of(objects: Iterable[Located]) -> dict[tuple[str, str], Located]:
+    return {(located.environment, str(_dig(located.obj, "metadata", "name"))): located for located in objects
+            if located.obj.get("kind") == "Namespace"}
 
 
 Rule = Callable[[ObjectChange, RiskContext], Iterable[Risk]]
@@ -91,10 +113,25 @@ def _claim_value(spec: dict[str, Any], field: str) -> Any:
     return value
 
 
-def _claim_loss(change: ObjectChange, _: RiskContext) -> Iterator[Risk]:
+def _claim_loss(change: ObjectChange, context: RiskContext) -> Iterator[Risk]:
     if change.kind != "PersistentVolumeClaim":
         return
     if change.status == "removed":
+        located = change.base
+        assert located is not None
+        renamed = [key for key in context.head_claims.get(change.environment, {}) if key[1] == change.name and key[0] != change.namespace]
+        if renamed:
+            yield Risk(Level.HIGH, DATA_LOSS, f"the claim reappears in namespace {renamed[0][0]!r}: that is a new, empty volume; "
+                                              f"the data stays in {change.namespace}/{change.name}, which is no longer managed")
+        if (change.environment, change.app) in context.removed_apps:
+            yield _app_removal_risk(change, context)
+            return
+        namespace = context.base_namespaces.get((change.environment, change.namespace))
+        if namespace is not None and (change.environment, change.namespace) not in context.head_namespaces \
+                and "Prune=false" not in _sync_options(namespace):
+            yield Risk(Level.HIGH, DATA_LOSS, f"its namespace {change.namespace!r} is removed without Prune=false: deleting a "
+                                              "namespace deletes every claim in it, whatever the claim's own annotation")
+            return
         if "Prune=false" in _sync_options(change.base):
             yield Risk(Level.LOW, DATA_LOSS, f"the claim leaves the config repo, but its {SYNC_OPTIONS} Prune=false keeps "
                                              "Argo CD from deleting it: volume and data stay, unmanaged, and the app shows "
@@ -116,6 +153,56 @@ def _claim_loss(change: ObjectChange, _: RiskContext) -> Iterator[Risk]:
     if before is not None and after is not None and _smaller(after, before):
         yield Risk(Level.HIGH, DATA_LOSS, f"storage shrinks from {before} to {after}: volumes cannot shrink, "
                                           "so only a new empty claim would apply")
+
+
+def _app_removal_risk(change: ObjectChange, context: RiskContext) -> Risk:
+    """The claim's whole app leaves the config repo: its Application is deleted (cascade) with it."""
+    unprotected = [what for what, located in (("the claim", change.base), ("its Namespace",
+                   context.base_namespaces.get((change.environment, change.namespace))))
+                   if located is not None and not {"Prune=false", "Delete=false"} <= _sync_options(located)]
+    if unprotected:
+        return Risk(Level.HIGH, DATA_LOSS, f"app {change.app!r} is removed: deleting its Application cascades, and "
+                                           f"{' and '.join(unprotected)} lack{'s' if len(unprotected) == 1 else ''} "
+                                           "Prune=false,Delete=false, so the volume and its data are deleted")
+    return Risk(Level.HIGH, DATA_LOSS, f"app {change.app!r} is removed: Prune=false,Delete=false keep the claim and its "
+                                       "namespace, but nothing manages them any more; deleting that namespace later deletes the "
+                                       "data, and the app added again elsewhere starts on an empty volume: snapshot or move the "
+                                       "data first")
+
+
+def _application_removed(change: ObjectChange, context: RiskContext) -> Iterator[Risk]:
+    """An Application removed while its folder still has claims: deleting it cascades to its objects."""
+    if change.kind not in ("Application", "ApplicationSet") or change.status != "removed":
+        return
+    path = str(_dig(change.base.obj if change.base else None, "spec", "source", "path") or _dig(
+        change.base.obj if change.base else None, "spec", "template", "spec", "source", "path") or "")
+    folder = path.rstrip("/").rpartition("/")[2]
+    claims = sorted(f"{namespace}/{name}" for (namespace, name), located in context.base_claims.get(change.environment, {}).items()
+                    if located.app == folder or "{{" in folder)
+    if claims:
+        yield Risk(Level.HIGH, DATA_LOSS, f"the Application of {', '.join(claims)} is removed: with its resources finalizer "
+                                          "Argo CD deletes every object it managed except those marked Delete=false")
+
+
+def _snapshot_of_new_claim(change: ObjectChange, context: RiskContext) -> Iterator[Risk]:
+    """A VolumeSnapshot added with the claim it copies: taken as soon as the claim binds, of an empty volume."""
+    if change.kind != "VolumeSnapshot" or change.status != "added":
+        return
+    claim = _dig(_spec(change.head), "source", "persistentVolumeClaimName")
+    key = (change.namespace, str(claim))
+    if key in context.head_claims.get(change.environment, {}) and key not in context.base_claims.get(change.environment, {}):
+        yield Risk(Level.MEDIUM, DATA_LOSS, f"snapshots claim {claim!r}, which this change creates: the copy is of an empty "
+                                            "volume; add the snapshot after a run has written to it")
+
+
+def _protection_lost(change: ObjectChange, _: RiskContext) -> Iterator[Risk]:
+    """A claim or Namespace that stays but loses Prune=false / Delete=false: the next removal deletes the data."""
+    if change.status != "changed" or change.kind not in ("PersistentVolumeClaim", "Namespace"):
+        return
+    lost = sorted({"Prune=false", "Delete=false"} & _sync_options(change.base) - _sync_options(change.head))
+    if lost:
+        yield Risk(Level.MEDIUM, DATA_LOSS, f"{change.kind} loses {', '.join(lost)}: removing it from Git or deleting its "
+                                            "Application would then delete the claim's data")
 
 
 def _sync_options(located: Located | None) -> set[str]:
@@ -149,7 +236,11 @@ _IMMUTABLE_SPEC: dict[str, tuple[str, ...]] = {
     "DaemonSet": ("selector",),
     "StatefulSet": ("selector", "volumeClaimTemplates", "serviceName", "podManagementPolicy"),
     "Job": ("selector", "template", "completionMode"),
+    # kubernetes-sigs/jobset pkg/webhooks/jobset_webhook.go (ValidateUpdate): replicatedJobs are immutable.
+    "JobSet": ("replicatedJobs",),
 }
+#: Kinds that mlkube marks Force=true,Replace=true (gitops/sync_waves.py): a change is a delete and create.
+_RUNS = ("Job", "JobSet")
 
 
 def _immutable_fields(change: ObjectChange, _: RiskContext) -> Iterator[Risk]:
@@ -157,15 +248,32 @@ def _immutable_fields(change: ObjectChange, _: RiskContext) -> Iterator[Risk]:
         return
     old, new = _spec(change.base), _spec(change.head)
     for field in _IMMUTABLE_SPEC.get(change.kind, ()):
-        if old.get(field) != new.get(field):
+        if old.get(field) == new.get(field):
+            continue
+        if change.kind in _RUNS:
+            yield _run_changed(change, field)
+        else:
             yield Risk(Level.MEDIUM, RECREATION, f"{change.kind} spec.{field} is immutable: Argo CD must delete and "
                                                  "recreate the object (or the sync fails)")
+    if change.kind == "CronJob" and old.get("jobTemplate") != new.get("jobTemplate"):
+        yield Risk(Level.INFO, RECREATION, "the CronJob's next runs use the new job template; a run already started "
+                                           "finishes on the old one")
     if change.kind == "Job" and old.get("completions") != new.get("completions") and new.get("completionMode") != "Indexed":
         # Only Indexed Jobs with completions == parallelism may change completions (elastic Jobs).
         yield Risk(Level.MEDIUM, RECREATION, "Job spec.completions is immutable for a NonIndexed Job: "
                                              "Argo CD must delete and recreate the Job")
     if change.kind == "Service":
         yield from _service_recreation(old, new)
+
+
+def _run_changed(change: ObjectChange, field: str) -> Risk:
+    """What a sync does with a changed Job or JobSet: re-create it (Replace=true), or fail."""
+    if {"Force=true", "Replace=true"} <= _sync_options(change.head):
+        return Risk(Level.MEDIUM, RECREATION, f"{change.kind} spec.{field} changed: on sync Argo CD deletes and re-creates it "
+                                              "(Force=true,Replace=true): a running run stops and the job runs again from the start "
+                                              "(a training job resumes from its last checkpoint)")
+    return Risk(Level.HIGH, RECREATION, f"{change.kind} spec.{field} is immutable and the object has no Force=true,Replace=true "
+                                        "sync option: the sync fails with 'field is immutable' until someone deletes it by hand")
 
 
 def _service_recreation(old: dict[str, Any], new: dict[str, Any]) -> Iterator[Risk]:
@@ -302,6 +410,7 @@ def _digest_to_tag(change: ObjectChange, _: RiskContext) -> Iterator[Risk]:
 
 RULES: tuple[Rule, ...] = (
     _claim_loss, _statefulset_claims_deleted,
+    _application_removed, _protection_lost, _snapshot_of_new_claim,
     _immutable_fields, _moved_between_apps,
     _scale_to_zero, _pdb_removed,
     _restricted_lost, _host_access_added, _network_policy_removed, _digest_to_tag,

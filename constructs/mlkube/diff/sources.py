@@ -32,6 +32,8 @@ __all__ = ["Located", "Tree", "Side", "ParseCache", "read_tree", "load_objects",
 
 
 LOCK_FILE = "images.lock.json"
+#: The build matrix: what CI builds after merge (only the references the lock has no digest for yet).
+IMAGES_MANIFEST = "images.json"
 #: Top-level folders of a config repo that hold no manifests (image build contexts).
 NON_MANIFEST_FOLDERS = frozenset({"images"})
 _YAML_SUFFIXES = (".yaml", ".yml")
@@ -71,6 +73,8 @@ class Tree:
     #: environment -> image digest -> source revision, from ``images.lock.json`` (empty when absent).
     revisions: dict[str, dict[str, str]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    #: ``name: reference (environment)`` of every image in images.json that the lock has no digest for.
+    builds: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -81,6 +85,7 @@ class Side:
     objects: dict[MatchKey, Located] = field(default_factory=dict)
     revisions: dict[str, dict[str, str]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    builds: list[str] = field(default_factory=list)
 
     def revision_of(self, environment: str, digest: str) -> str | None:
         """The source revision the lock records for ``digest``, preferring the object's environment."""
@@ -109,7 +114,7 @@ def read_tree(spec: str, repo: Path, *, role: str = "side") -> Tree:
 def read_side(spec: str, repo: Path, cache: ParseCache | None = None, *, role: str = "side") -> Side:
     """Every object of ``spec`` (see ``read_tree``)."""
     tree = read_tree(spec, repo, role=role)
-    side = Side(tree.label, revisions=tree.revisions, notes=list(tree.notes))
+    side = Side(tree.label, revisions=tree.revisions, notes=list(tree.notes), builds=list(tree.builds))
     load_objects(tree, sorted(tree.files), side, {} if cache is None else cache)
     return side
 
@@ -136,7 +141,7 @@ def _walk(directory: str, relative: str, found: dict[str, bytes]) -> None:
             if entry.is_dir(follow_symlinks=False):
                 if relative or entry.name not in NON_MANIFEST_FOLDERS:
                     _walk(entry.path, path, found)
-            elif (path == LOCK_FILE or layout_parts(path) is not None) and entry.is_file():
+            elif (path in (LOCK_FILE, IMAGES_MANIFEST) or layout_parts(path) is not None) and entry.is_file():
                 try:
                     with open(entry.path, "rb") as handle:
                         found[path] = handle.read()
@@ -186,7 +191,7 @@ def _git_tree(repo: Path, revision: str, inside: str, spec: str, role: str) -> T
             continue
         _mode, kind, oid = meta.split()
         relative = name[len(prefix):]
-        if kind == "blob" and (relative == LOCK_FILE or layout_parts(relative) is not None):
+        if kind == "blob" and (relative in (LOCK_FILE, IMAGES_MANIFEST) or layout_parts(relative) is not None):
             files[relative] = oid
     tree = Tree(f"{spec} ({commit[:12]})", files, lambda paths: _cat_files(repo, [files[path] for path in paths]))
     _take_lock(tree)
@@ -212,11 +217,37 @@ def _cat_files(repo: Path, oids: list[str]) -> list[bytes]:
 # -- lock file --------------------------------------------------------------------------------------
 
 def _take_lock(tree: Tree) -> None:
-    """Move the lock file out of the manifest files into ``tree.revisions``."""
+    """Move the lock file (into ``tree.revisions``) and images.json (into ``tree.builds``) out of the manifest files."""
+    lock: Any = {}
     if LOCK_FILE in tree.files:
         (data,) = tree.fetch([LOCK_FILE])
         del tree.files[LOCK_FILE]
         tree.revisions = _lock_revisions(data, tree.label, tree.notes)
+        try:
+            lock = json.loads(data)
+        except ValueError:
+            lock = {}
+    if IMAGES_MANIFEST in tree.files:
+        (data,) = tree.fetch([IMAGES_MANIFEST])
+        del tree.files[IMAGES_MANIFEST]
+        tree.builds = _builds(data, lock)
+
+
+def _builds(data: bytes, lock: Any) -> list[str]:
+    """Images of the build matrix whose reference the lock does not pin yet: what CI builds after merge."""
+    try:
+        images = json.loads(data).get("images") or []
+        locked = {(env, entry.get("repository"), entry.get("tag")) for env, content in (lock.get("environments") or {}).items()
+                  for entry in ((content or {}).get("images") or {}).values()}
+        found = []
+        for image in images:
+            for env, reference in sorted((image.get("references") or {}).items()):
+                repository, _, tag = str(reference).rpartition(":")
+                if (env, repository, tag) not in locked:
+                    found.append(f"{image.get('name')}: {reference} ({env})")
+        return found
+    except (ValueError, AttributeError, TypeError):
+        return []
 
 
 def _lock_revisions(data: bytes, label: str, notes: list[str]) -> dict[str, dict[str, str]]:

@@ -1,5 +1,6 @@
 """GitOps: environment overrides, platform objects per namespace, Argo CD objects, promotion, CI workflows.
 
-Modules: settings (specs), overrides, platform_objects, sync_waves, argocd, lock, promote, pinned
-(the production check), workflows, steps (registration in the synth pipeline).
+Modules: settings (specs), chain (entry and gated environments), overrides, platform_objects,
+sync_waves, controller_fields (what Argo CD leaves to controllers), argocd, promote, pinned,
+workflows, steps (registration in the synth pipeline).
 """

@@ -10,14 +10,22 @@ from collections import defaultdict
 from typing import Any
 
 from ..manifest import Manifest
+from .controller_fields import ignore_differences
 from .settings import GitOps
 
 __all__ = ["ARGOCD_FOLDER", "SYNC_OPTIONS", "argocd_manifests", "destination"]
 
 ARGOCD_FOLDER = "_argocd"
-#: We emit Namespaces ourselves; server-side apply merges with controllers' fields; prune after the rest synced.
-SYNC_OPTIONS = ["CreateNamespace=false", "ServerSideApply=true", "PruneLast=true"]
+#: We emit Namespaces ourselves; server-side apply merges with controllers' fields; prune after the rest synced;
+#: a sync touches only objects that differ, so a Job marked Force=true,Replace=true (sync_waves.RECREATE) is
+#: re-created only when it changed (https://argo-cd.readthedocs.io/en/stable/user-guide/sync-options/#selective-sync).
+SYNC_OPTIONS = ["CreateNamespace=false", "ServerSideApply=true", "PruneLast=true", "ApplyOutOfSyncOnly=true"]
 _API = "argoproj.io/v1alpha1"
+#: Deleting an Application deletes its objects (foreground cascade), except those marked Delete=false:
+#: the Namespace and every claim (sync_waves.py, checkpoint_volume.py), so removing an app stops its
+#: workloads (no GPU keeps running unmanaged) and keeps its data. Without the finalizer Argo CD would
+#: orphan everything, the running jobs included. https://argo-cd.readthedocs.io/en/stable/user-guide/app_deletion/,
+#: https://argo-cd.readthedocs.io/en/stable/user-guide/sync-options/#no-resource-deletion
 _FINALIZER = "resources-finalizer.argocd.argoproj.io"
 
 
@@ -57,15 +65,6 @@ def _sync_policy(environment: Any) -> dict[str, Any]:
     return policy
 
 
-def _ignore_replicas(manifests: list[Manifest]) -> list[dict[str, Any]]:
-    """Replica counts an HPA owns: Argo CD must not report them as drift nor reset them."""
-    deployments = {(m.namespace, m.name) for m in manifests if m.kind == "Deployment"}
-    owned = sorted({(m.namespace, ref["name"]) for m in manifests if m.kind == "HorizontalPodAutoscaler"
-                    for ref in [m.obj["spec"]["scaleTargetRef"]] if ref.get("kind") == "Deployment"} & deployments)
-    return [{"group": "apps", "jsonPointers": ["/spec/replicas"], "kind": "Deployment", "name": name, "namespace": namespace}
-            for namespace, name in owned]
-
-
 def _app_spec(environment: Any, gitops: GitOps, folder: str, target: dict[str, str], manifests: list[Manifest]) -> dict[str, Any]:
     spec: dict[str, Any] = {
         "destination": target,
@@ -73,7 +72,7 @@ def _app_spec(environment: Any, gitops: GitOps, folder: str, target: dict[str, s
         "source": {"path": f"{gitops.path}/{environment.name}/{folder}", "repoURL": gitops.repo_url, "targetRevision": gitops.target_revision},
         "syncPolicy": _sync_policy(environment),
     }
-    ignore = _ignore_replicas(manifests)
+    ignore = ignore_differences(manifests)
     if ignore:
         spec["ignoreDifferences"] = ignore
         # Without it a sync would still apply the ignored field and fight the autoscaler.
@@ -99,7 +98,7 @@ def _application_set(environment: Any, gitops: GitOps, folders: dict[str, list[M
     """One app per folder × cluster: a list generator of folders crossed with Argo CD's cluster generator."""
     elements = [{"folder": folder, "namespace": environment.namespace_for(folder)} for folder in folders]
     clusters = {"clusters": {"selector": {"matchExpressions": [{"key": gitops.cluster_label, "operator": "In", "values": list(environment.clusters)}]}}}
-    ignore = [item for manifests in folders.values() for item in _ignore_replicas(manifests)]
+    ignore = [item for manifests in folders.values() for item in ignore_differences(manifests)]
     spec = _app_spec(environment, gitops, "{{folder}}", {"namespace": "{{namespace}}", "server": "{{server}}"}, [])
     if ignore:
         spec["ignoreDifferences"] = ignore

@@ -13,12 +13,12 @@ from typing import Any
 from ..labels import standard_labels
 from ..manifest import Manifest
 from ..resources import GPU_RESOURCE
+from ..traffic.model import peer_of, port_of
+from ..traffic.workload import guard_rail_connections
 
 __all__ = ["namespace_objects", "platform_manifests", "local_queue"]
 #: The Pod Security Standard version the labels pin; "latest" would change meaning on upgrades.
 PSS_VERSION = "v1.34"
-_DNS_PEER = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
-             "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}
 
 
 def _metadata(name: str, namespace: str | None, app: str) -> dict[str, Any]:
@@ -37,11 +37,18 @@ def _namespace(namespace: str, app: str) -> dict[str, Any]:
 
 
 def _network_policy(namespace: str, app: str, environment: Any) -> dict[str, Any]:
-    egress: list[dict[str, Any]] = [{"ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}], "to": [_DNS_PEER]}]
-    if environment.network.egress_https_cidrs:
-        egress.append({"ports": [{"port": 443, "protocol": "TCP"}],
-                       "to": [{"ipBlock": {"cidr": cidr}} for cidr in environment.network.egress_https_cidrs]})
-    # No ingress rules: each workload's own NetworkPolicy opens exactly its ports (policies add up).
+    """Deny everything, then admit the guard rail's declared connections (DNS, the environment's HTTPS CIDRs).
+
+    No ingress rules: each workload's own policies admit exactly its declared connections (policies add up).
+    """
+    egress: list[dict[str, Any]] = []
+    for connection in guard_rail_connections(namespace, environment):
+        rule = {"ports": [port_of(port) for port in connection.ports], "to": [peer_of(connection.destination, namespace)]}
+        same_ports = next((r for r in egress if r["ports"] == rule["ports"]), None)
+        if same_ports is not None:
+            same_ports["to"] += rule["to"]  # one rule per port set: DNS peers together, HTTPS blocks together
+        else:
+            egress.append(rule)
     return {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": _metadata("default-deny", namespace, app),
             "spec": {"egress": egress, "podSelector": {}, "policyTypes": ["Ingress", "Egress"]}}
 

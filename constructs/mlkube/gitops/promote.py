@@ -1,24 +1,25 @@
-"""Promotion: DST gets exactly the digests SRC locked ("build once, deploy many").
+"""Promotion: a gated environment gets exactly what its source locked ("build once, deploy many").
 
-Copies SRC's lock entries to DST in ``<dist>/images.lock.json`` and rewrites the image references
-of ``<dist>/<DST>/`` to the same digests; the lock and every changed file are replaced together.
+The only way a gated environment's images change (see mlkube.gitops.chain). Copies the source's whole
+lock entries (repository, tag, digest, provenance) and model pins to the target in
+``<dist>/images.lock.json``, records the promotion (source, revision, fingerprint) for
+`mlkube check --pinned`, and rewrites the image values of ``<dist>/<target>/`` to the same
+references; only image values change (every other byte stays). The lock and every changed file are
+replaced together.
 """
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import yaml
 
 from ..errors import EXIT_FINDINGS, MlkubeError, Problem
-from ..image import is_digest_reference
-from ..output import replace_files
-from ..render import to_yaml
-from .lock import LOCK_FILE, locked_images, pinned_reference, read_lock, render_lock, split_reference
-from .pinned import containers
+from ..images.reference import Reference, parse_reference
+from ..output import replace_files, writes_output
+from ..pinning.lock import LOCK_FILE, Lock, LockEntry, Promotion, fingerprint, load_lock
+from ..pinning.rewrite import rewrite_text
+from ..pinning.scan import ImageScalar
+from ..pinning.tree import TreeFile, scan_tree
 
 __all__ = ["PromotionResult", "promote"]
 
@@ -35,48 +36,73 @@ class PromotionResult:
                 f"{len(self.files)} file{'s' if len(self.files) != 1 else ''} changed")
 
 
-def _documents(folder: Path) -> list[tuple[Path, dict[str, Any]]]:
-    return [(path, yaml.safe_load(path.read_text())) for path in sorted(folder.glob("*/*.yaml"))
-            if not path.parent.name.startswith("_")]
+def _environments(dist: Path) -> str:
+    return ", ".join(sorted(p.name for p in dist.iterdir() if p.is_dir() and not p.name.startswith((".", "_")) and p.name != "images")) or "none"
 
 
-def _unpinned(dist: Path, source: str, images: dict[str, dict[str, Any]]) -> list[Problem]:
-    problems = [Problem(f"{dist / LOCK_FILE}", f"environments.{source}.images.{name}", f"locked image {name!r} has no digest")
-                for name, entry in sorted(images.items()) if not str(entry.get("digest", "")).startswith("sha256:")]
-    for path, obj in _documents(dist / source):
-        for field, container in containers(obj):
-            if not is_digest_reference(str(container.get("image", ""))):
-                problems.append(Problem(str(path), f"{field}.image", f"image {container.get('image')!r} is not pinned by digest"))
+def _check_chain(dist: Path, lock: Lock, source: str, target: str) -> None:
+    """Only into a gated environment, and only from the source its chain names."""
+    where = str(dist / LOCK_FILE)
+    if not lock.sources:
+        raise MlkubeError.single(f"{where} records no promotion chain, so {target!r} is not a gated environment",
+                                 where=where, hint="mark it production=True or promote_from='...' in the platform and run mlkube synth")
+    expected = lock.sources.get(target)
+    if expected is None:
+        gated = ", ".join(f"{env} (from {src})" for env, src in sorted(lock.sources.items()))
+        raise MlkubeError.single(f"{target!r} is an entry environment: CI pins it (mlkube pin), promotion only feeds gated ones",
+                                 where=where, hint=f"gated environments: {gated}")
+    if expected != source:
+        raise MlkubeError.single(f"{target!r} is promoted from {expected!r}, not from {source!r}", where=where,
+                                 hint=f"mlkube promote {expected} {target}")
+
+
+def _unpinned(dist: Path, source: str, images: dict[str, LockEntry]) -> list[Problem]:
+    problems = []
+    for tree_file in scan_tree(dist, frozenset({source})):
+        for scalar in tree_file.images:
+            ref = parse_reference(scalar.value)
+            if ref is None or not ref.digest:
+                problems.append(Problem(f"{tree_file.path}:{scalar.line}", scalar.field, f"image {scalar.value!r} is not pinned by digest",
+                                        f"let CI pin {source} (mlkube pin) first"))
     return problems
 
 
-def _rewrite(dist: Path, target: str, images: dict[str, dict[str, Any]]) -> dict[Path, bytes]:
-    by_repository = {entry["repository"]: entry for entry in images.values()}
+def _new_entry(ref: Reference, old: dict[str, LockEntry], new: dict[str, LockEntry]) -> LockEntry | None:
+    """The promoted entry that replaces ``ref``: the same lock key as the target's old entry, else by repository."""
+    for name, entry in old.items():
+        if entry.repository == ref.repository and (ref.digest in (None, entry.digest)) and name in new:
+            return new[name]
+    for key in (f"{ref.repository}:{ref.tag}" if ref.tag else None, ref.repository):
+        if key and key in new:
+            return new[key]
+    same = [entry for entry in new.values() if entry.repository == ref.repository]
+    return same[0] if len(same) == 1 else None
+
+
+def _rewrite(files: list[TreeFile], old: dict[str, LockEntry], new: dict[str, LockEntry]) -> dict[Path, bytes]:
     changed: dict[Path, bytes] = {}
-    for path, obj in _documents(dist / target) if (dist / target).is_dir() else []:
-        touched = False
-        for _, container in containers(obj):
-            repository, _, _ = split_reference(str(container.get("image", "")))
-            entry = by_repository.get(repository)
-            if entry is not None and container["image"] != pinned_reference(entry):
-                container["image"] = pinned_reference(entry)
-                touched = True
-        if touched:
-            changed[path] = to_yaml(obj).encode()
+    for tree_file in files:
+        replacements: dict[ImageScalar, str] = {}
+        for scalar in tree_file.images:
+            ref = parse_reference(scalar.value)
+            entry = _new_entry(ref, old, new) if ref is not None else None
+            if entry is not None and scalar.value != f"{entry.repository}@{entry.digest}":
+                replacements[scalar] = f"{entry.repository}@{entry.digest}"
+        if replacements:
+            changed[tree_file.path] = rewrite_text(tree_file.text, replacements).encode("utf-8")
     return changed
 
 
-def promote(dist: Path, source: str, target: str) -> PromotionResult:
-    """Copy SRC's locked digests to DST; refuse (exit 1, nothing written) when SRC has an unpinned image."""
-    # The target folder may not exist yet (a new environment): then only the lock changes, and synth writes it.
-    for name in (source,):
-        if not (dist / name).is_dir():
-            raise MlkubeError.single(f"no environment {name!r} in {dist}", where=str(dist / name),
-                                     hint=f"environments there: {', '.join(sorted(p.name for p in dist.iterdir() if p.is_dir() and not p.name.startswith(('.', '_')) and p.name != 'images')) or 'none'}")
+@writes_output("dist")  # under the output lock, after recovering a killed run
+def promote(dist: Path, source: str, target: str, revision: str = "") -> PromotionResult:
+    """Copy SRC's lock entries to the gated DST; refuse (nothing written) when DST is not gated by SRC or SRC is unpinned."""
+    if not (dist / source).is_dir():
+        raise MlkubeError.single(f"no environment {source!r} in {dist}", where=str(dist / source), hint=f"environments there: {_environments(dist)}")
     if source == target:
         raise MlkubeError.single(f"cannot promote {source!r} to itself", hint="mlkube promote staging prod")
-    lock = read_lock(dist / LOCK_FILE)
-    images = locked_images(lock, source)
+    lock = load_lock(dist)
+    _check_chain(dist, lock, source, target)
+    images = dict(lock.environments.get(source, {}))
     if not images:
         raise MlkubeError(
             [Problem(str(dist / LOCK_FILE), f"environments.{source}", "no locked images", f"run `mlkube pin` for {source} first")],
@@ -85,11 +111,22 @@ def promote(dist: Path, source: str, target: str) -> PromotionResult:
     if problems:
         raise MlkubeError(problems, title=f"cannot promote {source} to {target}: {source} has unpinned images; nothing was written",
                           exit_code=EXIT_FINDINGS)
-    updated = copy.deepcopy(lock)
-    updated["environments"][target] = {"images": copy.deepcopy(images)}
-    changes = _rewrite(dist, target, images)
-    rendered, lock_path = render_lock(updated), dist / LOCK_FILE
+    models = lock.models.get(source)
+    updated = Lock({**lock.environments, target: images}, dict(lock.sources), dict(lock.promotions), dict(lock.models),
+                   dict(lock.bases))
+    if models:
+        updated.models[target] = models
+    else:
+        updated.models.pop(target, None)
+    previous = lock.promotions.get(target)
+    promoted = fingerprint(images, models)
+    # Promoting the same images again keeps the record of the first promotion: a rerun changes nothing.
+    if previous is None or previous.fingerprint != promoted or previous.source != source:
+        updated.promotions[target] = Promotion(source, revision, promoted)
+    target_files = scan_tree(dist, frozenset({target})) if (dist / target).is_dir() else []
+    changes = _rewrite(target_files, lock.environments.get(target, {}), images)
+    rendered, lock_path = updated.to_bytes(), dist / LOCK_FILE
     if not lock_path.exists() or lock_path.read_bytes() != rendered:
         changes[lock_path] = rendered  # a second promote changes nothing and says so
-    replace_files(changes)
+    replace_files(changes, root=dist)  # journaled: every file and the lock, or none, also across a kill
     return PromotionResult(source, target, len(images), sorted(changes))

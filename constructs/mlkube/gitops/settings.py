@@ -71,6 +71,9 @@ class NetworkSpec(Spec):
     """The namespace-wide network policy: deny all, then allow DNS and what is listed here."""
 
     egress_https_cidrs: list[str] = Field(default_factory=list, description="CIDRs pods may reach on TCP 443 (model downloads, APIs), e.g. '0.0.0.0/0'. Default: none (DNS only).")
+    dns_namespace: str = Field("kube-system", description="Namespace of the cluster DNS pods every pod may query on port 53 (OpenShift: 'openshift-dns'). Default: kube-system.")
+    dns_pod_labels: dict[str, str] = Field(default_factory=lambda: {"k8s-app": "kube-dns"}, description="Labels of the cluster DNS pods (CoreDNS keeps k8s-app: kube-dns on kubeadm, EKS, GKE, AKS). Default: {'k8s-app': 'kube-dns'}.")
+    dns_cidrs: list[str] = Field(default_factory=list, description="Addresses pods also query on port 53, e.g. ['169.254.20.10/32'] for NodeLocal DNSCache. Default: none.")
 
 
 class GitOps(Spec):
@@ -82,6 +85,9 @@ class GitOps(Spec):
     argocd_namespace: DnsLabel = Field("argocd", description="Namespace Argo CD runs in (holds AppProjects and Applications). Default: argocd.")
     ci_install: str = Field("pip install mlkube", description="Shell command CI runs to install mlkube in the config repo. Default: pip install mlkube.")
     ci_registry: str = Field("ghcr.io", description="Registry CI logs in to before pushing images (with the workflow's token). Default: ghcr.io.")
+    entry_environments: list[DnsLabel] | None = Field(None, description="Environments CI builds images for and pins (`mlkube pin`): "
+                                                      "the entry of the promotion chain. Every other environment is gated. Default: every "
+                                                      "environment that is neither production nor has promote_from.")
     sign_images: bool = Field(False, description="Sign every pushed image keyless with cosign (Sigstore); only then does the build job get "
                               "`id-token: write`. Default: false.")
     cluster_label: str = Field("mlkube.dev/cluster", description="Label of Argo CD cluster secrets that the cluster generator matches against Environment.clusters. Default: mlkube.dev/cluster.")

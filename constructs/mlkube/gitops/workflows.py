@@ -108,7 +108,8 @@ def _pull_request(gitops: GitOps) -> dict[str, Any]:
                                        pull_requests=("write", "post the summary comment")),
             "steps": [
                 *_setup(gitops, fetch_depth=0),
-                {"name": "Synthesize", "run": "mlkube synth"},
+                # Entry environments carry the new content tags until the release pins them; gated ones keep their lock.
+                {"name": "Synthesize", "env": {"MLKUBE_ALLOW_UNPINNED": "1"}, "run": "mlkube synth"},
                 {"name": f"{out}/ is committed fresh", "run": f"git diff --exit-code -- {out}"},
                 {"name": "Validate", "run": f"mlkube validate --strict {out}"},
                 # Expressions reach the script as environment variables, never as script text (template injection).
@@ -190,11 +191,19 @@ def _pin_job(gitops: GitOps) -> dict[str, Any]:
         "if": "${{ !cancelled() && needs.plan.result == 'success' && (needs.build.result == 'success' || needs.build.result == 'skipped') }}",
         "runs-on": "ubuntu-24.04", "timeout-minutes": 20,
         "permissions": Permissions(contents=("write", "push the branch with the pinned manifests"),
-                                   pull_requests=("write", "open the pull request")),
+                                   pull_requests=("write", "open the pull request"),
+                                   packages=("read", "resolve registry images' tags to digests")),
         "steps": [
             *_setup(gitops),
             {"uses": ACTIONS["download-artifact"], "with": {"pattern": "digests-*", "path": "${{ runner.temp }}/digests", "merge-multiple": True}},
-            {"name": "Pin the pushed digests", "run": f'mlkube pin --dist {out} --digests "$RUNNER_TEMP"/digests/*.json'},
+            # Entry environments only: mlkube pin never changes a gated one (mlkube promote does). One --digests per file.
+            {"name": "Pin the pushed digests", "run": _run(
+                'set --',
+                'for file in "$RUNNER_TEMP"/digests/*.json; do if [ -e "$file" ]; then set -- "$@" --digests "$file"; fi; done',
+                f'if [ "$#" -gt 0 ]; then mlkube pin --dist {out} "$@"; fi')},
+            # A registry image's new tag (a vendor bump) was built by nobody here: its registry gives the digest.
+            _login(gitops),
+            {"name": "Pin registry images by their tags' digests", "run": f"mlkube pin --dist {out} --resolve"},
             {"name": "Open a pull request with the pinned manifests", "uses": ACTIONS["create-pr"], "with": {
                 "branch": "mlkube/pin-${{ github.sha }}", "commit-message": "Pin images built from ${{ github.sha }}",
                 "title": "Pin images built from ${{ github.sha }}", "add-paths": out,
@@ -205,7 +214,8 @@ def _pin_job(gitops: GitOps) -> dict[str, Any]:
 def _release(gitops: GitOps) -> dict[str, Any]:
     out = gitops.path
     return {"name": "config repo: build, scan, push and pin images",
-            "on": {"push": {"branches": ["main"], "paths": [f"{out}/images.json", f"{out}/images/**"]}, "workflow_dispatch": {}},
+            # Any change of the tree: a registry image's new tag in an entry environment needs pinning too.
+            "on": {"push": {"branches": ["main"], "paths": [f"{out}/**"]}, "workflow_dispatch": {}},
             "permissions": {},
             "concurrency": {"group": "config-release", "cancel-in-progress": False},
             "jobs": {"plan": _plan_job(gitops), "build": _build_job(gitops), "pin": _pin_job(gitops)}}
@@ -221,7 +231,8 @@ def _promote(gitops: GitOps) -> dict[str, Any]:
                "steps": [
                    *_setup(gitops),
                    {"name": "Promote", "env": {"SOURCE": "${{ inputs.source }}", "TARGET": "${{ inputs.target }}"},
-                    "run": _run(f'mlkube promote "$SOURCE" "$TARGET" --dist {out}', "mlkube synth", f"mlkube validate --strict {out}")},
+                    "run": _run(f'mlkube promote "$SOURCE" "$TARGET" --dist {out}', "mlkube synth", f"mlkube validate --strict {out}",
+                                f'mlkube check --pinned --dist {out} --env "$TARGET"')},
                    {"name": "Open the promotion pull request", "uses": ACTIONS["create-pr"], "with": {
                        "branch": "mlkube/promote-${{ inputs.source }}-to-${{ inputs.target }}-${{ github.run_id }}",
                        "commit-message": "Promote ${{ inputs.source }} images to ${{ inputs.target }}",

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from ..errors import MlkubeError, Problem
-from ..output import replace_files
+from ..output import replace_files, writes_output
 from ..pinning.digests import read_digest_files
 from ..pinning.lock import LOCK_FILE, load_lock, lock_path
 from ..pinning.registry import RegistryClient, RegistryError
@@ -56,6 +56,7 @@ def _resolve(bases: list[str], client: RegistryClient) -> dict[str, str]:
     return found
 
 
+@writes_output("dist")  # under the output lock, after recovering a killed pin or promote
 def lock_bases(dist: Path, client: RegistryClient | None, digest_files: Iterable[Path] = ()) -> str:
     """Write the digest of every base into the lock (all or nothing); a one-line summary."""
     bases = _bases(dist)
@@ -74,6 +75,6 @@ def lock_bases(dist: Path, client: RegistryClient | None, digest_files: Iterable
         return "every base image is locked at its current digest: nothing changed"
     lock.bases.update(changed)
     target = lock_path(dist) if lock_path(dist).parent == dist else dist / LOCK_FILE
-    replace_files({target: lock.to_bytes()})
+    replace_files({target: lock.to_bytes()}, root=target.parent)
     return (f"locked {len(changed)} base image(s) in {target}: {', '.join(sorted(changed))}; "
             "run mlkube synth to write their digests into the Dockerfiles (content tags change)")

@@ -25,7 +25,7 @@ IMAGES_MANIFEST = "images.json"
 MANIFEST_VERSION = 1
 
 
-def _entry(name: str, image: BuiltImage) -> dict[str, Any]:
+def _entry(name: str, image: BuiltImage, gated: frozenset[str] = frozenset()) -> dict[str, Any]:
     folder = f"{IMAGES_DIR}/{name}"
     return {
         "name": name,
@@ -36,7 +36,8 @@ def _entry(name: str, image: BuiltImage) -> dict[str, Any]:
         "base": _base(image),
         "purpose": image.spec.purpose,
         "platforms": list(image.spec.platforms),
-        "references": dict(sorted(image.references.items())),
+        # CI builds for entry environments only; gated ones receive the same bytes through mlkube promote.
+        "references": {env: ref for env, ref in sorted(image.references.items()) if env not in gated},
         "users": [{"environment": u.environment, "path": u.path, "container": u.container} for u in sorted(set(image.users))],
     }
 
@@ -47,21 +48,25 @@ def _base(image: BuiltImage) -> dict[str, str | None]:
     return {"reference": name, "digest": digest}
 
 
-def images_manifest(images: dict[str, BuiltImage]) -> bytes:
-    body = {"version": MANIFEST_VERSION, "images": [_entry(name, images[name]) for name in sorted(images)]}
+def images_manifest(images: dict[str, BuiltImage], gated: frozenset[str] = frozenset()) -> bytes:
+    entries = [_entry(name, images[name], gated) for name in sorted(images)]
+    body = {"version": MANIFEST_VERSION, "images": [entry for entry in entries if entry["references"]]}
     return (json.dumps(body, indent=2, ensure_ascii=False) + "\n").encode()
 
 
 def write_image_files(ctx: SynthContext) -> None:
     """The OUTPUTS step: the build files of every image some container uses, and the manifest."""
+    from ..gitops.chain import promotion_chain
+
     images = ctx.platform.built_images.images
+    chain, _ = promotion_chain(ctx.platform.environments, ctx.platform.gitops)
     for name, image in images.items():
         ctx.files[f"{IMAGES_DIR}/{name}/Dockerfile"] = image.dockerfile.encode()
         ctx.files[f"{IMAGES_DIR}/{name}/.dockerignore"] = image.dockerignore.encode()
         # BuildKit (docker buildx, build-push-action) reads <Dockerfile>.dockerignore beside the Dockerfile.
         ctx.files[f"{IMAGES_DIR}/{name}/Dockerfile.dockerignore"] = image.dockerignore.encode()
     if images:
-        ctx.files[IMAGES_MANIFEST] = images_manifest(images)
+        ctx.files[IMAGES_MANIFEST] = images_manifest(images, frozenset(chain.sources))
     for name, image in sorted(images.items()):
         base, digest = base_of(image.spec)
         if digest is None:

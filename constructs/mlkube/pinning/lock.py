@@ -10,6 +10,12 @@ renders, so re-running synth after ``mlkube pin`` keeps the digests. Format (ver
 The key of an entry is the built image's name, or the repository for a registry image
 (``repository:tag`` when one environment uses two tags of the same repository).
 
+A gated environment (see mlkube.gitops.chain) also has ``promoteFrom`` (written by synth: where its
+images may come from) and, once promoted, ``promoted``: the source, the revision whose lock was
+copied and a fingerprint of the copied entries, so that `mlkube check --pinned` sees any later
+change that did not come through `mlkube promote`. ``models`` (model pins, when a tool writes
+them) are kept as they are and promoted with the images.
+
 ``"bases"`` (optional) locks the base images that generated Dockerfiles start FROM, for every
 environment at once (a Dockerfile serves them all): ``{"python:3.11-slim-bookworm": "sha256:..."}``.
 ``mlkube images pin-bases`` writes it; synth then pins each base with ``ARG BASE_DIGEST``.
@@ -17,6 +23,7 @@ environment at once (a Dockerfile serves them all): ``{"python:3.11-slim-bookwor
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 import os
@@ -26,7 +33,7 @@ from typing import Any
 from ..errors import MlkubeError, Problem
 from ..image import DIGEST
 
-__all__ = ["Lock", "LockEntry", "load_lock", "LOCK_FILE", "LOCK_VERSION"]
+__all__ = ["Lock", "LockEntry", "Promotion", "load_lock", "fingerprint", "LOCK_FILE", "LOCK_VERSION"]
 
 LOCK_FILE = "images.lock.json"
 LOCK_VERSION = 1
@@ -45,9 +52,32 @@ class LockEntry:
                 "source": {"contentTag": self.content_tag, "revision": self.revision}}
 
 
+@dataclass(frozen=True)
+class Promotion:
+    """The last `mlkube promote` into an environment."""
+
+    source: str
+    revision: str
+    fingerprint: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"fingerprint": self.fingerprint, "from": self.source, "revision": self.revision}
+
+
+def fingerprint(images: dict[str, LockEntry], models: dict[str, Any] | None = None) -> str:
+    """sha256 of what a promotion copies (name, repository, tag and digest of each image; the model pins)."""
+    body = {"images": {name: [e.repository, e.tag, e.digest] for name, e in sorted(images.items())}, "models": models or {}}
+    return "sha256:" + hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
 @dataclass
 class Lock:
     environments: dict[str, dict[str, LockEntry]] = field(default_factory=dict)
+    #: gated environment -> the environment it is promoted from (written by synth)
+    sources: dict[str, str] = field(default_factory=dict)
+    promotions: dict[str, Promotion] = field(default_factory=dict)
+    #: model pins per environment, kept verbatim
+    models: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: Base image ``repository:tag`` -> digest, for generated Dockerfiles.
     bases: dict[str, str] = field(default_factory=dict)
 
@@ -61,10 +91,19 @@ class Lock:
     def entries_of(self, environment: str, repository: str) -> list[tuple[str, LockEntry]]:
         return [(name, e) for name, e in self.environments.get(environment, {}).items() if e.repository == repository]
 
+    def _environment_json(self, env: str) -> dict[str, Any]:
+        body: dict[str, Any] = {"images": {name: entry.to_json() for name, entry in sorted(self.environments.get(env, {}).items())}}
+        if self.models.get(env):
+            body["models"] = self.models[env]
+        if env in self.sources:
+            body["promoteFrom"] = self.sources[env]
+        if env in self.promotions:
+            body["promoted"] = self.promotions[env].to_json()
+        return body
+
     def to_bytes(self) -> bytes:
-        body = {"version": LOCK_VERSION, "environments": {
-            env: {"images": {name: entry.to_json() for name, entry in sorted(images.items())}}
-            for env, images in sorted(self.environments.items())}}
+        names = sorted(set(self.environments) | set(self.sources) | set(self.promotions) | set(self.models))
+        body: dict[str, Any] = {"version": LOCK_VERSION, "environments": {env: self._environment_json(env) for env in names}}
         if self.bases:
             body["bases"] = dict(sorted(self.bases.items()))
         return (json.dumps(body, indent=2, ensure_ascii=False) + "\n").encode()
@@ -110,6 +149,7 @@ def parse_lock(text: str, where: str) -> Lock:
             entry = _entry(raw, where, f"environments.{env}.images.{name}", problems)
             if entry is not None:
                 lock.environments.setdefault(env, {})[name] = entry
+        _chain_fields(lock, env, body, where, problems)
     bases = data.get("bases", {})
     if not isinstance(bases, dict):
         problems.append(Problem(where, "bases", "must be an object: base image reference -> digest"))
@@ -122,6 +162,24 @@ def parse_lock(text: str, where: str) -> Lock:
     if problems:
         raise MlkubeError(problems, title="the image lock file is invalid")
     return lock
+
+
+def _chain_fields(lock: Lock, env: str, body: dict[str, Any], where: str, problems: list[Problem]) -> None:
+    if isinstance(body.get("models"), dict) and body["models"]:
+        lock.models[env] = body["models"]
+    if "promoteFrom" in body:
+        if isinstance(body["promoteFrom"], str) and body["promoteFrom"]:
+            lock.sources[env] = body["promoteFrom"]
+        else:
+            problems.append(Problem(where, f"environments.{env}.promoteFrom", "must be the name of an environment"))
+    promoted = body.get("promoted")
+    if promoted is not None:
+        values = promoted if isinstance(promoted, dict) else {}
+        if not all(isinstance(values.get(key), str) for key in ("from", "revision", "fingerprint")):
+            problems.append(Problem(where, f"environments.{env}.promoted", "must have from, revision and fingerprint (strings)",
+                                    "restore it from version control, or run mlkube promote again"))
+        else:
+            lock.promotions[env] = Promotion(values["from"], values["revision"], values["fingerprint"])
 
 
 #: Folder of the lock when synth writes elsewhere. Default: ./dist when ``mlkube synth --out`` redirected

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import MlkubeError, Problem
-from ..output import replace_files
-from .lock import LOCK_FILE, load_lock
+from ..output import replace_files, writes_output
+from .lock import LOCK_FILE, Lock, load_lock
 from .plan import PinPlan, plan_pins, unpinned_tags
 from .registry import RegistryClient, RegistryError
 from .rewrite import rewrite_text
@@ -50,10 +50,16 @@ def default_revision() -> str:
     return result.stdout.strip() if result.returncode == 0 else ""
 
 
+def _entry_files(dist: Path, lock: Lock) -> list[TreeFile]:
+    """The files of the entry environments: pin never changes a gated environment (only mlkube promote does)."""
+    return [tree_file for tree_file in scan_tree(dist) if tree_file.environment not in lock.sources]
+
+
+@writes_output("dist")  # under the output lock, after recovering a killed run
 def pin_from_digests(dist: Path, digests: dict[str, str], revision: str) -> PinResult:
     """Pin with digests CI reported; a digest for an image the tree does not use is an error."""
-    files = scan_tree(dist)
     lock = load_lock(dist)
+    files = _entry_files(dist, lock)
     plan = plan_pins(files, lock, lambda repo, tag: digests.get(f"{repo}:{tag}"), built_image_names(dist), revision)
     unknown = sorted(set(digests) - plan.used)
     if unknown:
@@ -64,10 +70,11 @@ def pin_from_digests(dist: Path, digests: dict[str, str], revision: str) -> PinR
     return _apply(dist, plan, files)
 
 
+@writes_output("dist")
 def pin_from_registry(dist: Path, client: RegistryClient, revision: str) -> PinResult:
     """Pin every tagged image value with the digest its registry serves for the tag."""
-    files = scan_tree(dist)
     lock = load_lock(dist)
+    files = _entry_files(dist, lock)
     answers = client.resolve_all(unpinned_tags(files))
     errors = [Problem(f"{repo}:{tag}", "", answer.message, answer.hint)
               for (repo, tag), answer in answers.items() if isinstance(answer, RegistryError)]
@@ -98,6 +105,6 @@ def _apply(dist: Path, plan: PinPlan, files: list[TreeFile]) -> PinResult:
         raise MlkubeError([Problem(str(path), "", "file is read-only") for path in blocked],
                           title="some files cannot be changed; no file was changed")
     if updates:
-        replace_files(updates)
+        replace_files(updates, root=dist)  # journaled: every file and the lock, or none, also across a kill
     unpinned = sorted({scalar.value for _, scalar in plan.unpinned})
     return PinResult(plan.count, len([p for p in updates if p.name != LOCK_FILE]), plan.lock_changed, unpinned)

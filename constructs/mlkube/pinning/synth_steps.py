@@ -6,9 +6,10 @@ import os
 from typing import TYPE_CHECKING
 
 from ..errors import MlkubeError, Problem
-from ..images.reference import parse_reference
+from ..gitops.chain import PromotionChain, promotion_chain
+from ..images.reference import Reference, parse_reference
 from .fields import image_fields
-from .lock import LOCK_FILE, load_lock, lock_path
+from .lock import LOCK_FILE, Lock, LockEntry, load_lock, lock_path
 
 if TYPE_CHECKING:
     from ..synth import SynthContext
@@ -19,22 +20,81 @@ __all__ = ["apply_lock", "require_pinned_images", "write_lock", "ALLOW_UNPINNED_
 ALLOW_UNPINNED_ENV = "MLKUBE_ALLOW_UNPINNED"
 
 
+def chain_of(ctx: SynthContext) -> tuple[PromotionChain, list[Problem]]:
+    return promotion_chain(ctx.platform.environments, ctx.platform.gitops)
+
+
+def built_names(ctx: SynthContext) -> dict[tuple[str, str], str]:
+    """(environment, repository) -> built image name (the key of its lock entry)."""
+    names: dict[tuple[str, str], str] = {}
+    for name, built in ctx.platform.built_images.images.items():
+        for environment, reference in built.references.items():
+            parsed = parse_reference(reference)
+            if parsed is not None:
+                names[(environment, parsed.repository)] = name
+    return names
+
+
+def gated_entry(lock: Lock, environment: str, ref: Reference, names: dict[tuple[str, str], str]) -> LockEntry | None:
+    """The lock entry that stands for ``ref`` in a gated environment, whatever tag the blueprint now says.
+
+    By key (built image name, ``repository:tag``, repository), else the one entry of that repository.
+    """
+    images = lock.environments.get(environment, {})
+    for key in (names.get((environment, ref.repository)), f"{ref.repository}:{ref.tag}" if ref.tag else None, ref.repository):
+        if key and key in images:
+            return images[key]
+    same = [entry for entry in images.values() if entry.repository == ref.repository]
+    return same[0] if len(same) == 1 else None
+
+
 def apply_lock(ctx: SynthContext) -> None:
-    """TRANSFORM: ``repo:tag`` values locked for their environment become ``repo@sha256:...``."""
+    """TRANSFORM: ``repo:tag`` values locked for their environment become ``repo@sha256:...``.
+
+    A gated environment runs what its lock says (what was promoted into it), whatever the blueprint's
+    tag is now: a code change gives entry environments a new content tag and leaves it untouched.
+    """
+    chain, problems = chain_of(ctx)
+    ctx.problems += problems
     try:
         lock = load_lock(ctx.out_dir)
     except MlkubeError as error:
         ctx.problems += error.problems
         return
-    if not lock.environments:
+    if not lock.environments and not chain.sources:
         return
+    names = built_names(ctx) if chain.sources else {}
+    allowed = os.environ.get(ALLOW_UNPINNED_ENV) == "1"
     for manifest in ctx.manifests:
+        gated = chain.is_gated(manifest.environment)
         for found in image_fields(manifest.obj):
             ref = parse_reference(found.value)
-            if ref is not None and ref.tag and not ref.digest:
+            if ref is None:
+                continue
+            if gated:
+                _apply_gated(ctx, manifest, found, ref, lock, names, chain, allowed)
+            elif ref.tag and not ref.digest:
                 digest = lock.digest_of(manifest.environment, ref.repository, ref.tag)
                 if digest:
                     found.parent["image"] = ref.pinned(digest)
+
+
+def _apply_gated(ctx: SynthContext, manifest, found, ref: Reference, lock: Lock, names, chain: PromotionChain, allowed: bool) -> None:  # type: ignore[no-untyped-def]
+    entry = gated_entry(lock, manifest.environment, ref, names)
+    if entry is not None:
+        found.parent["image"] = f"{entry.repository}@{entry.digest}"
+        return
+    if ref.digest:
+        return  # pinned by digest in the blueprint and not promoted yet: reviewable as written
+    env, source = manifest.environment, chain.sources[manifest.environment]
+    who = manifest.describe() + (f" container '{found.container}'" if found.container else "")
+    text = f"{who}: image {found.value} was never promoted to gated environment {env!r}"
+    hint = (f"let CI build and pin it in {source}, then run `mlkube promote {source} {env}`; "
+            f"{ALLOW_UNPINNED_ENV}=1 writes the blueprint's reference until then")
+    if allowed:
+        ctx.warnings.append(f"{manifest.where}: {text} ({ALLOW_UNPINNED_ENV}=1)")
+    else:
+        ctx.problems.append(Problem(manifest.where, found.path, text, hint))
 
 
 def require_pinned_images(ctx: SynthContext) -> None:
@@ -62,6 +122,13 @@ def require_pinned_images(ctx: SynthContext) -> None:
 
 
 def write_lock(ctx: SynthContext) -> None:
-    """OUTPUT: the lock goes into the new tree (synth replaces the tree whole), also when writing elsewhere."""
-    if lock_path(ctx.out_dir).exists():
-        ctx.files[LOCK_FILE] = load_lock(ctx.out_dir).to_bytes()
+    """OUTPUT: the lock goes into the new tree (synth replaces the tree whole), also when writing elsewhere.
+
+    It carries the promotion chain (``promoteFrom`` of each gated environment) for pin, promote and check.
+    """
+    chain, _ = chain_of(ctx)
+    if not lock_path(ctx.out_dir).exists() and not chain.sources:
+        return
+    lock = load_lock(ctx.out_dir)
+    lock.sources = dict(chain.sources)
+    ctx.files[LOCK_FILE] = lock.to_bytes()

@@ -22,6 +22,8 @@ class PolicySettings:
     allowed_registries: tuple[str, ...] = ()
     #: Every image must be pinned by digest (``@sha256:...``); when False, a tag is a warning.
     require_digests: bool = False
+    #: Argo CD syncs the environment automatically (self-heal re-creates what the cluster deleted).
+    automated_sync: bool = False
     #: Kubernetes version (``1.34``) whose Pod Security Standard applies (safe sysctls, exemptions).
     kubernetes_version: str = "1.34"
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from ..image import is_digest_reference
 from . import pss  # noqa: F401  (the PSS rules come first in every report)
+from . import gitops_rules  # noqa: F401  (behaviour under Argo CD's automated sync)
 from .model import Hit, Target, rule
 from .pods import SERVER_KINDS, ContainerView, PodView, containers
 from .selectors import selects

@@ -20,7 +20,7 @@ def settings_for(environment: Any) -> PolicySettings:
     """The policy settings an Environment spec asks for (safe defaults for fields it does not have)."""
     registries = getattr(environment, "allowed_registries", None) or ()
     return PolicySettings(tuple(str(r) for r in registries), bool(getattr(environment, "require_pinned_images", False)),
-                          str(getattr(environment, "kubernetes_version", None) or PolicySettings.kubernetes_version))
+                          kubernetes_version=str(getattr(environment, "kubernetes_version", None) or PolicySettings.kubernetes_version))
 
 
 def check_policy_step(ctx: SynthContext) -> None:
@@ -32,7 +32,9 @@ def check_policy_step(ctx: SynthContext) -> None:
     for name, manifests in by_environment.items():
         # One environment is one cluster: NetworkPolicies of another environment cover nothing here.
         # Unpinned images are synth errors of the pinning check (which says how to pin); policy only warns.
-        settings = dataclasses.replace(settings_for(environments.get(name)), require_digests=False)
+        # Automated sync matters only where the GitOps layer writes Argo CD objects.
+        automated = ctx.platform.gitops is not None and bool(getattr(environments.get(name), "automated_sync", False))
+        settings = dataclasses.replace(settings_for(environments.get(name)), require_digests=False, automated_sync=automated)
         report = check_policy(manifests, settings)
         ctx.problems += report.problems()
         ctx.warnings += [f"{f.rule.id} {f.location} {f.manifest.describe()}: {f.field}: {f.message}" for f in report.warnings]

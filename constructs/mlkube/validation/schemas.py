@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import json
 import re
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -23,6 +24,9 @@ import kubernetes_validate
 from referencing import Registry, Resource
 
 from ..errors import MlkubeError
+from .api_view import api_server_view, list_map_issues
+from .crd_rules import CelRules, SkippedRule, has_rules
+from .operator_defaults import with_operator_defaults
 from .quantities import QuantityTree, quantity_issues, quantity_tree
 
 __all__ = ["SchemaCatalog", "ValidationSettings", "SchemaIssue", "DEFAULT_KUBERNETES_VERSION", "BUILTIN_CRD_SCHEMAS"]
@@ -122,7 +126,15 @@ class SchemaCatalog:
     def _compile(self, path: Path) -> _KindValidator:
         # Built-in schemas have ids under https://kubernetes.io/api/, so "/api/_definitions.json" resolves
         # to the registered definitions; CRD schemas may refer to it too.
-        return _KindValidator(json.loads(path.read_text()), self)
+        return _KindValidator(json.loads(path.read_text()), self, custom_resource=not path.is_relative_to(self._k8s_dir))
+
+    def skipped_rules(self) -> dict[SkippedRule, int]:
+        """CEL rules not evaluated so far (transition rules, functions not available offline), with counts."""
+        skipped: Counter[SkippedRule] = Counter()
+        for validator in self._validators.values():
+            if validator is not None and validator.rules is not None:
+                skipped.update(validator.rules.skipped)
+        return dict(skipped)
 
     def has_schema(self, api_version: str, kind: str) -> bool:
         return self.validator(api_version, kind) is not None
@@ -135,7 +147,13 @@ class SchemaCatalog:
             return
         validator = self.validator(api_version, kind)
         if validator is None:
-            if self.settings.strict_unknown_kinds:
+            served = self.served_versions(api_version, kind)
+            if served:
+                # The CRD is known and does not serve this version: the API server has no such resource.
+                group = api_version.rpartition("/")[0]
+                yield SchemaIssue("apiVersion", f"{kind} is not served as {api_version}; its CRD serves "
+                                                f"{', '.join(f'{group}/{version}' for version in served)}")
+            elif self.settings.strict_unknown_kinds:
                 yield SchemaIssue("", f"no schema for {kind} ({api_version}); give one with --crd-schemas DIR")
             return
         yield from validator.issues(obj)
@@ -147,17 +165,29 @@ class SchemaCatalog:
     def _quantity_cache(self) -> dict[str, QuantityTree]:
         return {}
 
+    def served_versions(self, api_version: str, kind: str) -> list[str]:
+        """Versions of a custom resource's group and kind that have a schema (the served ones of its CRD)."""
+        group = api_version.rpartition("/")[0]
+        if not group:
+            return []
+        prefix = f"{kind.lower()}_"
+        return sorted({path.stem[len(prefix):] for folder in (*self.settings.crd_schema_dirs, BUILTIN_CRD_SCHEMAS)
+                       for path in (Path(folder) / group).glob(f"{prefix}*.json")})
+
 
 class _KindValidator:
     """Two validators for one schema: jsonschema-rs (Rust) decides, about 0.01 ms an object; only for an
-    invalid object does Python jsonschema run, to report every error with its field path."""
+    invalid object does Python jsonschema run, to report every error with its field path. A valid custom
+    resource then meets its CRD's CEL rules (``x-kubernetes-validations``), as on the API server."""
 
-    def __init__(self, schema: dict[str, Any], catalog: SchemaCatalog) -> None:
+    def __init__(self, schema: dict[str, Any], catalog: SchemaCatalog, custom_resource: bool = False) -> None:
         self._schema = schema
         self._catalog = catalog
+        self._custom_resource = custom_resource
         self._fast = jsonschema_rs.validator_for(schema, registry=catalog._fast_registry, validate_formats=False)
         self._detailed: Any = None
         self._quantities: QuantityTree | None = None
+        self.rules = CelRules(schema) if has_rules(schema) else None
 
     @property
     def quantities(self) -> QuantityTree:
@@ -168,13 +198,29 @@ class _KindValidator:
         return self._quantities
 
     def issues(self, obj: dict[str, Any]) -> Iterator[SchemaIssue]:
-        if self._fast.is_valid(obj):
-            return
-        if self._detailed is None:
-            cls = jsonschema.validators.validator_for(self._schema, default=jsonschema.Draft202012Validator)
-            self._detailed = cls(self._schema, registry=self._catalog._registry, format_checker=None)
-        for error in self._detailed.iter_errors(obj):
-            yield from _issues(error)
+        if self._custom_resource:
+            # The API server validates a custom resource after it dropped non-nullable nulls and applied
+            # the schema's defaults (a defaulted "type" can decide a oneOf): validate that view.
+            obj = with_operator_defaults(api_server_view(obj, self._schema))
+            yield from (SchemaIssue(field, message) for field, message in list_map_issues(obj, self._schema, viewed=True))
+        blocking = False
+        if not self._fast.is_valid(obj):
+            if self._detailed is None:
+                cls = jsonschema.validators.validator_for(self._schema, default=jsonschema.Draft202012Validator)
+                self._detailed = cls(self._schema, registry=self._catalog._registry, format_checker=None)
+            for error in self._detailed.iter_errors(obj):
+                blocking = blocking or error.validator not in _NON_BLOCKING
+                yield from _issues(error)
+        # The API server runs CEL rules unless a schema error is "blocking" (type, required, enum, too long,
+        # too many: hasBlockingErr, apiextensions-apiserver pkg/registry/customresource/strategy.go);
+        # an unknown field is refused before validation starts (strict field validation).
+        if self.rules is not None and not blocking:
+            yield from (SchemaIssue(issue.field, issue.message) for issue in self.rules.issues(obj, viewed=self._custom_resource))
+
+
+#: Schema errors after which the API server still evaluates CEL rules (field.ErrorTypeInvalid and the like).
+_NON_BLOCKING = frozenset({"pattern", "minLength", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum",
+                           "minItems", "minProperties", "uniqueItems", "multipleOf", "format"})
 
 
 _SHOWN = 80
@@ -194,8 +240,10 @@ def _message(error: jsonschema.ValidationError) -> str:
 def _issues(error: jsonschema.ValidationError) -> Iterator[SchemaIssue]:
     # oneOf/anyOf errors hide the useful part in their context; report the deepest, most specific ones.
     if error.context and error.validator in ("anyOf", "oneOf"):
-        deepest = max(len(e.absolute_path) for e in error.context)
-        best = [e for e in error.context if len(e.absolute_path) == deepest]
+        # The "null" branch a converted schema adds where the API server prunes a null says nothing useful.
+        context = [e for e in error.context if e.schema != {"type": "null"}] or error.context
+        deepest = max(len(e.absolute_path) for e in context)
+        best = [e for e in context if len(e.absolute_path) == deepest]
         seen = set()
         for sub in best:
             issue = SchemaIssue(_json_path(sub.absolute_path), _message(sub))

@@ -1,0 +1,7 @@
+"""Traffic as data: declared connections, the NetworkPolicies written from them, a NetworkPolicy
+evaluator, the synth connectivity check and the connectivity matrix of ``mlkube validate --connectivity``."""
+
+from .evaluator import Cluster, External, Pod, Policy, Verdict
+from .model import Connection, EgressRule, Endpoint, PortRange
+
+__all__ = ["Cluster", "Connection", "EgressRule", "Endpoint", "External", "Pod", "Policy", "PortRange", "Verdict"]
