@@ -66,8 +66,10 @@ def test_single_node_is_a_plain_job_that_never_restarts_in_place():
     assert "subdomain" not in pod
     main = pod["containers"][0]
     assert main["resources"]["limits"]["nvidia.com/gpu"] == 1
-    assert main["env"][-5:] == [{"name": "MASTER_ADDR", "value": "127.0.0.1"}, {"name": "MASTER_PORT", "value": "29500"},
-                           {"name": "NNODES", "value": "1"}, {"name": "NPROC_PER_NODE", "value": "1"}, {"name": "NODE_RANK", "value": "0"}]
+    assert main["env"][-8:] == [{"name": "MASTER_ADDR", "value": "127.0.0.1"}, {"name": "MASTER_PORT", "value": "29500"},
+                           {"name": "NNODES", "value": "1"}, {"name": "NPROC_PER_NODE", "value": "1"}, {"name": "NODE_RANK", "value": "0"},
+                           {"name": "PET_NNODES", "value": "1"}, {"name": "PET_NPROC_PER_NODE", "value": "1"},
+                           {"name": "PET_STANDALONE", "value": "1"}]
     assert job["spec"]["podFailurePolicy"] == {"rules": [{"action": "Ignore", "onPodConditions": [{"status": "True", "type": "DisruptionTarget"}]}]}
     assert job["spec"]["backoffLimit"] == 3
 
@@ -210,7 +212,7 @@ def test_fails_when_exit_code_zero_would_fail_the_job():
 
 def test_fails_when_backend_is_unknown():
     message = _error(lambda app: GpuTrainingJob(app, "t", image=IMAGE, backend="mpi"))
-    assert "test/app/t: backend: Input should be 'job' or 'jobset' (got 'mpi')" in message
+    assert "test/app/t: backend: Input should be 'job', 'jobset' or 'trainjob' (got 'mpi')" in message
 
 
 def test_network_policy_admits_only_the_other_ranks():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextvars import ContextVar
 from typing import Any, TypeVar
 
 from constructs import Construct
@@ -12,9 +13,13 @@ from .gitops.overrides import apply_override, override_key
 from .platform import MlApp
 from .spec import Spec, parse_spec
 
-__all__ = ["MlConstruct", "MountsVolumes"]
+__all__ = ["MlConstruct", "MountsVolumes", "SPEC_PATCHES"]
 
 S = TypeVar("S", bound=Spec)
+
+#: Spec fields replaced per construct path (after the environment's override): ``mlkube chart`` rebuilds an
+#: app with one parameter changed to find where that parameter lands in the objects (mlkube/chart/probe.py).
+SPEC_PATCHES: ContextVar[Mapping[str, Mapping[str, Any]]] = ContextVar("SPEC_PATCHES", default={})
 
 
 def _path_of(scope: Construct) -> str:
@@ -62,6 +67,11 @@ class MlConstruct(Construct):
             if problems:
                 self.ml_app.report(problems)
                 return None
+        patch = SPEC_PATCHES.get().get(self.construct_path)
+        if patch is not None:
+            given = {name: getattr(spec, name) for name in spec.model_fields_set} if isinstance(spec, Spec) else dict(spec or {})
+            fields = {**given, **fields, **patch}
+            spec = None
         parsed, problems = parse_spec(model, spec, fields, self.construct_path)
         self.ml_app.report(problems)
         return parsed

@@ -12,12 +12,14 @@ from collections.abc import Mapping
 from typing import Any, Literal
 
 from constructs import Construct
-from pydantic import Field, NonNegativeInt, PositiveInt
+from pydantic import Field, NonNegativeInt, PositiveInt, model_validator
 
 from .job_options import JobConstruct, JobOptions, job_spec, queue_labels
 from .operators import require_operator, require_version
 from .pod import set_env
 from .resources import GpuSpec, ResourcesSpec
+from .spec import DnsLabel
+from .trainjob import TRAINJOB_API_VERSION, trainjob_body
 
 __all__ = ["GpuTrainingJob", "GpuTrainingJobSpec", "MASTER_PORT", "COMPLETION_INDEX_ANNOTATION", "JOBSET_API_VERSION",
            "REPLICATED_JOB", "RESUME_ENV"]
@@ -38,12 +40,27 @@ def _one_gpu() -> ResourcesSpec:
 class GpuTrainingJobSpec(JobOptions):
     """A training run on one or more GPU nodes."""
 
-    nodes: PositiveInt = Field(1, description="Pods (nodes) of the run; more than one makes a torchrun cluster. Default: 1.")
+    nodes: PositiveInt = Field(1, description="Pods (nodes) of the run; more than one makes a torchrun cluster. With min_nodes, the most nodes. Default: 1.")
+    min_nodes: PositiveInt | None = Field(None, description="Elastic training: torchrun starts (and goes on after a node is lost) "
+                                          "with at least this many of the `nodes` pods (PET_NNODES=min:max, c10d rendezvous). Default: "
+                                          "not elastic, all `nodes` must join.")
+    max_restarts: NonNegativeInt = Field(3, description="torchrun worker-group restarts (PET_MAX_RESTARTS): when a node fails and its "
+                                         "pod is replaced, every rank restarts together from the last checkpoint. Default: 3.")
     nproc_per_node: PositiveInt | None = Field(None, description="Processes per pod (torchrun NPROC_PER_NODE). Default: the GPUs per pod (1 without GPUs).")
     master_port: int = Field(MASTER_PORT, ge=1024, le=65535, description=f"Rendezvous port of rank 0 (MASTER_PORT). Default: {MASTER_PORT}.")
-    backend: Literal["job", "jobset"] = Field("job", description="'job': batch/v1 Job (+ headless Service when multi-node); 'jobset': a jobset.x-k8s.io JobSet. Default: job.")
+    backend: Literal["job", "jobset", "trainjob"] = Field("job", description="'job': batch/v1 Job (+ headless Service when multi-node); "
+                                                          "'jobset': a jobset.x-k8s.io JobSet; 'trainjob': a Kubeflow Trainer v2 TrainJob on "
+                                                          "`training_runtime`. Default: job.")
+    training_runtime: DnsLabel = Field("torch-distributed", description="With backend 'trainjob': the ClusterTrainingRuntime the "
+                                       "TrainJob runs on (the platform installs it). Default: torch-distributed.")
     resources: ResourcesSpec = Field(default_factory=_one_gpu, description="CPU, memory, GPUs (count or one MIG profile) and /dev/shm per pod. Default: 1 CPU, 2Gi, 1 GPU.")
     termination_grace_period_seconds: NonNegativeInt = Field(120, description="Time between SIGTERM and SIGKILL to save a checkpoint. Default: 120.")
+
+    @model_validator(mode="after")
+    def _elastic_range(self) -> GpuTrainingJobSpec:
+        if self.min_nodes is not None and self.min_nodes > self.nodes:
+            raise ValueError(f"'min_nodes' ({self.min_nodes}) must be less than or equal to 'nodes' ({self.nodes}), the most nodes of the run")
+        return self
 
     @property
     def processes_per_node(self) -> int:
@@ -87,6 +104,9 @@ class GpuTrainingJob(JobConstruct):
     # -- building -----------------------------------------------------------------------------------
 
     def _build(self, spec: GpuTrainingJobSpec) -> None:
+        if spec.backend == "trainjob":
+            self._trainjob(spec)
+            return
         distributed = spec.nodes > 1 or spec.backend == "jobset"
         pod = self._pod_builder(spec, self._torchrun_env(spec, distributed))
         if distributed:
@@ -106,17 +126,41 @@ class GpuTrainingJob(JobConstruct):
         self._alert_rule(spec, job_names=f"{self.name}-{REPLICATED_JOB}-[0-9]+" if spec.backend == "jobset" else None)
 
     def _torchrun_env(self, spec: GpuTrainingJobSpec, distributed: bool) -> list[dict[str, Any]]:
+        """torchrun's configuration as environment, so ``command=["torchrun", "train.py"]`` needs no flags.
+
+        torchrun reads every option it is not given on the command line from ``PET_<OPTION>``
+        (torch/distributed/argparse_util.py, ``env`` action: ``PET_`` + the option's dest in upper case).
+        Multi-node runs use the c10d rendezvous hosted by rank 0 (torch elastic "rendezvous" docs): a
+        rank the Job controller replaces rejoins it, and torchrun restarts the whole worker group from the
+        last checkpoint (``--max-restarts``) instead of leaving one rank waiting on a static rendezvous.
+        MASTER_ADDR, NNODES... stay for scripts that launch without torchrun.
+        """
         rank: dict[str, Any] = {"value": "0"}
         if distributed:
             # The completion index is the node rank; the annotation is set on every pod of an Indexed Job.
             rank = {"valueFrom": {"fieldRef": {"fieldPath": f"metadata.annotations['{COMPLETION_INDEX_ANNOTATION}']"}}}
-        return [
+        nnodes = f"{spec.min_nodes}:{spec.nodes}" if spec.min_nodes is not None else str(spec.nodes)
+        endpoint = f"{self.rank0_host if distributed else '127.0.0.1'}:{spec.master_port}"
+        env = [
             {"name": "MASTER_ADDR", "value": self.rank0_host if distributed else "127.0.0.1"},
             {"name": "MASTER_PORT", "value": str(spec.master_port)},
-            {"name": "NNODES", "value": str(spec.nodes)},
+            {"name": "NNODES", "value": nnodes},
             {"name": "NPROC_PER_NODE", "value": str(spec.processes_per_node)},
             {"name": "NODE_RANK", **rank},
+            {"name": "PET_NNODES", "value": nnodes},
+            {"name": "PET_NPROC_PER_NODE", "value": str(spec.processes_per_node)},
         ]
+        if distributed:
+            env += [
+                {"name": "PET_RDZV_BACKEND", "value": "c10d"},
+                {"name": "PET_RDZV_ENDPOINT", "value": endpoint},
+                # One rendezvous per run: the job's name (a re-created job of the same name is a new run).
+                {"name": "PET_RDZV_ID", "value": self.name},
+                {"name": "PET_MAX_RESTARTS", "value": str(spec.max_restarts)},
+            ]
+        else:
+            env.append({"name": "PET_STANDALONE", "value": "1"})
+        return env
 
     def _job(self, spec: GpuTrainingJobSpec, template: dict[str, Any], distributed: bool) -> None:
         nodes = spec.nodes if distributed else None
@@ -131,6 +175,31 @@ class GpuTrainingJob(JobConstruct):
                 "publishNotReadyAddresses": True,
                 "selector": self._selector(),
             }})
+
+    def _trainjob(self, spec: GpuTrainingJobSpec) -> None:
+        """A Kubeflow Trainer v2 TrainJob: the runtime's JobSet runs the pods, Trainer sets torchrun's PET_* env itself."""
+        if not require_operator(self, "trainer", "backend", "use backend 'job' or 'jobset'"):
+            return
+        # Pod and container securityContext can be set on a TrainJob only through runtimePatches (Trainer v2.2);
+        # v2.1's podTemplateOverrides have no securityContext, v2.0's podSpecOverrides neither
+        # (manifests/base/crds/trainer.kubeflow.org_trainjobs.yaml at each tag of kubeflow/trainer).
+        if not require_version(self, "trainer", (2, 2), "backend", "a restricted TrainJob (runtimePatches)"):
+            return
+        for field, why in (("min_nodes", "Trainer's torch plugin has no elastic training yet (pkg/runtime/framework/plugins/torch, "
+                                          "'TODO: Add support for PyTorch elastic')"),
+                           ("queue", "mlkube does not queue TrainJobs through Kueue yet"),
+                           ("gang_scheduler", "the runtime decides the scheduler of a TrainJob's pods")):
+            if getattr(spec, field):
+                self._report(field, f"is not supported with backend 'trainjob': {why}", "use backend 'jobset'")
+                return
+        pod = self._pod_builder(spec)
+        template = pod.build()
+        body = trainjob_body(spec, template, runtime=spec.training_runtime, nodes=spec.nodes, procs=spec.processes_per_node)
+        job = self._add("TrainJob", TRAINJOB_API_VERSION, {"spec": body})
+        self._pod_spec_paths.append((job, ("spec", "runtimePatches", 0, "trainingRuntimeSpec", "template", "spec", "replicatedJobs", 0,
+                                           "template", "spec", "template", "spec")))
+        # Trainer's JobSet names itself after the TrainJob and labels every pod with it (JobSet's JobSetNameKey).
+        self._network_policy(spec, peers=spec.nodes > 1, selector={"jobset.sigs.k8s.io/jobset-name": self.name})
 
     def _selector(self) -> dict[str, str]:
         return {key: self.labels[key] for key in ("app.kubernetes.io/instance", "app.kubernetes.io/name")}

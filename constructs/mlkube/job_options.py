@@ -186,14 +186,14 @@ class JobConstruct(MountsVolumes, MlConstruct):
             pod.annotations[GROUP_ANNOTATION] = self.name
         return pod
 
-    def _network_policy(self, options: JobOptions, *, peers: bool) -> None:
+    def _network_policy(self, options: JobOptions, *, peers: bool, selector: dict[str, str] | None = None) -> None:
         """Job pods serve nothing: no ingress, except (``peers``) every rank from every other rank, both ways.
 
         All TCP ports between ranks: torchrun's rendezvous is one port, but NCCL and Gloo open their own
         listening sockets on ports picked at run time (NCCL_SOCKET_* / GLOO_SOCKET_IFNAME choose interfaces,
         not ports: https://docs.nvidia.com/deeplearning/nccl/user-guide/docs/env.html).
         """
-        selector = {key: self.labels[key] for key in ("app.kubernetes.io/instance", "app.kubernetes.io/name")}
+        selector = selector or {key: self.labels[key] for key in ("app.kubernetes.io/instance", "app.kubernetes.io/name")}
         me = Endpoint.pods(self.namespace, selector, name=f"{self.namespace}/{self.name}")
         connections = common_egress(self.ml_app, me, self.construct_path, options.egress)
         if peers:

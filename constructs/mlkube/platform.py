@@ -162,6 +162,8 @@ class Platform(cdk8s.App):
             if spec is not None:
                 self.environments.append(spec)
         self.apps: list[MlApp] = []
+        #: The function that builds each app and the environments it was given (``mlkube chart`` rebuilds one app from it).
+        self.builders: dict[str, tuple[AppBuilder, Sequence[str] | None]] = {}
         #: Images built for the platform (Image.build), filled as constructs resolve their images.
         self.built_images = BuiltImages()
         self._environment_scopes: dict[str, Construct] = {}
@@ -170,6 +172,7 @@ class Platform(cdk8s.App):
         """Define an app in every environment (or the named ones); usable as ``@platform.app("name")`` or directly."""
 
         def register(function: AppBuilder) -> AppBuilder:
+            self.builders[name] = (function, environments)
             for environment in self.environments:
                 if environments is None or environment.name in environments:
                     self.apps.append(self._build_app(environment, name, function))

@@ -159,6 +159,7 @@ def _register_steps() -> None:
     from .images.manifest import write_image_files
     from .pinning.synth_steps import apply_lock, require_pinned_images, write_lock
     from .policy.synth_step import check_policy_step
+    from .chart.argocd import use_chart_sources
     from .local_queues import add_local_queues
     from .traffic.check import check_connectivity_step
     from .traffic.senders import add_cross_namespace_senders
@@ -168,7 +169,7 @@ def _register_steps() -> None:
     # Platform objects first, so the lock, sync waves and Argo CD's kind list see every object.
     # LocalQueues for the queues jobs name come after the namespace objects, so a 'default' LocalQueue is not emitted twice.
     TRANSFORMS.extend([add_cross_namespace_senders, gitops.add_platform_objects, add_local_queues, apply_lock, gitops.add_sync_waves,
-                       gitops.add_argocd_objects])
+                       gitops.add_argocd_objects, use_chart_sources])  # use_chart_sources: GitOps(source='chart') deploys the locked chart
     CHECKS.extend([
         volume_sharing_step,           # single-writer volumes are not written by several pods at once
         new_volume_snapshots,          # a snapshot never copies a volume created in the same change

@@ -61,7 +61,7 @@ def main() -> None:
 def _register() -> None:
     # One name per command: the module mlkube.cli.<name> defines it as `command` (imported on first use).
     for name in ("synth", "validate", "schemas", "blueprint", "init", "pin", "check", "promote", "diff", "workflows", "boot",
-                 "images"):
+                 "images", "chart"):
         main.lazy[name] = name  # type: ignore[attr-defined]
 
 

@@ -112,8 +112,8 @@ def promote(dist: Path, source: str, target: str, revision: str = "") -> Promoti
         raise MlkubeError(problems, title=f"cannot promote {source} to {target}: {source} has unpinned images; nothing was written",
                           exit_code=EXIT_FINDINGS)
     models = lock.models.get(source)
-    updated = Lock({**lock.environments, target: images}, dict(lock.sources), dict(lock.promotions), dict(lock.models),
-                   dict(lock.bases))
+    updated = lock.copy()
+    updated.environments[target] = images
     if models:
         updated.models[target] = models
     else:

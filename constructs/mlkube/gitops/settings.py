@@ -5,7 +5,7 @@ Pure specs (no construct imports) so that platform.py can use them as Environmen
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, NonNegativeInt, PositiveFloat, PositiveInt, model_validator
 
@@ -81,6 +81,9 @@ class GitOps(Spec):
 
     repo_url: str | None = Field(None, description="URL of the config repo Argo CD pulls (AppProject sourceRepos, Application source). Default: none, and no Argo CD objects are written.")
     target_revision: str = Field("main", description="Branch, tag or commit Argo CD syncs. Default: main.")
+    source: Literal["manifests", "chart"] = Field("manifests", description="What each Application deploys: 'manifests' (default), the "
+                                                  "app's folder of the config repo; 'chart', the Helm chart `mlkube chart --push` pushed, "
+                                                  "by the digest the lock records (Argo CD 3.1+).")
     path: str = Field("dist", description="Folder of the output inside the config repo. Default: dist.")
     argocd_namespace: DnsLabel = Field("argocd", description="Namespace Argo CD runs in (holds AppProjects and Applications). Default: argocd.")
     ci_install: str = Field("pip install mlkube", description="Shell command CI runs to install mlkube in the config repo. Default: pip install mlkube.")

@@ -19,13 +19,18 @@ them) are kept as they are and promoted with the images.
 ``"bases"`` (optional) locks the base images that generated Dockerfiles start FROM, for every
 environment at once (a Dockerfile serves them all): ``{"python:3.11-slim-bookworm": "sha256:..."}``.
 ``mlkube images pin-bases`` writes it; synth then pins each base with ``ARG BASE_DIGEST``.
+
+``"charts"`` (optional, written only when present) locks the Helm chart that ``mlkube chart --push`` pushed
+for each environment and app: ``{"dev": {"fraud-scoring": {"repository": "ghcr.io/acme/charts/fraud-scoring",
+"version": "0.1.0-dev.c...", "digest": "sha256:..."}}}``. With ``GitOps(source="chart")`` Argo CD deploys it by digest.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+import copy
+from dataclasses import dataclass, field, fields
 import os
 from pathlib import Path
 from typing import Any
@@ -33,7 +38,7 @@ from typing import Any
 from ..errors import MlkubeError, Problem
 from ..image import DIGEST
 
-__all__ = ["Lock", "LockEntry", "Promotion", "load_lock", "fingerprint", "LOCK_FILE", "LOCK_VERSION"]
+__all__ = ["Lock", "LockEntry", "ChartLockEntry", "Promotion", "load_lock", "fingerprint", "LOCK_FILE", "LOCK_VERSION"]
 
 LOCK_FILE = "images.lock.json"
 LOCK_VERSION = 1
@@ -50,6 +55,18 @@ class LockEntry:
     def to_json(self) -> dict[str, Any]:
         return {"repository": self.repository, "tag": self.tag, "digest": self.digest,
                 "source": {"contentTag": self.content_tag, "revision": self.revision}}
+
+
+@dataclass(frozen=True)
+class ChartLockEntry:
+    """A pushed chart: its OCI repository (without oci://), version and manifest digest."""
+
+    repository: str
+    version: str
+    digest: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"repository": self.repository, "version": self.version, "digest": self.digest}
 
 
 @dataclass(frozen=True)
@@ -80,6 +97,12 @@ class Lock:
     models: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: Base image ``repository:tag`` -> digest, for generated Dockerfiles.
     bases: dict[str, str] = field(default_factory=dict)
+    #: Environment -> app -> the chart pushed for it (``mlkube chart --push``).
+    charts: dict[str, dict[str, ChartLockEntry]] = field(default_factory=dict)
+
+    def copy(self) -> Lock:
+        """A copy of every section (so that a command changing one section never drops another)."""
+        return Lock(**{item.name: copy.deepcopy(getattr(self, item.name)) for item in fields(self)})
 
     def digest_of(self, environment: str, repository: str, tag: str) -> str | None:
         """The locked digest of ``repository:tag`` in ``environment``, or None."""
@@ -106,6 +129,8 @@ class Lock:
         body: dict[str, Any] = {"version": LOCK_VERSION, "environments": {env: self._environment_json(env) for env in names}}
         if self.bases:
             body["bases"] = dict(sorted(self.bases.items()))
+        if self.charts:
+            body["charts"] = {env: {app: entry.to_json() for app, entry in sorted(apps.items())} for env, apps in sorted(self.charts.items())}
         return (json.dumps(body, indent=2, ensure_ascii=False) + "\n").encode()
 
 
@@ -159,9 +184,27 @@ def parse_lock(text: str, where: str) -> Lock:
             problems.append(Problem(where, f"bases.{reference}", f"{digest!r} is not a sha256 digest"))
         else:
             lock.bases[reference] = digest
+    _parse_charts(data.get("charts", {}), where, lock, problems)
     if problems:
         raise MlkubeError(problems, title="the image lock file is invalid")
     return lock
+
+
+def _parse_charts(charts: Any, where: str, lock: Lock, problems: list[Problem]) -> None:
+    if not isinstance(charts, dict):
+        problems.append(Problem(where, "charts", "must be an object: environment -> app -> {repository, version, digest}"))
+        return
+    for env, apps in charts.items():
+        for app, raw in (apps.items() if isinstance(apps, dict) else [("", None)]):
+            path = f"charts.{env}.{app}".rstrip(".")
+            values = {key: raw.get(key) for key in ("repository", "version", "digest")} if isinstance(raw, dict) else {}
+            missing = [key for key in ("repository", "version", "digest") if not isinstance(values.get(key), str) or not values.get(key)]
+            if missing:
+                problems.append(Problem(where, path, f"missing or empty: {', '.join(missing)}", "entries are written by `mlkube chart --push`"))
+            elif not DIGEST.match(values["digest"]):
+                problems.append(Problem(where, f"{path}.digest", f"{values['digest']!r} is not a sha256 digest"))
+            else:
+                lock.charts.setdefault(env, {})[app] = ChartLockEntry(values["repository"], values["version"], values["digest"])
 
 
 def _chain_fields(lock: Lock, env: str, body: dict[str, Any], where: str, problems: list[Problem]) -> None:

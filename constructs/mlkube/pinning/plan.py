@@ -53,8 +53,7 @@ def _lock_name(environment: str, ref: Reference, names: dict[tuple[str, str], st
 
 def plan_pins(files: list[TreeFile], lock: Lock, digest_of: DigestSource, names: dict[tuple[str, str], str],
               revision: str) -> PinPlan:
-    plan = PinPlan(lock=Lock({env: dict(images) for env, images in lock.environments.items()}, dict(lock.sources),
-                             dict(lock.promotions), dict(lock.models), dict(lock.bases)))
+    plan = PinPlan(lock=lock.copy())
     targets: list[tuple[TreeFile, ImageScalar, Reference, str]] = []
     tags: dict[tuple[str, str], set[str]] = defaultdict(set)
     for tree_file in files:

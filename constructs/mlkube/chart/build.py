@@ -1,0 +1,119 @@
+"""One app of one environment, synthesized in memory: the objects synth writes, and rebuilds with a spec changed.
+
+``mlkube chart`` needs the exact objects of ``dist/<env>/<app>/`` (the templates are those objects)
+and the same app rebuilt with one parameter changed (to find where the parameter lands). It runs
+the platform file without synthesizing (``run_name`` is not ``__main__``), then rebuilds every app of
+the chosen environment in a platform of only that environment (an app's folder can hold objects that
+another app's connections put there): every transform and check of synth runs, nothing is written, and
+the lock is read from the real output folder so pinned digests apply.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import runpy
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from ..construct import SPEC_PATCHES, MlConstruct
+from ..errors import MlkubeError
+from ..platform import Platform
+from ..render import file_name
+
+__all__ = ["load_platform", "AppBuild", "build_app"]
+
+
+def load_platform(app_file: Path) -> Platform:
+    """The Platform that the blueprint file defines (it is run, but not as ``__main__``: nothing is synthesized)."""
+    if not app_file.exists():
+        raise MlkubeError.single(f"app file {app_file} does not exist", hint="pass --app PATH or fix cdk8s.yaml")
+    sys.path.insert(0, str(app_file.parent.absolute()))
+    called: list[Platform] = []
+    synth = Platform.synth
+    # A file that calls platform.synth() unconditionally must not write its output here: the call only names the platform.
+    Platform.synth = lambda self: called.append(self)  # type: ignore[method-assign]
+    try:
+        names = runpy.run_path(str(app_file), run_name="mlkube_chart")
+    finally:
+        Platform.synth = synth  # type: ignore[method-assign]
+    platforms = list(dict.fromkeys([*called, *(value for value in names.values() if isinstance(value, Platform))]))
+    if len(platforms) != 1:
+        raise MlkubeError.single(f"{app_file} defines {len(platforms)} Platform objects at module level", where=str(app_file),
+                                 hint="define exactly one, e.g. platform = Platform(environments=[...])")
+    return platforms[0]
+
+
+class AppBuild:
+    """The objects of one app in one environment (file name -> object), and its workload specs by construct id."""
+
+    def __init__(self, objects: dict[str, dict[str, Any]], specs: dict[str, tuple[str, Any]]) -> None:
+        self.objects = objects
+        #: construct id -> (kind name, spec) of the app's top-level workloads.
+        self.specs = specs
+
+
+def _environment(platform: Platform, environment: str) -> Any:
+    known = [env.name for env in platform.environments]
+    if environment not in known:
+        raise MlkubeError.single(f"the platform has no environment '{environment}'", hint=f"environments: {', '.join(known)}")
+    return next(env for env in platform.environments if env.name == environment)
+
+
+def build_app(platform: Platform, environment: str, app: str, out_dir: Path,
+              patches: Mapping[str, Mapping[str, Any]] | None = None, *, allow_unpinned: bool = False) -> AppBuild:
+    """Synthesize ``app`` in ``environment`` in memory (every synth check runs); ``patches``: spec fields by construct id.
+
+    ``allow_unpinned``: an image probe by tag is accepted where the environment requires pinned images (the
+    documented MLKUBE_ALLOW_UNPINNED of the build job), so the probe builds the way the lock's tag was built.
+    """
+    if allow_unpinned:
+        from ..pinning.synth_steps import ALLOW_UNPINNED_ENV
+
+        saved = os.environ.get(ALLOW_UNPINNED_ENV)
+        os.environ[ALLOW_UNPINNED_ENV] = "1"
+        try:
+            return build_app(platform, environment, app, out_dir, patches)
+        finally:
+            os.environ.pop(ALLOW_UNPINNED_ENV) if saved is None else os.environ.__setitem__(ALLOW_UNPINNED_ENV, saved)
+    from ..blueprint import workload_kinds
+    from ..synth import TRANSFORMS, SynthContext, collect, validate
+
+    if app not in platform.builders:
+        raise MlkubeError.single(f"the platform has no app '{app}'", hint=f"apps: {', '.join(sorted(platform.builders))}")
+    builder, environments = platform.builders[app]
+    chosen = _environment(platform, environment)
+    if environments is not None and environment not in environments:
+        raise MlkubeError.single(f"the app '{app}' does not run in environment '{environment}'", hint=f"its environments: {', '.join(environments)}")
+    # The app's own objects do not depend on where Argo CD takes them from; a chart is exported before it is locked.
+    gitops = platform.gitops.model_copy(update={"source": "manifests"}) if platform.gitops is not None else None
+    single = Platform(environments=[chosen], gitops=gitops, out_dir=out_dir)
+    by_path = {f"{environment}/{app}/{construct_id}": dict(fields) for construct_id, fields in (patches or {}).items()}
+    token = SPEC_PATCHES.set(by_path)
+    try:
+        # Every app of the environment: an app's folder can hold objects another app's connections put there
+        # (traffic/senders.py writes callers' egress policies into the callers' namespace).
+        for name, (other, allowed) in platform.builders.items():
+            if allowed is None or environment in allowed:
+                single.app(name, other)
+    finally:
+        SPEC_PATCHES.reset(token)
+    ctx = SynthContext(single, out_dir)
+    collect(ctx)
+    if not ctx.problems:
+        for step in TRANSFORMS:
+            step(ctx)
+    if not ctx.problems:
+        validate(ctx)
+    if ctx.problems:
+        raise MlkubeError(ctx.problems, title=f"the app '{app}' does not synthesize in '{environment}'")
+    objects = {file_name(m.obj): copy.deepcopy(m.obj) for m in ctx.manifests if m.app == app and m.environment == environment}
+    kinds = {kind.construct: kind.name for kind in workload_kinds().values()}
+    specs: dict[str, tuple[str, Any]] = {}
+    built = next(a for a in single.apps if a.app_name == app)
+    for child in built.node.children:
+        if isinstance(child, MlConstruct) and type(child) in kinds and getattr(child, "spec", None) is not None:
+            specs[child.construct_id] = (kinds[type(child)], child.spec)
+    return AppBuild(objects, specs)
