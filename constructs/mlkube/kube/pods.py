@@ -49,8 +49,8 @@ POD_SOURCES: dict[tuple[str, str], tuple[PodSource, ...]] = {
         PodSource("spec.leaderWorkerTemplate.workerTemplate", name_label="leaderworkerset.sigs.k8s.io/name")),
     ("trainer.kubeflow.org", "TrainingRuntime"): (PodSource("spec.template.spec.replicatedJobs[*].template.spec.template"),),
     ("trainer.kubeflow.org", "ClusterTrainingRuntime"): (PodSource("spec.template.spec.replicatedJobs[*].template.spec.template"),),
-    ("trainer.kubeflow.org", "TrainJob"): (
-        PodSource("spec.runtimePatches[*].trainingRuntimeSpec.template.spec.replicatedJobs[*].template.spec.template"),),
+    # A TrainJob carries no pods of its own: its pods are its TrainingRuntime's, and its runtimePatches
+    # are partial patches onto them (kubeflow/trainer trainjob_types.go), not pods to judge alone.
     ("ray.io", "RayCluster"): tuple(PodSource(f"spec.{path}", name_label="ray.io/cluster") for path in _RAY),
     ("ray.io", "RayJob"): (*(PodSource(f"spec.rayClusterSpec.{path}") for path in _RAY), PodSource("spec.submitterPodTemplate")),
     ("ray.io", "RayService"): tuple(PodSource(f"spec.rayClusterConfig.{path}") for path in _RAY),
