@@ -505,6 +505,10 @@ class InferenceService(MountsVolumes, MlConstruct):
         connections = [Connection(caller, me, serving, "calls the serving port", path) for caller in callers]
         monitoring = Endpoint.pods(environment.monitoring_namespace, name=f"{environment.monitoring_namespace} (Prometheus)")
         connections.append(Connection(monitoring, me, (PortRange(spec.metrics_port or spec.port),), "Prometheus scrapes metrics", path))
+        # A sidecar listens only to be scraped (dcgm-exporter, a metrics exporter): Prometheus reaches its ports too.
+        sidecar_ports = tuple(PortRange(port) for sidecar in spec.sidecars for port in sorted(sidecar.ports.values()))
+        if sidecar_ports:
+            connections.append(Connection(monitoring, me, sidecar_ports, "Prometheus scrapes the sidecars' ports", path))
         connections += common_egress(self.ml_app, me, path, spec.egress)
         connections += self._download_connections(spec, me)
         if spec.backend == "kserve" and spec.kserve.deployment_mode == "Knative":
