@@ -386,3 +386,9 @@ def test_documents_are_bounded_per_command(tmp_path):
     _, unreadable = load_manifests_isolated(files, ReadLimits(command_documents=10))
     assert [p.message for p in unreadable] == ["refused: the files of this command hold more than 10 documents or "
                                                "536870912 characters in all"]
+
+
+def test_a_malformed_jobset_is_reported_not_a_crash(tmp_path):
+    # Found by test_malformed_fuzz: the JobSet webhook defaults read spec.failurePolicy without checking its shape.
+    path = write(tmp_path, "js.yaml", "apiVersion: jobset.x-k8s.io/v1alpha2\nkind: JobSet\nmetadata: {name: j}\nspec: 5\n")
+    assert problems_of(path)
