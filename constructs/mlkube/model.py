@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
+from .apiserver_rules import LocalPath
 from .image import ImageSpec
 from .quantity import Quantity
 from .spec import Spec
@@ -103,7 +104,7 @@ class PvcModel(Spec):
 
     source: Literal["pvc"] = "pvc"
     claim: str = Field(description="Name of the PersistentVolumeClaim.")
-    path: str = Field("", description="Folder inside the volume. Default: its root.")
+    path: LocalPath = Field("", description="Folder inside the volume (relative, no '..'). Default: its root.")
 
 
 def _coerce(value: Any) -> Any:
