@@ -26,23 +26,23 @@ def _old_cross_object(items: list[Manifest]) -> list[Problem]:
     for manifest in items:
         problems += cross_object._name(manifest)
         problems += cross_object._gpu_resources(manifest)
-    pods = [(m, labels) for m in items if (labels := cross_object._pod_labels(m)) is not None]
+    pods = [(m, view.labels) for m in items for view in cross_object.pod_views(m.obj)]
     for manifest in items:
         spec = manifest.obj.get("spec") or {}
         if manifest.kind == "Service":
             selector = spec.get("selector")
-            if selector and not any(cross_object._selects(selector, labels) and m.namespace == manifest.namespace for m, labels in pods):
+            if selector and not any(cross_object._selects(selector, labels) and cross_object._namespace(m) == cross_object._namespace(manifest) for m, labels in pods):
                 problems.append(Problem(manifest.where, "spec.selector", "selects no pods"))
         elif manifest.kind == "PodDisruptionBudget":
             selector = spec.get("selector") or {}
             match = selector.get("matchLabels") or {}
             if not selector.get("matchExpressions") and not any(
-                    cross_object._selects(match, labels) and m.namespace == manifest.namespace for m, labels in pods):
+                    cross_object._selects(match, labels) and cross_object._namespace(m) == cross_object._namespace(manifest) for m, labels in pods):
                 problems.append(Problem(manifest.where, "spec.selector.matchLabels", "selects no pods"))
         elif manifest.kind in ("HorizontalPodAutoscaler", "ScaledObject"):
             target = spec.get("scaleTargetRef") or {}
             kind, name = target.get("kind") or "Deployment", target.get("name")
-            if not any(m.kind == kind and m.name == name and m.namespace == manifest.namespace for m in items):
+            if not any(m.kind == kind and m.name == name and cross_object._namespace(m) == cross_object._namespace(manifest) for m in items):
                 problems.append(Problem(manifest.where, "spec.scaleTargetRef", "targets nothing"))
     return problems
 

@@ -7,8 +7,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
-from .image import ImageSpec
 from .apiserver_rules import LocalPath
+from .image import ImageSpec
+from .quantity import Quantity
 from .spec import Spec
 from .traffic.model import EgressRule
 
@@ -58,7 +59,7 @@ class UriModel(Spec):
         "(key 'credentials', an AWS credentials INI file), gs:// GOOGLE_APPLICATION_CREDENTIALS (key 'service-account.json'). "
         "Default: none (public models, or workload identity)."))
     credentials_key: str | None = Field(None, description="Key of credentials_secret that holds the credentials file. Default: per scheme, as listed for credentials_secret.")
-    cache_size: str = Field("20Gi", description="Size limit of the volume the model is downloaded into. Default: 20Gi.")
+    cache_size: Quantity = Field("20Gi", description="Size limit of the volume the model is downloaded into. Default: 20Gi.")
     egress: list[EgressRule] = Field(default_factory=list, description="Where the downloader reaches the storage (its NetworkPolicy egress), e.g. [{'cidrs': ['0.0.0.0/0']}] for HTTPS anywhere or the endpoint's CIDRs, or an in-cluster store by namespace/pod_labels. Default: the environment's network.egress_https_cidrs; synth fails when both are empty.")
 
     @field_validator("uri")

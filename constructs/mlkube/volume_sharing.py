@@ -19,7 +19,8 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from .errors import Problem
-from .manifest import Manifest, pod_template
+from .kube.pods import pod_views
+from .manifest import Manifest
 
 if TYPE_CHECKING:
     from .synth import SynthContext
@@ -30,13 +31,7 @@ HOSTNAME_LABEL = "kubernetes.io/hostname"
 
 
 def _pod_specs(manifest: Manifest) -> list[dict[str, Any]]:
-    if manifest.kind == "JobSet":
-        jobs = (manifest.obj.get("spec") or {}).get("replicatedJobs") or []
-        return [((job.get("template") or {}).get("spec") or {}).get("template", {}).get("spec") or {} for job in jobs]
-    if manifest.kind == "Pod":
-        return [manifest.obj.get("spec") or {}]
-    template = pod_template(manifest.obj)
-    return [template.get("spec") or {}] if template else []
+    return [pod.spec for pod in pod_views(manifest.obj)]
 
 
 def mounted_claims(pod_spec: dict[str, Any]) -> dict[str, bool]:
