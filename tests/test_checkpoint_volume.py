@@ -235,7 +235,7 @@ def test_fails_when_a_multi_node_jobset_writes_a_read_write_once_volume():
 
 def test_fails_when_size_is_not_a_quantity():
     message = _error(lambda app: CheckpointVolume(app, "checkpoints", size="1 TB"))
-    assert "test/app/checkpoints: size: '1 TB' is not a Kubernetes quantity (examples: 500m, 2, 512Mi, 10Gi)" in message
+    assert "test/app/checkpoints: size: '1 TB' is not a Kubernetes quantity: ' TB' cannot follow the number (examples: 500m, 2, 0.5, 512Mi, 10Gi, 1e3)" in message
 
 
 def test_fails_when_access_mode_is_unknown():

@@ -8,7 +8,9 @@ from mlkube.cron import check_schedule, check_time_zone
 
 
 @pytest.mark.parametrize("schedule", ["* * * * *", "0 2 * * *", "*/15 * * * *", "0 9-17 * * MON-FRI", "0 0 1,15 * *",
-                                      "5 4 * jan,jul sun", "0 0 ? * 1", "10-50/5 3 * * 0-6", "@hourly", "@YEARLY", "@midnight"])
+                                      "5 4 * jan,jul sun", "0 0 ? * 1", "10-50/5 3 * * 0-6", "@hourly", "@yearly", "@midnight",
+                                      # robfig/cron ParseStandard accepts these (the API server too):
+                                      "@every 5m", "@every 1h30m", "? * * * *", "5/15 * * * *"])
 def test_valid_schedules_are_kept(schedule):
     assert check_schedule(schedule) == schedule
 
@@ -19,10 +21,12 @@ def test_valid_schedules_are_kept(schedule):
     ("0 0 0 * *", "day of month value 0 is outside 1-31"),
     ("0 0 * 13 *", "month value 13 is outside 1-12"),
     ("0 0 * * 7", "day of week value 7 is outside 0-6"),
-    ("? * * * *", "'?' is allowed only in day of month or day of week"),
-    ("0 0 * * MON-", "day of week item 'MON-' is not a value"),
+    ("@DAILY", "is not a known macro"),  # descriptors are matched case-sensitively (parser.go parseDescriptor)
+    ("@Hourly", "is not a known macro"),
+    ("@every 5", "is not a duration"),
+    ("*/0 * * * *", "step in '*/0' must be at least 1"),
+    ("0 0 * * MON-", "day of week value '' is not a number"),
     ("CRON_TZ=UTC 0 0 * * *", "sets a time zone inline"),
-    ("@every 5m", "is not a known macro"),
 ])
 def test_invalid_schedules_are_refused(schedule, message):
     with pytest.raises(ValueError) as caught:

@@ -1,4 +1,20 @@
-"""Reading Kubernetes YAML from files, with line numbers for error messages."""
+"""Reading Kubernetes YAML from files, with line numbers for error messages, as the API server reads it.
+
+- Bounded: a file and a whole command have limits on bytes, documents, values after alias expansion
+  (each alias counted at every use, computed without expanding) and nesting depth. A file over a
+  limit is refused before it is built; messages never contain the expanded values.
+- Duplicate keys are errors with file:line (strict decoding refuses duplicate fields).
+- Non-string keys become strings as sigs.k8s.io/yaml does when it turns YAML into JSON
+  (yaml.go convertToJSONableObject: ints in decimal, floats with FormatFloat 'g' 32-bit, true/false);
+  null and collection keys are refused. Plain scalars resolve as go-yaml v2 resolves them
+  (``go_yaml_plain``: ``y`` is true, ``1:30`` a string, timestamps stay strings).
+- Lists are expanded: any object with ``items`` (``kind: List``, ``PodList``...) decodes as a list
+  (kubectl's unstructured decoding, apimachinery unstructured/helpers.go decode and decodeToList:
+  an item without kind and apiVersion takes the list's kind without "List" and its apiVersion);
+  each item is checked as an object of its own.
+- A problem in one file never stops the others: ``load_manifests_isolated`` returns the objects of
+  the good files and the problems of the bad ones.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +27,10 @@ import yaml
 
 from .errors import MlkubeError, Problem
 from .manifest import Manifest
+from .yaml_reading import ReadLimits, Refused, go_yaml_plain, inspect_document, json_value
 
-__all__ = ["FastLoader", "LoadedManifest", "construct", "load_manifests", "line_of", "plain_value", "yaml_files"]
+__all__ = ["FastLoader", "LoadedManifest", "ReadLimits", "construct", "load_manifests", "load_manifests_isolated", "line_of",
+           "plain_value", "yaml_files"]
 
 _BaseLoader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _STR, _MAP, _SEQ = "tag:yaml.org,2002:str", "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"
@@ -37,6 +55,33 @@ class FastLoader(_BaseLoader):  # type: ignore[misc,valid-type]
                 self._resolved[(value, implicit)] = tag
             return tag  # type: ignore[no-any-return]
         return super().resolve(kind, value, implicit)  # type: ignore[no-any-return]
+
+
+class ManifestLoader(FastLoader):
+    """FastLoader resolving plain scalars as go-yaml v2 does (``go_yaml_plain``): the API server's
+    reader (sigs.k8s.io/yaml) and kubectl's."""
+
+    _plain: dict[str, tuple[str, Any]] = {}
+
+    def resolve(self, kind: Any, value: Any, implicit: Any, _scalar: Any = yaml.ScalarNode) -> str:
+        if kind is _scalar:
+            if not implicit[0]:
+                return _STR  # quoted: always a string
+            found = self._plain.get(value)
+            if found is None:
+                found = go_yaml_plain(value)
+                if len(self._plain) < 200_000:
+                    self._plain[value] = found
+            return found[0]
+        return super().resolve(kind, value, implicit)
+
+
+def _construct_go_scalar(loader: Any, node: yaml.ScalarNode) -> Any:
+    return go_yaml_plain(node.value)[1]
+
+
+for _name in ("int", "float", "bool", "null"):
+    ManifestLoader.add_constructor(f"tag:yaml.org,2002:{_name}", _construct_go_scalar)
 
 
 def plain_value(node: yaml.Node, loader: Any) -> Any:
@@ -72,6 +117,12 @@ class LoadedManifest(Manifest):
     file: str = ""
     line: int = 0
     node: Any = None
+    #: Field path of the object inside a List (``items[2]``); empty for a document of its own.
+    parent: str = ""
+
+    def describe(self) -> str:
+        own = super().describe()
+        return f"{own} (List {self.parent})" if self.parent else own
 
     def line_of(self, field: str) -> int:
         return line_of(self.node, field) or self.line
@@ -91,37 +142,137 @@ def yaml_files(paths: Iterable[str | Path]) -> list[Path]:
     return found
 
 
-def _documents(text: str) -> Iterator[tuple[Any, Any]]:
-    loader = FastLoader(text)
+def _documents(text: str, limits: ReadLimits, file_values: list[int]) -> Iterator[tuple[Any, Any]]:
+    loader = ManifestLoader(text)
     try:
+        count = 0
+        characters = 0
         while loader.check_node():
             node = loader.get_node()
-            yield node, construct(node, loader)
+            count += 1
+            if count > limits.file_documents:
+                raise Refused(node.start_mark.line + 1, f"refused: the file has more than {limits.file_documents} documents",
+                               "split it into several files")
+            values, size, tagged = inspect_document(node, loader, limits)
+            loader.constructed_objects = {}  # keys read by _inspect were rewritten to strings since
+            file_values[0] += values
+            characters += size
+            limits.used_values += values
+            limits.used_documents += 1
+            limits.used_characters += size
+            if file_values[0] > limits.file_values or characters > limits.file_characters:
+                raise Refused(node.start_mark.line + 1, f"refused: the file expands to more than {limits.file_values} values or "
+                               f"{limits.file_characters} characters in all (aliases counted at every use)",
+                               "remove the repeated aliases, or split the file")
+            if limits.used_values > limits.command_values:
+                raise Refused(node.start_mark.line + 1, f"refused: the files of this command expand to more than "
+                               f"{limits.command_values} values in all", "validate fewer files at once")
+            if limits.used_documents > limits.command_documents or limits.used_characters > limits.command_characters:
+                raise Refused(node.start_mark.line + 1, f"refused: the files of this command hold more than "
+                               f"{limits.command_documents} documents or {limits.command_characters} characters in all",
+                               "validate fewer files at once")
+            value = construct(node, loader)
+            yield node, json_value(value) if tagged else value
     finally:
         loader.dispose()
 
 
-def load_manifests(paths: Iterable[str | Path], root: Path | None = None) -> list[LoadedManifest]:
-    """Load every object of every YAML file; raises MlkubeError listing files that do not parse."""
+def _list_items(node: Any, obj: dict[str, Any]) -> list[tuple[Any, Any]] | None:
+    """(item node, item) of a list, or None when the object is not one: any object with an ``items``
+    field decodes as a list (apimachinery unstructured/helpers.go, unstructuredJSONScheme.decode)."""
+    if "items" not in obj:
+        return None
+    items = obj.get("items")
+    item_nodes = _child(node, "items")
+    nodes = item_nodes.value if isinstance(item_nodes, yaml.SequenceNode) else []
+    if not isinstance(items, list):
+        return []
+    return [(nodes[index] if index < len(nodes) else node, item) for index, item in enumerate(items)]
+
+
+def _child(node: Any, key: str) -> Any:
+    if isinstance(node, yaml.MappingNode):
+        return next((value for k, value in node.value if getattr(k, "value", None) == key), None)
+    return None
+
+
+def _objects(shown: str, node: Any, obj: Any, problems: list[Problem], parent: str = "") -> Iterator[LoadedManifest]:
+    line = node.start_mark.line + 1
+    if not isinstance(obj, dict):
+        problems.append(Problem(f"{shown}:{line}", parent, "a document must be a mapping (a Kubernetes object)"))
+        return
+    items = _list_items(node, obj)
+    if items is None:
+        # "where" identifies the object: List items written on one line still differ by their path.
+        where = f"{shown}:{line}" + (f" {parent}" if parent else "")
+        yield LoadedManifest(obj, where, file=shown, line=line, node=node, parent=parent)
+        return
+    if obj.get("items") is None:
+        return  # items: null decodes as an empty list
+    if not isinstance(obj.get("items"), list):
+        problems.append(Problem(f"{shown}:{line}", "items", f"{obj.get('kind')}: items must be a list of objects"))
+        return
+    # decodeToList: an item with neither kind nor apiVersion (a typed list such as PodList) takes the
+    # list's kind without its "List" suffix, and the list's apiVersion.
+    item_kind, api_version = str(obj.get("kind") or "").removesuffix("List"), obj.get("apiVersion")
+    for index, (item_node, item) in enumerate(items):
+        if isinstance(item, dict) and not item.get("kind") and not item.get("apiVersion"):
+            item = {**item, "apiVersion": api_version, "kind": item_kind}
+        yield from _objects(shown, item_node, item, problems, f"{parent}items[{index}]")
+
+
+def load_manifests_isolated(paths: Iterable[str | Path], limits: ReadLimits | None = None) -> tuple[list[LoadedManifest], list[Problem]]:
+    """Every object of every YAML file, and the problems of files that could not be read (each file on its own)."""
+    limits = limits or ReadLimits()
     manifests: list[LoadedManifest] = []
     problems: list[Problem] = []
-    for path in yaml_files(paths):
-        shown = str(path)
+    files: list[Path] = []
+    for given in paths:
         try:
-            for node, obj in _documents(path.read_text()):
-                if obj is None:
-                    continue
-                line = node.start_mark.line + 1
-                if not isinstance(obj, dict):
-                    problems.append(Problem(f"{shown}:{line}", "", "a document must be a mapping (a Kubernetes object)"))
-                    continue
-                manifests.append(LoadedManifest(obj, f"{shown}:{line}", file=shown, line=line, node=node))
-        except yaml.YAMLError as error:
-            mark = getattr(error, "problem_mark", None)
-            where = f"{shown}:{mark.line + 1}:{mark.column + 1}" if mark else shown
-            problems.append(Problem(where, "", f"not valid YAML: {getattr(error, 'problem', None) or error}"))
-        except (OSError, UnicodeDecodeError) as error:
-            problems.append(Problem(shown, "", f"cannot read: {error}"))
+            found = yaml_files([given])
+        except MlkubeError as error:  # a missing path is reported with the others, never alone
+            problems += error.problems
+            continue
+        if not found:
+            problems.append(Problem(str(given), "", "holds no YAML files (.yaml or .yml)",
+                                    "give the folder of the manifests, e.g. dist/"))
+        files += found
+    for path in files:
+        found, found_problems = _read_file(path, limits)
+        manifests += found
+        problems += found_problems
+    return manifests, problems
+
+
+def _read_file(path: Path, limits: ReadLimits) -> tuple[list[LoadedManifest], list[Problem]]:
+    shown = str(path)
+    manifests: list[LoadedManifest] = []
+    problems: list[Problem] = []
+    try:
+        size = path.stat().st_size
+        if size > limits.file_bytes:
+            return [], [Problem(shown, "", f"refused: the file is too large ({size} bytes; at most {limits.file_bytes})",
+                                "split it into several files")]
+        text = path.read_bytes().decode("utf-8")
+        for node, obj in _documents(text, limits, [0]):
+            if obj is not None:
+                manifests += _objects(shown, node, obj, problems)
+    except Refused as refused:
+        return [], [Problem(f"{shown}:{refused.line}", "", refused.message, refused.hint)]
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"{shown}:{mark.line + 1}:{mark.column + 1}" if mark else shown
+        return [], [Problem(where, "", f"not valid YAML: {str(getattr(error, 'problem', None) or error)[:200]}")]
+    except (OSError, UnicodeDecodeError) as error:
+        return [], [Problem(shown, "", f"cannot read: {str(error)[:200]}")]
+    except RecursionError:
+        return [], [Problem(shown, "", "refused: the file nests too deeply", "flatten the document")]
+    return manifests, problems
+
+
+def load_manifests(paths: Iterable[str | Path], root: Path | None = None) -> list[LoadedManifest]:
+    """Load every object of every YAML file; raises MlkubeError listing files that do not parse."""
+    manifests, problems = load_manifests_isolated(paths)
     if problems:
         raise MlkubeError(problems, title="some files could not be read")
     return manifests

@@ -5,18 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from .kube.pods import TEMPLATE_PATHS
+
 __all__ = ["Manifest", "object_key", "pod_template", "POD_TEMPLATE_PATHS"]
 
-#: Where each workload kind keeps its pod template.
-POD_TEMPLATE_PATHS: dict[str, tuple[str, ...]] = {
-    "Deployment": ("spec", "template"),
-    "StatefulSet": ("spec", "template"),
-    "DaemonSet": ("spec", "template"),
-    "ReplicaSet": ("spec", "template"),
-    "Job": ("spec", "template"),
-    "CronJob": ("spec", "jobTemplate", "spec", "template"),
-    "Pod": (),
-}
+#: Where each built-in kind with one pod template keeps it (from the one table, mlkube.kube.pods).
+POD_TEMPLATE_PATHS: dict[str, tuple[str, ...]] = TEMPLATE_PATHS
 
 
 @dataclass
@@ -34,11 +28,11 @@ class Manifest:
 
     @property
     def name(self) -> str:
-        return str((self.obj.get("metadata") or {}).get("name", ""))
+        return str(_metadata(self.obj).get("name", ""))
 
     @property
     def namespace(self) -> str:
-        return str((self.obj.get("metadata") or {}).get("namespace", ""))
+        return str(_metadata(self.obj).get("namespace", ""))
 
     @property
     def key(self) -> tuple[str, str, str, str]:
@@ -48,9 +42,14 @@ class Manifest:
         return f"{self.kind}/{self.name}"
 
 
+def _metadata(obj: dict[str, Any]) -> dict[str, Any]:
+    metadata = obj.get("metadata")
+    return metadata if isinstance(metadata, dict) else {}  # a malformed object: the schema check reports it
+
+
 def object_key(obj: dict[str, Any]) -> tuple[str, str, str, str]:
     """Identity of an object in a cluster: (group, kind, namespace, name)."""
-    metadata = obj.get("metadata") or {}
+    metadata = _metadata(obj)
     group = str(obj.get("apiVersion", "")).rpartition("/")[0]
     return group, str(obj.get("kind", "")), str(metadata.get("namespace", "")), str(metadata.get("name", ""))
 

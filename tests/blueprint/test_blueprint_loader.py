@@ -6,7 +6,7 @@ import pytest
 
 from mlkube import InferenceServiceSpec, MlkubeError
 from mlkube.blueprint import load_blueprint_files, parse_blueprints
-from mlkube.blueprint.source import MAX_DEPTH, MAX_FILE_BYTES, MAX_NODES
+from mlkube.blueprint.source import MAX_COMMAND_NODES, MAX_DEPTH, MAX_FILE_BYTES, MAX_FILE_NODES, MAX_NODES
 
 from blueprint_helpers import HEADER, problems_of, write
 
@@ -178,3 +178,25 @@ def test_fails_when_two_files_define_the_same_app(tmp_path):
         load_blueprint_files([first, second])
     [problem] = raised.value.problems
     assert problem.where.endswith("b/mlkube.yaml:3:6") and "already defined at" in problem.message
+
+
+_LAUGHS = ("x-laughs:\n  a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n"
+           "  a1: &a1 [*a0, *a0, *a0, *a0, *a0, *a0, *a0, *a0, *a0, *a0]\n"
+           "  a2: &a2 [*a1, *a1, *a1, *a1, *a1, *a1, *a1, *a1, *a1, *a1]\n  a3: [*a2, *a2, *a2, *a2, *a2, *a2, *a2, *a2]\n")
+
+
+def test_limits_hold_per_file_not_only_per_document(tmp_path):
+    # Each document stays under MAX_NODES; 800 of them took 70 s and 2 GB before the per-file limit.
+    path = write(tmp_path, "---\n".join(HEADER.replace("sentiment", f"a{i}") + _LAUGHS for i in range(800)))
+    _, problems = parse_blueprints(path)
+    assert [p.message for p in problems] == [
+        f"refused: the file expands to more than {MAX_FILE_NODES} values in all its documents (aliases counted at every use)"]
+
+
+def test_limits_hold_per_command(tmp_path, monkeypatch):
+    monkeypatch.setattr("mlkube.blueprint.source.MAX_COMMAND_NODES", 60_000)  # the real one is 500,000: a faster test
+    paths = [write(tmp_path, HEADER.replace("sentiment", f"a{i}") + _LAUGHS, name=f"t{i}/mlkube.yaml") for i in range(9)]
+    with pytest.raises(MlkubeError) as caught:
+        load_blueprint_files(paths)
+    assert "the blueprint files expand to more than 60000 values in all" in str(caught.value)
+    assert MAX_COMMAND_NODES == 500_000

@@ -20,7 +20,7 @@ from .document import BlueprintSpec, without_extensions
 from .errors import field_path_text, problems_at
 from .references import VolumeMount, take_references, volume_claims
 from .registry import WorkloadKind, workload_kinds
-from .source import YamlDocument, read_yaml_documents
+from .source import ReadBudget, YamlDocument, read_yaml_documents
 
 if TYPE_CHECKING:
     from ..platform import MlApp, Platform
@@ -133,10 +133,10 @@ def _blueprint(document: YamlDocument, kinds: dict[str, WorkloadKind]) -> tuple[
     return Blueprint(spec.app, environments, tuple(workloads), document.where(), document), []
 
 
-def parse_blueprints(path: Path) -> tuple[list[Blueprint], list[Problem]]:
+def parse_blueprints(path: Path, budget: ReadBudget | None = None) -> tuple[list[Blueprint], list[Problem]]:
     """The blueprints of one file (one per YAML document) and every problem in it."""
     shown = _shown(path)
-    documents, problems = read_yaml_documents(path, shown)
+    documents, problems = read_yaml_documents(path, shown, budget)
     if not documents and not problems:
         problems.append(Problem(shown, "", "the file holds no blueprint",
                                 "start it with apiVersion: mlkube.dev/v1alpha1, kind: Blueprint, app: <name>"))
@@ -154,11 +154,12 @@ def load_blueprint_files(paths: Sequence[str | Path]) -> list[Blueprint]:
     """Parse and validate files; raises MlkubeError (exit code 2) with every problem of every file."""
     blueprints: list[Blueprint] = []
     problems: list[Problem] = []
+    budget = ReadBudget()  # the limits hold for the whole command too
     for path in map(Path, paths):
         if not path.is_file():
             problems.append(Problem(str(path), "", "no such file", "give blueprint files such as apps/<team>/mlkube.yaml"))
             continue
-        found, found_problems = parse_blueprints(path)
+        found, found_problems = parse_blueprints(path, budget)
         blueprints += found
         problems += found_problems
     problems += _duplicate_apps(blueprints, set())
@@ -201,8 +202,9 @@ def load_blueprints(platform: Platform, root: str | Path = "apps") -> list[Bluep
     files = find_blueprint_files(root)
     blueprints: list[Blueprint] = []
     problems: list[Problem] = []
+    budget = ReadBudget()
     for path in files:
-        found, found_problems = parse_blueprints(path)
+        found, found_problems = parse_blueprints(path, budget)
         blueprints += found
         problems += found_problems
     problems += _duplicate_apps(blueprints, {app.app_name for app in platform.apps})

@@ -17,7 +17,8 @@ import yaml
 
 from ..errors import Problem
 
-__all__ = ["YamlDocument", "Position", "read_yaml_documents", "MAX_FILE_BYTES", "MAX_NODES", "MAX_DEPTH"]
+__all__ = ["YamlDocument", "Position", "ReadBudget", "read_yaml_documents", "MAX_FILE_BYTES", "MAX_NODES", "MAX_DEPTH",
+           "MAX_FILE_NODES", "MAX_COMMAND_NODES"]
 
 #: Larger blueprint files are refused before parsing (a blueprint is a page or two of YAML).
 MAX_FILE_BYTES = 1024 * 1024
@@ -25,6 +26,17 @@ MAX_FILE_BYTES = 1024 * 1024
 MAX_NODES = 10_000
 #: Deepest nesting of mappings and sequences.
 MAX_DEPTH = 64
+#: Most values all documents of one file may expand to: the limits hold per file, not only per document.
+MAX_FILE_NODES = 50_000
+#: Most values all blueprint files of one command may expand to.
+MAX_COMMAND_NODES = 500_000
+
+
+@dataclass
+class ReadBudget:
+    """Values expanded so far by one command (every file and document counted)."""
+
+    command_nodes: int = 0
 
 DataPath = tuple[str | int, ...]
 
@@ -81,6 +93,10 @@ class _TooLarge(Exception):
     """Raised inside the walk when a limit is hit; becomes one problem for the document."""
 
 
+class _FileTooLarge(_TooLarge):
+    """A limit of the whole file or command: the rest of the file is not read."""
+
+
 @dataclass
 class _Builder:
     """Turns a composed node tree into plain data, recording positions and problems."""
@@ -88,10 +104,20 @@ class _Builder:
     document: YamlDocument
     problems: list[Problem]
     count: int = 0
+    #: [values of the file so far]; shared by the builders of one file.
+    file_count: list[int] = field(default_factory=lambda: [0])
+    budget: ReadBudget = field(default_factory=ReadBudget)
 
     def _enter(self, depth: int) -> None:
         """Count every value as it is built (an alias at every use) and refuse at the limits."""
         self.count += 1
+        self.file_count[0] += 1
+        self.budget.command_nodes += 1
+        if self.file_count[0] > MAX_FILE_NODES:
+            raise _FileTooLarge(f"the file expands to more than {MAX_FILE_NODES} values in all its documents "
+                                "(aliases counted at every use)")
+        if self.budget.command_nodes > MAX_COMMAND_NODES:
+            raise _FileTooLarge(f"the blueprint files expand to more than {MAX_COMMAND_NODES} values in all")
         if self.count > MAX_NODES:
             raise _TooLarge(f"the document expands to more than {MAX_NODES} values (aliases counted at every use)")
         if depth > MAX_DEPTH:
@@ -175,7 +201,7 @@ class _Builder:
         return result
 
 
-def read_yaml_documents(path: Path, shown: str | None = None) -> tuple[list[YamlDocument], list[Problem]]:
+def read_yaml_documents(path: Path, shown: str | None = None, budget: ReadBudget | None = None) -> tuple[list[YamlDocument], list[Problem]]:
     """Every non-empty document of a YAML file, and every problem found while reading it."""
     shown = shown or str(path)
     try:
@@ -186,13 +212,15 @@ def read_yaml_documents(path: Path, shown: str | None = None) -> tuple[list[Yaml
         text = path.read_bytes().decode("utf-8")
     except (OSError, UnicodeDecodeError) as error:
         return [], [Problem(shown, "", f"cannot read the file: {error}", "blueprints are UTF-8 text files")]
-    return parse_yaml_documents(text, shown)
+    return parse_yaml_documents(text, shown, budget)
 
 
-def parse_yaml_documents(text: str, shown: str) -> tuple[list[YamlDocument], list[Problem]]:
+def parse_yaml_documents(text: str, shown: str, budget: ReadBudget | None = None) -> tuple[list[YamlDocument], list[Problem]]:
     """Like read_yaml_documents, for text already in memory."""
     documents: list[YamlDocument] = []
     problems: list[Problem] = []
+    file_count = [0]
+    budget = budget or ReadBudget()
     loader = _CoreLoader(text)
     try:
         while loader.check_node():
@@ -200,12 +228,14 @@ def parse_yaml_documents(text: str, shown: str) -> tuple[list[YamlDocument], lis
             if node is None or (isinstance(node, yaml.ScalarNode) and node.tag == _NULL):
                 continue  # an empty document (e.g. a trailing '---')
             document = YamlDocument(shown, None, Position.of(node))
-            builder = _Builder(document, problems)
+            builder = _Builder(document, problems, file_count=file_count, budget=budget)
             try:
                 document.data = builder.build(node, (), 0)
             except _TooLarge as error:
                 problems.append(Problem(document.where(), "", f"refused: {error}",
                                         "blueprints are small; remove the repeated aliases or the deep nesting"))
+                if isinstance(error, _FileTooLarge):
+                    break
                 continue
             documents.append(document)
     except yaml.YAMLError as error:

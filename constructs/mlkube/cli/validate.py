@@ -3,39 +3,54 @@
 from __future__ import annotations
 
 import sys
-from collections import defaultdict
 from pathlib import Path
 
 import click
 
 from ..errors import EXIT_FINDINGS, MlkubeError, Problem
-from ..loader import LoadedManifest, load_manifests
-from ..policy.cli import run_policy_check
+from ..loader import LoadedManifest, load_manifests_isolated
+from ..policy.cli import clusters, run_policy_check
 from ..policy.model import PolicySettings
 from ..validation import SchemaCatalog, ValidationSettings, check_cross_object
+from ..validation.cross_object import partner_problems
 from ..validation.schemas import DEFAULT_KUBERNETES_VERSION
 from . import handle_errors
 
 
-def validate_manifests(manifests: list[LoadedManifest], catalog: SchemaCatalog) -> tuple[list[Problem], list[str]]:
-    """Problems of the objects, and the kinds that have no schema (reported, not errors)."""
+CROSS_OBJECT_MODES = ("error", "warn", "off")
+_MAX_MESSAGE = 300
+
+
+def _bounded(message: str) -> str:
+    """Messages quote values (selectors, names); an alias-expanded one must never come back whole."""
+    return message if len(message) <= _MAX_MESSAGE else message[:_MAX_MESSAGE] + "... (shortened)"
+
+
+def validate_manifests(manifests: list[LoadedManifest], catalog: SchemaCatalog, paths: tuple[Path, ...] = (),
+                       cross_object: str = "error") -> tuple[list[Problem], list[str], list[Problem]]:
+    """Problems of the objects, the kinds that have no schema (reported, not errors), and warnings
+    (partner checks with ``cross_object="warn"``)."""
     problems: list[Problem] = []
+    warnings: list[Problem] = []
     unknown: set[str] = set()
     for manifest in manifests:
         if not catalog.has_schema(str(manifest.obj.get("apiVersion")), str(manifest.obj.get("kind"))) and not catalog.settings.strict_unknown_kinds:
             unknown.add(f"{manifest.obj.get('kind')} ({manifest.obj.get('apiVersion')})")
         for issue in catalog.validate(manifest.obj):
             problems.append(Problem(f"{manifest.file}:{manifest.line_of(issue.field)}", issue.field, f"{manifest.describe()}: {issue.message}"))
-    # Objects in one folder are deployed together (one Argo CD Application): check them as a set.
-    by_folder: dict[str, list[LoadedManifest]] = defaultdict(list)
-    for manifest in manifests:
-        by_folder[str(Path(manifest.file).parent)].append(manifest)
-    for group in by_folder.values():
-        for problem in check_cross_object(group):
-            located = next((m for m in group if m.where == problem.where), None)
-            where = f"{located.file}:{located.line_of(problem.field)}" if located else problem.where
-            problems.append(Problem(where, problem.field, problem.message, problem.hint))
-    return problems, sorted(unknown)
+    # The files given are deployed together, one cluster per environment folder of a config repo
+    # (dist/<env>/...): partners are looked for among them. A partial set relaxes that with --cross-object.
+    for group in clusters(manifests, list(paths)):
+        located = {m.where: m for m in group}
+        found = [(problem, problems) for problem in check_cross_object(group, partners=False)]
+        if cross_object != "off":
+            found += [(problem, warnings if cross_object == "warn" else problems) for problem in partner_problems(group)]
+        for problem, into in found:
+            manifest = located.get(problem.where)
+            where = f"{manifest.file}:{manifest.line_of(problem.field)}" if manifest else problem.where
+            message = f"{manifest.describe()}: {problem.message}" if manifest and manifest.parent else problem.message
+            into.append(Problem(where, problem.field, _bounded(message), problem.hint))
+    return problems, sorted(unknown), warnings
 
 
 def _note_skipped_rules(catalog: SchemaCatalog) -> None:
@@ -67,25 +82,34 @@ def _short(rule: str, limit: int = 100) -> str:
 @click.option("--allowed-registry", "allowed_registries", multiple=True, metavar="PREFIX",
               help="Image prefix that is allowed, e.g. ghcr.io/acme/ (repeatable) [default: any registry].")
 @click.option("--require-digests", is_flag=True, help="An image not pinned by digest is an error (else a warning).")
+@click.option("--cross-object", "cross_object", type=click.Choice(CROSS_OBJECT_MODES), default="error", show_default=True,
+              help="Checks that need partner objects among the files given (a Service's pods, an HPA's target): "
+                   "errors, warnings (for a partial set of files) or off.")
 @click.option("--connectivity", is_flag=True, help="Also print who reaches whom on which port under the NetworkPolicies "
               "(give one cluster's folder, e.g. dist/<environment>).")
 @handle_errors
 def command(paths: tuple[Path, ...], crd_schemas: tuple[Path, ...], strict: bool, kubernetes_version: str, policy: bool,
             output_format: str, output: Path | None, allowed_registries: tuple[str, ...], require_digests: bool,
-            connectivity: bool) -> None:
+            cross_object: str, connectivity: bool) -> None:
     """Validate Kubernetes YAML files and folders: strict schemas and cross-object checks (and --policy)."""
     catalog = SchemaCatalog(ValidationSettings(kubernetes_version, tuple(crd_schemas), strict))
-    manifests = load_manifests(paths)
-    problems, unknown = validate_manifests(manifests, catalog)
+    # A file that cannot be read is reported; the others are still validated.
+    manifests, unreadable = load_manifests_isolated(paths)
+    problems, unknown, warnings = validate_manifests(manifests, catalog, paths, cross_object)
     for kind in unknown:
         click.echo(f"note: no schema for {kind}; not validated (give --crd-schemas DIR, or --strict to fail)", err=True)
+    for warning in sorted(set(warnings)):
+        click.echo(f"warning: {warning}", err=True)
     _note_skipped_rules(catalog)
     policy_failed = policy and run_policy_check(manifests, paths, output_format=output_format, output=output,
-                                                settings=PolicySettings(allowed_registries, require_digests)).failed
-    if connectivity and not problems:  # the evaluator reads policies the schemas accepted
+                                                settings=PolicySettings(allowed_registries, require_digests,
+                                                                        kubernetes_version=kubernetes_version)).failed
+    if connectivity and not problems and not unreadable:  # the evaluator reads policies the schemas accepted
         from ..traffic.matrix import print_matrices
 
         print_matrices(manifests, paths)
+    if unreadable:
+        raise MlkubeError(unreadable + problems, title="some files could not be read; the others were validated")
     if problems:
         raise MlkubeError(problems, title=f"{len(manifests)} objects validated, some are invalid", exit_code=EXIT_FINDINGS)
     if policy_failed:

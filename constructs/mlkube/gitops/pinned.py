@@ -6,22 +6,17 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..image import is_digest_reference
-from ..manifest import Manifest, pod_template
+from ..kube.pods import containers as pod_containers
+from ..kube.pods import pod_views
+from ..manifest import Manifest
 
 __all__ = ["containers", "unpinned_images"]
 
-_CONTAINER_LISTS = ("initContainers", "containers", "ephemeralContainers")
-
-
 def containers(obj: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
-    """(field path, container) of every container in a workload."""
-    template = pod_template(obj)
-    if template is None:
-        return
-    prefix = {"Pod": "spec", "CronJob": "spec.jobTemplate.spec.template.spec"}.get(str(obj.get("kind")), "spec.template.spec")
-    for key in _CONTAINER_LISTS:
-        for index, container in enumerate((template.get("spec") or {}).get(key) or []):
-            yield f"{prefix}.{key}[{index}]", container
+    """(field path, container) of every container of every pod the object carries (mlkube.kube.pods)."""
+    for pod in pod_views(obj):
+        for container in pod_containers(pod):
+            yield container.path, container.container
 
 
 def unpinned_images(manifests: list[Manifest]) -> Iterator[tuple[Manifest, str, str]]:

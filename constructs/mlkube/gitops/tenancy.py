@@ -27,7 +27,8 @@ PLATFORM_KINDS: tuple[tuple[str, str], ...] = (
     ("external-secrets.io", "ExternalSecret"), ("gateway.networking.k8s.io", "HTTPRoute"), ("networking.k8s.io", "Ingress"), ("jobset.x-k8s.io", "JobSet"), ("keda.sh", "ScaledObject"),
     ("kueue.x-k8s.io", "LocalQueue"), ("monitoring.coreos.com", "PodMonitor"), ("monitoring.coreos.com", "PrometheusRule"),
     ("monitoring.coreos.com", "ServiceMonitor"), ("networking.k8s.io", "NetworkPolicy"), ("policy", "PodDisruptionBudget"),
-    ("scheduling.volcano.sh", "PodGroup"), ("serving.kserve.io", "InferenceService"), ("trainer.kubeflow.org", "TrainJob"), ("snapshot.storage.k8s.io", "VolumeSnapshot"),
+    ("scheduling.volcano.sh", "PodGroup"), ("serving.kserve.io", "InferenceService"), ("snapshot.storage.k8s.io", "VolumeSnapshot"),
+    ("trainer.kubeflow.org", "TrainJob"),
 )
 #: The operator that serves each custom API group above: an environment that declares its operators
 #: allows only the kinds of those it has (least privilege; constructs already refuse the others).
@@ -45,7 +46,7 @@ CLUSTER_KINDS: tuple[tuple[str, str], ...] = (("", "Namespace"),)
 #: 'argocd'). An app there would replace the operator's namespace guard rails and be synced over it.
 OPERATOR_NAMESPACES: frozenset[str] = frozenset({
     "argocd", "kserve", "knative-serving", "keda", "external-secrets", "kueue-system", "jobset-system", "volcano-system",
-    "volcano-monitoring", "cert-manager", "istio-system", "gpu-operator", "monitoring",
+    "volcano-monitoring", "cert-manager", "istio-system", "gpu-operator", "monitoring", "kubeflow-system",
 })
 _KIND = re.compile(r"^(?:(?P<group>[a-z0-9]([-a-z0-9.]*[a-z0-9])?)/)?(?P<kind>[A-Z][A-Za-z0-9]*)$")
 

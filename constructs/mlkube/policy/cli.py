@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from ..gitops.argocd import ARGOCD_FOLDER
 from ..loader import LoadedManifest
 from ..output import replace_files
 from .engine import PolicyReport, check_policy
@@ -18,9 +19,22 @@ from .sarif import sarif_json
 __all__ = ["clusters", "run_policy_check"]
 
 
-def _cluster_key(manifest: LoadedManifest, roots: Sequence[Path]) -> str:
-    """The environment folder of a config repo (``dist/<environment>/<app>/x.yaml``), else one cluster."""
+def _environment_folder(file: Path) -> Path | None:
+    """The nearest folder above ``file`` that holds an ``_argocd`` folder: an environment of a config repo."""
+    for folder in file.parents:
+        if (folder / ARGOCD_FOLDER).is_dir():
+            return folder
+    return None
+
+
+def _cluster_key(manifest: LoadedManifest, roots: Sequence[Path], cache: dict[Path, Path | None]) -> str:
+    """The environment folder of a config repo (``dist/<environment>/<app>/x.yaml``, recognised by its
+    ``_argocd`` folder at any depth, or by the layout under a folder given), else one cluster."""
     file = Path(manifest.file).absolute()
+    if file.parent not in cache:
+        cache[file.parent] = _environment_folder(file)
+    if cache[file.parent] is not None:
+        return str(cache[file.parent])
     for root in roots:
         try:
             parts = file.relative_to(root.absolute()).parts
@@ -35,8 +49,9 @@ def clusters(manifests: Sequence[LoadedManifest], paths: Sequence[Path]) -> list
     """Objects grouped by the cluster they go to, for rules that look across objects."""
     roots = [path for path in paths if path.is_dir()]
     groups: dict[str, list[LoadedManifest]] = defaultdict(list)
+    cache: dict[Path, Path | None] = {}
     for manifest in manifests:
-        groups[_cluster_key(manifest, roots)].append(manifest)
+        groups[_cluster_key(manifest, roots, cache)].append(manifest)
     return [groups[key] for key in sorted(groups)]
 
 

@@ -102,7 +102,12 @@ class PolicyReport:
 
 def _finding(rule: Rule, manifest: Manifest, hit: Hit, waivers: dict[str, str]) -> Finding:
     reason = waivers.get(rule.id, "") if rule.waivable else ""
-    return Finding(rule, manifest, hit.field, hit.message, hit.severity or rule.severity, reason)
+    # A message quotes values of the object; a malformed (or alias-expanded) one must not flood the report.
+    message = hit.message if len(hit.message) <= _MAX_MESSAGE else hit.message[:_MAX_MESSAGE] + "... (shortened)"
+    return Finding(rule, manifest, hit.field, message, hit.severity or rule.severity, reason)
+
+
+_MAX_MESSAGE = 300
 
 
 def check_policy(manifests: Sequence[Manifest], settings: PolicySettings | None = None,

@@ -24,6 +24,14 @@ class PolicySettings:
     require_digests: bool = False
     #: Argo CD syncs the environment automatically (self-heal re-creates what the cluster deleted).
     automated_sync: bool = False
+    #: Kubernetes version (``1.34``) whose Pod Security Standard applies (safe sysctls, exemptions).
+    kubernetes_version: str = "1.34"
+
+    @property
+    def version(self) -> tuple[int, int]:
+        """The version as (major, minor); an unreadable one counts as the newest policy."""
+        major, _, minor = self.kubernetes_version.partition(".")
+        return (int(major), int(minor)) if major.isdigit() and minor.isdigit() else (1, 10**6)
 
 
 @dataclass(frozen=True)

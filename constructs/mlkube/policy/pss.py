@@ -1,8 +1,9 @@
 """The restricted Pod Security Standard (which includes the baseline one), one rule per control.
 
-The allowed values follow kubernetes.io/docs/concepts/security/pod-security-standards (v1.34):
-a pod that passes these rules is admitted by a namespace labelled
-``pod-security.kubernetes.io/enforce: restricted``. The rules apply to every container of a pod:
+The allowed values follow kubernetes.io/docs/concepts/security/pod-security-standards and the
+admission plugin's checks, per Kubernetes version (kubernetes/pod-security-admission policy/check_*.go,
+commit 8f84a87c): a pod that passes these rules is admitted by a namespace labelled
+``pod-security.kubernetes.io/enforce: restricted`` at the version the environment declares. The rules apply to every container of a pod:
 app containers, init containers (native sidecars among them) and ephemeral containers.
 """
 
@@ -14,20 +15,43 @@ from typing import Any
 from .model import Hit, Target, rule
 from .pods import ContainerView, PodView, containers
 
-__all__ = ["RESTRICTED_VOLUME_TYPES", "SAFE_SYSCTLS", "SELINUX_TYPES"]
+__all__ = ["RESTRICTED_VOLUME_TYPES", "SAFE_SYSCTLS", "SELINUX_TYPES", "safe_sysctls"]
 
 RESTRICTED_VOLUME_TYPES = frozenset({"configMap", "csi", "downwardAPI", "emptyDir", "ephemeral",
                                      "persistentVolumeClaim", "projected", "secret"})
-SAFE_SYSCTLS = frozenset({
-    "kernel.shm_rmid_forced", "net.ipv4.ip_local_port_range", "net.ipv4.ip_unprivileged_port_start",
-    "net.ipv4.tcp_syncookies", "net.ipv4.ping_group_range", "net.ipv4.ip_local_reserved_ports",
-    "net.ipv4.tcp_keepalive_time", "net.ipv4.tcp_fin_timeout", "net.ipv4.tcp_keepalive_intvl",
-    "net.ipv4.tcp_keepalive_probes",
-})
+# check_sysctls.go: the safe set grows by version (sysctlsAllowedV1Dot0 ... V1Dot37).
+_SYSCTLS_BY_VERSION: tuple[tuple[tuple[int, int], frozenset[str]], ...] = (
+    ((1, 0), frozenset({"kernel.shm_rmid_forced", "net.ipv4.ip_local_port_range", "net.ipv4.tcp_syncookies",
+                        "net.ipv4.ping_group_range", "net.ipv4.ip_unprivileged_port_start"})),
+    ((1, 27), frozenset({"net.ipv4.ip_local_reserved_ports"})),
+    ((1, 29), frozenset({"net.ipv4.tcp_keepalive_time", "net.ipv4.tcp_fin_timeout", "net.ipv4.tcp_keepalive_intvl",
+                         "net.ipv4.tcp_keepalive_probes"})),
+    ((1, 32), frozenset({"net.ipv4.tcp_rmem", "net.ipv4.tcp_wmem"})),
+    ((1, 37), frozenset({"net.ipv4.tcp_slow_start_after_idle", "net.ipv4.tcp_notsent_lowat"})),
+)
+
+
+def safe_sysctls(version: tuple[int, int]) -> frozenset[str]:
+    """The sysctls the baseline standard allows at a Kubernetes version."""
+    return frozenset().union(*(names for since, names in _SYSCTLS_BY_VERSION if version >= since))
+
+
+#: The safe sysctls at the default version (1.34).
+SAFE_SYSCTLS = safe_sysctls((1, 34))
 SELINUX_TYPES = frozenset({"", "container_t", "container_init_t", "container_kvm_t", "container_engine_t"})
 _SECCOMP_TYPES = frozenset({"RuntimeDefault", "Localhost"})
 _APPARMOR_TYPES = frozenset({"RuntimeDefault", "Localhost"})
 _APPARMOR_ANNOTATION = "container.apparmor.security.beta.kubernetes.io/"
+
+
+def _text(value: Any) -> Any:
+    """A value to compare with sets of names: lists and mappings (malformed input) become their text."""
+    return str(value) if isinstance(value, list | dict) else value
+
+
+def _list(value: Any) -> list[Any]:
+    """A list field, or nothing when a malformed object holds something else there."""
+    return value if isinstance(value, list) else []
 
 
 def _dict(value: Any) -> dict[str, Any]:
@@ -38,6 +62,18 @@ def _each_container(target: Target) -> Iterator[tuple[PodView, ContainerView]]:
     for pod in target.pods:
         for container in containers(pod):
             yield pod, container
+
+
+def _windows_exempt(target: Target, pod: PodView) -> bool:
+    """``spec.os.name: windows`` pods skip the Linux-only restricted controls from 1.25 on
+    (check_allowPrivilegeEscalation.go, check_capabilities_restricted.go, check_seccompProfile_restricted.go)."""
+    return target.settings.version >= (1, 25) and _dict(pod.spec.get("os")).get("name") == "windows"
+
+
+def _user_namespace_exempt(target: Target, pod: PodView) -> bool:
+    """``hostUsers: false`` pods skip runAsNonRoot and runAsUser from 1.35 on (check_runAsNonRoot.go,
+    check_runAsUser.go: relaxPolicyForUserNamespacePod)."""
+    return target.settings.version >= (1, 35) and pod.spec.get("hostUsers") is False
 
 
 @rule("MLK-PSS-001", "error", "Containers must not be privileged",
@@ -66,7 +102,7 @@ def host_namespaces(target: Target) -> Iterator[Hit]:
       checkov=("CKV_K8S_27",))
 def volume_types(target: Target) -> Iterator[Hit]:
     for pod in target.pods:
-        for index, volume in enumerate(pod.spec.get("volumes") or []):
+        for index, volume in enumerate(_list(pod.spec.get("volumes"))):
             kinds = sorted(key for key in _dict(volume) if key != "name")
             for kind in kinds:
                 if kind not in RESTRICTED_VOLUME_TYPES:
@@ -79,7 +115,7 @@ def volume_types(target: Target) -> Iterator[Hit]:
       fix="remove ports[].hostPort and expose the port through a Service", checkov=("CKV_K8S_26",))
 def host_ports(target: Target) -> Iterator[Hit]:
     for _, container in _each_container(target):
-        for index, port in enumerate(container.container.get("ports") or []):
+        for index, port in enumerate(_list(container.container.get("ports"))):
             if _dict(port).get("hostPort") not in (None, 0):
                 yield Hit(f"{container.path}.ports[{index}].hostPort", f"{container.describe()} binds host port {port['hostPort']}")
 
@@ -89,11 +125,13 @@ def host_ports(target: Target) -> Iterator[Hit]:
       fix="set securityContext.capabilities.drop: [ALL] and add nothing (NET_BIND_SERVICE only if it binds a port below 1024)",
       checkov=("CKV_K8S_28", "CKV_K8S_37", "CKV_K8S_39"))
 def capabilities(target: Target) -> Iterator[Hit]:
-    for _, container in _each_container(target):
+    for pod, container in _each_container(target):
+        if _windows_exempt(target, pod):
+            continue
         caps = _dict(container.security_context.get("capabilities"))
-        if "ALL" not in (caps.get("drop") or []):
+        if "ALL" not in _list(caps.get("drop")):
             yield Hit(f"{container.path}.securityContext.capabilities.drop", f"{container.describe()} does not drop ALL capabilities")
-        for index, cap in enumerate(caps.get("add") or []):
+        for index, cap in enumerate(_list(caps.get("add"))):
             if cap != "NET_BIND_SERVICE":
                 yield Hit(f"{container.path}.securityContext.capabilities.add[{index}]", f"{container.describe()} adds capability {cap}")
 
@@ -102,7 +140,9 @@ def capabilities(target: Target) -> Iterator[Hit]:
       rationale="Without it, setuid binaries and file capabilities can give a process more privileges than its parent.",
       fix="set securityContext.allowPrivilegeEscalation: false on every container", checkov=("CKV_K8S_20", "CKV_K8S_30"))
 def privilege_escalation(target: Target) -> Iterator[Hit]:
-    for _, container in _each_container(target):
+    for pod, container in _each_container(target):
+        if _windows_exempt(target, pod):
+            continue
         if container.security_context.get("allowPrivilegeEscalation") is not False:
             yield Hit(f"{container.path}.securityContext.allowPrivilegeEscalation",
                       f"{container.describe()} does not set allowPrivilegeEscalation: false")
@@ -113,6 +153,8 @@ def privilege_escalation(target: Target) -> Iterator[Hit]:
       fix="set securityContext.runAsNonRoot: true on the pod (and never false on a container)", checkov=("CKV_K8S_23",))
 def run_as_non_root(target: Target) -> Iterator[Hit]:
     for pod, container in _each_container(target):
+        if _user_namespace_exempt(target, pod):
+            continue
         value = container.security_context.get("runAsNonRoot")
         if value is False:
             yield Hit(f"{container.path}.securityContext.runAsNonRoot", f"{container.describe()} sets runAsNonRoot: false")
@@ -126,6 +168,8 @@ def run_as_non_root(target: Target) -> Iterator[Hit]:
       fix="set runAsUser to the image's non-root UID (mlkube uses 10001)")
 def run_as_root_user(target: Target) -> Iterator[Hit]:
     for pod in target.pods:
+        if _user_namespace_exempt(target, pod):
+            continue
         if pod.security_context.get("runAsUser") == 0:
             yield Hit(pod.field("securityContext", "runAsUser"), "the pod sets runAsUser: 0 (root)")
         for container in containers(pod):
@@ -138,11 +182,13 @@ def run_as_root_user(target: Target) -> Iterator[Hit]:
       fix="set securityContext.seccompProfile.type: RuntimeDefault on the pod", checkov=("CKV_K8S_31",))
 def seccomp(target: Target) -> Iterator[Hit]:
     for pod in target.pods:
-        pod_type = _dict(pod.security_context.get("seccompProfile")).get("type")
+        if _windows_exempt(target, pod):
+            continue
+        pod_type = _text(_dict(pod.security_context.get("seccompProfile")).get("type"))
         if pod_type is not None and pod_type not in _SECCOMP_TYPES:
             yield Hit(pod.field("securityContext", "seccompProfile", "type"), f"the pod's seccomp profile is {pod_type}")
         for container in containers(pod):
-            own = _dict(container.security_context.get("seccompProfile")).get("type")
+            own = _text(_dict(container.security_context.get("seccompProfile")).get("type"))
             if own is not None and own not in _SECCOMP_TYPES:
                 yield Hit(f"{container.path}.securityContext.seccompProfile.type", f"{container.describe()} uses seccomp profile {own}")
             elif own is None and pod_type not in _SECCOMP_TYPES:
@@ -154,11 +200,14 @@ def seccomp(target: Target) -> Iterator[Hit]:
       rationale="Unsafe sysctls change kernel settings shared with every other pod on the node.",
       fix="remove the sysctl, or set it on the nodes instead")
 def sysctls(target: Target) -> Iterator[Hit]:
+    allowed = safe_sysctls(target.settings.version)
     for pod in target.pods:
-        for index, sysctl in enumerate(pod.security_context.get("sysctls") or []):
+        items = pod.security_context.get("sysctls")
+        for index, sysctl in enumerate(items if isinstance(items, list) else []):
             name = _dict(sysctl).get("name")
-            if name not in SAFE_SYSCTLS:
-                yield Hit(pod.field("securityContext", f"sysctls[{index}]", "name"), f"sysctl {name} is not in the safe set")
+            if not isinstance(name, str) or name not in allowed:
+                yield Hit(pod.field("securityContext", f"sysctls[{index}]", "name"),
+                          f"sysctl {name} is not in the safe set of Kubernetes {target.settings.kubernetes_version}")
 
 
 @rule("MLK-PSS-011", "error", "Containers must use the Default /proc mount",

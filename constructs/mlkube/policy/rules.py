@@ -33,6 +33,11 @@ CLUSTER_SCOPED_KINDS = frozenset({
 })
 
 
+def _list(value: Any) -> list[Any]:
+    """A list field, or nothing when a malformed object holds something else there."""
+    return value if isinstance(value, list) else []
+
+
 def _dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
@@ -88,7 +93,7 @@ def service_account_token(target: Target) -> Iterator[Hit]:
       fix="listen on a port >= 1024 and remove securityContext.capabilities.add", checkov=("CKV_K8S_25",))
 def added_capabilities(target: Target) -> Iterator[Hit]:
     for _, container in _workload_containers(target):
-        added = _dict(container.security_context.get("capabilities")).get("add")
+        added = _list(_dict(container.security_context.get("capabilities")).get("add"))
         if added:
             yield Hit(f"{container.path}.securityContext.capabilities.add", f"{container.describe()} adds {', '.join(map(str, added))}")
 
@@ -109,12 +114,12 @@ def secret_data(target: Target) -> Iterator[Hit]:
       checkov=("CKV_K8S_35",))
 def secret_env(target: Target) -> Iterator[Hit]:
     for _, container in _workload_containers(target):
-        for index, env in enumerate(container.container.get("env") or []):
+        for index, env in enumerate(_list(container.container.get("env"))):
             ref = _dict(_dict(_dict(env).get("valueFrom")).get("secretKeyRef"))
             if ref:
                 yield Hit(f"{container.path}.env[{index}].valueFrom.secretKeyRef",
                           f"{container.describe()} reads Secret {ref.get('name')!r} into env var {_dict(env).get('name')}")
-        for index, source in enumerate(container.container.get("envFrom") or []):
+        for index, source in enumerate(_list(container.container.get("envFrom"))):
             ref = _dict(_dict(source).get("secretRef"))
             if ref:
                 yield Hit(f"{container.path}.envFrom[{index}].secretRef",

@@ -19,7 +19,8 @@ __all__ = ["check_policy_step", "settings_for"]
 def settings_for(environment: Any) -> PolicySettings:
     """The policy settings an Environment spec asks for (safe defaults for fields it does not have)."""
     registries = getattr(environment, "allowed_registries", None) or ()
-    return PolicySettings(tuple(str(r) for r in registries), bool(getattr(environment, "require_pinned_images", False)))
+    return PolicySettings(tuple(str(r) for r in registries), bool(getattr(environment, "require_pinned_images", False)),
+                          kubernetes_version=str(getattr(environment, "kubernetes_version", None) or PolicySettings.kubernetes_version))
 
 
 def check_policy_step(ctx: SynthContext) -> None:

@@ -133,7 +133,8 @@ def apply_waivers(obj: dict[str, Any], waivers: Iterable[Waiver], where: str = "
 
 def waiver_annotations(obj: dict[str, Any]) -> dict[str, str]:
     """``mlkube.dev/waive.*`` annotations of an object, as written (reasons may be empty)."""
-    annotations = (obj.get("metadata") or {}).get("annotations") or {}
+    metadata = obj.get("metadata")
+    annotations = metadata.get("annotations") if isinstance(metadata, dict) else None
     if not isinstance(annotations, dict):
         return {}
     return {str(k): "" if v is None else str(v) for k, v in annotations.items() if str(k).startswith(WAIVER_PREFIX)}
@@ -146,7 +147,8 @@ def waived_rules(obj: dict[str, Any]) -> dict[str, str]:
 
 def checkov_skips(obj: dict[str, Any]) -> list[tuple[str, str, str]]:
     """(annotation key, checkov check ID, reason) for each checkov skip annotation, as checkov reads them."""
-    annotations = (obj.get("metadata") or {}).get("annotations") or {}
+    metadata = obj.get("metadata")
+    annotations = metadata.get("annotations") if isinstance(metadata, dict) else None
     if not isinstance(annotations, dict):
         return []
     skips = []

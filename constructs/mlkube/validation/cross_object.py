@@ -1,48 +1,97 @@
-"""Checks that span objects: selectors that select, targets that exist, names, GPU counts."""
+"""Checks that span objects: selectors that select, targets that exist, names, GPU counts.
+
+Partner checks (a Service or PodDisruptionBudget selects pods, an HPA's target exists) look among the
+objects given; ``mlkube validate --cross-object=warn|off`` relaxes them for a partial set of files.
+The other checks look at one object each and always apply. Objects without a namespace count as being
+in ``default`` (what the API server does for a namespaced object created without one). Every walk
+tolerates malformed objects: the schema check reports those; these checks only skip them.
+"""
 
 from __future__ import annotations
 
 import re
+from collections import defaultdict
 from collections.abc import Iterable, Iterator
-from decimal import Decimal
 from typing import Any
 
+from ..cron import check_schedule
 from ..errors import Problem
-from ..manifest import Manifest, pod_template
+from ..kube.pods import PodView, containers, pod_views
+from ..manifest import Manifest
 from ..quantity import parse_quantity
 
-__all__ = ["check_cross_object", "EXTENDED_GPU_RESOURCES"]
+__all__ = ["check_cross_object", "partner_problems", "EXTENDED_GPU_RESOURCES"]
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 # Kinds whose names become DNS labels (Service hostnames, Namespaces) or pod name prefixes.
-_LABEL_NAMED_KINDS = {"Service", "Namespace", "Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob", "Pod"}
+_LABEL_NAMED_KINDS = {"Service", "Namespace", "Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob", "Pod",
+                      "ReplicationController", "ReplicaSet"}
 EXTENDED_GPU_RESOURCES = re.compile(r"^(nvidia\.com/(gpu|mig-[0-9a-z.]+)|amd\.com/gpu)$")
+#: Characters the API server appends to a generateName prefix (names.SimpleNameGenerator: 5 random).
+_GENERATED_SUFFIX = "x" * 5
 
 
-def check_cross_object(manifests: Iterable[Manifest]) -> list[Problem]:
-    """All cross-object problems among objects that are deployed together."""
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _metadata(manifest: Manifest) -> dict[str, Any]:
+    return _dict(manifest.obj.get("metadata"))
+
+
+def _namespace(manifest: Manifest) -> str:
+    namespace = _metadata(manifest).get("namespace")
+    return namespace if isinstance(namespace, str) and namespace else "default"
+
+
+def check_cross_object(manifests: Iterable[Manifest], *, partners: bool = True) -> list[Problem]:
+    """All cross-object problems among objects that are deployed together; ``partners=False`` skips
+    the checks that need partner objects (selectors, scale targets)."""
     items = list(manifests)
     problems: list[Problem] = []
     problems += _duplicates(items)
     for manifest in items:
         problems += _name(manifest)
         problems += _gpu_resources(manifest)
-    pods = [(m, labels) for m in items if (labels := _pod_labels(m)) is not None]
+        problems += _cron_schedule(manifest)
+    if partners:
+        problems += partner_problems(items)
+    return problems
+
+
+def partner_problems(items: list[Manifest]) -> list[Problem]:
+    """Problems of Services, PodDisruptionBudgets and autoscalers whose partners are not among ``items``."""
+    problems: list[Problem] = []
+    # Selectors and targets match only within a namespace: index pods and targets by namespace once, so the
+    # checks stay linear in the number of objects (issue 22: a scan of the whole environment per Service,
+    # PDB and HPA made synth quadratic).
+    pods: dict[str, list[dict[str, str]]] = defaultdict(list)
+    for m in items:
+        for view in pod_views(m.obj):
+            pods[_namespace(m)].append(view.labels)
+    targets = {(m.kind, m.name, _namespace(m)) for m in items}
     for manifest in items:
         if manifest.kind == "Service":
             problems += _service_selects_pods(manifest, pods)
         elif manifest.kind == "PodDisruptionBudget":
             problems += _pdb_selects_pods(manifest, pods)
         elif manifest.kind in ("HorizontalPodAutoscaler", "ScaledObject"):
-            problems += _hpa_target_exists(manifest, items)
+            problems += _hpa_target_exists(manifest, targets)
     return problems
+
+
+def _identity(manifest: Manifest) -> tuple[str, str, str, str]:
+    group, kind, _, name = manifest.key
+    return group, kind, _namespace(manifest), name
 
 
 def _duplicates(items: list[Manifest]) -> Iterator[Problem]:
     seen: dict[tuple[str, str, str, str], Manifest] = {}
     for manifest in items:
-        first = seen.setdefault(manifest.key, manifest)
+        if not manifest.name:
+            continue  # generateName: the API server picks a new name for each
+        first = seen.setdefault(_identity(manifest), manifest)
         if first is not manifest:
             yield Problem(manifest.where, "metadata.name",
                           f"{manifest.describe()} is defined twice (also at {first.where})",
@@ -50,39 +99,56 @@ def _duplicates(items: list[Manifest]) -> Iterator[Problem]:
 
 
 def _name(manifest: Manifest) -> Iterator[Problem]:
-    name = manifest.name
-    if manifest.kind in _LABEL_NAMED_KINDS or (manifest.obj.get("metadata") or {}).get("labels", {}).get("app.kubernetes.io/managed-by") == "mlkube":
+    metadata = _metadata(manifest)
+    name, prefix = metadata.get("name"), metadata.get("generateName")
+    if not name and isinstance(prefix, str) and prefix:
+        # ValidateObjectMeta: a generateName prefix is checked as the name it makes (prefix + 5 characters).
+        yield from _name_rule(manifest, "metadata.generateName", prefix + _GENERATED_SUFFIX, f"generateName {prefix!r}")
+        return
+    if not name:
+        yield Problem(manifest.where, "metadata.name", f"{manifest.kind} has no metadata.name (nor generateName)",
+                      "name the object (metadata.name), or let the API server name it (metadata.generateName: prefix-)")
+        return
+    yield from _name_rule(manifest, "metadata.name", str(name), f"name {str(name)!r}")
+
+
+def _name_rule(manifest: Manifest, field: str, name: str, shown: str) -> Iterator[Problem]:
+    labels = _dict(_metadata(manifest).get("labels"))
+    if manifest.kind in _LABEL_NAMED_KINDS or labels.get("app.kubernetes.io/managed-by") == "mlkube":
         if len(name) > 63 or not _DNS_LABEL.match(name):
-            yield Problem(manifest.where, "metadata.name",
-                          f"{manifest.kind} name {name!r} is not a DNS-1123 label",
+            yield Problem(manifest.where, field, f"{manifest.kind} {shown} is not a DNS-1123 label",
                           "use at most 63 lower-case letters, digits and '-', starting and ending with a letter or digit")
     elif len(name) > 253 or not _DNS_SUBDOMAIN.match(name):
-        yield Problem(manifest.where, "metadata.name", f"{manifest.kind} name {name!r} is not a DNS-1123 subdomain",
+        yield Problem(manifest.where, field, f"{manifest.kind} {shown} is not a DNS-1123 subdomain",
                       "use lower-case letters, digits, '-' and '.'")
 
 
-def _containers(spec: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
-    for group in ("initContainers", "containers"):
-        for index, container in enumerate(spec.get(group) or []):
-            yield f"{group}[{index}]", container
-
-
-def _template_path(kind: str) -> str:
-    return {"CronJob": "spec.jobTemplate.spec.template.spec", "Pod": "spec"}.get(kind, "spec.template.spec")
+def _cron_schedule(manifest: Manifest) -> Iterator[Problem]:
+    """A CronJob's schedule as the API server parses it (robfig/cron ParseStandard; see mlkube.cron)."""
+    if manifest.kind != "CronJob" or not str(manifest.obj.get("apiVersion", "")).startswith("batch/"):
+        return
+    schedule = _dict(manifest.obj.get("spec")).get("schedule")
+    if isinstance(schedule, str):
+        try:
+            check_schedule(schedule)
+        except ValueError as error:
+            yield Problem(manifest.where, "spec.schedule", str(error)[:300],
+                          "use 5 fields ('30 2 * * *'), a lower-case macro (@daily) or '@every 5m'")
 
 
 def _gpu_resources(manifest: Manifest) -> Iterator[Problem]:
-    template = pod_template(manifest.obj)
-    if template is None:
-        return
-    spec = template.get("spec") if manifest.kind != "Pod" else manifest.obj.get("spec")
-    for path, container in _containers(spec or {}):
-        resources = container.get("resources") or {}
-        requests, limits = resources.get("requests") or {}, resources.get("limits") or {}
+    for pod in pod_views(manifest.obj):
+        yield from _pod_gpu_resources(manifest, pod)
+
+
+def _pod_gpu_resources(manifest: Manifest, pod: PodView) -> Iterator[Problem]:
+    for container in containers(pod):
+        resources = _dict(container.container.get("resources"))
+        requests, limits = _dict(resources.get("requests")), _dict(resources.get("limits"))
         for resource in sorted(set(requests) | set(limits)):
-            if not EXTENDED_GPU_RESOURCES.match(resource):
+            if not EXTENDED_GPU_RESOURCES.match(str(resource)):
                 continue
-            field = f"{_template_path(manifest.kind)}.{path}.resources"
+            field = f"{container.path}.resources"
             values = {"requests": requests.get(resource), "limits": limits.get(resource)}
             for where, value in values.items():
                 if value is None:
@@ -90,63 +156,57 @@ def _gpu_resources(manifest: Manifest) -> Iterator[Problem]:
                 try:
                     number = parse_quantity(value)
                 except ValueError:
-                    number = Decimal("NaN")
-                if number.is_nan() or number != number.to_integral_value() or number < 0:
+                    continue  # not a quantity: the quantity check reports it
+                if number != number.to_integral_value() or number < 0:
                     yield Problem(manifest.where, f"{field}.{where}.{resource}",
-                                  f"{resource} must be a whole number of devices (got {value!r})",
+                                  f"{resource} must be a whole number of devices (got {str(value)[:40]!r})",
                                   "GPUs cannot be shared by fractions; use a MIG profile for part of a GPU")
             if values["limits"] is None:
                 yield Problem(manifest.where, f"{field}.limits.{resource}",
                               f"{resource} is requested but has no limit", "extended resources need limits equal to requests")
-            elif values["requests"] is not None and str(values["requests"]) != str(values["limits"]):
+            elif values["requests"] is not None and _same_quantity(values["requests"], values["limits"]) is False:
                 yield Problem(manifest.where, f"{field}.requests.{resource}",
-                              f"{resource} request ({values['requests']}) differs from its limit ({values['limits']})",
+                              f"{resource} request ({str(values['requests'])[:40]}) differs from its limit ({str(values['limits'])[:40]})",
                               "set requests equal to limits for GPUs")
 
 
-#: Label an operator puts on the pods of a custom resource that owns pods.
-_OPERATOR_POD_LABELS = {("serving.kserve.io", "InferenceService"): "serving.kserve.io/inferenceservice"}
-
-
-def _pod_labels(manifest: Manifest) -> dict[str, str] | None:
-    operator_label = _OPERATOR_POD_LABELS.get((manifest.key[0], manifest.kind))
-    if operator_label is not None:
-        return {operator_label: manifest.name}
-    if manifest.kind == "Pod":
-        return (manifest.obj.get("metadata") or {}).get("labels") or {}
-    template = pod_template(manifest.obj)
-    if template is None:
+def _same_quantity(first: Any, second: Any) -> bool | None:
+    try:
+        return parse_quantity(first) == parse_quantity(second)
+    except ValueError:
         return None
-    return (template.get("metadata") or {}).get("labels") or {}
 
 
-def _selects(selector: dict[str, str], labels: dict[str, str]) -> bool:
-    return all(labels.get(key) == value for key, value in selector.items())
+def _selects(selector: dict[str, Any], labels: dict[str, str]) -> bool:
+    return all(labels.get(str(key)) == str(value) for key, value in selector.items())
 
 
-def _service_selects_pods(service: Manifest, pods: list[tuple[Manifest, dict[str, str]]]) -> Iterator[Problem]:
-    selector = (service.obj.get("spec") or {}).get("selector")
-    if not selector:
+def _service_selects_pods(service: Manifest, pods: dict[str, list[dict[str, str]]]) -> Iterator[Problem]:
+    selector = _dict(service.obj.get("spec")).get("selector")
+    if not selector or not isinstance(selector, dict):
         return  # a Service without selector is managed by hand (EndpointSlices)
-    if not any(_selects(selector, labels) and m.namespace == service.namespace for m, labels in pods):
+    namespace = _namespace(service)
+    if not any(_selects(selector, labels) for labels in pods.get(namespace, ())):
         yield Problem(service.where, "spec.selector", f"Service {service.name!r} selects no pods: no workload in "
-                      f"namespace {service.namespace!r} has pod labels {selector}", "make the selector match the pod template labels")
+                      f"namespace {namespace!r} has pod labels {selector}", "make the selector match the pod template labels")
 
 
-def _pdb_selects_pods(pdb: Manifest, pods: list[tuple[Manifest, dict[str, str]]]) -> Iterator[Problem]:
-    selector = ((pdb.obj.get("spec") or {}).get("selector") or {})
-    match = selector.get("matchLabels") or {}
+def _pdb_selects_pods(pdb: Manifest, pods: dict[str, list[dict[str, str]]]) -> Iterator[Problem]:
+    selector = _dict(_dict(pdb.obj.get("spec")).get("selector"))
+    match = _dict(selector.get("matchLabels"))
     if selector.get("matchExpressions"):
         return  # expressions are rare in mlkube output; the schema already checked their shape
-    if not any(_selects(match, labels) and m.namespace == pdb.namespace for m, labels in pods):
+    namespace = _namespace(pdb)
+    if not any(_selects(match, labels) for labels in pods.get(namespace, ())):
         yield Problem(pdb.where, "spec.selector.matchLabels", f"PodDisruptionBudget {pdb.name!r} selects no pods "
                       f"(matchLabels {match})", "make the selector match the pod template labels")
 
 
-def _hpa_target_exists(hpa: Manifest, items: list[Manifest]) -> Iterator[Problem]:
-    target = (hpa.obj.get("spec") or {}).get("scaleTargetRef") or {}
+def _hpa_target_exists(hpa: Manifest, targets: set[tuple[str, str, str]]) -> Iterator[Problem]:
+    target = _dict(_dict(hpa.obj.get("spec")).get("scaleTargetRef"))
     kind, name = target.get("kind"), target.get("name")
     kind = kind or "Deployment"  # KEDA's default target kind
-    if not any(m.kind == kind and m.name == name and m.namespace == hpa.namespace for m in items):
+    namespace = _namespace(hpa)
+    if not isinstance(kind, str) or not isinstance(name, str) or (kind, name, namespace) not in targets:
         yield Problem(hpa.where, "spec.scaleTargetRef", f"{hpa.kind} {hpa.name!r} targets {kind}/{name}, "
-                      f"which is not among the objects of namespace {hpa.namespace!r}", "point scaleTargetRef at a Deployment that exists")
+                      f"which is not among the objects of namespace {namespace!r}", "point scaleTargetRef at a Deployment that exists")

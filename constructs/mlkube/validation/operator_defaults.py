@@ -17,7 +17,9 @@ __all__ = ["with_operator_defaults"]
 def _jobset_failure_rule_names(obj: dict[str, Any]) -> None:
     # kubernetes-sigs/jobset pkg/webhooks/jobset_webhook.go (Default): an unnamed failurePolicy rule i
     # is named fmt.Sprintf("failurePolicyRule%v", i); the CRD requires the name.
-    rules = ((obj.get("spec") or {}).get("failurePolicy") or {}).get("rules")
+    spec = obj.get("spec")
+    policy = spec.get("failurePolicy") if isinstance(spec, dict) else None
+    rules = policy.get("rules") if isinstance(policy, dict) else None  # a malformed object: the schema says why
     for index, rule in enumerate(rules if isinstance(rules, list) else []):
         if isinstance(rule, dict) and not rule.get("name"):
             rule["name"] = f"failurePolicyRule{index}"

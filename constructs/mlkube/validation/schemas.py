@@ -27,6 +27,7 @@ from ..errors import MlkubeError
 from .api_view import api_server_view, list_map_issues
 from .crd_rules import CelRules, SkippedRule, has_rules
 from .operator_defaults import with_operator_defaults
+from .quantities import QuantityTree, quantity_issues, quantity_tree
 
 __all__ = ["SchemaCatalog", "ValidationSettings", "SchemaIssue", "DEFAULT_KUBERNETES_VERSION", "BUILTIN_CRD_SCHEMAS"]
 
@@ -156,6 +157,13 @@ class SchemaCatalog:
                 yield SchemaIssue("", f"no schema for {kind} ({api_version}); give one with --crd-schemas DIR")
             return
         yield from validator.issues(obj)
+        # Quantities pass the schema as "string or number"; the API server parses them (memory: aoeu).
+        for path, message in quantity_issues(obj, validator.quantities):
+            yield SchemaIssue(path, message)
+
+    @cached_property
+    def _quantity_cache(self) -> dict[str, QuantityTree]:
+        return {}
 
     def served_versions(self, api_version: str, kind: str) -> list[str]:
         """Versions of a custom resource's group and kind that have a schema (the served ones of its CRD)."""
@@ -178,7 +186,16 @@ class _KindValidator:
         self._custom_resource = custom_resource
         self._fast = jsonschema_rs.validator_for(schema, registry=catalog._fast_registry, validate_formats=False)
         self._detailed: Any = None
+        self._quantities: QuantityTree | None = None
         self.rules = CelRules(schema) if has_rules(schema) else None
+
+    @property
+    def quantities(self) -> QuantityTree:
+        """Where this kind holds quantities (read from the schema once)."""
+        if self._quantities is None:
+            self._quantities = quantity_tree(self._schema, self._catalog._definitions.get("$defs", {}),
+                                             self._catalog._quantity_cache)
+        return self._quantities
 
     def issues(self, obj: dict[str, Any]) -> Iterator[SchemaIssue]:
         if self._custom_resource:
@@ -206,6 +223,20 @@ _NON_BLOCKING = frozenset({"pattern", "minLength", "minimum", "maximum", "exclus
                            "minItems", "minProperties", "uniqueItems", "multipleOf", "format"})
 
 
+_SHOWN = 80
+
+
+def _message(error: jsonschema.ValidationError) -> str:
+    """The error message without the offending value when that value is long: an alias-expanded
+    value must never come back in an error (it can be gigabytes)."""
+    message = error.message
+    shown = repr(error.instance)
+    if len(shown) > _SHOWN and shown in message:
+        kind = {dict: "the object", list: "the list", str: "the string"}.get(type(error.instance), "the value")
+        message = message.replace(shown, f"{kind} ({len(shown)} characters)")
+    return message if len(message) <= 500 else message[:500] + "..."
+
+
 def _issues(error: jsonschema.ValidationError) -> Iterator[SchemaIssue]:
     # oneOf/anyOf errors hide the useful part in their context; report the deepest, most specific ones.
     if error.context and error.validator in ("anyOf", "oneOf"):
@@ -215,7 +246,7 @@ def _issues(error: jsonschema.ValidationError) -> Iterator[SchemaIssue]:
         best = [e for e in context if len(e.absolute_path) == deepest]
         seen = set()
         for sub in best:
-            issue = SchemaIssue(_json_path(sub.absolute_path), sub.message)
+            issue = SchemaIssue(_json_path(sub.absolute_path), _message(sub))
             if issue not in seen:
                 seen.add(issue)
                 yield issue
@@ -227,4 +258,4 @@ def _issues(error: jsonschema.ValidationError) -> Iterator[SchemaIssue]:
             hint = f"; did you mean '{close[0]}'?" if close else ""
             yield SchemaIssue(_json_path([*error.absolute_path, extra]), f"unknown field '{extra}'{hint}")
         return
-    yield SchemaIssue(_json_path(error.absolute_path), error.message)
+    yield SchemaIssue(_json_path(error.absolute_path), _message(error))
