@@ -110,7 +110,29 @@ def pod_views(obj: dict[str, Any]) -> list[PodView]:
         return list(_jobset_pods(obj))
     if kind == "InferenceService":
         return list(_kserve_pods(obj))
+    if kind == "LeaderWorkerSet":
+        return list(_leader_worker_pods(obj))
     return []
+
+
+#: LeaderWorkerSet's pod labels (kubernetes-sigs/lws api/leaderworkerset/v1/leaderworkerset_types.go): the set's
+#: name on every pod, worker index 0 on each group's leader, 1 to size-1 on its workers.
+_LWS_NAME_LABEL = "leaderworkerset.sigs.k8s.io/name"
+_LWS_WORKER_INDEX_LABEL = "leaderworkerset.sigs.k8s.io/worker-index"
+
+
+def _leader_worker_pods(obj: dict[str, Any]) -> Iterator[PodView]:
+    """The leader template (or the worker template, used for leaders too when no leader template is given) and the worker template."""
+    name = str(_mapping(obj.get("metadata")).get("name", ""))
+    templates = _mapping(_at(obj, "spec.leaderWorkerTemplate"))
+    roles = [("leaderTemplate", "0"), ("workerTemplate", "1")] if templates.get("leaderTemplate") else [("workerTemplate", "0")]
+    for field, index in roles:
+        base = f"spec.leaderWorkerTemplate.{field}"
+        template = _mapping(templates.get(field))
+        spec, meta = template.get("spec"), _mapping(template.get("metadata"))
+        if isinstance(spec, dict):
+            labels = {**_strings(meta.get("labels")), _LWS_NAME_LABEL: name, _LWS_WORKER_INDEX_LABEL: index}
+            yield PodView(f"{base}.spec", spec, labels, _strings(meta.get("annotations")), f"{base}.metadata.annotations")
 
 
 def _jobset_pods(obj: dict[str, Any]) -> Iterator[PodView]:

@@ -9,6 +9,7 @@ from typing import Any
 
 from ..errors import Problem
 from ..manifest import Manifest, pod_template
+from ..policy.pods import pod_views
 from ..quantity import parse_quantity
 
 __all__ = ["check_cross_object", "EXTENDED_GPU_RESOURCES"]
@@ -28,7 +29,7 @@ def check_cross_object(manifests: Iterable[Manifest]) -> list[Problem]:
     for manifest in items:
         problems += _name(manifest)
         problems += _gpu_resources(manifest)
-    pods = [(m, labels) for m in items if (labels := _pod_labels(m)) is not None]
+    pods = [(m, labels) for m in items for labels in _pod_label_sets(m)]
     for manifest in items:
         if manifest.kind == "Service":
             problems += _service_selects_pods(manifest, pods)
@@ -106,6 +107,14 @@ def _gpu_resources(manifest: Manifest) -> Iterator[Problem]:
 
 #: Label an operator puts on the pods of a custom resource that owns pods.
 _OPERATOR_POD_LABELS = {("serving.kserve.io", "InferenceService"): "serving.kserve.io/inferenceservice"}
+
+
+def _pod_label_sets(manifest: Manifest) -> list[dict[str, str]]:
+    """The labels of each kind of pod the object makes (a LeaderWorkerSet makes leaders and workers)."""
+    if manifest.kind == "LeaderWorkerSet":
+        return [view.labels for view in pod_views(manifest.obj)]
+    labels = _pod_labels(manifest)
+    return [] if labels is None else [labels]
 
 
 def _pod_labels(manifest: Manifest) -> dict[str, str] | None:
