@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import Problem
 from .manifest import Manifest, pod_template
+from .policy.pods import pod_views
 
 if TYPE_CHECKING:
     from .synth import SynthContext
@@ -35,6 +36,8 @@ def _pod_specs(manifest: Manifest) -> list[dict[str, Any]]:
         return [((job.get("template") or {}).get("spec") or {}).get("template", {}).get("spec") or {} for job in jobs]
     if manifest.kind == "Pod":
         return [manifest.obj.get("spec") or {}]
+    if manifest.kind == "LeaderWorkerSet":
+        return [view.spec for view in pod_views(manifest.obj)]
     template = pod_template(manifest.obj)
     return [template.get("spec") or {}] if template else []
 
@@ -118,6 +121,10 @@ def pods_at_once(manifest: Manifest, items: list[Manifest]) -> int:
     if manifest.kind in ("Deployment", "StatefulSet", "ReplicaSet"):
         replicas = int(spec["replicas"]) if "replicas" in spec else max(_scaled_maximum(manifest, items), 1)
         return replicas + (_surge(spec, replicas) if manifest.kind == "Deployment" else 0)
+    if manifest.kind == "LeaderWorkerSet":
+        # Groups of `size` pods (leader and workers), on as many nodes; rolling updates surge no extra group by default.
+        groups = int(spec["replicas"]) if "replicas" in spec else max(_scaled_maximum(manifest, items), 1)
+        return groups * int((spec.get("leaderWorkerTemplate") or {}).get("size", 1))
     if _kserve_claims(manifest):
         predictor = spec.get("predictor") or {}
         return int(predictor.get("maxReplicas") or predictor.get("minReplicas") or 1)
