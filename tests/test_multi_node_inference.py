@@ -162,3 +162,21 @@ def test_fails_when_the_model_volume_is_read_write_once():
         llm(app, replicas=1)
 
     synth_app(shared, environments=LWS)
+
+
+def test_argo_cd_leaves_the_group_count_to_the_hpa():
+    from mlkube.gitops.controller_fields import ignore_differences
+
+    manifests = synth_app(llm, environments=LWS).manifests
+    items = [item for item in ignore_differences(manifests) if item["kind"] == "LeaderWorkerSet"]
+    assert items == [{"group": "leaderworkerset.x-k8s.io", "jsonPointers": ["/spec/replicas"], "kind": "LeaderWorkerSet",
+                      "name": "llm", "namespace": "ml"}]
+
+
+def test_fails_when_a_worker_asks_for_a_fraction_of_a_gpu():
+    def edited(app):
+        worker = llm(app).leader_worker_set["spec"]["leaderWorkerTemplate"]["workerTemplate"]["spec"]["containers"][0]
+        worker["resources"]["requests"]["nvidia.com/gpu"] = "0.5"
+
+    message = _errors(edited)
+    assert "spec.leaderWorkerTemplate.workerTemplate.spec.containers[0].resources.requests.nvidia.com/gpu" in message

@@ -72,18 +72,30 @@ def _template_path(kind: str) -> str:
     return {"CronJob": "spec.jobTemplate.spec.template.spec", "Pod": "spec"}.get(kind, "spec.template.spec")
 
 
-def _gpu_resources(manifest: Manifest) -> Iterator[Problem]:
+def _pod_specs(manifest: Manifest) -> list[tuple[str, dict[str, Any]]]:
+    """(field path, pod spec) of each pod template of the object."""
+    if manifest.kind == "LeaderWorkerSet":
+        return [(view.path, view.spec) for view in pod_views(manifest.obj)]
     template = pod_template(manifest.obj)
     if template is None:
-        return
+        return []
     spec = template.get("spec") if manifest.kind != "Pod" else manifest.obj.get("spec")
-    for path, container in _containers(spec or {}):
+    return [(_template_path(manifest.kind), spec or {})]
+
+
+def _gpu_resources(manifest: Manifest) -> Iterator[Problem]:
+    for spec_path, spec in _pod_specs(manifest):
+        yield from _gpu_resources_of(manifest, spec_path, spec)
+
+
+def _gpu_resources_of(manifest: Manifest, spec_path: str, spec: dict[str, Any]) -> Iterator[Problem]:
+    for path, container in _containers(spec):
         resources = container.get("resources") or {}
         requests, limits = resources.get("requests") or {}, resources.get("limits") or {}
         for resource in sorted(set(requests) | set(limits)):
             if not EXTENDED_GPU_RESOURCES.match(resource):
                 continue
-            field = f"{_template_path(manifest.kind)}.{path}.resources"
+            field = f"{spec_path}.{path}.resources"
             values = {"requests": requests.get(resource), "limits": limits.get(resource)}
             for where, value in values.items():
                 if value is None:
