@@ -409,7 +409,7 @@ class InferenceService(MountsVolumes, MlConstruct):
         """The server's pod template; ``worker``: a multi-node group's worker, which only joins the leader's Ray cluster."""
         pod = self._pod_builder(spec)
         mounts = [pod.mount_secret(secret) for secret in spec.mounted_secrets]
-        command, args, runtime_env = self._server_command(spec)
+        command, args, runtime_env = self._server_command(spec, warn=not worker)
         env = env_list({"MODEL_PATH": spec.model_path, "PORT": str(spec.port), **runtime_env, **spec.env}, spec.secret_env)
         mounts += self._model_volume(pod, spec)  # every node loads its own shard from the same path
         if worker:
@@ -438,7 +438,7 @@ class InferenceService(MountsVolumes, MlConstruct):
         pod.extra_spec.update(self._pod_extras(spec, selector_labels(self.name)))
         return pod.build()
 
-    def _server_command(self, spec: InferenceServiceSpec) -> tuple[list[str] | None, list[str] | None, dict[str, str]]:
+    def _server_command(self, spec: InferenceServiceSpec, *, warn: bool = True) -> tuple[list[str] | None, list[str] | None, dict[str, str]]:
         """(command, args, env) of the server: the runtime preset's, each replaced by the spec's when given."""
         runtime = spec.runtime
         if runtime is None:
@@ -449,7 +449,7 @@ class InferenceService(MountsVolumes, MlConstruct):
         gpus = gpu.devices if gpu is not None and gpu.mig_profile is None else 0
         args = spec.args if spec.args is not None else preset.args(runtime, served_name=runtime.served_model_name or self.name,
                                                                     port=spec.port, metrics_port=spec.metrics_port, gpus=gpus)
-        if gpus > 1 and spec.resources.shm_size is None and runtime.server in ("vllm", "tgi"):
+        if warn and gpus > 1 and spec.resources.shm_size is None and runtime.server in ("vllm", "tgi"):
             # NCCL between the GPU workers exchanges through /dev/shm; the runtime's 64Mi default fails (vLLM and TGI docs).
             self.ml_app.warn(self.construct_path, f"{runtime.server} on {gpus} GPUs needs a larger /dev/shm: set resources.shm_size (e.g. '8Gi')")
         env = dict(preset.env)
