@@ -63,7 +63,7 @@ def fraud_scoring(app: MlApp) -> None:
         probes=ProbesSpec(model_load_timeout_seconds=120),
         allow_from=[Peer(namespace="payments", pod_labels={"app.kubernetes.io/name": "checkout"})],
         monitoring=_MONITORING.model_copy(update={"latency_objective_seconds": 0.1, "error_rate_objective": 0.005}),
-        external_secrets=[ExternalSecretSpec(name="feature-store", store="vault", data={"password": "ml/fraud/feature-store#password"},
+        external_secrets=[ExternalSecretSpec(name="feature-store", store="vault", data={"password": "fraud-scoring/feature-store#password"},
                                              mount_path="/var/run/secrets/feature-store")],
     )
     ScheduledJob(

@@ -28,7 +28,7 @@ def kserve_server(app):
         resources={"cpu": 2, "memory": "4Gi"}, config={"THRESHOLD": "0.8"},
         autoscaling={"min_replicas": 2, "max_replicas": 8, "target_cpu_utilization": 60},
         monitoring=MonitoringSpec(latency_objective_seconds=0.25, error_rate_objective=0.01, selector_labels={"release": "prometheus"}),
-        external_secrets=[ExternalSecretSpec(name="scoring-db", store="vault", data={"password": "ml/fraud/db#password"},
+        external_secrets=[ExternalSecretSpec(name="scoring-db", store="vault", data={"password": "app/db#password"},
                                              mount_path="/var/run/secrets/db")],
     )
 
@@ -152,7 +152,7 @@ def test_external_secret_is_synced_and_mounted_as_files():
     objects = synth_app(kserve_server)
     external = objects.get("ExternalSecret", "scoring-db")["spec"]
     assert external["secretStoreRef"] == {"kind": "ClusterSecretStore", "name": "vault"}
-    assert external["data"] == [{"remoteRef": {"key": "ml/fraud/db", "property": "password"}, "secretKey": "password"}]
+    assert external["data"] == [{"remoteRef": {"key": "app/db", "property": "password"}, "secretKey": "password"}]
     assert external["target"]["name"] == "scoring-db"
     predictor = objects.get("InferenceService", "fraud")["spec"]["predictor"]
     assert {"name": "secret-scoring-db", "secret": {"defaultMode": 0o440, "secretName": "scoring-db"}} in predictor["volumes"]

@@ -183,12 +183,13 @@ def test_network_policy_admits_callers_to_serving_port_and_monitoring_to_metrics
     policy = objects.get("NetworkPolicy", "llm-server")["spec"]
     assert policy["podSelector"] == {"matchLabels": {"app.kubernetes.io/instance": "llm-server", "app.kubernetes.io/name": "llm-server"}}
     assert policy["policyTypes"] == ["Ingress", "Egress"]
-    gateway, client, metrics = policy["ingress"]
+    gateway, client, metrics, sidecars = policy["ingress"]
     assert gateway == {"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "gateway"}}, "podSelector": {}}],
                        "ports": [{"port": 8000, "protocol": "TCP"}]}
     assert client == {"from": [{"podSelector": {"matchLabels": {"role": "client"}}}], "ports": [{"port": 8000, "protocol": "TCP"}]}
     assert metrics == {"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}, "podSelector": {}}],
                        "ports": [{"port": 9090, "protocol": "TCP"}]}
+    assert sidecars["from"] == metrics["from"]  # Prometheus also scrapes the sidecars' ports
     # The downloader reaches its storage: HTTPS to the declared block, besides DNS.
     assert policy["egress"][-1] == {"ports": [{"port": 443, "protocol": "TCP"}], "to": [{"ipBlock": {"cidr": "52.216.0.0/15"}}]}
     # The same-namespace callers (role=client) get their egress to the server.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["Problem", "MlkubeError", "format_problems", "EXIT_FINDINGS", "EXIT_USER_ERROR"]
+__all__ = ["Problem", "MlkubeError", "format_problems", "os_error_text", "EXIT_FINDINGS", "EXIT_USER_ERROR"]
 
 #: Exit code when a check ran and found something (validate, check --pinned, diff --fail-on).
 EXIT_FINDINGS = 1
@@ -27,11 +27,14 @@ class Problem:
     hint: str = ""
 
     def __str__(self) -> str:
+        from .credential_patterns import redact
+
         location = self.where + (f": {self.field}" if self.field else "")
         text = f"{location}: {self.message}" if location else self.message
         if self.hint:
             text += f"\n    hint: {self.hint}"
-        return text
+        # A message may quote the value it refuses; a credential in it is never printed (masked instead).
+        return redact(text)
 
 
 @dataclass
@@ -58,3 +61,10 @@ def format_problems(title: str, problems: list[Problem]) -> str:
     for problem in sorted(set(problems)):
         lines.append("  - " + str(problem).replace("\n", "\n    "))
     return "\n".join(lines)
+
+
+def os_error_text(error: OSError) -> str:
+    """``cannot write dist/x.yaml: Read-only file system`` (what failed, on which path), without a traceback."""
+    path = error.filename if error.filename is not None else ""
+    reason = error.strerror or str(error)
+    return f"cannot use {path}: {reason}; nothing was changed" if path else f"{reason}; nothing was changed"

@@ -6,7 +6,8 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from .spec import Spec
+from .apiserver_rules import ConfigKey
+from .spec import AbsolutePath, DnsLabel, Spec
 
 __all__ = ["ExternalSecretSpec", "external_secret_object"]
 
@@ -14,11 +15,11 @@ __all__ = ["ExternalSecretSpec", "external_secret_object"]
 class ExternalSecretSpec(Spec):
     """A Secret that External Secrets Operator fills from a store (Vault, AWS/GCP secret managers...), mounted as files."""
 
-    name: str = Field(description="Name of the Kubernetes Secret it creates (and of the ExternalSecret).")
+    name: DnsLabel = Field(description="Name of the Kubernetes Secret it creates (and of the ExternalSecret).")
     store: str = Field(description="Name of the SecretStore or ClusterSecretStore to read from.")
     store_kind: Literal["SecretStore", "ClusterSecretStore"] = Field("ClusterSecretStore", description="Kind of the store. Default: ClusterSecretStore.")
-    data: dict[str, str] = Field(description="Secret key -> remote key, optionally 'remote-key#property', e.g. {'token': 'ml/hf#token'}.", min_length=1)
-    mount_path: str = Field(description="Folder where the keys appear as files in the workload, e.g. '/var/run/secrets/hf'.")
+    data: dict[ConfigKey, str] = Field(description="Secret key -> remote key, optionally 'remote-key#property', e.g. {'token': 'ml/hf#token'}.", min_length=1)
+    mount_path: AbsolutePath = Field(description="Folder where the keys appear as files in the workload, e.g. '/var/run/secrets/hf'.")
     refresh_interval: str = Field("1h", description="How often the value is refreshed from the store. Default: 1h.")
 
 

@@ -19,22 +19,37 @@ from .spec import DnsLabel, Spec, problems_from_validation_error
 if TYPE_CHECKING:
     from .platform import MlApp
 
-__all__ = ["Image", "RegistryImage", "BuildImage", "ImageSpec", "IMAGE_REFERENCE", "is_digest_reference", "resolve_image"]
+__all__ = ["Image", "RegistryImage", "BuildImage", "ImageSpec", "IMAGE_REFERENCE", "match_reference", "is_digest_reference", "resolve_image"]
 
 # The reference grammar of distribution/reference: [registry/]path[:tag][@digest].
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*"
 _DOMAIN = r"(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\[[0-9a-fA-F:]+\])(?::[0-9]+)?"
 IMAGE_REFERENCE = re.compile(
     rf"^(?:(?P<domain>{_DOMAIN})/)?(?P<path>{_COMPONENT}(?:/{_COMPONENT})*)"
-    r"(?::(?P<tag>[\w][\w.-]{0,127}))?(?:@(?P<digest>sha256:[a-f0-9]{64}))?$"
+    # \Z, not $: '$' also matches before a trailing newline, which would split a Dockerfile's FROM line.
+    r"(?::(?P<tag>[\w][\w.-]{0,127}))?(?:@(?P<digest>sha256:[a-f0-9]{64}))?\Z"
 )
 DIGEST = re.compile(r"^sha256:[a-f0-9]{64}$")
 _SYSTEM_PACKAGE = re.compile(r"^[a-z0-9][a-z0-9+.-]*=[A-Za-z0-9.+~:-]+$")
 _PLATFORM = re.compile(r"^[a-z0-9]+/[a-z0-9]+(/[a-z0-9]+)?$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
+def match_reference(reference: str) -> re.Match[str] | None:
+    """The parts of an image reference, or None when container runtimes would refuse it.
+
+    Beyond the grammar: a first component with upper-case letters is read as a registry host by the
+    Docker normalization the kubelet uses (distribution/reference normalize.go, splitDockerDomain), so
+    'UPPER/x:1' would be pulled from a host named 'UPPER'; repository names are lower-case, so refuse it.
+    """
+    match = IMAGE_REFERENCE.match(reference) if isinstance(reference, str) else None
+    domain = match.group("domain") if match else None
+    if domain and not any(c in domain for c in ".:[") and domain != "localhost" and domain != domain.lower():
+        return None
+    return match
+
+
 def is_digest_reference(reference: str) -> bool:
-    match = IMAGE_REFERENCE.match(reference)
+    match = match_reference(reference)
     return bool(match and match.group("digest"))
 
 class RegistryImage(Spec):
@@ -46,9 +61,10 @@ class RegistryImage(Spec):
     @field_validator("reference")
     @classmethod
     def _valid_reference(cls, value: str) -> str:
-        match = IMAGE_REFERENCE.match(value)
+        match = match_reference(value)
         if not match:
-            raise ValueError(f"{value!r} is not a valid image reference (expected [registry/]repository[:tag][@sha256:digest])")
+            raise ValueError(f"{value!r} is not a valid image reference (expected [registry/]repository[:tag][@sha256:digest], "
+                             "repository in lower case, no spaces or line breaks)")
         if not match.group("tag") and not match.group("digest"):
             raise ValueError(f"{value!r} names no tag or digest; pin a version, e.g. {value}:1.0 or {value}@sha256:...")
         return value

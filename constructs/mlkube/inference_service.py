@@ -31,6 +31,7 @@ from .pod import PodBuilder, SecretEnv, SecretMount, SidecarSpec, env_list
 from .quantity import Quantity
 from .resources import ResourcesSpec
 from .runtimes import Runtime, RuntimeSpec, apply_runtime_defaults
+from .apiserver_rules import ConfigKey, EnvName
 from .spec import DnsLabel, Spec
 from .traffic.model import ALL_TCP, Connection, EgressRule, Endpoint, PortRange, egress_connections
 from .traffic.workload import NETWORK_POLICY_API, common_egress, emit_network_policies
@@ -143,8 +144,8 @@ class InferenceServiceSpec(Spec):
     args: list[str] | None = Field(None, description="Arguments. Default: the image's.")
     port: int = Field(8080, ge=1024, le=65535, description="Serving port (unprivileged). Default: 8080, or the runtime preset's.")
     metrics_port: int | None = Field(None, ge=1024, le=65535, description="Prometheus metrics port, if different from port. Default: metrics on the serving port (Triton's preset: 8002).")
-    env: dict[str, str] = Field(default_factory=dict, description="Environment variables. Default: none.")
-    config: dict[str, str] = Field(default_factory=dict, description="Configuration, written to a ConfigMap and given to the server as environment. Default: none.")
+    env: dict[EnvName, str] = Field(default_factory=dict, description="Environment variables. Default: none.")
+    config: dict[ConfigKey, str] = Field(default_factory=dict, description="Configuration, written to a ConfigMap and given to the server as environment. Default: none.")
     secrets: list[SecretMount] = Field(default_factory=list, description="Existing Secrets mounted as files. Default: none.")
     secret_env: list[SecretEnv] = Field(default_factory=list, description="Existing Secret keys as environment variables. Default: none.")
     model: ModelSpec | None = Field(None, description="Model source: URI (downloaded by an init container) or pvc://claim/path. Default: baked into the image.")
@@ -585,6 +586,11 @@ class InferenceService(MountsVolumes, MlConstruct):
         connections = [Connection(caller, server, serving, "calls the serving port", path) for caller in callers]
         monitoring = Endpoint.pods(environment.monitoring_namespace, name=f"{environment.monitoring_namespace} (Prometheus)")
         connections.append(Connection(monitoring, server, (PortRange(spec.metrics_port or spec.port),), "Prometheus scrapes metrics", path))
+        # A sidecar listens only to be scraped (dcgm-exporter, a metrics exporter): Prometheus reaches its ports too
+        # (a multi-node server's sidecars run on the leaders).
+        sidecar_ports = tuple(PortRange(port) for sidecar in spec.sidecars for port in sorted(sidecar.ports.values()))
+        if sidecar_ports:
+            connections.append(Connection(monitoring, server, sidecar_ports, "Prometheus scrapes the sidecars' ports", path))
         if server != me:
             # Ray (GCS 6379, node manager, object store, worker ports) and NCCL pick ports at run time: leader and
             # workers of a group reach each other on every TCP port.

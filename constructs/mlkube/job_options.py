@@ -18,6 +18,7 @@ from .monitoring import JobAlertsSpec, job_alert_rules, prometheus_rule
 from .operators import kubernetes_has, require_operator, require_version
 from .pod import PodBuilder, SecretEnv, SecretMount, env_list
 from .resources import ResourcesSpec
+from .apiserver_rules import EnvName
 from .spec import DnsLabel, Spec
 from .traffic.model import ALL_TCP, Connection, EgressRule, Endpoint
 from .traffic.workload import NETWORK_POLICY_API, common_egress, emit_network_policies
@@ -39,7 +40,7 @@ class JobOptions(Spec):
     image: ImageSpec = Field(description="Image of the job's container: a registry reference (or Image.build(...)).")
     command: list[str] | None = Field(None, description="Entrypoint override. Default: the image's.")
     args: list[str] | None = Field(None, description="Arguments. Default: the image's.")
-    env: dict[str, str] = Field(default_factory=dict, description="Environment variables. Default: none.")
+    env: dict[EnvName, str] = Field(default_factory=dict, description="Environment variables. Default: none.")
     secrets: list[SecretMount] = Field(default_factory=list, description="Existing Secrets mounted as files. Default: none.")
     secret_env: list[SecretEnv] = Field(default_factory=list, description="Existing Secret keys as environment variables. Default: none.")
     resources: ResourcesSpec = Field(default_factory=ResourcesSpec, description="CPU, memory, GPUs (count or one MIG profile) and /dev/shm per pod. Default: 1 CPU, 2Gi.")

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from .image import ImageSpec
+from .apiserver_rules import LocalPath
 from .spec import Spec
 from .traffic.model import EgressRule
 
@@ -102,7 +103,7 @@ class PvcModel(Spec):
 
     source: Literal["pvc"] = "pvc"
     claim: str = Field(description="Name of the PersistentVolumeClaim.")
-    path: str = Field("", description="Folder inside the volume. Default: its root.")
+    path: LocalPath = Field("", description="Folder inside the volume (relative, no '..'). Default: its root.")
 
 
 def _coerce(value: Any) -> Any:

@@ -16,8 +16,9 @@ import cdk8s
 from constructs import Construct
 from pydantic import Field, model_validator
 
-from .errors import MlkubeError, Problem
+from .errors import EXIT_USER_ERROR, MlkubeError, Problem, os_error_text
 from .operators import Operator, check_operator_versions
+from .gitops.tenancy import Tenancy, app_name_problem
 from .gitops.settings import IN_CLUSTER, GitOps, LimitRangeSpec, NetworkSpec, QuotaSpec, SyncPolicy, WorkloadOverride
 from .images.catalog import BuiltImages
 from .manifest import Manifest
@@ -30,6 +31,26 @@ __all__ = ["Platform", "Environment", "MlApp", "AppBuilder"]
 OUT_ENV = "MLKUBE_OUT"
 #: A registry host (with optional port) and optional repository path, without tag.
 REGISTRY_PATTERN = r"^[a-zA-Z0-9.-]+(:[0-9]+)?(/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$"
+
+
+def _report_user_errors_without_traceback() -> None:
+    """Under ``cdk8s synth`` (``python apps/main.py``) a wrong spec value raised in the blueprint itself
+    is printed as an mlkube error, not a traceback (``mlkube synth`` catches it in the CLI)."""
+    previous = sys.excepthook
+    if getattr(previous, "mlkube", False):
+        return
+
+    def hook(kind: type[BaseException], error: BaseException, tb: Any) -> None:
+        from .spec import user_error
+
+        converted = user_error(error)
+        if converted is None:
+            previous(kind, error, tb)
+        else:
+            print(str(converted), file=sys.stderr)
+
+    hook.mlkube = True  # type: ignore[attr-defined]
+    sys.excepthook = hook
 
 
 class Environment(Spec):
@@ -144,14 +165,20 @@ class Platform(cdk8s.App):
     """
 
     def __init__(self, environments: Sequence[Environment | dict[str, Any]] = (), *, out_dir: str | os.PathLike[str] = "dist",
-                 gitops: GitOps | dict[str, Any] | None = None) -> None:
+                 gitops: GitOps | dict[str, Any] | None = None, tenancy: Tenancy | dict[str, Any] | None = None) -> None:
         super().__init__()
+        _report_user_errors_without_traceback()
         self.out_dir = Path(os.environ.get(OUT_ENV) or out_dir)
         self.problems: list[Problem] = []
         #: The GitOps layer (namespace guard rails, Argo CD, CI workflows) is on when settings are given.
         self.gitops: GitOps | None = None
         if gitops is not None:
             self.gitops, problems = parse_spec(GitOps, gitops, {}, "gitops")
+            self.problems += problems
+        #: What apps may do (gitops/tenancy.py): this, else the GitOps settings' tenancy, else the defaults.
+        self.tenancy: Tenancy | None = None
+        if tenancy is not None:
+            self.tenancy, problems = parse_spec(Tenancy, tenancy, {}, "tenancy")
             self.problems += problems
         #: Override keys ('<env>/<app>/<id>') a construct used; the rest are reported as typos.
         self.used_overrides: set[str] = set()
@@ -172,6 +199,11 @@ class Platform(cdk8s.App):
         """Define an app in every environment (or the named ones); usable as ``@platform.app("name")`` or directly."""
 
         def register(function: AppBuilder) -> AppBuilder:
+            problem = app_name_problem(name)
+            if problem is not None:
+                # Checked as the YAML blueprint's 'app' is: the name becomes a folder and a namespace.
+                self.problems.append(Problem(f"platform.app({name!r})", "name", problem, "e.g. platform.app(\"fraud-scoring\")"))
+                return function
             self.builders[name] = (function, environments)
             for environment in self.environments:
                 if environments is None or environment.name in environments:
@@ -207,6 +239,9 @@ class Platform(cdk8s.App):
         except MlkubeError as error:
             print(str(error), file=sys.stderr)
             sys.exit(error.exit_code)
+        except OSError as error:  # a read-only or full file system
+            print(f"error: {os_error_text(error)}", file=sys.stderr)
+            sys.exit(EXIT_USER_ERROR)
         self._write_cdk8s_outdir(result)
         print(result.summary(), file=sys.stderr)
 

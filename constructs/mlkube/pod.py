@@ -16,6 +16,7 @@ from pydantic import Field
 from .image import ImageSpec, is_digest_reference, resolve_image
 from .quantity import Quantity
 from .resources import ResourcesSpec, Scheduling
+from .apiserver_rules import EnvName
 from .spec import AbsolutePath, DnsLabel, Spec
 
 __all__ = [
@@ -103,7 +104,7 @@ class SecretEnv(Spec):
     into crash dumps and child processes), so each one states why; the reason is written into the object as a
     waiver of rule MLK-SEC-006."""
 
-    env: str = Field(description="Environment variable name.")
+    env: EnvName = Field(description="Environment variable name.")
     secret: str = Field(description="Name of an existing Secret.")
     key: str = Field(description="Key inside the Secret.")
     reason: str = Field(min_length=1, description="Why this secret must be an environment variable (e.g. 'the SDK reads only AWS_SECRET_ACCESS_KEY'); required.")
@@ -116,7 +117,7 @@ class SidecarSpec(Spec):
     image: ImageSpec = Field(description="Image of the sidecar.")
     command: list[str] | None = Field(None, description="Entrypoint override. Default: the image's.")
     args: list[str] | None = Field(None, description="Arguments. Default: the image's.")
-    env: dict[str, str] = Field(default_factory=dict, description="Environment variables. Default: none.")
+    env: dict[EnvName, str] = Field(default_factory=dict, description="Environment variables. Default: none.")
     ports: dict[DnsLabel, int] = Field(default_factory=dict, description="Named container ports, e.g. {'metrics': 9400}. Default: none.")
     cpu: Quantity = Field("100m", description="CPU request and limit. Default: 100m.")
     memory: Quantity = Field("128Mi", description="Memory request and limit. Default: 128Mi.")

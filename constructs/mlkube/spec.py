@@ -5,9 +5,11 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Mapping
+import types
+import typing
 from typing import Annotated, Any, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints, ValidationError, model_validator
 
 from .errors import Problem
 
@@ -21,7 +23,7 @@ DnsLabel = Annotated[str, StringConstraints(pattern=DNS_LABEL.pattern, max_lengt
 
 def _absolute(value: str) -> str:
     if not value.startswith("/"):
-        raise ValueError(f"must be an absolute path (got {value!r})")
+        raise ValueError("must be an absolute path, e.g. /var/run/secrets/db")
     return value
 
 
@@ -29,10 +31,45 @@ def _absolute(value: str) -> str:
 AbsolutePath = Annotated[str, AfterValidator(_absolute)]
 
 
+_INT64 = (-(2**63), 2**63 - 1)
+
+
+def _refused_number(value: Any) -> Any:
+    if isinstance(value, bool):
+        return f"{str(value).lower()} (a boolean)"
+    if isinstance(value, int) and not _INT64[0] <= value <= _INT64[1]:
+        return f"{value} (wider than a 64-bit integer)"
+    return value
+
+
+def _numeric(annotation: Any) -> bool:
+    """An int or float field (optionally ``| None``), where pydantic's lax mode would turn true into 1."""
+    if typing.get_origin(annotation) is Annotated:
+        return _numeric(typing.get_args(annotation)[0])
+    if annotation in (int, float):
+        return True
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        return any(_numeric(arg) for arg in typing.get_args(annotation))
+    return False
+
+
 class Spec(BaseModel):
     """Base of all specs: unknown fields are errors, values are immutable once validated."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_booleans_for_numbers(cls, data: Any) -> Any:
+        # pydantic's lax mode reads true as 1, so 'gpu: {count: true}' would ask for one GPU; and no Kubernetes
+        # integer is wider than int64 (the API server cannot decode 2**63). Handing the field a string instead
+        # makes pydantic refuse it at the field's own path (and blueprint line), showing what was given.
+        if isinstance(data, dict) and any(isinstance(value, bool) or (isinstance(value, int) and not _INT64[0] <= value <= _INT64[1])
+                                          for value in data.values()):
+            fields = cls.model_fields
+            data = {key: (_refused_number(value) if key in fields and _numeric(fields[key].annotation) else value)
+                    for key, value in data.items()}
+        return data
 
 
 S = TypeVar("S", bound=Spec)
@@ -119,3 +156,41 @@ def parse_spec(model: type[S], value: S | Mapping[str, Any] | None, fields: Mapp
         return model.model_validate(data), []
     except ValidationError as error:
         return None, problems_from_validation_error(error, model, where)
+
+
+def _spec_class(name: str) -> type[BaseModel] | None:
+    pending: list[type[BaseModel]] = [Spec]
+    while pending:
+        cls = pending.pop()
+        if cls.__name__ == name:
+            return cls
+        pending += cls.__subclasses__()
+    return None
+
+
+def _user_frame(tb: Any) -> str:
+    """``apps/main.py:12``: the last frame of the traceback outside mlkube and its libraries."""
+    import os
+
+    package = os.path.dirname(os.path.abspath(__file__))
+    found = ""
+    while tb is not None:
+        filename = tb.tb_frame.f_code.co_filename
+        if not os.path.abspath(filename).startswith(package) and "site-packages" not in filename and not filename.startswith("<"):
+            found = f"{os.path.relpath(filename) if os.path.isabs(filename) else filename}:{tb.tb_lineno}"
+        tb = tb.tb_next
+    return found
+
+
+def user_error(error: BaseException) -> Any:
+    """An MlkubeError for a spec built directly in a blueprint with a wrong value (a pydantic error
+    raised in user code, e.g. ``ExternalSecretSpec(mount_path="relative")``); None for anything else."""
+    from .errors import MlkubeError
+
+    if isinstance(error, MlkubeError):
+        return error
+    if not isinstance(error, ValidationError):
+        return None
+    model = _spec_class(error.title)
+    where = " ".join(part for part in (_user_frame(error.__traceback__), error.title) if part)
+    return MlkubeError(problems_from_validation_error(error, model or BaseModel, where), title=f"invalid {error.title}")

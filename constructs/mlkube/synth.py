@@ -156,8 +156,11 @@ def synthesize(platform: Platform, out_dir: Path) -> SynthResult:
 def _register_steps() -> None:
     """Every capability's steps, in the order they run (imported here: they use the lists above)."""
     from .gitops import steps as gitops
+    from .gitops.tenancy_checks import check_tenancy
+    from .validation.apiserver import check_apiserver_rules
     from .images.manifest import write_image_files
     from .pinning.synth_steps import apply_lock, require_pinned_images, write_lock
+    from .policy.credentials import check_output_files
     from .policy.synth_step import check_policy_step
     from .chart.argocd import use_chart_sources
     from .local_queues import add_local_queues
@@ -177,8 +180,11 @@ def _register_steps() -> None:
         check_policy_step,             # security policy: unwaived errors fail synth, warnings are printed
         check_connectivity_step,       # every declared connection is allowed by the NetworkPolicies, both ways
         gitops.check_overrides_used,   # an override naming no construct is a typo
+        check_tenancy,                 # apps stay in their namespace, declared kinds, secret keys and priority classes
+        check_apiserver_rules,         # keys, env names, sub-paths, int ranges, names the API server would refuse
     ])
     OUTPUTS.extend([write_image_files, write_lock, gitops.write_workflows])  # write_lock: the lock survives every synth
+    OUTPUTS.append(check_output_files)  # last: settings that reached files beside the manifests carry no credential
 
 
 _register_steps()

@@ -93,6 +93,8 @@ CASES: dict[str, tuple[Callable[[Objects], None], str, set[str]]] = {
     "MLK-SEC-007": (_add({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "default", "namespace": "fraud-scoring"}}),
                     "automountServiceAccountToken", set()),
     "MLK-SEC-008": (_move_pod_context_to_containers, f"{POD}.securityContext", set()),
+    "MLK-SEC-009": (_set(server, "env", [{"name": "HF_TOKEN", "value": "hf_" + "abcdefghij" * 3 + "wxyz"}]),
+                    f"{SERVER}.env[0].value", set()),
     "MLK-RES-001": (_set(server, "resources.requests", _DELETE), f"{SERVER}.resources.requests.cpu", set()),
     "MLK-RES-002": (_set(sidecar, "resources.limits", _DELETE), f"{SIDECAR}.resources.limits.memory", set()),
     "MLK-PRB-001": (_set(server, "livenessProbe", _DELETE), f"{SERVER}.livenessProbe", set()),

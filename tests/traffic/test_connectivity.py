@@ -112,6 +112,18 @@ def test_monitoring_scrapes_the_metrics_port_only():
     assert not view.cluster.check(prometheus, server, 8080).allowed
 
 
+def test_monitoring_scrapes_a_sidecar_exporter():
+    """Failing before: the example's dcgm-exporter sidecar (port 9400) was admitted from no one."""
+    from mlkube import SidecarSpec
+
+    exporter = SidecarSpec(name="dcgm-exporter", image="nvcr.io/nvidia/k8s/dcgm-exporter:4.2.3-4.1.3-ubuntu22.04", ports={"gpu-metrics": 9400})
+    platform, objects = build(lambda app: InferenceService(app, "fraud", image=IMAGE, sidecars=[exporter]))
+    view, _, _ = view_and_connections(platform, objects)
+    server, prometheus = pod_of(view, "Deployment", "fraud"), Pod("monitoring", {"app": "prometheus"}, "monitoring/prometheus")
+    assert view.cluster.check(prometheus, server, 9400).allowed
+    assert not view.cluster.check(ELSEWHERE, server, 9400).allowed
+
+
 def test_model_download_without_egress_fails_synth():
     """Failed before: no egress to S3/GCS/HF and no warning; the init container hung at start."""
     with pytest.raises(MlkubeError) as caught:

@@ -98,7 +98,7 @@ def test_validate_connectivity_prints_the_matrix_of_an_environment_folder():
     rank = row(text, "ml-llm-chat/Job/llm-finetune")
     assert rank[column(text, "ml-llm-chat/Job/llm-finetune")] == "all"          # every rank to every rank
     assert rank[column(text, "ml-llm-chat/Deployment/llm-server")] == "8000"    # a same-namespace client
-    assert row(text, "monitoring/(any pod)")[column(text, "ml-llm-chat/Deployment/llm-server")] == "8000"
+    assert row(text, "monitoring/(any pod)")[column(text, "ml-llm-chat/Deployment/llm-server")] == "8000,9400"  # metrics, dcgm-exporter
     assert row(text, "(a pod of another namespace)")[column(text, "ml-llm-chat/Deployment/llm-server")] == "-"
 
 

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 import click
 
-from ..errors import MlkubeError
+from ..errors import EXIT_USER_ERROR, MlkubeError, os_error_text
 
 __all__ = ["main", "handle_errors"]
 
@@ -30,6 +30,22 @@ def handle_errors(command: F) -> F:
         except MlkubeError as error:
             click.echo(str(error), err=True)
             sys.exit(error.exit_code)
+        except OSError as error:
+            # A read-only or full file system, a missing folder: the environment, not mlkube, said no.
+            click.echo(f"error: {os_error_text(error)}", err=True)
+            sys.exit(EXIT_USER_ERROR)
+        except Exception as error:
+            # A spec built directly in the blueprint with a wrong value raises pydantic's ValidationError
+            # in user code; pydantic is imported only when that happens (``mlkube diff`` never loads it).
+            if type(error).__name__ != "ValidationError":
+                raise
+            from ..spec import user_error
+
+            converted = user_error(error)
+            if converted is None:
+                raise
+            click.echo(str(converted), err=True)
+            sys.exit(converted.exit_code)
 
     return wrapper  # type: ignore[return-value]
 
@@ -45,6 +61,16 @@ class _LazyGroup(click.Group):
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*super().list_commands(ctx), *self.lazy})
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ValueError as error:
+            # click checks path arguments with os.stat while parsing, before any command runs; a NUL
+            # character makes that raise ValueError rather than report a bad parameter (found by the CLI fuzzer).
+            if "null byte" not in str(error):
+                raise
+            raise click.UsageError("an argument holds a NUL character (\\0), which no path or name may contain") from None
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name not in self.commands and cmd_name in self.lazy:

@@ -19,7 +19,16 @@ def app_entry(config: Path = Path("cdk8s.yaml")) -> Path:
     """The Python file that cdk8s.yaml's ``app`` command runs."""
     if not config.exists():
         raise MlkubeError.single("no cdk8s.yaml here and no --app given", hint="run in the config repo root, or pass --app apps/main.py")
-    settings = yaml.safe_load(config.read_text()) or {}
+    try:
+        settings = yaml.safe_load(config.read_text(encoding="utf-8")) or {}
+    except (yaml.YAMLError, UnicodeDecodeError, RecursionError) as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"{config}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(config)
+        raise MlkubeError.single(f"{config} is not valid YAML: {getattr(error, 'problem', None) or error}", where=where,
+                                 hint="it needs 'language: python' and 'app: python apps/main.py'") from None
+    if not isinstance(settings, dict):
+        raise MlkubeError.single(f"{config} must be a YAML mapping (got {type(settings).__name__})", where=str(config),
+                                 hint="it needs 'language: python' and 'app: python apps/main.py'")
     words = shlex.split(str(settings.get("app", "")))
     script = next((word for word in reversed(words) if word.endswith(".py")), None)
     if script is None:
@@ -28,15 +37,26 @@ def app_entry(config: Path = Path("cdk8s.yaml")) -> Path:
     return Path(script)
 
 
-def run_app(app: Path, out: Path | None) -> None:
-    """Run the blueprint file as ``__main__`` in this process (one Python and one Node start-up)."""
+def require_app_file(app: Path) -> None:
+    """The blueprint must be a Python file (runpy would also try a folder or a zip, and fail obscurely)."""
     if not app.exists():
         raise MlkubeError.single(f"app file {app} does not exist", hint="pass --app PATH or fix cdk8s.yaml")
+    if not app.is_file() or app.suffix != ".py":
+        raise MlkubeError.single(f"app {app} is not a Python file", hint="pass --app the platform's Python file, e.g. apps/main.py")
+
+
+def run_app(app: Path, out: Path | None) -> None:
+    """Run the blueprint file as ``__main__`` in this process (one Python and one Node start-up)."""
+    require_app_file(app)
     if out is not None:
         os.environ["MLKUBE_OUT"] = str(out)  # read by Platform (mlkube.platform.OUT_ENV)
     sys.path.insert(0, str(app.parent.absolute()))
     sys.argv = [str(app)]
-    runpy.run_path(str(app), run_name="__main__")
+    try:
+        runpy.run_path(str(app), run_name="__main__")
+    except SyntaxError as error:  # the file is not Python at all; other errors in it keep their traceback (user code)
+        raise MlkubeError.single(f"{app} is not valid Python: {error.msg}", where=f"{error.filename}:{error.lineno}",
+                                 hint="fix the blueprint file") from None
 
 
 @click.command("synth")

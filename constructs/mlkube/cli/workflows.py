@@ -10,7 +10,7 @@ from ..gitops.settings import GitOps
 from ..gitops.workflows import render_workflows
 from ..output import replace_files
 from . import handle_errors
-from .synth import app_entry
+from .synth import app_entry, require_app_file
 
 
 def _platform_gitops(app: Path) -> GitOps:
@@ -18,6 +18,7 @@ def _platform_gitops(app: Path) -> GitOps:
     import runpy
     import sys
 
+    require_app_file(app)
     sys.path.insert(0, str(app.parent.absolute()))
     namespace = runpy.run_path(str(app), run_name="mlkube_workflows")
     from ..platform import Platform

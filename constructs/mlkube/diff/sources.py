@@ -225,7 +225,7 @@ def _take_lock(tree: Tree) -> None:
         tree.revisions = _lock_revisions(data, tree.label, tree.notes)
         try:
             lock = json.loads(data)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested deeper than Python's JSON decoder goes
             lock = {}
     if IMAGES_MANIFEST in tree.files:
         (data,) = tree.fetch([IMAGES_MANIFEST])
@@ -246,7 +246,7 @@ def _builds(data: bytes, lock: Any) -> list[str]:
                 if (env, repository, tag) not in locked:
                     found.append(f"{image.get('name')}: {reference} ({env})")
         return found
-    except (ValueError, AttributeError, TypeError):
+    except (ValueError, AttributeError, TypeError, RecursionError):
         return []
 
 
@@ -261,7 +261,7 @@ def _lock_revisions(data: bytes, label: str, notes: list[str]) -> dict[str, dict
                 if isinstance(digest, str) and isinstance(revision, str) and revision:
                     index.setdefault(str(environment), {})[digest] = revision
         return index
-    except (ValueError, AttributeError, TypeError):
+    except (ValueError, AttributeError, TypeError, RecursionError):
         notes.append(f"{label}: {LOCK_FILE} is not in the expected shape; source revisions are not shown")
         return {}
 

@@ -45,15 +45,18 @@ def _metadata(name: str, gitops: GitOps, environment: Any, extra_annotations: di
     return metadata
 
 
-def _project(environment: Any, gitops: GitOps, manifests: list[Manifest]) -> dict[str, Any]:
-    namespaces = sorted({m.namespace for m in manifests if m.namespace} | {m.name for m in manifests if m.kind == "Namespace"})
+def _project(environment: Any, gitops: GitOps, manifests: list[Manifest], platform_tenancy: Any = None) -> dict[str, Any]:
+    """Allow-lists from what the platform declares (its apps' namespaces, its kinds), not from the output:
+    an object outside them is a synth error (gitops/tenancy_checks.py) and Argo CD would refuse it too."""
+    apps = {m.app for m in manifests if not m.app.startswith("_")}
+    namespaces = sorted({environment.namespace_for(app) for app in apps})
     clusters = environment.clusters or [environment.cluster]
-    kinds = sorted({(m.obj["apiVersion"].rpartition("/")[0], m.kind) for m in manifests if m.kind != "Namespace"})
+    tenancy = platform_tenancy or gitops.tenancy
     return {"apiVersion": _API, "kind": "AppProject", "metadata": _metadata(environment.name, gitops, environment), "spec": {
-        "clusterResourceWhitelist": [{"group": "", "kind": "Namespace"}],
+        "clusterResourceWhitelist": [{"group": group, "kind": kind} for group, kind in tenancy.cluster_kinds()],
         "description": f"mlkube environment {environment.name}" + (" (production)" if environment.production else ""),
         "destinations": [destination(cluster, namespace) for cluster in clusters for namespace in namespaces],
-        "namespaceResourceWhitelist": [{"group": group, "kind": kind} for group, kind in kinds],
+        "namespaceResourceWhitelist": [{"group": group, "kind": kind} for group, kind in tenancy.namespaced_kinds(environment.operators)],
         "sourceRepos": [gitops.repo_url],
     }}
 
@@ -112,10 +115,10 @@ def _application_set(environment: Any, gitops: GitOps, folders: dict[str, list[M
     }}
 
 
-def argocd_manifests(environment: Any, gitops: GitOps, manifests: list[Manifest]) -> list[Manifest]:
+def argocd_manifests(environment: Any, gitops: GitOps, manifests: list[Manifest], tenancy: Any = None) -> list[Manifest]:
     """The Argo CD objects of one environment, given every other object of it."""
     folders = _folders(environment, manifests)
-    objects = [_project(environment, gitops, manifests)]
+    objects = [_project(environment, gitops, manifests, tenancy)]
     objects += [_application_set(environment, gitops, folders)] if environment.clusters else _applications(environment, gitops, folders)
     where = f"{environment.name}/{ARGOCD_FOLDER}"
     return [Manifest(obj, f"{where}/{obj['kind']}/{obj['metadata']['name']}", environment.name, ARGOCD_FOLDER) for obj in objects]

@@ -20,6 +20,7 @@ from ..pinning.lock import LOCK_FILE, Lock, LockEntry, Promotion, fingerprint, l
 from ..pinning.rewrite import rewrite_text
 from ..pinning.scan import ImageScalar
 from ..pinning.tree import TreeFile, scan_tree
+from ..spec import DNS_LABEL
 
 __all__ = ["PromotionResult", "promote"]
 
@@ -96,11 +97,20 @@ def _rewrite(files: list[TreeFile], old: dict[str, LockEntry], new: dict[str, Lo
 @writes_output("dist")  # under the output lock, after recovering a killed run
 def promote(dist: Path, source: str, target: str, revision: str = "") -> PromotionResult:
     """Copy SRC's lock entries to the gated DST; refuse (nothing written) when DST is not gated by SRC or SRC is unpinned."""
+    if not dist.is_dir():
+        raise MlkubeError.single(f"{dist} is not a folder", where=str(dist), hint="pass --dist the synthesized config repo tree (default dist)")
     if not (dist / source).is_dir():
         raise MlkubeError.single(f"no environment {source!r} in {dist}", where=str(dist / source), hint=f"environments there: {_environments(dist)}")
     if source == target:
         raise MlkubeError.single(f"cannot promote {source!r} to itself", hint="mlkube promote staging prod")
     lock = load_lock(dist)
+    # The target is an environment synth wrote (a folder of dist/) or one the lock knows; anything else
+    # ('../x', a typo) would add a bogus environment to the lock.
+    known = {p.name for p in dist.iterdir() if p.is_dir()} | set(lock.environments) | set(lock.sources)
+    if not DNS_LABEL.fullmatch(target) or target == "images" or target not in known:
+        raise MlkubeError.single(f"no environment {target!r} in {dist}", where=str(dist / LOCK_FILE),
+                                 hint=f"environments there: {_environments(dist)}; run `mlkube synth` after adding an "
+                                      "environment to the platform")
     _check_chain(dist, lock, source, target)
     images = dict(lock.environments.get(source, {}))
     if not images:

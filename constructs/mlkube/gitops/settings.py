@@ -11,6 +11,7 @@ from pydantic import Field, NonNegativeInt, PositiveFloat, PositiveInt, model_va
 
 from ..quantity import Quantity
 from ..spec import DnsLabel, Spec
+from .tenancy import Tenancy
 
 __all__ = ["WorkloadOverride", "SyncPolicy", "QuotaSpec", "LimitRangeSpec", "NetworkSpec", "GitOps", "IN_CLUSTER"]
 
@@ -94,3 +95,4 @@ class GitOps(Spec):
     sign_images: bool = Field(False, description="Sign every pushed image keyless with cosign (Sigstore); only then does the build job get "
                               "`id-token: write`. Default: false.")
     cluster_label: str = Field("mlkube.dev/cluster", description="Label of Argo CD cluster secrets that the cluster generator matches against Environment.clusters. Default: mlkube.dev/cluster.")
+    tenancy: Tenancy = Field(default_factory=Tenancy, description="What apps may do: reserved namespaces, allowed kinds, secret key prefix, priority classes. Default: see Tenancy.")

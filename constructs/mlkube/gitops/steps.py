@@ -8,6 +8,7 @@ from ..errors import Problem
 from ..manifest import Manifest
 from .argocd import argocd_manifests
 from .platform_objects import platform_manifests
+from .tenancy_checks import tenancy_of
 from .sync_waves import annotate
 from .workflows import WORKFLOWS_FOLDER, render_workflows
 
@@ -49,7 +50,8 @@ def add_argocd_objects(ctx: SynthContext) -> None:
         return
     added: list[Manifest] = []
     for environment in ctx.platform.environments:
-        added += argocd_manifests(environment, gitops, [m for m in ctx.manifests if m.environment == environment.name])
+        added += argocd_manifests(environment, gitops, [m for m in ctx.manifests if m.environment == environment.name],
+                                  tenancy_of(ctx.platform)[0])
     ctx.manifests += added
 
 

@@ -44,7 +44,7 @@ def read_build_matrix(dist: Path) -> list[dict[str, Any]]:
         return []
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as error:
+    except (OSError, ValueError, RecursionError) as error:
         raise MlkubeError.single(f"cannot read {path}: {error}", hint="run mlkube synth to regenerate it") from None
     images = data.get("images") if isinstance(data, dict) else None
     if not isinstance(images, list):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..image import IMAGE_REFERENCE
+from ..image import match_reference
 
 __all__ = ["Reference", "parse_reference", "registry_of"]
 
@@ -36,7 +36,7 @@ class Reference:
 
 def parse_reference(text: str) -> Reference | None:
     """The parts of ``text``, or None when it is not a valid reference."""
-    if not isinstance(text, str) or not IMAGE_REFERENCE.match(text):
+    if not isinstance(text, str) or not match_reference(text):
         return None
     name, _, digest = text.partition("@")
     slash = name.rfind("/")

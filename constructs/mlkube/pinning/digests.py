@@ -74,7 +74,7 @@ def read_digest_files(paths: Iterable[Path], pairs: Iterable[str] = ()) -> dict[
         except OSError as error:
             problems.append(Problem(str(path), "", f"cannot read: {error.strerror}"))
             continue
-        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as error:
             problems.append(Problem(str(path), "", f"not valid JSON: {error}",
                                     "a buildah --digestfile holds only the digest: pass it as --digest REF=FILE"))
             continue

@@ -160,6 +160,10 @@ def parse_lock(text: str, where: str) -> Lock:
     except json.JSONDecodeError as error:
         raise MlkubeError([Problem(f"{where}:{error.lineno}:{error.colno}", "", f"not valid JSON: {error.msg}", hint)],
                           title="the image lock file cannot be read") from None
+    except RecursionError:
+        # Python's json decoder recurses once per nesting level; a lock is three levels deep.
+        raise MlkubeError([Problem(where, "", "nested too deeply to be an image lock", hint)],
+                          title="the image lock file cannot be read") from None
     problems: list[Problem] = []
     if not isinstance(data, dict) or data.get("version") != LOCK_VERSION or not isinstance(data.get("environments"), dict):
         raise MlkubeError([Problem(where, "version", f"expected an object with \"version\": {LOCK_VERSION} and \"environments\"", hint)],

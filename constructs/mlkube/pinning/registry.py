@@ -9,9 +9,15 @@ user marks insecure.
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import http.client
+import io
 import json
+import os
+import socket
 import ssl
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -22,7 +28,13 @@ from ..image import DIGEST
 from ..images.reference import DOCKER_HUB, DOCKER_HUB_API, registry_of
 from .auth import Credentials, parse_challenge
 
-__all__ = ["RegistryClient", "RegistryError", "MANIFEST_TYPES"]
+__all__ = ["RegistryClient", "RegistryError", "MANIFEST_TYPES", "DEFAULT_DEADLINE_SECONDS", "DEADLINE_ENV"]
+
+#: The longest one registry call (HEAD, token, GET together) may take: the socket timeout is per read, so
+#: a registry that sends one header byte at a time would otherwise hold ``pin --resolve`` for ever.
+DEFAULT_DEADLINE_SECONDS = 60.0
+#: Environment variable that overrides it (seconds).
+DEADLINE_ENV = "MLKUBE_REGISTRY_DEADLINE"
 
 MANIFEST_TYPES = (
     "application/vnd.oci.image.index.v1+json",
@@ -44,20 +56,107 @@ class _NoRedirectAuth(urllib.request.HTTPRedirectHandler):
     # A redirect to blob storage must not carry the registry's Authorization header along.
     def redirect_request(self, req, fp, code, msg, headers, newurl):  # type: ignore[no-untyped-def]
         new = super().redirect_request(req, fp, code, msg, headers, newurl)
-        if new is not None and urllib.parse.urlsplit(newurl).netloc != urllib.parse.urlsplit(req.full_url).netloc:
-            new.headers.pop("Authorization", None)
+        if new is not None:
+            new.deadline = getattr(req, "deadline", None)  # the redirect counts against the same deadline
+            if urllib.parse.urlsplit(newurl).netloc != urllib.parse.urlsplit(req.full_url).netloc:
+                new.headers.pop("Authorization", None)
         return new
+
+
+def _remaining(deadline: float | None) -> float | None:
+    if deadline is None:
+        return None
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise TimeoutError("the registry did not answer within the deadline")
+    return left
+
+
+class _DeadlineReader(io.RawIOBase):
+    """Socket reads that give up at the deadline: each read waits at most the time left, not a fresh timeout."""
+
+    def __init__(self, sock: socket.socket, deadline: float | None, per_read: float | None) -> None:
+        # The socket's own raw file keeps the descriptor open after urllib closes the connection object.
+        self._sock, self._raw, self._deadline, self._per_read = sock, sock.makefile("rb", buffering=0), deadline, per_read
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def,override]
+        left = _remaining(self._deadline)
+        self._sock.settimeout(min(x for x in (left, self._per_read) if x is not None) if (left or self._per_read) else None)
+        return self._raw.readinto(buffer)
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
+
+
+class _DeadlineSocket:
+    """The connection's socket, whose reader (http.client reads status, headers and body through
+    ``makefile``) and writes honour the deadline; everything else is the socket's own."""
+
+    def __init__(self, sock: socket.socket, deadline: float | None, per_read: float | None) -> None:
+        self._sock, self._deadline, self._per_read = sock, deadline, per_read
+
+    def makefile(self, mode: str = "r", *args, **kwargs):  # type: ignore[no-untyped-def]
+        return io.BufferedReader(_DeadlineReader(self._sock, self._deadline, self._per_read))
+
+    def sendall(self, data: bytes) -> None:
+        left = _remaining(self._deadline)
+        self._sock.settimeout(min(x for x in (left, self._per_read) if x is not None) if (left or self._per_read) else None)
+        self._sock.sendall(data)
+
+    def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
+        return getattr(self._sock, name)
+
+
+def _deadline_connection(base: type[http.client.HTTPConnection]) -> type[http.client.HTTPConnection]:
+    class Connection(base):  # type: ignore[valid-type,misc]
+        def __init__(self, *args, deadline: float | None = None, **kwargs) -> None:  # type: ignore[no-untyped-def]
+            super().__init__(*args, **kwargs)
+            self._deadline = deadline
+
+        def connect(self) -> None:
+            left = _remaining(self._deadline)
+            if left is not None:
+                self.timeout = min(left, self.timeout) if isinstance(self.timeout, (int, float)) else left
+            per_read = self.timeout if isinstance(self.timeout, (int, float)) else None
+            super().connect()  # TCP (and TLS) within the time left
+            self.sock = _DeadlineSocket(self.sock, self._deadline, per_read)
+
+    return Connection
+
+
+_HTTPConnection = _deadline_connection(http.client.HTTPConnection)
+_HTTPSConnection = _deadline_connection(http.client.HTTPSConnection)
+
+
+class _DeadlineHTTPHandler(urllib.request.HTTPHandler):
+    def http_open(self, req):  # type: ignore[no-untyped-def]
+        return self.do_open(functools.partial(_HTTPConnection, deadline=getattr(req, "deadline", None)), req)
+
+
+class _DeadlineHTTPSHandler(urllib.request.HTTPSHandler):
+    def https_open(self, req):  # type: ignore[no-untyped-def]
+        return self.do_open(functools.partial(_HTTPSConnection, deadline=getattr(req, "deadline", None)), req,
+                            context=self._context)
 
 
 class RegistryClient:
     """Resolves ``repository:tag`` to the digest the registry serves."""
 
-    def __init__(self, insecure: Iterable[str] = (), credentials: Credentials | None = None, timeout: float = 15.0) -> None:
+    def __init__(self, insecure: Iterable[str] = (), credentials: Credentials | None = None, timeout: float = 15.0,
+                 deadline: float | None = None) -> None:
         self.insecure = set(insecure)
         self.credentials = credentials if credentials is not None else Credentials()
+        #: Seconds one socket read or connect may wait.
         self.timeout = timeout
+        #: Seconds one digest lookup may take in all (every request, read and redirect of it).
+        self.deadline = deadline if deadline is not None else _deadline_from_environment()
         self._tokens: dict[tuple[str, str], str] = {}
-        self._opener = urllib.request.build_opener(_NoRedirectAuth(), urllib.request.HTTPSHandler(context=ssl.create_default_context()))
+        self._opener = urllib.request.build_opener(_NoRedirectAuth(), _DeadlineHTTPHandler(),
+                                                   _DeadlineHTTPSHandler(context=ssl.create_default_context()))
 
     def resolve_all(self, tagged: Iterable[tuple[str, str]], workers: int = 8) -> dict[tuple[str, str], str | RegistryError]:
         """Digest (or the error) of each (repository, tag), asked in parallel."""
@@ -77,34 +176,47 @@ class RegistryClient:
         api_host = DOCKER_HUB_API if host == DOCKER_HUB else host
         scheme = "http" if host in self.insecure or api_host in self.insecure else "https"
         url = f"{scheme}://{api_host}/v2/{path}/manifests/{urllib.parse.quote(tag)}"
-        response = self._request("HEAD", url, host, path)
-        digest = response.headers.get("Docker-Content-Digest")
-        if not digest:
-            # Some registries leave the header out of HEAD answers: hash the manifest itself.
-            body = self._request("GET", url, host, path).read()
-            digest = "sha256:" + hashlib.sha256(body).hexdigest()
+        deadline = time.monotonic() + self.deadline
+        try:
+            response = self._request("HEAD", url, host, path, deadline)
+            digest = response.headers.get("Docker-Content-Digest")
+            if not digest:
+                # Some registries leave the header out of HEAD answers: hash the manifest itself.
+                body = self._request("GET", url, host, path, deadline).read()
+                digest = "sha256:" + hashlib.sha256(body).hexdigest()
+        except (TimeoutError, http.client.HTTPException, OSError) as error:
+            if isinstance(error, TimeoutError) or time.monotonic() >= deadline:
+                raise RegistryError(f"the registry {host} did not answer {repository}:{tag} within {self.deadline:g} s ({url})",
+                                    f"it may be overloaded or not a registry; try again later (${DEADLINE_ENV} sets the "
+                                    "deadline); nothing was changed") from None
+            raise RegistryError(f"the registry {host} broke off the answer for {repository}:{tag}: {error}",
+                                "try again later; nothing was changed") from None
         if not DIGEST.match(digest):
             raise RegistryError(f"{repository}:{tag}: the registry answered an unexpected digest {digest!r}")
         return digest
 
-    def _request(self, method: str, url: str, host: str, path: str, retried: bool = False):  # type: ignore[no-untyped-def]
+    def _request(self, method: str, url: str, host: str, path: str, deadline: float,  # type: ignore[no-untyped-def]
+                 retried: bool = False):
         request = urllib.request.Request(url, method=method, headers={"Accept": ", ".join(MANIFEST_TYPES)})
+        request.deadline = deadline  # type: ignore[attr-defined]
         authorization = self._tokens.get((host, path))
         if authorization:
             request.add_header("Authorization", authorization)
         try:
-            return self._opener.open(request, timeout=self.timeout)
+            return self._opener.open(request, timeout=min(self.timeout, _remaining(deadline) or self.timeout))
         except urllib.error.HTTPError as error:
             if error.code == 401 and not retried:
-                self._tokens[(host, path)] = self._authorize(error.headers.get("WWW-Authenticate", ""), host, path)
-                return self._request(method, url, host, path, retried=True)
+                self._tokens[(host, path)] = self._authorize(error.headers.get("WWW-Authenticate", ""), host, path, deadline)
+                return self._request(method, url, host, path, deadline, retried=True)
             raise _http_error(error, url, host) from None
         except (urllib.error.URLError, OSError) as error:
             reason = getattr(error, "reason", error)
+            if isinstance(error, TimeoutError) or isinstance(reason, TimeoutError):
+                raise TimeoutError(str(reason)) from None  # digest() says which registry and the deadline
             raise RegistryError(f"cannot reach the registry {host} ({url}): {reason}",
                                 f"is it running? a registry without TLS needs --insecure-registry {host}") from None
 
-    def _authorize(self, challenge: str, host: str, path: str) -> str:
+    def _authorize(self, challenge: str, host: str, path: str, deadline: float) -> str:
         scheme, params = parse_challenge(challenge)
         basic = self.credentials.basic(host)
         if scheme == "basic":
@@ -116,6 +228,7 @@ class RegistryClient:
         query: dict[str, str] = {key: params[key] for key in ("service", "scope") if key in params}
         query.setdefault("scope", f"repository:{path}:pull")
         request = urllib.request.Request(params["realm"] + "?" + urllib.parse.urlencode(query))
+        request.deadline = deadline  # type: ignore[attr-defined]
         if basic:
             request.add_header("Authorization", f"Basic {basic}")
         try:
@@ -123,12 +236,25 @@ class RegistryClient:
                 body = json.loads(response.read())
         except urllib.error.HTTPError as error:
             raise RegistryError(f"the token service of {host} refused access (HTTP {error.code})", _LOGIN_HINT) from None
+        except TimeoutError:
+            raise
         except (urllib.error.URLError, OSError, ValueError) as error:
+            if isinstance(getattr(error, "reason", None), TimeoutError):
+                raise TimeoutError(str(error)) from None
             raise RegistryError(f"cannot get a token from {params['realm']}: {error}") from None
         token = body.get("token") or body.get("access_token") if isinstance(body, dict) else None
         if not token:
             raise RegistryError(f"the token service of {host} answered no token")
         return f"Bearer {token}"
+
+
+def _deadline_from_environment() -> float:
+    text = os.environ.get(DEADLINE_ENV, "")
+    try:
+        value = float(text) if text else DEFAULT_DEADLINE_SECONDS
+    except ValueError:
+        value = DEFAULT_DEADLINE_SECONDS
+    return value if value > 0 else DEFAULT_DEADLINE_SECONDS
 
 
 _LOGIN_HINT = "log in (docker login / buildah login) so that the Docker or containers auth file has credentials"

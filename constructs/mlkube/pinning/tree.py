@@ -78,7 +78,7 @@ def built_image_names(dist: Path) -> dict[tuple[str, str], str]:
     path = dist / IMAGES_MANIFEST
     try:
         data = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
-    except (OSError, ValueError) as error:
+    except (OSError, ValueError, RecursionError) as error:
         raise MlkubeError.single(f"cannot read {path}: {error}", where=str(path), hint="run mlkube synth again") from None
     names: dict[tuple[str, str], str] = {}
     for image in data.get("images", []) if isinstance(data, dict) else []:

@@ -332,3 +332,6 @@ def waiver_rule_known(target: Target) -> Iterator[Hit]:
         if rule_id not in RULES:
             yield Hit("metadata.annotations", f"annotation {key} waives {rule_id!r}, which is not a rule")
 
+
+
+from . import credentials  # noqa: E402,F401  (MLK-SEC-009: values that look like credentials)

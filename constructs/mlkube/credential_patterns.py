@@ -1,0 +1,79 @@
+"""Recognising credentials in text: tokens of known formats, URIs with a password, private keys, JWTs,
+and random values under secret-like names; and masking them. Pure (no mlkube imports), so that error
+messages everywhere can be redacted (errors.Problem) and the policy rule can use the same patterns.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from dataclasses import dataclass
+
+__all__ = ["Credential", "find_credentials", "mask", "redact", "SECRET_NAME", "MIN_ENTROPY"]
+
+# Formats as the gitleaks rules define them (github.com/gitleaks/gitleaks, config/gitleaks.toml: github-pat,
+# github-fine-grained-pat, github-oauth, github-app-token, github-refresh-token, aws-access-token,
+# huggingface-access-token, slack-*-token, private-key, jwt), and GitHub's token formats
+# (github.blog/2021-04-05-behind-githubs-new-authentication-token-formats).
+_FORMATS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("a GitHub token", re.compile(r"\b(?:ghp|gho|ghu|ghs|ghr)_[0-9A-Za-z]{36}\b")),
+    ("a GitHub fine-grained token", re.compile(r"\bgithub_pat_\w{82}\b")),
+    ("an AWS access key ID", re.compile(r"\b(?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16}\b")),
+    ("a Hugging Face token", re.compile(r"\bhf_[A-Za-z0-9]{30,}\b")),
+    ("a Slack token", re.compile(r"\bxox[abposre]-[0-9A-Za-z-]{10,}")),
+    ("a private key", re.compile(r"-----BEGIN[ A-Z0-9_-]{0,100}PRIVATE KEY(?: BLOCK)?-----")),
+    ("a JSON Web Token", re.compile(r"\bey[A-Za-z0-9_-]{17,}\.ey[A-Za-z0-9/\\_-]{17,}\.(?:[A-Za-z0-9/\\_-]{10,}={0,2})?")),
+)
+# scheme://user:password@host (RFC 3986 userinfo): the password is in the URI.
+_USERINFO = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://(?P<user>[^/\s:@]*):(?P<password>[^/\s@]+)@")
+#: Names under which a long random value is a credential (env names, ConfigMap keys, annotation keys).
+SECRET_NAME = re.compile(r"(?i)(passw(or)?d|passwd|pwd|secret|token|api[_-]?key|apikey|access[_-]?key|private[_-]?key|credential|auth)")
+_NOT_A_VALUE_NAME = re.compile(r"(?i)(_|-|\b)(file|path|dir|name|ref|url|uri|endpoint|mount|kind|type)$")
+#: Bits per character above which a value under a secret-like name is taken as random (gitleaks' generic rule uses 3.5).
+MIN_ENTROPY = 3.5
+_MIN_RANDOM_LENGTH = 16
+
+
+@dataclass(frozen=True)
+class Credential:
+    kind: str
+    masked: str
+
+
+def mask(secret: str) -> str:
+    """``ghp_…(40 characters)``: enough to find it, not enough to use it."""
+    shown = secret[:4] if len(secret) >= 12 else ""
+    return f"{shown}…({len(secret)} characters)"
+
+
+def _entropy(value: str) -> float:
+    counts = Counter(value)
+    return -sum(n / len(value) * math.log2(n / len(value)) for n in counts.values())
+
+
+def _random_value(value: str) -> bool:
+    return (len(value) >= _MIN_RANDOM_LENGTH and not any(c.isspace() for c in value) and not value.startswith("/")
+            and "://" not in value and _entropy(value) >= MIN_ENTROPY)
+
+
+def find_credentials(value: str, name: str = "") -> list[Credential]:
+    """The credentials in ``value`` (a string found under the key or env name ``name``)."""
+    found: list[Credential] = []
+    for kind, pattern in _FORMATS:
+        found += [Credential(kind, mask(match.group(0)) if kind != "a private key" else "a PEM block")
+                  for match in pattern.finditer(value)]
+    for match in _USERINFO.finditer(value):
+        found.append(Credential("a URI with a password", f"{match.group(0)[:match.start('password') - match.start()]}****@"))
+    if not found and name and SECRET_NAME.search(name) and not _NOT_A_VALUE_NAME.search(name) and _random_value(value):
+        found.append(Credential(f"a random value under the secret-like name {name!r}", mask(value)))
+    return found
+
+
+def redact(text: str) -> str:
+    """``text`` with every credential of a known format (and every URI password) replaced by its mask."""
+    if not any(marker in text for marker in ("_", "AKIA", "A3T", "ASIA", "ABIA", "ACCA", "xox", "BEGIN", "ey", "://")):
+        return text  # fast path: nothing any pattern could match
+    for kind, pattern in _FORMATS:
+        text = pattern.sub(lambda match: "[PEM block]" if kind == "a private key" else mask(match.group(0)), text)
+    return _USERINFO.sub(lambda match: match.group(0)[:match.start("password") - match.start()] + "****@", text)
