@@ -28,6 +28,7 @@ PLATFORM_KINDS: tuple[tuple[str, str], ...] = (
     ("kueue.x-k8s.io", "LocalQueue"), ("leaderworkerset.x-k8s.io", "LeaderWorkerSet"), ("monitoring.coreos.com", "PodMonitor"), ("monitoring.coreos.com", "PrometheusRule"),
     ("monitoring.coreos.com", "ServiceMonitor"), ("networking.k8s.io", "NetworkPolicy"), ("policy", "PodDisruptionBudget"),
     ("scheduling.volcano.sh", "PodGroup"), ("serving.kserve.io", "InferenceService"), ("snapshot.storage.k8s.io", "VolumeSnapshot"),
+    ("trainer.kubeflow.org", "TrainJob"),
 )
 #: The operator that serves each custom API group above: an environment that declares its operators
 #: allows only the kinds of those it has (least privilege; constructs already refuse the others).
@@ -35,6 +36,7 @@ OPERATOR_GROUPS: dict[str, str] = {
     "external-secrets.io": "external-secrets", "jobset.x-k8s.io": "jobset", "keda.sh": "keda", "kueue.x-k8s.io": "kueue",
     "leaderworkerset.x-k8s.io": "lws",
     "monitoring.coreos.com": "prometheus-operator", "scheduling.volcano.sh": "volcano", "serving.kserve.io": "kserve",
+    "trainer.kubeflow.org": "trainer",
 }
 #: Cluster-scoped kinds an app may own: only its own Namespace (the guard rails live in it).
 CLUSTER_KINDS: tuple[tuple[str, str], ...] = (("", "Namespace"),)
@@ -45,7 +47,7 @@ CLUSTER_KINDS: tuple[tuple[str, str], ...] = (("", "Namespace"),)
 #: 'argocd'). An app there would replace the operator's namespace guard rails and be synced over it.
 OPERATOR_NAMESPACES: frozenset[str] = frozenset({
     "argocd", "kserve", "knative-serving", "keda", "external-secrets", "kueue-system", "jobset-system", "lws-system", "volcano-system",
-    "volcano-monitoring", "cert-manager", "istio-system", "gpu-operator", "monitoring",
+    "volcano-monitoring", "cert-manager", "istio-system", "gpu-operator", "monitoring", "kubeflow-system",
 })
 _KIND = re.compile(r"^(?:(?P<group>[a-z0-9]([-a-z0-9.]*[a-z0-9])?)/)?(?P<kind>[A-Z][A-Za-z0-9]*)$")
 
