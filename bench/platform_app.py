@@ -9,6 +9,8 @@ import mlkube
 from mlkube import Environment, InferenceService, MlApp, Platform
 
 APPS = int(os.environ.get("MLKUBE_BENCH_APPS", "10"))
+#: The index of an app whose image gets a new tag (bench/run.py's re-synth with one app changed).
+CHANGED = int(os.environ.get("MLKUBE_BENCH_CHANGED", "-1"))
 # Model downloads leave the cluster over HTTPS (a URI model needs declared egress).
 ENVIRONMENTS = [Environment(name=name, namespace=f"{name}-{{app}}", network={"egress_https_cidrs": ["0.0.0.0/0"]})
                 for name in ("dev", "staging", "prod")]
@@ -23,7 +25,7 @@ def build_app(index: int):
             job = mlkube.GpuTrainingJob(app, "train", image=f"ghcr.io/acme/trainer-{index}:1.0", nodes=2,
                                         resources={"cpu": "8", "memory": "64Gi", "gpu": {"count": 8}})
             job.mount(volume)
-        server = InferenceService(app, "server", image=f"ghcr.io/acme/model-{index}:1.0",
+        server = InferenceService(app, "server", image=f"ghcr.io/acme/model-{index}:{'1.1' if index == CHANGED else '1.0'}",
                                   model="s3://models/m{index}/v1".replace("{index}", str(index)),
                                   resources={"cpu": "2", "memory": "4Gi"}, config={"MODEL_ID": str(index)})
         if volume is not None and hasattr(server, "mount"):

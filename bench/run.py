@@ -1,9 +1,12 @@
-"""Benchmarks at platform scale: `python bench/run.py [--sizes 10,100,5k,1000] [--runs 3]`.
+"""Benchmarks at platform scale: `python bench/run.py [--sizes 10,100,5k,20k,50k] [--runs 3] [--no-plus]`.
 
 For each size (apps x 3 environments), in the same run and on the same objects:
 - mlkube: the real `mlkube synth` (build, validate, write), `validate`, `pin`, `diff`, as subprocesses;
+  a re-synth into the same folder with nothing changed, and with one app changed (a new image tag);
 - cdk8s-plus: the same serving set written with cdk8s-plus high-level classes, `app.synth()`;
-- the floor: dumping the final object dicts with PyYAML's C dumper (files already parsed).
+- the floor: dumping the final object dicts with PyYAML's C dumper, in-process (files already parsed),
+  and as a process (start Python, read the dicts from JSON, dump, write every file);
+- `helm template` as a peer when helm is at .tools/helm/helm (or $HELM): one chart, one call for all apps.
 Prints wall time (median of runs), peak memory, objects per second and the ratios, and writes
 bench/RESULTS.md with the machine description and the commit. A script, not a test.
 """
@@ -42,14 +45,37 @@ for relative, obj in objects:
 print(time.perf_counter() - start)
 """
 
+#: The floor as a whole process: the final dicts from one JSON file (C parser), PyYAML's C dumper, every file written.
+FLOOR_PROCESS = r"""
+import json, sys, yaml
+from pathlib import Path
+dst = Path(sys.argv[2])
+objects = json.loads(Path(sys.argv[1]).read_text())
+folders = set()
+for relative, obj in objects:
+    target = dst / relative
+    if target.parent not in folders:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        folders.add(target.parent)
+    target.write_text(yaml.dump(obj, Dumper=yaml.CSafeDumper, sort_keys=True, default_flow_style=False))
+"""
 
-def run(command: list[str], apps: int, cwd: Path = ROOT) -> tuple[float, float, str]:
+#: Scratch on tmpfs where the machine has one: the figures are then the programs', not the shared disk's.
+SCRATCH = "/dev/shm" if Path("/dev/shm").is_dir() else None
+#: CPU seconds (user + system, with waited children) of the last run(): steadier than wall time on a shared machine.
+LAST_CPU = [0.0]
+HELM = Path(os.environ.get("HELM") or ROOT / ".tools" / "helm" / "helm")
+
+
+def run(command: list[str], apps: int, cwd: Path = ROOT, extra_env: dict[str, str] | None = None) -> tuple[float, float, str]:
     """Wall seconds, peak RSS in MiB of this process (with the children it waited for: jsii's Node), stdout."""
     start = time.perf_counter()
-    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        process = subprocess.Popen(command, cwd=cwd, env={**ENV, "MLKUBE_BENCH_APPS": str(apps)}, stdout=out, stderr=err, text=True)
+    with tempfile.TemporaryFile("w+", dir=SCRATCH) as out, tempfile.TemporaryFile("w+", dir=SCRATCH) as err:
+        process = subprocess.Popen(command, cwd=cwd, env={**ENV, "MLKUBE_BENCH_APPS": str(apps), **(extra_env or {})},
+                                   stdout=out, stderr=err, text=True)
         _, status, usage = os.wait4(process.pid, 0)
         seconds = time.perf_counter() - start
+        LAST_CPU[0] = usage.ru_utime + usage.ru_stime
         process.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
@@ -99,28 +125,69 @@ def bump_images(dist: Path, every: int = 10) -> None:
             file.write_text(file.read_text().replace(":1.0\n", ":1.1\n"))
 
 
-def measure(apps: int, runs: int) -> dict[str, object]:
+def dump_objects(dist: Path, path: Path) -> None:
+    import yaml
+    objects = [(str(p.relative_to(dist)), yaml.load(p.read_text(), Loader=yaml.CSafeLoader)) for p in sorted(dist.glob("*/*/*.yaml"))]
+    path.write_text(json.dumps(objects))
+
+
+def helm_chart(dist: Path, apps: int, chart: Path) -> None:
+    """A chart whose templates are app-0000's rendered files, ranged over every app of values.yaml."""
+    (chart / "templates").mkdir(parents=True)
+    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: peer\nversion: 0.1.0\n")
+    (chart / "values.yaml").write_text("apps:\n" + "".join(f"- app-{index:04d}\n" for index in range(apps)))
+    for environment in sorted(p.name for p in dist.iterdir() if p.is_dir() and (p / "app-0000").is_dir()):
+        documents = [f.read_text().replace("app-0000", "{{ $app }}") for f in sorted((dist / environment / "app-0000").glob("*.yaml"))]
+        body = "".join(f"---\n{text}" for text in documents)
+        (chart / "templates" / f"{environment}.yaml").write_text("{{- range $app := .Values.apps }}\n" + body + "{{- end }}\n")
+
+
+def measure(apps: int, runs: int, plus: bool = True) -> dict[str, object]:
     results: dict[str, list[float]] = {}
+    cpus: dict[str, list[float]] = {}
     peaks: dict[str, float] = {}
-    objects = 0
-    # tmpfs where the machine has one: the figures are then the programs', not the shared disk's.
-    scratch = "/dev/shm" if Path("/dev/shm").is_dir() else None
-    with tempfile.TemporaryDirectory(prefix="mlkube-bench-", dir=scratch) as folder:
+    objects = plus_objects = helm_objects = 0
+    with tempfile.TemporaryDirectory(prefix="mlkube-bench-", dir=SCRATCH) as folder:
         tmp = Path(folder)
         for attempt in range(runs):
             dist = tmp / f"dist-{attempt}"
             seconds, peak, _ = run(mlkube("synth", "--app", str(BENCH / "platform_app.py"), "--out", str(dist)), apps)
             results.setdefault("mlkube synth", []).append(seconds)
+            cpus.setdefault("mlkube synth", []).append(LAST_CPU[0])
             peaks["mlkube synth"] = max(peaks.get("mlkube synth", 0), peak)
             objects = count_objects(dist)
-            seconds, _, _ = run(mlkube("validate", str(dist)), apps)
+            seconds, peak, _ = run(mlkube("synth", "--app", str(BENCH / "platform_app.py"), "--out", str(dist)), apps)
+            results.setdefault("mlkube re-synth, unchanged", []).append(seconds)
+            cpus.setdefault("mlkube re-synth, unchanged", []).append(LAST_CPU[0])
+            peaks["mlkube re-synth, unchanged"] = max(peaks.get("mlkube re-synth, unchanged", 0), peak)
+            seconds, _, _ = run(mlkube("synth", "--app", str(BENCH / "platform_app.py"), "--out", str(dist)), apps,
+                                extra_env={"MLKUBE_BENCH_CHANGED": "0"})
+            results.setdefault("mlkube re-synth, one app changed", []).append(seconds)
+            cpus.setdefault("mlkube re-synth, one app changed", []).append(LAST_CPU[0])
+            seconds, peak, _ = run(mlkube("validate", str(dist)), apps)
             results.setdefault("mlkube validate", []).append(seconds)
+            cpus.setdefault("mlkube validate", []).append(LAST_CPU[0])
+            peaks["mlkube validate"] = max(peaks.get("mlkube validate", 0), peak)
             floor_seconds = float(run([PYTHON, "-c", FLOOR, str(dist), str(tmp / f"floor-{attempt}")], apps)[2].strip())
             results.setdefault("floor (PyYAML C dump)", []).append(floor_seconds)
-            seconds, peak, _ = run([PYTHON, str(BENCH / "cdk8s_plus_app.py"), str(tmp / f"plus-{attempt}")], apps)
-            plus_objects = count_documents(tmp / f"plus-{attempt}")
-            results.setdefault("cdk8s-plus synth", []).append(seconds)
-            peaks["cdk8s-plus synth"] = max(peaks.get("cdk8s-plus synth", 0), peak)
+            dump_objects(dist, tmp / "objects.json")
+            seconds, peak, _ = run([PYTHON, "-c", FLOOR_PROCESS, str(tmp / "objects.json"), str(tmp / f"floor-process-{attempt}")], apps)
+            results.setdefault("floor as a process", []).append(seconds)
+            cpus.setdefault("floor as a process", []).append(LAST_CPU[0])
+            peaks["floor as a process"] = max(peaks.get("floor as a process", 0), peak)
+            if HELM.is_file():
+                chart = tmp / f"chart-{attempt}"
+                helm_chart(dist, apps, chart)
+                seconds, _, rendered = run([str(HELM), "template", "peer", str(chart)], apps)
+                results.setdefault("helm template (peer)", []).append(seconds)
+                cpus.setdefault("helm template (peer)", []).append(LAST_CPU[0])
+                helm_objects = rendered.count("\nkind: ")
+            if plus:
+                seconds, peak, _ = run([PYTHON, str(BENCH / "cdk8s_plus_app.py"), str(tmp / f"plus-{attempt}")], apps)
+                plus_objects = count_documents(tmp / f"plus-{attempt}")
+                results.setdefault("cdk8s-plus synth", []).append(seconds)
+                cpus.setdefault("cdk8s-plus synth", []).append(LAST_CPU[0])
+                peaks["cdk8s-plus synth"] = max(peaks.get("cdk8s-plus synth", 0), peak)
             if has_command("pin"):
                 pinned = tmp / f"pinned-{attempt}"
                 shutil.copytree(dist, pinned)
@@ -128,22 +195,26 @@ def measure(apps: int, runs: int) -> dict[str, object]:
                 write_digests(pinned, digests)
                 seconds, _, _ = run(mlkube("pin", "--digests", str(digests), "--dist", str(pinned)), apps)
                 results.setdefault("mlkube pin", []).append(seconds)
+                cpus.setdefault("mlkube pin", []).append(LAST_CPU[0])
             if has_command("diff"):
                 head = tmp / f"head-{attempt}"
                 shutil.copytree(dist, head)
                 bump_images(head)
                 seconds, _, _ = run(mlkube("diff", str(dist), str(head), "--format", "json"), apps)
                 results.setdefault("mlkube diff", []).append(seconds)
+                cpus.setdefault("mlkube diff", []).append(LAST_CPU[0])
     medians = {name: statistics.median(values) for name, values in results.items()}
-    return {"apps": apps, "objects": objects, "plus_objects": plus_objects, "seconds": medians, "peak_mib": peaks}
+    counts = {"cdk8s-plus synth": plus_objects, "helm template (peer)": helm_objects}
+    cpu = {name: statistics.median(values) for name, values in cpus.items()}
+    return {"apps": apps, "objects": objects, "counts": counts, "seconds": medians, "cpu": cpu, "peak_mib": peaks}
 
 
 def startup(runs: int) -> float:
-    return statistics.median(run(mlkube("synth", "--app", str(BENCH / "platform_app.py"), "--out", tempfile.mkdtemp()), 1)[0] for _ in range(runs))
+    return statistics.median(run(mlkube("synth", "--app", str(BENCH / "platform_app.py"), "--out", tempfile.mkdtemp(dir=SCRATCH)), 1)[0] for _ in range(runs))
 
 
 def apps_for(target_objects: int) -> int:
-    with tempfile.TemporaryDirectory() as folder:
+    with tempfile.TemporaryDirectory(dir=SCRATCH) as folder:
         run(mlkube("synth", "--app", str(BENCH / "platform_app.py"), "--out", folder), 1)
         per_app = count_objects(Path(folder))
     return max(1, math.ceil(target_objects / per_app))
@@ -159,39 +230,64 @@ def describe_machine() -> str:
             f"- Python {machine.python_version()}, Node {node}, {machine.system()} {machine.release()}")
 
 
-def render(rows: list[dict[str, object]], start_up: float, runs: int) -> str:
-    lines = ["| apps x envs | objects | step | median s | objects/s | peak MiB | vs floor | mlkube synth vs cdk8s-plus (per object) |",
-             "|---|---|---|---|---|---|---|---|"]
+def help_time(runs: int) -> tuple[float, float]:
+    """Wall and CPU seconds of `mlkube --help` (medians)."""
+    walls, cpus = [], []
+    for _ in range(runs):
+        before = os.times()
+        walls.append(run(mlkube("--help"), 1)[0])
+        after = os.times()
+        cpus.append((after.children_user - before.children_user) + (after.children_system - before.children_system))
+    return statistics.median(walls), statistics.median(cpus)
+
+
+def render(rows: list[dict[str, object]], start_up: float, runs: int, help_seconds: float = 0.0, help_cpu: float = 0.0) -> str:
+    lines = ["| apps x envs | objects | step | median s | CPU s | objects/s | peak MiB | vs floor as a process (wall; CPU) | "
+             "mlkube synth vs cdk8s-plus (per object; in total; CPU in total) |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for row in rows:
         seconds: dict[str, float] = row["seconds"]  # type: ignore[assignment]
-        floor, plus, synth = seconds["floor (PyYAML C dump)"], seconds["cdk8s-plus synth"], seconds["mlkube synth"]
+        cpu: dict[str, float] = row["cpu"]  # type: ignore[assignment]
+        floor, synth = seconds["floor as a process"], seconds["mlkube synth"]
+        plus = seconds.get("cdk8s-plus synth")
         for step, value in seconds.items():
-            count = row["plus_objects"] if step == "cdk8s-plus synth" else row["objects"]
-            ratio_floor = f"{value / floor:.1f}x" if step != "floor (PyYAML C dump)" else "1.0x"
-            per_object = (plus / row["plus_objects"]) / (synth / row["objects"])  # type: ignore[operator]
-            ratio_plus = f"{per_object:.1f}x faster ({plus / synth:.1f}x in total)" if step == "mlkube synth" else ""
+            count = row["counts"].get(step) or row["objects"]  # type: ignore[union-attr]
+            ratio_floor = f"{value / floor:.2f}x" + (f"; {cpu[step] / cpu['floor as a process']:.2f}x" if step in cpu else "")
+            ratio_plus = ""
+            if step == "mlkube synth" and plus:
+                per_object = (plus / row["counts"]["cdk8s-plus synth"]) / (synth / row["objects"])  # type: ignore[index,operator]
+                ratio_plus = (f"{per_object:.1f}x faster; {plus / synth:.1f}x; "
+                              f"{cpu['cdk8s-plus synth'] / cpu['mlkube synth']:.1f}x")
             peak = row["peak_mib"].get(step, "")  # type: ignore[union-attr]
-            lines.append(f"| {row['apps']} x 3 | {count} | {step} | {value:.2f} | {count / value:,.0f} | "  # type: ignore[operator]
+            cpu_text = f"{cpu[step]:.2f}" if step in cpu else ""
+            lines.append(f"| {row['apps']} x 3 | {count} | {step} | {value:.2f} | {cpu_text} | {count / value:,.0f} | "  # type: ignore[operator]
                          f"{f'{peak:.0f}' if peak else ''} | {ratio_floor} | {ratio_plus} |")
     per_object = [(row["seconds"]["mlkube validate"] / row["objects"]) * 1000 for row in rows]  # type: ignore[index]
+    synth_ms = [(row["seconds"]["mlkube synth"] / row["objects"]) * 1000 for row in rows]  # type: ignore[index]
     lines += ["", f"Start-up (a one-app platform, `mlkube synth`, median of {runs}): **{start_up:.2f} s**.",
+              f"`mlkube --help`: {help_seconds:.3f} s wall, {help_cpu:.3f} s CPU (median of {runs}).",
+              f"`mlkube synth` per object (whole command): {', '.join(f'{v:.2f} ms' for v in synth_ms)}.",
               f"`mlkube validate` per object (whole command, including start-up): {', '.join(f'{v:.2f} ms' for v in per_object)}."]
     return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", default="10,100,5k", help="Apps per environment, comma-separated; '5k' means enough apps for about 5,000 objects.")
+    parser.add_argument("--sizes", default="10,100,5k", help="Apps per environment, comma-separated; '5k' (or '20k', '50k') means "
+                        "enough apps for about 5,000 (20,000, 50,000) objects.")
+    parser.add_argument("--no-plus", action="store_true", help="Skip the cdk8s-plus reference (minutes at 50k objects).")
     parser.add_argument("--runs", type=int, default=3, help="Runs per size; medians are reported.")
     parser.add_argument("--write", action="store_true", help="Write bench/RESULTS.md (the measured table; the analysis is kept).")
     options = parser.parse_args()
-    sizes = [apps_for(5000) if size == "5k" else int(size) for size in options.sizes.split(",")]
+    sizes = [apps_for(int(size[:-1]) * 1000) if size.endswith("k") else int(size) for size in options.sizes.split(",")]
     rows = []
     for apps in sizes:
         print(f"measuring {apps} apps x 3 environments ...", file=sys.stderr, flush=True)
-        rows.append(measure(apps, options.runs))
-    table = render(rows, startup(options.runs), options.runs)
-    report = f"## Measured\n\n{describe_machine()}\n- command: `python bench/run.py --sizes {options.sizes} --runs {options.runs}`\n\n{table}\n"
+        rows.append(measure(apps, options.runs, plus=not options.no_plus))
+    table = render(rows, startup(options.runs), options.runs, *help_time(options.runs))
+    flags = " --no-plus" if options.no_plus else ""
+    report = (f"## Measured\n\n{describe_machine()}\n- load average when it started: {os.getloadavg()[0]:.1f}\n"
+              f"- command: `python bench/run.py --sizes {options.sizes} --runs {options.runs}{flags}`\n\n{table}\n")
     print(report)
     if options.write:
         results = BENCH / "RESULTS.md"

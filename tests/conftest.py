@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+# Every object any test renders (in-process or through a CLI subprocess) is written by the fast emitter and by
+# PyYAML, and a difference fails the test (mlkube/render.py, issue 22).
+os.environ["MLKUBE_VERIFY_EMITTER"] = "1"
 
 from helpers import REPO_ROOT, SHARED_DIR
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, model_validator
 
-from .model import PvcModel, UriModel
+from .model import PvcModel, UriModel, download_form
 from .operators import Version, kserve_mode_name, kserve_version
 from .pod import PodBuilder, env_list
 from .spec import Spec
@@ -89,7 +89,7 @@ def _storage_uri(spec: InferenceServiceSpec) -> str | None:
     if isinstance(model, PvcModel):
         return f"pvc://{model.claim}/{model.path}".rstrip("/")
     if isinstance(model, UriModel):
-        return model.uri
+        return download_form(model.uri)
     return None
 
 

@@ -12,7 +12,8 @@ from .apiserver_rules import LocalPath
 from .spec import Spec
 from .traffic.model import EgressRule
 
-__all__ = ["Model", "UriModel", "PvcModel", "ModelSpec", "DEFAULT_DOWNLOADER_IMAGE", "CREDENTIALS_DIR", "downloader_credentials_env"]
+__all__ = ["Model", "UriModel", "PvcModel", "ModelSpec", "DEFAULT_DOWNLOADER_IMAGE", "CREDENTIALS_DIR", "downloader_credentials_env",
+           "ModelReference", "parse_model_reference", "download_form"]
 
 #: KServe's storage initializer understands s3://, gs://, hf://, https:// and more; pin it by digest in production.
 #: Without an explicit downloader_image, the environment's KServe version picks the tag (operators.storage_initializer_image).
@@ -37,7 +38,11 @@ _CREDENTIAL_FILES: dict[str, tuple[str, str]] = {
 _NOT_DOWNLOADED = {"oci": "OCI model images are served by KServe modelcars, not downloaded by the storage initializer",
                    "azureblob": "Azure blobs are https://<account>.blob.core.windows.net/<container>/<path> URLs to it"}
 _URI = re.compile(r"^(s3|gs|hf|oci|https|azureblob)://\S+$")
-_HF_URI = re.compile(r"^hf://[^/:\s]+/[^/:\s]+(:[^/\s]+)?$")
+# An optional revision after ':' (KServe's own syntax) or '@' (mlkube's, like an image digest); rendered with ':'.
+_HF_URI = re.compile(r"^hf://(?P<repo>[^/:@\s]+/[^/:@\s]+)([:@](?P<revision>[^/\s]+))?$")
+#: A Hugging Face commit sha: the only revision that cannot move (a branch or tag can).
+_HF_COMMIT = re.compile(r"^[0-9a-f]{40}$")
+_OCI_DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
 _PVC_URI = re.compile(r"^pvc://(?P<claim>[a-z0-9]([-a-z0-9]*[a-z0-9])?)(/(?P<path>.*))?$")
 
 
@@ -79,7 +84,7 @@ class UriModel(Spec):
         if scheme == "hf" and not _HF_URI.match(self.uri):
             # storage.py _download_hf: exactly one '/' between repo and model, an optional ':revision'.
             raise ValueError(f"model URI {self.uri!r}: the storage initializer reads hf://<organization>/<model>[:<revision>] "
-                             "(exactly one '/')")
+                             "(exactly one '/'; mlkube also reads hf://<organization>/<model>@<revision>)")
         if self.credentials_secret and scheme not in _CREDENTIAL_FILES:
             raise ValueError(f"credentials_secret {self.credentials_secret!r}: KServe's storage initializer reads {scheme}:// "
                              "credentials only from environment variables (https: '<host>-headers' JSON; Azure: AZURE_CLIENT_ID/"
@@ -88,6 +93,60 @@ class UriModel(Spec):
         if self.credentials_key and not self.credentials_secret:
             raise ValueError("credentials_key names a key of credentials_secret; set credentials_secret too")
         return self
+
+
+class ModelReference:
+    """A model URI, whether it names content that cannot change, and how to pin it when it can."""
+
+    def __init__(self, uri: str) -> None:
+        self.uri = uri
+        self.scheme = uri.split("://", 1)[0] if "://" in uri else ""
+        match = _HF_URI.match(uri) if self.scheme == "hf" else None
+        self.hf_repo: str | None = match["repo"] if match else None
+        self.hf_revision: str | None = match["revision"] if match else None
+
+    @property
+    def immutable(self) -> bool:
+        """Names exactly one content: a Hugging Face commit sha, an OCI manifest digest."""
+        if self.scheme == "hf":
+            return bool(self.hf_revision and _HF_COMMIT.match(self.hf_revision))
+        if self.scheme == "oci":
+            return bool(_OCI_DIGEST.search(self.uri))
+        return False
+
+    @property
+    def pinnable(self) -> bool:
+        """mlkube knows an immutable form of this scheme that the default downloader fetches exactly."""
+        return self.scheme in ("hf", "oci")
+
+    @property
+    def download(self) -> str:
+        """The form the downloader reads: KServe's storage initializer splits an hf:// URI at ':' for its revision
+        (kserve/kserve python/storage/kserve_storage/kserve_storage.py _download_hf: ``model_part.partition(":")``,
+        then ``snapshot_download(repo_id, revision=...)``), so a pinned revision downloads exactly that commit."""
+        if self.hf_repo:
+            return f"hf://{self.hf_repo}" + (f":{self.hf_revision}" if self.hf_revision else "")
+        return self.uri
+
+    def pin_hint(self) -> str:
+        if self.scheme == "hf":
+            repo = self.hf_repo or "org/name"
+            return (f"pin it as hf://{repo}@<revision> (a 40-hex commit sha), or run mlkube pin --resolve / "
+                    "--models FILE, then mlkube synth")
+        if self.scheme == "oci":
+            return "pin it as oci://<registry>/<repository>@sha256:<digest>, or run mlkube pin --models FILE, then mlkube synth"
+        return (f"{self.scheme}:// has no immutable form that KServe's storage initializer downloads exactly (it fetches "
+                "whatever the prefix holds at start-up): write each model version to a new path and never overwrite it, "
+                "or package it as an OCI artifact and use oci://...@sha256:<digest>")
+
+
+def parse_model_reference(uri: str) -> ModelReference:
+    return ModelReference(uri)
+
+
+def download_form(uri: str) -> str:
+    """``uri`` as the downloader reads it (hf://org/name@rev becomes hf://org/name:rev)."""
+    return ModelReference(uri).download
 
 
 def downloader_credentials_env(model: UriModel) -> list[dict[str, str]]:

@@ -159,6 +159,7 @@ def _register_steps() -> None:
     from .gitops.tenancy_checks import check_tenancy
     from .validation.apiserver import check_apiserver_rules
     from .images.manifest import write_image_files
+    from .pinning.models import apply_model_lock, require_pinned_models
     from .pinning.synth_steps import apply_lock, require_pinned_images, write_lock
     from .policy.credentials import check_output_files
     from .policy.synth_step import check_policy_step
@@ -171,12 +172,13 @@ def _register_steps() -> None:
 
     # Platform objects first, so the lock, sync waves and Argo CD's kind list see every object.
     # LocalQueues for the queues jobs name come after the namespace objects, so a 'default' LocalQueue is not emitted twice.
-    TRANSFORMS.extend([add_cross_namespace_senders, gitops.add_platform_objects, add_local_queues, apply_lock, gitops.add_sync_waves,
+    TRANSFORMS.extend([add_cross_namespace_senders, gitops.add_platform_objects, add_local_queues, apply_lock, apply_model_lock, gitops.add_sync_waves,
                        gitops.add_argocd_objects, use_chart_sources])  # use_chart_sources: GitOps(source='chart') deploys the locked chart
     CHECKS.extend([
         volume_sharing_step,           # single-writer volumes are not written by several pods at once
         new_volume_snapshots,          # a snapshot never copies a volume created in the same change
         require_pinned_images,         # production (and opted-in) environments run only pinned images
+        require_pinned_models,         # ... and serve only models pinned to one content
         check_policy_step,             # security policy: unwaived errors fail synth, warnings are printed
         check_connectivity_step,       # every declared connection is allowed by the NetworkPolicies, both ways
         gitops.check_overrides_used,   # an override naming no construct is a typo

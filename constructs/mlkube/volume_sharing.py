@@ -107,8 +107,9 @@ def _pinned_node_of(manifest: Manifest) -> str | None:
     return nodes.pop() if len(nodes) == 1 else None
 
 
-def pods_at_once(manifest: Manifest, items: list[Manifest]) -> int:
-    """How many pods of the workload may run at the same time."""
+def pods_at_once(manifest: Manifest, items: list[Manifest] | ScaleIndex) -> int:
+    """How many pods of the workload may run at the same time (``items``: the objects deployed with it, or their
+    ScaleIndex when asked for many workloads)."""
     spec = manifest.obj.get("spec") or {}
     if manifest.kind == "Job":
         return int(spec.get("parallelism", 1))
@@ -119,7 +120,8 @@ def pods_at_once(manifest: Manifest, items: list[Manifest]) -> int:
         jobs = spec.get("replicatedJobs") or []
         return sum(int(job.get("replicas", 1)) * int(((job.get("template") or {}).get("spec") or {}).get("parallelism", 1)) for job in jobs)
     if manifest.kind in ("Deployment", "StatefulSet", "ReplicaSet"):
-        replicas = int(spec["replicas"]) if "replicas" in spec else max(_scaled_maximum(manifest, items), 1)
+        scalers = items if isinstance(items, ScaleIndex) else ScaleIndex(items)
+        replicas = int(spec["replicas"]) if "replicas" in spec else max(scalers.maximum(manifest), 1)
         return replicas + (_surge(spec, replicas) if manifest.kind == "Deployment" else 0)
     if manifest.kind == "LeaderWorkerSet":
         # Groups of `size` pods (leader and workers), on as many nodes; rolling updates surge no extra group by default.
@@ -143,18 +145,28 @@ def _surge(spec: dict[str, Any], replicas: int) -> int:
     return int(surge)
 
 
-def _scaled_maximum(manifest: Manifest, items: list[Manifest]) -> int:
-    """The most replicas an HPA or a KEDA ScaledObject targeting the workload may set (0 when none targets it)."""
-    counts = [0]
-    for other in items:
-        other_spec = other.obj.get("spec") or {}
-        if other.namespace != manifest.namespace or (other_spec.get("scaleTargetRef") or {}).get("name") != manifest.name:
-            continue
-        if other.kind == "HorizontalPodAutoscaler":
-            counts.append(int(other_spec.get("maxReplicas", 1)))
-        elif other.kind == "ScaledObject":
-            counts.append(int(other_spec.get("maxReplicaCount", 100)))  # KEDA's default maxReplicaCount is 100
-    return max(counts)
+class ScaleIndex:
+    """The HPAs and KEDA ScaledObjects of an environment by (namespace, target name): built once per environment,
+    so a check over every workload stays linear (issue 22)."""
+
+    def __init__(self, items: list[Manifest]) -> None:
+        self._scalers: dict[tuple[str, str], list[Manifest]] = defaultdict(list)
+        for other in items:
+            if other.kind in ("HorizontalPodAutoscaler", "ScaledObject"):
+                target = ((other.obj.get("spec") or {}).get("scaleTargetRef") or {}).get("name")
+                if isinstance(target, str):  # another value never names a workload
+                    self._scalers[(other.namespace, target)].append(other)
+
+    def maximum(self, manifest: Manifest) -> int:
+        """The most replicas an HPA or a KEDA ScaledObject targeting the workload may set (0 when none targets it)."""
+        counts = [0]
+        for other in self._scalers.get((manifest.namespace, manifest.name), []):
+            other_spec = other.obj.get("spec") or {}
+            if other.kind == "HorizontalPodAutoscaler":
+                counts.append(int(other_spec.get("maxReplicas", 1)))
+            else:
+                counts.append(int(other_spec.get("maxReplicaCount", 100)))  # KEDA's default maxReplicaCount is 100
+        return max(counts)
 
 
 def check_volume_sharing(manifests: Iterable[Manifest]) -> list[Problem]:
@@ -169,15 +181,16 @@ def check_volume_sharing(manifests: Iterable[Manifest]) -> list[Problem]:
             if writes:
                 writers[(manifest.namespace, claim)].append(manifest)
     problems: list[Problem] = []
+    scalers = ScaleIndex(items)
     for key, users in mounters.items():
         claim = claims.get(key)
         if claim is not None:
-            found = list(_single_writer(claim, writers.get(key, []), items))
-            problems += found or list(_single_node(claim, users, items))
+            found = list(_single_writer(claim, writers.get(key, []), scalers))
+            problems += found or list(_single_node(claim, users, scalers))
     return problems
 
 
-def _single_node(claim: Manifest, users: list[Manifest], items: list[Manifest]) -> Iterator[Problem]:
+def _single_node(claim: Manifest, users: list[Manifest], items: ScaleIndex) -> Iterator[Problem]:
     """ReadWriteOnce: every mounting pod on one node; ReadWriteOncePod: one pod in all."""
     modes = (claim.obj.get("spec") or {}).get("accessModes") or ["ReadWriteOnce"]
     if any(mode in modes for mode in ("ReadWriteMany", "ReadOnlyMany")):
@@ -204,7 +217,7 @@ def _single_node(claim: Manifest, users: list[Manifest], items: list[Manifest]) 
                   "(nodeSelector kubernetes.io/hostname: <node>, e.g. server.pod_spec['nodeSelector'])")
 
 
-def _single_writer(claim: Manifest, users: list[Manifest], items: list[Manifest]) -> Iterator[Problem]:
+def _single_writer(claim: Manifest, users: list[Manifest], items: ScaleIndex) -> Iterator[Problem]:
     modes = (claim.obj.get("spec") or {}).get("accessModes") or []
     if "ReadWriteMany" in modes or not users:
         return

@@ -47,7 +47,9 @@ def test_inference_service_replica_range_storage_uri_and_gpus(tmp_path):
     ]
     # The GPU limit is covered by its row (requests and limits are one row); nothing else changed.
     assert other == []
-    assert risks == []
+    # A Hugging Face model without a commit in production is a risk of its own (mlkube.pinning.models).
+    assert [(risk.level.label, risk.reason.split(": each")[0]) for risk in risks] == [
+        ("high", "model hf://distilbert/sst-2-v2 is not pinned to one content in production")]
 
 
 def test_inference_service_custom_containers_are_rows_of_their_component(tmp_path):

@@ -218,13 +218,13 @@ def test_promote_copies_the_model_pins_with_the_images(tmp_path):
     _released(out)
     _platform(SERVER + ":1.0").synthesize(out)
     lock = json.loads((out / LOCK_FILE).read_text())
-    models = {"hf://acme/scorer": {"revision": "3f2a9c0"}}
+    models = {"hf://acme/scorer": {"pinned": "hf://acme/scorer@" + "3f2a9c0" * 5 + "abcde", "source": {"via": "resolve", "from": "x", "revision": "r0"}}}
     lock["environments"]["staging"]["models"] = models
     (out / LOCK_FILE).write_text(json.dumps(lock))
     assert run_mlkube("promote", "staging", "prod", "--dist", str(out)).returncode == 0
     assert json.loads((out / LOCK_FILE).read_text())["environments"]["prod"]["models"] == models
     assert run_mlkube("check", "--pinned", "--dist", str(out)).returncode == 0
     lock = json.loads((out / LOCK_FILE).read_text())
-    lock["environments"]["prod"]["models"]["hf://acme/scorer"]["revision"] = "0000000"
+    lock["environments"]["prod"]["models"]["hf://acme/scorer"]["pinned"] = "hf://acme/scorer@" + "0" * 40
     (out / LOCK_FILE).write_text(json.dumps(lock))
     assert run_mlkube("check", "--pinned", "--dist", str(out)).returncode == 1

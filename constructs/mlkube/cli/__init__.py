@@ -72,6 +72,23 @@ class _LazyGroup(click.Group):
                 raise
             raise click.UsageError("an argument holds a NUL character (\\0), which no path or name may contain") from None
 
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """``mlkube --help`` lists the commands from SUMMARIES without importing them (0.1 s instead of 1.7 s);
+        a command without a summary is imported for its help (tests/cli/test_startup.py keeps them equal)."""
+        rows: list[tuple[str, click.Command]] = []
+        for name in self.list_commands(ctx):
+            command: click.Command | None
+            if name not in self.commands and name in SUMMARIES:
+                command = click.Command(name, help=SUMMARIES[name])
+            else:
+                command = self.get_command(ctx, name)
+            if command is not None and not command.hidden:
+                rows.append((name, command))
+        if rows:
+            limit = formatter.width - 6 - max(len(name) for name, _ in rows)
+            with formatter.section("Commands"):
+                formatter.write_dl([(name, command.get_short_help_str(limit)) for name, command in rows])
+
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name not in self.commands and cmd_name in self.lazy:
             self.add_command(importlib.import_module(f".{self.lazy[cmd_name]}", __name__).command, cmd_name)
@@ -82,6 +99,24 @@ class _LazyGroup(click.Group):
 @click.version_option(package_name="mlkube")
 def main() -> None:
     """mlkube: typed cdk8s constructs for ML workloads, compiled into a GitOps config repo."""
+
+
+#: The first paragraph of each lazy command's help, for ``mlkube --help`` (tests/cli/test_startup.py checks them).
+SUMMARIES = {
+    "blueprint": "YAML blueprints (apps/<team>/mlkube.yaml): JSON Schemas and checks.",
+    "boot": "Boot the pods of FOLDER (an app of a synthesized tree, e.g. dist/dev/llm-chat) in podman, offline.",
+    "chart": "Export APP as a Helm chart: templates equal to synth's objects, values from its specs, values.schema.json.",
+    "check": "Check the synthesized tree in DIST; exit 1 listing each finding.",
+    "diff": "Compare two sides of the config repo: each a folder, or a git revision REV or REV:PATH of --repo.",
+    "images": "Built images (dist/images.json): plan CI's builds.",
+    "init": "Write a config repo into FOLDER: blueprint, tests with snapshots, dist/, CI, README.",
+    "pin": "Pin image references in DIST by digest and record them in DIST/images.lock.json.",
+    "promote": "Copy the locked images of SOURCE (repository, tag, digest; model pins) to the gated TARGET (lock file and TARGET's manifests), so TARGET runs the bytes SOURCE tested.",
+    "schemas": "JSON Schemas for custom resources, in the {group}/{kind}_{version}.json layout.",
+    "synth": "Synthesize the platform into OUT/<environment>/<app>/, validating every object first.",
+    "validate": "Validate Kubernetes YAML files and folders: strict schemas and cross-object checks (and --policy).",
+    "workflows": "Write the config repo's CI workflows: pull request (synth, validate, diff comment), release (build, scan, push, sign, pin) and promotion (manual, reviewed).",
+}
 
 
 def _register() -> None:

@@ -14,6 +14,7 @@ from ..policy.cli import run_policy_check
 from ..policy.model import PolicySettings
 from ..validation import SchemaCatalog, ValidationSettings, check_cross_object
 from ..validation.schemas import DEFAULT_KUBERNETES_VERSION
+from ..validation.stream import validate_by_folder
 from . import handle_errors
 
 
@@ -75,19 +76,26 @@ def command(paths: tuple[Path, ...], crd_schemas: tuple[Path, ...], strict: bool
             connectivity: bool) -> None:
     """Validate Kubernetes YAML files and folders: strict schemas and cross-object checks (and --policy)."""
     catalog = SchemaCatalog(ValidationSettings(kubernetes_version, tuple(crd_schemas), strict))
-    manifests = load_manifests(paths)
-    problems, unknown = validate_manifests(manifests, catalog)
+    policy_failed = False
+    whole_tree = policy or connectivity  # the policy report and the connectivity matrix read every object at once
+    if whole_tree:
+        manifests = load_manifests(paths)
+        problems, unknown = validate_manifests(manifests, catalog)
+        count = len(manifests)
+    else:  # folder by folder: memory bounded by the largest folder (issue 22)
+        problems, unknown, count = validate_by_folder(paths, lambda group: validate_manifests(group, catalog))
     for kind in unknown:
         click.echo(f"note: no schema for {kind}; not validated (give --crd-schemas DIR, or --strict to fail)", err=True)
     _note_skipped_rules(catalog)
-    policy_failed = policy and run_policy_check(manifests, paths, output_format=output_format, output=output,
-                                                settings=PolicySettings(allowed_registries, require_digests)).failed
+    if policy:
+        policy_failed = run_policy_check(manifests, paths, output_format=output_format, output=output,
+                                         settings=PolicySettings(allowed_registries, require_digests)).failed
     if connectivity and not problems:  # the evaluator reads policies the schemas accepted
         from ..traffic.matrix import print_matrices
 
         print_matrices(manifests, paths)
     if problems:
-        raise MlkubeError(problems, title=f"{len(manifests)} objects validated, some are invalid", exit_code=EXIT_FINDINGS)
+        raise MlkubeError(problems, title=f"{count} objects validated, some are invalid", exit_code=EXIT_FINDINGS)
     if policy_failed:
         sys.exit(EXIT_FINDINGS)
-    click.echo(f"{len(manifests)} objects valid (Kubernetes {kubernetes_version}, strict)", err=policy and output is None)
+    click.echo(f"{count} objects valid (Kubernetes {kubernetes_version}, strict)", err=policy and output is None)

@@ -15,7 +15,7 @@ from ..manifest import POD_TEMPLATE_PATHS, pod_template
 from ..quantity import parse_quantity
 from .model import FieldChange, join_path
 
-__all__ = ["FieldValue", "fields_of", "field_changes", "ImageRef", "parse_image", "short_image", "containers",
+__all__ = ["FieldValue", "fields_of", "field_changes", "ImageRef", "parse_image", "short_image", "short_model", "containers",
            "template_spec_path", "KSERVE_COMPONENTS", "GPU_RESOURCE", "GPU_PRODUCT_LABEL", "ABSENT"]
 
 #: How Markdown shows an absent value (JSON writes null).
@@ -135,9 +135,31 @@ def _pod_fields(base: str, pod_spec: dict[str, Any], revision_of: RevisionLookup
         found[_label(prefix, "volumes")] = FieldValue(volumes, ", ".join(volumes), (f"{base}.volumes",), (*rank, 1, 1))
     for group, name, container in containers(pod_spec):
         label = " ".join(filter(None, (prefix, "init" if group == "initContainers" else "", name)))
+        model = _downloaded_model(group, name, container)
+        if model is not None:  # the model is its own row: a new revision shows even when nothing else changed
+            found[_label(prefix, "model")] = FieldValue(model, short_model(model), (f"{base}.{group}[{name}].args",), (*rank, 1, 2))
         found.update(_container_fields(label, f"{base}.{group}[{name}]", container, revision_of,
                                        (*rank, 2, group != "initContainers", name)))
     return found
+
+
+def _downloaded_model(group: str, name: str, container: dict[str, Any]) -> str | None:
+    """The URI mlkube's model-downloader init container fetches (its first argument)."""
+    args = container.get("args")
+    if group == "initContainers" and name == "model-downloader" and isinstance(args, list) and args and isinstance(args[0], str):
+        return args[0]
+    return None
+
+
+_HF_COMMIT_SUFFIX = re.compile(r"^(hf://[^:@\s]+)[:@]([0-9a-f]{40})$")
+
+
+def short_model(uri: Any) -> str | None:
+    """A model URI with a Hugging Face commit cut to 12 hex digits, like an image digest (``hf://org/name@0123456789ab``)."""
+    match = _HF_COMMIT_SUFFIX.match(uri) if isinstance(uri, str) else None
+    if match:
+        return f"{match[1]}@{match[2][:_DIGEST_HEX]}"
+    return short_image(uri) if isinstance(uri, str) and uri.startswith("oci://") else _shown(uri)
 
 
 def _label(prefix: str, field: str) -> str:
@@ -186,7 +208,7 @@ def _kserve_fields(spec: dict[str, Any], revision_of: RevisionLookup | None) -> 
         model = body.get("model")
         if isinstance(model, dict):
             uri = model.get("storageUri")
-            found[f"{component}: model storage URI"] = FieldValue(uri, _shown(uri), (f"{base}.model.storageUri",), (*rank, 0))
+            found[f"{component}: model storage URI"] = FieldValue(uri, short_model(uri), (f"{base}.model.storageUri",), (*rank, 0))
             found.update(_container_fields(f"{component} model", f"{base}.model", model, revision_of, (*rank, 2, True, "")))
         found.update(_pod_fields(base, body, revision_of, component, rank))
     return found

@@ -408,12 +408,27 @@ def _digest_to_tag(change: ObjectChange, _: RiskContext) -> Iterator[Risk]:
                                                "the tag can move to other content")
 
 
+def _mutable_model(change: ObjectChange, context: RiskContext) -> Iterator[Risk]:
+    """A model that can change after review, in production: replicas may serve different weights, a rollback keeps the new ones."""
+    from ..model import ModelReference
+    from ..pinning.models import model_fields
+
+    if change.head is None or change.status == "unchanged" or change.environment not in context.production:
+        return
+    for found in model_fields(change.head.obj):
+        ref = ModelReference(found.value)
+        if not ref.immutable:
+            level = Level.HIGH if ref.pinnable else Level.MEDIUM
+            yield Risk(level, SECURITY, f"model {found.value} is not pinned to one content in production: "
+                                        f"each pod start downloads whatever it names then; {ref.pin_hint()}")
+
+
 RULES: tuple[Rule, ...] = (
     _claim_loss, _statefulset_claims_deleted,
     _application_removed, _protection_lost, _snapshot_of_new_claim,
     _immutable_fields, _moved_between_apps,
     _scale_to_zero, _pdb_removed,
-    _restricted_lost, _host_access_added, _network_policy_removed, _digest_to_tag,
+    _restricted_lost, _host_access_added, _network_policy_removed, _digest_to_tag, _mutable_model,
 )
 
 

@@ -113,9 +113,9 @@ def promote(dist: Path, source: str, target: str, revision: str = "") -> Promoti
                                       "environment to the platform")
     _check_chain(dist, lock, source, target)
     images = dict(lock.environments.get(source, {}))
-    if not images:
+    if not images and not lock.models.get(source):  # a platform of digest-pinned images may still promote model pins
         raise MlkubeError(
-            [Problem(str(dist / LOCK_FILE), f"environments.{source}", "no locked images", f"run `mlkube pin` for {source} first")],
+            [Problem(str(dist / LOCK_FILE), f"environments.{source}", "no locked images or models", f"run `mlkube pin` for {source} first")],
             title=f"cannot promote {source} to {target}: nothing is locked", exit_code=EXIT_FINDINGS)
     problems = _unpinned(dist, source, images)
     if problems:

@@ -13,8 +13,8 @@ The key of an entry is the built image's name, or the repository for a registry 
 A gated environment (see mlkube.gitops.chain) also has ``promoteFrom`` (written by synth: where its
 images may come from) and, once promoted, ``promoted``: the source, the revision whose lock was
 copied and a fingerprint of the copied entries, so that `mlkube check --pinned` sees any later
-change that did not come through `mlkube promote`. ``models`` (model pins, when a tool writes
-them) are kept as they are and promoted with the images.
+change that did not come through `mlkube promote`. ``models`` (model pins: URI -> immutable form and
+source, see mlkube.pinning.models) are applied by synth and promoted with the images.
 
 ``"bases"`` (optional) locks the base images that generated Dockerfiles start FROM, for every
 environment at once (a Dockerfile serves them all): ``{"python:3.11-slim-bookworm": "sha256:..."}``.
@@ -212,8 +212,13 @@ def _parse_charts(charts: Any, where: str, lock: Lock, problems: list[Problem]) 
 
 
 def _chain_fields(lock: Lock, env: str, body: dict[str, Any], where: str, problems: list[Problem]) -> None:
-    if isinstance(body.get("models"), dict) and body["models"]:
-        lock.models[env] = body["models"]
+    if "models" in body:
+        from .models import model_pin_problems
+
+        found = model_pin_problems(env, body["models"], where)
+        problems += found
+        if not found and body["models"]:
+            lock.models[env] = body["models"]
     if "promoteFrom" in body:
         if isinstance(body["promoteFrom"], str) and body["promoteFrom"]:
             lock.sources[env] = body["promoteFrom"]

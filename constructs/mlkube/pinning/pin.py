@@ -11,12 +11,13 @@ from pathlib import Path
 from ..errors import MlkubeError, Problem
 from ..output import replace_files, writes_output
 from .lock import LOCK_FILE, Lock, load_lock
+from .models import HuggingFaceResolver, model_replacements, plan_model_pins
 from .plan import PinPlan, plan_pins, unpinned_tags
 from .registry import RegistryClient, RegistryError
 from .rewrite import rewrite_text
 from .tree import TreeFile, built_image_names, scan_tree
 
-__all__ = ["PinResult", "pin_from_digests", "pin_from_registry", "default_revision"]
+__all__ = ["PinResult", "ModelPinning", "pin_from_digests", "pin_from_registry", "default_revision"]
 
 
 @dataclass
@@ -25,13 +26,18 @@ class PinResult:
     files: int
     lock_changed: bool
     unpinned: list[str]
+    models_changed: bool = False
 
     def summary(self) -> str:
         if not self.references and not self.lock_changed:
             text = "nothing to pin: no file changed"
+        elif not self.references and self.models_changed:
+            text = "pinned no image reference"
         else:
             text = f"pinned {self.references} image reference{'s' if self.references != 1 else ''} in {self.files} files"
             text += "; lock updated" if self.lock_changed else ""
+        if self.models_changed:
+            text += "\nmodel pins updated in the lock and the manifests"
         if self.unpinned:
             shown = ", ".join(self.unpinned[:5]) + (", ..." if len(self.unpinned) > 5 else "")
             text += f"\nnote: {len(self.unpinned)} image references have no digest yet ({shown}); mlkube check --pinned lists them"
@@ -55,11 +61,32 @@ def _entry_files(dist: Path, lock: Lock) -> list[TreeFile]:
     return [tree_file for tree_file in scan_tree(dist) if tree_file.environment not in lock.sources]
 
 
+@dataclass
+class ModelPinning:
+    """What pins models: a map from CI (``--models FILE``) and/or the Hugging Face API (``--resolve``)."""
+
+    given: dict[str, str] | None = None
+    given_from: str = ""
+    resolver: HuggingFaceResolver | None = None
+    #: Resolves oci:// model tags by the registry's HEAD (``--resolve``).
+    registry: RegistryClient | None = None
+
+
+def _pin_models(dist: Path, lock: Lock, files: list[TreeFile], models: ModelPinning | None, revision: str) -> tuple[Lock, bool]:
+    """Model pins of the entry environments, before any write (so that images and models change together or not at all)."""
+    if models is None:
+        return lock, False
+    entry = {tree_file.environment for tree_file in files}
+    return plan_model_pins(dist, lock, entry, revision, given=models.given, given_from=models.given_from, resolver=models.resolver,
+                           registry=models.registry)
+
+
 @writes_output("dist")  # under the output lock, after recovering a killed run
-def pin_from_digests(dist: Path, digests: dict[str, str], revision: str) -> PinResult:
+def pin_from_digests(dist: Path, digests: dict[str, str], revision: str, models: ModelPinning | None = None) -> PinResult:
     """Pin with digests CI reported; a digest for an image the tree does not use is an error."""
-    lock = load_lock(dist)
+    before = lock = load_lock(dist)
     files = _entry_files(dist, lock)
+    lock, models_changed = _pin_models(dist, lock, files, models, revision)
     plan = plan_pins(files, lock, lambda repo, tag: digests.get(f"{repo}:{tag}"), built_image_names(dist), revision)
     unknown = sorted(set(digests) - plan.used)
     if unknown:
@@ -67,14 +94,15 @@ def pin_from_digests(dist: Path, digests: dict[str, str], revision: str) -> PinR
         raise MlkubeError([Problem("digests", reference, f"names an image that no manifest in {dist} uses",
                                    f"images in the tree include: {', '.join(used)}" if used else "the tree has no images")
                            for reference in unknown], title="the digests given cannot be used; nothing was changed")
-    return _apply(dist, plan, files)
+    return _apply(dist, plan, files, models_changed, before)
 
 
 @writes_output("dist")
-def pin_from_registry(dist: Path, client: RegistryClient, revision: str) -> PinResult:
-    """Pin every tagged image value with the digest its registry serves for the tag."""
-    lock = load_lock(dist)
+def pin_from_registry(dist: Path, client: RegistryClient, revision: str, models: ModelPinning | None = None) -> PinResult:
+    """Pin every tagged image value with the digest its registry serves for the tag (and models, when asked)."""
+    before = lock = load_lock(dist)
     files = _entry_files(dist, lock)
+    lock, models_changed = _pin_models(dist, lock, files, models, revision)
     answers = client.resolve_all(unpinned_tags(files))
     errors = [Problem(f"{repo}:{tag}", "", answer.message, answer.hint)
               for (repo, tag), answer in answers.items() if isinstance(answer, RegistryError)]
@@ -82,7 +110,7 @@ def pin_from_registry(dist: Path, client: RegistryClient, revision: str) -> PinR
         raise MlkubeError(errors, title="the registry did not give every digest; nothing was changed")
     digests = {key: str(value) for key, value in answers.items()}
     plan = plan_pins(files, lock, lambda repo, tag: digests.get((repo, tag)), built_image_names(dist), revision)
-    return _apply(dist, plan, files)
+    return _apply(dist, plan, files, models_changed, before)
 
 
 def _read_only(path: Path) -> bool:
@@ -91,14 +119,17 @@ def _read_only(path: Path) -> bool:
     return path.exists() and not path.stat().st_mode & stat.S_IWUSR
 
 
-def _apply(dist: Path, plan: PinPlan, files: list[TreeFile]) -> PinResult:
+def _apply(dist: Path, plan: PinPlan, files: list[TreeFile], models_changed: bool = False, before: Lock | None = None) -> PinResult:
     texts = {tree_file.path: tree_file.text for tree_file in files}
     updates: dict[Path, bytes] = {}
-    for path in sorted(plan.replacements):
-        new = rewrite_text(texts[path], plan.replacements[path])
+    replacements = {path: dict(found) for path, found in plan.replacements.items()}
+    for path, found in (model_replacements(files, before, plan.lock) if models_changed and before is not None else {}).items():
+        replacements.setdefault(path, {}).update(found)
+    for path in sorted(replacements):
+        new = rewrite_text(texts[path], replacements[path])
         if new != texts[path]:
             updates[path] = new.encode("utf-8")
-    if plan.lock_changed:
+    if plan.lock_changed or models_changed:
         updates[dist / LOCK_FILE] = plan.lock.to_bytes()
     blocked = [path for path in updates if _read_only(path)]
     if blocked:
@@ -107,4 +138,5 @@ def _apply(dist: Path, plan: PinPlan, files: list[TreeFile]) -> PinResult:
     if updates:
         replace_files(updates, root=dist)  # journaled: every file and the lock, or none, also across a kill
     unpinned = sorted({scalar.value for _, scalar in plan.unpinned})
-    return PinResult(plan.count, len([p for p in updates if p.name != LOCK_FILE]), plan.lock_changed, unpinned)
+    return PinResult(plan.count, len([p for p in updates if p.name != LOCK_FILE]), plan.lock_changed or models_changed, unpinned,
+                     models_changed)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from decimal import Decimal
 from typing import Any
@@ -22,22 +23,59 @@ EXTENDED_GPU_RESOURCES = re.compile(r"^(nvidia\.com/(gpu|mig-[0-9a-z.]+)|amd\.co
 
 
 def check_cross_object(manifests: Iterable[Manifest]) -> list[Problem]:
-    """All cross-object problems among objects that are deployed together."""
+    """All cross-object problems among objects that are deployed together.
+
+    Selectors and targets only match within a namespace, so pods and targets are indexed by namespace
+    (and pods by label) once: the checks stay linear in the number of objects (bench/, issue 22).
+    """
     items = list(manifests)
     problems: list[Problem] = []
     problems += _duplicates(items)
     for manifest in items:
         problems += _name(manifest)
         problems += _gpu_resources(manifest)
-    pods = [(m, labels) for m in items for labels in _pod_label_sets(m)]
+    pods = _PodIndex(items)
+    targets = {(m.kind, m.name, _namespace_of(m)) for m in items}
     for manifest in items:
         if manifest.kind == "Service":
             problems += _service_selects_pods(manifest, pods)
         elif manifest.kind == "PodDisruptionBudget":
             problems += _pdb_selects_pods(manifest, pods)
         elif manifest.kind in ("HorizontalPodAutoscaler", "ScaledObject"):
-            problems += _hpa_target_exists(manifest, items)
+            problems += _hpa_target_exists(manifest, targets)
     return problems
+
+
+def _namespace_of(manifest: Manifest) -> str:
+    """The namespace selectors and targets are matched in (the one place that says which namespaces are the same)."""
+    return manifest.namespace
+
+
+class _PodIndex:
+    """Pod label sets per namespace, and per (namespace, label, value), so a selector looks only at candidates."""
+
+    def __init__(self, items: list[Manifest]) -> None:
+        self.by_namespace: dict[str, list[dict[str, str]]] = defaultdict(list)
+        self.by_label: dict[tuple[str, str, str], list[dict[str, str]]] = defaultdict(list)
+        for manifest in items:
+            for labels in _pod_label_sets(manifest):
+                namespace = _namespace_of(manifest)
+                self.by_namespace[namespace].append(labels)
+                for pair in labels.items() if isinstance(labels, dict) else ():
+                    try:
+                        self.by_label[(namespace, *pair)].append(labels)
+                    except TypeError:  # an unhashable label value never equals a selector's value
+                        continue
+
+    def any_selected(self, namespace: str, selector: dict[str, str]) -> bool:
+        """Whether some pod of the namespace has every label of the selector (an empty selector selects all)."""
+        if not selector:
+            return bool(self.by_namespace.get(namespace))
+        try:
+            candidates = min((self.by_label.get((namespace, key, value), []) for key, value in selector.items()), key=len)
+        except TypeError:  # a selector value that is not hashable: compare against every pod of the namespace
+            candidates = self.by_namespace.get(namespace, [])
+        return any(_selects(selector, labels) for labels in candidates)
 
 
 def _duplicates(items: list[Manifest]) -> Iterator[Problem]:
@@ -145,29 +183,29 @@ def _selects(selector: dict[str, str], labels: dict[str, str]) -> bool:
     return all(labels.get(key) == value for key, value in selector.items())
 
 
-def _service_selects_pods(service: Manifest, pods: list[tuple[Manifest, dict[str, str]]]) -> Iterator[Problem]:
+def _service_selects_pods(service: Manifest, pods: _PodIndex) -> Iterator[Problem]:
     selector = (service.obj.get("spec") or {}).get("selector")
     if not selector:
         return  # a Service without selector is managed by hand (EndpointSlices)
-    if not any(_selects(selector, labels) and m.namespace == service.namespace for m, labels in pods):
+    if not pods.any_selected(_namespace_of(service), selector):
         yield Problem(service.where, "spec.selector", f"Service {service.name!r} selects no pods: no workload in "
                       f"namespace {service.namespace!r} has pod labels {selector}", "make the selector match the pod template labels")
 
 
-def _pdb_selects_pods(pdb: Manifest, pods: list[tuple[Manifest, dict[str, str]]]) -> Iterator[Problem]:
+def _pdb_selects_pods(pdb: Manifest, pods: _PodIndex) -> Iterator[Problem]:
     selector = ((pdb.obj.get("spec") or {}).get("selector") or {})
     match = selector.get("matchLabels") or {}
     if selector.get("matchExpressions"):
         return  # expressions are rare in mlkube output; the schema already checked their shape
-    if not any(_selects(match, labels) and m.namespace == pdb.namespace for m, labels in pods):
+    if not pods.any_selected(_namespace_of(pdb), match):
         yield Problem(pdb.where, "spec.selector.matchLabels", f"PodDisruptionBudget {pdb.name!r} selects no pods "
                       f"(matchLabels {match})", "make the selector match the pod template labels")
 
 
-def _hpa_target_exists(hpa: Manifest, items: list[Manifest]) -> Iterator[Problem]:
+def _hpa_target_exists(hpa: Manifest, targets: set[tuple[str, str, str]]) -> Iterator[Problem]:
     target = (hpa.obj.get("spec") or {}).get("scaleTargetRef") or {}
     kind, name = target.get("kind"), target.get("name")
     kind = kind or "Deployment"  # KEDA's default target kind
-    if not any(m.kind == kind and m.name == name and m.namespace == hpa.namespace for m in items):
+    if not (isinstance(kind, str) and isinstance(name, str) and (kind, name, _namespace_of(hpa)) in targets):
         yield Problem(hpa.where, "spec.scaleTargetRef", f"{hpa.kind} {hpa.name!r} targets {kind}/{name}, "
                       f"which is not among the objects of namespace {hpa.namespace!r}", "point scaleTargetRef at a Deployment that exists")

@@ -1,0 +1,322 @@
+"""Model pins: the lock's ``models`` section, applied at synth, required in production, written by ``mlkube pin``.
+
+Per environment, the model URI as the manifests carry it (the downloader's form) -> its immutable form
+and where it came from::
+
+    "models": {"hf://distilbert/sst2": {"pinned": "hf://distilbert/sst2@<40-hex commit>",
+               "source": {"via": "resolve", "from": "https://huggingface.co/api/models/distilbert/sst2/revision/main",
+                          "revision": "<git sha of the config repo>"}}}
+
+``via`` is ``resolve`` (``mlkube pin --resolve``) or ``file`` (``mlkube pin --models FILE``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
+from ..errors import MlkubeError, Problem
+from ..model import ModelReference, download_form
+from .lock import Lock
+from .registry import RegistryClient, RegistryError
+
+if TYPE_CHECKING:
+    from ..synth import SynthContext
+
+__all__ = ["ModelField", "model_fields", "model_pin_problems", "apply_model_lock", "require_pinned_models",
+           "tree_models", "pins_from_file", "HuggingFaceResolver", "resolve_oci", "plan_model_pins", "model_replacements"]
+
+DOWNLOADER = "model-downloader"
+
+
+@dataclass
+class ModelField:
+    """One model URI in an object: its field path, its parent and the key (or index) that holds it."""
+
+    path: str
+    parent: Any
+    key: Any
+
+    @property
+    def value(self) -> str:
+        return str(self.parent[self.key])
+
+
+def model_fields(obj: dict[str, Any]) -> Iterator[ModelField]:
+    """KServe predictors' ``storageUri`` and the first argument of mlkube's model-downloader init containers."""
+    yield from _walk(obj, "")
+
+
+def _walk(node: Any, path: str) -> Iterator[ModelField]:
+    if isinstance(node, dict):
+        if isinstance(node.get("storageUri"), str) and not node["storageUri"].startswith("pvc://"):
+            yield ModelField(f"{path}.storageUri".lstrip("."), node, "storageUri")
+        args = node.get("args")
+        if node.get("name") == DOWNLOADER and isinstance(args, list) and args and isinstance(args[0], str):
+            yield ModelField(f"{path}.args[0]".lstrip("."), args, 0)
+        for key, value in node.items():
+            if isinstance(value, dict | list):
+                yield from _walk(value, f"{path}.{key}" if path else str(key))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            if isinstance(value, dict | list):
+                yield from _walk(value, f"{path}[{index}]")
+
+
+def model_pin_problems(env: str, models: Any, where: str) -> list[Problem]:
+    """What is wrong with one environment's ``models`` section of the lock."""
+    hint = "entries are written by mlkube pin --resolve / --models FILE; restore the lock from version control"
+    if not isinstance(models, dict):
+        return [Problem(where, f"environments.{env}.models", "must be an object: model URI -> {pinned, source}", hint)]
+    problems = []
+    for uri, entry in models.items():
+        pinned = entry.get("pinned") if isinstance(entry, dict) else None
+        if not isinstance(pinned, str) or not ModelReference(pinned).immutable:
+            problems.append(Problem(where, f"environments.{env}.models.{uri}.pinned",
+                                    f"{pinned!r} is not an immutable model reference (hf://org/name@<40-hex>, oci://...@sha256:<digest>)", hint))
+        elif download_form(pinned).split(":", 2)[:2] != download_form(uri).split(":", 2)[:2] and ModelReference(uri).hf_repo:
+            problems.append(Problem(where, f"environments.{env}.models.{uri}.pinned", f"{pinned!r} is another repository than {uri!r}", hint))
+    return problems
+
+
+def _pins(lock: Lock, env: str) -> dict[str, str]:
+    return {uri: entry["pinned"] for uri, entry in lock.models.get(env, {}).items() if isinstance(entry, dict)}
+
+
+def apply_model_lock(ctx: SynthContext) -> None:
+    """TRANSFORM: a model URI locked for its environment becomes its pinned form (in the downloader's syntax)."""
+    from .lock import load_lock
+
+    try:
+        lock = load_lock(ctx.out_dir)
+    except MlkubeError:
+        return  # apply_lock reports an unreadable lock
+    if not lock.models:
+        return
+    for manifest in ctx.manifests:
+        pins = _pins(lock, manifest.environment)
+        for found in model_fields(manifest.obj) if pins else ():
+            pinned = pins.get(download_form(found.value))
+            if pinned:
+                found.parent[found.key] = download_form(pinned)
+
+
+def require_pinned_models(ctx: SynthContext) -> None:
+    """CHECK: production (and require_pinned_images) environments serve only immutable model references."""
+    from .synth_steps import ALLOW_UNPINNED_ENV
+
+    required = {env.name for env in ctx.platform.environments if env.require_pinned_images or env.production}
+    allowed = os.environ.get(ALLOW_UNPINNED_ENV) == "1"
+    for manifest in ctx.manifests:
+        if manifest.environment not in required:
+            continue
+        for found in model_fields(manifest.obj):
+            ref = ModelReference(found.value)
+            if ref.immutable:
+                continue
+            text = (f"{manifest.describe()}: model {found.value!r} can change after review, "
+                    f"and environment {manifest.environment!r} requires pinned models")
+            if not ref.pinnable:
+                # No immutable form the default downloader honours: say so on every synth, do not block.
+                ctx.warnings.append(f"{manifest.where}: {text}; {ref.pin_hint()}")
+            elif allowed:
+                ctx.warnings.append(f"{manifest.where}: {text} ({ALLOW_UNPINNED_ENV}=1)")
+            else:
+                ctx.problems.append(Problem(manifest.where, found.path, text, ref.pin_hint()))
+
+
+def tree_models(dist: Path, environments: set[str], lock: Lock) -> dict[str, set[str]]:
+    """Model URI -> environments (of ``environments``) whose manifests in ``dist`` use it (a value synth pinned from
+    the lock counts as the locked URI, so that pinning again re-resolves it)."""
+    from .tree import _manifest_files
+
+    locked = {(env, download_form(pinned)): uri for env in environments for uri, pinned in _pins(lock, env).items()}
+    used: dict[str, set[str]] = {}
+    for env, path in _manifest_files(dist):
+        if env not in environments:
+            continue
+        try:
+            documents = list(yaml.safe_load_all(Path(path).read_text(encoding="utf-8")))
+        except (OSError, UnicodeDecodeError, yaml.YAMLError):
+            continue  # scan_tree reports unreadable files
+        for obj in documents:
+            for found in model_fields(obj) if isinstance(obj, dict) else ():
+                used.setdefault(locked.get((env, found.value), found.value), set()).add(env)
+    return used
+
+
+def pins_from_file(path: Path) -> dict[str, str]:
+    """``--models FILE``: a JSON object model URI -> immutable form (or, for hf://, the bare 40-hex commit)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as error:
+        raise MlkubeError.single(f"cannot read {path}: {error}", where=str(path)) from None
+    except json.JSONDecodeError as error:
+        raise MlkubeError.single(f"not valid JSON: {error.msg}", where=f"{path}:{error.lineno}:{error.colno}") from None
+    if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
+        raise MlkubeError.single("must be a JSON object: model URI -> pinned URI", where=str(path),
+                                 hint='{"hf://org/name": "hf://org/name@<40-hex commit>"}')
+    pins, problems = {}, []
+    for uri, pinned in data.items():
+        ref = ModelReference(uri)
+        if ref.hf_repo and ModelReference(f"hf://{ref.hf_repo}@{pinned}").immutable:
+            pinned = f"hf://{ref.hf_repo}@{pinned}"
+        target = ModelReference(pinned)
+        if not target.immutable:
+            problems.append(Problem(str(path), uri, f"{pinned!r} is not immutable", ref.pin_hint()))
+        elif ref.hf_repo and target.hf_repo != ref.hf_repo:
+            problems.append(Problem(str(path), uri, f"{pinned!r} is another repository than {uri!r}"))
+        else:
+            pins[download_form(uri)] = pinned
+    if problems:
+        raise MlkubeError(problems, title="the model pins given cannot be used; nothing was changed")
+    return pins
+
+
+class HuggingFaceResolver:
+    """The commit sha of ``hf://org/name[:revision]``: ``GET {endpoint}/api/models/{repo}/revision/{revision}`` -> ``sha``.
+
+    The URL and HF_ENDPOINT are huggingface_hub's (hf_api.py model_info; constants.py ENDPOINT, default
+    https://huggingface.co); the token is HF_TOKEN, sent as a Bearer token like huggingface_hub does.
+    """
+
+    def __init__(self, endpoint: str | None = None, token: str | None = None, timeout: float = 15.0) -> None:
+        self.endpoint = (endpoint or os.environ.get("HF_ENDPOINT") or "https://huggingface.co").rstrip("/")
+        self.token = token if token is not None else os.environ.get("HF_TOKEN")
+        self.timeout = timeout
+
+    def url(self, ref: ModelReference) -> str:
+        revision = urllib.parse.quote(ref.hf_revision or "main", safe="")
+        return f"{self.endpoint}/api/models/{ref.hf_repo}/revision/{revision}"
+
+    def resolve(self, uri: str) -> tuple[str, str]:
+        """(pinned URI, URL asked); raises MlkubeError naming the model."""
+        ref = ModelReference(uri)
+        if not ref.hf_repo:
+            raise MlkubeError.single(f"{uri}: only hf:// models are resolved", ref.pin_hint())
+        url = self.url(ref)
+        request = urllib.request.Request(url, headers={"Accept": "application/json"})
+        if self.token:
+            request.add_header("Authorization", f"Bearer {self.token}")
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310 (http(s) endpoint of the user)
+                body = json.loads(response.read(1 << 20))
+        except urllib.error.HTTPError as error:
+            hint = "set HF_TOKEN for gated or private models" if error.code in (401, 403) else "check the repository and revision"
+            raise MlkubeError([Problem(uri, "", f"{url} answered HTTP {error.code}", hint)]) from None
+        except (urllib.error.URLError, OSError, ValueError) as error:
+            raise MlkubeError([Problem(uri, "", f"{url}: {getattr(error, 'reason', error)}", "check HF_ENDPOINT and the network")]) from None
+        sha = body.get("sha") if isinstance(body, dict) else None
+        pinned = f"hf://{ref.hf_repo}@{sha}"
+        if not isinstance(sha, str) or not ModelReference(pinned).immutable:
+            raise MlkubeError([Problem(uri, "", f"{url} gave no 40-hex commit sha (got {sha!r})")])
+        return pinned, url
+
+
+def resolve_oci(uri: str, registry: RegistryClient) -> tuple[str, str]:
+    """(``oci://<repository>@sha256:...``, what was asked): the registry's HEAD on the tag's manifest (pinning/registry.py)."""
+    reference = uri[len("oci://"):]
+    repository, _, tag = reference.rpartition(":")
+    if not repository or "/" in tag:
+        repository, tag = reference, "latest"
+    try:
+        digest = registry.digest(repository, tag)
+    except RegistryError as error:
+        raise MlkubeError([Problem(uri, "", error.message, error.hint)]) from None
+    return f"oci://{repository}@{digest}", f"registry HEAD {repository}:{tag}"
+
+
+def plan_model_pins(dist: Path, lock: Lock, environments: set[str], revision: str, *, given: dict[str, str] | None = None,
+                    given_from: str = "", resolver: HuggingFaceResolver | None = None,
+                    registry: RegistryClient | None = None) -> tuple[Lock, bool]:
+    """The lock with model pins for ``environments``; all or nothing: any model that cannot be pinned raises, nothing changed."""
+    used = tree_models(dist, environments, lock)
+    new = lock.copy()
+    pins: dict[str, tuple[str, dict[str, str]]] = {}
+    problems: list[Problem] = []
+    if given is not None:
+        unknown = sorted(set(given) - set(used))
+        problems += [Problem(given_from, uri, f"names a model that no manifest of {', '.join(sorted(environments))} in {dist} uses",
+                             f"models in the tree: {', '.join(sorted(used)[:5]) or 'none'}") for uri in unknown]
+        pins = {uri: (pinned, {"via": "file", "from": given_from}) for uri, pinned in given.items() if uri in used}
+    if resolver is not None or registry is not None:
+        for uri in sorted(used):
+            ref = ModelReference(uri)
+            if ref.immutable or not ref.pinnable or uri in pins:
+                continue
+            try:
+                if ref.scheme == "oci" and registry is not None:
+                    pinned, url = resolve_oci(uri, registry)
+                elif ref.hf_repo and resolver is not None:
+                    pinned, url = resolver.resolve(uri)
+                else:
+                    continue
+            except MlkubeError as error:
+                problems += error.problems
+                continue
+            pins[uri] = (pinned, {"via": "resolve", "from": url})
+    if problems:
+        raise MlkubeError(problems, title="not every model could be pinned; nothing was changed")
+    changed = False
+    for uri, (pinned, source) in sorted(pins.items()):
+        for env in sorted(used[uri]):
+            models = new.models.setdefault(env, {})
+            if (models.get(uri) or {}).get("pinned") == pinned:
+                continue  # already locked: keep its recorded source, so that pinning twice changes nothing
+            models[uri] = {"pinned": pinned, "source": {**source, "revision": revision}}
+            changed = True
+    return new, changed
+
+
+def _model_scalars(node: Any, found: list[Any]) -> None:
+    """Positions of the model URI scalars (see model_fields) in a composed YAML node."""
+    if isinstance(node, yaml.MappingNode):
+        values = {str(key.value): value for key, value in node.value}
+        uri = values.get("storageUri")
+        if isinstance(uri, yaml.ScalarNode) and not str(uri.value).startswith("pvc://"):
+            found.append(uri)
+        name, args = values.get("name"), values.get("args")
+        if (isinstance(name, yaml.ScalarNode) and name.value == DOWNLOADER and isinstance(args, yaml.SequenceNode) and args.value
+                and isinstance(args.value[0], yaml.ScalarNode)):
+            found.append(args.value[0])
+        for value in values.values():
+            _model_scalars(value, found)
+    elif isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            _model_scalars(item, found)
+
+
+def model_replacements(files: list[Any], before: Lock, after: Lock) -> dict[Path, dict[Any, str]]:
+    """Per file of ``files`` (pinning.tree.TreeFile), the model scalars whose pin ``after`` changes, and their new value.
+
+    pin writes these with the image values, byte-preserving (pinning/rewrite.py), so that the tree matches the lock at once.
+    """
+    from .scan import ImageScalar, _Loader
+
+    changes: dict[Path, dict[Any, str]] = {}
+    for tree_file in files:
+        env = tree_file.environment
+        new = _pins(after, env)
+        if not new:
+            continue
+        locked = {download_form(pinned): uri for uri, pinned in _pins(before, env).items()}
+        nodes: list[Any] = []
+        for document in yaml.compose_all(tree_file.text, Loader=_Loader):
+            _model_scalars(document, nodes)
+        for node in nodes:
+            value = str(node.value)
+            pinned = new.get(locked.get(value, value))
+            if pinned and download_form(pinned) != value:
+                scalar = ImageScalar(value, node.start_mark.index, node.end_mark.index, node.style, node.start_mark.line + 1,
+                                     "model", "", "", "")
+                changes.setdefault(tree_file.path, {})[scalar] = download_form(pinned)
+    return changes

@@ -1,0 +1,57 @@
+"""Start-up (issue 22): `mlkube --help` imports no command module, and commands that build no constructs
+import neither cdk8s nor jsii. Import sets are checked, not times (benchmarks measure time: bench/run.py)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+import pytest
+
+from helpers import PACKAGE_ROOT, REPO_ROOT
+from mlkube.cli import SUMMARIES, main
+
+_PROBE = """
+import json, sys
+from mlkube.cli import main
+try:
+    main(sys.argv[1:])
+except SystemExit:
+    pass
+print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in ('cdk8s', 'jsii', 'constructs', 'cdk8s_plus_35')
+                        or m.startswith('mlkube.'))))
+"""
+
+
+def _imported(*args: str, cwd: Path = REPO_ROOT) -> list[str]:
+    result = subprocess.run([sys.executable, "-c", _PROBE, *args], cwd=cwd, capture_output=True, text=True, timeout=300,
+                            env={"PYTHONPATH": str(PACKAGE_ROOT), "PATH": "/usr/bin:/bin"})
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_help_imports_no_command_module() -> None:
+    modules = _imported("--help")
+    assert not [m for m in modules if m.startswith("mlkube.cli.") or not m.startswith("mlkube.")]
+    assert not [m for m in modules if m.startswith(("mlkube.validation", "mlkube.policy", "mlkube.blueprint"))]
+
+
+@pytest.mark.parametrize("args", [["validate", "dist"], ["diff", "dist", "dist"], ["check", "dist"], ["validate", "--help"]])
+def test_commands_that_build_no_constructs_do_not_load_cdk8s(args: list[str]) -> None:
+    modules = _imported(*args)
+    assert any(m.startswith("mlkube.cli.") for m in modules)  # the command did run
+    assert not [m for m in modules if not m.startswith("mlkube.")], "cdk8s/jsii loaded"
+
+
+def test_summaries_are_each_command_s_own_help() -> None:
+    ctx = click.Context(main)
+    lazy = main.lazy  # type: ignore[attr-defined]
+    missing = sorted(set(lazy) - set(SUMMARIES))
+    assert not missing, f"add these commands' first help line to SUMMARIES in mlkube/cli/__init__.py: {missing}"
+    for name in lazy:
+        command = main.get_command(ctx, name)
+        assert command is not None
+        for limit in (45, 60, 1000):
+            assert click.Command(name, help=SUMMARIES[name]).get_short_help_str(limit) == command.get_short_help_str(limit), name
