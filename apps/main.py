@@ -125,11 +125,14 @@ def llm_405b(app: MlApp) -> None:
     # tensor parallelism over each node's GPUs and pipeline parallelism over the 2 nodes. One group fills prod's 16-GPU quota;
     # staging's namespace quota holds 8 GPUs: 2 nodes x 4 GPUs there (the FP8 model still fits in 640 GB).
     gpus_per_node = 4 if app.environment.name == "staging" else 8
+    # Staged once onto a shared volume that every node of every group mounts read-only: ReadWriteMany (synth refuses a
+    # ReadWriteOnce volume here, as it attaches to one node).
+    weights = CheckpointVolume(app, "llm-weights", size="1Ti", access_mode="ReadWriteMany", storage_class="shared-rwx")
     InferenceService(
         app, "llama-405b",
         image="vllm/vllm-openai:v0.11.0",
         runtime=Runtime.vllm(served_model_name="llama-405b"),
-        model=Model.from_uri("hf://meta-llama/Llama-3.1-405B-Instruct-FP8", credentials_secret="hf-token", cache_size="600Gi"),
+        model=weights.model_uri("meta-llama/Llama-3.1-405B-Instruct-FP8"),
         nodes=2, replicas=1,
         resources=ResourcesSpec(cpu="64", memory="640Gi", shm_size="32Gi",
                                 gpu=GpuSpec(count=gpus_per_node, product="NVIDIA-H100-80GB-HBM3", runtime_class="nvidia")),
