@@ -4,7 +4,8 @@ Three environments: dev (smaller, auto-synced), staging (as written) and prod (p
 sync, larger, on two clusters, and running exactly the digests staging locked, via
 `mlkube promote staging prod`). Python apps: a CPU fraud-scoring model (KEDA, alerts, a credential
 from an external store) with a nightly batch-scoring job, and a GPU LLM fine-tuned on 2 nodes x 8 GPUs
-into a checkpoint volume it is then served from; both jobs alert when a run fails or overruns. YAML apps: every apps/**/mlkube.yaml
+into a checkpoint volume it is then served from; both jobs alert when a run fails or overruns; in staging and prod, a
+405B model served across two GPU nodes per replica (a LeaderWorkerSet). YAML apps: every apps/**/mlkube.yaml
 (apps/nlp/mlkube.yaml: a sentiment model served by KServe).
 """
 
@@ -22,7 +23,7 @@ _EGRESS = NetworkSpec(egress_https_cidrs=["0.0.0.0/0"])
 # What every cluster runs, and which version: fields are emitted for these versions (KServe 0.15 names its raw mode
 # RawDeployment and gets its own storage initializer as model downloader); an option that needs anything else fails synth.
 _OPERATORS = {"argocd": "3.1", "kserve": "0.15", "keda": "2.17", "prometheus-operator": "0.85", "external-secrets": "0.19", "kueue": "0.13",
-              "prometheus-adapter": "0.12", "gateway-api": "1.3"}
+              "prometheus-adapter": "0.12", "gateway-api": "1.3", "lws": "0.7"}
 # The production clusters' Kueue set-up, owned by the platform team: H100 nodes for training, a CPU pool for batch, and
 # the priority the fine-tuning job names. Dev and staging queues are set up outside mlkube.
 _PROD_KUEUE = KueueSpec(
@@ -134,6 +135,28 @@ def llm_chat(app: MlApp) -> None:
         hostnames=["chat.acme.example"],
     )
     server.mount(checkpoints, read_only=True)
+
+
+@platform.app("llm-405b", environments=["staging", "prod"])
+def llm_405b(app: MlApp) -> None:
+    # Too large for one node: each replica is a group of 2 GPU nodes (LeaderWorkerSet), Ray across them, vLLM with
+    # tensor parallelism over each node's GPUs and pipeline parallelism over the 2 nodes. One group fills prod's 16-GPU quota;
+    # staging's namespace quota holds 8 GPUs: 2 nodes x 4 GPUs there (the FP8 model still fits in 640 GB).
+    gpus_per_node = 4 if app.environment.name == "staging" else 8
+    # Staged once onto a shared volume that every node of every group mounts read-only: ReadWriteMany (synth refuses a
+    # ReadWriteOnce volume here, as it attaches to one node).
+    weights = CheckpointVolume(app, "llm-weights", size="1Ti", access_mode="ReadWriteMany", storage_class="shared-rwx")
+    InferenceService(
+        app, "llama-405b",
+        image="vllm/vllm-openai:v0.11.0",
+        runtime=Runtime.vllm(served_model_name="llama-405b"),
+        model=weights.model_uri("meta-llama/Llama-3.1-405B-Instruct-FP8"),
+        nodes=2, replicas=1,
+        resources=ResourcesSpec(cpu="64", memory="640Gi", shm_size="32Gi",
+                                gpu=GpuSpec(count=gpus_per_node, product="NVIDIA-H100-80GB-HBM3", runtime_class="nvidia")),
+        probes=ProbesSpec(model_load_timeout_seconds=3600),
+        termination_grace_period_seconds=120, drain_seconds=20,
+    )
 
 
 # YAML blueprints join the same platform; their errors (file:line:column) fail synth like any other.

@@ -1,4 +1,8 @@
-"""InferenceService: online model serving as Deployment, Service, HPA, PDB, ServiceAccount and NetworkPolicy."""
+"""InferenceService: online model serving as Deployment, Service, HPA, PDB, ServiceAccount and NetworkPolicy.
+
+With ``nodes`` > 1 the server spans several GPU nodes: a LeaderWorkerSet replaces the Deployment
+(leader_worker_set.py), its Service selects the group leaders, and its HPA scales whole groups.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ from typing import Any, Literal
 from constructs import Construct
 from pydantic import Field, PositiveInt, ValidationInfo, field_validator, model_validator
 
-from .policy.waivers import Waiver
+from .policy.waivers import Waiver, apply_waivers
 from .construct import MlConstruct, MountsVolumes
 from .exposure import ExposeSpec, GatewayRef, http_route, ingress, validate_hostnames
 from .external_secret import ExternalSecretSpec, external_secret_object
@@ -19,6 +23,8 @@ from .image import ImageSpec, RegistryImage
 from .keda import KedaScaling, scaled_object_spec
 from .kserve import KSERVE_POD_LABEL, KServeOptions, kserve_ignored_settings, kserve_predictor, kserve_version_problems
 from .labels import selector_labels, standard_labels
+from .leader_worker_set import (LWS_API_VERSION, WORKER_INDEX_LABEL, leader_command, leader_worker_set_spec, parallel_args,
+                                worker_command)
 from .model import CREDENTIALS_DIR, ModelSpec, PvcModel, UriModel, download_form, downloader_credentials_env
 from .monitoring import MonitoringSpec, monitor_object, prometheus_rule, serving_alert_rules
 from .operators import kserve_version, kubernetes_has, require_operator, storage_initializer_image
@@ -29,7 +35,7 @@ from .resources import ResourcesSpec
 from .runtimes import Runtime, RuntimeSpec, apply_runtime_defaults
 from .apiserver_rules import ConfigKey, EnvName
 from .spec import DnsLabel, Spec
-from .traffic.model import Connection, EgressRule, Endpoint, PortRange, egress_connections
+from .traffic.model import ALL_TCP, Connection, EgressRule, Endpoint, PortRange, egress_connections
 from .traffic.workload import NETWORK_POLICY_API, common_egress, emit_network_policies
 
 __all__ = ["InferenceService", "InferenceServiceSpec", "AutoscalingSpec", "CustomMetric", "ProbesSpec", "Peer",
@@ -146,6 +152,10 @@ class InferenceServiceSpec(PlacementOptions):
     secret_env: list[SecretEnv] = Field(default_factory=list, description="Existing Secret keys as environment variables. Default: none.")
     model: ModelSpec | None = Field(None, description="Model source: URI (downloaded by an init container) or pvc://claim/path. Default: baked into the image.")
     model_path: str = Field("/mnt/models", description="Where the server finds the model (env MODEL_PATH). Default: /mnt/models.")
+    nodes: PositiveInt = Field(1, description="GPU nodes one replica of the server spans. Above 1: a LeaderWorkerSet (the 'lws' "
+                               "operator) of groups of this many pods, a Ray cluster per group, vLLM sharding the model with tensor "
+                               "parallelism over each node's GPUs and pipeline parallelism over the nodes (runtime 'vllm' only); "
+                               "replicas and autoscaling then count groups. Default: 1 (a Deployment).")
     replicas: PositiveInt | None = Field(None, description="A fixed replica count, which turns autoscaling off. Default: autoscaling.")
     autoscaling: AutoscalingSpec = Field(default_factory=AutoscalingSpec, description="Autoscaling range and targets. Default: 2 to 4 pods at 70% CPU.")
     resources: ResourcesSpec = Field(default_factory=ResourcesSpec, description="CPU, memory, GPUs and /dev/shm. Default: 1 CPU, 2Gi.")
@@ -207,7 +217,22 @@ class InferenceServiceSpec(PlacementOptions):
             raise ValueError("TLS on the Ingress needs 'hostnames': the certificate is issued for them")
         if self.metrics_port == self.port:
             raise ValueError(f"'metrics_port' ({self.metrics_port}) equals 'port'; leave it unset to scrape the serving port")
+        if self.nodes > 1:
+            self._check_multi_node()
         return self
+
+    def _check_multi_node(self) -> None:
+        problems = []
+        if self.backend == "kserve":
+            problems.append("the kserve backend serves on one node; use backend 'kubernetes' (a LeaderWorkerSet)")
+        if self.resources.gpu is None or self.resources.gpu.mig_profile is not None:
+            problems.append("it shards the model over whole GPUs on every node: set resources.gpu (e.g. GpuSpec(count=8)), without mig_profile")
+        if self.runtime is None or self.runtime.server != "vllm":
+            problems.append("its Ray and parallelism wiring is vLLM's: set runtime='vllm'")
+        if self.keda is not None:
+            problems.append("keda scales Deployments here; scale the groups with autoscaling (an HPA on the LeaderWorkerSet) or fix replicas")
+        if problems:
+            raise ValueError(f"'nodes' ({self.nodes}) > 1: " + "; ".join(problems))
 
     @property
     def autoscaled(self) -> bool:
@@ -243,11 +268,19 @@ class InferenceService(MountsVolumes, MlConstruct):
         return self.objects["Deployment"]
 
     @property
+    def leader_worker_set(self) -> dict[str, Any]:
+        """The LeaderWorkerSet of a multi-node server (``nodes`` > 1)."""
+        return self.objects["LeaderWorkerSet"]
+
+    @property
     def service(self) -> dict[str, Any]:
         return self.objects["Service"]
 
     @property
     def pod_spec(self) -> dict[str, Any]:
+        """The server's pod spec (a multi-node server's: the leader's)."""
+        if "LeaderWorkerSet" in self.objects:
+            return self.leader_worker_set["spec"]["leaderWorkerTemplate"]["leaderTemplate"]["spec"]
         return self.deployment["spec"]["template"]["spec"]
 
     @property
@@ -259,6 +292,9 @@ class InferenceService(MountsVolumes, MlConstruct):
             self._report("mount", "the kserve backend mounts no volumes of its own; KServe mounts the model volume",
                          "serve from the volume with model='pvc://<claim>/<path>'")
             return []
+        if "LeaderWorkerSet" in self.objects:
+            templates = self.leader_worker_set["spec"]["leaderWorkerTemplate"]
+            return [templates["leaderTemplate"]["spec"], templates["workerTemplate"]["spec"]]
         return [self.pod_spec] if self.objects else []
 
     # -- building -----------------------------------------------------------------------------------
@@ -292,7 +328,20 @@ class InferenceService(MountsVolumes, MlConstruct):
 
     def _build_kubernetes(self, spec: InferenceServiceSpec) -> None:
         self._pod_selector = selector_labels(self.name)
-        self._add("Deployment", "apps/v1", {"spec": self._deployment_spec(spec)})
+        if spec.nodes > 1:
+            if not require_operator(self, "lws", "nodes", "serve on one node (nodes=1)"):
+                return
+            lws = self._add("LeaderWorkerSet", LWS_API_VERSION, {"spec": leader_worker_set_spec(
+                nodes=spec.nodes, replicas=None if spec.autoscaled else spec.replicas,
+                leader=self._pod_template(spec), worker=self._pod_template(spec, worker=True))})
+            # The workers run a Ray worker and serve nothing: no port to probe. The leader is probed (vLLM /health);
+            # a worker whose container exits makes LWS recreate the whole group (RecreateGroupOnPodRestart).
+            reason = ("Ray workers of a LeaderWorkerSet serve no port; the leader is probed, and a failed worker recreates "
+                      "the group (restartPolicy RecreateGroupOnPodRestart)")
+            self.ml_app.report(apply_waivers(lws, [Waiver(rule="MLK-PRB-001", reason=reason),
+                                                   Waiver(rule="MLK-PRB-002", reason=reason)], self.construct_path))
+        else:
+            self._add("Deployment", "apps/v1", {"spec": self._deployment_spec(spec)})
         self._add("Service", "v1", {"spec": self._service_spec(spec)})
         if spec.expose is not None:
             self._expose(spec, spec.expose)
@@ -350,7 +399,10 @@ class InferenceService(MountsVolumes, MlConstruct):
             port: str | int = spec.metrics_port or spec.port
         else:
             port = "metrics" if spec.metrics_port else "http"
-        selector = self._pod_selector if monitoring.kind == "PodMonitor" else selector_labels(self.name)
+        if monitoring.kind == "ServiceMonitor":
+            selector = selector_labels(self.name)  # selects the Service by its labels
+        else:
+            selector = self._pod_selector if spec.backend == "kserve" else self._serving_selector(spec)
         monitor = monitor_object(monitoring, self._metadata(), selector=selector, port=port)
         self.objects[monitoring.kind] = self._emit(monitor)
         rules = serving_alert_rules(monitoring, name=self.name, namespace=self.namespace)
@@ -394,12 +446,18 @@ class InferenceService(MountsVolumes, MlConstruct):
             extras["topologySpreadConstraints"] = self._spread(spec.spread, selector)
         return extras
 
-    def _pod_template(self, spec: InferenceServiceSpec) -> dict[str, Any]:
+    def _pod_template(self, spec: InferenceServiceSpec, *, worker: bool = False) -> dict[str, Any]:
+        """The server's pod template; ``worker``: a multi-node group's worker, which only joins the leader's Ray cluster."""
         pod = self._pod_builder(spec)
         mounts = [pod.mount_secret(secret) for secret in spec.mounted_secrets]
-        command, args, runtime_env = self._server_command(spec)
+        command, args, runtime_env = self._server_command(spec, warn=not worker)
         env = env_list({"MODEL_PATH": spec.model_path, "PORT": str(spec.port), **runtime_env, **spec.env}, spec.secret_env)
-        mounts += self._model_volume(pod, spec)
+        mounts += self._model_volume(pod, spec)  # every node loads its own shard from the same path
+        if worker:
+            # No probes: a worker serves nothing; a dead Ray worker fails the leader's vLLM, whose probes then restart the group.
+            pod.add_container(pod.container("worker", spec.image, command=worker_command(), env=env, mounts=mounts, main=True))
+            pod.extra_spec.update(self._pod_extras(spec, selector_labels(self.name)))
+            return pod.build()
         extra = self._probes(spec)
         if spec.drain_seconds:
             extra["lifecycle"] = {"preStop": self._drain_hook(spec.drain_seconds)}
@@ -421,7 +479,7 @@ class InferenceService(MountsVolumes, MlConstruct):
         pod.extra_spec.update(self._pod_extras(spec, selector_labels(self.name)))
         return pod.build()
 
-    def _server_command(self, spec: InferenceServiceSpec) -> tuple[list[str] | None, list[str] | None, dict[str, str]]:
+    def _server_command(self, spec: InferenceServiceSpec, *, warn: bool = True) -> tuple[list[str] | None, list[str] | None, dict[str, str]]:
         """(command, args, env) of the server: the runtime preset's, each replaced by the spec's when given."""
         runtime = spec.runtime
         if runtime is None:
@@ -432,13 +490,18 @@ class InferenceService(MountsVolumes, MlConstruct):
         gpus = gpu.devices if gpu is not None and gpu.mig_profile is None else 0
         args = spec.args if spec.args is not None else preset.args(runtime, served_name=runtime.served_model_name or self.name,
                                                                     port=spec.port, metrics_port=spec.metrics_port, gpus=gpus)
-        if gpus > 1 and spec.resources.shm_size is None and runtime.server in ("vllm", "tgi"):
+        if warn and gpus > 1 and spec.resources.shm_size is None and runtime.server in ("vllm", "tgi"):
             # NCCL between the GPU workers exchanges through /dev/shm; the runtime's 64Mi default fails (vLLM and TGI docs).
             self.ml_app.warn(self.construct_path, f"{runtime.server} on {gpus} GPUs needs a larger /dev/shm: set resources.shm_size (e.g. '8Gi')")
         env = dict(preset.env)
         if preset.hub_offline and spec.model is not None:
             # The model is on local disk (downloaded or from a volume): never call the Hub (huggingface_hub HF_HUB_OFFLINE).
             env["HF_HUB_OFFLINE"] = "1"
+        if spec.nodes > 1:
+            if spec.args is None:
+                args = [*(args or []), *parallel_args(spec.nodes)]
+            # The leader runs the Ray head, waits for its workers, then serves: one shell command line.
+            return leader_command([*(command or []), *(args or [])]), None, env
         return command, args, env
 
     def _drain_hook(self, seconds: int) -> dict[str, Any]:
@@ -491,7 +554,13 @@ class InferenceService(MountsVolumes, MlConstruct):
 
     def _service_spec(self, spec: InferenceServiceSpec) -> dict[str, Any]:
         ports = [{"name": name, "port": port, "protocol": "TCP", "targetPort": name} for name, port in self._ports(spec).items()]
-        return {"ports": ports, "selector": selector_labels(self.name), "type": "ClusterIP"}
+        return {"ports": ports, "selector": self._serving_selector(spec), "type": "ClusterIP"}
+
+    def _serving_selector(self, spec: InferenceServiceSpec) -> dict[str, str]:
+        """The pods that serve: all of them, or the group leaders of a multi-node server (worker index 0, LWS's label)."""
+        if spec.nodes > 1:
+            return {**selector_labels(self.name), WORKER_INDEX_LABEL: "0"}
+        return selector_labels(self.name)
 
     def _pdb_spec(self, spec: InferenceServiceSpec) -> dict[str, Any]:
         body: dict[str, Any] = {"maxUnavailable": spec.max_unavailable, "selector": {"matchLabels": self._pod_selector}}
@@ -503,6 +572,13 @@ class InferenceService(MountsVolumes, MlConstruct):
             self._report("unhealthy_pod_eviction_policy", f"Kubernetes {self.ml_app.environment.kubernetes_version} has no "
                          "PodDisruptionBudget unhealthyPodEvictionPolicy (on by default from 1.27)", "leave it unset, or upgrade")
         return body
+
+    def _scale_target(self) -> dict[str, str]:
+        if "LeaderWorkerSet" in self.objects:
+            # LWS has a scale subresource; the HPA scales whole groups and reads the leaders' metrics
+            # (kubernetes-sigs/lws config/samples/hpaexample.yaml, site docs/examples/hpa.md).
+            return {"apiVersion": LWS_API_VERSION, "kind": "LeaderWorkerSet", "name": self.name}
+        return {"apiVersion": "apps/v1", "kind": "Deployment", "name": self.name}
 
     def _hpa_spec(self, scaling: AutoscalingSpec) -> dict[str, Any]:
         metrics: list[dict[str, Any]] = []
@@ -516,7 +592,7 @@ class InferenceService(MountsVolumes, MlConstruct):
             "maxReplicas": scaling.max_replicas,
             "metrics": metrics,
             "minReplicas": scaling.min_replicas,
-            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": self.name},
+            "scaleTargetRef": self._scale_target(),
         }
 
     # -- traffic ------------------------------------------------------------------------------------
@@ -524,31 +600,46 @@ class InferenceService(MountsVolumes, MlConstruct):
     def _network_policies(self, spec: InferenceServiceSpec) -> None:
         """Declare the server's connections; its policy and its callers' egress policy admit exactly those."""
         me = Endpoint.pods(self.namespace, self._pod_selector, name=f"{self.namespace}/{self.name}")
-        connections = self._connections(spec, me)
+        server = me
+        if spec.backend == "kubernetes" and spec.nodes > 1:
+            server = Endpoint.pods(self.namespace, self._serving_selector(spec), name=f"{self.namespace}/{self.name} (leaders)")
+        connections = self._connections(spec, me, server)
 
         def add(name: str, body: dict[str, Any]) -> None:
             key = "NetworkPolicy" if name == self.name else f"NetworkPolicy/{name}"
             self.objects[key] = self._emit({"apiVersion": NETWORK_POLICY_API, "kind": "NetworkPolicy", "metadata": self._metadata(name), "spec": body})
 
-        emit_network_policies(self.ml_app, me, self.name, connections, add)
+        if server == me:
+            emit_network_policies(self.ml_app, me, self.name, connections, add)
+            return
+        # Multi-node: the set's policy admits the group's traffic and egress; a second policy, on the leaders only,
+        # admits the callers (NetworkPolicies add up).
+        emit_network_policies(self.ml_app, me, self.name, [c for c in connections if c.destination != server], add)
+        emit_network_policies(self.ml_app, server, f"{self.name}-leader", [c for c in connections if c.destination == server], add)
 
-    def _connections(self, spec: InferenceServiceSpec, me: Endpoint) -> list[Connection]:
+    def _connections(self, spec: InferenceServiceSpec, me: Endpoint, server: Endpoint) -> list[Connection]:
+        """``me``: every pod of the server; ``server``: the pods that serve (a multi-node server's leaders)."""
         path, environment = self.construct_path, self.ml_app.environment
         callers = [Endpoint.pods(peer.namespace or self.namespace, peer.pod_labels) for peer in spec.allow_from] \
             or [Endpoint.pods(self.namespace)]
         serving = (PortRange(spec.port),)
-        connections = [Connection(caller, me, serving, "calls the serving port", path) for caller in callers]
+        connections = [Connection(caller, server, serving, "calls the serving port", path) for caller in callers]
         if spec.expose is not None:
             forwarder = spec.expose.forwarder_namespace
             how = "the Gateway's data plane" if spec.expose.gateway else "the ingress controller"
-            connections.append(Connection(Endpoint.pods(forwarder, name=f"{forwarder} ({how})"), me, serving,
+            connections.append(Connection(Endpoint.pods(forwarder, name=f"{forwarder} ({how})"), server, serving,
                                           f"{how} forwards outside requests", path))
         monitoring = Endpoint.pods(environment.monitoring_namespace, name=f"{environment.monitoring_namespace} (Prometheus)")
-        connections.append(Connection(monitoring, me, (PortRange(spec.metrics_port or spec.port),), "Prometheus scrapes metrics", path))
-        # A sidecar listens only to be scraped (dcgm-exporter, a metrics exporter): Prometheus reaches its ports too.
+        connections.append(Connection(monitoring, server, (PortRange(spec.metrics_port or spec.port),), "Prometheus scrapes metrics", path))
+        # A sidecar listens only to be scraped (dcgm-exporter, a metrics exporter): Prometheus reaches its ports too
+        # (a multi-node server's sidecars run on the leaders).
         sidecar_ports = tuple(PortRange(port) for sidecar in spec.sidecars for port in sorted(sidecar.ports.values()))
         if sidecar_ports:
-            connections.append(Connection(monitoring, me, sidecar_ports, "Prometheus scrapes the sidecars' ports", path))
+            connections.append(Connection(monitoring, server, sidecar_ports, "Prometheus scrapes the sidecars' ports", path))
+        if server != me:
+            # Ray (GCS 6379, node manager, object store, worker ports) and NCCL pick ports at run time: leader and
+            # workers of a group reach each other on every TCP port.
+            connections.append(Connection(me, me, ALL_TCP, "leader and workers of a group (Ray, NCCL)", path))
         connections += common_egress(self.ml_app, me, path, spec.egress)
         connections += self._download_connections(spec, me)
         if spec.backend == "kserve" and spec.kserve.deployment_mode == "Knative":

@@ -115,6 +115,10 @@ def pods_at_once(manifest: Manifest, items: list[Manifest] | ScaleIndex) -> int:
         scalers = items if isinstance(items, ScaleIndex) else ScaleIndex(items)
         replicas = int(spec["replicas"]) if "replicas" in spec else max(scalers.maximum(manifest), 1)
         return replicas + (_surge(spec, replicas) if manifest.kind == "Deployment" else 0)
+    if manifest.kind == "LeaderWorkerSet":
+        # Groups of `size` pods (leader and workers), on as many nodes; rolling updates surge no extra group by default.
+        groups = int(spec["replicas"]) if "replicas" in spec else max(_scaled_maximum(manifest, items), 1)
+        return groups * int((spec.get("leaderWorkerTemplate") or {}).get("size", 1))
     if _kserve_claims(manifest):
         predictor = spec.get("predictor") or {}
         return int(predictor.get("maxReplicas") or predictor.get("minReplicas") or 1)

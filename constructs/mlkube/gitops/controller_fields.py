@@ -55,6 +55,9 @@ CONTROLLER_FIELDS: tuple[ControllerFields, ...] = (
                      "horizontal-pod-autoscale/#migrating-deployments-and-statefulsets-to-horizontal-autoscaling"),
     ControllerFields("HorizontalPodAutoscaler", "apps", "StatefulSet", ("/spec/replicas",), (), _scale_targets("HorizontalPodAutoscaler", "StatefulSet"),
                      "as for Deployments (same page)"),
+    ControllerFields("HorizontalPodAutoscaler", "leaderworkerset.x-k8s.io", "LeaderWorkerSet", ("/spec/replicas",), (),
+                     _scale_targets("HorizontalPodAutoscaler", "LeaderWorkerSet"),
+                     "the HPA writes the groups' count through LWS's scale subresource; kubernetes-sigs/lws site/content/en/docs/examples/hpa.md"),
     ControllerFields("KEDA", "apps", "Deployment", ("/spec/replicas",), (), _scale_targets("ScaledObject", "Deployment"),
                      "KEDA creates an HPA (keda-hpa-<name>) for the scaleTargetRef and scales it to and from zero itself; "
                      "https://keda.sh/docs/latest/concepts/scaling-deployments/, kedacore/keda pkg/scaling/executor/scale_scaledobjects.go"),

@@ -24,8 +24,9 @@ PLATFORM_KINDS: tuple[tuple[str, str], ...] = (
     ("", "ConfigMap"), ("", "LimitRange"), ("", "PersistentVolumeClaim"), ("", "ResourceQuota"), ("", "Service"),
     ("", "ServiceAccount"),
     ("apps", "Deployment"), ("autoscaling", "HorizontalPodAutoscaler"), ("batch", "CronJob"), ("batch", "Job"),
-    ("external-secrets.io", "ExternalSecret"), ("gateway.networking.k8s.io", "HTTPRoute"), ("networking.k8s.io", "Ingress"), ("jobset.x-k8s.io", "JobSet"), ("keda.sh", "ScaledObject"),
-    ("kueue.x-k8s.io", "LocalQueue"), ("monitoring.coreos.com", "PodMonitor"), ("monitoring.coreos.com", "PrometheusRule"),
+    ("external-secrets.io", "ExternalSecret"), ("gateway.networking.k8s.io", "HTTPRoute"), ("networking.k8s.io", "Ingress"),
+    ("jobset.x-k8s.io", "JobSet"), ("keda.sh", "ScaledObject"),
+    ("kueue.x-k8s.io", "LocalQueue"), ("leaderworkerset.x-k8s.io", "LeaderWorkerSet"), ("monitoring.coreos.com", "PodMonitor"), ("monitoring.coreos.com", "PrometheusRule"),
     ("monitoring.coreos.com", "ServiceMonitor"), ("networking.k8s.io", "NetworkPolicy"), ("policy", "PodDisruptionBudget"),
     ("scheduling.volcano.sh", "PodGroup"), ("serving.kserve.io", "InferenceService"), ("snapshot.storage.k8s.io", "VolumeSnapshot"),
     ("trainer.kubeflow.org", "TrainJob"),
@@ -34,6 +35,7 @@ PLATFORM_KINDS: tuple[tuple[str, str], ...] = (
 #: allows only the kinds of those it has (least privilege; constructs already refuse the others).
 OPERATOR_GROUPS: dict[str, str] = {
     "external-secrets.io": "external-secrets", "gateway.networking.k8s.io": "gateway-api", "jobset.x-k8s.io": "jobset", "keda.sh": "keda", "kueue.x-k8s.io": "kueue",
+    "leaderworkerset.x-k8s.io": "lws",
     "monitoring.coreos.com": "prometheus-operator", "scheduling.volcano.sh": "volcano", "serving.kserve.io": "kserve",
     "trainer.kubeflow.org": "trainer",
 }
@@ -42,10 +44,10 @@ CLUSTER_KINDS: tuple[tuple[str, str], ...] = (("", "Namespace"),)
 
 #: Namespaces the usual installs of the operators mlkube works with run in (their install manifests and
 #: Helm charts: KServe 'kserve', Knative 'knative-serving', KEDA 'keda', External Secrets 'external-secrets',
-#: Kueue 'kueue-system', JobSet 'jobset-system', Volcano 'volcano-system', cert-manager, Istio, Argo CD
+#: Kueue 'kueue-system', JobSet 'jobset-system', LeaderWorkerSet 'lws-system' (config/default), Volcano 'volcano-system', cert-manager, Istio, Argo CD
 #: 'argocd'). An app there would replace the operator's namespace guard rails and be synced over it.
 OPERATOR_NAMESPACES: frozenset[str] = frozenset({
-    "argocd", "kserve", "knative-serving", "keda", "external-secrets", "kueue-system", "jobset-system", "volcano-system",
+    "argocd", "kserve", "knative-serving", "keda", "external-secrets", "kueue-system", "jobset-system", "lws-system", "volcano-system",
     "volcano-monitoring", "cert-manager", "istio-system", "gpu-operator", "monitoring", "kubeflow-system",
 })
 _KIND = re.compile(r"^(?:(?P<group>[a-z0-9]([-a-z0-9.]*[a-z0-9])?)/)?(?P<kind>[A-Z][A-Za-z0-9]*)$")

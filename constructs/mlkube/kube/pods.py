@@ -26,6 +26,8 @@ class PodSource:
     inline: bool = False
     #: A label the operator adds to these pods, set to the object's name (selectors may rely on it).
     name_label: str = ""
+    #: Other labels the operator sets on these pods, with fixed values.
+    labels: tuple[tuple[str, str], ...] = ()
 
 
 _TEMPLATE = ("spec.template",)
@@ -45,8 +47,13 @@ POD_SOURCES: dict[tuple[str, str], tuple[PodSource, ...]] = {
     ("batch", "CronJob"): (PodSource("spec.jobTemplate.spec.template"),),
     ("jobset.x-k8s.io", "JobSet"): (PodSource("spec.replicatedJobs[*].template.spec.template", name_label=_JOBSET_LABEL),),
     ("leaderworkerset.x-k8s.io", "LeaderWorkerSet"): (
-        PodSource("spec.leaderWorkerTemplate.leaderTemplate", name_label="leaderworkerset.sigs.k8s.io/name"),
-        PodSource("spec.leaderWorkerTemplate.workerTemplate", name_label="leaderworkerset.sigs.k8s.io/name")),
+        # LWS labels every pod with the set's name and its worker index: 0 on each group's leader, 1 to size-1 on
+        # its workers (kubernetes-sigs/lws api/leaderworkerset/v1/leaderworkerset_types.go); a Service of the
+        # leaders selects worker-index 0. Without a leader template, leaders use the worker template.
+        PodSource("spec.leaderWorkerTemplate.leaderTemplate", name_label="leaderworkerset.sigs.k8s.io/name",
+                  labels=(("leaderworkerset.sigs.k8s.io/worker-index", "0"),)),
+        PodSource("spec.leaderWorkerTemplate.workerTemplate", name_label="leaderworkerset.sigs.k8s.io/name",
+                  labels=(("leaderworkerset.sigs.k8s.io/worker-index", "1"),))),
     ("trainer.kubeflow.org", "TrainingRuntime"): (PodSource("spec.template.spec.replicatedJobs[*].template.spec.template"),),
     ("trainer.kubeflow.org", "ClusterTrainingRuntime"): (PodSource("spec.template.spec.replicatedJobs[*].template.spec.template"),),
     # A TrainJob carries no pods of its own: its pods are its TrainingRuntime's, and its runtimePatches
@@ -182,6 +189,7 @@ def pod_views(obj: dict[str, Any]) -> list[PodView]:
             labels = _strings(meta.get("labels"))
             if source.name_label:
                 labels[source.name_label] = name
+            labels.update(source.labels)
             views.append(PodView(spec_path, spec, labels, _strings(meta.get("annotations")), f"{meta_path}.annotations"))
     return views
 
