@@ -11,17 +11,29 @@ into a checkpoint volume it is then served from; both jobs alert when a run fail
 
 from pathlib import Path
 
-from mlkube import (CheckpointVolume, Environment, ExternalSecretSpec, GpuSpec, GpuTrainingJob, Image, InferenceService, JobAlertsSpec,
-                    KedaScaling, MlApp, Model, MonitoringSpec, Platform, ResourcesSpec, Runtime, ScheduledJob, SecretMount, SidecarSpec)
+from mlkube import (CheckpointVolume, Environment, ExposeSpec, ExternalSecretSpec, GatewayRef, GpuSpec, GpuTrainingJob, Image, InferenceService,
+                    JobAlertsSpec, KedaScaling, MlApp, Model, MonitoringSpec, Platform, ResourcesSpec, Runtime, ScheduledJob, SecretMount,
+                    SidecarSpec)
 from mlkube.gitops.settings import GitOps, NetworkSpec, QuotaSpec, WorkloadOverride
 from mlkube.inference_service import AutoscalingSpec, CustomMetric, Peer, ProbesSpec
+from mlkube.kueue_platform import ClusterQueueSpec, FlavorQuota, KueueSpec, ResourceFlavorSpec, WorkloadPriorityClassSpec
 
 # Model downloads (s3, Hugging Face) leave the cluster over HTTPS; everything else is denied.
 _EGRESS = NetworkSpec(egress_https_cidrs=["0.0.0.0/0"])
 # What every cluster runs, and which version: fields are emitted for these versions (KServe 0.15 names its raw mode
 # RawDeployment and gets its own storage initializer as model downloader); an option that needs anything else fails synth.
 _OPERATORS = {"argocd": "3.1", "kserve": "0.15", "keda": "2.17", "prometheus-operator": "0.85", "external-secrets": "0.19", "kueue": "0.13",
-              "prometheus-adapter": "0.12", "lws": "0.7"}
+              "prometheus-adapter": "0.12", "gateway-api": "1.3", "lws": "0.7"}
+# The production clusters' Kueue set-up, owned by the platform team: H100 nodes for training, a CPU pool for batch, and
+# the priority the fine-tuning job names. Dev and staging queues are set up outside mlkube.
+_PROD_KUEUE = KueueSpec(
+    flavors=[ResourceFlavorSpec(name="h100", node_labels={"nvidia.com/gpu.product": "NVIDIA-H100-80GB-HBM3"}),
+             ResourceFlavorSpec(name="cpu")],
+    cluster_queues=[ClusterQueueSpec(name="ml-prod", flavors=[
+        FlavorQuota(flavor="h100", cpu="384", memory="4Ti", gpus=32),
+        FlavorQuota(flavor="cpu", cpu="64", memory="256Gi")])],
+    priority_classes=[WorkloadPriorityClassSpec(name="training", value=100, description="Fine-tuning runs; serving is never preempted")],
+)
 # Images built from this repo are pushed once, here, and deployed by digest everywhere.
 _REGISTRY = "ghcr.io/acme"
 # How each cluster's storage classes bind: Immediate claims sync before the workloads, others with them.
@@ -36,12 +48,13 @@ platform = Platform(
         Environment(name="dev", namespace="ml-{app}", registry=_REGISTRY, network=_EGRESS, operators=_OPERATORS, storage_binding_modes=_STORAGE,
                     quota=QuotaSpec(cpu="32", memory="128Gi", gpus=2), kueue_cluster_queue="ml-dev",
                     overrides={"fraud-scoring/fraud-scorer": WorkloadOverride(min_replicas=1, max_replicas=2, resource_scale=0.5),
-                               "llm-chat/llm-server": WorkloadOverride(max_replicas=1)}),
+                               "llm-chat/llm-server": WorkloadOverride(max_replicas=1, hostnames=["chat.dev.acme.example"])}),
         Environment(name="staging", namespace="ml-{app}", registry=_REGISTRY, cluster="staging", network=_EGRESS, operators=_OPERATORS,
-                    storage_binding_modes=_STORAGE, kueue_cluster_queue="ml-staging"),
+                    storage_binding_modes=_STORAGE, kueue_cluster_queue="ml-staging",
+                    overrides={"llm-chat/llm-server": WorkloadOverride(hostnames=["chat.staging.acme.example"])}),
         Environment(name="prod", namespace="ml-{app}", registry=_REGISTRY, production=True, clusters=["prod-eu-1", "prod-us-1"], network=_EGRESS,
                     operators=_OPERATORS, storage_binding_modes=_STORAGE,
-                    quota=QuotaSpec(cpu="256", memory="2Ti", gpus=16), kueue_cluster_queue="ml-prod",
+                    quota=QuotaSpec(cpu="256", memory="2Ti", gpus=16), kueue_cluster_queue="ml-prod", kueue=_PROD_KUEUE,
                     overrides={"fraud-scoring/fraud-scorer": WorkloadOverride(min_replicas=6, max_replicas=24),
                                "llm-chat/llm-server": WorkloadOverride(min_replicas=2, max_replicas=8, gpu_product="NVIDIA-H100-80GB-HBM3")}),
     ],
@@ -65,6 +78,8 @@ def fraud_scoring(app: MlApp) -> None:
         monitoring=_MONITORING.model_copy(update={"latency_objective_seconds": 0.1, "error_rate_objective": 0.005}),
         external_secrets=[ExternalSecretSpec(name="feature-store", store="vault", data={"password": "fraud-scoring/feature-store#password"},
                                              mount_path="/var/run/secrets/feature-store")],
+        # The model downloader reads s3://acme-models with this IAM role (EKS IRSA), not with a stored key.
+        service_account_annotations={"eks.amazonaws.com/role-arn": "arn:aws:iam::111122223333:role/fraud-scorer-models"},
     )
     ScheduledJob(
         app, "nightly-scoring",
@@ -115,6 +130,9 @@ def llm_chat(app: MlApp) -> None:
         termination_grace_period_seconds=120, drain_seconds=20,
         sidecars=[SidecarSpec(name="dcgm-exporter", image="nvcr.io/nvidia/k8s/dcgm-exporter:4.2.3-4.1.3-ubuntu22.04",
                               ports={"gpu-metrics": 9400})],
+        # Reached from outside through the platform's Gateway (an HTTPRoute; each environment has its own hostname).
+        expose=ExposeSpec(gateway=GatewayRef(name="public", namespace="gateway-system", section_name="https")),
+        hostnames=["chat.acme.example"],
     )
     server.mount(checkpoints, read_only=True)
 

@@ -28,6 +28,9 @@ _EXPORTS = {
     "Environment": "platform", "MlApp": "platform", "Platform": "platform",
     "SecretEnv": "pod", "SecretMount": "pod", "SidecarSpec": "pod",
     "GpuSpec": "resources", "ResourcesSpec": "resources",
+    "ExposeSpec": "exposure", "GatewayRef": "exposure",
+    "AffinitySpec": "placement", "Toleration": "placement", "TopologySpread": "placement", "NodeTerm": "placement",
+    "PreferredNodeTerm": "placement", "NodeSelectorRequirement": "placement", "PodAntiAffinity": "placement",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -63,3 +66,6 @@ if TYPE_CHECKING:
     from .platform import Environment, MlApp, Platform
     from .pod import SecretEnv, SecretMount, SidecarSpec
     from .resources import GpuSpec, ResourcesSpec
+    from .exposure import ExposeSpec, GatewayRef
+    from .placement import (AffinitySpec, NodeSelectorRequirement, NodeTerm, PodAntiAffinity, PreferredNodeTerm, Toleration,
+                            TopologySpread)

@@ -192,6 +192,12 @@ class GpuTrainingJob(JobConstruct):
             if getattr(spec, field):
                 self._report(field, f"is not supported with backend 'trainjob': {why}", "use backend 'jobset'")
                 return
+        if spec.topology_spread or (spec.affinity is not None and spec.affinity.pod_anti_affinity is not None):
+            # Both select the workload's own pods by mlkube's labels, which a TrainJob's runtime patch cannot put on the pods.
+            field = "topology_spread" if spec.topology_spread else "affinity.pod_anti_affinity"
+            self._report(field, "is not supported with backend 'trainjob': Trainer's JobSet labels the pods, not mlkube, so the "
+                                "selector would match none of them", "use backend 'jobset', or node affinity only")
+            return
         pod = self._pod_builder(spec)
         template = pod.build()
         body = trainjob_body(spec, template, runtime=spec.training_runtime, nodes=spec.nodes, procs=spec.processes_per_node)

@@ -17,6 +17,7 @@ from pydantic import Field, PositiveInt, ValidationInfo, field_validator, model_
 
 from .policy.waivers import Waiver, apply_waivers
 from .construct import MlConstruct, MountsVolumes
+from .exposure import ExposeSpec, GatewayRef, http_route, ingress, validate_hostnames
 from .external_secret import ExternalSecretSpec, external_secret_object
 from .image import ImageSpec, RegistryImage
 from .keda import KedaScaling, scaled_object_spec
@@ -27,6 +28,7 @@ from .leader_worker_set import (LWS_API_VERSION, WORKER_INDEX_LABEL, leader_comm
 from .model import CREDENTIALS_DIR, ModelSpec, PvcModel, UriModel, download_form, downloader_credentials_env
 from .monitoring import MonitoringSpec, monitor_object, prometheus_rule, serving_alert_rules
 from .operators import kserve_version, kubernetes_has, require_operator, storage_initializer_image
+from .placement import PlacementOptions, service_account_body
 from .pod import PodBuilder, SecretEnv, SecretMount, SidecarSpec, env_list
 from .quantity import Quantity
 from .resources import ResourcesSpec
@@ -37,7 +39,7 @@ from .traffic.model import ALL_TCP, Connection, EgressRule, Endpoint, PortRange,
 from .traffic.workload import NETWORK_POLICY_API, common_egress, emit_network_policies
 
 __all__ = ["InferenceService", "InferenceServiceSpec", "AutoscalingSpec", "CustomMetric", "ProbesSpec", "Peer",
-           "KServeOptions", "KedaScaling", "MonitoringSpec", "ExternalSecretSpec", "Runtime"]
+           "KServeOptions", "KedaScaling", "ExposeSpec", "GatewayRef", "MonitoringSpec", "ExternalSecretSpec", "Runtime"]
 
 Port = int
 
@@ -129,7 +131,7 @@ class Peer(Spec):
     pod_labels: dict[str, str] | None = Field(None, description="Pod labels. Default: any pod of the namespace.")
 
 
-class InferenceServiceSpec(Spec):
+class InferenceServiceSpec(PlacementOptions):
     """An online model server."""
 
     name: DnsLabel | None = Field(None, description="Name of every object. Default: the construct id.")
@@ -170,6 +172,15 @@ class InferenceServiceSpec(Spec):
         "unhealthyPodEvictionPolicy: 'AlwaysAllow' lets a drain evict pods that are not ready (a server stuck loading its model) "
         "instead of blocking on them; 'IfHealthyBudget' counts them against the budget. Default: AlwaysAllow (Kubernetes 1.27+).")
     waivers: list[Waiver] = Field(default_factory=list, description="Policy exceptions for this construct's objects, each with its reason (written as annotations). Default: none.")
+    expose: ExposeSpec | None = Field(None, description="Reach the server from outside the cluster: an HTTPRoute on a Gateway "
+                                      "(expose={'gateway': {'name': 'public', 'namespace': 'gateway-system'}}; preferred) or an "
+                                      "Ingress (expose={'ingress_class': 'nginx', 'proxy_namespace': 'ingress-nginx'}). Default: "
+                                      "in-cluster only.")
+    hostnames: list[str] = Field(default_factory=list, description="Public hostnames of the exposed server (HTTPRoute hostnames, "
+                                 "Ingress rule hosts and TLS hosts); an environment overrides them with WorkloadOverride.hostnames. "
+                                 "Default: none (every hostname the Gateway or Ingress controller serves).")
+
+    _hostnames = field_validator("hostnames")(lambda cls, value: validate_hostnames(value))
 
     @model_validator(mode="before")
     @classmethod
@@ -197,6 +208,13 @@ class InferenceServiceSpec(Spec):
         if self.drain_seconds >= self.termination_grace_period_seconds:
             raise ValueError(f"'drain_seconds' ({self.drain_seconds}) must be less than 'termination_grace_period_seconds' "
                              f"({self.termination_grace_period_seconds}), or requests are cut off")
+        if self.hostnames and self.expose is None:
+            raise ValueError(f"'hostnames' {self.hostnames} need 'expose' (a Gateway or an Ingress) to be served")
+        if self.expose is not None and self.backend == "kserve":
+            raise ValueError("'expose' routes to the Service of the kubernetes backend; KServe exposes its InferenceService "
+                             "through its own ingress configuration (inferenceservice-config)")
+        if self.expose is not None and self.expose.tls_secret_name("x") and not self.hostnames:
+            raise ValueError("TLS on the Ingress needs 'hostnames': the certificate is issued for them")
         if self.metrics_port == self.port:
             raise ValueError(f"'metrics_port' ({self.metrics_port}) equals 'port'; leave it unset to scrape the serving port")
         if self.nodes > 1:
@@ -285,13 +303,15 @@ class InferenceService(MountsVolumes, MlConstruct):
         return {"labels": dict(self._labels), "name": name or self.name, "namespace": self.namespace}
 
     def _add(self, kind: str, api_version: str, body: dict[str, Any], name: str | None = None) -> dict[str, Any]:
-        obj = {"apiVersion": api_version, "kind": kind, "metadata": self._metadata(name), **body}
+        metadata = self._metadata(name)
+        metadata.update(body.pop("metadata", {}))
+        obj = {"apiVersion": api_version, "kind": kind, "metadata": metadata, **body}
         self.objects[kind] = self._emit(obj)
         return obj
 
     def _build(self, spec: InferenceServiceSpec) -> None:
         self._labels = standard_labels(self.name, "inference", self.ml_app.app_name)
-        self._add("ServiceAccount", "v1", {"automountServiceAccountToken": False})
+        self._add("ServiceAccount", "v1", service_account_body(spec))
         if spec.config:
             self._add("ConfigMap", "v1", {"data": dict(spec.config)}, name=f"{self.name}-config")
         if spec.external_secrets and require_operator(self, "external-secrets", "external_secrets", "reference existing Secrets with 'secrets'"):
@@ -323,6 +343,8 @@ class InferenceService(MountsVolumes, MlConstruct):
         else:
             self._add("Deployment", "apps/v1", {"spec": self._deployment_spec(spec)})
         self._add("Service", "v1", {"spec": self._service_spec(spec)})
+        if spec.expose is not None:
+            self._expose(spec, spec.expose)
         if not spec.autoscaled:
             return
         scaling = spec.autoscaling
@@ -341,6 +363,18 @@ class InferenceService(MountsVolumes, MlConstruct):
                     max_replicas=scaling.max_replicas, behavior=scaling.behavior())})
             return
         self._add("HorizontalPodAutoscaler", "autoscaling/v2", {"spec": self._hpa_spec(scaling)})
+
+    def _expose(self, spec: InferenceServiceSpec, expose: ExposeSpec) -> None:
+        """An HTTPRoute on the named Gateway, or an Ingress, to the Service's serving port."""
+        if expose.gateway is not None:
+            # HTTPRoute is GA (v1) from Gateway API v1.0.0 (gateway-api CHANGELOG, v1.0.0).
+            if require_operator(self, "gateway-api", "expose.gateway", "expose through ingress_class"):
+                self.objects["HTTPRoute"] = self._emit(http_route(self._metadata(), expose, spec.hostnames, self.name, spec.port))
+            return
+        if expose.cert_manager_issuer and not require_operator(self, "cert-manager", "expose.cert_manager_issuer",
+                                                               "name an existing TLS Secret with tls_secret"):
+            return
+        self.objects["Ingress"] = self._emit(ingress(self._metadata(), expose, spec.hostnames, self.name))
 
     def _build_kserve(self, spec: InferenceServiceSpec) -> None:
         self._pod_selector = {KSERVE_POD_LABEL: self.name}
@@ -404,7 +438,7 @@ class InferenceService(MountsVolumes, MlConstruct):
 
     def _pod_builder(self, spec: InferenceServiceSpec) -> PodBuilder:
         return PodBuilder(app=self.ml_app, used_by=self.construct_path, labels=self._labels,
-                          service_account=self.name, resources=spec.resources)
+                          service_account=self.name, resources=spec.resources, placement=spec, selector=self._pod_selector)
 
     def _pod_extras(self, spec: InferenceServiceSpec, selector: dict[str, str]) -> dict[str, Any]:
         extras: dict[str, Any] = {"terminationGracePeriodSeconds": spec.termination_grace_period_seconds}
@@ -590,6 +624,11 @@ class InferenceService(MountsVolumes, MlConstruct):
             or [Endpoint.pods(self.namespace)]
         serving = (PortRange(spec.port),)
         connections = [Connection(caller, server, serving, "calls the serving port", path) for caller in callers]
+        if spec.expose is not None:
+            forwarder = spec.expose.forwarder_namespace
+            how = "the Gateway's data plane" if spec.expose.gateway else "the ingress controller"
+            connections.append(Connection(Endpoint.pods(forwarder, name=f"{forwarder} ({how})"), server, serving,
+                                          f"{how} forwards outside requests", path))
         monitoring = Endpoint.pods(environment.monitoring_namespace, name=f"{environment.monitoring_namespace} (Prometheus)")
         connections.append(Connection(monitoring, server, (PortRange(spec.metrics_port or spec.port),), "Prometheus scrapes metrics", path))
         # A sidecar listens only to be scraped (dcgm-exporter, a metrics exporter): Prometheus reaches its ports too

@@ -16,6 +16,7 @@ from .image import ImageSpec
 from .labels import standard_labels
 from .monitoring import JobAlertsSpec, job_alert_rules, prometheus_rule
 from .operators import kubernetes_has, require_operator, require_version
+from .placement import PlacementOptions, service_account_body
 from .pod import PodBuilder, SecretEnv, SecretMount, env_list
 from .resources import ResourcesSpec
 from .apiserver_rules import EnvName
@@ -33,7 +34,7 @@ GROUP_ANNOTATION = "scheduling.k8s.io/group-name"
 VOLCANO_API_VERSION = "scheduling.volcano.sh/v1beta1"
 
 
-class JobOptions(Spec):
+class JobOptions(PlacementOptions):
     """Fields of every job: the container, resources, failure handling, queue and priority."""
 
     name: DnsLabel | None = Field(None, description="Name of every object. Default: the construct id.")
@@ -138,7 +139,9 @@ class JobConstruct(MountsVolumes, MlConstruct):
 
     def _add(self, kind: str, api_version: str, body: dict[str, Any], *, name: str | None = None,
              labels: dict[str, str] | None = None) -> dict[str, Any]:
-        obj = {"apiVersion": api_version, "kind": kind, "metadata": self._metadata(name, labels), **body}
+        metadata = self._metadata(name, labels)
+        metadata.update(body.pop("metadata", {}))
+        obj = {"apiVersion": api_version, "kind": kind, "metadata": metadata, **body}
         self.objects[kind] = self._emit(obj)
         return obj
 
@@ -172,9 +175,10 @@ class JobConstruct(MountsVolumes, MlConstruct):
     def _pod_builder(self, options: JobOptions, env: list[dict[str, Any]] | None = None) -> PodBuilder:
         """The secured pod of the job, its ServiceAccount emitted; callers may add to ``extra_spec`` before ``build()``."""
         self._require_schedulers(options)
-        self._add("ServiceAccount", "v1", {"automountServiceAccountToken": False})
+        self._add("ServiceAccount", "v1", service_account_body(options))
+        selector = {key: self.labels[key] for key in ("app.kubernetes.io/instance", "app.kubernetes.io/name")}
         pod = PodBuilder(app=self.ml_app, used_by=self.construct_path, labels=self.labels, service_account=self.name,
-                         resources=options.resources, restart_policy="Never")
+                         resources=options.resources, restart_policy="Never", placement=options, selector=selector)
         mounts = [pod.mount_secret(secret) for secret in options.secrets]
         container_env = [*(env or []), *env_list(dict(options.env), options.secret_env)]
         pod.add_container(pod.container(MAIN_CONTAINER, options.image, command=options.command, args=options.args,

@@ -113,7 +113,7 @@ def _model_container(service: InferenceService, spec: InferenceServiceSpec, pod:
 
 
 #: Pod-level fields of the shared pod builder that a KServe predictor takes as they are.
-_PREDICTOR_POD_FIELDS = ("automountServiceAccountToken", "enableServiceLinks", "nodeSelector", "runtimeClassName", "securityContext",
+_PREDICTOR_POD_FIELDS = ("affinity", "automountServiceAccountToken", "enableServiceLinks", "nodeSelector", "runtimeClassName", "securityContext",
                          "serviceAccountName", "terminationGracePeriodSeconds", "tolerations", "topologySpreadConstraints", "volumes")
 
 

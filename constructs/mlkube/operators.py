@@ -18,7 +18,7 @@ __all__ = ["Operator", "OPERATOR_NAMES", "Version", "parse_version", "require_op
            "kserve_mode_name", "kubernetes_has"]
 
 Operator = Literal["kserve", "keda", "prometheus-operator", "external-secrets", "kueue", "jobset", "volcano", "argocd",
-                   "prometheus-adapter", "trainer", "lws"]
+                   "prometheus-adapter", "trainer", "lws", "gateway-api", "cert-manager"]
 
 OPERATOR_NAMES: dict[str, str] = {
     "kserve": "KServe", "keda": "KEDA", "prometheus-operator": "the Prometheus Operator",
@@ -29,6 +29,9 @@ OPERATOR_NAMES: dict[str, str] = {
     "trainer": "Kubeflow Trainer",
     "lws": "LeaderWorkerSet (kubernetes-sigs/lws)",
     "prometheus-adapter": "a custom metrics adapter (prometheus-adapter, serving custom.metrics.k8s.io)",
+    # HTTPRoute needs the Gateway API CRDs and a controller implementing them (gateway-api.sigs.k8s.io/implementations).
+    "gateway-api": "the Gateway API (CRDs and a Gateway controller)",
+    "cert-manager": "cert-manager",
 }
 
 Version = tuple[int, int]

@@ -21,6 +21,7 @@ from .operators import Operator, check_operator_versions
 from .gitops.tenancy import Tenancy, app_name_problem
 from .gitops.settings import IN_CLUSTER, GitOps, LimitRangeSpec, NetworkSpec, QuotaSpec, SyncPolicy, WorkloadOverride
 from .images.catalog import BuiltImages
+from .kueue_platform import KueueSpec
 from .manifest import Manifest
 from .spec import DnsLabel, Spec, parse_spec
 from .validation.schemas import DEFAULT_KUBERNETES_VERSION
@@ -80,6 +81,9 @@ class Environment(Spec):
     limits: LimitRangeSpec = Field(default_factory=LimitRangeSpec, description="LimitRange defaults of each namespace. Default: 250m/256Mi requests, 1/1Gi limits.")
     network: NetworkSpec = Field(default_factory=NetworkSpec, description="Namespace-wide default-deny NetworkPolicy allowances. Default: DNS egress only.")
     kueue_cluster_queue: str | None = Field(None, description="Kueue ClusterQueue that the LocalQueues of each namespace point at: 'default', and one per queue name a job uses. Default: none, and a job with a queue is an error.")
+    kueue: KueueSpec | None = Field(None, description="Kueue objects of this environment's cluster (ResourceFlavors, "
+                                    "ClusterQueues with GPU quotas, WorkloadPriorityClasses), emitted with the first app; every "
+                                    "queued job is checked to fit a flavor of its ClusterQueue. Default: none (Kueue set up elsewhere).")
     registry: str = Field("registry.example.com/ml", pattern=REGISTRY_PATTERN, description="Registry and path that "
                           "built images are pushed to: <registry>/<image>:<content tag>. Default 'registry.example.com/ml'.")
     storage_binding_modes: dict[str, Literal["Immediate", "WaitForFirstConsumer"]] = Field(
@@ -92,6 +96,10 @@ class Environment(Spec):
     @model_validator(mode="after")
     def _known_versions(self) -> Environment:
         problems = check_operator_versions(self.operator_versions or {})
+        if self.kueue is not None and self.kueue.cluster_queues and self.kueue_cluster_queue is not None \
+                and self.kueue.queue(self.kueue_cluster_queue) is None:
+            problems.append(f"kueue_cluster_queue '{self.kueue_cluster_queue}' is not one of the declared cluster queues "
+                            f"({', '.join(q.name for q in self.kueue.cluster_queues)})")
         if problems:
             raise ValueError("; ".join(problems))
         return self

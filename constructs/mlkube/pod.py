@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import Field
 
 from .image import ImageSpec, is_digest_reference, resolve_image
+from .placement import PlacementOptions, placement_pod_spec
 from .quantity import Quantity
 from .resources import ResourcesSpec, Scheduling
 from .apiserver_rules import EnvName
@@ -133,7 +134,8 @@ class PodBuilder:
     """Accumulates containers and volumes, then renders a secured pod template (metadata + spec)."""
 
     def __init__(self, *, app: Any, used_by: str, labels: dict[str, str], service_account: str,
-                 resources: ResourcesSpec, restart_policy: str | None = None) -> None:
+                 resources: ResourcesSpec, restart_policy: str | None = None,
+                 placement: PlacementOptions | None = None, selector: dict[str, str] | None = None) -> None:
         self.app = app
         self.used_by = used_by
         self.labels = dict(labels)
@@ -142,6 +144,9 @@ class PodBuilder:
         self.resources = resources
         self.restart_policy = restart_policy
         self.scheduling = Scheduling(resources)
+        self.placement = placement
+        #: The labels that select this workload's own pods (anti-affinity, topology spread).
+        self.selector = dict(selector if selector is not None else labels)
         self.containers: list[dict[str, Any]] = []
         self.init_containers: list[dict[str, Any]] = []
         self.volumes: dict[str, dict[str, Any]] = {}
@@ -190,6 +195,9 @@ class PodBuilder:
         })
         if main and self.resources.shm_size is not None:
             container["volumeMounts"].append({"name": "dshm", "mountPath": "/dev/shm"})
+        if main and self.placement is not None and self.placement.add_capabilities:
+            # Waived by the spec (PlacementOptions requires a reasoned MLK-PSS-005 waiver): ALL stays dropped, these are added back.
+            container["securityContext"]["capabilities"]["add"] = list(self.placement.add_capabilities)
         if command:
             container["command"] = list(command)
         if args:
@@ -231,13 +239,21 @@ class PodBuilder:
             spec["initContainers"] = self.init_containers
         if self.restart_policy:
             spec["restartPolicy"] = self.restart_policy
-        if self.scheduling.node_selector:
-            spec["nodeSelector"] = self.scheduling.node_selector
-        if self.scheduling.tolerations:
-            spec["tolerations"] = self.scheduling.tolerations
+        placement = self.placement
+        node_selector = {**self.scheduling.node_selector, **(placement.node_selector if placement else {})}
+        if node_selector:
+            spec["nodeSelector"] = dict(sorted(node_selector.items()))
+        tolerations = [*self.scheduling.tolerations, *(t.to_kube() for t in (placement.tolerations if placement else []))]
+        if tolerations:
+            spec["tolerations"] = [t for i, t in enumerate(tolerations) if t not in tolerations[:i]]
         if self.scheduling.runtime_class:
             spec["runtimeClassName"] = self.scheduling.runtime_class
         spec.update(self.extra_spec)
+        if placement is not None:
+            extra = placement_pod_spec(placement, self.selector)
+            if "topologySpreadConstraints" in extra:  # after a workload's own presets (InferenceService 'spread')
+                extra["topologySpreadConstraints"] = [*spec.get("topologySpreadConstraints", []), *extra["topologySpreadConstraints"]]
+            spec.update(extra)
         metadata: dict[str, Any] = {"labels": self.labels}
         if self.annotations:
             metadata["annotations"] = self.annotations

@@ -16,6 +16,7 @@ GPU_RESOURCE = "nvidia.com/gpu"
 GPU_PRODUCT_LABEL = "nvidia.com/gpu.product"
 #: GPU nodes are usually tainted so that only pods that ask for GPUs land there.
 GPU_TOLERATION = {"key": GPU_RESOURCE, "operator": "Exists", "effect": "NoSchedule"}
+_EXTENDED_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
 _MIG_PROFILE = re.compile(r"^[1-9]g\.[0-9]+gb(\+me)?$")
 # The NVIDIA device plugin hands a container slices of one profile; a container cannot combine profiles.
 _TWO_MIG_PROFILES = ("one container takes one MIG profile, not several (got {value!r}); pick one profile, "
@@ -71,6 +72,24 @@ class ResourcesSpec(Spec):
     ephemeral_storage: Quantity | None = Field(None, description="Ephemeral storage request and limit. Default: none set.")
     gpu: GpuSpec | None = Field(None, description="GPUs per pod. Default: no GPU.")
     shm_size: Quantity | None = Field(None, description="Size of /dev/shm (an in-memory emptyDir) for data loaders and NCCL. Default: the runtime's 64Mi.")
+    extended: dict[str, PositiveInt] = Field(default_factory=dict, description="Other device-plugin resources per pod, whole "
+                                             "numbers, requested and limited alike, e.g. {'vpc.amazonaws.com/efa': 4} (AWS EFA) or "
+                                             "{'rdma/hca_shared_devices_a': 1} (k8s-rdma-shared-dev-plugin). Default: none.")
+
+    @field_validator("extended")
+    @classmethod
+    def _extended_names(cls, value: dict[str, int]) -> dict[str, int]:
+        # An extended resource is a domain-prefixed name outside kubernetes.io (pkg/apis/core/helper IsExtendedResourceName);
+        # GPUs have their own field so that the GPU toleration, product and MIG checks apply.
+        for name in value:
+            domain, slash, rest = name.partition("/")
+            if not slash or not _EXTENDED_NAME.match(name):
+                raise ValueError(f"{name!r} is not an extended resource name: '<domain>/<name>', e.g. 'vpc.amazonaws.com/efa'")
+            if domain == "kubernetes.io" or domain.endswith(".kubernetes.io") or name.startswith("requests."):
+                raise ValueError(f"{name!r} is in the kubernetes.io domain, which is not for device plugins")
+            if name == GPU_RESOURCE or name.startswith("nvidia.com/mig-"):
+                raise ValueError(f"{name!r}: request GPUs with resources.gpu (count or mig_profile), not 'extended'")
+        return dict(sorted(value.items()))
 
     @field_validator("gpu", mode="before")
     @classmethod
@@ -104,6 +123,9 @@ class ResourcesSpec(Spec):
             requests["ephemeral-storage"] = limits["ephemeral-storage"] = self.ephemeral_storage
         if self.gpu is not None:
             requests[self.gpu.resource] = limits[self.gpu.resource] = self.gpu.devices
+        for name, count in self.extended.items():
+            # Extended resources cannot be overcommitted: the API server requires requests equal to limits.
+            requests[name] = limits[name] = count
         return {"requests": requests, "limits": limits}
 
 

@@ -163,7 +163,9 @@ def _register_steps() -> None:
     from .pinning.synth_steps import apply_lock, require_pinned_images, write_lock
     from .policy.credentials import check_output_files
     from .policy.synth_step import check_policy_step
+    from .capability_namespaces import lower_enforce_for_capabilities
     from .chart.argocd import use_chart_sources
+    from .kueue_check import add_kueue_objects, check_kueue_capacity
     from .local_queues import add_local_queues
     from .traffic.check import check_connectivity_step
     from .traffic.senders import add_cross_namespace_senders
@@ -172,7 +174,8 @@ def _register_steps() -> None:
 
     # Platform objects first, so the lock, sync waves and Argo CD's kind list see every object.
     # LocalQueues for the queues jobs name come after the namespace objects, so a 'default' LocalQueue is not emitted twice.
-    TRANSFORMS.extend([add_cross_namespace_senders, gitops.add_platform_objects, add_local_queues, apply_lock, apply_model_lock, gitops.add_sync_waves,
+    TRANSFORMS.extend([add_cross_namespace_senders, gitops.add_platform_objects, add_local_queues,
+                       lower_enforce_for_capabilities, add_kueue_objects, apply_lock, apply_model_lock, gitops.add_sync_waves,
                        gitops.add_argocd_objects, use_chart_sources])  # use_chart_sources: GitOps(source='chart') deploys the locked chart
     CHECKS.extend([
         volume_sharing_step,           # single-writer volumes are not written by several pods at once
@@ -181,6 +184,7 @@ def _register_steps() -> None:
         require_pinned_models,         # ... and serve only models pinned to one content
         check_policy_step,             # security policy: unwaived errors fail synth, warnings are printed
         check_connectivity_step,       # every declared connection is allowed by the NetworkPolicies, both ways
+        check_kueue_capacity,          # every queued job fits a flavor of its ClusterQueue
         gitops.check_overrides_used,   # an override naming no construct is a typo
         check_tenancy,                 # apps stay in their namespace, declared kinds, secret keys and priority classes
         check_apiserver_rules,         # keys, env names, sub-paths, int ranges, names the API server would refuse

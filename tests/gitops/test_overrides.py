@@ -43,12 +43,24 @@ def test_free_spec_override_is_deep_merged():
 
 
 def test_fails_when_an_override_names_a_field_the_spec_does_not_have():
-    env = Environment(name="prod", namespace="ml", overrides={"scoring/server": WorkloadOverride(hostnames=["x.example.com"])})
+    from mlkube import BatchJob, Platform
+    from mlkube.testing import synth_platform
+
+    env = Environment(name="prod", namespace="ml", overrides={"etl/job": WorkloadOverride(hostnames=["x.example.com"])})
+    platform = Platform(environments=[env])
+    platform.app("etl", lambda app: BatchJob(app, "job", image="ghcr.io/acme/etl:1.0"))
     with pytest.raises(MlkubeError) as error:
-        synth(env)
+        synth_platform(platform)
     text = str(error.value)
-    assert "prod/scoring/server: environments[prod].overrides[scoring/server].hostnames: InferenceServiceSpec has no field 'hostnames'" in text
-    assert "override fields this construct accepts: gpu_product, max_replicas, min_replicas, replicas, resource_scale, spec" in text
+    assert "prod/etl/job: environments[prod].overrides[etl/job].hostnames: BatchJobSpec has no field 'hostnames'" in text
+    assert "override fields this construct accepts: gpu_product, resource_scale, spec" in text
+
+
+def test_hostnames_override_reaches_an_inference_service_but_needs_its_exposure():
+    # Before issue 19 no construct had 'hostnames', so this documented override could never apply.
+    env = Environment(name="prod", namespace="ml", overrides={"scoring/server": WorkloadOverride(hostnames=["x.example.com"])})
+    with pytest.raises(MlkubeError, match=r"'hostnames' \['x.example.com'\] need 'expose'"):
+        synth(env)
 
 
 def test_fails_when_a_free_override_names_an_unknown_field():

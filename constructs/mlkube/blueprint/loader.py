@@ -18,6 +18,7 @@ from ..errors import MlkubeError, Problem
 from ..spec import Spec
 from .document import BlueprintSpec, without_extensions
 from .errors import field_path_text, problems_at
+from .references import VolumeMount, take_references, volume_claims
 from .registry import WorkloadKind, workload_kinds
 from .source import ReadBudget, YamlDocument, read_yaml_documents
 
@@ -36,6 +37,7 @@ class Workload:
     kind: WorkloadKind
     spec: Spec
     where: str
+    mounts: tuple[VolumeMount, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -47,9 +49,11 @@ class Blueprint:
     document: YamlDocument
 
     def build(self, app: MlApp) -> None:
-        """The app builder given to ``platform.app``: one construct per workload, as in Python."""
+        """The app builder given to ``platform.app``: one construct per workload, as in Python, then the mounts."""
+        built = {workload.id: workload.kind.construct(app, workload.id, workload.spec) for workload in self.workloads}
         for workload in self.workloads:
-            workload.kind.construct(app, workload.id, workload.spec)
+            for mount in workload.mounts:
+                built[workload.id].mount(built[mount.volume], read_only=mount.read_only, path=mount.path, env=mount.env)
 
 
 def _shown(path: Path) -> str:
@@ -72,7 +76,8 @@ def _close(value: str, known: Iterable[str]) -> str:
     return f"did you mean '{match[0]}'?" if match else f"allowed: {', '.join(known)}"
 
 
-def _workload(document: YamlDocument, workload_id: str, data: dict[str, Any], kinds: dict[str, WorkloadKind]) -> tuple[Workload | None, list[Problem]]:
+def _workload(document: YamlDocument, workload_id: str, data: dict[str, Any], kinds: dict[str, WorkloadKind],
+              claims: dict[str, str] | None = None) -> tuple[Workload | None, list[Problem]]:
     path = ("workloads", workload_id)
     kind_name = data.get("kind")
     if not isinstance(kind_name, str) or kind_name not in kinds:
@@ -87,11 +92,16 @@ def _workload(document: YamlDocument, workload_id: str, data: dict[str, Any], ki
         return None, [Problem(document.where(position), field_path_text((*path, "kind")), message, hint)]
     kind = kinds[kind_name]
     fields = {key: value for key, value in data.items() if key != "kind"}
+    from ..construct import MountsVolumes
+
+    mounts, problems = take_references(document, workload_id, kind_name, fields, claims or {}, issubclass(kind.construct, MountsVolumes))
     try:
         spec = kind.spec.model_validate(fields)
     except ValidationError as error:
-        return None, problems_at(document, error, kind.spec, path)
-    return Workload(workload_id, kind, spec, document.where(document.keys.get(path, document.start))), []
+        return None, problems + problems_at(document, error, kind.spec, path)
+    if problems:
+        return None, problems
+    return Workload(workload_id, kind, spec, document.where(document.keys.get(path, document.start)), tuple(mounts)), []
 
 
 def _blueprint(document: YamlDocument, kinds: dict[str, WorkloadKind]) -> tuple[Blueprint | None, list[Problem]]:
@@ -104,14 +114,16 @@ def _blueprint(document: YamlDocument, kinds: dict[str, WorkloadKind]) -> tuple[
         problems = problems_at(document, error, BlueprintSpec)
         # Workloads are checked even when the envelope is wrong: all errors of a file at once.
         workloads = document.data.get("workloads")
+        claims = volume_claims(workloads) if isinstance(workloads, dict) else {}
         for workload_id, data in (workloads.items() if isinstance(workloads, dict) else ()):
             if isinstance(data, dict):
-                problems += _workload(document, workload_id, data, kinds)[1]
+                problems += _workload(document, workload_id, data, kinds, claims)[1]
         return None, problems
     problems: list[Problem] = []
     workloads: list[Workload] = []
+    claims = volume_claims(spec.workloads)
     for workload_id, data in spec.workloads.items():
-        workload, found = _workload(document, workload_id, data, kinds)
+        workload, found = _workload(document, workload_id, data, kinds, claims)
         problems += found
         if workload is not None:
             workloads.append(workload)

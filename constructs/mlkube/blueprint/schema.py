@@ -23,6 +23,7 @@ from ..runtimes import _coerce as _coerce_runtime
 from ..output import replace_tree
 from ..spec import DnsLabel
 from .document import BlueprintSpec
+from .references import ModelFromVolume, VolumeMount
 from .registry import workload_kinds
 
 __all__ = ["DOCUMENT_TYPES", "blueprint_model", "blueprint_json_schema", "schema_files", "write_schemas", "SCHEMA_BASE_URL"]
@@ -43,21 +44,37 @@ class _BlueprintJsonSchema(GenerateJsonSchema):
 
     def function_before_schema(self, schema: core_schema.BeforeValidatorFunctionSchema) -> dict[str, Any]:
         inner = super().function_before_schema(schema)
-        shorthand = _SHORTHANDS.get(schema["function"]["function"])
+        function = schema["function"]["function"]
+        shorthand = _SHORTHANDS.get(function)
+        if function is _coerce_model:  # blueprints also name a CheckpointVolume of theirs: model: {volume, path}
+            return {"anyOf": [dict(_SHORTHANDS[_coerce_model]), _volume_reference_schema(), inner]}
         return {"anyOf": [dict(shorthand), inner]} if shorthand is not None else inner
 
 
-def _workload_model(name: str, spec: type[BaseModel]) -> type[BaseModel]:
-    """The spec class plus its ``kind`` discriminator (only for the schema; loading pops ``kind``)."""
+def _volume_reference_schema() -> dict[str, Any]:
+    schema = ModelFromVolume.model_json_schema()
+    schema.pop("title", None)
+    return schema
+
+
+def _workload_model(name: str, spec: type[BaseModel], mounts_volumes: bool) -> type[BaseModel]:
+    """The spec class plus its ``kind`` discriminator (only for the schema; loading pops ``kind``), and ``mounts``."""
+    extra: dict[str, Any] = {}
+    if mounts_volumes:
+        extra["mounts"] = (list[VolumeMount], Field(default_factory=list, description="CheckpointVolumes of this blueprint "
+                                                    "mounted into every pod, by workload id. Default: none."))
     return create_model(
         f"{name}Workload", __base__=spec, __doc__=spec.__doc__,
         kind=(Literal[name], Field(description=f"Type of workload: {name}.")),  # type: ignore[valid-type]
+        **extra,
     )
 
 
 def blueprint_model() -> type[BaseModel]:
     """BlueprintSpec with ``workloads`` typed as the union of every registered kind."""
-    models = tuple(_workload_model(kind.name, kind.spec) for kind in workload_kinds().values())
+    from ..construct import MountsVolumes
+
+    models = tuple(_workload_model(kind.name, kind.spec, issubclass(kind.construct, MountsVolumes)) for kind in workload_kinds().values())
     workload = Annotated[Union[models], Field(discriminator="kind")] if len(models) > 1 else models[0]  # noqa: UP007
     described = BlueprintSpec.model_fields["workloads"]
     return create_model(

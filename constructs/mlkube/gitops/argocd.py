@@ -117,7 +117,8 @@ def _application_set(environment: Any, gitops: GitOps, folders: dict[str, list[M
 
 def argocd_manifests(environment: Any, gitops: GitOps, manifests: list[Manifest], tenancy: Any = None) -> list[Manifest]:
     """The Argo CD objects of one environment, given every other object of it."""
-    folders = _folders(environment, manifests)
+    # Folders starting with '_' (_platform: Kueue's cluster objects) are the platform team's: no app Application syncs them.
+    folders = _folders(environment, [m for m in manifests if not m.app.startswith("_")])
     objects = [_project(environment, gitops, manifests, tenancy)]
     objects += [_application_set(environment, gitops, folders)] if environment.clusters else _applications(environment, gitops, folders)
     where = f"{environment.name}/{ARGOCD_FOLDER}"

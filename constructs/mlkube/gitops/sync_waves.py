@@ -17,6 +17,8 @@ __all__ = ["SYNC_WAVE", "SYNC_OPTIONS", "WAVES", "KEEP", "RECREATE", "annotate"]
 SYNC_WAVE = "argocd.argoproj.io/sync-wave"
 SYNC_OPTIONS = "argocd.argoproj.io/sync-options"
 WAVES: dict[str, int] = {
+    # Kueue's cluster objects first: a ClusterQueue names its flavors, a LocalQueue its ClusterQueue.
+    "ResourceFlavor": -5, "ClusterQueue": -4, "WorkloadPriorityClass": -4,
     "Namespace": -3,
     "ResourceQuota": -2, "LimitRange": -2, "NetworkPolicy": -2, "LocalQueue": -2,
     "PersistentVolumeClaim": -1, "ConfigMap": -1, "Secret": -1, "ServiceAccount": -1,

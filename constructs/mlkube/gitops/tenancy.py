@@ -24,7 +24,8 @@ PLATFORM_KINDS: tuple[tuple[str, str], ...] = (
     ("", "ConfigMap"), ("", "LimitRange"), ("", "PersistentVolumeClaim"), ("", "ResourceQuota"), ("", "Service"),
     ("", "ServiceAccount"),
     ("apps", "Deployment"), ("autoscaling", "HorizontalPodAutoscaler"), ("batch", "CronJob"), ("batch", "Job"),
-    ("external-secrets.io", "ExternalSecret"), ("jobset.x-k8s.io", "JobSet"), ("keda.sh", "ScaledObject"),
+    ("external-secrets.io", "ExternalSecret"), ("gateway.networking.k8s.io", "HTTPRoute"), ("networking.k8s.io", "Ingress"),
+    ("jobset.x-k8s.io", "JobSet"), ("keda.sh", "ScaledObject"),
     ("kueue.x-k8s.io", "LocalQueue"), ("leaderworkerset.x-k8s.io", "LeaderWorkerSet"), ("monitoring.coreos.com", "PodMonitor"), ("monitoring.coreos.com", "PrometheusRule"),
     ("monitoring.coreos.com", "ServiceMonitor"), ("networking.k8s.io", "NetworkPolicy"), ("policy", "PodDisruptionBudget"),
     ("scheduling.volcano.sh", "PodGroup"), ("serving.kserve.io", "InferenceService"), ("snapshot.storage.k8s.io", "VolumeSnapshot"),
@@ -33,7 +34,7 @@ PLATFORM_KINDS: tuple[tuple[str, str], ...] = (
 #: The operator that serves each custom API group above: an environment that declares its operators
 #: allows only the kinds of those it has (least privilege; constructs already refuse the others).
 OPERATOR_GROUPS: dict[str, str] = {
-    "external-secrets.io": "external-secrets", "jobset.x-k8s.io": "jobset", "keda.sh": "keda", "kueue.x-k8s.io": "kueue",
+    "external-secrets.io": "external-secrets", "gateway.networking.k8s.io": "gateway-api", "jobset.x-k8s.io": "jobset", "keda.sh": "keda", "kueue.x-k8s.io": "kueue",
     "leaderworkerset.x-k8s.io": "lws",
     "monitoring.coreos.com": "prometheus-operator", "scheduling.volcano.sh": "volcano", "serving.kserve.io": "kserve",
     "trainer.kubeflow.org": "trainer",
