@@ -23,7 +23,7 @@ _EGRESS = NetworkSpec(egress_https_cidrs=["0.0.0.0/0"])
 # What every cluster runs, and which version: fields are emitted for these versions (KServe 0.15 names its raw mode
 # RawDeployment and gets its own storage initializer as model downloader); an option that needs anything else fails synth.
 _OPERATORS = {"argocd": "3.1", "kserve": "0.15", "keda": "2.17", "prometheus-operator": "0.85", "external-secrets": "0.19", "kueue": "0.13",
-              "prometheus-adapter": "0.12", "gateway-api": "1.3", "lws": "0.7"}
+              "prometheus-adapter": "0.12", "gateway-api": "1.3", "lws": "0.7", "trainer": "2.2"}
 # The production clusters' Kueue set-up, owned by the platform team: H100 nodes for training, a CPU pool for batch, and
 # the priority the fine-tuning job names. Dev and staging queues are set up outside mlkube.
 _PROD_KUEUE = KueueSpec(
@@ -99,9 +99,10 @@ def llm_chat(app: MlApp) -> None:
     # Written by every rank of the fine-tuning job at once: ReadWriteMany.
     checkpoints = CheckpointVolume(app, "llm-checkpoints", size="2Ti", access_mode="ReadWriteMany", storage_class="shared-rwx",
                                    snapshot={"snapshot_class": "csi-snapshots", "versions": ["finetune-v1"]})
+    trainer_image = Image.build("apps/images/llm-finetune", purpose="training", accelerator="cuda")
     finetune = GpuTrainingJob(
         app, "llm-finetune",
-        image=Image.build("apps/images/llm-finetune", purpose="training", accelerator="cuda"),
+        image=trainer_image,
         command=["torchrun"],
         args=["--nnodes=$(NNODES)", "--nproc-per-node=$(NPROC_PER_NODE)", "--node-rank=$(NODE_RANK)",
               "--master-addr=$(MASTER_ADDR)", "--master-port=$(MASTER_PORT)", "train.py",
@@ -116,6 +117,16 @@ def llm_chat(app: MlApp) -> None:
         alerts=_JOB_ALERTS,
     )
     finetune.mount(checkpoints)
+    # The evaluation of the fine-tuned model runs on Kubeflow Trainer's torch-distributed runtime (a TrainJob):
+    # torchrun needs no flags there, Trainer sets its PET_* variables.
+    evaluation = GpuTrainingJob(
+        app, "llm-eval", backend="trainjob", image=trainer_image,
+        command=["torchrun", "train.py", "--evaluate", "--base-model", "$(CHECKPOINT_DIR)/llm-finetune/final"],
+        nodes=1, resources=ResourcesSpec(cpu="12", memory="160Gi", shm_size="16Gi",
+                                         gpu=GpuSpec(count=2, product="NVIDIA-H100-80GB-HBM3", runtime_class="nvidia")),
+        active_deadline_seconds=6 * 3600,
+    )
+    evaluation.mount(checkpoints, read_only=True)
     server = InferenceService(
         app, "llm-server",
         image="vllm/vllm-openai:v0.11.0",

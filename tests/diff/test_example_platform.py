@@ -11,7 +11,7 @@ import pytest
 import yaml
 from diff_trees import MarkdownSnapshot, commit_all, git
 from example_change import NEW_GPU, NEW_SCORER_DIGEST, OLD_SCORER_DIGEST, apply_example_change, copy_dist
-from helpers import run_mlkube
+from helpers import REPO_ROOT, run_mlkube
 
 from mlkube.diff import diff_specs, render_json, render_markdown
 from mlkube.render import to_yaml
@@ -119,7 +119,10 @@ def test_moving_and_reordering_the_real_tree_is_no_change(tmp_path, monkeypatch)
             path.unlink()
         text = "---\n".join(yaml.safe_dump(_reversed_keys(obj), sort_keys=False) for obj in reversed(documents))
         (folder / "all-objects.yml").write_text(text)
-    assert len(folders) == 12  # 3 environments x (apps + _argocd), llm-405b in staging and prod only: the whole tree moved
+    # The whole tree moved: every folder of the committed example (apps, _argocd, prod's _platform).
+    assert [folder.relative_to(head) for folder in folders] == sorted({p.parent.relative_to(REPO_ROOT / "dist")
+                                                                      for p in (REPO_ROOT / "dist").rglob("*.yaml")})
+    assert len(folders) >= 12
     report = diff_specs("base", "head")
     assert (report.changes, report.notes) == ([], [])
     # And back: the files as synth writes them, under other names, compare equal too.
