@@ -24,7 +24,7 @@ from .validation import SchemaCatalog, ValidationSettings, check_cross_object
 if TYPE_CHECKING:
     from .platform import MlApp, Platform
 
-__all__ = ["SynthContext", "SynthResult", "synthesize", "TRANSFORMS", "CHECKS", "OUTPUTS"]
+__all__ = ["SynthContext", "SynthResult", "checked_context", "synthesize", "TRANSFORMS", "CHECKS", "OUTPUTS"]
 
 
 @dataclass
@@ -130,11 +130,8 @@ def render(ctx: SynthContext) -> None:
         ctx.files[relative] = to_yaml(manifest.obj).encode()
 
 
-@writes_output("out_dir", replaces=True)  # the lock is read, and the tree replaced, under one output lock
-def synthesize(platform: Platform, out_dir: Path) -> SynthResult:
-    from .output import replace_tree
-
-    started = time.perf_counter()
+def checked_context(platform: Platform, out_dir: Path) -> SynthContext:
+    """The stages before rendering: collect the objects, transform them, validate them (problems in ``ctx.problems``)."""
     ctx = SynthContext(platform, out_dir)
     collect(ctx)
     if not ctx.problems:
@@ -142,6 +139,15 @@ def synthesize(platform: Platform, out_dir: Path) -> SynthResult:
             step(ctx)
     if not ctx.problems:
         validate(ctx)
+    return ctx
+
+
+@writes_output("out_dir", replaces=True)  # the lock is read, and the tree replaced, under one output lock
+def synthesize(platform: Platform, out_dir: Path) -> SynthResult:
+    from .output import replace_tree
+
+    started = time.perf_counter()
+    ctx = checked_context(platform, out_dir)
     if not ctx.problems:
         render(ctx)
     if not ctx.problems:

@@ -79,7 +79,7 @@ def build_app(platform: Platform, environment: str, app: str, out_dir: Path,
         finally:
             os.environ.pop(ALLOW_UNPINNED_ENV) if saved is None else os.environ.__setitem__(ALLOW_UNPINNED_ENV, saved)
     from ..blueprint import workload_kinds
-    from ..synth import TRANSFORMS, SynthContext, collect, validate
+    from ..synth import checked_context
 
     if app not in platform.builders:
         raise MlkubeError.single(f"the platform has no app '{app}'", hint=f"apps: {', '.join(sorted(platform.builders))}")
@@ -100,13 +100,7 @@ def build_app(platform: Platform, environment: str, app: str, out_dir: Path,
                 single.app(name, other)
     finally:
         SPEC_PATCHES.reset(token)
-    ctx = SynthContext(single, out_dir)
-    collect(ctx)
-    if not ctx.problems:
-        for step in TRANSFORMS:
-            step(ctx)
-    if not ctx.problems:
-        validate(ctx)
+    ctx = checked_context(single, out_dir)
     if ctx.problems:
         raise MlkubeError(ctx.problems, title=f"the app '{app}' does not synthesize in '{environment}'")
     objects = {file_name(m.obj): copy.deepcopy(m.obj) for m in ctx.manifests if m.app == app and m.environment == environment}
