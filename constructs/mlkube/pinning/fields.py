@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["ImageField", "image_fields", "NOT_IMAGE_KINDS"]
+__all__ = ["ImageField", "image_fields", "mappings", "NOT_IMAGE_KINDS"]
 
 NOT_IMAGE_KINDS = frozenset({"ConfigMap", "Secret"})
 
@@ -35,16 +35,22 @@ def image_fields(obj: dict[str, Any]) -> Iterator[ImageField]:
     yield from _walk(obj, "")
 
 
-def _walk(node: Any, path: str) -> Iterator[ImageField]:
+def mappings(node: Any, path: str = "") -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every mapping inside ``node`` with its field path (``spec.containers[0]``), outermost first."""
     if isinstance(node, dict):
-        image = node.get("image")
-        if isinstance(image, str):
-            name = node.get("name")
-            yield ImageField(f"{path}.image" if path else "image", name if isinstance(name, str) else "", node)
+        yield path, node
         for key, value in node.items():
             if isinstance(value, dict | list):
-                yield from _walk(value, f"{path}.{key}" if path else str(key))
+                yield from mappings(value, f"{path}.{key}" if path else str(key))
     elif isinstance(node, list):
         for index, value in enumerate(node):
             if isinstance(value, dict | list):
-                yield from _walk(value, f"{path}[{index}]")
+                yield from mappings(value, f"{path}[{index}]")
+
+
+def _walk(node: Any, path: str) -> Iterator[ImageField]:
+    for where, mapping in mappings(node, path):
+        image = mapping.get("image")
+        if isinstance(image, str):
+            name = mapping.get("name")
+            yield ImageField(f"{where}.image" if where else "image", name if isinstance(name, str) else "", mapping)

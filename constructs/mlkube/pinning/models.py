@@ -26,6 +26,7 @@ import yaml
 
 from ..errors import MlkubeError, Problem
 from ..model import ModelReference, download_form
+from .fields import mappings
 from .lock import Lock
 from .registry import RegistryClient, RegistryError
 
@@ -57,19 +58,12 @@ def model_fields(obj: dict[str, Any]) -> Iterator[ModelField]:
 
 
 def _walk(node: Any, path: str) -> Iterator[ModelField]:
-    if isinstance(node, dict):
-        if isinstance(node.get("storageUri"), str) and not node["storageUri"].startswith("pvc://"):
-            yield ModelField(f"{path}.storageUri".lstrip("."), node, "storageUri")
-        args = node.get("args")
-        if node.get("name") == DOWNLOADER and isinstance(args, list) and args and isinstance(args[0], str):
-            yield ModelField(f"{path}.args[0]".lstrip("."), args, 0)
-        for key, value in node.items():
-            if isinstance(value, dict | list):
-                yield from _walk(value, f"{path}.{key}" if path else str(key))
-    elif isinstance(node, list):
-        for index, value in enumerate(node):
-            if isinstance(value, dict | list):
-                yield from _walk(value, f"{path}[{index}]")
+    for where, mapping in mappings(node, path):
+        if isinstance(mapping.get("storageUri"), str) and not mapping["storageUri"].startswith("pvc://"):
+            yield ModelField(f"{where}.storageUri".lstrip("."), mapping, "storageUri")
+        args = mapping.get("args")
+        if mapping.get("name") == DOWNLOADER and isinstance(args, list) and args and isinstance(args[0], str):
+            yield ModelField(f"{where}.args[0]".lstrip("."), args, 0)
 
 
 def model_pin_problems(env: str, models: Any, where: str) -> list[Problem]:
