@@ -12,6 +12,8 @@ Issue 22: ``mlkube validate`` spent about 0.4 ms per object in the inspection an
 
 from __future__ import annotations
 
+import operator
+import re
 from typing import Any
 
 import yaml
@@ -30,6 +32,11 @@ _PLAIN_BOUND = 200_000
 #: Tags the quick walk builds itself: strings, and plain scalars resolved by ``go_yaml_plain``.
 _BUILT = frozenset(("tag:yaml.org,2002:int", "tag:yaml.org,2002:float", "tag:yaml.org,2002:bool", "tag:yaml.org,2002:null"))
 _BaseLoader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+#: An ``&`` or ``!`` that may start an anchor or a tag. A token starts at a line start or after a blank, a flow
+#: indicator or a quote; after a letter, digit or one of ``>&;=/.#`` the character is inside a plain scalar, a
+#: comment or a quoted one (``>&2`` in a script, ``?a=1&b=2`` in a URL, ``#!/bin/sh``), so those are the only
+#: predecessors let through. Anything else goes to the careful reader, which is always right.
+_PROPERTY = re.compile(r"(?:^|[^A-Za-z0-9>&;=/.#])[&!]")
 
 
 class _Unusual(Exception):
@@ -43,6 +50,11 @@ class _CountingLoader(_BaseLoader):  # type: ignore[misc,valid-type]
         super().__init__(text)
         self.values = 0
         self.characters = 0
+
+    # libyaml's composer calls these two hooks for every node, for path resolvers that manifests never use
+    # (PyYAML _yaml.pyx _compose_node); builtins that ignore their arguments cost less than the Python ones.
+    descend_resolver = staticmethod(operator.is_)
+    ascend_resolver = staticmethod(tuple)
 
     def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
         self.values += 1
@@ -84,8 +96,8 @@ def _build(node: Any, depth: int) -> Any:
 def quick_documents(text: str, limits: ReadLimits) -> list[tuple[Any, Any]] | None:
     """(node, value) of every document of a plain file, with ``limits`` updated as the careful reader
     would; None (and ``limits`` untouched) when the file needs the careful reader."""
-    if "&" in text or "!" in text:
-        return None  # anchors (so aliases) or tags
+    if _PROPERTY.search(text):
+        return None  # maybe an anchor (so aliases) or a tag
     loader = _CountingLoader(text)
     documents: list[tuple[Any, Any]] = []
     try:

@@ -127,6 +127,12 @@ def _identity(manifest: Manifest) -> tuple[str, str, str, str]:
     return group, kind, _namespace(manifest), name
 
 
+def _duplicates(items: list[Manifest]) -> Iterator[Problem]:
+    seen: dict[tuple[str, str, str, str], tuple[int, str]] = {}
+    for manifest in items:
+        yield from _duplicate(manifest, seen)
+
+
 def _duplicate(manifest: Manifest, seen: dict[tuple[str, str, str, str], tuple[int, str]]) -> Iterator[Problem]:
     if not manifest.name:
         return  # generateName: the API server picks a new name for each
