@@ -18,9 +18,9 @@ from hypothesis import strategies as st
 
 from mlkube.cli.validate import command as validate_command
 from mlkube.cli.validate import validate_manifests
-from mlkube.file_validation import validate_files
-from mlkube.loader import ReadLimits, _documents, load_manifests_isolated
-from mlkube.quick_loading import quick_documents
+from mlkube.validation.files import validate_files
+from mlkube.kube.loader import ReadLimits, _documents, load_manifests_isolated
+from mlkube.kube.quick_loading import quick_documents
 from mlkube.validation import SchemaCatalog
 
 CATALOG = SchemaCatalog()
@@ -197,3 +197,10 @@ def test_memory_does_not_hold_the_objects_of_earlier_files(tmp_path):
             path.write_text(body.replace("namespace: ", f"namespace: n{index}-", 1))
     small, large = _peak_of_validate(tmp_path / "30"), _peak_of_validate(tmp_path / "300")
     assert large < 2.5 * small, (small, large)
+
+
+def test_the_cluster_grouping_knows_the_argocd_folder_synth_writes():
+    from mlkube.gitops.argocd import ARGOCD_FOLDER
+    from mlkube.kube.clusters import ARGOCD_FOLDER as GROUPED_BY
+
+    assert GROUPED_BY == ARGOCD_FOLDER

@@ -16,8 +16,8 @@ import pytest
 from helpers import run_mlkube
 
 from mlkube.cli.validate import validate_manifests
-from mlkube.file_validation import validate_files
-from mlkube.loader import ReadLimits, load_manifests_isolated
+from mlkube.kube.loader import ReadLimits, load_manifests_isolated
+from mlkube.validation.files import validate_files
 from mlkube.policy.engine import check_policy
 from mlkube.validation import SchemaCatalog
 

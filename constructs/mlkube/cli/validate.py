@@ -8,9 +8,9 @@ from pathlib import Path
 import click
 
 from ..errors import EXIT_FINDINGS, MlkubeError, Problem
-from ..loader import LoadedManifest, load_manifests_isolated
+from ..kube.loader import LoadedManifest, load_manifests_isolated
 from ..validation import SchemaCatalog, ValidationSettings, check_cross_object
-from ..file_validation import located_problem, schema_problems, validate_files
+from ..validation.files import located_problem, schema_problems, validate_files
 from ..validation.cross_object import partner_problems
 from ..validation.schemas import DEFAULT_KUBERNETES_VERSION
 from . import handle_errors
@@ -23,7 +23,7 @@ def validate_manifests(manifests: list[LoadedManifest], catalog: SchemaCatalog, 
                        cross_object: str = "error") -> tuple[list[Problem], list[str], list[Problem]]:
     """Problems of the objects, the kinds that have no schema (reported, not errors), and warnings
     (partner checks with ``cross_object="warn"``), with every object in memory (``--policy`` and
-    ``--connectivity`` need them all; ``mlkube.file_validation`` streams files otherwise)."""
+    ``--connectivity`` need them all; ``mlkube.validation.files`` streams files otherwise)."""
     problems: list[Problem] = []
     warnings: list[Problem] = []
     unknown: set[str] = set()

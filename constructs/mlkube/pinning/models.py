@@ -23,12 +23,12 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from ..errors import MlkubeError, Problem
-from ..model import ModelReference, download_form
+from ..core.model import ModelReference, download_form
 from .fields import mappings
 from .lock import Lock
 
 if TYPE_CHECKING:
-    from ..synth import SynthContext
+    from ..core.synth import SynthContext
     from .registry import RegistryClient
 
 __all__ = ["ModelField", "model_fields", "model_pin_problems", "apply_model_lock", "require_pinned_models",

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import click
 
-from ..clusters import cluster_of
-from ..loader import LoadedManifest
+from ..kube.clusters import cluster_of
+from ..kube.loader import LoadedManifest
 from ..output import replace_files
 from .engine import PolicyReport, check_policy
 from .model import PolicySettings
