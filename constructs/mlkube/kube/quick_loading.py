@@ -96,7 +96,7 @@ def _build(node: Any, depth: int) -> Any:
 def quick_documents(text: str, limits: ReadLimits) -> list[tuple[Any, Any]] | None:
     """(node, value) of every document of a plain file, with ``limits`` updated as the careful reader
     would; None (and ``limits`` untouched) when the file needs the careful reader."""
-    if _PROPERTY.search(text):
+    if ("&" in text or "!" in text) and _PROPERTY.search(text):  # the plain test first: the regex tries every position
         return None  # maybe an anchor (so aliases) or a tag
     loader = _CountingLoader(text)
     documents: list[tuple[Any, Any]] = []

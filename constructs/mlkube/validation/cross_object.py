@@ -88,14 +88,16 @@ class CrossObjectIndex:
         """Index one object; its own problems (name, GPU counts, schedule) and a duplicate of an earlier one."""
         problems = list(_duplicate(manifest, self._seen))
         problems += _name(manifest)
-        problems += _gpu_resources(manifest)
+        views = pod_views(manifest.obj)
+        for pod in views:
+            problems += _pod_gpu_resources(manifest, pod)
         problems += _cron_schedule(manifest)
-        self.add_partners(manifest)
+        self.add_partners(manifest, views)
         return problems
 
-    def add_partners(self, manifest: Manifest) -> None:
+    def add_partners(self, manifest: Manifest, views: list[PodView] | None = None) -> None:
         namespace = _namespace(manifest)
-        for view in pod_views(manifest.obj):
+        for view in pod_views(manifest.obj) if views is None else views:
             self._pods[namespace].append(view.labels)
         self._targets.add((manifest.kind, manifest.name, namespace))
         if manifest.kind in PARTNER_KINDS:
