@@ -204,3 +204,15 @@ def test_the_cluster_grouping_knows_the_argocd_folder_synth_writes():
     from mlkube.kube.clusters import ARGOCD_FOLDER as GROUPED_BY
 
     assert GROUPED_BY == ARGOCD_FOLDER
+
+
+def test_a_stream_has_no_command_wide_bound_on_values_but_each_file_keeps_its_own(tmp_path):
+    # At 50,000 objects (issue 22's bench), the files of one command hold more than 4,000,000 values: that bound
+    # was for holding every object at once. Streamed, each file is still bounded and documents are counted.
+    limits = ReadLimits()
+    from mlkube.validation.files import streamed_limits
+
+    streamed = streamed_limits()
+    assert streamed.command_values > 10**12 and streamed.command_characters > 10**12
+    assert (streamed.file_values, streamed.file_characters, streamed.file_bytes, streamed.depth, streamed.command_documents) == (
+        limits.file_values, limits.file_characters, limits.file_bytes, limits.depth, limits.command_documents)
