@@ -31,6 +31,7 @@ _EXPORTS = {
     "ExposeSpec": "exposure", "GatewayRef": "exposure",
     "AffinitySpec": "placement", "Toleration": "placement", "TopologySpread": "placement", "NodeTerm": "placement",
     "PreferredNodeTerm": "placement", "NodeSelectorRequirement": "placement", "PodAntiAffinity": "placement",
+    "api_object_of": "escape_hatch", "EmittedObject": "escape_hatch",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -55,6 +56,7 @@ if TYPE_CHECKING:
     from .gpu_training_job import GpuTrainingJob, GpuTrainingJobSpec
     from .scheduled_job import ScheduledJob, ScheduledJobSpec
     from .errors import MlkubeError, Problem
+    from .escape_hatch import EmittedObject, api_object_of
     from .image import Image, RegistryImage
     from .inference_service import AutoscalingSpec, CustomMetric, InferenceService, InferenceServiceSpec, Peer, ProbesSpec
     from .external_secret import ExternalSecretSpec
