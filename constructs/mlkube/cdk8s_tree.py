@@ -47,7 +47,7 @@ def read_cdk8s_tree(platform: Platform) -> Cdk8sTree:
     nodes: list[IConstruct] = list(platform.node.find_all())  # the whole tree in one Node call
     charts = [node for node in nodes if isinstance(node, cdk8s.Chart)]
     owners = {id(chart): owner for chart in charts if (owner := _owner_app(chart, MlApp, tree.problems)) is not None}
-    holding = _charts_holding_objects(nodes, tree.problems)
+    holding = _charts_holding_objects(nodes)
     # cdk8s validates the whole tree inside each Chart.toJson: synthesize the charts with objects (the first
     # call validates), or validate through any chart when none holds an object.
     to_synthesize = [chart for chart in charts if id(chart) in holding and id(chart) in owners] or charts[:1]
@@ -87,17 +87,9 @@ def _owner_app(chart: cdk8s.Chart, app_type: type[MlApp], problems: list[Problem
     return owner
 
 
-def _charts_holding_objects(nodes: Sequence[IConstruct], problems: list[Problem]) -> set[int]:
-    """``id`` of each chart that is the closest chart of an ApiObject; an ApiObject outside every chart is reported."""
-    holding: set[int] = set()
-    for node in nodes:
-        if isinstance(node, cdk8s.ApiObject):
-            try:
-                holding.add(id(cdk8s.Chart.of(node)))
-            except RuntimeError:
-                problems.append(Problem(_path(node), "", f"cdk8s ApiObject {node.kind}/{node.name} is outside every chart",
-                                        "create it inside an app (the function given to platform.app(...))"))
-    return holding
+def _charts_holding_objects(nodes: Sequence[IConstruct]) -> set[int]:
+    """``id`` of each chart that is the closest chart of an ApiObject (cdk8s refuses an ApiObject outside every chart)."""
+    return {id(cdk8s.Chart.of(node)) for node in nodes if isinstance(node, cdk8s.ApiObject)}
 
 
 def _validation_problems(nodes: Sequence[IConstruct]) -> Iterator[Problem]:
