@@ -19,7 +19,7 @@ import yaml
 from helpers import REPO_ROOT
 from mlkube import Environment, MlkubeError, Platform
 from mlkube.crd_import import import_crds
-from mlkube.gitops.tenancy import Tenancy
+from mlkube.core.tenancy import Tenancy
 
 CDK8S_CLI = REPO_ROOT / "node_modules" / ".bin" / "cdk8s"
 GROUP = "gang.example.com"

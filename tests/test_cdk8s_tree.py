@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import textwrap
+
 import cdk8s
 import jsii
 import pytest
 import yaml
 from constructs import Construct, IValidation
 
+from helpers import run_mlkube
 from mlkube import Environment, InferenceService, MlkubeError, Platform
 from mlkube.testing import synth_app
 
@@ -159,3 +162,32 @@ def test_objects_of_plain_cdk8s_in_the_app_itself_are_still_written():
         InferenceService(app, "server", image=IMAGE)
         cdk8s.ApiObject(app, "extra", api_version="v1", kind="ConfigMap", metadata={"name": "extra"})
     assert synth_app(build).get("ConfigMap", "extra")["metadata"]["namespace"] == "ml"
+
+
+def test_mlkube_synth_reports_a_failing_validation_with_exit_2(tmp_path):
+    app = tmp_path / "main.py"
+    app.write_text(textwrap.dedent(f"""\
+        import cdk8s, jsii
+        from constructs import IValidation
+        from mlkube import Environment, InferenceService, Platform
+
+        @jsii.implements(IValidation)
+        class Quorum:
+            def validate(self):
+                return ["replicas must be odd for a quorum, got 2"]
+
+        def build(app):
+            InferenceService(app, "server", image="{IMAGE}").node.add_validation(Quorum())
+            InferenceService(app, "bad", image="{IMAGE}", port=80)
+            cdk8s.ApiObject(app, "extra", api_version="v1", kind="ConfigMap", metadata={{"name": "extra"}})
+
+        platform = Platform(environments=[Environment(name="dev")])
+        platform.app("fraud", build)
+        platform.synth()
+        """))
+    result = run_mlkube("synth", "--app", str(app), "--out", str(tmp_path / "dist"), cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "dev/fraud/server: replicas must be odd for a quorum, got 2" in result.stderr
+    assert "dev/fraud/bad: port: Input should be greater than or equal to 1024" in result.stderr
+    assert not (tmp_path / "dist").exists()
