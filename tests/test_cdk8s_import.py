@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -16,8 +17,9 @@ from typing import Any
 import pytest
 import yaml
 
-from helpers import REPO_ROOT
+from helpers import REPO_ROOT, run_mlkube
 from mlkube import Environment, MlkubeError, Platform
+from mlkube.core.gitops_settings import GitOps
 from mlkube.crd_import import import_crds
 from mlkube.core.tenancy import Tenancy
 
@@ -88,3 +90,20 @@ def test_fails_when_a_crd_schema_folder_does_not_exist(tmp_path):
     platform = Platform(environments=[Environment(name="dev")], out_dir=tmp_path / "dist", crd_schemas=[tmp_path / "missing"])
     with pytest.raises(MlkubeError, match=r"Platform\(crd_schemas=...\): CRD schema folder '.*missing' does not exist"):
         platform.synthesize()
+
+
+def test_the_config_repo_workflows_validate_with_the_platform_schemas(podgroup, tmp_path, monkeypatch):
+    module, schemas = podgroup
+    shutil.copytree(schemas, tmp_path / "schemas" / "crds")
+    monkeypatch.chdir(tmp_path)  # synth runs at the repo root, where the workflows run
+    platform = _platform(module, tmp_path, 2, crd_schemas=["schemas/crds"], gitops=GitOps())
+    platform.synthesize()
+    workflows = {name: yaml.safe_load((tmp_path / "dist/.github/workflows" / name).read_text())
+                 for name in ("config-repo-pr.yml", "config-repo-promote.yml")}
+    steps = [step.get("run", "") for step in workflows["config-repo-pr.yml"]["jobs"]["synth"]["steps"]]
+    assert "mlkube validate --strict --crd-schemas schemas/crds dist" in steps
+    assert "mlkube validate --strict --crd-schemas schemas/crds dist" in str(workflows["config-repo-promote.yml"])
+    # What the pull-request workflow runs passes; without the platform's schemas it would not.
+    assert run_mlkube("validate", "--strict", "--crd-schemas", "schemas/crds", "dist", cwd=tmp_path).returncode == 0
+    refused = run_mlkube("validate", "--strict", "dist", cwd=tmp_path)
+    assert refused.returncode == 1 and f"no schema for PodGroup ({GROUP}/v1beta1)" in refused.stderr + refused.stdout
