@@ -191,3 +191,28 @@ def test_mlkube_synth_reports_a_failing_validation_with_exit_2(tmp_path):
     assert "dev/fraud/server: replicas must be odd for a quorum, got 2" in result.stderr
     assert "dev/fraud/bad: port: Input should be greater than or equal to 1024" in result.stderr
     assert not (tmp_path / "dist").exists()
+
+
+def test_cdk8s_plus_objects_in_a_chart_meet_the_policy_and_take_patches(tmp_path):
+    kplus = pytest.importorskip("cdk8s_plus_35", reason="cdk8s-plus-35 (the bench extra, installed by bin/setup) is absent")
+    from mlkube import api_object_of
+
+    def build(app, patched):
+        chart = cdk8s.Chart(app, "web", namespace=app.namespace_name, disable_resource_name_hashes=True)
+        deployment = kplus.Deployment(chart, "web", metadata={"name": "web"}, automount_service_account_token=False,
+                                      security_context=kplus.PodSecurityContextProps(user=10001, group=10001))
+        deployment.add_container(image="ghcr.io/acme/web:1.0", port_number=8080,
+                                 security_context=kplus.ContainerSecurityContextProps(user=10001, group=10001))
+        if patched:  # cdk8s-plus has no field for it: the escape hatch (cdk8s's ApiObject.of rule) adds it
+            api_object_of(deployment).add_json_patch(cdk8s.JsonPatch.add(
+                "/spec/template/spec/containers/0/securityContext/capabilities", {"drop": ["ALL"]}))
+
+    failures = {}
+    for patched in (False, True):
+        platform = _platform(tmp_path / str(patched))
+        platform.app("shop", lambda app, patched=patched: build(app, patched))
+        with pytest.raises(MlkubeError) as failure:
+            platform.synthesize()
+        failures[patched] = str(failure.value)
+    assert "dev/shop/web/Deployment/web: spec.template.spec.containers[0].securityContext.capabilities.drop: MLK-PSS-005" in failures[False]
+    assert "MLK-PSS-005" not in failures[True] and "MLK-PRB-001" in failures[True]  # patched; the other rules still apply

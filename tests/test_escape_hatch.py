@@ -156,3 +156,13 @@ def test_synth_makes_as_many_node_calls_for_ten_servers_as_for_one(tmp_path, mon
         counts.append(calls[0])
         monkeypatch.undo()
     assert counts[0] == counts[1] > 0, counts
+
+
+def test_fails_when_a_construct_has_no_object_to_patch():
+    from constructs import Construct
+
+    platform = Platform(environments=[Environment(name="dev")])
+    groups = []
+    platform.app("fraud", lambda app: groups.append(Construct(app, "group")))
+    with pytest.raises(MlkubeError, match=r"dev/fraud/group: Construct has no object to patch: .*cannot find a \(direct or indirect\) child"):
+        api_object_of(groups[0])

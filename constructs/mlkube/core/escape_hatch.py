@@ -6,8 +6,9 @@ constructs keep their objects as plain dicts (one Node call per chart, not sever
 equivalent: a handle on one emitted object whose ``add_json_patch`` takes the same ``cdk8s.JsonPatch``
 operations. The patches are applied by cdk8s's own ``JsonPatch.apply`` (RFC 6902, fast-json-patch) when
 synth collects the objects, before the platform's transforms, schema validation and policy: one Node
-call per patched object, none for the others. A cdk8s ``ApiObject`` is returned as it is, so the same
-line works for plain cdk8s objects. See https://cdk8s.io/docs/latest/basics/escape-hatches/
+call per patched object, none for the others. A cdk8s ``ApiObject`` is returned as it is, and for another
+construct (cdk8s-plus) what ``cdk8s.ApiObject.of`` finds, so the same line works for plain cdk8s code.
+See https://cdk8s.io/docs/latest/basics/escape-hatches/
 """
 
 from __future__ import annotations
@@ -92,7 +93,8 @@ def first_line(error: BaseException) -> str:
 
 def api_object_of(construct: Construct, kind: str | None = None, name: str | None = None) -> Any:
     """The object of ``kind`` (and ``name``, when the construct emits several of that kind) that ``construct``
-    emitted, as an :class:`EmittedObject`; a cdk8s ``ApiObject`` is returned as it is.
+    emitted, as an :class:`EmittedObject`; a cdk8s ``ApiObject`` is returned as it is, and for any other construct
+    (cdk8s-plus) what ``cdk8s.ApiObject.of`` returns.
 
     >>> api_object_of(server, "Deployment").add_json_patch(cdk8s.JsonPatch.add("/spec/revisionHistoryLimit", 3))
     """
@@ -100,9 +102,12 @@ def api_object_of(construct: Construct, kind: str | None = None, name: str | Non
         return construct
     emitted: list[EmittedObject] | None = getattr(construct, "emitted_objects", None)
     path = getattr(construct, "construct_path", None) or construct.node.path
-    if emitted is None:
-        raise MlkubeError.single(f"{type(construct).__name__} is not an mlkube construct or a cdk8s ApiObject", where=path,
-                                 hint="pass an mlkube construct (InferenceService, GpuTrainingJob...) or a cdk8s.ApiObject")
+    if emitted is None:  # a cdk8s-plus or other construct: cdk8s's own rule (its child named 'Resource')
+        try:
+            return cdk8s.ApiObject.of(construct)
+        except RuntimeError as error:
+            raise MlkubeError.single(f"{type(construct).__name__} has no object to patch: {first_line(error)}", where=path,
+                                     hint="pass an mlkube construct, a cdk8s ApiObject or a construct with one (cdk8s-plus)") from None
     found = [item for item in emitted if (kind is None or item.kind == kind) and (name is None or item.name == name)]
     if len(found) == 1:
         return found[0]
