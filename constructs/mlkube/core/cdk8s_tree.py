@@ -97,11 +97,11 @@ def _validation_problems(nodes: Sequence[IConstruct]) -> Iterator[Problem]:
     for node in nodes:
         try:
             errors: Sequence[str] = node.node.validate()
-        except RuntimeError as error:
-            yield Problem(_path(node), "", f"a validation of this construct failed to run: {first_line(error)}")
+        except RuntimeError as failure:
+            yield Problem(_path(node), "", f"a validation of this construct failed to run: {first_line(failure)}")
             continue
-        for error in errors:
-            yield Problem(_path(node), "", str(error), "reported by the construct's node.add_validation(...)")
+        for message in errors:
+            yield Problem(_path(node), "", str(message), "reported by the construct's node.add_validation(...)")
 
 
 def _path(node: Any) -> str:
