@@ -14,7 +14,7 @@ from __future__ import annotations
 import gc
 import sys
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -63,8 +63,7 @@ def schema_problems(manifest: LoadedManifest, catalog: SchemaCatalog, unknown: s
             for issue in catalog.validate(manifest.obj)]
 
 
-def validate_files(paths: Sequence[Path], catalog: SchemaCatalog, cross_object: str = "error",
-                   clusters_of: Callable[[list[Path], Sequence[Path]], list[list[Path]]] | None = None) -> FileReport:
+def validate_files(paths: Sequence[Path], catalog: SchemaCatalog, cross_object: str = "error") -> FileReport:
     """Validate every object of every YAML file under ``paths``, cluster by cluster, file by file."""
     report = FileReport()
     files, report.unreadable = listed_files(paths)
@@ -74,7 +73,7 @@ def validate_files(paths: Sequence[Path], catalog: SchemaCatalog, cross_object: 
     # default passes (every 700 allocations) cost about 15% here, scanning the long-lived schemas.
     gc.set_threshold(max(thresholds[0], 20_000), *thresholds[1:])
     try:
-        for cluster in (clusters_of or file_clusters)(files, paths):
+        for cluster in file_clusters(files, paths):
             _validate_cluster(cluster, catalog, cross_object, limits, report)
     finally:
         gc.set_threshold(*thresholds)
