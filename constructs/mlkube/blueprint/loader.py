@@ -1,5 +1,8 @@
 """Blueprint files -> validated app definitions -> apps of a Platform.
 
+Blueprints write field names in Kubernetes' camelCase (``minReplicas``), the alias every spec field has
+(spec.yaml_key); they are validated by alias only, so Python's ``min_replicas`` is refused with the key to write.
+
 Every problem of every file is collected (with file:line:column and field path) before anything
 is built; under synth they join the platform's problems, so nothing is written.
 """
@@ -96,7 +99,7 @@ def _workload(document: YamlDocument, workload_id: str, data: dict[str, Any], ki
 
     mounts, problems = take_references(document, workload_id, kind_name, fields, claims or {}, issubclass(kind.construct, MountsVolumes))
     try:
-        spec = kind.spec.model_validate(fields)
+        spec = kind.spec.model_validate(fields, by_alias=True, by_name=False)
     except ValidationError as error:
         return None, problems + problems_at(document, error, kind.spec, path)
     if problems:
@@ -109,7 +112,7 @@ def _blueprint(document: YamlDocument, kinds: dict[str, WorkloadKind]) -> tuple[
         return None, [Problem(document.where(), "", f"a blueprint must be a mapping, got {type(document.data).__name__}",
                               "start the file with apiVersion: mlkube.dev/v1alpha1, kind: Blueprint, app: <name>")]
     try:
-        spec = BlueprintSpec.model_validate(without_extensions(document.data))
+        spec = BlueprintSpec.model_validate(without_extensions(document.data), by_alias=True, by_name=False)
     except ValidationError as error:
         problems = problems_at(document, error, BlueprintSpec)
         # Workloads are checked even when the envelope is wrong: all errors of a file at once.
