@@ -16,7 +16,7 @@ from pydantic.fields import FieldInfo
 from .errors import Problem
 
 __all__ = ["Spec", "AbsolutePath", "DnsLabel", "DNS_LABEL", "parse_spec", "problems_from_validation_error", "field_path",
-           "yaml_key", "field_key", "field_named", "python_name", "in_yaml_casing"]
+           "yaml_key", "field_key", "field_named", "python_name", "in_yaml_casing", "yaml_aliases"]
 
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
@@ -198,7 +198,7 @@ def _in_casing(model: type[BaseModel], loc: tuple[int | str, ...], yaml: bool) -
 _SNAKE_WORD = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b")
 
 
-def _yaml_aliases() -> dict[str, str]:
+def yaml_aliases() -> dict[str, str]:
     """Python name -> alias of every multi-word field of every spec (to say messages in YAML casing)."""
     aliases: dict[str, str] = {}
     pending: list[type[BaseModel]] = [Spec]
@@ -209,9 +209,11 @@ def _yaml_aliases() -> dict[str, str]:
     return aliases
 
 
-def in_yaml_casing(text: str) -> str:
-    """A message of a spec validator (written with Python names) with the field names in YAML casing."""
-    aliases = _yaml_aliases()
+def in_yaml_casing(text: str, aliases: Mapping[str, str] | None = None) -> str:
+    """A message of a spec validator (written with Python names) with the field names in YAML casing.
+
+    ``aliases``: ``yaml_aliases()`` computed once by a caller that translates many texts."""
+    aliases = yaml_aliases() if aliases is None else aliases
     return _SNAKE_WORD.sub(lambda match: aliases.get(match[0], match[0]), text)
 
 
