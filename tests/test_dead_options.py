@@ -11,7 +11,7 @@ from helpers import PACKAGE_ROOT
 
 #: (module path, qualified name) -> why the parameter is there although unread.
 PROTOCOL = {
-    ("mlkube/render.py", "ignore_aliases"): "PyYAML's Dumper.ignore_aliases(data) signature",
+    ("mlkube/kube/render.py", "ignore_aliases"): "PyYAML's Dumper.ignore_aliases(data) signature",
     ("mlkube/pinning/registry.py", "makefile"): "socket.makefile(mode, ...) signature, called by http.client",
 }
 

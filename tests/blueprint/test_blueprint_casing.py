@@ -12,7 +12,7 @@ from mlkube import AutoscalingSpec, InferenceService, InferenceServiceSpec, Mlku
 from mlkube.blueprint import parse_blueprints
 from pydantic.alias_generators import to_camel
 
-from mlkube.spec import Spec
+from mlkube.core.spec import Spec
 from mlkube.testing import synth_app
 
 from blueprint_helpers import HEADER, problems_of, write

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mlkube import Environment, GpuSpec, MlkubeError, ResourcesSpec
-from mlkube.gitops.settings import WorkloadOverride
+from mlkube.core.gitops_settings import WorkloadOverride
 
 from gitops_support import synth
 
@@ -87,7 +87,7 @@ def test_every_typed_override_reaches_a_field_of_some_workload_kind():
     """A documented override no construct has can only fail (WorkloadOverride.hostnames before issue 19): each typed
     override field must name a spec path that at least one blueprint kind has."""
     from mlkube.blueprint import workload_kinds
-    from mlkube.gitops.overrides import OVERRIDE_PATHS, _spec_model_at
+    from mlkube.core.overrides import OVERRIDE_PATHS, _spec_model_at
 
     specs = [kind.spec for kind in workload_kinds().values()]
     unreachable = sorted(name for name, path in OVERRIDE_PATHS.items() if not any(_spec_model_at(spec, path) for spec in specs))
