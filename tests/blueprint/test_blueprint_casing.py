@@ -112,3 +112,20 @@ def test_one_alias_rule_for_every_spec_field():
             assert re.fullmatch(r"[a-z][a-zA-Z0-9]*", info.alias), f"{model.__name__}.{name} -> {info.alias}"
             checked += 1
     assert checked > 200
+
+
+def test_a_construct_problem_of_a_yaml_workload_names_its_camel_case_field_and_file(tmp_path):
+    from mlkube import Environment, Platform
+    from mlkube.testing import synth_platform
+
+    write(tmp_path, HEADER + "workloads:\n  server:\n    kind: InferenceService\n    image: ghcr.io/acme/server:1.0\n"
+          "    externalSecrets:\n      - {name: db, store: vault, data: {password: sentiment/db}, mountPath: /var/run/secrets/db}\n",
+          "apps/nlp/mlkube.yaml")
+    platform = Platform(environments=[Environment(name="dev", namespace="ml", operators=["kueue"])])
+    platform.load_blueprints(tmp_path / "apps")
+    with pytest.raises(MlkubeError) as raised:
+        synth_platform(platform)
+    [problem] = raised.value.problems
+    assert problem.where.startswith("dev/sentiment/server (") and problem.where.endswith("apps/nlp/mlkube.yaml:5:3)")
+    assert problem.field == "externalSecrets"
+    assert "needs External Secrets Operator, which environment 'dev' does not have" in problem.message

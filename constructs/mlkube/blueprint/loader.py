@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from ..errors import MlkubeError, Problem
-from ..core.spec import Spec
+from ..core.spec import Spec, in_yaml_casing, yaml_aliases
 from .document import BlueprintSpec, without_extensions
 from .errors import field_path_text, problems_at
 from .references import VolumeMount, take_references, volume_claims
@@ -53,10 +53,22 @@ class Blueprint:
 
     def build(self, app: MlApp) -> None:
         """The app builder given to ``platform.app``: one construct per workload, as in Python, then the mounts."""
+        first = len(app.problems)
         built = {workload.id: workload.kind.construct(app, workload.id, workload.spec) for workload in self.workloads}
         for workload in self.workloads:
             for mount in workload.mounts:
                 built[workload.id].mount(built[mount.volume], read_only=mount.read_only, path=mount.path, env=mount.env)
+        app.problems[first:] = [self._in_blueprint_terms(app, problem) for problem in app.problems[first:]]
+
+    def _in_blueprint_terms(self, app: MlApp, problem: Problem) -> Problem:
+        """A construct's problem about one of these workloads, as the blueprint's author reads it: field names in
+        camelCase and the workload's file:line. Problems of the environment's overrides (Python) stay as they are."""
+        workload = next((w for w in self.workloads if problem.where == f"{app.construct_path}/{w.id}"), None)
+        if workload is None or problem.field.startswith("environments["):
+            return problem
+        aliases = yaml_aliases()
+        return Problem(f"{problem.where} ({workload.where})", in_yaml_casing(problem.field, aliases),
+                       in_yaml_casing(problem.message, aliases), in_yaml_casing(problem.hint, aliases))
 
 
 def _shown(path: Path) -> str:
