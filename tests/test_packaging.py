@@ -113,10 +113,11 @@ def test_pip_resolves_mlkube_beside_cdk8s_plus_offline() -> None:
 
 def test_installed_versions_are_the_pins() -> None:
     """bin/setup installs .venv with -c constraints.txt: what the tests run is exactly what CI pins."""
-    installed = {}
-    for name in [_name(r.name) for items in (RUNTIME, EXTRAS["dev"], EXTRAS["bench"]) for r in items] + ["jsii"]:
-        installed[name] = Version(importlib.metadata.version(name))
-    assert {name: version for name, version in installed.items() if PINS[name] != version} == {}
+    names = [_name(r.name) for items in (RUNTIME, EXTRAS["dev"], EXTRAS["bench"]) for r in items] + ["jsii"]
+    unpinned = sorted(name for name in names if name not in PINS)
+    assert unpinned == [], "pin these in constraints.txt (pyproject.toml keeps a range)"
+    installed = {name: Version(importlib.metadata.version(name)) for name in names}
+    assert {name: str(version) for name, version in installed.items() if PINS[name] != version} == {}, "run bin/setup"
 
 
 def test_license_is_an_spdx_expression_with_its_file() -> None:
