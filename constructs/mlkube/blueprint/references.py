@@ -27,7 +27,7 @@ class VolumeMount(Spec):
     """A CheckpointVolume of this blueprint mounted into every pod of the workload."""
 
     volume: DnsLabel = Field(description="Id of a CheckpointVolume workload of this blueprint.")
-    path: AbsolutePath | None = Field(None, description="Mount path. Default: the volume's mountPath.")
+    path: AbsolutePath | None = Field(None, description="Mount path. Default: the volume's mount_path.")
     read_only: bool = Field(False, description="Mount read-only (a reader of a single-writer volume). Default: false.")
     env: str = Field("CHECKPOINT_DIR", description="Environment variable set to the mount path. Default: CHECKPOINT_DIR.")
 
