@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from ..blueprint import workload_kinds
-from ..spec import field_named, in_yaml_casing
+from ..core.spec import field_named, in_yaml_casing
 from .parameters import Parameter
 
 __all__ = ["chart_readme", "description_of"]
