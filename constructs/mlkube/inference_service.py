@@ -25,7 +25,7 @@ from .kserve import KSERVE_POD_LABEL, KServeOptions, kserve_ignored_settings, ks
 from .labels import selector_labels, standard_labels
 from .leader_worker_set import (LWS_API_VERSION, WORKER_INDEX_LABEL, leader_command, leader_worker_set_spec, parallel_args,
                                 worker_command)
-from .model import CREDENTIALS_DIR, ModelSpec, PvcModel, UriModel, download_form, downloader_credentials_env
+from .model import CREDENTIALS_DIR, ModelSpec, PvcModel, UriModel, download_form, downloader_command, downloader_credentials_env
 from .monitoring import MonitoringSpec, monitor_object, prometheus_rule, serving_alert_rules
 from .operators import kserve_version, kubernetes_has, require_operator, storage_initializer_image
 from .placement import PlacementOptions, service_account_body
@@ -531,7 +531,8 @@ class InferenceService(MountsVolumes, MlConstruct):
             # Unless the user chose one, the downloader is the storage initializer of the environment's KServe version.
             image = (model.downloader_image if "downloader_image" in model.model_fields_set
                      else RegistryImage(reference=storage_initializer_image(self.ml_app.environment)))
-            pod.add_init_container(pod.container("model-downloader", image, args=[download_form(model.uri), spec.model_path],
+            pod.add_init_container(pod.container("model-downloader", image, command=downloader_command(model),
+                                                 args=[download_form(model.uri), spec.model_path],
                                                  env=downloader_credentials_env(model) or None, resources=resources, mounts=downloader_mounts))
             return [{"mountPath": spec.model_path, "name": "model", "readOnly": True}]
         return []

@@ -8,13 +8,14 @@ from typing import Annotated, Any, Literal
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from .apiserver_rules import LocalPath
+from .model_fetch import object_set_digest, parse_versioned
 from .image import ImageSpec
 from .quantity import Quantity
 from .spec import Spec
 from .traffic.model import EgressRule
 
 __all__ = ["Model", "UriModel", "PvcModel", "ModelSpec", "DEFAULT_DOWNLOADER_IMAGE", "CREDENTIALS_DIR", "downloader_credentials_env",
-           "ModelReference", "parse_model_reference", "download_form"]
+           "ModelReference", "parse_model_reference", "download_form", "downloader_command"]
 
 #: KServe's storage initializer understands s3://, gs://, hf://, https:// and more; pin it by digest in production.
 #: Without an explicit downloader_image, the environment's KServe version picks the tag (operators.storage_initializer_image).
@@ -44,6 +45,10 @@ _HF_URI = re.compile(r"^hf://(?P<repo>[^/:@\s]+/[^/:@\s]+)([:@](?P<revision>[^/\
 #: A Hugging Face commit sha: the only revision that cannot move (a branch or tag can).
 _HF_COMMIT = re.compile(r"^[0-9a-f]{40}$")
 _OCI_DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
+#: An S3 version id as S3 returns it (x-amz-version-id; "null" is the id of an object written before versioning was
+#: enabled, which a later PUT may overwrite while versioning is suspended: AWS S3 User Guide, "Working with objects
+#: in a versioning-enabled bucket"); a GCS generation is a decimal number (cloud.google.com/storage/docs/metadata#generation-number).
+_VERSION = {"s3": re.compile(r"^(?!null$)[A-Za-z0-9._+=-]{1,1024}$"), "gs": re.compile(r"^[1-9][0-9]{0,19}$")}
 _PVC_URI = re.compile(r"^pvc://(?P<claim>[a-z0-9]([-a-z0-9]*[a-z0-9])?)(/(?P<path>.*))?$")
 
 
@@ -74,8 +79,24 @@ class UriModel(Spec):
     def scheme(self) -> str:
         return self.uri.split("://", 1)[0]
 
+    @property
+    def kserve_downloader(self) -> bool:
+        """The downloader is KServe's storage initializer (the default, or that repository by tag or digest)."""
+        if "downloader_image" not in self.model_fields_set:
+            return True
+        reference = getattr(self.downloader_image, "reference", "")
+        return re.split(r"[@:]", reference.removeprefix("docker.io/"), maxsplit=1)[0] == "kserve/storage-initializer"
+
     @model_validator(mode="after")
     def _downloadable(self) -> UriModel:
+        reference = ModelReference(self.uri)
+        if reference.versioned and reference.objects is None:
+            raise ValueError(f"model URI {self.uri[:120]!r}: a pinned object set must read ?versionManifest=sha256:<digest>&<object>=<version>..., "
+                             "its digest matching its object versions (S3 version ids, GCS generations); it was edited by hand or cut: "
+                             "run mlkube pin again")
+        if reference.versioned and not self.kserve_downloader:
+            raise ValueError("a pinned s3:// / gs:// object set is downloaded at its versions by mlkube's downloader, which runs in KServe's "
+                             "storage-initializer image: drop downloader_image, or give a kserve/storage-initializer image")
         if "downloader_image" in self.model_fields_set:
             return self  # a downloader of the user's own: its schemes and credentials are its business
         scheme = self.scheme
@@ -107,18 +128,48 @@ class ModelReference:
         self.hf_revision: str | None = match["revision"] if match else None
 
     @property
+    def objects(self) -> dict[str, str] | None:
+        """Object name -> version of a pinned s3:// / gs:// URI whose manifest digest matches them, else None."""
+        if self.scheme not in _VERSION:
+            return None
+        try:
+            parsed = parse_versioned(self.uri)
+        except ValueError:
+            return None
+        if parsed is None:
+            return None
+        location, digest, objects = parsed
+        if object_set_digest(location, objects) != digest or not all(_VERSION[self.scheme].match(v) for v in objects.values()):
+            return None
+        return objects
+
+    @property
+    def versioned(self) -> bool:
+        """An s3:// / gs:// URI with a query: meant as a pinned object set (whether or not it is consistent)."""
+        return self.scheme in _VERSION and "?" in self.uri
+
+    @property
+    def location(self) -> str:
+        """What the reference names without its revision: the Hugging Face repository, the OCI repository, the bucket prefix."""
+        if self.hf_repo:
+            return f"hf://{self.hf_repo}"
+        if self.scheme == "oci":
+            return re.sub(r"(@sha256:[0-9a-f]{64}|:[^/:@]+)$", "", self.uri)
+        return self.uri.split("?", 1)[0]
+
+    @property
     def immutable(self) -> bool:
-        """Names exactly one content: a Hugging Face commit sha, an OCI manifest digest."""
+        """Names exactly one content: a Hugging Face commit sha, an OCI manifest digest, object versions under a manifest digest."""
         if self.scheme == "hf":
             return bool(self.hf_revision and _HF_COMMIT.match(self.hf_revision))
         if self.scheme == "oci":
             return bool(_OCI_DIGEST.search(self.uri))
-        return False
+        return self.objects is not None
 
     @property
     def pinnable(self) -> bool:
         """mlkube knows an immutable form of this scheme that the default downloader fetches exactly."""
-        return self.scheme in ("hf", "oci")
+        return self.scheme in ("hf", "oci", "s3", "gs")
 
     @property
     def download(self) -> str:
@@ -136,6 +187,12 @@ class ModelReference:
                     "--models FILE, then mlkube synth")
         if self.scheme == "oci":
             return "pin it as oci://<registry>/<repository>@sha256:<digest>, or run mlkube pin --models FILE, then mlkube synth"
+        if self.scheme == "s3":
+            return ("turn on versioning on the bucket, then run mlkube pin --resolve (a HEAD per object gives its versionId) "
+                    "or --models FILE (s3://bucket/prefix?versionManifest=sha256:...), then mlkube synth")
+        if self.scheme == "gs":
+            return ("pin it with mlkube pin --models FILE (gs://bucket/prefix?versionManifest=sha256:...&<object>=<generation>, "
+                    "mlkube.model_fetch.versioned_uri writes it), then mlkube synth")
         return (f"{self.scheme}:// has no immutable form that KServe's storage initializer downloads exactly (it fetches "
                 "whatever the prefix holds at start-up): write each model version to a new path and never overwrite it, "
                 "or package it as an OCI artifact and use oci://...@sha256:<digest>")
@@ -148,6 +205,23 @@ def parse_model_reference(uri: str) -> ModelReference:
 def download_form(uri: str) -> str:
     """``uri`` as the downloader reads it (hf://org/name@rev becomes hf://org/name:rev)."""
     return ModelReference(uri).download
+
+
+def downloader_command(model: UriModel) -> list[str] | None:
+    """The command of the default downloader for s3:// and gs://: mlkube's versioned downloader (model_fetch.py), which
+    fetches a pinned object set at exactly its versions and hands any other URI to KServe's own entrypoint."""
+    if model.scheme not in _VERSION or not model.kserve_downloader:
+        return None
+    return ["python3", "-c", _FETCH_PROGRAM]
+
+
+def _fetch_program() -> str:
+    from pathlib import Path
+
+    return Path(__file__).with_name("model_fetch.py").read_text(encoding="utf-8")
+
+
+_FETCH_PROGRAM = _fetch_program()
 
 
 def downloader_credentials_env(model: UriModel) -> list[dict[str, str]]:

@@ -34,9 +34,14 @@ if TYPE_CHECKING:
     from ..synth import SynthContext
 
 __all__ = ["ModelField", "model_fields", "model_pin_problems", "apply_model_lock", "require_pinned_models",
-           "tree_models", "pins_from_file", "HuggingFaceResolver", "resolve_oci", "plan_model_pins", "model_replacements"]
+           "tree_models", "pins_from_file", "HuggingFaceResolver", "S3Resolver", "resolve_oci", "plan_model_pins", "model_replacements"]
 
 DOWNLOADER = "model-downloader"
+#: Schemes whose versions KServe's storage initializer cannot fetch (see ModelField.honours_pins).
+KSERVE_UNVERSIONED = ("s3", "gs")
+KSERVE_S3_HINT = ("KServe's storage initializer downloads the current objects of an s3:// or gs:// prefix and cannot fetch "
+                  "versions (storage.py _download_s3/_download_gcs, KServe 0.15-0.17): serve it with backend='kubernetes' (mlkube's "
+                  "versioned downloader), or package it as an OCI artifact (mlkube model package) and use oci://...@sha256:<digest>")
 
 
 @dataclass
@@ -50,6 +55,13 @@ class ModelField:
     @property
     def value(self) -> str:
         return str(self.parent[self.key])
+
+    @property
+    def honours_pins(self) -> bool:
+        """Whether what reads this field downloads a pinned form exactly: KServe's storage initializer (a ``storageUri``)
+        does not for s3:// and gs://: it lists the prefix and downloads its current objects, and it ignores a query
+        (kserve/kserve v0.15.2 python/kserve/kserve/storage/storage.py _download_s3/_download_gcs)."""
+        return not (self.key == "storageUri" and self.value.split("://", 1)[0] in KSERVE_UNVERSIONED)
 
 
 def model_fields(obj: dict[str, Any]) -> Iterator[ModelField]:
@@ -76,9 +88,10 @@ def model_pin_problems(env: str, models: Any, where: str) -> list[Problem]:
         pinned = entry.get("pinned") if isinstance(entry, dict) else None
         if not isinstance(pinned, str) or not ModelReference(pinned).immutable:
             problems.append(Problem(where, f"environments.{env}.models.{uri}.pinned",
-                                    f"{pinned!r} is not an immutable model reference (hf://org/name@<40-hex>, oci://...@sha256:<digest>)", hint))
-        elif download_form(pinned).split(":", 2)[:2] != download_form(uri).split(":", 2)[:2] and ModelReference(uri).hf_repo:
-            problems.append(Problem(where, f"environments.{env}.models.{uri}.pinned", f"{pinned!r} is another repository than {uri!r}", hint))
+                                    f"{str(pinned)[:200]!r} is not an immutable model reference (hf://org/name@<40-hex>, oci://...@sha256:<digest>, "
+                                    "s3:// or gs://...?versionManifest=sha256:<digest of the object versions listed>)", hint))
+        elif ModelReference(pinned).location != ModelReference(uri).location:
+            problems.append(Problem(where, f"environments.{env}.models.{uri}.pinned", f"{pinned!r} is another location than {uri!r}", hint))
     return problems
 
 
@@ -100,7 +113,7 @@ def apply_model_lock(ctx: SynthContext) -> None:
         pins = _pins(lock, manifest.environment)
         for found in model_fields(manifest.obj) if pins else ():
             pinned = pins.get(download_form(found.value))
-            if pinned:
+            if pinned and found.honours_pins:
                 found.parent[found.key] = download_form(pinned)
 
 
@@ -111,11 +124,17 @@ def require_pinned_models(ctx: SynthContext) -> None:
     required = {env.name for env in ctx.platform.environments if env.require_pinned_images or env.production}
     allowed = os.environ.get(ALLOW_UNPINNED_ENV) == "1"
     for manifest in ctx.manifests:
-        if manifest.environment not in required:
-            continue
         for found in model_fields(manifest.obj):
             ref = ModelReference(found.value)
-            if ref.immutable:
+            if not found.honours_pins:
+                if ref.versioned:
+                    ctx.problems.append(Problem(manifest.where, found.path, f"{manifest.describe()}: KServe would ignore the versions of "
+                                                f"{found.value[:120]!r} and serve the objects the prefix holds when the pod starts",
+                                                KSERVE_S3_HINT))
+                elif manifest.environment in required:
+                    ctx.warnings.append(f"{manifest.where}: {manifest.describe()}: model {found.value!r} can change after review; {KSERVE_S3_HINT}")
+                continue
+            if ref.immutable or manifest.environment not in required:
                 continue
             text = (f"{manifest.describe()}: model {found.value!r} can change after review, "
                     f"and environment {manifest.environment!r} requires pinned models")
@@ -144,6 +163,8 @@ def tree_models(dist: Path, environments: set[str], lock: Lock) -> dict[str, set
             continue  # scan_tree reports unreadable files
         for obj in documents:
             for found in model_fields(obj) if isinstance(obj, dict) else ():
+                if not found.honours_pins:
+                    continue  # a pin would not be honoured: synth warns about it instead
                 used.setdefault(locked.get((env, found.value), found.value), set()).add(env)
     return used
 
@@ -166,9 +187,9 @@ def pins_from_file(path: Path) -> dict[str, str]:
             pinned = f"hf://{ref.hf_repo}@{pinned}"
         target = ModelReference(pinned)
         if not target.immutable:
-            problems.append(Problem(str(path), uri, f"{pinned!r} is not immutable", ref.pin_hint()))
-        elif ref.hf_repo and target.hf_repo != ref.hf_repo:
-            problems.append(Problem(str(path), uri, f"{pinned!r} is another repository than {uri!r}"))
+            problems.append(Problem(str(path), uri, f"{pinned[:200]!r} is not immutable", ref.pin_hint()))
+        elif target.location != ref.location:
+            problems.append(Problem(str(path), uri, f"{pinned!r} is another location than {uri!r}"))
         else:
             pins[download_form(uri)] = pinned
     if problems:
@@ -229,9 +250,84 @@ def resolve_oci(uri: str, registry: RegistryClient) -> tuple[str, str]:
     return f"oci://{repository}@{digest}", f"registry HEAD {repository}:{tag}"
 
 
+class S3Resolver:
+    """The object set under ``s3://bucket/prefix`` at its current versions: ListObjectsV2 for the keys, then HeadObject per
+    key for its version id (the ``x-amz-version-id`` response header; AWS S3 API Reference, HeadObject and ListObjectsV2).
+
+    The object set is the one KServe's storage initializer downloads for the URI (storage.py ``_download_s3``, v0.15.2):
+    every key under the prefix except "folder" keys ending in '/', or only the exact object when the prefix is a key.
+    boto3 signs the requests and finds credentials (its default chain: AWS_* variables, profiles, web identity); the endpoint
+    is $AWS_ENDPOINT_URL like KServe's. Bounded: ``max_objects`` keys, ``timeout`` seconds per request, two attempts.
+    """
+
+    def __init__(self, endpoint: str | None = None, timeout: float = 15.0, max_objects: int = 10_000) -> None:
+        self.endpoint = endpoint or os.environ.get("AWS_ENDPOINT_URL") or None
+        self.timeout = timeout
+        self.max_objects = max_objects
+        self._client: Any = None
+
+    def client(self) -> Any:
+        if self._client is None:
+            try:
+                import boto3
+                from botocore.config import Config
+            except ImportError:
+                raise MlkubeError.single("pinning s3:// models needs boto3, which is not installed",
+                                         hint="pip install 'mlkube[s3]' (boto3 of KServe 0.15's storage initializer)") from None
+            config = Config(connect_timeout=self.timeout, read_timeout=self.timeout, retries={"max_attempts": 2, "mode": "standard"})
+            self._client = boto3.client("s3", endpoint_url=self.endpoint, config=config)
+        return self._client
+
+    def keys(self, bucket: str, prefix: str) -> list[str]:
+        """The keys KServe would download for ``prefix``."""
+        found: list[str] = []
+        for page in self.client().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+            for item in page.get("Contents", []):
+                key = str(item["Key"])
+                if key == prefix:
+                    return [key]  # KServe stops at the exact object (listed first: it sorts before every longer key)
+                if not key.endswith("/"):
+                    found.append(key)
+                if len(found) > self.max_objects:
+                    raise ValueError(f"more than {self.max_objects} objects under the prefix")
+        return found
+
+    def resolve(self, uri: str) -> tuple[str, str]:
+        """(pinned URI, what was asked); raises MlkubeError naming the model."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        from ..model_fetch import versioned_uri
+
+        location = ModelReference(uri).location
+        bucket, _, prefix = location[len("s3://"):].partition("/")
+        try:
+            keys = self.keys(bucket, prefix)
+            folder = prefix.rstrip("/") + "/" if prefix else ""
+            stray = [key for key in keys if key != prefix and not key.startswith(folder)]
+            if stray:
+                raise ValueError(f"the prefix also matches {stray[0]!r}, outside the folder {folder!r}; end the URI with '/'")
+            versions = {("" if key == prefix else key[len(folder):]): self.client().head_object(Bucket=bucket, Key=key).get("VersionId")
+                        for key in keys}
+        except ClientError as error:
+            code = error.response.get("Error", {}).get("Code", "")
+            hint = "check the credentials (AWS_* variables or profile)" if code in ("403", "AccessDenied") else "check the bucket and prefix"
+            raise MlkubeError([Problem(uri, "", f"S3 answered {code or 'an error'}: {error}", hint)]) from None
+        except (BotoCoreError, ValueError) as error:
+            raise MlkubeError([Problem(uri, "", f"{location}: {error}", "check the prefix, AWS_ENDPOINT_URL and the network")]) from None
+        if not versions:
+            raise MlkubeError([Problem(uri, "", f"no object under {location}", "check the bucket and prefix")])
+        unversioned = sorted(name or prefix for name, version in versions.items() if not version or version == "null")
+        if unversioned:
+            raise MlkubeError([Problem(uri, "", f"{len(unversioned)} objects have no version id (e.g. {unversioned[0]!r}): the bucket is not "
+                                       "versioned, or they were written before versioning was turned on",
+                                       "turn on bucket versioning (PutBucketVersioning Status=Enabled) and write the model again")])
+        pinned = versioned_uri(location, {name: str(version) for name, version in versions.items()})
+        return pinned, f"S3 ListObjectsV2 + HeadObject {location} ({len(versions)} objects)"
+
+
 def plan_model_pins(dist: Path, lock: Lock, environments: set[str], revision: str, *, given: dict[str, str] | None = None,
                     given_from: str = "", resolver: HuggingFaceResolver | None = None,
-                    registry: RegistryClient | None = None) -> tuple[Lock, bool]:
+                    registry: RegistryClient | None = None, s3: S3Resolver | None = None) -> tuple[Lock, bool]:
     """The lock with model pins for ``environments``; all or nothing: any model that cannot be pinned raises, nothing changed."""
     used = tree_models(dist, environments, lock)
     new = lock.copy()
@@ -242,7 +338,7 @@ def plan_model_pins(dist: Path, lock: Lock, environments: set[str], revision: st
         problems += [Problem(given_from, uri, f"names a model that no manifest of {', '.join(sorted(environments))} in {dist} uses",
                              f"models in the tree: {', '.join(sorted(used)[:5]) or 'none'}") for uri in unknown]
         pins = {uri: (pinned, {"via": "file", "from": given_from}) for uri, pinned in given.items() if uri in used}
-    if resolver is not None or registry is not None:
+    if resolver is not None or registry is not None or s3 is not None:
         for uri in sorted(used):
             ref = ModelReference(uri)
             if ref.immutable or not ref.pinnable or uri in pins:
@@ -252,6 +348,8 @@ def plan_model_pins(dist: Path, lock: Lock, environments: set[str], revision: st
                     pinned, url = resolve_oci(uri, registry)
                 elif ref.hf_repo and resolver is not None:
                     pinned, url = resolver.resolve(uri)
+                elif ref.scheme == "s3" and s3 is not None:
+                    pinned, url = s3.resolve(uri)
                 else:
                     continue
             except MlkubeError as error:
