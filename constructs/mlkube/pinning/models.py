@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from ..synth import SynthContext
 
 __all__ = ["ModelField", "model_fields", "model_pin_problems", "apply_model_lock", "require_pinned_models",
-           "tree_models", "pins_from_file", "HuggingFaceResolver", "S3Resolver", "resolve_oci", "plan_model_pins", "model_replacements"]
+           "tree_models", "model_values", "locked_model_problems", "pins_from_file", "HuggingFaceResolver", "S3Resolver", "resolve_oci", "plan_model_pins", "model_replacements"]
 
 DOWNLOADER = "model-downloader"
 #: Schemes whose versions KServe's storage initializer cannot fetch (see ModelField.honours_pins).
@@ -369,22 +369,54 @@ def plan_model_pins(dist: Path, lock: Lock, environments: set[str], revision: st
     return new, changed
 
 
-def _model_scalars(node: Any, found: list[Any]) -> None:
-    """Positions of the model URI scalars (see model_fields) in a composed YAML node."""
+def _model_scalars(node: Any, found: list[Any], fields: list[str] | None = None, path: str = "") -> None:
+    """Positions of the model URI scalars (see model_fields) in a composed YAML node (and their field paths in ``fields``)."""
     if isinstance(node, yaml.MappingNode):
         values = {str(key.value): value for key, value in node.value}
         uri = values.get("storageUri")
         if isinstance(uri, yaml.ScalarNode) and not str(uri.value).startswith("pvc://"):
             found.append(uri)
+            if fields is not None:
+                fields.append(f"{path}.storageUri".lstrip("."))
         name, args = values.get("name"), values.get("args")
         if (isinstance(name, yaml.ScalarNode) and name.value == DOWNLOADER and isinstance(args, yaml.SequenceNode) and args.value
                 and isinstance(args.value[0], yaml.ScalarNode)):
             found.append(args.value[0])
-        for value in values.values():
-            _model_scalars(value, found)
+            if fields is not None:
+                fields.append(f"{path}.args[0]".lstrip("."))
+        for key, value in values.items():
+            _model_scalars(value, found, fields, f"{path}.{key}" if path else key)
     elif isinstance(node, yaml.SequenceNode):
-        for item in node.value:
-            _model_scalars(item, found)
+        for index, item in enumerate(node.value):
+            _model_scalars(item, found, fields, f"{path}[{index}]")
+
+
+def model_values(text: str) -> list[tuple[str, int, str]]:
+    """(value, line, field path) of every model URI in a manifest file's text (see model_fields)."""
+    from .scan import _Loader
+
+    found: list[Any] = []
+    paths: list[str] = []
+    for document in yaml.compose_all(text, Loader=_Loader):
+        _model_scalars(document, found, paths)
+    return [(str(node.value), node.start_mark.line + 1, path) for node, path in zip(found, paths, strict=True)]
+
+
+def locked_model_problems(value: str, field: str, env: str, lock: Lock) -> list[str]:
+    """What ``mlkube check --pinned`` finds wrong with one model value of ``env``'s manifests, as messages."""
+    ref = ModelReference(value)
+    if field.endswith("storageUri") and ref.scheme in KSERVE_UNVERSIONED:
+        return [f"KServe would ignore the versions of {value[:120]!r}"] if ref.versioned else []
+    if ref.versioned and not ref.immutable:
+        return [f"model {value[:160]!r}: its versionManifest digest does not match the object versions listed (edited by hand?)"]
+    locked = sorted({download_form(pinned) for uri, pinned in _pins(lock, env).items() if ModelReference(pinned).location == ref.location})
+    if ref.immutable:
+        if locked and download_form(value) not in locked:
+            return [f"model {value[:160]!r} is not the revision locked for {ref.location} in {env} ({', '.join(s[:160] for s in locked)})"]
+        return []
+    if ref.pinnable:
+        return [f"model {value!r} is not pinned" + (f" (the lock says {locked[0][:160]})" if locked else "")]
+    return []
 
 
 def model_replacements(files: list[Any], before: Lock, after: Lock) -> dict[Path, dict[Any, str]]:
