@@ -25,7 +25,7 @@ from .kserve import KSERVE_POD_LABEL, KServeOptions, kserve_ignored_settings, ks
 from .labels import selector_labels, standard_labels
 from .leader_worker_set import (LWS_API_VERSION, WORKER_INDEX_LABEL, leader_command, leader_worker_set_spec, parallel_args,
                                 worker_command)
-from .model import CREDENTIALS_DIR, ModelSpec, PvcModel, UriModel, download_form, downloader_command, downloader_credentials_env
+from .model import MODEL_IMAGE_CONTAINER, CREDENTIALS_DIR, ModelSpec, PvcModel, UriModel, download_form, downloader_command, downloader_credentials_env
 from .monitoring import MonitoringSpec, monitor_object, prometheus_rule, serving_alert_rules
 from .operators import kserve_version, kubernetes_has, require_operator, storage_initializer_image
 from .placement import PlacementOptions, service_account_body
@@ -203,6 +203,16 @@ class InferenceServiceSpec(PlacementOptions):
                              "KServe's ServingRuntime runs the server: choose it with kserve.model_format or kserve.runtime")
         if self.backend == "kserve" and self.model is None:
             raise ValueError("the kserve backend needs a 'model' (its storage URI)")
+        if self.backend == "kserve" and isinstance(self.model, UriModel) and self.model.scheme == "oci":
+            # KServe's webhook injects the modelcar containers with no allowPrivilegeEscalation and no capabilities.drop
+            # (kserve/kserve v0.15.2 pkg/webhook/admission/pod/storage_initializer_injector.go createModelContainer and
+            # createModelInitContainer; v0.17.1 pkg/utils/storage.go CreateModelcarContainer): the restricted Pod Security
+            # Standard that mlkube namespaces enforce rejects the pod; modelcars are also off by default (enableModelcar: false
+            # in inferenceservice-config, v0.15.2 config/configmap/inferenceservice.yaml).
+            raise ValueError("an oci:// model on the kserve backend is a KServe modelcar, whose injected containers set neither "
+                             "allowPrivilegeEscalation: false nor capabilities.drop [ALL]: the restricted Pod Security Standard of "
+                             "mlkube's namespaces rejects the pod; serve it with backend='kubernetes' (the model image's /models is "
+                             "copied by an init container that meets the standard)")
         if self.replicas is not None and "autoscaling" in self.model_fields_set:
             raise ValueError(f"set either a fixed 'replicas' ({self.replicas}) or 'autoscaling', not both")
         if self.drain_seconds >= self.termination_grace_period_seconds:
@@ -522,6 +532,15 @@ class InferenceService(MountsVolumes, MlConstruct):
             if model.path:
                 mount["subPath"] = model.path
             return [mount]
+        if isinstance(model, UriModel) and model.model_image is not None:
+            # The model is an OCI image (mlkube model package, KServe's modelcar layout): the kubelet pulls it like any image,
+            # and its busybox copies /models into the model volume. Its image value is pinned, locked and promoted like images.
+            pod.add_volume({"name": "model", "emptyDir": {"sizeLimit": model.cache_size}})
+            resources = {"requests": {"cpu": "500m", "memory": "256Mi"}, "limits": {"cpu": "1", "memory": "256Mi"}}
+            pod.add_init_container(pod.container(MODEL_IMAGE_CONTAINER, RegistryImage(reference=model.model_image),
+                                                 command=["cp", "-R", "/models/.", spec.model_path], resources=resources,
+                                                 mounts=[{"mountPath": spec.model_path, "name": "model"}]))
+            return [{"mountPath": spec.model_path, "name": "model", "readOnly": True}]
         if isinstance(model, UriModel):
             pod.add_volume({"name": "model", "emptyDir": {"sizeLimit": model.cache_size}})
             downloader_mounts = [{"mountPath": spec.model_path, "name": "model"}]
@@ -654,8 +673,8 @@ class InferenceService(MountsVolumes, MlConstruct):
     def _download_connections(self, spec: InferenceServiceSpec, me: Endpoint) -> list[Connection]:
         """The model downloader (an init container of the same pod, or KServe's storage initializer) reaches its storage."""
         model = spec.model
-        if not isinstance(model, UriModel):
-            return []
+        if not isinstance(model, UriModel) or model.model_image is not None:
+            return []  # no model, or an image the kubelet pulls (outside the pod's NetworkPolicy)
         reason = f"model download from {model.uri}"
         if model.egress:
             return egress_connections(me, model.egress, self.namespace, self.construct_path, reason=reason)

@@ -14,7 +14,7 @@ from .quantity import Quantity
 from .spec import Spec
 from .traffic.model import EgressRule
 
-__all__ = ["Model", "UriModel", "PvcModel", "ModelSpec", "DEFAULT_DOWNLOADER_IMAGE", "CREDENTIALS_DIR", "downloader_credentials_env",
+__all__ = ["MODEL_IMAGE_CONTAINER", "Model", "UriModel", "PvcModel", "ModelSpec", "DEFAULT_DOWNLOADER_IMAGE", "CREDENTIALS_DIR", "downloader_credentials_env",
            "ModelReference", "parse_model_reference", "download_form", "downloader_command"]
 
 #: KServe's storage initializer understands s3://, gs://, hf://, https:// and more; pin it by digest in production.
@@ -35,10 +35,12 @@ _CREDENTIAL_FILES: dict[str, tuple[str, str]] = {
     "gs": ("GOOGLE_APPLICATION_CREDENTIALS", "service-account.json"),
     "hf": ("HF_TOKEN_PATH", "token"),
 }
-#: Schemes KServe's storage initializer does not download at all (storage.py: no oci:// or azureblob:// prefix;
-#: Azure blobs are https://<account>.blob.core.windows.net/... URLs, OCI models are KServe modelcars).
-_NOT_DOWNLOADED = {"oci": "OCI model images are served by KServe modelcars, not downloaded by the storage initializer",
-                   "azureblob": "Azure blobs are https://<account>.blob.core.windows.net/<container>/<path> URLs to it"}
+#: Schemes KServe's storage initializer does not download at all (storage.py: no azureblob:// prefix; Azure blobs are
+#: https://<account>.blob.core.windows.net/... URLs). oci:// is not downloaded either: it is the model image itself,
+#: run as an init container (see UriModel.model_image).
+_NOT_DOWNLOADED = {"azureblob": "Azure blobs are https://<account>.blob.core.windows.net/<container>/<path> URLs to it"}
+#: The init container that copies an OCI model image's /models into the model volume.
+MODEL_IMAGE_CONTAINER = "model-image"
 _URI = re.compile(r"^(s3|gs|hf|oci|https|azureblob)://\S+$")
 # An optional revision after ':' (KServe's own syntax) or '@' (mlkube's, like an image digest); rendered with ':'.
 _HF_URI = re.compile(r"^hf://(?P<repo>[^/:@\s]+/[^/:@\s]+)([:@](?P<revision>[^/\s]+))?$")
@@ -80,6 +82,13 @@ class UriModel(Spec):
         return self.uri.split("://", 1)[0]
 
     @property
+    def model_image(self) -> str | None:
+        """The image reference of an oci:// model served from its image (no downloader_image), else None."""
+        if self.scheme != "oci" or "downloader_image" in self.model_fields_set:
+            return None
+        return self.uri[len("oci://"):]
+
+    @property
     def kserve_downloader(self) -> bool:
         """The downloader is KServe's storage initializer (the default, or that repository by tag or digest)."""
         if "downloader_image" not in self.model_fields_set:
@@ -100,6 +109,13 @@ class UriModel(Spec):
         if "downloader_image" in self.model_fields_set:
             return self  # a downloader of the user's own: its schemes and credentials are its business
         scheme = self.scheme
+        if scheme == "oci":
+            from .image import match_reference
+
+            if not match_reference(self.uri[len("oci://"):]) or self.credentials_secret:
+                raise ValueError(f"model URI {self.uri!r}: an oci:// model is an image, oci://<registry>/<repository>[:<tag>][@sha256:<digest>], "
+                                 "pulled by the kubelet with the pod's imagePullSecrets (no credentials_secret)")
+            return self
         if scheme in _NOT_DOWNLOADED:
             raise ValueError(f"KServe's storage initializer (the default downloader) cannot download {scheme}:// URIs: "
                              f"{_NOT_DOWNLOADED[scheme]}; or set downloader_image to a downloader that can")
@@ -218,7 +234,10 @@ def downloader_command(model: UriModel) -> list[str] | None:
 def _fetch_program() -> str:
     from pathlib import Path
 
-    return Path(__file__).with_name("model_fetch.py").read_text(encoding="utf-8")
+    # The program without its module docstring (the why is in model_fetch.py): every pod of an s3:// or gs:// model carries it.
+    source = Path(__file__).with_name("model_fetch.py").read_text(encoding="utf-8")
+    body = source.split('"""', 2)[2].lstrip("\n")
+    return "# mlkube's versioned model downloader (mlkube/model_fetch.py): the object versions of a pinned URI, exactly\n" + body
 
 
 _FETCH_PROGRAM = _fetch_program()

@@ -32,19 +32,19 @@ MANIFEST_KEY = "versionManifest"
 KSERVE_ENTRYPOINT = "/storage-initializer/scripts/initializer-entrypoint"
 
 
-def object_set_digest(location, objects):
+def object_set_digest(location: str, objects: dict[str, str]) -> str:
     """sha256 of the location (``s3://bucket/prefix``) and its sorted (name, version) pairs, as compact JSON."""
     body = json.dumps({"location": location, "objects": sorted(objects.items())}, separators=(",", ":"), ensure_ascii=False)
     return "sha256:" + hashlib.sha256(body.encode("utf-8")).hexdigest()
 
 
-def versioned_uri(location, objects):
+def versioned_uri(location: str, objects: dict[str, str]) -> str:
     """The pinned URI of ``objects`` (name -> version) under ``location``."""
     pairs = [(MANIFEST_KEY, object_set_digest(location, objects)), *sorted(objects.items())]
     return location + "?" + urllib.parse.urlencode(pairs, quote_via=urllib.parse.quote, safe="/:")
 
 
-def parse_versioned(uri):
+def parse_versioned(uri: str) -> tuple[str, str, dict[str, str]] | None:
     """(location, digest, objects) of a pinned URI; None without a query; ValueError when it is malformed."""
     location, separator, query = uri.partition("?")
     if not separator:
@@ -57,14 +57,14 @@ def parse_versioned(uri):
     return location, digests[0], objects
 
 
-def _key(prefix, name):
+def _key(prefix: str, name: str) -> str:
     """The object key of ``name`` (relative to ``prefix``; '' is the prefix itself)."""
     if not name:
         return prefix
     return f"{prefix.rstrip('/')}/{name}" if prefix else name
 
 
-def _target(dest, prefix, name):
+def _target(dest: str, prefix: str, name: str) -> str:
     relative = name or prefix.rsplit("/", 1)[-1]
     target = os.path.realpath(os.path.join(dest, relative))
     if not target.startswith(os.path.realpath(dest) + os.sep):
@@ -73,11 +73,11 @@ def _target(dest, prefix, name):
     return target
 
 
-def _fetch_s3(bucket, prefix, objects, dest):
-    import boto3
+def _fetch_s3(bucket: str, prefix: str, objects: dict[str, str], dest: str) -> None:
+    import boto3  # type: ignore[import-untyped,unused-ignore]
 
     # The endpoint and TLS variables KServe's _download_s3 reads (storage.py v0.15.2).
-    options = {}
+    options: dict[str, object] = {}
     if os.environ.get("AWS_ENDPOINT_URL"):
         options["endpoint_url"] = os.environ["AWS_ENDPOINT_URL"]
     if os.environ.get("S3_VERIFY_SSL"):
@@ -89,8 +89,8 @@ def _fetch_s3(bucket, prefix, objects, dest):
         client.download_file(bucket, _key(prefix, name), _target(dest, prefix, name), ExtraArgs={"VersionId": version})
 
 
-def _fetch_gcs(bucket, prefix, objects, dest):
-    from google.cloud import storage
+def _fetch_gcs(bucket: str, prefix: str, objects: dict[str, str], dest: str) -> None:
+    from google.cloud import storage  # type: ignore[import-untyped,import-not-found,unused-ignore]
 
     try:
         client = storage.Client()
@@ -102,9 +102,11 @@ def _fetch_gcs(bucket, prefix, objects, dest):
         target_bucket.blob(_key(prefix, name), generation=int(generation)).download_to_filename(_target(dest, prefix, name))
 
 
-def download(uri, dest):
+def download(uri: str, dest: str) -> None:
     """Fetch the pinned objects of ``uri`` into ``dest``; exit status 1 with a message when the URI is not consistent."""
     parsed = parse_versioned(uri)
+    if parsed is None:
+        raise SystemExit(f"model-downloader: {uri}: not a pinned object set")
     location, digest, objects = parsed
     if object_set_digest(location, objects) != digest:
         raise SystemExit(f"model-downloader: {uri}: {MANIFEST_KEY} {digest} does not match the listed object versions "
@@ -118,7 +120,7 @@ def download(uri, dest):
     print(f"model-downloader: {len(objects)} objects of {location} at {digest}", file=sys.stderr)
 
 
-def main(argv):
+def main(argv: list[str]) -> None:
     if len(argv) != 3:
         raise SystemExit("usage: model-downloader URI DEST")
     if "?" not in argv[1]:
