@@ -14,7 +14,7 @@ from .quantity import Quantity
 from .spec import Spec
 from .traffic.model import EgressRule
 
-__all__ = ["MODEL_IMAGE_CONTAINER", "Model", "UriModel", "PvcModel", "ModelSpec", "DEFAULT_DOWNLOADER_IMAGE", "CREDENTIALS_DIR", "downloader_credentials_env",
+__all__ = ["SHARED_CACHE_DIR", "MODEL_IMAGE_CONTAINER", "Model", "UriModel", "PvcModel", "ModelSpec", "DEFAULT_DOWNLOADER_IMAGE", "CREDENTIALS_DIR", "downloader_credentials_env",
            "ModelReference", "parse_model_reference", "download_form", "downloader_command"]
 
 #: KServe's storage initializer understands s3://, gs://, hf://, https:// and more; pin it by digest in production.
@@ -22,6 +22,9 @@ __all__ = ["MODEL_IMAGE_CONTAINER", "Model", "UriModel", "PvcModel", "ModelSpec"
 DEFAULT_DOWNLOADER_IMAGE = "kserve/storage-initializer:v0.15.2"
 #: Where the downloader finds credentials_secret's keys as files.
 CREDENTIALS_DIR = "/var/run/secrets/model-credentials"
+#: Where the downloader and the server mount a shared model cache claim (UriModel.shared_cache): the links in the
+#: model folder point here, so both containers mount it at the same path.
+SHARED_CACHE_DIR = "/var/cache/mlkube-models"
 
 #: Per scheme, the variable the storage initializer's libraries read a credentials FILE from, and the default key.
 #: KServe's storage initializer (kserve/kserve python/kserve/kserve/storage/storage.py, v0.15-v0.17) downloads
@@ -66,7 +69,13 @@ class UriModel(Spec):
         "(key 'credentials', an AWS credentials INI file), gs:// GOOGLE_APPLICATION_CREDENTIALS (key 'service-account.json'). "
         "Default: none (public models, or workload identity)."))
     credentials_key: str | None = Field(None, description="Key of credentials_secret that holds the credentials file. Default: per scheme, as listed for credentials_secret.")
-    cache_size: Quantity = Field("20Gi", description="Size limit of the volume the model is downloaded into. Default: 20Gi.")
+    cache_size: Quantity = Field("20Gi", description="Size limit of the volume the model is downloaded into (an emptyDir on the "
+                                 "node's disk; checked against the environment's node_model_storage). Default: 20Gi.")
+    shared_cache: str | None = Field(None, description=(
+        "A ReadWriteMany claim (e.g. CheckpointVolume(..., access_mode='ReadWriteMany')) that keeps one download per model "
+        f"revision for every replica: the first pod downloads into it (then renames it into place, atomically), later pods "
+        f"find it and link it into the model folder; mounted at {SHARED_CACHE_DIR} (read-only in the server). No hostPath: "
+        "the restricted Pod Security Standard holds. Default: none (each pod downloads into its own emptyDir)."))
     egress: list[EgressRule] = Field(default_factory=list, description="Where the downloader reaches the storage (its NetworkPolicy egress), e.g. [{'cidrs': ['0.0.0.0/0']}] for HTTPS anywhere or the endpoint's CIDRs, or an in-cluster store by namespace/pod_labels. Default: the environment's network.egress_https_cidrs; synth fails when both are empty.")
 
     @field_validator("uri")
@@ -103,6 +112,11 @@ class UriModel(Spec):
             raise ValueError(f"model URI {self.uri[:120]!r}: a pinned object set must read ?versionManifest=sha256:<digest>&<object>=<version>..., "
                              "its digest matching its object versions (S3 version ids, GCS generations); it was edited by hand or cut: "
                              "run mlkube pin again")
+        if self.shared_cache and not self.kserve_downloader:
+            raise ValueError("shared_cache is filled by mlkube's downloader, which runs in KServe's storage-initializer image: "
+                             "drop downloader_image, or give a kserve/storage-initializer image")
+        if self.shared_cache and self.scheme == "oci":
+            raise ValueError("an oci:// model is an image, cached by the kubelet on each node like any image: drop shared_cache")
         if reference.versioned and not self.kserve_downloader:
             raise ValueError("a pinned s3:// / gs:// object set is downloaded at its versions by mlkube's downloader, which runs in KServe's "
                              "storage-initializer image: drop downloader_image, or give a kserve/storage-initializer image")
@@ -226,7 +240,7 @@ def download_form(uri: str) -> str:
 def downloader_command(model: UriModel) -> list[str] | None:
     """The command of the default downloader for s3:// and gs://: mlkube's versioned downloader (model_fetch.py), which
     fetches a pinned object set at exactly its versions and hands any other URI to KServe's own entrypoint."""
-    if model.scheme not in _VERSION or not model.kserve_downloader:
+    if (model.scheme not in _VERSION and not model.shared_cache) or not model.kserve_downloader:
         return None
     return ["python3", "-c", _FETCH_PROGRAM]
 

@@ -28,6 +28,8 @@ import sys
 import urllib.parse
 
 MANIFEST_KEY = "versionManifest"
+#: Set to a mounted ReadWriteMany claim: one download per model revision, shared by every pod (UriModel.shared_cache).
+CACHE_ENV = "MLKUBE_MODEL_CACHE"
 #: The storage initializer image's ENTRYPOINT (kserve/kserve v0.15.2 python/storage-initializer.Dockerfile).
 KSERVE_ENTRYPOINT = "/storage-initializer/scripts/initializer-entrypoint"
 
@@ -120,12 +122,56 @@ def download(uri: str, dest: str) -> None:
     print(f"model-downloader: {len(objects)} objects of {location} at {digest}", file=sys.stderr)
 
 
+def fetch(uri: str, dest: str) -> None:
+    """Download ``uri`` into ``dest``: a pinned object set by mlkube, anything else by KServe's own entrypoint."""
+    if "?" in uri:
+        download(uri, dest)
+    else:
+        import subprocess
+
+        subprocess.run([KSERVE_ENTRYPOINT, uri, dest], check=True)
+
+
+def cached(uri: str, dest: str, cache: str) -> bool:
+    """Fill ``cache``/<sha256 of uri> once (download into a private folder, then rename it into place: rename(2) is atomic,
+    so a pod sees a whole model or none, and two pods racing keep one), then link its entries into ``dest``.
+    True when this pod downloaded it."""
+    import shutil
+    import tempfile
+
+    key = hashlib.sha256(uri.encode("utf-8")).hexdigest()
+    target = os.path.join(cache, key)
+    downloaded = False
+    if not os.path.isdir(target):
+        partial = tempfile.mkdtemp(prefix=f".partial-{key[:16]}-", dir=cache)
+        try:
+            fetch(uri, partial)
+            os.chmod(partial, 0o755)  # mkdtemp's folder is private; every server pod reads it
+            os.rename(partial, target)
+            downloaded = True
+        except OSError:
+            if not os.path.isdir(target):
+                raise
+        finally:
+            shutil.rmtree(partial, ignore_errors=True)
+    for name in sorted(os.listdir(target)):
+        link = os.path.join(dest, name)
+        if not os.path.lexists(link):
+            os.symlink(os.path.join(target, name), link)
+    print(f"model-downloader: {uri[:120]} {'downloaded into' if downloaded else 'found in'} the shared cache {target}", file=sys.stderr)
+    return downloaded
+
+
 def main(argv: list[str]) -> None:
     if len(argv) != 3:
         raise SystemExit("usage: model-downloader URI DEST")
-    if "?" not in argv[1]:
+    cache = os.environ.get(CACHE_ENV)
+    if cache:
+        cached(argv[1], argv[2], cache)
+    elif "?" not in argv[1]:
         os.execv(KSERVE_ENTRYPOINT, [KSERVE_ENTRYPOINT, argv[1], argv[2]])
-    download(argv[1], argv[2])
+    else:
+        download(argv[1], argv[2])
 
 
 if __name__ == "__main__":
