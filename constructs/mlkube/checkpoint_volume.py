@@ -238,9 +238,11 @@ def served_snapshots(ctx: Any) -> None:
     for manifest in ctx.manifests:
         if manifest.environment not in required:
             continue
+        seen: set[str] = set()
         for path, claim in _model_claims(manifest.obj):
-            if (manifest.environment, manifest.namespace, claim) in restored:
-                continue
+            if (manifest.environment, manifest.namespace, claim) in restored or claim in seen:
+                continue  # restored from a snapshot, or already named (a LeaderWorkerSet's leader and workers share it)
+            seen.add(claim)
             text = (f"{manifest.describe()}: model on claim {claim!r} can change after review (whatever writes the volume "
                     f"changes the weights), and environment {manifest.environment!r} requires pinned models")
             hint = ("serve a snapshot version: CheckpointVolume(..., snapshot={'versions': ['v1']}), then "
