@@ -6,10 +6,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-from helpers import run_mlkube
+from helpers import REPO_ROOT, run_mlkube
 
 from mlkube import InferenceService, Model, Platform
 from mlkube.model_fetch import versioned_uri
+from mlkube.pinning.check import check_pinned_models
 
 IMAGE = "ghcr.io/acme/server@sha256:" + "a" * 64
 DOWNLOADER = "kserve/storage-initializer@sha256:" + "c" * 64
@@ -80,3 +81,12 @@ def test_a_hand_edited_s3_object_version_fails(tmp_path: Path) -> None:
     manifest.write_text(manifest.read_text().replace("model.safetensors=v1", "model.safetensors=v2"))
     result = check(out)
     assert result.returncode == 1 and "its versionManifest digest does not match the object versions listed" in result.stderr
+
+
+def test_the_example_platform_serves_pinned_models_in_every_environment() -> None:
+    for env in ("dev", "staging", "prod"):
+        problems, checked = check_pinned_models(REPO_ROOT / "dist", frozenset({env}))
+        assert problems == [] and checked >= 1, (env, problems)
+    # pvc:// models are served from claims restored from snapshot versions (synth refuses anything else in prod).
+    deployment = (REPO_ROOT / "dist" / "prod" / "llm-chat" / "deployment-llm-server.yaml").read_text()
+    assert "claimName: llm-checkpoints-finetune-v1" in deployment
