@@ -17,7 +17,7 @@ from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from xml.sax.saxutils import escape
 
-__all__ = ["S3StandIn", "running_s3"]
+__all__ = ["S3StandIn", "running_s3", "s3_environment", "GcsStandIn", "running_gcs"]
 
 
 class S3StandIn:
@@ -138,3 +138,62 @@ def s3_environment(store: S3StandIn) -> dict[str, str]:
     return {"AWS_ENDPOINT_URL": store.endpoint, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
             "AWS_DEFAULT_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true", "AWS_CONFIG_FILE": "/dev/null",
             "AWS_SHARED_CREDENTIALS_FILE": "/dev/null", "AWS_MAX_ATTEMPTS": "1"}
+
+
+class GcsStandIn:
+    """GCS objects by generation on 127.0.0.1, for google-cloud-storage with STORAGE_EMULATOR_HOST: the JSON API media
+    download ``GET /download/storage/v1/b/<bucket>/o/<object>?alt=media&generation=<n>`` (cloud.google.com/storage/docs/json_api/v1/objects/get)."""
+
+    def __init__(self) -> None:
+        self.objects: dict[tuple[str, str], dict[int, bytes]] = {}
+        self.requests: list[str] = []
+        self.address = ""
+
+    def put(self, bucket: str, name: str, body: bytes) -> int:
+        generations = self.objects.setdefault((bucket, name), {})
+        generation = 1700000000000000 + len(generations)
+        generations[generation] = body
+        return generation
+
+
+def _gcs_handler(store: GcsStandIn) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_GET(self) -> None:  # noqa: N802
+            store.requests.append(self.path)
+            url = urllib.parse.urlsplit(self.path)
+            parts = url.path.split("/")  # '', download, storage, v1, b, <bucket>, o, <object>
+            query = dict(urllib.parse.parse_qsl(url.query))
+            generations = self.objects_of(parts)
+            wanted = int(query["generation"]) if "generation" in query else (max(generations) if generations else 0)
+            body = generations.get(wanted)
+            self.send_response(200 if body is not None else 404)
+            payload = body if body is not None else b'{"error": {"code": 404, "message": "No such object"}}'
+            self.send_header("Content-Length", str(len(payload)))
+            self.send_header("Content-Type", "application/octet-stream" if body is not None else "application/json")
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def objects_of(self, parts: list[str]) -> dict[int, bytes]:
+            if len(parts) != 8 or parts[1:5] != ["download", "storage", "v1", "b"] or parts[6] != "o":
+                return {}
+            return store.objects.get((parts[5], urllib.parse.unquote(parts[7])), {})
+
+    return Handler
+
+
+@contextmanager
+def running_gcs(store: GcsStandIn) -> Iterator[GcsStandIn]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _gcs_handler(store))
+    server.daemon_threads = True
+    store.address = f"127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield store
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 from helpers import run_mlkube
-from s3_stand_in import S3StandIn, running_s3, s3_environment
+from s3_stand_in import GcsStandIn, S3StandIn, running_gcs, running_s3, s3_environment
 
 from mlkube import InferenceService, Model, Platform
 from mlkube.errors import MlkubeError
@@ -159,3 +159,27 @@ def test_references_with_unusable_versions_are_not_immutable(version: str) -> No
     assert not ModelReference(versioned_uri(URI, {"model.bin": version})).immutable
     assert ModelReference(versioned_uri("gs://models/fraud", {"model.bin": "1700000000000000"})).immutable
     assert not ModelReference(versioned_uri("gs://models/fraud", {"model.bin": "v1"})).immutable
+
+
+def test_the_downloader_fetches_gcs_objects_at_their_pinned_generations(tmp_path: Path) -> None:
+    pytest.importorskip("google.cloud.storage", reason="google-cloud-storage is a dev dependency (pyproject.toml)")
+    store = GcsStandIn()
+    generation = store.put("models", "fraud/v3/model.joblib", b"weights-1")
+    store.put("models", "fraud/v3/model.joblib", b"weights-2 (overwritten after review)")
+    pinned = versioned_uri("gs://models/fraud/v3/", {"model.joblib": str(generation)})
+    out = tmp_path / "dist"
+    models = tmp_path / "models.json"
+    models.write_text(json.dumps({"gs://models/fraud/v3/": pinned}))
+    synth(out, "gs://models/fraud/v3/")
+    assert run_mlkube("pin", "--models", str(models), "--dist", str(out)).returncode == 0
+    container = downloader(out)
+    assert container["args"][0] == pinned
+    dest = tmp_path / "mnt-models"
+    dest.mkdir()
+    with running_gcs(store):
+        env = {"PATH": os.environ["PATH"], "STORAGE_EMULATOR_HOST": f"http://{store.address}"}
+        result = subprocess.run([sys.executable, "-c", container["command"][2], pinned, str(dest)], env=env, capture_output=True,
+                                text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert (dest / "model.joblib").read_bytes() == b"weights-1"
+    assert store.requests == [f"/download/storage/v1/b/models/o/fraud%2Fv3%2Fmodel.joblib?alt=media&generation={generation}"]
