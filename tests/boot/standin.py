@@ -10,7 +10,7 @@ from pathlib import Path
 
 __all__ = ["STANDIN_SCRIPT", "CACHE_VARIABLES", "PodmanStore", "podman_unusable"]
 
-#: HOME and what ML software writes (mlkube.pod: the writable home and its cache variables).
+#: HOME and what ML software writes (mlkube.core.pod: the writable home and its cache variables).
 CACHE_VARIABLES = ("HOME", "XDG_CACHE_HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "HF_HOME", "TORCH_HOME", "TORCHINDUCTOR_CACHE_DIR",
                    "TRITON_CACHE_DIR", "NUMBA_CACHE_DIR", "MPLCONFIGDIR", "VLLM_CACHE_ROOT", "VLLM_CONFIG_ROOT", "CUDA_CACHE_PATH")
 
@@ -110,7 +110,7 @@ class PodmanStore:
             script.write_text(STANDIN_SCRIPT)
             script.chmod(0o755)
             # The commands the example's workloads run: torchrun (trainer), vllm (the vLLM runtime preset).
-            # python3: the command of mlkube's model downloader for s3:// and gs:// (mlkube.model.downloader_command).
+            # python3: the command of mlkube's model downloader for s3:// and gs:// (mlkube.core.model.downloader_command).
             for command in ("torchrun", "vllm", "python3"):
                 (mount / "usr" / "local" / "bin" / command).symlink_to("standin")
             self.run("buildah", "config", "--entrypoint", '["/usr/local/bin/standin"]', "--cmd", "",

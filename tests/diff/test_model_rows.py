@@ -32,7 +32,7 @@ def test_a_mutable_model_outside_production_is_no_risk(run_diff):
 
 
 def test_a_new_s3_object_version_is_its_own_row_by_manifest_digest(run_diff):
-    from mlkube.model_fetch import object_set_digest, versioned_uri
+    from mlkube.core.model_fetch import object_set_digest, versioned_uri
 
     old, new = ({"model.joblib": version} for version in ("v1", "v2"))
     report = run_diff({DEV: [serving(versioned_uri("s3://models/fraud/v3", old))]}, {DEV: [serving(versioned_uri("s3://models/fraud/v3", new))]})

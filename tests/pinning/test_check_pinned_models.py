@@ -9,7 +9,7 @@ from typing import Any
 from helpers import REPO_ROOT, run_mlkube
 
 from mlkube import InferenceService, Model, Platform
-from mlkube.model_fetch import versioned_uri
+from mlkube.core.model_fetch import versioned_uri
 from mlkube.pinning.check import check_pinned_models
 
 IMAGE = "ghcr.io/acme/server@sha256:" + "a" * 64

@@ -13,8 +13,8 @@ import yaml
 from s3_stand_in import S3StandIn, running_s3, s3_environment
 
 from mlkube import CheckpointVolume, InferenceService, MlkubeError, Model, Platform
-from mlkube.model import _FETCH_PROGRAM
-from mlkube.model_fetch import versioned_uri
+from mlkube.core.model import _FETCH_PROGRAM
+from mlkube.core.model_fetch import versioned_uri
 
 pytest.importorskip("boto3", reason="boto3 is a dev dependency (pyproject.toml)")
 

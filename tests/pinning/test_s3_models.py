@@ -16,8 +16,8 @@ from s3_stand_in import GcsStandIn, S3StandIn, running_gcs, running_s3, s3_envir
 
 from mlkube import InferenceService, Model, Platform
 from mlkube.errors import MlkubeError
-from mlkube.model import ModelReference
-from mlkube.model_fetch import object_set_digest, versioned_uri
+from mlkube.core.model import ModelReference
+from mlkube.core.model_fetch import object_set_digest, versioned_uri
 from mlkube.pinning.lock import LOCK_FILE
 
 pytest.importorskip("boto3", reason="boto3 is a dev dependency (pyproject.toml)")

@@ -12,8 +12,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from ..manifest import POD_TEMPLATE_PATHS, pod_template
-from ..quantity import parse_quantity
+from ..kube.manifest import POD_TEMPLATE_PATHS, pod_template
+from ..kube.quantity import parse_quantity
 from .model import FieldChange, join_path
 
 __all__ = ["FieldValue", "fields_of", "field_changes", "ImageRef", "parse_image", "short_image", "short_model", "containers",
@@ -161,7 +161,7 @@ def short_model(uri: Any) -> str | None:
     if match:
         return f"{match[1]}@{match[2][:_DIGEST_HEX]}"
     if isinstance(uri, str) and uri.startswith(("s3://", "gs://")) and "?" in uri:
-        from ..model_fetch import MANIFEST_KEY
+        from ..core.model_fetch import MANIFEST_KEY
 
         # A pinned object set (model_fetch.py): its location and its manifest digest, cut like an image digest.
         location, _, query = uri.partition("?")
