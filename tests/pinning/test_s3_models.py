@@ -183,3 +183,31 @@ def test_the_downloader_fetches_gcs_objects_at_their_pinned_generations(tmp_path
     assert result.returncode == 0, result.stderr
     assert (dest / "model.joblib").read_bytes() == b"weights-1"
     assert store.requests == [f"/download/storage/v1/b/models/o/fraud%2Fv3%2Fmodel.joblib?alt=media&generation={generation}"]
+
+
+def test_the_resolver_is_bounded_in_objects(s3: S3StandIn, monkeypatch: pytest.MonkeyPatch) -> None:
+    from mlkube.pinning.models import S3Resolver
+
+    for key, value in s3_environment(s3).items():
+        monkeypatch.setenv(key, value)
+    with pytest.raises(MlkubeError, match="more than 1 objects under the prefix"):
+        S3Resolver(max_objects=1).resolve(URI + "/")
+
+
+def test_the_resolver_is_bounded_in_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An endpoint that accepts and never answers fails the pin after the read timeout (two attempts), not never."""
+    import socket
+
+    from mlkube.pinning.models import S3Resolver
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    try:
+        for key, value in s3_environment(S3StandIn()).items():
+            monkeypatch.setenv(key, value)
+        with pytest.raises(MlkubeError) as caught:
+            S3Resolver(endpoint=f"http://127.0.0.1:{silent.getsockname()[1]}", timeout=0.5).resolve(URI + "/")
+        assert "Read timeout" in str(caught.value) or "timed out" in str(caught.value)
+    finally:
+        silent.close()
