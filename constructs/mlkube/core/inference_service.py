@@ -542,6 +542,7 @@ class InferenceService(MountsVolumes, MlConstruct):
         if isinstance(model, UriModel) and model.model_image is not None:
             # The model is an OCI image (mlkube model package, KServe's modelcar layout): the kubelet pulls it like any image,
             # and its busybox copies /models into the model volume. Its image value is pinned, locked and promoted like images.
+            self._check_node_storage(model)
             pod.add_volume({"name": "model", "emptyDir": {"sizeLimit": model.cache_size}})
             resources = {"requests": {"cpu": "500m", "memory": "256Mi"}, "limits": {"cpu": "1", "memory": "256Mi"}}
             pod.add_init_container(pod.container(MODEL_IMAGE_CONTAINER, RegistryImage(reference=model.model_image),
