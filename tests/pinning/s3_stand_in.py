@@ -9,6 +9,7 @@ Signatures are not checked. Every request is served within the test's lifetime; 
 from __future__ import annotations
 
 import hashlib
+import json
 import threading
 import urllib.parse
 from collections.abc import Iterator
@@ -161,11 +162,37 @@ def _gcs_handler(store: GcsStandIn) -> type[BaseHTTPRequestHandler]:
         def log_message(self, *args: object) -> None:
             pass
 
+        def _json(self, status: int, body: object) -> None:
+            payload = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(payload)))
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def _metadata(self, bucket: str, name: str, generations: dict[int, bytes]) -> dict[str, str]:
+            newest = max(generations)
+            return {"kind": "storage#object", "bucket": bucket, "name": name, "generation": str(newest), "size": str(len(generations[newest]))}
+
         def do_GET(self) -> None:  # noqa: N802
             store.requests.append(self.path)
             url = urllib.parse.urlsplit(self.path)
             parts = url.path.split("/")  # '', download, storage, v1, b, <bucket>, o, <object>
             query = dict(urllib.parse.parse_qsl(url.query))
+            if parts[1:4] == ["storage", "v1", "b"] and len(parts) == 6 and parts[5] == "o":  # objects.list
+                prefix = query.get("prefix", "")
+                items = [self._metadata(bucket, name, gens) for (bucket, name), gens in sorted(store.objects.items())
+                         if bucket == parts[4] and name.startswith(prefix)]
+                self._json(200, {"kind": "storage#objects", "items": items})
+                return
+            if parts[1:4] == ["storage", "v1", "b"] and len(parts) == 7 and parts[5] == "o":  # objects.get (metadata)
+                name = urllib.parse.unquote(parts[6])
+                generations = store.objects.get((parts[4], name))
+                if generations:
+                    self._json(200, self._metadata(parts[4], name, generations))
+                else:
+                    self._json(404, {"error": {"code": 404, "message": "No such object"}})
+                return
             generations = self.objects_of(parts)
             wanted = int(query["generation"]) if "generation" in query else (max(generations) if generations else 0)
             body = generations.get(wanted)

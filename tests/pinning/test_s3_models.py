@@ -211,3 +211,31 @@ def test_the_resolver_is_bounded_in_time(monkeypatch: pytest.MonkeyPatch) -> Non
         assert "Read timeout" in str(caught.value) or "timed out" in str(caught.value)
     finally:
         silent.close()
+
+
+def test_pin_resolve_locks_each_gcs_object_at_its_generation(tmp_path: Path) -> None:
+    pytest.importorskip("google.cloud.storage", reason="google-cloud-storage is a dev dependency (pyproject.toml)")
+    store = GcsStandIn()
+    weights = store.put("models", "fraud/v3/model.joblib", b"weights-1")
+    config = store.put("models", "fraud/v3/config.json", b"{}")
+    store.put("models", "fraud/v30/other.bin", b"not this folder")
+    out = tmp_path / "dist"
+    synth(out, "gs://models/fraud/v3")
+    with running_gcs(store):
+        env = {"STORAGE_EMULATOR_HOST": f"http://{store.address}", "MLKUBE_REVISION": "r1"}
+        result = run_mlkube("pin", "--resolve", "--dist", str(out), env=env)
+    assert result.returncode == 0, result.stderr
+    entry = json.loads((out / LOCK_FILE).read_text())["environments"]["staging"]["models"]["gs://models/fraud/v3"]
+    assert entry["pinned"] == versioned_uri("gs://models/fraud/v3", {"model.joblib": str(weights), "config.json": str(config)})
+    assert entry["source"] == {"via": "resolve", "from": "GCS objects.list gs://models/fraud/v3 (2 objects)", "revision": "r1"}
+    assert downloader(out)["args"][0] == entry["pinned"]
+
+
+def test_pin_resolve_of_a_missing_gcs_prefix_changes_nothing(tmp_path: Path) -> None:
+    pytest.importorskip("google.cloud.storage", reason="google-cloud-storage is a dev dependency (pyproject.toml)")
+    out = tmp_path / "dist"
+    synth(out, "gs://models/missing")
+    with running_gcs(GcsStandIn()) as store:
+        result = run_mlkube("pin", "--resolve", "--dist", str(out), env={"STORAGE_EMULATOR_HOST": f"http://{store.address}"})
+    assert result.returncode == 2 and "no object under gs://models/missing" in result.stderr and "Traceback" not in result.stderr
+    assert not (out / LOCK_FILE).exists()

@@ -9,7 +9,7 @@ import click
 
 from ..errors import MlkubeError
 from ..pinning.digests import read_digest_files
-from ..pinning.models import HuggingFaceResolver, S3Resolver, pins_from_file
+from ..pinning.models import GcsResolver, HuggingFaceResolver, S3Resolver, pins_from_file
 from ..pinning.pin import ModelPinning, default_revision, pin_from_digests, pin_from_registry
 from ..pinning.registry import RegistryClient
 from . import handle_errors
@@ -28,7 +28,8 @@ from . import handle_errors
 @click.option("--resolve", is_flag=True, help="Ask each image's registry for the digest of its tag (HTTP API), and the "
               "Hugging Face API ($HF_ENDPOINT, token $HF_TOKEN) for the commit of each hf:// model without one, and "
               "the registry for the digest of each oci:// model tag, and S3 (ListObjectsV2, HeadObject; boto3's credentials, "
-              "$AWS_ENDPOINT_URL) for the version id of each object of each s3:// model.")
+              "$AWS_ENDPOINT_URL) for the version id of each object of each s3:// model, and GCS (objects.list) for the generations "
+              "of each gs:// model.")
 @click.option("--insecure-registry", "insecure", multiple=True, metavar="HOST:PORT", envvar="MLKUBE_INSECURE_REGISTRIES",
               help="Use plain HTTP for this registry (with --resolve). Repeatable; default: $MLKUBE_INSECURE_REGISTRIES "
                    "(space-separated), for CI steps that run the same command everywhere.")
@@ -50,7 +51,8 @@ def command(dist: Path, digest_files: tuple[Path, ...], digest_pairs: tuple[str,
     revision = default_revision() if revision is None else revision
     client = RegistryClient(insecure) if resolve else None
     models = ModelPinning(pins_from_file(models_file) if models_file else None, str(models_file or ""),
-                          HuggingFaceResolver() if resolve else None, client, S3Resolver() if resolve else None)
+                          HuggingFaceResolver() if resolve else None, client, S3Resolver() if resolve else None,
+                          GcsResolver() if resolve else None)
     if client is not None:
         result = pin_from_registry(dist, client, revision, models)
     else:

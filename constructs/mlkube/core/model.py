@@ -221,8 +221,8 @@ class ModelReference:
             return ("turn on versioning on the bucket, then run mlkube pin --resolve (a HEAD per object gives its versionId) "
                     "or --models FILE (s3://bucket/prefix?versionManifest=sha256:...), then mlkube synth")
         if self.scheme == "gs":
-            return ("pin it with mlkube pin --models FILE (gs://bucket/prefix?versionManifest=sha256:...&<object>=<generation>, "
-                    "mlkube.core.model_fetch.versioned_uri writes it), then mlkube synth")
+            return ("run mlkube pin --resolve (objects.list gives each object's generation) or --models FILE "
+                    "(gs://bucket/prefix?versionManifest=sha256:...&<object>=<generation>), then mlkube synth")
         return (f"{self.scheme}:// has no immutable form that KServe's storage initializer downloads exactly (it fetches "
                 "whatever the prefix holds at start-up): write each model version to a new path and never overwrite it, "
                 "or package it as an OCI artifact and use oci://...@sha256:<digest>")

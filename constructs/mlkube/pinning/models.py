@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from ..core.synth import SynthContext
 
 __all__ = ["ModelField", "model_fields", "model_pin_problems", "apply_model_lock", "require_pinned_models",
-           "tree_models", "model_values", "locked_model_problems", "pins_from_file", "HuggingFaceResolver", "S3Resolver", "resolve_oci", "plan_model_pins", "model_replacements"]
+           "tree_models", "model_values", "locked_model_problems", "pins_from_file", "HuggingFaceResolver", "S3Resolver", "GcsResolver", "resolve_oci", "plan_model_pins", "model_replacements"]
 
 DOWNLOADER = "model-downloader"
 #: Schemes whose versions KServe's storage initializer cannot fetch (see ModelField.honours_pins).
@@ -325,9 +325,60 @@ class S3Resolver:
         return pinned, f"S3 ListObjectsV2 + HeadObject {location} ({len(versions)} objects)"
 
 
+class GcsResolver:
+    """The object set under ``gs://bucket/prefix`` at its current generations: one objects.list of the folder (each item has
+    its ``generation``: cloud.google.com/storage/docs/json_api/v1/objects/list), else the exact object, as KServe's
+    ``_download_gcs`` reads the URI (storage.py v0.15.2: the prefix as a folder, else one blob). google-cloud-storage finds
+    credentials like KServe (Application Default Credentials, else anonymous); STORAGE_EMULATOR_HOST points it elsewhere.
+    Bounded: ``max_objects`` objects, ``timeout`` seconds per request.
+    """
+
+    def __init__(self, timeout: float = 15.0, max_objects: int = 10_000) -> None:
+        self.timeout = timeout
+        self.max_objects = max_objects
+
+    def _client(self) -> Any:
+        try:
+            from google.cloud import storage  # type: ignore[import-untyped,import-not-found,unused-ignore]
+        except ImportError:
+            raise MlkubeError.single("pinning gs:// models needs google-cloud-storage, which is not installed",
+                                     hint="pip install 'mlkube[gcs]' (google-cloud-storage of KServe 0.15's storage initializer)") from None
+        try:
+            return storage.Client()
+        except Exception:  # noqa: BLE001 (google.auth.exceptions.DefaultCredentialsError and friends: KServe falls back the same way)
+            return storage.Client.create_anonymous_client()
+
+    def resolve(self, uri: str) -> tuple[str, str]:
+        """(pinned URI, what was asked); raises MlkubeError naming the model."""
+        from ..core.model_fetch import versioned_uri
+
+        location = ModelReference(uri).location
+        bucket, _, prefix = location[len("gs://"):].partition("/")
+        folder = prefix.rstrip("/") + "/" if prefix else ""
+        try:
+            client = self._client()
+            generations = {blob.name[len(folder):]: str(blob.generation)
+                           for blob in client.list_blobs(bucket, prefix=folder, max_results=self.max_objects + 1, timeout=self.timeout)
+                           if not blob.name.endswith("/")}
+            if len(generations) > self.max_objects:
+                raise ValueError(f"more than {self.max_objects} objects under the prefix")
+            if not generations and prefix:
+                blob = client.bucket(bucket).get_blob(prefix, timeout=self.timeout)
+                generations = {"": str(blob.generation)} if blob is not None else {}
+        except MlkubeError:
+            raise
+        except Exception as error:  # noqa: BLE001 (google.api_core.exceptions.*, requests' timeouts: all reported with the model)
+            raise MlkubeError([Problem(uri, "", f"{location}: {type(error).__name__}: {str(error)[:300]}",
+                                       "check the bucket, the credentials and STORAGE_EMULATOR_HOST")]) from None
+        if not generations:
+            raise MlkubeError([Problem(uri, "", f"no object under {location}", "check the bucket and prefix")])
+        return versioned_uri(location, generations), f"GCS objects.list {location} ({len(generations)} objects)"
+
+
 def plan_model_pins(dist: Path, lock: Lock, environments: set[str], revision: str, *, given: dict[str, str] | None = None,
                     given_from: str = "", resolver: HuggingFaceResolver | None = None,
-                    registry: RegistryClient | None = None, s3: S3Resolver | None = None) -> tuple[Lock, bool]:
+                    registry: RegistryClient | None = None, s3: S3Resolver | None = None,
+                    gcs: GcsResolver | None = None) -> tuple[Lock, bool]:
     """The lock with model pins for ``environments``; all or nothing: any model that cannot be pinned raises, nothing changed."""
     used = tree_models(dist, environments, lock)
     new = lock.copy()
@@ -338,7 +389,7 @@ def plan_model_pins(dist: Path, lock: Lock, environments: set[str], revision: st
         problems += [Problem(given_from, uri, f"names a model that no manifest of {', '.join(sorted(environments))} in {dist} uses",
                              f"models in the tree: {', '.join(sorted(used)[:5]) or 'none'}") for uri in unknown]
         pins = {uri: (pinned, {"via": "file", "from": given_from}) for uri, pinned in given.items() if uri in used}
-    if resolver is not None or registry is not None or s3 is not None:
+    if resolver is not None or registry is not None or s3 is not None or gcs is not None:
         for uri in sorted(used):
             ref = ModelReference(uri)
             if ref.immutable or not ref.pinnable or uri in pins:
@@ -350,6 +401,8 @@ def plan_model_pins(dist: Path, lock: Lock, environments: set[str], revision: st
                     pinned, url = resolver.resolve(uri)
                 elif ref.scheme == "s3" and s3 is not None:
                     pinned, url = s3.resolve(uri)
+                elif ref.scheme == "gs" and gcs is not None:
+                    pinned, url = gcs.resolve(uri)
                 else:
                     continue
             except MlkubeError as error:
