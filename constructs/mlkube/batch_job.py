@@ -16,9 +16,9 @@ __all__ = ["BatchJob", "BatchJobSpec"]
 class BatchJobSpec(JobOptions):
     """A job that runs to completion once."""
 
-    completions: PositiveInt = Field(1, description="Successful pods needed to finish. Default: 1.")
-    parallelism: PositiveInt = Field(1, description="Pods running at once. Default: 1.")
-    indexed: bool = Field(False, description="Indexed completion mode: each pod gets JOB_COMPLETION_INDEX (a shard number). Default: false.")
+    completions: PositiveInt = Field(default=1, description="Successful pods needed to finish. Default: 1.")
+    parallelism: PositiveInt = Field(default=1, description="Pods running at once. Default: 1.")
+    indexed: bool = Field(default=False, description="Indexed completion mode: each pod gets JOB_COMPLETION_INDEX (a shard number). Default: false.")
 
     @model_validator(mode="after")
     def _parallelism(self) -> BatchJobSpec:

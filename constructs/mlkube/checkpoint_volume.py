@@ -51,21 +51,21 @@ class SnapshotSpec(Spec):
 
     versions: list[DnsLabel] = Field(default_factory=list, description="One VolumeSnapshot '<claim>-<version>' per entry, "
                                      "taken when the entry is added. Default: none (no snapshot).")
-    snapshot_class: str | None = Field(None, description="volumeSnapshotClassName. Default: the cluster's default snapshot class.")
+    snapshot_class: str | None = Field(default=None, description="volumeSnapshotClassName. Default: the cluster's default snapshot class.")
 
 
 class CheckpointVolumeSpec(Spec):
     """Storage that outlives pods: checkpoints, datasets, caches."""
 
-    name: DnsLabel | None = Field(None, description="Claim name (what pvc://<claim>/<path> refers to). Default: the construct id.")
+    name: DnsLabel | None = Field(default=None, description="Claim name (what pvc://<claim>/<path> refers to). Default: the construct id.")
     size: Quantity = Field(description="Requested capacity, e.g. '500Gi'.")
-    storage_class: str | None = Field(None, description="storageClassName. Default: the cluster's default storage class.")
+    storage_class: str | None = Field(default=None, description="storageClassName. Default: the cluster's default storage class.")
     access_mode: Literal["ReadWriteOnce", "ReadWriteMany", "ReadWriteOncePod"] = Field(
-        "ReadWriteOnce", description="ReadWriteMany when several pods or nodes write (multi-node training). Default: ReadWriteOnce.")
-    volume_mode: Literal["Filesystem", "Block"] = Field("Filesystem", description="volumeMode. Default: Filesystem.")
-    mount_path: AbsolutePath = Field(DEFAULT_MOUNT_PATH, description=f"Where workloads see the volume (env CHECKPOINT_DIR). Default: {DEFAULT_MOUNT_PATH}.")
-    snapshot: SnapshotSpec | None = Field(None, description="VolumeSnapshots of this volume, one per version added after a run. Default: none.")
-    from_snapshot: DnsLabel | None = Field(None, description="Create the volume from this VolumeSnapshot (dataSource). Default: an empty volume.")
+        default="ReadWriteOnce", description="ReadWriteMany when several pods or nodes write (multi-node training). Default: ReadWriteOnce.")
+    volume_mode: Literal["Filesystem", "Block"] = Field(default="Filesystem", description="volumeMode. Default: Filesystem.")
+    mount_path: AbsolutePath = Field(default=DEFAULT_MOUNT_PATH, description=f"Where workloads see the volume (env CHECKPOINT_DIR). Default: {DEFAULT_MOUNT_PATH}.")
+    snapshot: SnapshotSpec | None = Field(default=None, description="VolumeSnapshots of this volume, one per version added after a run. Default: none.")
+    from_snapshot: DnsLabel | None = Field(default=None, description="Create the volume from this VolumeSnapshot (dataSource). Default: an empty volume.")
     waivers: list[Waiver] = Field(default_factory=list, description="Policy exceptions for this construct's objects, each with its reason (written as annotations). Default: none.")
 
 

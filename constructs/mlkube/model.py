@@ -52,14 +52,14 @@ class UriModel(Spec):
 
     source: Literal["uri"] = "uri"
     uri: str = Field(description="Model location: s3://, gs://, hf://, oci://, https:// or azureblob://.")
-    downloader_image: ImageSpec = Field(DEFAULT_DOWNLOADER_IMAGE, description=f"Image of the download init container. Default: {DEFAULT_DOWNLOADER_IMAGE}.")
-    credentials_secret: str | None = Field(None, description=(
+    downloader_image: ImageSpec = Field(default=DEFAULT_DOWNLOADER_IMAGE, description=f"Image of the download init container. Default: {DEFAULT_DOWNLOADER_IMAGE}.")
+    credentials_secret: str | None = Field(default=None, description=(
         f"Existing Secret with storage credentials, mounted as files at {CREDENTIALS_DIR} for the downloader, which is pointed at the "
         "file by the variable its library reads: hf:// HF_TOKEN_PATH (key 'token', the token), s3:// AWS_SHARED_CREDENTIALS_FILE "
         "(key 'credentials', an AWS credentials INI file), gs:// GOOGLE_APPLICATION_CREDENTIALS (key 'service-account.json'). "
         "Default: none (public models, or workload identity)."))
-    credentials_key: str | None = Field(None, description="Key of credentials_secret that holds the credentials file. Default: per scheme, as listed for credentials_secret.")
-    cache_size: Quantity = Field("20Gi", description="Size limit of the volume the model is downloaded into. Default: 20Gi.")
+    credentials_key: str | None = Field(default=None, description="Key of credentials_secret that holds the credentials file. Default: per scheme, as listed for credentials_secret.")
+    cache_size: Quantity = Field(default="20Gi", description="Size limit of the volume the model is downloaded into. Default: 20Gi.")
     egress: list[EgressRule] = Field(default_factory=list, description="Where the downloader reaches the storage (its NetworkPolicy egress), e.g. [{'cidrs': ['0.0.0.0/0']}] for HTTPS anywhere or the endpoint's CIDRs, or an in-cluster store by namespace/pod_labels. Default: the environment's network.egress_https_cidrs; synth fails when both are empty.")
 
     @field_validator("uri")
@@ -163,7 +163,7 @@ class PvcModel(Spec):
 
     source: Literal["pvc"] = "pvc"
     claim: str = Field(description="Name of the PersistentVolumeClaim.")
-    path: LocalPath = Field("", description="Folder inside the volume (relative, no '..'). Default: its root.")
+    path: LocalPath = Field(default="", description="Folder inside the volume (relative, no '..'). Default: its root.")
 
 
 def _coerce(value: Any) -> Any:

@@ -58,39 +58,39 @@ class Environment(Spec):
     """A target environment (a cluster, or a part of one): every app is synthesized once per environment."""
 
     name: DnsLabel = Field(description="Folder name under the output and part of every construct path, e.g. 'dev'.")
-    namespace: str = Field("{app}", description="Namespace of each app's objects; '{app}' (default) is replaced by the app name.")
-    kubernetes_version: str = Field(DEFAULT_KUBERNETES_VERSION, description="Kubernetes version whose schemas validate the output.")
-    monitoring_namespace: DnsLabel = Field("monitoring", description="Namespace of Prometheus, allowed to scrape metrics ports.")
-    allowed_registries: tuple[str, ...] = Field((), description="Image reference prefixes allowed in this environment "
+    namespace: str = Field(default="{app}", description="Namespace of each app's objects; '{app}' (default) is replaced by the app name.")
+    kubernetes_version: str = Field(default=DEFAULT_KUBERNETES_VERSION, description="Kubernetes version whose schemas validate the output.")
+    monitoring_namespace: DnsLabel = Field(default="monitoring", description="Namespace of Prometheus, allowed to scrape metrics ports.")
+    allowed_registries: tuple[str, ...] = Field(default=(), description="Image reference prefixes allowed in this environment "
                                                 "(e.g. 'ghcr.io/acme/'); empty (default) allows any registry.")
-    operators: list[Operator] | dict[Operator, str | None] | None = Field(None, description=(
+    operators: list[Operator] | dict[Operator, str | None] | None = Field(default=None, description=(
         "Operators installed in this environment, as a list or mapped to the version each runs (e.g. {'kserve': '0.15', 'kueue': '0.13', "
         "'jobset': '0.8'}; null: version not said). Fields and values are emitted for that version; an option that needs a missing "
         "operator, or that its version lacks, is an error. Default: not declared, every option allowed (KServe taken as 0.15)."))
     # GitOps (gitops/settings.py): where and how Argo CD deploys the environment, and what it may change.
-    production: bool = Field(False, description="A production environment: manual sync by default, every image pinned by digest, and gated: "
+    production: bool = Field(default=False, description="A production environment: manual sync by default, every image pinned by digest, and gated: "
                              "its images change only through `mlkube promote` (from promote_from, else the environment listed before it). Default: false.")
-    promote_from: DnsLabel | None = Field(None, description="The environment whose locked images this one receives, only through `mlkube promote`; "
+    promote_from: DnsLabel | None = Field(default=None, description="The environment whose locked images this one receives, only through `mlkube promote`; "
                                           "makes this environment gated (pin, synth and check never change its images). Default: none "
                                           "(a production environment promotes from the environment listed before it).")
-    cluster: str = Field(IN_CLUSTER, description="Argo CD destination: a server URL (https://...) or a cluster name. Default: the cluster Argo CD runs in.")
+    cluster: str = Field(default=IN_CLUSTER, description="Argo CD destination: a server URL (https://...) or a cluster name. Default: the cluster Argo CD runs in.")
     clusters: list[str] = Field(default_factory=list, description="Deploy every app to these Argo CD clusters (by name) with one ApplicationSet instead. Default: only 'cluster'.")
     sync: SyncPolicy = Field(default_factory=SyncPolicy, description="Argo CD sync policy. Default: automated with prune and self-heal; manual in production.")
     overrides: dict[str, WorkloadOverride] = Field(default_factory=dict, description="Per-construct spec overrides keyed by '<app>/<construct id>'. Default: none.")
     quota: QuotaSpec = Field(default_factory=QuotaSpec, description="ResourceQuota of each namespace. Default: 64 CPUs, 512Gi, 8 GPUs.")
     limits: LimitRangeSpec = Field(default_factory=LimitRangeSpec, description="LimitRange defaults of each namespace. Default: 250m/256Mi requests, 1/1Gi limits.")
     network: NetworkSpec = Field(default_factory=NetworkSpec, description="Namespace-wide default-deny NetworkPolicy allowances. Default: DNS egress only.")
-    kueue_cluster_queue: str | None = Field(None, description="Kueue ClusterQueue that the LocalQueues of each namespace point at: 'default', and one per queue name a job uses. Default: none, and a job with a queue is an error.")
-    kueue: KueueSpec | None = Field(None, description="Kueue objects of this environment's cluster (ResourceFlavors, "
+    kueue_cluster_queue: str | None = Field(default=None, description="Kueue ClusterQueue that the LocalQueues of each namespace point at: 'default', and one per queue name a job uses. Default: none, and a job with a queue is an error.")
+    kueue: KueueSpec | None = Field(default=None, description="Kueue objects of this environment's cluster (ResourceFlavors, "
                                     "ClusterQueues with GPU quotas, WorkloadPriorityClasses), emitted with the first app; every "
                                     "queued job is checked to fit a flavor of its ClusterQueue. Default: none (Kueue set up elsewhere).")
-    registry: str = Field("registry.example.com/ml", pattern=REGISTRY_PATTERN, description="Registry and path that "
+    registry: str = Field(default="registry.example.com/ml", pattern=REGISTRY_PATTERN, description="Registry and path that "
                           "built images are pushed to: <registry>/<image>:<content tag>. Default 'registry.example.com/ml'.")
     storage_binding_modes: dict[str, Literal["Immediate", "WaitForFirstConsumer"]] = Field(
         default_factory=dict, description="volumeBindingMode of each StorageClass of the cluster (by class name). An Immediate "
         "class's claims sync in wave -1, before the workloads; any other claim (WaitForFirstConsumer, an undeclared class, "
         "the default class) syncs with the workloads that bind it, so it never holds a sync. Default: none declared.")
-    require_pinned_images: bool = Field(False, description="Synth fails unless every image is pinned by digest "
+    require_pinned_images: bool = Field(default=False, description="Synth fails unless every image is pinned by digest "
                                         "(through dist/images.lock.json). Default false.")
 
     @model_validator(mode="after")

@@ -116,12 +116,12 @@ class SidecarSpec(Spec):
 
     name: DnsLabel = Field(description="Container name.")
     image: ImageSpec = Field(description="Image of the sidecar.")
-    command: list[str] | None = Field(None, description="Entrypoint override. Default: the image's.")
-    args: list[str] | None = Field(None, description="Arguments. Default: the image's.")
+    command: list[str] | None = Field(default=None, description="Entrypoint override. Default: the image's.")
+    args: list[str] | None = Field(default=None, description="Arguments. Default: the image's.")
     env: dict[EnvName, str] = Field(default_factory=dict, description="Environment variables. Default: none.")
     ports: dict[DnsLabel, int] = Field(default_factory=dict, description="Named container ports, e.g. {'metrics': 9400}. Default: none.")
-    cpu: Quantity = Field("100m", description="CPU request and limit. Default: 100m.")
-    memory: Quantity = Field("128Mi", description="Memory request and limit. Default: 128Mi.")
+    cpu: Quantity = Field(default="100m", description="CPU request and limit. Default: 100m.")
+    memory: Quantity = Field(default="128Mi", description="Memory request and limit. Default: 128Mi.")
 
 
 def env_list(env: dict[str, str], secret_env: list[SecretEnv] = ()) -> list[dict[str, Any]]:  # type: ignore[assignment]

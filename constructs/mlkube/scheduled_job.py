@@ -19,12 +19,12 @@ class ScheduledJobSpec(BatchJobSpec):
     """A job run on a cron schedule."""
 
     schedule: str = Field(description="Cron schedule: 5 fields ('30 2 * * *', ranges, steps, names like MON-FRI) or a macro such as '@daily'.")
-    time_zone: str | None = Field(None, description="IANA time zone of the schedule, e.g. 'Europe/Paris'. Default: the controller's (usually UTC).")
-    concurrency_policy: Literal["Forbid", "Replace", "Allow"] = Field("Forbid", description="What happens when a run is due while the last one still runs. Default: Forbid (skip the new run).")
-    starting_deadline_seconds: PositiveInt | None = Field(None, description="A run that could not start within this many seconds of its time is skipped. Default: no deadline.")
-    successful_jobs_history_limit: NonNegativeInt = Field(3, description="Finished successful Jobs kept. Default: 3.")
-    failed_jobs_history_limit: NonNegativeInt = Field(3, description="Failed Jobs kept (for their logs). Default: 3.")
-    suspend: bool = Field(False, description="Pause the schedule. Default: false.")
+    time_zone: str | None = Field(default=None, description="IANA time zone of the schedule, e.g. 'Europe/Paris'. Default: the controller's (usually UTC).")
+    concurrency_policy: Literal["Forbid", "Replace", "Allow"] = Field(default="Forbid", description="What happens when a run is due while the last one still runs. Default: Forbid (skip the new run).")
+    starting_deadline_seconds: PositiveInt | None = Field(default=None, description="A run that could not start within this many seconds of its time is skipped. Default: no deadline.")
+    successful_jobs_history_limit: NonNegativeInt = Field(default=3, description="Finished successful Jobs kept. Default: 3.")
+    failed_jobs_history_limit: NonNegativeInt = Field(default=3, description="Failed Jobs kept (for their logs). Default: 3.")
+    suspend: bool = Field(default=False, description="Pause the schedule. Default: false.")
 
     @field_validator("schedule")
     @classmethod

@@ -27,16 +27,16 @@ class VolumeMount(Spec):
     """A CheckpointVolume of this blueprint mounted into every pod of the workload."""
 
     volume: DnsLabel = Field(description="Id of a CheckpointVolume workload of this blueprint.")
-    path: AbsolutePath | None = Field(None, description="Mount path. Default: the volume's mount_path.")
-    read_only: bool = Field(False, description="Mount read-only (a reader of a single-writer volume). Default: false.")
-    env: str = Field("CHECKPOINT_DIR", description="Environment variable set to the mount path. Default: CHECKPOINT_DIR.")
+    path: AbsolutePath | None = Field(default=None, description="Mount path. Default: the volume's mount_path.")
+    read_only: bool = Field(default=False, description="Mount read-only (a reader of a single-writer volume). Default: false.")
+    env: str = Field(default="CHECKPOINT_DIR", description="Environment variable set to the mount path. Default: CHECKPOINT_DIR.")
 
 
 class ModelFromVolume(Spec):
     """The model of an InferenceService, read from a CheckpointVolume of this blueprint (mounted read-only)."""
 
     volume: DnsLabel = Field(description="Id of a CheckpointVolume workload of this blueprint.")
-    path: str = Field("", description="Folder of the model inside the volume, e.g. 'run/final'. Default: the volume's root.")
+    path: str = Field(default="", description="Folder of the model inside the volume, e.g. 'run/final'. Default: the volume's root.")
 
 
 def volume_claims(workloads: dict[str, Any]) -> dict[str, str]:

@@ -78,10 +78,10 @@ class Tenancy(Spec):
                                        "constructs emit, as '<API group>/<Kind>' ('Secret' for the core group). Default: none.")
     extra_cluster_kinds: list[KindRef] = Field(default_factory=list, description="Cluster-scoped kinds apps may deploy "
                                                "besides their own Namespace ('<API group>/<Kind>'). Default: none.")
-    secret_key_prefix: str = Field("{app}/", min_length=1, description="Prefix every remote key of an ExternalSecret read "
+    secret_key_prefix: str = Field(default="{app}/", min_length=1, description="Prefix every remote key of an ExternalSecret read "
                                    "through a ClusterSecretStore must start with; '{app}', '{environment}' and '{namespace}' "
                                    "are replaced. A namespaced SecretStore is the app's own and is not restricted. Default: '{app}/'.")
-    allowed_priority_classes: list[str] | None = Field(None, description="PriorityClass names pods may use. Default: any "
+    allowed_priority_classes: list[str] | None = Field(default=None, description="PriorityClass names pods may use. Default: any "
                                                         "name except Kubernetes' own 'system-*' classes.")
 
     @field_validator("extra_kinds", "extra_cluster_kinds")
