@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 from constructs import Construct
 from pydantic import Field, PositiveInt, model_validator
 
 from .job_options import JobConstruct, JobOptions, job_spec, queue_labels
+
+if TYPE_CHECKING:
+    from .keywords import BatchJobFields
 
 __all__ = ["BatchJob", "BatchJobSpec"]
 
@@ -32,7 +35,8 @@ class BatchJob(JobConstruct):
 
     component = "batch"
 
-    def __init__(self, scope: Construct, id: str, spec: BatchJobSpec | Mapping[str, Any] | None = None, **fields: Any) -> None:
+    def __init__(self, scope: Construct, id: str, spec: BatchJobSpec | Mapping[str, Any] | None = None,
+                 **fields: Unpack[BatchJobFields]) -> None:
         super().__init__(scope, id)
         self.spec = self._parse(BatchJobSpec, spec, fields)
         if self.spec is not None:

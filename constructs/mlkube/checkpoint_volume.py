@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Unpack
 
 from constructs import Construct
 from pydantic import Field
@@ -20,6 +20,9 @@ from .labels import standard_labels
 from .pod import mount_claim
 from .quantity import Quantity
 from .spec import AbsolutePath, DnsLabel, Spec
+
+if TYPE_CHECKING:
+    from .keywords import CheckpointVolumeFields
 
 __all__ = ["CheckpointVolume", "CheckpointVolumeSpec", "SnapshotSpec", "VolumeUser", "new_volume_snapshots",
            "KEEP_ANNOTATIONS", "STORAGE_SYNC_WAVE", "CONSUMER_SYNC_WAVE", "SNAPSHOT_API_VERSION", "SNAPSHOT_OF_ANNOTATION"]
@@ -85,7 +88,8 @@ class CheckpointVolume(MlConstruct):
     ``model=volume.model_uri("llm/final")`` and ``server.mount(volume, read_only=True)``.
     """
 
-    def __init__(self, scope: Construct, id: str, spec: CheckpointVolumeSpec | Mapping[str, Any] | None = None, **fields: Any) -> None:
+    def __init__(self, scope: Construct, id: str, spec: CheckpointVolumeSpec | Mapping[str, Any] | None = None,
+                 **fields: Unpack[CheckpointVolumeFields]) -> None:
         super().__init__(scope, id)
         self.spec = self._parse(CheckpointVolumeSpec, spec, fields)
         self.claim_name = (self.spec.name if self.spec else None) or id

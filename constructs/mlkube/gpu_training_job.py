@@ -9,7 +9,7 @@ the hosts are ``<jobset>-<replicated job>-<job index>-<pod index>``.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Unpack
 
 from constructs import Construct
 from pydantic import Field, NonNegativeInt, PositiveInt, model_validator
@@ -20,6 +20,9 @@ from .pod import set_env
 from .resources import GpuSpec, ResourcesSpec
 from .spec import DnsLabel
 from .trainjob import TRAINJOB_API_VERSION, trainjob_body
+
+if TYPE_CHECKING:
+    from .keywords import GpuTrainingJobFields
 
 __all__ = ["GpuTrainingJob", "GpuTrainingJobSpec", "MASTER_PORT", "COMPLETION_INDEX_ANNOTATION", "JOBSET_API_VERSION",
            "REPLICATED_JOB", "RESUME_ENV"]
@@ -78,7 +81,8 @@ class GpuTrainingJob(JobConstruct):
 
     component = "training"
 
-    def __init__(self, scope: Construct, id: str, spec: GpuTrainingJobSpec | Mapping[str, Any] | None = None, **fields: Any) -> None:
+    def __init__(self, scope: Construct, id: str, spec: GpuTrainingJobSpec | Mapping[str, Any] | None = None,
+                 **fields: Unpack[GpuTrainingJobFields]) -> None:
         super().__init__(scope, id)
         self.spec = self._parse(GpuTrainingJobSpec, spec, fields)
         if self.spec is not None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from pathlib import PurePosixPath
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Unpack
 
 from pydantic import BeforeValidator, Field, ValidationError, field_validator, model_validator
 
@@ -17,6 +17,7 @@ from .errors import MlkubeError
 from .spec import DnsLabel, Spec, problems_from_validation_error
 
 if TYPE_CHECKING:
+    from .keywords import BuildImageFields
     from .platform import MlApp
 
 __all__ = ["Image", "RegistryImage", "BuildImage", "ImageSpec", "IMAGE_REFERENCE", "match_reference", "is_digest_reference", "resolve_image"]
@@ -191,7 +192,7 @@ class Image:
         return RegistryImage(reference=reference)
 
     @staticmethod
-    def build(context: str, **fields: Any) -> BuildImage:
+    def build(context: str, **fields: Unpack[BuildImageFields]) -> BuildImage:
         """An image built from ``context``, e.g. ``Image.build("models/fraud", purpose="serving")``.
 
         Keyword fields are those of :class:`BuildImage`; a wrong one raises a readable MlkubeError.

@@ -10,7 +10,7 @@ import hashlib
 import json
 import math
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Unpack
 
 from constructs import Construct
 from pydantic import Field, PositiveInt, ValidationInfo, field_validator, model_validator
@@ -37,6 +37,9 @@ from .apiserver_rules import ConfigKey, EnvName
 from .spec import DnsLabel, Spec
 from .traffic.model import ALL_TCP, Connection, EgressRule, Endpoint, PortRange, egress_connections
 from .traffic.workload import NETWORK_POLICY_API, common_egress, emit_network_policies
+
+if TYPE_CHECKING:
+    from .keywords import InferenceServiceFields
 
 __all__ = ["InferenceService", "InferenceServiceSpec", "AutoscalingSpec", "CustomMetric", "ProbesSpec", "Peer",
            "KServeOptions", "KedaScaling", "ExposeSpec", "GatewayRef", "MonitoringSpec", "ExternalSecretSpec", "Runtime"]
@@ -253,7 +256,8 @@ class InferenceService(MountsVolumes, MlConstruct):
     Accepts an ``InferenceServiceSpec``, a mapping, or the spec's fields as keyword arguments.
     """
 
-    def __init__(self, scope: Construct, id: str, spec: InferenceServiceSpec | Mapping[str, Any] | None = None, **fields: Any) -> None:
+    def __init__(self, scope: Construct, id: str, spec: InferenceServiceSpec | Mapping[str, Any] | None = None,
+                 **fields: Unpack[InferenceServiceFields]) -> None:
         super().__init__(scope, id)
         self.spec = self._parse(InferenceServiceSpec, spec, fields)
         self.objects: dict[str, dict[str, Any]] = {}

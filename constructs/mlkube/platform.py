@@ -10,7 +10,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar, overload
 
 import cdk8s
 from constructs import Construct
@@ -121,7 +121,9 @@ class Environment(Spec):
         return self.sync.automated if self.sync.automated is not None else not self.production
 
 
-AppBuilder = Callable[["MlApp"], None]
+AppBuilder = Callable[["MlApp"], object]
+#: The function given to ``platform.app``; the decorator gives it back unchanged (its own type kept).
+B = TypeVar("B", bound=AppBuilder)
 
 
 class MlApp(cdk8s.Chart):
@@ -203,10 +205,16 @@ class Platform(cdk8s.App):
         self.built_images = BuiltImages()
         self._environment_scopes: dict[str, Construct] = {}
 
-    def app(self, name: str, build: AppBuilder | None = None, *, environments: Sequence[str] | None = None) -> Any:
+    @overload
+    def app(self, name: str, build: None = None, *, environments: Sequence[str] | None = None) -> Callable[[B], B]: ...
+
+    @overload
+    def app(self, name: str, build: B, *, environments: Sequence[str] | None = None) -> B: ...
+
+    def app(self, name: str, build: B | None = None, *, environments: Sequence[str] | None = None) -> B | Callable[[B], B]:
         """Define an app in every environment (or the named ones); usable as ``@platform.app("name")`` or directly."""
 
-        def register(function: AppBuilder) -> AppBuilder:
+        def register(function: B) -> B:
             problem = app_name_problem(name)
             if problem is not None:
                 # Checked as the YAML blueprint's 'app' is: the name becomes a folder and a namespace.

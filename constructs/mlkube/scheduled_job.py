@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Unpack
 
 from constructs import Construct
 from pydantic import Field, NonNegativeInt, PositiveInt, field_validator, model_validator
@@ -11,6 +11,9 @@ from pydantic import Field, NonNegativeInt, PositiveInt, field_validator, model_
 from .batch_job import BatchJobSpec
 from .cron import check_schedule, check_time_zone
 from .job_options import JobConstruct, job_spec, queue_labels
+
+if TYPE_CHECKING:
+    from .keywords import ScheduledJobFields
 
 __all__ = ["ScheduledJob", "ScheduledJobSpec"]
 
@@ -49,7 +52,8 @@ class ScheduledJob(JobConstruct):
 
     component = "batch"
 
-    def __init__(self, scope: Construct, id: str, spec: ScheduledJobSpec | Mapping[str, Any] | None = None, **fields: Any) -> None:
+    def __init__(self, scope: Construct, id: str, spec: ScheduledJobSpec | Mapping[str, Any] | None = None,
+                 **fields: Unpack[ScheduledJobFields]) -> None:
         super().__init__(scope, id)
         self.spec = self._parse(ScheduledJobSpec, spec, fields)
         if self.spec is not None:
