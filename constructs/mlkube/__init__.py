@@ -69,13 +69,10 @@ def __dir__() -> list[str]:
     return sorted([*globals(), *_EXPORTS])
 
 
-# What type checkers see: the same names, imported eagerly and re-exported explicitly ("X").
+# What type checkers see: the same names, imported eagerly and re-exported by the literal __all__ above.
 if TYPE_CHECKING:
     from .batch_job import BatchJob, BatchJobSpec
-    from .checkpoint_volume import (
-        CheckpointVolume, CheckpointVolumeSpec,
-        SnapshotSpec,
-    )
+    from .checkpoint_volume import CheckpointVolume, CheckpointVolumeSpec, SnapshotSpec
     from .errors import MlkubeError, Problem
     from .exposure import ExposeSpec, GatewayRef
     from .external_secret import ExternalSecretSpec
@@ -83,19 +80,12 @@ if TYPE_CHECKING:
     from .gitops.tenancy import Tenancy
     from .gpu_training_job import GpuTrainingJob, GpuTrainingJobSpec
     from .image import Image, RegistryImage
-    from .inference_service import (
-        AutoscalingSpec, CustomMetric, InferenceService,
-        InferenceServiceSpec, Peer, ProbesSpec,
-    )
+    from .inference_service import AutoscalingSpec, CustomMetric, InferenceService, InferenceServiceSpec, Peer, ProbesSpec
     from .keda import KedaScaling
     from .kserve import KServeOptions
     from .model import Model
     from .monitoring import JobAlertsSpec, MonitoringSpec
-    from .placement import (
-        AffinitySpec, NodeSelectorRequirement, NodeTerm,
-        PodAntiAffinity, PreferredNodeTerm, Toleration,
-        TopologySpread,
-    )
+    from .placement import AffinitySpec, NodeSelectorRequirement, NodeTerm, PodAntiAffinity, PreferredNodeTerm, Toleration, TopologySpread
     from .platform import Environment, MlApp, Platform
     from .pod import SecretEnv, SecretMount, SidecarSpec
     from .policy.waivers import Waiver

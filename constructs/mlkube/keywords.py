@@ -11,7 +11,7 @@ numbers, images a reference string, models a URI. The specs still validate every
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal, Required, TypedDict
+from typing import TYPE_CHECKING, Literal, Required, TypedDict
 
 if TYPE_CHECKING:
     from mlkube.checkpoint_volume import SnapshotSpec
