@@ -196,7 +196,7 @@ class HuggingFaceResolver:
         """(pinned URI, URL asked); raises MlkubeError naming the model."""
         ref = ModelReference(uri)
         if not ref.hf_repo:
-            raise MlkubeError.single(f"{uri}: only hf:// models are resolved", ref.pin_hint())
+            raise MlkubeError.single(f"{uri}: only hf:// models are resolved", hint=ref.pin_hint())
         url = self.url(ref)
         request = urllib.request.Request(url, headers={"Accept": "application/json"})
         if self.token:
