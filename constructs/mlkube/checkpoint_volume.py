@@ -141,8 +141,9 @@ class CheckpointVolume(MlConstruct):
         self.objects["PersistentVolumeClaim"] = self._emit({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
                                                             "metadata": self._metadata(self.claim_name, self._binding_wave(spec)),
                                                             "spec": body})
-        for version in spec.snapshot.versions if spec.snapshot is not None else []:
-            self.objects[f"VolumeSnapshot/{version}"] = self._emit(self._snapshot(spec.snapshot, version))
+        if spec.snapshot is not None:
+            for version in spec.snapshot.versions:
+                self.objects[f"VolumeSnapshot/{version}"] = self._emit(self._snapshot(spec.snapshot, version))
 
     def _snapshot(self, snapshot: SnapshotSpec, version: str) -> dict[str, Any]:
         body: dict[str, Any] = {"source": {"persistentVolumeClaimName": self.claim_name}}

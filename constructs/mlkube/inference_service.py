@@ -284,12 +284,16 @@ class InferenceService(MountsVolumes, MlConstruct):
     def pod_spec(self) -> dict[str, Any]:
         """The server's pod spec (a multi-node server's: the leader's)."""
         if "LeaderWorkerSet" in self.objects:
-            return self.leader_worker_set["spec"]["leaderWorkerTemplate"]["leaderTemplate"]["spec"]
-        return self.deployment["spec"]["template"]["spec"]
+            template = self.leader_worker_set["spec"]["leaderWorkerTemplate"]["leaderTemplate"]
+        else:
+            template = self.deployment["spec"]["template"]
+        spec: dict[str, Any] = template["spec"]
+        return spec
 
     @property
     def main_container(self) -> dict[str, Any]:
-        return self.pod_spec["containers"][0]
+        container: dict[str, Any] = self.pod_spec["containers"][0]
+        return container
 
     def _pod_specs(self) -> list[dict[str, Any]]:
         if self.spec is not None and self.spec.backend == "kserve":

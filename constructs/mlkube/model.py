@@ -52,7 +52,10 @@ class UriModel(Spec):
 
     source: Literal["uri"] = "uri"
     uri: str = Field(description="Model location: s3://, gs://, hf://, oci://, https:// or azureblob://.")
-    downloader_image: ImageSpec = Field(default=DEFAULT_DOWNLOADER_IMAGE, description=f"Image of the download init container. Default: {DEFAULT_DOWNLOADER_IMAGE}.")
+    # The default is the reference string (as the JSON Schema shows it); validate_default turns it into a RegistryImage
+    # through ImageSpec's before-validator, which pydantic's mypy plugin does not model.
+    downloader_image: ImageSpec = Field(default=DEFAULT_DOWNLOADER_IMAGE,  # type: ignore[assignment]
+                                        description=f"Image of the download init container. Default: {DEFAULT_DOWNLOADER_IMAGE}.")
     credentials_secret: str | None = Field(default=None, description=(
         f"Existing Secret with storage credentials, mounted as files at {CREDENTIALS_DIR} for the downloader, which is pointed at the "
         "file by the variable its library reads: hf:// HF_TOKEN_PATH (key 'token', the token), s3:// AWS_SHARED_CREDENTIALS_FILE "

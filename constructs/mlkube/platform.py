@@ -10,6 +10,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from types import TracebackType
 from typing import Any, Literal, TypeVar, overload
 
 import cdk8s
@@ -37,21 +38,24 @@ REGISTRY_PATTERN = r"^[a-zA-Z0-9.-]+(:[0-9]+)?(/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-
 def _report_user_errors_without_traceback() -> None:
     """Under ``cdk8s synth`` (``python apps/main.py``) a wrong spec value raised in the blueprint itself
     is printed as an mlkube error, not a traceback (``mlkube synth`` catches it in the CLI)."""
-    previous = sys.excepthook
-    if getattr(previous, "mlkube", False):
-        return
+    if not isinstance(sys.excepthook, _UserErrorHook):
+        sys.excepthook = _UserErrorHook(sys.excepthook)
 
-    def hook(kind: type[BaseException], error: BaseException, tb: Any) -> None:
+
+class _UserErrorHook:
+    """``sys.excepthook``: an mlkube user error is printed without a traceback; anything else goes to the previous hook."""
+
+    def __init__(self, previous: Callable[[type[BaseException], BaseException, TracebackType | None], Any]) -> None:
+        self.previous = previous
+
+    def __call__(self, kind: type[BaseException], error: BaseException, tb: TracebackType | None) -> None:
         from .spec import user_error
 
         converted = user_error(error)
         if converted is None:
-            previous(kind, error, tb)
+            self.previous(kind, error, tb)
         else:
             print(str(converted), file=sys.stderr)
-
-    hook.mlkube = True  # type: ignore[attr-defined]
-    sys.excepthook = hook
 
 
 class Environment(Spec):
@@ -110,7 +114,7 @@ class Environment(Spec):
         if self.operators is None:
             return None
         if isinstance(self.operators, dict):
-            return dict(self.operators)
+            return {name: version for name, version in self.operators.items()}
         return dict.fromkeys(self.operators)
 
     def namespace_for(self, app: str) -> str:

@@ -9,6 +9,7 @@ and the caches ML software writes point into (``runtime_env``).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from pydantic import Field
@@ -124,7 +125,7 @@ class SidecarSpec(Spec):
     memory: Quantity = Field(default="128Mi", description="Memory request and limit. Default: 128Mi.")
 
 
-def env_list(env: dict[str, str], secret_env: list[SecretEnv] = ()) -> list[dict[str, Any]]:  # type: ignore[assignment]
+def env_list(env: dict[str, str], secret_env: Sequence[SecretEnv] = ()) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = [{"name": key, "value": str(value)} for key, value in env.items()]
     items += [{"name": ref.env, "valueFrom": {"secretKeyRef": {"key": ref.key, "name": ref.secret}}} for ref in secret_env]
     return items

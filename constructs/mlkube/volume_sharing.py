@@ -175,10 +175,10 @@ def check_volume_sharing(manifests: Iterable[Manifest]) -> list[Problem]:
     problems: list[Problem] = []
     scalers = ScaleIndex(items)
     for key, users in mounters.items():
-        claim = claims.get(key)
-        if claim is not None:
-            found = list(_single_writer(claim, writers.get(key, []), scalers))
-            problems += found or list(_single_node(claim, users, scalers))
+        claim_object = claims.get(key)
+        if claim_object is not None:
+            found = list(_single_writer(claim_object, writers.get(key, []), scalers))
+            problems += found or list(_single_node(claim_object, users, scalers))
     return problems
 
 

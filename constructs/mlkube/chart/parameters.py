@@ -133,7 +133,7 @@ def _patched(values: dict[str, Any], path: tuple[str, ...], value: Any) -> dict[
     top = copy.deepcopy(values.get(path[0]))
     if len(path) == 1:
         return {path[0]: value}
-    node = top
+    node: Any = top
     for part in path[1:-1]:
         node = node[part]
     node[path[-1]] = value

@@ -396,7 +396,7 @@ def _network_policy_removed(change: ObjectChange, context: RiskContext) -> Itera
                                                "traffic it restricted is allowed again")
 
 
-def _digest_to_tag(change: ObjectChange, _: RiskContext) -> Iterator[Risk]:
+def _digest_to_tag(change: ObjectChange, _context: RiskContext) -> Iterator[Risk]:
     old, new = _pod_spec(change.base), _pod_spec(change.head)
     if change.status != "changed" or old is None or new is None:
         return

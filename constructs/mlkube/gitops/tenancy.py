@@ -8,6 +8,7 @@ The synth checks that apply them live in :mod:`mlkube.gitops.tenancy_checks`.
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from typing import Any
 
 from pydantic import Field, field_validator
@@ -99,7 +100,7 @@ class Tenancy(Spec):
             raise ValueError(f"namespaces must be DNS-1123 labels (got {bad})")
         return value
 
-    def namespaced_kinds(self, operators: list[str] | None = None) -> list[tuple[str, str]]:
+    def namespaced_kinds(self, operators: Collection[str] | None = None) -> list[tuple[str, str]]:
         """The declared kinds; with the environment's operators declared, only the kinds they serve."""
         builtin = {(group, kind) for group, kind in PLATFORM_KINDS
                    if operators is None or group not in OPERATOR_GROUPS or OPERATOR_GROUPS[group] in operators}

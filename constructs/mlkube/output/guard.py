@@ -16,7 +16,7 @@ import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from ..errors import MlkubeError
 from .ownership import check_editable
@@ -95,6 +95,6 @@ def writes_output(parameter: str, *, replaces: bool = False) -> Callable[[F], F]
                     check_editable(folder)
                 return function(*args, **kwargs)
 
-        return wrapper  # type: ignore[return-value]
+        return cast(F, wrapper)
 
     return decorate

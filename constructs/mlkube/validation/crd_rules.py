@@ -231,7 +231,8 @@ class CelRules:
         properties = schema.get("properties") or {}
         extra = schema.get("additionalProperties")
         if root:
-            metadata = value.get("metadata") if isinstance(value.get("metadata"), dict) else {}
+            given = value.get("metadata")
+            metadata: dict[str, Any] = given if isinstance(given, dict) else {}
             value = {**value, "metadata": {key: metadata[key] for key in ("name", "generateName") if key in metadata}}
             properties = {**properties, "apiVersion": {"type": "string"}, "kind": {"type": "string"},
                           "metadata": {"type": "object", "properties": {"name": {"type": "string"}, "generateName": {"type": "string"}}}}

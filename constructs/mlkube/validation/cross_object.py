@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from ..cron import check_schedule
@@ -60,7 +60,7 @@ def check_cross_object(manifests: Iterable[Manifest], *, partners: bool = True) 
     return problems
 
 
-def partner_problems(items: list[Manifest]) -> list[Problem]:
+def partner_problems(items: Sequence[Manifest]) -> list[Problem]:
     """Problems of Services, PodDisruptionBudgets and autoscalers whose partners are not among ``items``."""
     problems: list[Problem] = []
     # Selectors and targets match only within a namespace: index pods and targets by namespace once, so the
