@@ -20,7 +20,7 @@ import mlkube
 SNIPPET = '''\
 from mlkube import (BatchJob, CheckpointVolume, Environment, GitOps, GpuTrainingJob, Image, InferenceService, MlApp, Model,
                     Platform, ResourcesSpec, ScheduledJob, Waiver, WorkloadOverride)
-from mlkube.keywords import InferenceServiceFields
+from mlkube.core.keywords import InferenceServiceFields
 
 platform = Platform(environments=[Environment(name="dev")])
 override = WorkloadOverride(replicas=2)

@@ -15,33 +15,33 @@ _os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 #: Public name -> module that defines it (read by __getattr__; tests/test_typing.py checks it matches the imports below).
 _EXPORTS = {
-    "BatchJob": "batch_job", "BatchJobSpec": "batch_job",
-    "CheckpointVolume": "checkpoint_volume", "CheckpointVolumeSpec": "checkpoint_volume",
-    "SnapshotSpec": "checkpoint_volume",
+    "BatchJob": "core.batch_job", "BatchJobSpec": "core.batch_job",
+    "CheckpointVolume": "core.checkpoint_volume", "CheckpointVolumeSpec": "core.checkpoint_volume",
+    "SnapshotSpec": "core.checkpoint_volume",
+    "ExposeSpec": "core.exposure", "GatewayRef": "core.exposure",
+    "ExternalSecretSpec": "core.external_secret",
+    "GitOps": "core.gitops_settings", "WorkloadOverride": "core.gitops_settings",
+    "GpuTrainingJob": "core.gpu_training_job", "GpuTrainingJobSpec": "core.gpu_training_job",
+    "Image": "core.image", "RegistryImage": "core.image",
+    "AutoscalingSpec": "core.inference_service", "CustomMetric": "core.inference_service",
+    "InferenceService": "core.inference_service", "InferenceServiceSpec": "core.inference_service",
+    "Peer": "core.inference_service", "ProbesSpec": "core.inference_service",
+    "KedaScaling": "core.keda",
+    "KServeOptions": "core.kserve",
+    "Model": "core.model",
+    "JobAlertsSpec": "core.monitoring", "MonitoringSpec": "core.monitoring",
+    "EgressRule": "core.network.model",
+    "AffinitySpec": "core.placement", "NodeSelectorRequirement": "core.placement", "NodeTerm": "core.placement",
+    "PodAntiAffinity": "core.placement", "PreferredNodeTerm": "core.placement", "Toleration": "core.placement",
+    "TopologySpread": "core.placement",
+    "Environment": "core.platform", "MlApp": "core.platform", "Platform": "core.platform",
+    "SecretEnv": "core.pod", "SecretMount": "core.pod", "SidecarSpec": "core.pod",
+    "GpuSpec": "core.resources", "ResourcesSpec": "core.resources",
+    "Runtime": "core.runtimes",
+    "ScheduledJob": "core.scheduled_job", "ScheduledJobSpec": "core.scheduled_job",
+    "Tenancy": "core.tenancy",
+    "Waiver": "core.waivers",
     "MlkubeError": "errors", "Problem": "errors",
-    "ExposeSpec": "exposure", "GatewayRef": "exposure",
-    "ExternalSecretSpec": "external_secret",
-    "GitOps": "gitops.settings", "WorkloadOverride": "gitops.settings",
-    "Tenancy": "gitops.tenancy",
-    "GpuTrainingJob": "gpu_training_job", "GpuTrainingJobSpec": "gpu_training_job",
-    "Image": "image", "RegistryImage": "image",
-    "AutoscalingSpec": "inference_service", "CustomMetric": "inference_service",
-    "InferenceService": "inference_service", "InferenceServiceSpec": "inference_service", "Peer": "inference_service",
-    "ProbesSpec": "inference_service",
-    "KedaScaling": "keda",
-    "KServeOptions": "kserve",
-    "Model": "model",
-    "JobAlertsSpec": "monitoring", "MonitoringSpec": "monitoring",
-    "AffinitySpec": "placement", "NodeSelectorRequirement": "placement", "NodeTerm": "placement",
-    "PodAntiAffinity": "placement", "PreferredNodeTerm": "placement", "Toleration": "placement",
-    "TopologySpread": "placement",
-    "Environment": "platform", "MlApp": "platform", "Platform": "platform",
-    "SecretEnv": "pod", "SecretMount": "pod", "SidecarSpec": "pod",
-    "Waiver": "policy.waivers",
-    "GpuSpec": "resources", "ResourcesSpec": "resources",
-    "Runtime": "runtimes",
-    "ScheduledJob": "scheduled_job", "ScheduledJobSpec": "scheduled_job",
-    "EgressRule": "traffic.model",
 }
 
 __all__ = [
@@ -71,25 +71,25 @@ def __dir__() -> list[str]:
 
 # What type checkers see: the same names, imported eagerly and re-exported by the literal __all__ above.
 if TYPE_CHECKING:
-    from .batch_job import BatchJob, BatchJobSpec
-    from .checkpoint_volume import CheckpointVolume, CheckpointVolumeSpec, SnapshotSpec
+    from .core.batch_job import BatchJob, BatchJobSpec
+    from .core.checkpoint_volume import CheckpointVolume, CheckpointVolumeSpec, SnapshotSpec
+    from .core.exposure import ExposeSpec, GatewayRef
+    from .core.external_secret import ExternalSecretSpec
+    from .core.gitops_settings import GitOps, WorkloadOverride
+    from .core.gpu_training_job import GpuTrainingJob, GpuTrainingJobSpec
+    from .core.image import Image, RegistryImage
+    from .core.inference_service import AutoscalingSpec, CustomMetric, InferenceService, InferenceServiceSpec, Peer, ProbesSpec
+    from .core.keda import KedaScaling
+    from .core.kserve import KServeOptions
+    from .core.model import Model
+    from .core.monitoring import JobAlertsSpec, MonitoringSpec
+    from .core.network.model import EgressRule
+    from .core.placement import AffinitySpec, NodeSelectorRequirement, NodeTerm, PodAntiAffinity, PreferredNodeTerm, Toleration, TopologySpread
+    from .core.platform import Environment, MlApp, Platform
+    from .core.pod import SecretEnv, SecretMount, SidecarSpec
+    from .core.resources import GpuSpec, ResourcesSpec
+    from .core.runtimes import Runtime
+    from .core.scheduled_job import ScheduledJob, ScheduledJobSpec
+    from .core.tenancy import Tenancy
+    from .core.waivers import Waiver
     from .errors import MlkubeError, Problem
-    from .exposure import ExposeSpec, GatewayRef
-    from .external_secret import ExternalSecretSpec
-    from .gitops.settings import GitOps, WorkloadOverride
-    from .gitops.tenancy import Tenancy
-    from .gpu_training_job import GpuTrainingJob, GpuTrainingJobSpec
-    from .image import Image, RegistryImage
-    from .inference_service import AutoscalingSpec, CustomMetric, InferenceService, InferenceServiceSpec, Peer, ProbesSpec
-    from .keda import KedaScaling
-    from .kserve import KServeOptions
-    from .model import Model
-    from .monitoring import JobAlertsSpec, MonitoringSpec
-    from .placement import AffinitySpec, NodeSelectorRequirement, NodeTerm, PodAntiAffinity, PreferredNodeTerm, Toleration, TopologySpread
-    from .platform import Environment, MlApp, Platform
-    from .pod import SecretEnv, SecretMount, SidecarSpec
-    from .policy.waivers import Waiver
-    from .resources import GpuSpec, ResourcesSpec
-    from .runtimes import Runtime
-    from .scheduled_job import ScheduledJob, ScheduledJobSpec
-    from .traffic.model import EgressRule

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable
 from typing import IO, TYPE_CHECKING, Any, cast
 from concurrent.futures import ThreadPoolExecutor
 
-from ..image import DIGEST
+from ..core.image import DIGEST
 from ..images.reference import DOCKER_HUB, DOCKER_HUB_API, registry_of
 from .auth import Credentials, parse_challenge
 

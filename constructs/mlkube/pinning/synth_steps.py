@@ -12,8 +12,8 @@ from .fields import ImageField, image_fields
 from .lock import LOCK_FILE, Lock, LockEntry, load_lock, lock_path
 
 if TYPE_CHECKING:
-    from ..manifest import Manifest
-    from ..synth import SynthContext
+    from ..core.synth import SynthContext
+    from ..kube.manifest import Manifest
 
 __all__ = ["apply_lock", "require_pinned_images", "write_lock", "ALLOW_UNPINNED_ENV"]
 
