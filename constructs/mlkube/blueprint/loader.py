@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from ..errors import MlkubeError, Problem
 from ..core.spec import Spec
+from ..errors import MlkubeError, Problem
 from .document import BlueprintSpec, without_extensions
 from .errors import field_path_text, problems_at
 from .references import VolumeMount, take_references, volume_claims

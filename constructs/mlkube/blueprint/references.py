@@ -13,8 +13,8 @@ from typing import Any
 
 from pydantic import Field, ValidationError
 
-from ..errors import Problem
 from ..core.spec import AbsolutePath, DnsLabel, Spec
+from ..errors import Problem
 from .errors import field_path_text, problems_at
 from .source import YamlDocument
 

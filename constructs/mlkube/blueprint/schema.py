@@ -17,11 +17,11 @@ from pydantic_core import core_schema
 
 from ..core.image import _coerce_image
 from ..core.model import _coerce as _coerce_model
-from ..kube.quantity import _coerce as _coerce_quantity
 from ..core.runtimes import PRESETS
 from ..core.runtimes import _coerce as _coerce_runtime
-from ..output import replace_tree
 from ..core.spec import DnsLabel
+from ..kube.quantity import _coerce as _coerce_quantity
+from ..output import replace_tree
 from .document import BlueprintSpec
 from .references import ModelFromVolume, VolumeMount
 from .registry import workload_kinds

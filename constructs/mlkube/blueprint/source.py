@@ -61,7 +61,7 @@ else:
 class _CoreLoader(_LibyamlLoader):
     """PyYAML's parser and composer (C when available) with YAML 1.2 core-schema scalar resolution."""
 
-    yaml_implicit_resolvers: dict[Any, list[Any]] = {}
+    yaml_implicit_resolvers: dict[Any, list[Any]] = {}  # noqa: RUF012  (PyYAML's per-class resolver table)
 
 
 for _tag, _pattern, _first in _CORE_RESOLVERS:
@@ -149,7 +149,7 @@ class _Builder:
     def _bad_tag(self, node: yaml.Node, path: DataPath) -> None:
         self._problem(node, path, f"the YAML tag {node.tag!r} is not supported here",
                       "blueprints use plain strings, numbers, booleans, lists and mappings; remove the tag")
-        return None
+        return
 
     def _scalar(self, node: yaml.Node, path: DataPath) -> Any:
         text, tag = node.value, node.tag

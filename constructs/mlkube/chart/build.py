@@ -20,8 +20,8 @@ from typing import Any
 from unittest import mock
 
 from ..core.construct import SPEC_PATCHES, MlConstruct
-from ..errors import MlkubeError
 from ..core.platform import Platform
+from ..errors import MlkubeError
 from ..kube.render import file_name
 
 __all__ = ["load_platform", "AppBuild", "build_app"]
@@ -80,7 +80,7 @@ def build_app(platform: Platform, environment: str, app: str, out_dir: Path,
 
     if app not in platform.builders:
         raise MlkubeError.single(f"the platform has no app '{app}'", hint=f"apps: {', '.join(sorted(platform.builders))}")
-    builder, environments = platform.builders[app]
+    _, environments = platform.builders[app]
     chosen = _environment(platform, environment)
     if environments is not None and environment not in environments:
         raise MlkubeError.single(f"the app '{app}' does not run in environment '{environment}'", hint=f"its environments: {', '.join(environments)}")

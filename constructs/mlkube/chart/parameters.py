@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import MlkubeError
 from ..core.image import is_digest_reference
 from ..core.platform import Platform
+from ..errors import MlkubeError
 from .build import AppBuild, build_app
 from .values import image_parts, image_reference, workload_values
 
@@ -94,9 +94,9 @@ def _candidates(workload: str, values: dict[str, Any], image_default: str | None
     add(("resources", "gpu", "count"), "integer")
     model = values.get("model")
     add(("model", "uri") if isinstance(model, dict) else ("model",), "string")
-    for field in ("env", "config"):  # environment overrides: as variables, and as the ConfigMap the pods read
-        for name in sorted(values.get(field) or {}):
-            add((field, name), "string")
+    for mapping in ("env", "config"):  # environment overrides: as variables, and as the ConfigMap the pods read
+        for name in sorted(values.get(mapping) or {}):
+            add((mapping, name), "string")
     return found
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Unpack
 
-from constructs import Construct
 from pydantic import Field, PositiveInt, model_validator
+
+from constructs import Construct
 
 from .job_options import JobConstruct, JobOptions, job_spec, queue_labels
 

@@ -11,15 +11,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Unpack
 
-from constructs import Construct
 from pydantic import Field
 
-from .waivers import Waiver
-from .construct import MlConstruct
+from constructs import Construct
+
 from ..kube.labels import standard_labels
-from .pod import mount_claim
 from ..kube.quantity import Quantity
+from .construct import MlConstruct
+from .pod import mount_claim
 from .spec import AbsolutePath, DnsLabel, Spec
+from .waivers import Waiver
 
 if TYPE_CHECKING:
     from .keywords import CheckpointVolumeFields

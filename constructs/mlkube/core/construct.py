@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from contextvars import ContextVar
+from types import MappingProxyType
 from typing import Any, TypeVar
 
 from constructs import Construct
@@ -19,7 +20,7 @@ S = TypeVar("S", bound=Spec)
 
 #: Spec fields replaced per construct path (after the environment's override): ``mlkube chart`` rebuilds an
 #: app with one parameter changed to find where that parameter lands in the objects (mlkube/chart/probe.py).
-SPEC_PATCHES: ContextVar[Mapping[str, Mapping[str, Any]]] = ContextVar("SPEC_PATCHES", default={})
+SPEC_PATCHES: ContextVar[Mapping[str, Mapping[str, Any]]] = ContextVar("SPEC_PATCHES", default=MappingProxyType({}))
 
 
 def _path_of(scope: Construct) -> str:

@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal, Unpack
 
-from constructs import Construct
 from pydantic import Field, NonNegativeInt, PositiveInt, model_validator
+
+from constructs import Construct
 
 from .job_options import JobConstruct, JobOptions, job_spec, queue_labels
 from .operators import require_operator, require_version

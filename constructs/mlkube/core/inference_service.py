@@ -12,31 +12,31 @@ import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal, Unpack
 
-from constructs import Construct
 from pydantic import Field, PositiveInt, ValidationInfo, field_validator, model_validator
 
-from .waivers import Waiver, apply_waivers
+from constructs import Construct
+
+from ..kube.apiserver_rules import ConfigKey, EnvName
+from ..kube.labels import selector_labels, standard_labels
+from ..kube.quantity import Quantity
 from .construct import MlConstruct, MountsVolumes
 from .exposure import ExposeSpec, GatewayRef, http_route, ingress, validate_hostnames
 from .external_secret import ExternalSecretSpec, external_secret_object
 from .image import ImageSpec, RegistryImage
 from .keda import KedaScaling, scaled_object_spec
 from .kserve import KSERVE_POD_LABEL, KServeOptions, kserve_ignored_settings, kserve_predictor, kserve_version_problems
-from ..kube.labels import selector_labels, standard_labels
-from .leader_worker_set import (LWS_API_VERSION, WORKER_INDEX_LABEL, leader_command, leader_worker_set_spec, parallel_args,
-                                worker_command)
+from .leader_worker_set import LWS_API_VERSION, WORKER_INDEX_LABEL, leader_command, leader_worker_set_spec, parallel_args, worker_command
 from .model import CREDENTIALS_DIR, ModelSpec, PvcModel, UriModel, download_form, downloader_credentials_env
 from .monitoring import MonitoringSpec, monitor_object, prometheus_rule, serving_alert_rules
+from .network.model import ALL_TCP, Connection, EgressRule, Endpoint, PortRange, egress_connections
+from .network.workload import NETWORK_POLICY_API, common_egress, emit_network_policies
 from .operators import kserve_version, kubernetes_has, require_operator, storage_initializer_image
 from .placement import PlacementOptions, service_account_body
 from .pod import PodBuilder, SecretEnv, SecretMount, SidecarSpec, env_list
-from ..kube.quantity import Quantity
 from .resources import ResourcesSpec
 from .runtimes import Runtime, RuntimeSpec, apply_runtime_defaults
-from ..kube.apiserver_rules import ConfigKey, EnvName
 from .spec import DnsLabel, Spec
-from .network.model import ALL_TCP, Connection, EgressRule, Endpoint, PortRange, egress_connections
-from .network.workload import NETWORK_POLICY_API, common_egress, emit_network_policies
+from .waivers import Waiver, apply_waivers
 
 if TYPE_CHECKING:
     from .keywords import InferenceServiceFields

@@ -10,19 +10,19 @@ from typing import Any, Literal
 
 from pydantic import Field, NonNegativeInt, PositiveInt, field_validator, model_validator
 
-from .waivers import Waiver
+from ..kube.apiserver_rules import EnvName
+from ..kube.labels import standard_labels
 from .construct import MlConstruct, MountsVolumes
 from .image import ImageSpec
-from ..kube.labels import standard_labels
 from .monitoring import JobAlertsSpec, job_alert_rules, prometheus_rule
+from .network.model import ALL_TCP, Connection, EgressRule, Endpoint
+from .network.workload import NETWORK_POLICY_API, common_egress, emit_network_policies
 from .operators import kubernetes_has, require_operator, require_version
 from .placement import PlacementOptions, service_account_body
 from .pod import PodBuilder, SecretEnv, SecretMount, env_list
 from .resources import ResourcesSpec
-from ..kube.apiserver_rules import EnvName
-from .spec import DnsLabel, Spec
-from .network.model import ALL_TCP, Connection, EgressRule, Endpoint
-from .network.workload import NETWORK_POLICY_API, common_egress, emit_network_policies
+from .spec import DnsLabel
+from .waivers import Waiver
 
 __all__ = ["JobOptions", "JobConstruct", "MAIN_CONTAINER", "QUEUE_LABEL", "PRIORITY_LABEL", "GROUP_ANNOTATION",
            "VOLCANO_API_VERSION", "pod_failure_policy", "job_spec", "queue_labels"]

@@ -13,8 +13,8 @@ from typing import Any, Literal
 from pydantic import Field, NonNegativeInt, model_validator
 
 from ..kube.labels import standard_labels
-from .placement import Toleration
 from ..kube.quantity import Quantity
+from .placement import Toleration
 from .resources import GPU_RESOURCE
 from .spec import DnsLabel, Spec
 

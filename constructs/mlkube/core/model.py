@@ -8,10 +8,10 @@ from typing import Annotated, Any, Literal
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from ..kube.apiserver_rules import LocalPath
-from .image import ImageSpec
 from ..kube.quantity import Quantity
-from .spec import Spec
+from .image import ImageSpec
 from .network.model import EgressRule
+from .spec import Spec
 
 __all__ = ["Model", "UriModel", "PvcModel", "ModelSpec", "DEFAULT_DOWNLOADER_IMAGE", "CREDENTIALS_DIR", "downloader_credentials_env",
            "ModelReference", "parse_model_reference", "download_form"]

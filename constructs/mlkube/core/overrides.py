@@ -16,8 +16,8 @@ from pydantic import BaseModel
 
 from ..errors import Problem
 from ..kube.quantity import parse_quantity
-from .spec import _unwrap
 from .gitops_settings import WorkloadOverride
+from .spec import _unwrap
 
 __all__ = ["apply_override", "override_key", "OVERRIDE_PATHS"]
 

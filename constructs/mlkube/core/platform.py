@@ -14,18 +14,19 @@ from types import TracebackType
 from typing import Any, Literal, TypeVar, overload
 
 import cdk8s
-from constructs import Construct
 from pydantic import Field, model_validator
 
+from constructs import Construct
+
 from ..errors import EXIT_USER_ERROR, MlkubeError, Problem, os_error_text
-from .operators import Operator, check_operator_versions
-from .tenancy import Tenancy, app_name_problem
-from .gitops_settings import IN_CLUSTER, GitOps, LimitRangeSpec, NetworkSpec, QuotaSpec, SyncPolicy, WorkloadOverride
 from ..images.catalog import BuiltImages
-from .kueue_platform import KueueSpec
 from ..kube.manifest import Manifest
-from .spec import DnsLabel, Spec, parse_spec
 from ..validation.schemas import DEFAULT_KUBERNETES_VERSION
+from .gitops_settings import IN_CLUSTER, GitOps, LimitRangeSpec, NetworkSpec, QuotaSpec, SyncPolicy, WorkloadOverride
+from .kueue_platform import KueueSpec
+from .operators import Operator, check_operator_versions
+from .spec import DnsLabel, Spec, parse_spec
+from .tenancy import Tenancy, app_name_problem
 
 __all__ = ["Platform", "Environment", "MlApp", "AppBuilder"]
 
@@ -114,7 +115,7 @@ class Environment(Spec):
         if self.operators is None:
             return None
         if isinstance(self.operators, dict):
-            return {name: version for name, version in self.operators.items()}
+            return {str(name): version for name, version in self.operators.items()}
         return dict.fromkeys(self.operators)
 
     def namespace_for(self, app: str) -> str:

@@ -14,11 +14,11 @@ from typing import Any
 
 from pydantic import Field
 
+from ..kube.apiserver_rules import EnvName
+from ..kube.quantity import Quantity
 from .image import ImageSpec, is_digest_reference, resolve_image
 from .placement import PlacementOptions, placement_pod_spec
-from ..kube.quantity import Quantity
 from .resources import ResourcesSpec, Scheduling
-from ..kube.apiserver_rules import EnvName
 from .spec import AbsolutePath, DnsLabel, Spec
 
 __all__ = [

@@ -82,7 +82,7 @@ class ResourcesSpec(Spec):
         # An extended resource is a domain-prefixed name outside kubernetes.io (pkg/apis/core/helper IsExtendedResourceName);
         # GPUs have their own field so that the GPU toleration, product and MIG checks apply.
         for name in value:
-            domain, slash, rest = name.partition("/")
+            domain, slash, _ = name.partition("/")
             if not slash or not _EXTENDED_NAME.match(name):
                 raise ValueError(f"{name!r} is not an extended resource name: '<domain>/<name>', e.g. 'vpc.amazonaws.com/efa'")
             if domain == "kubernetes.io" or domain.endswith(".kubernetes.io") or name.startswith("requests."):

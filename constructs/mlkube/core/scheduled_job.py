@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal, Unpack
 
-from constructs import Construct
 from pydantic import Field, NonNegativeInt, PositiveInt, field_validator, model_validator
 
-from .batch_job import BatchJobSpec
+from constructs import Construct
+
 from ..kube.cron import check_schedule, check_time_zone
+from .batch_job import BatchJobSpec
 from .job_options import JobConstruct, job_spec, queue_labels
 
 if TYPE_CHECKING:

@@ -17,8 +17,8 @@ import cdk8s
 
 from ..errors import MlkubeError, Problem
 from ..kube.manifest import Manifest
-from ..output.guard import writes_output
 from ..kube.render import file_name, to_yaml
+from ..output.guard import writes_output
 from ..validation import SchemaCatalog, ValidationSettings, check_cross_object
 
 if TYPE_CHECKING:
@@ -161,20 +161,20 @@ def synthesize(platform: Platform, out_dir: Path) -> SynthResult:
 
 def _register_steps() -> None:
     """Every capability's steps, in the order they run (imported here: they use the lists above)."""
+    from ..chart.argocd import use_chart_sources
     from ..gitops import steps as gitops
     from ..gitops.tenancy_checks import check_tenancy
-    from ..validation.apiserver import check_apiserver_rules
     from ..images.manifest import write_image_files
-    from ..pinning.models import apply_model_lock, require_pinned_models
-    from ..pinning.synth_steps import apply_lock, require_pinned_images, write_lock
-    from ..policy.credentials import check_output_files
-    from ..policy.synth_step import check_policy_step
-    from ..policy.capability_namespaces import lower_enforce_for_capabilities
-    from ..chart.argocd import use_chart_sources
     from ..kueue.capacity import add_kueue_objects, check_kueue_capacity
     from ..kueue.local_queues import add_local_queues
+    from ..pinning.models import apply_model_lock, require_pinned_models
+    from ..pinning.synth_steps import apply_lock, require_pinned_images, write_lock
+    from ..policy.capability_namespaces import lower_enforce_for_capabilities
+    from ..policy.credentials import check_output_files
+    from ..policy.synth_step import check_policy_step
     from ..traffic.check import check_connectivity_step
     from ..traffic.senders import add_cross_namespace_senders
+    from ..validation.apiserver import check_apiserver_rules
     from ..validation.volume_sharing import volume_sharing_step
     from .checkpoint_volume import new_volume_snapshots
 

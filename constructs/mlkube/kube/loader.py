@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import yaml
 
@@ -46,7 +46,7 @@ class FastLoader(_BaseLoader):
     keys and values come back thousands of times, and the answer depends only on (value, implicit).
     """
 
-    _resolved: dict[tuple[Any, ...], str] = {}
+    _resolved: ClassVar[dict[tuple[Any, ...], str]] = {}
 
     def resolve(self, kind: Any, value: Any, implicit: Any, _scalar: Any = yaml.ScalarNode) -> str:
         if kind is _scalar:
@@ -64,7 +64,7 @@ class ManifestLoader(FastLoader):
     """FastLoader resolving plain scalars as go-yaml v2 does (``go_yaml_plain``): the API server's
     reader (sigs.k8s.io/yaml) and kubectl's."""
 
-    _plain: dict[str, tuple[str, Any]] = {}
+    _plain: ClassVar[dict[str, tuple[str, Any]]] = {}
 
     def resolve(self, kind: Any, value: Any, implicit: Any, _scalar: Any = yaml.ScalarNode) -> str:
         if kind is _scalar:

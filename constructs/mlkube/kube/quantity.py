@@ -74,7 +74,7 @@ def _split(text: str) -> tuple[bool, str, str, str]:
     while pos < end and text[pos] in _DIGITS:
         pos += 1
     if pos < end:
-        where = f"{_shown(text[pos:])} cannot follow the number" if text[:pos].strip("+-.0") or pos and text[0] in "0." \
+        where = f"{_shown(text[pos:])} cannot follow the number" if text[:pos].strip("+-.0") or (pos and text[0] in "0.") \
             else "it does not start with an (ASCII) number"
         raise QuantityError(f"{_shown(text)} is not a Kubernetes quantity: {where} ({_EXAMPLES})")
     return positive, numerator, denominator, text[suffix_start:]

@@ -9,6 +9,7 @@ run left (tree swap and file transactions), so it reads the tree a completed run
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import functools
 import inspect
@@ -53,10 +54,8 @@ def output_lock(out_dir: Path, *, create: bool) -> Iterator[None]:
         yield  # an unreadable parent: the write reports its own error
         return
     try:
-        try:
+        with contextlib.suppress(OSError):  # a file system without flock (some network mounts): write unlocked, as before
             fcntl.flock(descriptor, fcntl.LOCK_EX)
-        except OSError:
-            pass  # a file system without flock (some network mounts): write unlocked, as before
         _held.add(key)
         yield
     finally:

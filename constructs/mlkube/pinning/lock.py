@@ -27,16 +27,16 @@ for each environment and app: ``{"dev": {"fraud-scoring": {"repository": "ghcr.i
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
-import copy
-from dataclasses import dataclass, field, fields
 import os
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from ..errors import MlkubeError, Problem
 from ..core.image import DIGEST
+from ..errors import MlkubeError, Problem
 
 __all__ = ["Lock", "LockEntry", "ChartLockEntry", "Promotion", "load_lock", "fingerprint", "LOCK_FILE", "LOCK_VERSION"]
 

@@ -22,8 +22,8 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterable
-from typing import IO, TYPE_CHECKING, Any, cast
 from concurrent.futures import ThreadPoolExecutor
+from typing import IO, TYPE_CHECKING, Any, cast
 
 from ..core.image import DIGEST
 from ..images.reference import DOCKER_HUB, DOCKER_HUB_API, registry_of

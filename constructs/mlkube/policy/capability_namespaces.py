@@ -13,8 +13,8 @@ from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
 from ..core.placement import CAPABILITY_RULE
-from .pods import containers, pod_views
 from ..core.waivers import WAIVER_PREFIX
+from .pods import containers, pod_views
 
 if TYPE_CHECKING:
     from ..core.synth import SynthContext

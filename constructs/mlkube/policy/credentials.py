@@ -48,7 +48,7 @@ def _strings(value: Any, path: str, name: str, parents: frozenset[int] = frozens
           "rotate the leaked credential (a value that only looks like one can be waived)")
 def credential_values(target: Target) -> Iterator[Hit]:
     for path, name, value in _strings(target.obj, "", ""):
-        if path.startswith("metadata.annotations.mlkube.dev/waive.") or path.startswith("metadata.annotations.checkov.io/skip"):
+        if path.startswith(("metadata.annotations.mlkube.dev/waive.", "metadata.annotations.checkov.io/skip")):
             continue  # a waiver's reason is prose about the rule, not a value the workload gets
         for credential in find_credentials(value, name):
             yield Hit(path, f"holds {credential.kind} ({credential.masked})")

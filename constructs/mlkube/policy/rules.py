@@ -11,12 +11,14 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..core.image import is_digest_reference
-from . import pss  # noqa: F401  (the PSS rules come first in every report)
-from . import gitops_rules  # noqa: F401  (behaviour under Argo CD's automated sync)
+from ..core.waivers import checkov_skips, waiver_annotations
+from ..kube.selectors import selects
+from . import (
+    gitops_rules,  # noqa: F401  (behaviour under Argo CD's automated sync)
+    pss,  # noqa: F401  (the PSS rules come first in every report)
+)
 from .model import Hit, Severity, Target, rule
 from .pods import SERVER_KINDS, ContainerView, PodView, containers
-from ..kube.selectors import selects
-from ..core.waivers import checkov_skips, waiver_annotations
 
 __all__ = ["MIN_UID", "CLUSTER_SCOPED_KINDS", "registry_allowed", "image_tag"]
 

@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from ..kube.manifest import Manifest
+from ..kube.network_policy import NAMESPACE_NAME_LABEL, Direction, Endpoint, External, Pod
 from .check import PROBE_PORTS
 from .cluster import TrafficView, traffic_view
-from ..kube.network_policy import NAMESPACE_NAME_LABEL, Direction, Endpoint, External, Pod
 
 __all__ = ["Matrix", "connectivity_matrix", "print_matrices"]
 

@@ -14,10 +14,10 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from ..kube.cron import check_schedule
 from ..errors import Problem
-from ..kube.pods import PodView, containers, pod_views
+from ..kube.cron import check_schedule
 from ..kube.manifest import Manifest
+from ..kube.pods import PodView, containers, pod_views
 from ..kube.quantity import parse_quantity
 
 __all__ = ["check_cross_object", "partner_problems", "EXTENDED_GPU_RESOURCES"]

@@ -19,8 +19,8 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from ..errors import Problem
-from ..kube.pods import pod_views
 from ..kube.manifest import Manifest
+from ..kube.pods import pod_views
 
 if TYPE_CHECKING:
     from ..core.synth import SynthContext

@@ -15,8 +15,8 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from ..spec import Spec
 from ...kube.network_policy import NAMESPACE_NAME_LABEL, External, Pod
+from ..spec import Spec
 
 __all__ = ["Endpoint", "PortRange", "Connection", "EgressRule", "ALL_TCP", "DNS_PORTS", "HTTPS", "dns_endpoints",
            "peer_of", "port_of", "egress_connections"]
