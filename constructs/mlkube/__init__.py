@@ -18,6 +18,7 @@ _EXPORTS = {
     "BatchJob": "core.batch_job", "BatchJobSpec": "core.batch_job",
     "CheckpointVolume": "core.checkpoint_volume", "CheckpointVolumeSpec": "core.checkpoint_volume",
     "SnapshotSpec": "core.checkpoint_volume",
+    "EmittedObject": "core.escape_hatch", "api_object_of": "core.escape_hatch",
     "ExposeSpec": "core.exposure", "GatewayRef": "core.exposure",
     "ExternalSecretSpec": "core.external_secret",
     "GitOps": "core.gitops_settings", "WorkloadOverride": "core.gitops_settings",
@@ -46,13 +47,13 @@ _EXPORTS = {
 
 __all__ = [
     "AffinitySpec", "AutoscalingSpec", "BatchJob", "BatchJobSpec", "CheckpointVolume", "CheckpointVolumeSpec",
-    "CustomMetric", "EgressRule", "Environment", "ExposeSpec", "ExternalSecretSpec", "GatewayRef", "GitOps",
-    "GpuSpec", "GpuTrainingJob", "GpuTrainingJobSpec", "Image", "InferenceService", "InferenceServiceSpec",
+    "CustomMetric", "EgressRule", "EmittedObject", "Environment", "ExposeSpec", "ExternalSecretSpec", "GatewayRef",
+    "GitOps", "GpuSpec", "GpuTrainingJob", "GpuTrainingJobSpec", "Image", "InferenceService", "InferenceServiceSpec",
     "JobAlertsSpec", "KServeOptions", "KedaScaling", "MlApp", "MlkubeError", "Model", "MonitoringSpec",
     "NodeSelectorRequirement", "NodeTerm", "Peer", "Platform", "PodAntiAffinity", "PreferredNodeTerm", "ProbesSpec",
     "Problem", "RegistryImage", "ResourcesSpec", "Runtime", "ScheduledJob", "ScheduledJobSpec", "SecretEnv",
     "SecretMount", "SidecarSpec", "SnapshotSpec", "Tenancy", "Toleration", "TopologySpread", "Waiver",
-    "WorkloadOverride",
+    "WorkloadOverride", "api_object_of",
 ]
 
 
@@ -73,6 +74,7 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:
     from .core.batch_job import BatchJob, BatchJobSpec
     from .core.checkpoint_volume import CheckpointVolume, CheckpointVolumeSpec, SnapshotSpec
+    from .core.escape_hatch import EmittedObject, api_object_of
     from .core.exposure import ExposeSpec, GatewayRef
     from .core.external_secret import ExternalSecretSpec
     from .core.gitops_settings import GitOps, WorkloadOverride
