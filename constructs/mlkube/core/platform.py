@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 import cdk8s
 from pydantic import Field, model_validator
@@ -27,6 +27,9 @@ from .kueue_platform import KueueSpec
 from .operators import Operator, check_operator_versions
 from .spec import DnsLabel, Spec, parse_spec
 from .tenancy import Tenancy, app_name_problem
+
+if TYPE_CHECKING:
+    from .synth import SynthResult
 
 __all__ = ["Platform", "Environment", "MlApp", "AppBuilder"]
 
@@ -256,7 +259,7 @@ class Platform(cdk8s.App):
         build(app)
         return app
 
-    def synthesize(self, out_dir: str | os.PathLike[str] | None = None) -> Any:
+    def synthesize(self, out_dir: str | os.PathLike[str] | None = None) -> SynthResult:
         """Build, validate and write the output; raises MlkubeError with every problem found."""
         from .synth import synthesize
 
@@ -275,7 +278,7 @@ class Platform(cdk8s.App):
         self._write_cdk8s_outdir(result)
         print(result.summary(), file=sys.stderr)
 
-    def _write_cdk8s_outdir(self, result: Any) -> None:
+    def _write_cdk8s_outdir(self, result: SynthResult) -> None:
         """Under the cdk8s CLI, also give it one ``<env>.k8s.yaml`` per environment in its own output folder.
 
         That folder is a scratch copy (the CLI deletes it before every run); it keeps
