@@ -1055,6 +1055,11 @@ class SnapshotSpecDict(TypedDict, total=False):
     """One VolumeSnapshot '<claim>-<version>' per entry, taken when the entry is added. Default: none (no snapshot)."""
     snapshot_class: str | None
     """volumeSnapshotClassName. Default: the cluster's default snapshot class."""
+    serve_access_mode: Literal["ReadOnlyMany", "ReadWriteOnce", "ReadWriteMany"]
+    """Access mode of the claim restored from a version that model_uri(path, version=...) serves (mounted read-only by
+    every server). ReadOnlyMany lets replicas on many nodes share it, where the CSI driver supports it. Default:
+    ReadOnlyMany.
+    """
 
 
 class TolerationDict(TypedDict, total=False):
@@ -1105,7 +1110,16 @@ class UriModelDict(TypedDict, total=False):
     credentials_secret.
     """
     cache_size: str | int | float
-    """Size limit of the volume the model is downloaded into. Default: 20Gi."""
+    """Size limit of the volume the model is downloaded into (an emptyDir on the node's disk; checked against the
+    environment's node_model_storage). Default: 20Gi.
+    """
+    shared_cache: str | None
+    """A ReadWriteMany claim (e.g. CheckpointVolume(..., access_mode='ReadWriteMany')) that keeps one download per
+    model revision for every replica: the first pod downloads into it (then renames it into place, atomically),
+    later pods find it and link it into the model folder; mounted at /var/cache/mlkube-models (read-only in the
+    server). No hostPath: the restricted Pod Security Standard holds. Default: none (each pod downloads into its own
+    emptyDir).
+    """
     egress: Sequence[EgressRule | EgressRuleDict]
     """Where the downloader reaches the storage (its NetworkPolicy egress), e.g. [{'cidrs': ['0.0.0.0/0']}] for HTTPS
     anywhere or the endpoint's CIDRs, or an in-cluster store by namespace/pod_labels. Default: the environment's
