@@ -76,7 +76,7 @@ def _target(dest: str, prefix: str, name: str) -> str:
 
 
 def _fetch_s3(bucket: str, prefix: str, objects: dict[str, str], dest: str) -> None:
-    import boto3
+    import boto3  # type: ignore[import-untyped,unused-ignore]
 
     # The endpoint and TLS variables KServe's _download_s3 reads (storage.py v0.15.2).
     options: dict[str, object] = {}
@@ -92,11 +92,11 @@ def _fetch_s3(bucket: str, prefix: str, objects: dict[str, str], dest: str) -> N
 
 
 def _fetch_gcs(bucket: str, prefix: str, objects: dict[str, str], dest: str) -> None:
-    from google.cloud import storage
+    from google.cloud import storage  # type: ignore[import-untyped,import-not-found,unused-ignore]
 
     try:
         client = storage.Client()
-    except Exception:
+    except Exception:  # noqa: BLE001 (KServe's _download_gcs falls back to anonymous access the same way)
         client = storage.Client.create_anonymous_client()
     target_bucket = client.bucket(bucket)
     for name, generation in sorted(objects.items()):
