@@ -5,12 +5,13 @@ messages everywhere can be redacted (errors.Problem) and the policy rule can use
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections import Counter
 from dataclasses import dataclass
 
-__all__ = ["Credential", "find_credentials", "mask", "redact", "SECRET_NAME", "MIN_ENTROPY"]
+__all__ = ["Credential", "find_credentials", "may_hold_credential", "secret_like_name", "mask", "redact", "SECRET_NAME", "MIN_ENTROPY"]
 
 # Formats as the gitleaks rules define them (github.com/gitleaks/gitleaks, config/gitleaks.toml: github-pat,
 # github-fine-grained-pat, github-oauth, github-app-token, github-refresh-token, aws-access-token,
@@ -57,15 +58,34 @@ def _random_value(value: str) -> bool:
             and "://" not in value and _entropy(value) >= MIN_ENTROPY)
 
 
+#: A substring every match of ``_FORMATS`` or ``_USERINFO`` contains: a string with none of them cannot match
+#: (checked first: synth looks at every string of every object, and almost none holds a credential).
+_MARKERS = ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "A3T", "AKIA", "ASIA", "ABIA", "ACCA", "hf_", "xox",
+            "-----BEGIN", "ey", "://")
+
+
+@functools.lru_cache(maxsize=4096)
+def secret_like_name(name: str) -> bool:
+    """A name under which a long random value is taken as a credential (``API_TOKEN``, not ``TOKEN_FILE``)."""
+    return bool(name) and SECRET_NAME.search(name) is not None and _NOT_A_VALUE_NAME.search(name) is None
+
+
+def may_hold_credential(value: str, name: str = "") -> bool:
+    """False when ``find_credentials(value, name)`` is surely empty (a cheap test before the patterns)."""
+    return any(marker in value for marker in _MARKERS) or (secret_like_name(name) and len(value) >= _MIN_RANDOM_LENGTH)
+
+
 def find_credentials(value: str, name: str = "") -> list[Credential]:
     """The credentials in ``value`` (a string found under the key or env name ``name``)."""
     found: list[Credential] = []
+    if not may_hold_credential(value, name):
+        return found
     for kind, pattern in _FORMATS:
         found += [Credential(kind, mask(match.group(0)) if kind != "a private key" else "a PEM block")
                   for match in pattern.finditer(value)]
     for match in _USERINFO.finditer(value):
         found.append(Credential("a URI with a password", f"{match.group(0)[:match.start('password') - match.start()]}****@"))
-    if not found and name and SECRET_NAME.search(name) and not _NOT_A_VALUE_NAME.search(name) and _random_value(value):
+    if not found and secret_like_name(name) and _random_value(value):
         found.append(Credential(f"a random value under the secret-like name {name!r}", mask(value)))
     return found
 

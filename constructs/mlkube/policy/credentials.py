@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from ..credential_patterns import MIN_ENTROPY, SECRET_NAME, Credential, find_credentials, mask
+from ..credential_patterns import MIN_ENTROPY, SECRET_NAME, Credential, find_credentials, mask, may_hold_credential
 from ..errors import Problem
 from .model import Hit, Target, rule
 
@@ -22,23 +22,35 @@ if TYPE_CHECKING:
 __all__ = ["Credential", "find_credentials", "mask", "check_output_files", "SECRET_NAME", "MIN_ENTROPY"]
 
 
-def _strings(value: Any, path: str, name: str, parents: frozenset[int] = frozenset()) -> Iterator[tuple[str, str, str]]:
-    """(field path, name it is stored under, string) for every string in an object.
+def _path(chain: tuple[Any, ...] | None) -> str:
+    """``spec.containers[0].env`` from the linked (parent, key) chain of ``_candidates``."""
+    parts: list[str] = []
+    while chain is not None:
+        chain, key = chain
+        parts.append(f"[{key}]" if type(key) is int else (f".{key}" if chain is not None else str(key)))
+    return "".join(reversed(parts))
+
+
+def _candidates(value: Any, chain: tuple[Any, ...] | None, name: str, parents: set[int],
+                found: list[tuple[str, str, str]]) -> None:
+    """Append (field path, name it is stored under, string) for every string of an object that may hold a
+    credential (``may_hold_credential``); the path is written only for those, as almost no string is one.
 
     ``parents``: the containers above, so that a YAML alias pointing at its own parent ends the walk."""
     if isinstance(value, str):
-        yield path, name, value
+        if may_hold_credential(value, name):
+            found.append((_path(chain), name, value))
     elif isinstance(value, (dict, list)) and id(value) not in parents and len(parents) < 200:
-        inside = parents | {id(value)}
+        parents.add(id(value))
         if isinstance(value, dict):
             # An env var or a similar {name, value} pair: the value is stored under the entry's name.
             pair_name = str(value["name"]) if isinstance(value.get("name"), str) and "value" in value else None
             for key, item in value.items():
-                yield from _strings(item, f"{path}.{key}" if path else str(key),
-                                    pair_name if pair_name and key == "value" else str(key), inside)
+                _candidates(item, (chain, str(key)), pair_name if pair_name and key == "value" else str(key), parents, found)
         else:
             for index, item in enumerate(value):
-                yield from _strings(item, f"{path}[{index}]", name, inside)
+                _candidates(item, (chain, index), name, parents, found)
+        parents.discard(id(value))
 
 
 @rule("MLK-SEC-009", "error", "Values must not look like credentials",
@@ -47,7 +59,9 @@ def _strings(value: Any, path: str, name: str, parents: frozenset[int] = frozens
       fix="move the value into your secret store and reference it (ExternalSecretSpec / secrets=[SecretMount(...)]) and "
           "rotate the leaked credential (a value that only looks like one can be waived)")
 def credential_values(target: Target) -> Iterator[Hit]:
-    for path, name, value in _strings(target.obj, "", ""):
+    found: list[tuple[str, str, str]] = []
+    _candidates(target.obj, None, "", set(), found)
+    for path, name, value in found:
         if path.startswith("metadata.annotations.mlkube.dev/waive.") or path.startswith("metadata.annotations.checkov.io/skip"):
             continue  # a waiver's reason is prose about the rule, not a value the workload gets
         for credential in find_credentials(value, name):
