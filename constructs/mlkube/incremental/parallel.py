@@ -24,6 +24,8 @@ from typing import Any, TypeVar
 __all__ = ["JOBS_ENV", "job_count", "run_slices"]
 
 JOBS_ENV = "MLKUBE_JOBS"
+#: Fewer items than this per process are done in fewer processes (a fork and the transfer cost milliseconds).
+MIN_ITEMS_PER_JOB = 200
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -64,11 +66,12 @@ def _read_all(descriptor: int) -> bytes:
     return b"".join(chunks)
 
 
-def run_slices(items: Sequence[T], work: Callable[[Sequence[T]], R], jobs: int, *, minimum: int = 200) -> list[R | None]:
+def run_slices(items: Sequence[T], work: Callable[[Sequence[T]], R], jobs: int, *, minimum: int | None = None) -> list[R | None]:
     """``work`` over ``jobs`` slices of ``items``, the first here and the others in forked processes.
 
     One result per slice, in order; None for a slice whose process failed (the caller computes it).
     Fewer slices when there are fewer than ``minimum`` items per slice (a fork costs milliseconds)."""
+    minimum = MIN_ITEMS_PER_JOB if minimum is None else minimum
     jobs = max(1, min(jobs, len(items) // max(1, minimum)))
     pieces = _slices(items, jobs) if items else []
     if len(pieces) <= 1:

@@ -242,18 +242,24 @@ class ObjectStore:
         self._stamp = stamp
         if self.database is None:
             return
-        try:
-            self.database.parent.mkdir(parents=True, exist_ok=True)
-            with self._connection() as connection:
-                row = connection.execute("SELECT value FROM meta WHERE name = 'stamp'").fetchone()
-                if row is None or row[0] != stamp:
-                    connection.execute("DELETE FROM objects")
-                    connection.execute("DELETE FROM files")
-                    connection.execute("INSERT OR REPLACE INTO meta VALUES ('stamp', ?)", (stamp,))
-                self.files = {path: (key, stat) for path, key, stat in connection.execute("SELECT path, key, stat FROM files")}
-        except (sqlite3.Error, OSError, ValueError) as error:
-            self._unreadable(error)
-            self.files = {}
+        for attempt in range(2):  # a file SQLite cannot read is started again, once
+            try:
+                self.database.parent.mkdir(parents=True, exist_ok=True)
+                with self._connection() as connection:
+                    row = connection.execute("SELECT value FROM meta WHERE name = 'stamp'").fetchone()
+                    if row is None or row[0] != stamp:
+                        connection.execute("DELETE FROM objects")
+                        connection.execute("DELETE FROM files")
+                        connection.execute("INSERT OR REPLACE INTO meta VALUES ('stamp', ?)", (stamp,))
+                    self.files = {path: (key, stat) for path, key, stat in connection.execute("SELECT path, key, stat FROM files")}
+                return
+            except (sqlite3.Error, OSError, ValueError) as error:
+                self.files = {}
+                if attempt == 0:
+                    self._unreadable(error)
+                if self.database is None:
+                    return
+        self.database = None  # unusable twice: this synth goes without the cache
 
     def _connection(self) -> Any:
         from contextlib import closing
