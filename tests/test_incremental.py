@@ -245,7 +245,8 @@ def test_policy_rules_that_read_the_neighbours_run_again():
     assert _findings(report) == _findings(check_policy(first, settings))
     assert "MLK-NET-001" in {f.rule.id for f in report.findings}
     entry = memory.entry(first[0])
-    assert entry is not None and entry.policy is not None and "MLK-NET-001" not in entry.policy and entry.policy
+    assert entry is not None and entry.policy_rereads == ("MLK-NET-001",)
+    assert entry.policy_hits and "MLK-NET-001" not in entry.policy_hits
 
     second = [first[0], _policy("default-deny")]
     memory.entries, memory.computed = dict(memory.computed), {}

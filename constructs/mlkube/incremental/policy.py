@@ -81,21 +81,27 @@ def check_policy_incremental(manifests: Sequence[Manifest], settings: PolicySett
     findings: list[Finding] = []
     for manifest in manifests:
         known = store.entry(manifest)
-        cached = known.policy if known is not None else None
+        reuse = known is not None and known.policy_rereads is not None
         target = Target(manifest, settings, neighbours, shared)
         waivers = waived_rules(manifest.obj)
+        rereads: list[str] = []
         kept: dict[str, list[tuple[str, str, str | None]]] = {}
         for rule in rules:
-            if cached is not None and rule.id in cached:
-                hits = [Hit(field, message, severity) for field, message, severity in cached[rule.id]]  # type: ignore[arg-type]
-            else:
-                reads.seen = False
-                hits = list(rule.check(target))
-                if not reads.seen:
-                    kept[rule.id] = [(hit.field, hit.message, hit.severity) for hit in hits]
+            if reuse and rule.id not in known.policy_rereads:  # type: ignore[union-attr,operator]
+                found = known.policy_hits.get(rule.id)  # type: ignore[union-attr]
+                if found:
+                    findings += [_finding(rule, manifest, Hit(field, message, severity), waivers)  # type: ignore[arg-type]
+                                 for field, message, severity in found]
+                continue
+            reads.seen = False
+            hits = list(rule.check(target))
+            if reads.seen:
+                rereads.append(rule.id)
+            elif hits:
+                kept[rule.id] = [(hit.field, hit.message, hit.severity) for hit in hits]
             findings += [_finding(rule, manifest, hit, waivers) for hit in hits]
-        if cached is None:
+        if not reuse:
             entry = store.computing(manifest)
             if entry is not None:
-                entry.policy = kept
+                entry.policy_rereads, entry.policy_hits = tuple(rereads), kept
     return PolicyReport(sorted(findings, key=Finding.sort_key), len(manifests))

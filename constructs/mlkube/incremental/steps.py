@@ -60,7 +60,7 @@ def prepare(ctx: SynthContext) -> None:
 
 
 def _incomplete(entry: Entry | None) -> bool:
-    return entry is None or entry.yaml is None or entry.policy is None
+    return entry is None or entry.yaml is None or entry.policy_rereads is None
 
 
 def _policy_settings(ctx: SynthContext) -> dict[str, Any]:

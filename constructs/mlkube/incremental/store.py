@@ -8,8 +8,8 @@ input keys four results, each a pure function of it:
 * the rendered YAML (``render.to_yaml``);
 * that schema validation found nothing (only "clean" is kept: a failing object is checked again);
 * that the API server's rules found nothing (likewise);
-* the hits of every policy rule that looked only at the object (``incremental.policy``): a rule that
-  read the neighbours (NetworkPolicy coverage) runs again on every synth.
+* the hits of every policy rule that looked only at the object (``incremental.policy``), and which
+  rules read the neighbours (NetworkPolicy coverage): those run again on every synth.
 
 Cross-object checks, connectivity, tenancy and every other step run on every synth: they need the
 whole environment (and are indexed, so cheap). A result is only ever reused for an input with the
@@ -66,19 +66,22 @@ class Entry:
     yaml: bytes | None = None
     schema_clean: bool = False
     apiserver_clean: bool = False
-    #: Rule ID -> hits (field, message, severity) of the rules that looked only at the object.
-    policy: dict[str, list[tuple[str, str, str | None]]] | None = None
+    #: The policy rules that read other objects (run again every synth); None: the policy was not run yet.
+    policy_rereads: tuple[str, ...] | None = None
+    #: Rule ID -> hits (field, message, severity) of the other rules, those that found something.
+    policy_hits: dict[str, list[tuple[str, str, str | None]]] = field(default_factory=dict)
 
     def checks_json(self) -> str:
-        return json.dumps({"schema": self.schema_clean, "apiserver": self.apiserver_clean, "policy": self.policy},
-                          sort_keys=True, separators=(",", ":"))
+        return json.dumps({"schema": self.schema_clean, "apiserver": self.apiserver_clean, "rereads": self.policy_rereads,
+                           "hits": self.policy_hits}, sort_keys=True, separators=(",", ":"))
 
     @classmethod
     def from_row(cls, yaml: bytes | None, checks: str) -> Entry:
         data = json.loads(checks)
-        policy = data.get("policy")
-        return cls(yaml, bool(data.get("schema")), bool(data.get("apiserver")),
-                   {rule: [(str(f), str(m), s) for f, m, s in hits] for rule, hits in policy.items()} if policy is not None else None)
+        rereads = data.get("rereads")
+        hits = {str(rule): [(str(f), str(m), s) for f, m, s in found] for rule, found in (data.get("hits") or {}).items()}
+        return cls(yaml, data.get("schema") is True, data.get("apiserver") is True,
+                   tuple(str(rule) for rule in rereads) if rereads is not None else None, hits)
 
 
 def _serialized(value: Any) -> bytes:
@@ -214,8 +217,8 @@ class ObjectStore:
         found = self.computed.get(digest)
         if found is None:
             known = self.entries.get(digest)
-            found = self.computed[digest] = Entry(known.yaml, known.schema_clean, known.apiserver_clean, known.policy) \
-                if known is not None else Entry()
+            found = self.computed[digest] = Entry(known.yaml, known.schema_clean, known.apiserver_clean, known.policy_rereads,
+                                                  known.policy_hits) if known is not None else Entry()
         return found
 
     # -- the cache file --------------------------------------------------------------------------
@@ -292,13 +295,14 @@ class ObjectStore:
         """Files of ``out_dir`` that already hold what this run writes: written by a run for the same input
         (the recorded digest), and not touched since (same inode, size, mtime and ctime)."""
         unchanged = set()
+        folder = os.fspath(out_dir)
         for relative, manifest in paths.items():
             recorded = self.files.get(relative)
             digest = self.digest(manifest)
             if recorded is None or digest is None or recorded[0] != digest:
                 continue
             try:
-                stat = os.lstat(out_dir / relative)
+                stat = os.lstat(os.path.join(folder, relative))
             except OSError:
                 continue
             if recorded[1] == _stat_text(stat):
@@ -315,10 +319,11 @@ class ObjectStore:
             checks = entry.checks_json()
             rows.append((digest, entry.yaml, checks, _checksum(entry.yaml, checks)))
         files = []
+        folder = os.fspath(out_dir)
         for relative, manifest in paths.items():
             digest = self.digest(manifest)
             try:
-                stat = os.lstat(out_dir / relative)
+                stat = os.lstat(os.path.join(folder, relative))
             except OSError:
                 continue
             if digest is not None:

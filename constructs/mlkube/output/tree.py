@@ -94,10 +94,10 @@ def _write_all(root: Path, files: Mapping[str, bytes], unchanged: Collection[str
     for index, (relative, data) in enumerate(files.items()):
         if relative == MARKER:
             continue
-        if current is not None and relative in unchanged and _link(current / relative, root / relative):
-            continue  # the same bytes: the file is not written again (same inode, mtime; git sees it untouched)
-        with open(root / relative, "wb") as handle:
-            handle.write(data)
+        # The same bytes as the current tree's file: linked, not written again (same inode and mtime).
+        if current is None or relative not in unchanged or not _link(current / relative, root / relative):
+            with open(root / relative, "wb") as handle:
+                handle.write(data)
         if index == 0:
             failpoint("tree:first-file")
 
