@@ -267,3 +267,27 @@ def test_the_example_platform_through_the_cli_cached_parallel_and_plain(tmp_path
         outputs.append(tree(out))
     assert outputs[0] == outputs[1] == outputs[2]
     assert outputs[0] == {path: data for path, data in tree(REPO_ROOT / "dist").items() if path in outputs[0]}
+
+
+def test_the_connectivity_check_is_keyed_by_every_object_and_the_declared_connections():
+    memory = store.ObjectStore(None, {"dev": b"context"})
+    objects = [_pod("server"), _policy("default-deny")]
+    memory.prepare(objects)
+    key = memory.clean_key("connectivity", objects, (["a -> b"], ["ml"]))
+    assert key == memory.clean_key("connectivity", objects, (["a -> b"], ["ml"]))
+    assert key != memory.clean_key("connectivity", objects, (["a -> c"], ["ml"]))
+    assert key != memory.clean_key("connectivity", objects[:1], (["a -> b"], ["ml"]))
+    assert memory.clean_key("connectivity", [*objects, _pod("unknown")], (["a -> b"], ["ml"])) is None
+
+
+def test_an_unchanged_environment_skips_the_connectivity_check(tmp_path, cache, monkeypatch):
+    from mlkube.traffic import check
+
+    platform(tmp_path / "dist").synthesize()
+    calls = []
+    real = check.connection_problems
+    monkeypatch.setattr(check, "connection_problems", lambda *args: calls.append(1) or real(*args))
+    platform(tmp_path / "dist").synthesize()
+    assert calls == []
+    platform(tmp_path / "dist", changed=1).synthesize()
+    assert len(calls) == 2  # both environments hold app-1

@@ -181,7 +181,7 @@ def _register_steps() -> None:
     from .chart.argocd import use_chart_sources
     from .kueue_check import add_kueue_objects, check_kueue_capacity
     from .local_queues import add_local_queues
-    from .traffic.check import check_connectivity_step
+    from .incremental.steps import check_connectivity_step as check_connectivity_reusing
     from .traffic.senders import add_cross_namespace_senders
     from .volume_sharing import volume_sharing_step
     from .checkpoint_volume import new_volume_snapshots
@@ -197,7 +197,7 @@ def _register_steps() -> None:
         require_pinned_images,         # production (and opted-in) environments run only pinned images
         require_pinned_models,         # ... and serve only models pinned to one content
         check_policy_reusing,          # security policy: unwaived errors fail synth, warnings are printed
-        check_connectivity_step,       # every declared connection is allowed by the NetworkPolicies, both ways
+        check_connectivity_reusing,    # every declared connection is allowed by the NetworkPolicies, both ways
         check_kueue_capacity,          # every queued job fits a flavor of its ClusterQueue
         gitops.check_overrides_used,   # an override naming no construct is a typo
         check_tenancy,                 # apps stay in their namespace, declared kinds, secret keys and priority classes

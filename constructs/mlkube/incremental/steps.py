@@ -156,6 +156,30 @@ def check_apiserver_rules(ctx: SynthContext) -> None:
                 computing.apiserver_clean = True
 
 
+def check_connectivity_step(ctx: SynthContext) -> None:
+    """``traffic.check.check_connectivity_step``, skipped for an environment whose objects and declared
+    connections are those of a synth where it found nothing."""
+    from ..traffic.check import connection_problems, environment_connections, managed_namespaces
+    from ..traffic.cluster import traffic_view
+
+    store: ObjectStore | None = getattr(ctx, "store", None)
+    by_environment: dict[str, list[Manifest]] = defaultdict(list)
+    for manifest in ctx.manifests:
+        by_environment[manifest.environment].append(manifest)
+    for environment in ctx.platform.environments:
+        manifests = by_environment.get(environment.name, [])
+        connections = environment_connections(ctx.platform, environment)
+        managed = managed_namespaces(ctx.platform, environment)
+        key = store.clean_key("connectivity", manifests, (connections, sorted(managed))) if store is not None else None
+        if key is not None and key in store.clean_before:  # type: ignore[union-attr]
+            store.clean_now.add(key)  # type: ignore[union-attr]
+            continue
+        problems = connection_problems(connections, traffic_view(manifests), managed)
+        ctx.problems += problems
+        if key is not None and not problems:
+            store.clean_now.add(key)  # type: ignore[union-attr]
+
+
 def unchanged_files(ctx: SynthContext, written: dict[str, Manifest]) -> set[str]:
     """Files of the output folder that already hold what this synth writes (linked, not written again)."""
     store: ObjectStore | None = getattr(ctx, "store", None)

@@ -11,8 +11,9 @@ input keys four results, each a pure function of it:
 * the hits of every policy rule that looked only at the object (``incremental.policy``), and which
   rules read the neighbours (NetworkPolicy coverage): those run again on every synth.
 
-Cross-object checks, connectivity, tenancy and every other step run on every synth: they need the
-whole environment (and are indexed, so cheap). A result is only ever reused for an input with the
+Cross-object checks, tenancy and every other step run on every synth: they need the whole
+environment (and are indexed, so cheap). The connectivity check is skipped for an environment whose
+objects (every digest, in order) and declared connections are those of a run where it found nothing. A result is only ever reused for an input with the
 same digest, so the cache cannot change the output; ``tests/test_incremental.py`` compares cached
 and uncached trees byte for byte.
 
@@ -181,6 +182,9 @@ class ObjectStore:
         #: Entries computed in this run (saved after a successful write).
         self.computed: dict[str, Entry] = {}
         self.files: dict[str, tuple[str, str]] = {}
+        #: Keys of whole-environment checks that found nothing (``clean_key``): in the last run, and in this one.
+        self.clean_before: set[str] = set()
+        self.clean_now: set[str] = set()
         self.notes: list[str] = []
         self._stamp = ""
 
@@ -202,6 +206,21 @@ class ObjectStore:
             self.digests[id(manifest.obj)] = hashlib.blake2b(payload, digest_size=20, key=key).hexdigest()
         if self.database is not None:
             self.entries.update(self._read(set(self.digests.values())))
+
+    def clean_key(self, check: str, manifests: Sequence[Manifest], other_input: Any) -> str | None:
+        """The input of a whole-environment check: every object's digest, in order, and ``other_input`` (what
+        the check reads besides the objects); None when an object or ``other_input`` has no digest."""
+        digest = hashlib.blake2b(check.encode(), digest_size=20)
+        for manifest in manifests:
+            known = self.digests.get(id(manifest.obj))
+            if known is None:
+                return None
+            digest.update(known.encode())
+        try:
+            digest.update(_serialized(other_input))
+        except Exception:  # noqa: BLE001 - not picklable: the check always runs
+            return None
+        return digest.hexdigest()
 
     def entry(self, manifest: Manifest) -> Entry | None:
         digest = self.digests.get(id(manifest.obj))
@@ -229,6 +248,7 @@ class ObjectStore:
         connection.execute("CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT)")
         connection.execute("CREATE TABLE IF NOT EXISTS objects (key TEXT PRIMARY KEY, yaml BLOB, checks TEXT, sum TEXT, used TEXT)")
         connection.execute("CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, key TEXT, stat TEXT)")
+        connection.execute("CREATE TABLE IF NOT EXISTS clean (key TEXT PRIMARY KEY)")
         return connection
 
     def _unreadable(self, error: Exception) -> None:
@@ -253,8 +273,10 @@ class ObjectStore:
                     if row is None or row[0] != stamp:
                         connection.execute("DELETE FROM objects")
                         connection.execute("DELETE FROM files")
+                        connection.execute("DELETE FROM clean")
                         connection.execute("INSERT OR REPLACE INTO meta VALUES ('stamp', ?)", (stamp,))
                     self.files = {path: (key, stat) for path, key, stat in connection.execute("SELECT path, key, stat FROM files")}
+                    self.clean_before = {key for (key,) in connection.execute("SELECT key FROM clean")}
                 return
             except (sqlite3.Error, OSError, ValueError) as error:
                 self.files = {}
@@ -336,6 +358,8 @@ class ObjectStore:
                 connection.executemany("DELETE FROM objects WHERE key = ?", [(key,) for key in stale])
                 connection.execute("DELETE FROM files")
                 connection.executemany("INSERT INTO files VALUES (?, ?, ?)", files)
+                connection.execute("DELETE FROM clean")
+                connection.executemany("INSERT INTO clean VALUES (?)", [(key,) for key in sorted(self.clean_now)])
                 connection.execute("COMMIT")
         except (sqlite3.Error, OSError, ValueError) as error:
             self._unreadable(error)
