@@ -62,6 +62,8 @@ for relative, obj in objects:
 
 #: Scratch on tmpfs where the machine has one: the figures are then the programs', not the shared disk's.
 SCRATCH = "/dev/shm" if Path("/dev/shm").is_dir() else None
+#: The synth cache (mlkube.incremental) in scratch: each output folder of a run has its own, so every first synth is cold.
+ENV["MLKUBE_CACHE_DIR"] = tempfile.mkdtemp(prefix="mlkube-bench-cache-", dir=SCRATCH)
 #: CPU seconds (user + system, with waited children) of the last run(): steadier than wall time on a shared machine.
 LAST_CPU = [0.0]
 HELM = Path(os.environ.get("HELM") or ROOT / ".tools" / "helm" / "helm")
