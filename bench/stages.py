@@ -29,7 +29,7 @@ def main() -> None:
     os.environ["MLKUBE_BENCH_APPS"] = str(options.apps)
     sys.path[:0] = [str(ROOT / "constructs"), str(ROOT / "bench")]
 
-    from mlkube import synth
+    from mlkube.core import synth
     from mlkube.output import replace_tree
 
     # Wall seconds, and this process's CPU seconds (steadier on a shared machine; Node's own CPU is not in it).

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 # Every object any test renders (in-process or through a CLI subprocess) is written by the fast emitter and by
-# PyYAML, and a difference fails the test (mlkube/render.py, issue 22).
+# PyYAML, and a difference fails the test (mlkube/kube/render.py, issue 22).
 os.environ["MLKUBE_VERIFY_EMITTER"] = "1"
 # The synth cache (mlkube.incremental) of every test's output folder goes to one scratch folder, not ~/.cache.
 _CACHE = tempfile.TemporaryDirectory(prefix="mlkube-test-cache-")

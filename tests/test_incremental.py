@@ -14,7 +14,7 @@ import pytest
 from helpers import REPO_ROOT, run_mlkube
 from mlkube import CheckpointVolume, Environment, GpuTrainingJob, InferenceService, Platform
 from mlkube.incremental import parallel, steps, store
-from mlkube.manifest import Manifest
+from mlkube.kube.manifest import Manifest
 from mlkube.policy.engine import check_policy
 from mlkube.policy.model import PolicySettings
 

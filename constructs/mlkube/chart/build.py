@@ -18,10 +18,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ..construct import SPEC_PATCHES, MlConstruct
+from ..core.construct import SPEC_PATCHES, MlConstruct
 from ..errors import MlkubeError
-from ..platform import Platform
-from ..render import file_name
+from ..core.platform import Platform
+from ..kube.render import file_name
 
 __all__ = ["load_platform", "AppBuild", "build_app"]
 
@@ -79,7 +79,7 @@ def build_app(platform: Platform, environment: str, app: str, out_dir: Path,
         finally:
             os.environ.pop(ALLOW_UNPINNED_ENV) if saved is None else os.environ.__setitem__(ALLOW_UNPINNED_ENV, saved)
     from ..blueprint import workload_kinds
-    from ..synth import checked_context
+    from ..core.synth import checked_context
 
     if app not in platform.builders:
         raise MlkubeError.single(f"the platform has no app '{app}'", hint=f"apps: {', '.join(sorted(platform.builders))}")

@@ -26,7 +26,7 @@ from typing import Any
 import yaml
 
 from ..errors import MlkubeError
-from ..platform import Platform
+from ..core.platform import Platform
 from .parameters import Parameter, find_parameters
 from .readme import chart_readme
 from .schema import schema_bytes, values_schema

@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import MlkubeError
-from ..image import is_digest_reference
-from ..platform import Platform
+from ..core.image import is_digest_reference
+from ..core.platform import Platform
 from .build import AppBuild, build_app
 from .values import image_parts, image_reference, workload_values
 

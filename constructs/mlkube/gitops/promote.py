@@ -20,7 +20,7 @@ from ..pinning.lock import LOCK_FILE, Lock, LockEntry, Promotion, fingerprint, l
 from ..pinning.rewrite import rewrite_text
 from ..pinning.scan import ImageScalar
 from ..pinning.tree import TreeFile, scan_tree
-from ..spec import DNS_LABEL
+from ..core.spec import DNS_LABEL
 
 __all__ = ["PromotionResult", "promote"]
 

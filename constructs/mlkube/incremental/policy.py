@@ -12,10 +12,10 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from ..manifest import Manifest
+from ..kube.manifest import Manifest
 from ..policy.engine import Finding, PolicyReport, _finding, all_rules
 from ..policy.model import Hit, PolicySettings, Target
-from ..policy.waivers import waived_rules
+from ..core.waivers import waived_rules
 from .store import ObjectStore
 
 __all__ = ["check_policy_incremental"]

@@ -13,12 +13,12 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..manifest import Manifest
+from ..kube.manifest import Manifest
 from .parallel import job_count, run_slices
 from .store import NO_CACHE_ENV, Entry, ObjectStore, open_store
 
 if TYPE_CHECKING:
-    from ..synth import SynthContext
+    from ..core.synth import SynthContext
 
 __all__ = ["start", "prepare", "schema_issues", "rendered", "check_policy_step", "check_apiserver_rules", "finish", "STATS"]
 
@@ -71,7 +71,7 @@ def _policy_settings(ctx: SynthContext) -> dict[str, Any]:
 
 def _compute(store: ObjectStore, manifests: Sequence[Manifest], settings: dict[str, Any]) -> dict[str, Entry]:
     """Rendering, the API server's rules and the object-only policy rules of some objects (in a worker)."""
-    from ..render import to_yaml
+    from ..kube.render import to_yaml
     from ..validation.apiserver import apiserver_problems
     from .policy import check_policy_incremental
 
@@ -109,7 +109,7 @@ def schema_issues(ctx: SynthContext, manifest: Manifest, catalog: Any) -> Iterat
 
 def rendered(ctx: SynthContext, manifest: Manifest) -> bytes:
     """The object's YAML, from the store when its input was rendered before."""
-    from ..render import to_yaml
+    from ..kube.render import to_yaml
 
     store: ObjectStore | None = getattr(ctx, "store", None)
     entry = store.entry(manifest) if store is not None else None

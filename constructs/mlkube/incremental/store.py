@@ -43,10 +43,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..manifest import Manifest
+from ..kube.manifest import Manifest
 
 if TYPE_CHECKING:
-    from ..platform import Platform
+    from ..core.platform import Platform
 
 __all__ = ["Entry", "ObjectStore", "cache_folder", "fingerprint", "CACHE_ENV", "NO_CACHE_ENV"]
 
