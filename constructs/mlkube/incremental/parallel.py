@@ -58,14 +58,6 @@ def _slices(items: Sequence[T], count: int) -> list[Sequence[T]]:
     return [piece for piece in slices if piece]
 
 
-def _read_all(descriptor: int) -> bytes:
-    chunks = []
-    with os.fdopen(descriptor, "rb") as stream:
-        while chunk := stream.read(1 << 20):
-            chunks.append(chunk)
-    return b"".join(chunks)
-
-
 def run_slices(items: Sequence[T], work: Callable[[Sequence[T]], R], jobs: int, *, minimum: int | None = None) -> list[R | None]:
     """``work`` over ``jobs`` slices of ``items``, the first here and the others in forked processes.
 
@@ -114,11 +106,10 @@ def _collect(worker: tuple[int, int] | None) -> Any:
         return None
     pid, reader = worker
     try:
-        data = _read_all(reader)
-    finally:
-        os.waitpid(pid, 0)
-    try:
-        status, result = pickle.loads(data)
+        with os.fdopen(reader, "rb") as stream:
+            status, result = pickle.load(stream)  # from the pipe: the pickled bytes are never held whole
     except Exception:  # noqa: BLE001 - a worker killed half-way: computed here instead
         return None
+    finally:
+        os.waitpid(pid, 0)
     return result if status == "ok" else None
