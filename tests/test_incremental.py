@@ -291,3 +291,33 @@ def test_an_unchanged_environment_skips_the_connectivity_check(tmp_path, cache, 
     assert calls == []
     platform(tmp_path / "dist", changed=1).synthesize()
     assert len(calls) == 2  # both environments hold app-1
+
+
+def test_schema_results_are_reused_only_under_the_same_catalog_and_crd_files(tmp_path):
+    """A 'valid' kept from one schema catalog is not trusted under other settings or changed CRD schema files."""
+    from types import SimpleNamespace
+
+    from mlkube.validation import ValidationSettings
+
+    crds = tmp_path / "crds"
+    crds.mkdir()
+    (crds / "thing.json").write_text("{}")
+    calls = []
+
+    def catalog(settings):  # type: ignore[no-untyped-def]
+        return SimpleNamespace(settings=settings, validate=lambda obj: calls.append(obj) or iter(()))
+
+    memory = store.ObjectStore(None, {"dev": b"context"})
+    ctx = SimpleNamespace(store=memory)
+    objects = [_pod("server")]
+    memory.prepare(objects)
+    first = catalog(ValidationSettings(crd_schema_dirs=(crds,)))
+    assert list(steps.schema_issues(ctx, objects[0], first)) == [] and len(calls) == 1
+    assert list(steps.schema_issues(ctx, objects[0], first)) == [] and len(calls) == 1  # reused
+    other = catalog(ValidationSettings(kubernetes_version="1.33", crd_schema_dirs=(crds,)))
+    list(steps.schema_issues(ctx, objects[0], other))
+    assert len(calls) == 2
+    (crds / "thing.json").write_text('{"type": "object"}')
+    memory.catalog_keys.clear()  # a new synth
+    list(steps.schema_issues(ctx, objects[0], first))
+    assert len(calls) == 3

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..kube.manifest import Manifest
 from .parallel import job_count, run_slices
-from .store import NO_CACHE_ENV, Entry, ObjectStore, open_store
+from .store import NO_CACHE_ENV, Entry, ObjectStore, catalog_key, open_store
 
 if TYPE_CHECKING:
     from ..core.synth import SynthContext
@@ -94,16 +94,21 @@ def _compute(store: ObjectStore, manifests: Sequence[Manifest], settings: dict[s
 
 
 def schema_issues(ctx: SynthContext, manifest: Manifest, catalog: Any) -> Iterator[Any]:
-    """``catalog.validate(manifest.obj)``, skipped for an object whose same input was found valid."""
+    """``catalog.validate(manifest.obj)``, skipped for an object whose same input was found valid by the same catalog."""
     store: ObjectStore | None = getattr(ctx, "store", None)
-    entry = store.entry(manifest) if store is not None else None
-    if entry is not None and entry.schema_clean:
+    if store is None:
+        return iter(catalog.validate(manifest.obj))
+    key = store.catalog_keys.get(id(catalog))
+    if key is None:
+        key = store.catalog_keys[id(catalog)] = catalog_key(catalog)
+    entry = store.entry(manifest)
+    if entry is not None and entry.schema_clean == key:
         return iter(())
     issues = list(catalog.validate(manifest.obj))
-    if not issues and store is not None:
+    if not issues:
         computing = store.computing(manifest)
         if computing is not None:
-            computing.schema_clean = True
+            computing.schema_clean = key
     return iter(issues)
 
 

@@ -6,7 +6,8 @@ itself (a fingerprint of its files, Python and the schema and YAML packages). Th
 input keys four results, each a pure function of it:
 
 * the rendered YAML (``render.to_yaml``);
-* that schema validation found nothing (only "clean" is kept: a failing object is checked again);
+* that schema validation found nothing, under which schema catalog (settings and CRD schema files;
+  only "clean" is kept: a failing object is checked again);
 * that the API server's rules found nothing (likewise);
 * the hits of every policy rule that looked only at the object (``incremental.policy``), and which
   rules read the neighbours (NetworkPolicy coverage): those run again on every synth.
@@ -55,7 +56,7 @@ CACHE_ENV = "MLKUBE_CACHE_DIR"
 #: Set to 1 to neither read nor write the cache (``mlkube synth --no-cache``).
 NO_CACHE_ENV = "MLKUBE_NO_CACHE"
 #: Changes when what a row holds changes: rows of another format are never read.
-FORMAT = "1"
+FORMAT = "2"
 #: A cache file unused this long is removed (one file per output folder ever synthesized).
 _STALE_SECONDS = 30 * 24 * 3600
 
@@ -65,7 +66,8 @@ class Entry:
     """The per-object results for one input digest."""
 
     yaml: bytes | None = None
-    schema_clean: bool = False
+    #: The schema catalog (``catalog_key``) under which schema validation found nothing; None: not checked or not clean.
+    schema_clean: str | None = None
     apiserver_clean: bool = False
     #: The policy rules that read other objects (run again every synth); None: the policy was not run yet.
     policy_rereads: tuple[str, ...] | None = None
@@ -81,7 +83,8 @@ class Entry:
         data = json.loads(checks)
         rereads = data.get("rereads")
         hits = {str(rule): [(str(f), str(m), s) for f, m, s in found] for rule, found in (data.get("hits") or {}).items()}
-        return cls(yaml, data.get("schema") is True, data.get("apiserver") is True,
+        schema = data.get("schema")
+        return cls(yaml, schema if isinstance(schema, str) else None, data.get("apiserver") is True,
                    tuple(str(rule) for rule in rereads) if rereads is not None else None, hits)
 
 
@@ -93,6 +96,16 @@ def _serialized(value: Any) -> bytes:
     pickler.fast = True  # no memo (a cycle raises instead of being written as a reference)
     pickler.dump(value)
     return buffer.getvalue()
+
+
+def catalog_key(catalog: Any) -> str:
+    """What a schema catalog validates with: its settings (Kubernetes version, CRD schema folders...) and the
+    files in those folders; a setting whose repr is not stable (an object address) only costs misses."""
+    settings = getattr(catalog, "settings", None)
+    parts = [repr(settings)]
+    for folder in getattr(settings, "crd_schema_dirs", ()) or ():
+        parts += _folder_state(Path(folder))
+    return hashlib.blake2b("\n".join(parts).encode(), digest_size=16).hexdigest()
 
 
 def _checksum(yaml: bytes | None, checks: str) -> str:
@@ -185,6 +198,8 @@ class ObjectStore:
         #: Keys of whole-environment checks that found nothing (``clean_key``): in the last run, and in this one.
         self.clean_before: set[str] = set()
         self.clean_now: set[str] = set()
+        #: id(schema catalog) -> catalog_key, computed once per synth.
+        self.catalog_keys: dict[int, str] = {}
         self.notes: list[str] = []
         self._stamp = ""
 
