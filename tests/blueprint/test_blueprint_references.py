@@ -20,7 +20,7 @@ workloads:
     kind: CheckpointVolume
     name: sentiment-ckpt
     size: 100Gi
-    access_mode: ReadWriteMany
+    accessMode: ReadWriteMany
   train:
     kind: GpuTrainingJob
     image: ghcr.io/acme/train:1.0
@@ -30,7 +30,7 @@ workloads:
     image: ghcr.io/acme/server:1.0
     model: {volume: checkpoints, path: run/final}
     mounts:
-      - {volume: checkpoints, path: /ckpt, read_only: true, env: CKPT}
+      - {volume: checkpoints, path: /ckpt, readOnly: true, env: CKPT}
 """
 ENVIRONMENTS = [Environment(name="dev", namespace="ml")]
 
@@ -96,7 +96,7 @@ def test_fails_when_a_mount_path_is_relative(tmp_path):
 
 
 def test_fails_when_a_volume_mounts_a_volume(tmp_path):
-    path = write(tmp_path, BLUEPRINT.replace("    access_mode: ReadWriteMany\n", "    access_mode: ReadWriteMany\n    mounts: [{volume: checkpoints}]\n"))
+    path = write(tmp_path, BLUEPRINT.replace("    accessMode: ReadWriteMany\n", "    access_mode: ReadWriteMany\n    mounts: [{volume: checkpoints}]\n"))
     assert problems_of(path)[0].startswith("10:5 workloads.checkpoints.mounts: a CheckpointVolume does not mount volumes")
 
 

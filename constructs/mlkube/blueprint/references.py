@@ -1,6 +1,6 @@
 """References between the workloads of one blueprint: a YAML team mounts a CheckpointVolume it declares.
 
-``mounts: [{volume: checkpoints, path: /ckpt, read_only: true}]`` on any workload that mounts volumes does what
+``mounts: [{volume: checkpoints, path: /ckpt, readOnly: true}]`` on any workload that mounts volumes does what
 ``workload.mount(volume, read_only=True, path="/ckpt")`` does in Python; ``model: {volume: checkpoints, path:
 run/final}`` on an InferenceService serves ``pvc://<the volume's claim>/run/final``. A name that is not a
 CheckpointVolume of the same blueprint is an error at its file:line.
@@ -72,11 +72,11 @@ def take_references(document: YamlDocument, workload_id: str, kind: str, fields:
         raw = None
     if raw is not None and not isinstance(raw, list):
         problems.append(Problem(document.where(document.values.get((*path, "mounts"), document.start)), field_path_text((*path, "mounts")),
-                                "mounts must be a list of {volume, path, read_only}", "mounts: [{volume: checkpoints, path: /ckpt}]"))
+                                "mounts must be a list of {volume, path, readOnly}", "mounts: [{volume: checkpoints, path: /ckpt}]"))
         raw = None
     for index, item in enumerate(raw or []):
         try:
-            mount = VolumeMount.model_validate(item)
+            mount = VolumeMount.model_validate(item, by_alias=True, by_name=False)
         except ValidationError as error:
             problems += problems_at(document, error, VolumeMount, (*path, "mounts", index))
             continue
@@ -87,7 +87,7 @@ def take_references(document: YamlDocument, workload_id: str, kind: str, fields:
     model = fields.get("model")
     if isinstance(model, dict) and "volume" in model:
         try:
-            reference = ModelFromVolume.model_validate(model)
+            reference = ModelFromVolume.model_validate(model, by_alias=True, by_name=False)
         except ValidationError as error:
             fields.pop("model")  # reported here; the spec would only add "no discriminator" for the same mapping
             return mounts, problems + problems_at(document, error, ModelFromVolume, (*path, "model"))
