@@ -321,3 +321,13 @@ def test_schema_results_are_reused_only_under_the_same_catalog_and_crd_files(tmp
     memory.catalog_keys.clear()  # a new synth
     list(steps.schema_issues(ctx, objects[0], first))
     assert len(calls) == 3
+
+
+def test_a_cache_folder_that_cannot_be_created_is_a_warning(tmp_path, cache, monkeypatch):
+    expected, _ = uncached(tmp_path / "plain", monkeypatch)
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the cache folder would be")
+    monkeypatch.setenv(store.CACHE_ENV, str(blocker / "mlkube"))
+    result = platform(tmp_path / "dist").synthesize()
+    assert tree(tmp_path / "dist") == expected
+    assert any("cannot be created" in text and store.CACHE_ENV in text for text in result.warnings)

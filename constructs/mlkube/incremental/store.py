@@ -280,9 +280,15 @@ class ObjectStore:
         self._stamp = stamp
         if self.database is None:
             return
+        try:
+            self.database.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            self.notes.append(f"the synth cache folder {self.database.parent} cannot be created ({error.strerror or error}); "
+                              f"synth runs without the cache (set {CACHE_ENV} to a writable folder)")
+            self.database = None
+            return
         for attempt in range(2):  # a file SQLite cannot read is started again, once
             try:
-                self.database.parent.mkdir(parents=True, exist_ok=True)
                 with self._connection() as connection:
                     row = connection.execute("SELECT value FROM meta WHERE name = 'stamp'").fetchone()
                     if row is None or row[0] != stamp:
