@@ -39,7 +39,7 @@ import pickle
 import sqlite3
 import sys
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -415,9 +415,3 @@ def open_store(out_dir: Path, platform: Platform, *, use_cache: bool, extra: Map
     store = ObjectStore(database_for(out_dir) if use_cache else None, environment_contexts(platform, extra))
     store.open(fingerprint() if use_cache else "")
     return store
-
-
-def paths_of(files: Iterable[str], manifests: Iterable[tuple[str, Manifest]]) -> dict[str, Manifest]:
-    """Relative file path -> the manifest written there (only those in ``files``)."""
-    wanted = set(files)
-    return {relative: manifest for relative, manifest in manifests if relative in wanted}
