@@ -1,7 +1,7 @@
 """The policy rules over one environment, reusing the hits of rules that looked only at the object.
 
-Which rules look at other objects is seen, not declared: each rule runs on a ``Target`` whose
-neighbours and shared indexes record any read. A rule that read neither found what it found from
+Which rules look at other objects is seen, not declared: each rule runs on a ``Target`` that records
+any read of its neighbours or of the indexes shared between targets. A rule that read neither found what it found from
 the object and the settings alone (both in the input digest), so its hits are kept for the next
 synth; one that read them (NetworkPolicy coverage) runs every time. Same findings as
 ``policy.engine.check_policy``, in the same order.
@@ -9,7 +9,7 @@ synth; one that read them (NetworkPolicy coverage) runs every time. Same finding
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from ..kube.manifest import Manifest
@@ -28,61 +28,43 @@ class _Reads:
         self.seen = False
 
 
-class _WatchedList(list):  # type: ignore[type-arg]
-    def __init__(self, items: Sequence[Any], reads: _Reads) -> None:
-        super().__init__(items)
-        self._reads = reads
+class _WatchedTarget(Target):
+    """A Target that records any read of the other objects (``neighbours``) or of what was built from them (``shared``,
+    ``memo``): every way to them goes through these two attributes."""
 
-    def __iter__(self) -> Iterator[Any]:
+    _reads: _Reads
+
+    @property  # type: ignore[override]
+    def neighbours(self) -> list[Manifest]:
         self._reads.seen = True
-        return super().__iter__()
+        return self._neighbours
 
-    def __getitem__(self, index: Any) -> Any:
+    @neighbours.setter
+    def neighbours(self, value: list[Manifest]) -> None:
+        self._neighbours = value
+
+    @property  # type: ignore[override]
+    def shared(self) -> dict[str, Any]:
         self._reads.seen = True
-        return super().__getitem__(index)
+        return self._shared
 
-    def __len__(self) -> int:
-        self._reads.seen = True
-        return super().__len__()
-
-    def __contains__(self, item: object) -> bool:
-        self._reads.seen = True
-        return super().__contains__(item)
-
-
-class _WatchedDict(dict):  # type: ignore[type-arg]
-    def __init__(self, reads: _Reads) -> None:
-        super().__init__()
-        self._reads = reads
-
-    def __getitem__(self, key: Any) -> Any:
-        self._reads.seen = True
-        return super().__getitem__(key)
-
-    def __contains__(self, key: object) -> bool:
-        self._reads.seen = True
-        return super().__contains__(key)
-
-    def get(self, key: Any, default: Any = None) -> Any:
-        self._reads.seen = True
-        return super().get(key, default)
-
-    def __setitem__(self, key: Any, value: Any) -> None:
-        self._reads.seen = True
-        super().__setitem__(key, value)
+    @shared.setter
+    def shared(self, value: dict[str, Any]) -> None:
+        self._shared = value
 
 
 def check_policy_incremental(manifests: Sequence[Manifest], settings: PolicySettings, store: ObjectStore) -> PolicyReport:
     """``check_policy(manifests, settings)``, with the hits of object-only rules from and into ``store``."""
     rules = all_rules()
     reads = _Reads()
-    neighbours = _WatchedList(manifests, reads)
-    shared = _WatchedDict(reads)
+    neighbours = list(manifests)
+    shared: dict[str, Any] = {}
     findings: list[Finding] = []
     for manifest in manifests:
         known = store.entry(manifest)
         reuse = known is not None and known.policy_rereads is not None
-        target = Target(manifest, settings, neighbours, shared)
+        target = _WatchedTarget(manifest, settings, neighbours, shared)
+        target._reads = reads
         waivers = waived_rules(manifest.obj)
         rereads: list[str] = []
         kept: dict[str, list[tuple[str, str, str | None]]] = {}
