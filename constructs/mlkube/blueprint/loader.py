@@ -41,6 +41,8 @@ class Workload:
     spec: Spec
     where: str
     mounts: tuple[VolumeMount, ...] = ()
+    #: (volume id, snapshot version) its model is served from (``model: {volume, path, version}``).
+    served_versions: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,8 @@ class Blueprint:
         for workload in self.workloads:
             for mount in workload.mounts:
                 built[workload.id].mount(built[mount.volume], read_only=mount.read_only, path=mount.path, env=mount.env)
+            for volume_id, version in workload.served_versions:
+                built[volume_id].model_uri(version=version)  # emits the claim restored from that snapshot version
         app.problems[first:] = [self._in_blueprint_terms(app, problem) for problem in app.problems[first:]]
 
     def _in_blueprint_terms(self, app: MlApp, problem: Problem) -> Problem:
@@ -109,14 +113,16 @@ def _workload(document: YamlDocument, workload_id: str, data: dict[str, Any], ki
     fields = {key: value for key, value in data.items() if key != "kind"}
     from ..core.construct import MountsVolumes
 
-    mounts, problems = take_references(document, workload_id, kind_name, fields, claims or {}, issubclass(kind.construct, MountsVolumes))
+    served: list[tuple[str, str]] = []
+    mounts, problems = take_references(document, workload_id, kind_name, fields, claims or {}, issubclass(kind.construct, MountsVolumes),
+                                       served)
     try:
         spec = kind.spec.model_validate(fields, by_alias=True, by_name=False)
     except ValidationError as error:
         return None, problems + problems_at(document, error, kind.spec, path)
     if problems:
         return None, problems
-    return Workload(workload_id, kind, spec, document.where(document.keys.get(path, document.start)), tuple(mounts)), []
+    return Workload(workload_id, kind, spec, document.where(document.keys.get(path, document.start)), tuple(mounts), tuple(served)), []
 
 
 def _blueprint(document: YamlDocument, kinds: dict[str, WorkloadKind]) -> tuple[Blueprint | None, list[Problem]]:

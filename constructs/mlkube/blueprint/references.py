@@ -37,6 +37,9 @@ class ModelFromVolume(Spec):
 
     volume: DnsLabel = Field(description="Id of a CheckpointVolume workload of this blueprint.")
     path: str = Field("", description="Folder of the model inside the volume, e.g. 'run/final'. Default: the volume's root.")
+    version: DnsLabel | None = Field(None, description="A snapshot version of the volume (one of its snapshot.versions): the model is "
+                                     "served from a claim restored from that VolumeSnapshot, so it cannot change after review "
+                                     "(production requires it). Default: none (the volume itself).")
 
 
 def volume_claims(workloads: dict[str, Any]) -> dict[str, str]:
@@ -59,8 +62,10 @@ def _missing(document: YamlDocument, path: tuple[Any, ...], name: str, claims: d
 
 
 def take_references(document: YamlDocument, workload_id: str, kind: str, fields: dict[str, Any], claims: dict[str, str],
-                    mounts_volumes: bool) -> tuple[list[VolumeMount], list[Problem]]:
-    """Remove ``mounts`` from ``fields`` and rewrite a ``model: {volume, path}``; returns the mounts and the problems."""
+                    mounts_volumes: bool, served: list[tuple[str, str]] | None = None) -> tuple[list[VolumeMount], list[Problem]]:
+    """Remove ``mounts`` from ``fields`` and rewrite a ``model: {volume, path[, version]}``; returns the mounts and the problems
+    (and appends (volume id, version) of a served snapshot version to ``served``)."""
+    served = served if served is not None else []
     path = ("workloads", workload_id)
     problems: list[Problem] = []
     mounts: list[VolumeMount] = []
@@ -95,5 +100,8 @@ def take_references(document: YamlDocument, workload_id: str, kind: str, fields:
             fields.pop("model")
             problems.append(_missing(document, (*path, "model", "volume"), reference.volume, claims))
         else:
-            fields["model"] = f"pvc://{claims[reference.volume]}/{reference.path.strip('/')}".rstrip("/")
+            claim = claims[reference.volume] + (f"-{reference.version}" if reference.version else "")
+            fields["model"] = f"pvc://{claim}/{reference.path.strip('/')}".rstrip("/")
+            if reference.version:
+                served.append((reference.volume, reference.version))
     return mounts, problems
