@@ -39,7 +39,7 @@ import pickle
 import sqlite3
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -357,28 +357,31 @@ class ObjectStore:
         if self.database is None:
             return
         used = set(self.digests.values())
-        rows = []
-        for digest, entry in self.computed.items():
-            checks = entry.checks_json()
-            rows.append((digest, entry.yaml, checks, _checksum(entry.yaml, checks)))
-        files = []
         folder = os.fspath(out_dir)
-        for relative, manifest in paths.items():
-            digest = self.digest(manifest)
-            try:
-                stat = os.lstat(os.path.join(folder, relative))
-            except OSError:
-                continue
-            if digest is not None:
-                files.append((relative, digest, _stat_text(stat)))
+
+        def rows() -> Iterator[tuple[str, bytes | None, str, str]]:  # generated as SQLite takes them: no list of every row
+            for digest, entry in self.computed.items():
+                checks = entry.checks_json()
+                yield digest, entry.yaml, checks, _checksum(entry.yaml, checks)
+
+        def files() -> Iterator[tuple[str, str, str]]:
+            for relative, manifest in paths.items():
+                digest = self.digest(manifest)
+                try:
+                    stat = os.lstat(os.path.join(folder, relative))
+                except OSError:
+                    continue
+                if digest is not None:
+                    yield relative, digest, _stat_text(stat)
+
         try:
             with self._connection() as connection:
                 connection.execute("BEGIN")
-                connection.executemany("INSERT OR REPLACE INTO objects (key, yaml, checks, sum) VALUES (?, ?, ?, ?)", rows)
+                connection.executemany("INSERT OR REPLACE INTO objects (key, yaml, checks, sum) VALUES (?, ?, ?, ?)", rows())
                 stale = [key for (key,) in connection.execute("SELECT key FROM objects") if key not in used]
                 connection.executemany("DELETE FROM objects WHERE key = ?", [(key,) for key in stale])
                 connection.execute("DELETE FROM files")
-                connection.executemany("INSERT INTO files VALUES (?, ?, ?)", files)
+                connection.executemany("INSERT INTO files VALUES (?, ?, ?)", files())
                 connection.execute("DELETE FROM clean")
                 connection.executemany("INSERT INTO clean VALUES (?)", [(key,) for key in sorted(self.clean_now)])
                 connection.execute("COMMIT")
