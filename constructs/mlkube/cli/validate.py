@@ -15,7 +15,6 @@ from ..validation.cross_object import partner_problems
 from ..validation.schemas import DEFAULT_KUBERNETES_VERSION
 from . import handle_errors
 
-
 CROSS_OBJECT_MODES = ("error", "warn", "off")
 
 

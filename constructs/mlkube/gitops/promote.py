@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..core.spec import DNS_LABEL
 from ..errors import EXIT_FINDINGS, MlkubeError, Problem
 from ..images.reference import Reference, parse_reference
 from ..output import replace_files, writes_output
@@ -20,7 +21,6 @@ from ..pinning.lock import LOCK_FILE, Lock, LockEntry, Promotion, fingerprint, l
 from ..pinning.rewrite import rewrite_text
 from ..pinning.scan import ImageScalar
 from ..pinning.tree import TreeFile, scan_tree
-from ..core.spec import DNS_LABEL
 
 __all__ = ["PromotionResult", "promote"]
 
