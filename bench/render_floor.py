@@ -67,7 +67,7 @@ def main() -> None:
     assert all(render.to_yaml(obj) == render.to_yaml_pyyaml(obj) for obj in objects), "emitter differs from PyYAML"
     assert all(yaml.serialize(node, Dumper=yaml.CSafeDumper)
                == yaml.dump(obj, Dumper=yaml.CSafeDumper, sort_keys=True, default_flow_style=False)
-               for node, obj in zip(nodes, objects)), "the floor without the representer writes other bytes"
+               for node, obj in zip(nodes, objects, strict=True)), "the floor without the representer writes other bytes"
     print(f"{len(objects)} objects, best of {options.repeat}\n")
     print("| renderer | seconds | ms per object |\n|---|---|---|")
     for name, function in [("floor: yaml.dump, CSafeDumper (Python representer)", floor),

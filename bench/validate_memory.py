@@ -24,7 +24,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run import BENCH, ENV, SCRATCH, apps_for, describe_machine, mlkube  # noqa: E402
+from run import BENCH, ENV, SCRATCH, apps_for, describe_machine, mlkube
 
 TIME = shutil.which("time", path="/usr/bin") or ""
 #: The reference of issue 22: the same files parsed by PyYAML's C loader in one process (no checks at all).
@@ -82,7 +82,7 @@ def main() -> None:
             runs = [(measured(mlkube("validate", str(dist)), apps), measured([sys.executable, "-c", C_LOADER, str(dist)], apps))
                     for _ in range(options.runs)]
         for name, index in (("mlkube validate", 0), ("C loader, parse only", 1)):
-            cpu, peak, wall, objects = (statistics.median(values) for values in zip(*(run[index] for run in runs)))
+            cpu, peak, wall, objects = (statistics.median(values) for values in zip(*(run[index] for run in runs), strict=True))
             per_object = cpu / objects * 1000
             verdict = ("met" if per_object <= 0.3 else "not met") + (
                 f"; {'met' if peak < 150 else 'not met'}" if objects >= 20_000 else "") if index == 0 else "(reference)"

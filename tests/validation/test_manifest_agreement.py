@@ -17,9 +17,9 @@ from helpers import run_mlkube
 
 from mlkube.cli.validate import validate_manifests
 from mlkube.kube.loader import ReadLimits, load_manifests_isolated
-from mlkube.validation.files import validate_files
 from mlkube.policy.engine import check_policy
 from mlkube.validation import SchemaCatalog
+from mlkube.validation.files import validate_files
 
 
 def write(folder: Path, name: str, text: str) -> Path:

@@ -10,8 +10,8 @@ import click
 from ..errors import EXIT_FINDINGS, MlkubeError, Problem
 from ..kube.loader import LoadedManifest, load_manifests_isolated
 from ..validation import SchemaCatalog, ValidationSettings, check_cross_object
-from ..validation.files import located_problem, schema_problems, validate_files
 from ..validation.cross_object import partner_problems
+from ..validation.files import located_problem, schema_problems, validate_files
 from ..validation.schemas import DEFAULT_KUBERNETES_VERSION
 from . import handle_errors
 

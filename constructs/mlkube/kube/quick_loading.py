@@ -37,7 +37,7 @@ class _Unusual(Exception):
     """The file needs the careful reader."""
 
 
-class _CountingLoader(_BaseLoader):  # type: ignore[misc,valid-type]
+class _CountingLoader(_BaseLoader):  # type: ignore[misc]
     """libyaml's composer; tags resolved as go-yaml v2 does, every node and scalar character counted."""
 
     def __init__(self, text: str) -> None:
