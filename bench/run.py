@@ -220,7 +220,12 @@ def measure(apps: int, runs: int, plus: bool = True) -> dict[str, object]:
 
 
 def startup(runs: int) -> float:
-    return statistics.median(run(mlkube("synth", "--app", str(BENCH / "platform_app.py"), "--out", tempfile.mkdtemp(dir=SCRATCH)), 1)[0] for _ in range(runs))
+    """Median wall seconds of a one-app synth (each into a scratch folder removed afterwards)."""
+    seconds = []
+    for _ in range(runs):
+        with tempfile.TemporaryDirectory(dir=SCRATCH) as folder:
+            seconds.append(run(mlkube("synth", "--app", str(BENCH / "platform_app.py"), "--out", folder), 1)[0])
+    return statistics.median(seconds)
 
 
 def apps_for(target_objects: int) -> int:
