@@ -14,6 +14,8 @@ from . import handle_errors
 @click.command("chart")
 @click.argument("app_names", metavar="[APP]...", nargs=-1)
 @click.option("--all", "every_app", is_flag=True, help="Every app of each environment (--out is then a root: OUT/<env>/<app>/).")
+@click.option("--entry", "entry_only", is_flag=True, help="With --all: only the entry environments (those CI pins; gated ones get "
+              "their charts after `mlkube promote`).")
 @click.option("--env", "environments", multiple=True, metavar="ENV",
               help="Environment whose objects the chart renders (repeatable) [default: each app's first; with --all: every one].")
 @click.option("--out", "out", type=click.Path(path_type=Path), required=True,
@@ -24,9 +26,9 @@ from . import handle_errors
 @click.option("--version", "version", help="Chart version (SemVer) [default: 0.1.0-<env>.c<content hash>]; one chart only.")
 @click.option("--package", "package", is_flag=True, help="Also write the chart archive (helm package) beside --out.")
 @click.option("--push", "registry", metavar="REGISTRY", help="Package, push to oci://REGISTRY/<app> (e.g. ghcr.io/acme/charts) and record the digest in the lock.")
-@click.option("--plain-http", "plain_http", is_flag=True, help="Push over HTTP (a local registry).")
+@click.option("--plain-http", "plain_http", is_flag=True, help="Push over HTTP (a local registry) [default: when its host is in $MLKUBE_INSECURE_REGISTRIES].")
 @handle_errors
-def command(app_names: tuple[str, ...], every_app: bool, environments: tuple[str, ...], out: Path, app_file: Path | None, dist: Path,
+def command(app_names: tuple[str, ...], every_app: bool, entry_only: bool, environments: tuple[str, ...], out: Path, app_file: Path | None, dist: Path,
             version: str | None, package: bool, registry: str | None, plain_http: bool) -> None:
     """Export APP as a Helm chart: templates equal to synth's objects, values from its specs, values.schema.json.
 
@@ -37,6 +39,7 @@ def command(app_names: tuple[str, ...], every_app: bool, environments: tuple[str
     Examples:
       mlkube chart fraud-scoring --env dev --out charts/dev/fraud-scoring
       mlkube chart --all --env dev --out charts --push ghcr.io/acme/charts
+      mlkube chart --all --entry --out charts --push ghcr.io/acme/charts   # CI, after mlkube pin
     """
     from ..chart.build import load_platform
     from ..chart.export import export_charts
@@ -52,6 +55,13 @@ def command(app_names: tuple[str, ...], every_app: bool, environments: tuple[str
         raise MlkubeError.single("--version names the version of one chart", where="--version",
                                  hint="export one app of one environment, or leave the version to its content hash")
     platform = load_platform(app_file or app_entry())
+    if entry_only:
+        if not every_app or environments:
+            raise MlkubeError.single("--entry selects the environments of --all", where="--entry", hint="mlkube chart --all --entry --out charts")
+        from ..gitops.chain import promotion_chain
+
+        environments = promotion_chain(platform.environments, platform.gitops)[0].entry
+        several = True
     exports = export_charts(platform, list(app_names) or None, list(environments) or None, dist, version)
     if registry:
         _refuse_gated_before_push(dist, sorted({export.environment for export in exports}))
@@ -64,6 +74,11 @@ def command(app_names: tuple[str, ...], every_app: bool, environments: tuple[str
         where = out / export.environment / export.name if several else out
         click.echo(f"chart {export.name} {export.version} ({export.environment}): {len(export.objects)} objects, "
                    f"{len(export.parameters) - len(fixed)} parameters, {len(fixed)} fixed at export; written to {where}/")
+    if registry and not plain_http:
+        # The same list of plain-HTTP registries as pin and images (a local registry in tests and on a laptop).
+        import os
+
+        plain_http = registry.removeprefix("oci://").split("/", 1)[0] in os.environ.get("MLKUBE_INSECURE_REGISTRIES", "").split()
     if package or registry:
         _package_and_push(exports, out, several, dist, package, registry, plain_http)
 
