@@ -81,3 +81,42 @@ def test_push_to_an_unreachable_registry_fails_cleanly_and_leaves_the_lock(tmp_p
     assert result.returncode == 2
     assert "helm push failed" in result.stderr and "Traceback" not in result.stderr
     assert (dist / "images.lock.json").read_bytes() == committed
+
+
+def test_all_entry_pushes_every_entry_environments_charts_and_records_them_in_one_lock_write(registry: Registry, tmp_path: Path) -> None:
+    """What the release workflow runs after `mlkube pin` (plain HTTP chosen from MLKUBE_INSECURE_REGISTRIES, like pin)."""
+    dist = tmp_path / "dist"
+    dist.mkdir()
+    (dist / "images.lock.json").write_bytes((REPO_ROOT / "dist" / "images.lock.json").read_bytes())
+    result = run_mlkube("chart", "--all", "--entry", "--out", str(tmp_path / "charts"), "--dist", str(dist),
+                        "--push", f"{registry.address}/entry", cwd=REPO_ROOT,
+                        env={"MLKUBE_HELM": str(HELM), "MLKUBE_INSECURE_REGISTRIES": registry.address})
+    assert result.returncode == 0, result.stderr
+    charts = json.loads((dist / "images.lock.json").read_text())["charts"]
+    assert sorted(charts) == ["dev", "staging"]  # prod is gated: its charts come after a promotion
+    assert sorted(charts["dev"]) == ["fraud-scoring", "llm-chat", "sentiment"]
+    assert sorted(charts["staging"]) == ["fraud-scoring", "llm-405b", "llm-chat"]
+    for environment, apps in charts.items():
+        for app, entry in apps.items():
+            assert entry["digest"] == served_digest(registry, f"entry/{app}", entry["version"])
+            assert (tmp_path / "charts" / environment / app / "Chart.yaml").is_file()
+    assert "recorded 6 charts in" in result.stdout
+
+
+def test_a_promoted_gated_environment_gets_its_chart_bound_to_the_promotion(registry: Registry, tmp_path: Path) -> None:
+    from mlkube.pinning.lock import Promotion, fingerprint, load_lock
+
+    dist = tmp_path / "dist"
+    dist.mkdir()
+    (dist / "images.lock.json").write_bytes((REPO_ROOT / "dist" / "images.lock.json").read_bytes())
+    lock = load_lock(dist)
+    promotion = fingerprint(lock.environments["prod"], lock.models.get("prod"))
+    lock.promotions["prod"] = Promotion("staging", "rev", promotion)
+    (dist / "images.lock.json").write_bytes(lock.to_bytes())
+    result = run_mlkube("chart", "sentiment", "fraud-scoring", "--env", "prod", "--out", str(tmp_path / "charts"), "--dist", str(dist),
+                        "--push", f"{registry.address}/gated", "--plain-http", cwd=REPO_ROOT, env={"MLKUBE_HELM": str(HELM)})
+    assert result.returncode == 2 and "the app 'sentiment' does not run in environment 'prod'" in result.stderr
+    result = run_mlkube("chart", "fraud-scoring", "--env", "prod", "--out", str(tmp_path / "chart"), "--dist", str(dist),
+                        "--push", f"{registry.address}/gated", "--plain-http", cwd=REPO_ROOT, env={"MLKUBE_HELM": str(HELM)})
+    assert result.returncode == 0, result.stderr
+    assert load_lock(dist).charts["prod"]["fraud-scoring"].promotion == promotion
