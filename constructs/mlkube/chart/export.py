@@ -28,6 +28,7 @@ import yaml
 from ..errors import MlkubeError
 from ..platform import Platform
 from .build import EnvironmentBuilder
+from .fixed import fixed_images, refuse_unpinned_fixed_images
 from .parameters import Parameter, find_parameters
 from .readme import chart_readme
 from .schema import schema_bytes, values_schema
@@ -97,12 +98,17 @@ def export_chart(platform: Platform, app: str, environment: str | None, dist: Pa
     if builder is None or builder.environment != environment:
         builder = EnvironmentBuilder(platform, environment, dist)
     default, values, parameters = find_parameters(builder, app)
+    images = fixed_images(default.objects, parameters)
+    refuse_unpinned_fixed_images(app, environment, images)
+    chosen = next(env for env in platform.environments if env.name == environment)
+    # As pinning/models.require_pinned_models: production and require_pinned_images environments serve pinned models only.
+    pinned_models = bool(chosen.production or chosen.require_pinned_images)
     chart_values = _chart_values(values, parameters)
     header = (f"# Values of the chart {app} (environment {environment}), exported by mlkube chart: each workload's spec in\n"
               "# YAML blueprint form. values.schema.json lists which fields may change; see README.md.\n")
     body: dict[str, bytes] = {
         "values.yaml": (header + _dump(chart_values)).encode(),
-        "values.schema.json": schema_bytes(values_schema(chart_values["workloads"], parameters)),
+        "values.schema.json": schema_bytes(values_schema(chart_values["workloads"], parameters, pinned_models)),
         "templates/_helpers.tpl": HELPERS.encode(),
         **{path: text.encode() for path, text in chart_templates(default.objects, parameters).items()},
     }
@@ -113,7 +119,8 @@ def export_chart(platform: Platform, app: str, environment: str | None, dist: Pa
              "annotations": {"mlkube.dev/environment": environment}}
     # .helmignore: mlkube's ownership marker of the folder (mlkube.output) stays out of the packaged chart.
     files = {"Chart.yaml": _dump(chart).encode(), ".helmignore": b".mlkube-output\n", **body,
-             "README.md": chart_readme(app, environment, version, chart_values["workloads"], parameters, list(default.objects)).encode()}
+             "README.md": chart_readme(app, environment, version, chart_values["workloads"], parameters, list(default.objects),
+                                       images, pinned_models).encode()}
     return ChartExport(app, version, environment, dict(sorted(files.items())), parameters, default.objects)
 
 

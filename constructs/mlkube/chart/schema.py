@@ -30,6 +30,13 @@ _PARAMETER = object()
 _QUANTITY = object()
 
 
+class _Own:
+    """A parameter with its own schema (a model URI: chart/fixed.py), instead of the spec's."""
+
+    def __init__(self, schema: dict[str, Any]) -> None:
+        self.schema = schema
+
+
 def _image_schema(parameter: Parameter) -> dict[str, Any]:
     pinned = bool(parameter.default.get("digest"))
     digest: dict[str, Any] = {"type": "string", "pattern": DIGEST_PATTERN if pinned else f"^(sha256:[a-f0-9]{{64}})?$",
@@ -60,6 +67,8 @@ def _quantity_schema(schema: dict[str, Any]) -> dict[str, Any]:
 def _narrow(schema: dict[str, Any], value: Any, tree: Any, defs: dict[str, Any], image: dict[str, Any] | None) -> dict[str, Any]:
     if tree is _QUANTITY:
         return _quantity_schema(schema)
+    if isinstance(tree, _Own):
+        return tree.schema
     if tree is _PARAMETER:
         return image if image is not None else schema
     described = {"description": schema["description"]} if "description" in schema else {}
@@ -91,7 +100,18 @@ def _used_defs(schema: Any, defs: dict[str, Any], used: set[str]) -> set[str]:
     return used
 
 
-def values_schema(values: dict[str, dict[str, Any]], parameters: list[Parameter]) -> dict[str, Any]:
+def _leaf(parameter: Parameter, pinned_models: bool) -> Any:
+    from .fixed import model_value_schema
+
+    if parameter.type == "quantity":
+        return _QUANTITY
+    if parameter.path[0] == "model":
+        return _Own(model_value_schema(parameter, pinned_models, {"description": "Model URI."}))
+    return _PARAMETER
+
+
+def values_schema(values: dict[str, dict[str, Any]], parameters: list[Parameter], pinned_models: bool = False) -> dict[str, Any]:
+    """``pinned_models``: the environment requires pinned models (a model parameter then only takes an immutable hf:// or oci://)."""
     blueprint = blueprint_json_schema()
     defs: dict[str, Any] = blueprint["$defs"]
     workloads: dict[str, Any] = {}
@@ -103,7 +123,7 @@ def values_schema(values: dict[str, dict[str, Any]], parameters: list[Parameter]
                 node = tree
                 for part in parameter.path[:-1]:
                     node = node.setdefault(part, {})
-                node[parameter.path[-1]] = _QUANTITY if parameter.type == "quantity" else _PARAMETER
+                node[parameter.path[-1]] = _leaf(parameter, pinned_models)
         kind_schema = {"$ref": f"#/$defs/{workload_values['kind']}Workload"}
         image = _image_schema(images[("image",)]) if ("image",) in images else None
         workloads[workload] = _narrow(kind_schema, workload_values, tree, defs, image)
