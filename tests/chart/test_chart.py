@@ -58,17 +58,26 @@ def platform() -> Iterator[Any]:
 
 @pytest.fixture(scope="module")
 def charts(platform: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], Any]:
-    """Every app of every environment exported once, written under a temporary folder."""
-    from mlkube.chart.export import export_chart
+    """Every app of every environment exported once (`mlkube chart --all`: one build per environment), under a temporary folder."""
+    from mlkube.chart.export import export_charts
     from mlkube.output import replace_tree
 
     root = tmp_path_factory.mktemp("charts")
     exported = {}
-    for environment, app in APP_FOLDERS:
-        export = export_chart(platform, app, environment, DIST)
-        replace_tree(root / environment / app, export.files)
-        exported[(environment, app)] = (root / environment / app, export)
+    before = Path.cwd()
+    os.chdir(REPO_ROOT)
+    try:
+        exports = export_charts(platform, None, None, DIST)
+    finally:
+        os.chdir(before)
+    for export in exports:
+        replace_tree(root / export.environment / export.name, export.files)
+        exported[(export.environment, export.name)] = (root / export.environment / export.name, export)
     return exported
+
+
+def test_every_app_folder_of_dist_has_a_chart(charts: dict[Any, Any]) -> None:
+    assert sorted(charts) == APP_FOLDERS
 
 
 @pytest.mark.parametrize(("environment", "app"), APP_FOLDERS, ids=[f"{e}-{a}" for e, a in APP_FOLDERS])
