@@ -14,9 +14,9 @@ from pathlib import Path
 from mlkube import (CheckpointVolume, Environment, ExposeSpec, ExternalSecretSpec, GatewayRef, GpuSpec, GpuTrainingJob, Image, InferenceService,
                     JobAlertsSpec, KedaScaling, MlApp, Model, MonitoringSpec, Platform, ResourcesSpec, Runtime, ScheduledJob, SecretMount,
                     SidecarSpec)
-from mlkube.gitops.settings import GitOps, NetworkSpec, QuotaSpec, WorkloadOverride
-from mlkube.inference_service import AutoscalingSpec, CustomMetric, Peer, ProbesSpec
-from mlkube.kueue_platform import ClusterQueueSpec, FlavorQuota, KueueSpec, ResourceFlavorSpec, WorkloadPriorityClassSpec
+from mlkube.core.gitops_settings import GitOps, NetworkSpec, QuotaSpec, WorkloadOverride
+from mlkube.core.inference_service import AutoscalingSpec, CustomMetric, Peer, ProbesSpec
+from mlkube.core.kueue_platform import ClusterQueueSpec, FlavorQuota, KueueSpec, ResourceFlavorSpec, WorkloadPriorityClassSpec
 
 # Model downloads (s3, Hugging Face) leave the cluster over HTTPS; everything else is denied.
 _EGRESS = NetworkSpec(egress_https_cidrs=["0.0.0.0/0"])

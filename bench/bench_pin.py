@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from mlkube.pinning.pin import pin_from_digests
-from mlkube.render import file_name, to_yaml
+from mlkube.kube.render import file_name, to_yaml
 
 IMAGES = 50
 

@@ -30,7 +30,8 @@ def main() -> None:
     import yaml
 
     import platform_app
-    from mlkube import render, synth
+    from mlkube.core import synth
+    from mlkube.kube import render
 
     with tempfile.TemporaryDirectory(dir="/dev/shm" if Path("/dev/shm").is_dir() else None) as folder:
         ctx = synth.SynthContext(platform_app.platform, Path(folder) / "dist")

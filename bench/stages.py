@@ -25,7 +25,7 @@ def main() -> None:
     os.environ["MLKUBE_BENCH_APPS"] = str(options.apps)
     sys.path[:0] = [str(ROOT / "constructs"), str(ROOT / "bench")]
 
-    from mlkube import synth
+    from mlkube.core import synth
     from mlkube.output import replace_tree
 
     rows: list[tuple[str, float]] = [("start-up (Python, cdk8s, Node)", time.perf_counter() - STARTED)]

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 # Every object any test renders (in-process or through a CLI subprocess) is written by the fast emitter and by
-# PyYAML, and a difference fails the test (mlkube/render.py, issue 22).
+# PyYAML, and a difference fails the test (mlkube/kube/render.py, issue 22).
 os.environ["MLKUBE_VERIFY_EMITTER"] = "1"
 
 from helpers import REPO_ROOT, SHARED_DIR

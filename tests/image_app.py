@@ -10,8 +10,8 @@ from constructs import Construct
 from pydantic import TypeAdapter
 
 from mlkube import InferenceService, ScheduledJob, SidecarSpec
-from mlkube.construct import MlConstruct
-from mlkube.image import ImageSpec
+from mlkube.core.construct import MlConstruct
+from mlkube.core.image import ImageSpec
 
 __all__ = ["ImageWorkload", "make_context", "IMAGE_ADAPTER"]
 

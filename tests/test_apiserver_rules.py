@@ -6,7 +6,7 @@ import cdk8s
 import pytest
 
 from mlkube import GpuTrainingJob, Image, InferenceService, MlkubeError, ScheduledJob
-from mlkube.apiserver_rules import config_key_problem, env_name_problem, sub_path_problem
+from mlkube.kube.apiserver_rules import config_key_problem, env_name_problem, sub_path_problem
 from mlkube.testing import synth_app
 from mlkube.validation.apiserver import int32_fields
 

@@ -7,7 +7,7 @@ from mlkube.testing import synth_app
 
 from mlkube import Environment, InferenceService
 from mlkube.errors import MlkubeError
-from mlkube.inference_service import AutoscalingSpec, CustomMetric, ScalingPolicy, ScalingRules
+from mlkube.core.inference_service import AutoscalingSpec, CustomMetric, ScalingPolicy, ScalingRules
 
 
 def _objects(build, **platform):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mlkube.cron import check_schedule, check_time_zone
+from mlkube.kube.cron import check_schedule, check_time_zone
 
 
 @pytest.mark.parametrize("schedule", ["* * * * *", "0 2 * * *", "*/15 * * * *", "0 9-17 * * MON-FRI", "0 0 1,15 * *",

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from helpers import PACKAGE_ROOT, REPO_ROOT, run_mlkube
-from mlkube.manifest import pod_template
+from mlkube.kube.manifest import pod_template
 
 DIST = REPO_ROOT / "dist"
 

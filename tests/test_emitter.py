@@ -1,4 +1,4 @@
-"""The fast emitter writes exactly PyYAML's bytes (mlkube/render.py's reference path), on every object of
+"""The fast emitter writes exactly PyYAML's bytes (mlkube/kube/render.py's reference path), on every object of
 the example platform, of the snapshots, of the bench platform, and on generated data built to provoke
 quoting, literal blocks, indentation and empty collections. (tests/conftest.py also compares both paths
 for every object any test renders.)"""
@@ -15,8 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from helpers import REPO_ROOT
-from mlkube.emitter import Unsupported, emit_document
-from mlkube.render import HEADER_KEYS, _key, _scalar, to_yaml, to_yaml_pyyaml
+from mlkube.kube.emitter import Unsupported, emit_document
+from mlkube.kube.render import HEADER_KEYS, _key, _scalar, to_yaml, to_yaml_pyyaml
 
 
 def _documents(paths: list[Path]) -> list[dict[str, Any]]:
@@ -44,7 +44,7 @@ def test_every_object_of_the_example_platform_and_the_snapshots() -> None:
 def test_every_object_of_the_bench_platform(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import runpy
 
-    from mlkube.synth import synthesize
+    from mlkube.core.synth import synthesize
 
     monkeypatch.setenv("MLKUBE_BENCH_APPS", "3")
     platform = runpy.run_path(str(REPO_ROOT / "bench" / "platform_app.py"))["platform"]

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from mlkube import Environment, InferenceService, MlkubeError
 from mlkube.cli import main
-from mlkube.gitops.settings import WorkloadOverride
+from mlkube.core.gitops_settings import WorkloadOverride
 from mlkube.testing import YamlSnapshotExtension, synth_app
 
 IMAGE = "ghcr.io/acme/fraud:1.4.2"

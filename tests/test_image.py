@@ -6,7 +6,7 @@ import pytest
 from pydantic import TypeAdapter, ValidationError
 
 from mlkube.errors import MlkubeError
-from mlkube.image import BuildImage, Image, ImageSpec, RegistryImage
+from mlkube.core.image import BuildImage, Image, ImageSpec, RegistryImage
 
 ADAPTER = TypeAdapter(ImageSpec)
 

@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
-from mlkube import volume_sharing
+from mlkube.validation import volume_sharing
 from mlkube.errors import Problem
-from mlkube.manifest import Manifest
+from mlkube.kube.manifest import Manifest
 from mlkube.validation import cross_object
 from mlkube.validation.cross_object import check_cross_object
-from mlkube.volume_sharing import check_volume_sharing
+from mlkube.validation.volume_sharing import check_volume_sharing
 
 LABELS = [("app", "a"), ("app", "b"), ("tier", "web"), ("tier", "db"), ("app.kubernetes.io/managed-by", "mlkube")]
 NAMES = ["alpha", "beta", "gamma", "delta"]

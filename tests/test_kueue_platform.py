@@ -121,9 +121,9 @@ def test_fails_when_the_environment_has_no_kueue_operator():
 
 def test_kueue_objects_are_the_platform_teams_not_an_apps():
     # Cluster-wide objects are no app's: they go to <environment>/_platform/ (applied by the platform team, like _argocd/),
-    # and the apps' AppProject still allows no cluster-scoped kind but Namespace (gitops/tenancy.py).
+    # and the apps' AppProject still allows no cluster-scoped kind but Namespace (core/tenancy.py).
     from mlkube import Platform
-    from mlkube.gitops.settings import GitOps
+    from mlkube.core.gitops_settings import GitOps
     from mlkube.testing import synth_platform
 
     platform = Platform(environments=environments(), gitops=GitOps(repo_url="https://git.example.com/ml.git"))

@@ -1,6 +1,6 @@
 """An environment's operator and Kubernetes versions decide what is emitted; scheduling options need their operators.
 
-Version facts come from upstream source (cited in mlkube/operators.py): KServe's deployment mode
+Version facts come from upstream source (cited in mlkube/core/operators.py): KServe's deployment mode
 names and webhook, the storage initializer tags, JobSet's CRD fields, Kubernetes feature gates."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from mlkube import BatchJob, Environment, GpuTrainingJob, InferenceService, MlkubeError, Platform, ScheduledJob
-from mlkube.gitops.settings import GitOps
+from mlkube.core.gitops_settings import GitOps
 from mlkube.testing import synth_app, synth_platform
 
 IMAGE = "ghcr.io/acme/server:1.0.0"

@@ -9,10 +9,10 @@ import pytest
 
 from mlkube import (BatchJob, Environment, GpuSpec, GpuTrainingJob, InferenceService, MlkubeError, ResourcesSpec,
                     ScheduledJob)
-from mlkube.gitops.settings import WorkloadOverride
-from mlkube.policy.waivers import Waiver
+from mlkube.core.gitops_settings import WorkloadOverride
+from mlkube.core.waivers import Waiver
 from mlkube import Platform
-from mlkube.gitops.settings import GitOps
+from mlkube.core.gitops_settings import GitOps
 from mlkube.testing import YamlSnapshotExtension, synth_app, synth_platform
 
 IMAGE = "ghcr.io/acme/train:1.0"

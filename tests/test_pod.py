@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from mlkube import BatchJob, Environment, GpuSpec, GpuTrainingJob, InferenceService, Model, ResourcesSpec, SidecarSpec
-HOME_MOUNT = "/home/mlkube"  # mlkube.pod.HOME_MOUNT
+HOME_MOUNT = "/home/mlkube"  # mlkube.core.pod.HOME_MOUNT
 from mlkube.testing import synth_app as _synth_app
 
 #: What ML software writes at run time; each must land in a writable volume (vllm-project/vllm#10185, llm-d/llm-d#1430).

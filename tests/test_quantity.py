@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from mlkube.checkpoint_volume import CheckpointVolumeSpec
-from mlkube.quantity import parse_quantity
-from mlkube.resources import ResourcesSpec
+from mlkube.core.checkpoint_volume import CheckpointVolumeSpec
+from mlkube.kube.quantity import parse_quantity
+from mlkube.core.resources import ResourcesSpec
 
 
 @pytest.mark.parametrize(("field", "value", "message"), [
@@ -38,7 +38,7 @@ def test_numbers_become_strings():
 
 
 def test_model_cache_size_is_a_quantity():
-    from mlkube.model import Model
+    from mlkube.core.model import Model
 
     with pytest.raises(ValidationError, match="is negative"):
         Model.from_uri("hf://org/model", cache_size="-1Gi")

@@ -1,13 +1,13 @@
 """Runtime presets (vLLM, TGI, Triton, KServe's Hugging Face server) and the model downloader's credentials.
 
 Each preset's port, health paths and command line come from the server's upstream source (cited in
-mlkube/runtimes.py); these tests pin what the pods get and that explicit fields win."""
+mlkube/core/runtimes.py); these tests pin what the pods get and that explicit fields win."""
 
 from __future__ import annotations
 
 import pytest
 
-from mlkube.pod import runtime_env
+from mlkube.core.pod import runtime_env
 
 RUNTIME_HOME_ENV = {item["name"] for item in runtime_env()}
 

@@ -16,21 +16,21 @@ _os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 #: Public name -> module that defines it.
 _EXPORTS = {
     "MlkubeError": "errors", "Problem": "errors",
-    "Image": "image", "RegistryImage": "image",
-    "AutoscalingSpec": "inference_service", "CustomMetric": "inference_service", "InferenceService": "inference_service",
-    "InferenceServiceSpec": "inference_service", "Peer": "inference_service", "ProbesSpec": "inference_service",
-    "Model": "model", "EgressRule": "traffic.model", "Runtime": "runtimes",
-    "BatchJob": "batch_job", "BatchJobSpec": "batch_job",
-    "CheckpointVolume": "checkpoint_volume", "CheckpointVolumeSpec": "checkpoint_volume", "SnapshotSpec": "checkpoint_volume",
-    "GpuTrainingJob": "gpu_training_job", "GpuTrainingJobSpec": "gpu_training_job",
-    "ScheduledJob": "scheduled_job", "ScheduledJobSpec": "scheduled_job",
-    "KServeOptions": "kserve", "KedaScaling": "keda", "MonitoringSpec": "monitoring", "JobAlertsSpec": "monitoring", "ExternalSecretSpec": "external_secret",
-    "Environment": "platform", "MlApp": "platform", "Platform": "platform",
-    "SecretEnv": "pod", "SecretMount": "pod", "SidecarSpec": "pod",
-    "GpuSpec": "resources", "ResourcesSpec": "resources",
-    "ExposeSpec": "exposure", "GatewayRef": "exposure",
-    "AffinitySpec": "placement", "Toleration": "placement", "TopologySpread": "placement", "NodeTerm": "placement",
-    "PreferredNodeTerm": "placement", "NodeSelectorRequirement": "placement", "PodAntiAffinity": "placement",
+    "Image": "core.image", "RegistryImage": "core.image",
+    "AutoscalingSpec": "core.inference_service", "CustomMetric": "core.inference_service", "InferenceService": "core.inference_service",
+    "InferenceServiceSpec": "core.inference_service", "Peer": "core.inference_service", "ProbesSpec": "core.inference_service",
+    "Model": "core.model", "EgressRule": "core.network.model", "Runtime": "core.runtimes",
+    "BatchJob": "core.batch_job", "BatchJobSpec": "core.batch_job",
+    "CheckpointVolume": "core.checkpoint_volume", "CheckpointVolumeSpec": "core.checkpoint_volume", "SnapshotSpec": "core.checkpoint_volume",
+    "GpuTrainingJob": "core.gpu_training_job", "GpuTrainingJobSpec": "core.gpu_training_job",
+    "ScheduledJob": "core.scheduled_job", "ScheduledJobSpec": "core.scheduled_job",
+    "KServeOptions": "core.kserve", "KedaScaling": "core.keda", "MonitoringSpec": "core.monitoring", "JobAlertsSpec": "core.monitoring", "ExternalSecretSpec": "core.external_secret",
+    "Environment": "core.platform", "MlApp": "core.platform", "Platform": "core.platform",
+    "SecretEnv": "core.pod", "SecretMount": "core.pod", "SidecarSpec": "core.pod",
+    "GpuSpec": "core.resources", "ResourcesSpec": "core.resources",
+    "ExposeSpec": "core.exposure", "GatewayRef": "core.exposure",
+    "AffinitySpec": "core.placement", "Toleration": "core.placement", "TopologySpread": "core.placement", "NodeTerm": "core.placement",
+    "PreferredNodeTerm": "core.placement", "NodeSelectorRequirement": "core.placement", "PodAntiAffinity": "core.placement",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -50,22 +50,22 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
-    from .batch_job import BatchJob, BatchJobSpec
-    from .checkpoint_volume import CheckpointVolume, CheckpointVolumeSpec, SnapshotSpec
-    from .gpu_training_job import GpuTrainingJob, GpuTrainingJobSpec
-    from .scheduled_job import ScheduledJob, ScheduledJobSpec
+    from .core.batch_job import BatchJob, BatchJobSpec
+    from .core.checkpoint_volume import CheckpointVolume, CheckpointVolumeSpec, SnapshotSpec
+    from .core.gpu_training_job import GpuTrainingJob, GpuTrainingJobSpec
+    from .core.scheduled_job import ScheduledJob, ScheduledJobSpec
     from .errors import MlkubeError, Problem
-    from .image import Image, RegistryImage
-    from .inference_service import AutoscalingSpec, CustomMetric, InferenceService, InferenceServiceSpec, Peer, ProbesSpec
-    from .external_secret import ExternalSecretSpec
-    from .keda import KedaScaling
-    from .kserve import KServeOptions
-    from .model import Model
-    from .runtimes import Runtime
-    from .monitoring import JobAlertsSpec, MonitoringSpec
-    from .platform import Environment, MlApp, Platform
-    from .pod import SecretEnv, SecretMount, SidecarSpec
-    from .resources import GpuSpec, ResourcesSpec
-    from .exposure import ExposeSpec, GatewayRef
-    from .placement import (AffinitySpec, NodeSelectorRequirement, NodeTerm, PodAntiAffinity, PreferredNodeTerm, Toleration,
+    from .core.image import Image, RegistryImage
+    from .core.inference_service import AutoscalingSpec, CustomMetric, InferenceService, InferenceServiceSpec, Peer, ProbesSpec
+    from .core.external_secret import ExternalSecretSpec
+    from .core.keda import KedaScaling
+    from .core.kserve import KServeOptions
+    from .core.model import Model
+    from .core.runtimes import Runtime
+    from .core.monitoring import JobAlertsSpec, MonitoringSpec
+    from .core.platform import Environment, MlApp, Platform
+    from .core.pod import SecretEnv, SecretMount, SidecarSpec
+    from .core.resources import GpuSpec, ResourcesSpec
+    from .core.exposure import ExposeSpec, GatewayRef
+    from .core.placement import (AffinitySpec, NodeSelectorRequirement, NodeTerm, PodAntiAffinity, PreferredNodeTerm, Toleration,
                             TopologySpread)

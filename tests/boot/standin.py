@@ -10,7 +10,7 @@ from pathlib import Path
 
 __all__ = ["STANDIN_SCRIPT", "CACHE_VARIABLES", "PodmanStore", "podman_unusable"]
 
-#: HOME and what ML software writes (mlkube.pod: the writable home and its cache variables).
+#: HOME and what ML software writes (mlkube.core.pod: the writable home and its cache variables).
 CACHE_VARIABLES = ("HOME", "XDG_CACHE_HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME", "HF_HOME", "TORCH_HOME", "TORCHINDUCTOR_CACHE_DIR",
                    "TRITON_CACHE_DIR", "NUMBA_CACHE_DIR", "MPLCONFIGDIR", "VLLM_CACHE_ROOT", "VLLM_CONFIG_ROOT", "CUDA_CACHE_PATH")
 

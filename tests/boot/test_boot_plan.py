@@ -12,7 +12,7 @@ from mlkube.boot.expansion import expand
 from mlkube.boot.podman import map_image, podman_run_args
 from mlkube.boot.pods import COMPLETION_INDEX, PodToBoot, pods_to_boot
 from mlkube.boot.volumes import MadeVolume
-from mlkube.loader import load_manifests
+from mlkube.kube.loader import load_manifests
 
 DIST = Path(__file__).resolve().parents[2] / "dist"
 

@@ -10,7 +10,7 @@ import pytest
 
 from mlkube import Environment, InferenceService, Platform
 from mlkube.errors import MlkubeError
-from mlkube.gitops.settings import GitOps
+from mlkube.core.gitops_settings import GitOps
 from mlkube.pinning.lock import ChartLockEntry, Lock, parse_lock
 
 from helpers import REPO_ROOT

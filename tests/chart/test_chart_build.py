@@ -38,7 +38,7 @@ def test_fails_when_the_file_defines_no_platform(tmp_path: Path) -> None:
 def test_an_app_folder_keeps_the_objects_another_app_puts_there() -> None:
     """A server that lets another app's pods call it writes their egress policy into the callers' folder (traffic/senders.py)."""
     from mlkube import Environment, InferenceService, Platform
-    from mlkube.inference_service import Peer
+    from mlkube.core.inference_service import Peer
     from mlkube.testing import synth_platform
 
     platform = Platform(environments=[Environment(name="dev", namespace="ml-{app}")])

@@ -13,7 +13,7 @@ import yaml
 
 from mlkube import Environment, InferenceService, Platform, SidecarSpec
 from mlkube.errors import MlkubeError
-from mlkube.gitops.settings import NetworkSpec
+from mlkube.core.gitops_settings import NetworkSpec
 from mlkube.pinning.lock import Lock, LockEntry
 
 from helpers import REPO_ROOT

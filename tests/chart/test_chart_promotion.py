@@ -10,7 +10,7 @@ import yaml
 
 from mlkube import Environment, InferenceService, Platform
 from mlkube.errors import MlkubeError
-from mlkube.gitops.settings import GitOps, WorkloadOverride
+from mlkube.core.gitops_settings import GitOps, WorkloadOverride
 from mlkube.pinning.lock import ChartLockEntry, Lock, LockEntry, Promotion, fingerprint, load_lock
 
 from helpers import run_mlkube

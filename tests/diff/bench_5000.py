@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 from mlkube.diff import compare_sides, diff_specs, read_side, render_markdown
-from mlkube.render import file_name, to_yaml
+from mlkube.kube.render import file_name, to_yaml
 
 APPS = 834
 DIGEST = "sha256:" + "a" * 64

@@ -12,7 +12,7 @@ from typing import Any
 from syrupy.extensions.single_file import SingleFileSnapshotExtension, WriteMode
 
 from mlkube.diff import DiffReport
-from mlkube.render import file_name, to_yaml
+from mlkube.kube.render import file_name, to_yaml
 
 DIGEST_A = "sha256:" + "a1" * 32
 DIGEST_B = "sha256:" + "b2" * 32

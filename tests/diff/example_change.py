@@ -1,5 +1,5 @@
 """A realistic change of the example platform, made on a copy of the committed dist/ the way synth
-would render it (each edited file is loaded and written back with ``mlkube.render.to_yaml``, which
+would render it (each edited file is loaded and written back with ``mlkube.kube.render.to_yaml``, which
 reproduces the committed bytes of an unedited object):
 
 - dev: fraud-scorer rebuilt (a new content tag), a new digest in the Deployment and in the lock (an image bump);
@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 from helpers import REPO_ROOT
 
-from mlkube.render import to_yaml
+from mlkube.kube.render import to_yaml
 
 __all__ = ["COMMITTED_DIST", "NEW_SCORER_DIGEST", "OLD_SCORER_DIGEST", "NEW_GPU", "copy_dist", "apply_example_change"]
 

@@ -14,7 +14,7 @@ from example_change import NEW_GPU, NEW_SCORER_DIGEST, OLD_SCORER_DIGEST, apply_
 from helpers import REPO_ROOT, run_mlkube
 
 from mlkube.diff import diff_specs, render_json, render_markdown
-from mlkube.render import to_yaml
+from mlkube.kube.render import to_yaml
 
 KEPT_CLAIM = ("the claim leaves the config repo, but its argocd.argoproj.io/sync-options Prune=false keeps Argo CD "
               "from deleting it: volume and data stay, unmanaged, and the app shows OutOfSync until the claim is deleted by hand")

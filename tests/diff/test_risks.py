@@ -7,7 +7,7 @@ from diff_trees import (DELETE, IMAGE_A, IMAGE_B, changed, cronjob, deployment, 
                         pod_spec, pvc, restricted_container, risk_summary, service, statefulset, write_app)
 
 from mlkube.diff import Level, diff_specs
-from mlkube.render import to_yaml
+from mlkube.kube.render import to_yaml
 
 PROD, DEV = ("prod", "fraud"), ("dev", "fraud")
 

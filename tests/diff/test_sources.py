@@ -12,7 +12,7 @@ import mlkube.diff.sources as sources
 from mlkube.diff import diff_specs, read_side
 from mlkube.diff.sources import read_tree
 from mlkube.errors import MlkubeError
-from mlkube.render import to_yaml
+from mlkube.kube.render import to_yaml
 
 
 def test_environment_and_app_come_from_the_folders(tmp_path):

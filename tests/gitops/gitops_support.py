@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from mlkube import Environment, InferenceService, MlApp, Platform
-from mlkube.gitops.settings import GitOps
+from mlkube.core.gitops_settings import GitOps
 from mlkube.testing import synth_platform
 
 REPO = "https://example.com/acme/config.git"

@@ -8,7 +8,7 @@ import jsonschema
 import pytest
 
 from mlkube import Environment
-from mlkube.gitops.settings import SyncPolicy
+from mlkube.core.gitops_settings import SyncPolicy
 from mlkube.validation import SchemaCatalog, ValidationSettings
 
 from gitops_support import REPO, synth

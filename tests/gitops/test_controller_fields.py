@@ -16,7 +16,7 @@ import pytest
 from mlkube import BatchJob, Environment, GpuTrainingJob, InferenceService, KedaScaling, Platform, ScheduledJob
 from mlkube.errors import MlkubeError
 from mlkube.gitops.controller_fields import CONTROLLER_FIELDS
-from mlkube.gitops.settings import GitOps
+from mlkube.core.gitops_settings import GitOps
 from mlkube.testing import synth_platform
 
 REPO = "https://example.com/acme/config.git"

@@ -36,7 +36,7 @@ import json
 from pathlib import Path
 
 from mlkube import CheckpointVolume, Environment, Image, InferenceService, Platform
-from mlkube.gitops.settings import GitOps
+from mlkube.core.gitops_settings import GitOps
 
 REGISTRY = {registry!r}
 BASE, BASE_DIGEST = {base!r}, {base_digest!r}

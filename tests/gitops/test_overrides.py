@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from mlkube import Environment, GpuSpec, MlkubeError, ResourcesSpec
-from mlkube.gitops.settings import WorkloadOverride
+from mlkube.core.gitops_settings import WorkloadOverride
 
 from gitops_support import synth
 

@@ -8,7 +8,7 @@ import jsonschema
 import pytest
 
 from mlkube import Environment, MlkubeError
-from mlkube.gitops.settings import QuotaSpec
+from mlkube.core.gitops_settings import QuotaSpec
 
 from gitops_support import synth
 

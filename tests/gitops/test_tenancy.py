@@ -11,9 +11,9 @@ import pytest
 
 from helpers import REPO_ROOT, run_mlkube
 from mlkube import Environment, ExternalSecretSpec, InferenceService, MlkubeError, Platform
-from mlkube.batch_job import BatchJob
-from mlkube.gitops.settings import GitOps
-from mlkube.gitops.tenancy import CLUSTER_KINDS, PLATFORM_KINDS, Tenancy
+from mlkube.core.batch_job import BatchJob
+from mlkube.core.gitops_settings import GitOps
+from mlkube.core.tenancy import CLUSTER_KINDS, PLATFORM_KINDS, Tenancy
 from mlkube.testing import synth_platform
 
 from gitops_support import PINNED, REPO

@@ -15,7 +15,7 @@ import pytest
 from helpers import REPO_ROOT
 from ruamel.yaml import YAML
 
-from mlkube.gitops.settings import GitOps
+from mlkube.core.gitops_settings import GitOps
 from mlkube.gitops.workflows import PINNED_ACTIONS, render_workflows
 
 ZIZMOR = Path(sys.executable).with_name("zizmor")

@@ -8,7 +8,7 @@ import sys
 from ruamel.yaml import YAML
 
 from helpers import REPO_ROOT, run_mlkube
-from mlkube.gitops.settings import GitOps
+from mlkube.core.gitops_settings import GitOps
 from mlkube.gitops.workflows import render_workflows
 
 FILES = ["config-repo-pr.yml", "config-repo-promote.yml", "config-repo-release.yml"]

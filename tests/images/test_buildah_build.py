@@ -11,7 +11,7 @@ import pytest
 from image_app import make_context
 from realtools import Buildah, buildah_unusable, make_python_base
 
-from mlkube.image import Image
+from mlkube.core.image import Image
 from mlkube.images.dockerfile import IMAGE_USER_ID, render_dockerfile
 from mlkube.images.dockerignore import render_dockerignore
 

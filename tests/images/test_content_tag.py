@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from mlkube.image import Image
+from mlkube.core.image import Image
 from mlkube.images.content_tag import TAG_LENGTH, content_tag, context_files
 from mlkube.images.dockerfile import render_dockerfile
 from mlkube.images.dockerignore import IgnoreMatcher, render_dockerignore

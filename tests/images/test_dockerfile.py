@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from mlkube.image import Image
+from mlkube.core.image import Image
 from mlkube.images.dockerfile import render_dockerfile
 from mlkube.images.dockerignore import render_dockerignore
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mlkube.image import Image
+from mlkube.core.image import Image
 from mlkube.images.dockerignore import DEFAULT_IGNORE, IgnoreMatcher, render_dockerignore
 
 

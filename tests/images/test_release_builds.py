@@ -19,7 +19,7 @@ from image_app import make_context
 from realtools import Buildah, Registry, buildah_unusable, make_python_base
 from ruamel.yaml import YAML
 
-from mlkube.gitops.settings import GitOps
+from mlkube.core.gitops_settings import GitOps
 from mlkube.gitops.workflows import render_workflows
 
 REASON = buildah_unusable()

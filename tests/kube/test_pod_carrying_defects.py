@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mlkube.manifest import Manifest
+from mlkube.kube.manifest import Manifest
 from mlkube.validation.cross_object import check_cross_object
 
 

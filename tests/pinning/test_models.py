@@ -14,7 +14,7 @@ from helpers import run_mlkube
 
 from mlkube import InferenceService, Model, Platform
 from mlkube.errors import MlkubeError
-from mlkube.model import ModelReference
+from mlkube.core.model import ModelReference
 from mlkube.pinning.lock import LOCK_FILE
 from mlkube.pinning.models import HuggingFaceResolver
 

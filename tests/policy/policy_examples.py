@@ -6,9 +6,9 @@ import copy
 from pathlib import Path
 from typing import Any
 
-from mlkube.loader import LoadedManifest, load_manifests
-from mlkube.manifest import Manifest
-from mlkube.render import file_name, to_yaml
+from mlkube.kube.loader import LoadedManifest, load_manifests
+from mlkube.kube.manifest import Manifest
+from mlkube.kube.render import file_name, to_yaml
 
 DIGEST = "sha256:" + "0123456789abcdef" * 4
 NAMESPACE = "fraud-scoring"

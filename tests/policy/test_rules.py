@@ -10,7 +10,7 @@ from policy_examples import DIGEST, LABELS, NAMESPACE, hardened_objects, hardene
 
 from mlkube.errors import MlkubeError
 from mlkube.policy import RULES, PolicySettings, all_rules, check_policy, waive
-from mlkube.policy.waivers import WAIVER_PREFIX
+from mlkube.core.waivers import WAIVER_PREFIX
 
 SETTINGS = PolicySettings(allowed_registries=("ghcr.io/acme/",), require_digests=True, automated_sync=True)
 Objects = list[dict[str, Any]]

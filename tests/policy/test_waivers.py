@@ -10,7 +10,7 @@ from pydantic import BaseModel
 
 from mlkube.errors import MlkubeError
 from mlkube.policy import PolicySettings, Waiver, apply_waivers, check_policy, waive
-from mlkube.spec import Spec, parse_spec
+from mlkube.core.spec import Spec, parse_spec
 
 
 def service() -> dict[str, Any]:

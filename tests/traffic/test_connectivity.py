@@ -11,12 +11,12 @@ import pytest
 from helpers import REPO_ROOT
 from mlkube import (BatchJob, EgressRule, Environment, GpuTrainingJob, InferenceService, KedaScaling, MlkubeError, Model,
                     MonitoringSpec, Peer, Platform, ScheduledJob)
-from mlkube.gitops.settings import GitOps
-from mlkube.loader import load_manifests
+from mlkube.core.gitops_settings import GitOps
+from mlkube.kube.loader import load_manifests
 from mlkube.testing import synth_platform
 from mlkube.traffic.check import connection_problems, environment_connections, managed_namespaces, undeclared_flows
 from mlkube.traffic.cluster import traffic_view
-from mlkube.traffic.evaluator import External, Pod
+from mlkube.kube.network_policy import External, Pod
 
 IMAGE = "ghcr.io/acme/app:1.0"
 S3 = Model.from_uri("s3://models/fraud/v3", egress=[EgressRule(cidrs=["52.216.0.0/15"], reason="S3 eu-west-1")])

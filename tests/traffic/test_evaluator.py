@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from mlkube.traffic.evaluator import Cluster, External, Pod, Policy
+from mlkube.kube.network_policy import Cluster, External, Pod, Policy
 
 SERVER = Pod("ml", {"app": "server", "tier": "gpu"}, "ml/server", (("http", 8080, "TCP"),))
 CLIENT = Pod("ml", {"app": "client"}, "ml/client")

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from mlkube.traffic.evaluator import Cluster, Pod, Policy
+from mlkube.kube.network_policy import Cluster, Pod, Policy
 
 NS_LABEL = "kubernetes.io/metadata.name"
 

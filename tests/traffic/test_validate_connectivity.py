@@ -6,7 +6,7 @@ import textwrap
 
 from helpers import REPO_ROOT, run_mlkube
 
-from mlkube.loader import load_manifests
+from mlkube.kube.loader import load_manifests
 from mlkube.traffic.matrix import connectivity_matrix
 
 HAND_WRITTEN = """\

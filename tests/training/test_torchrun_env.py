@@ -98,7 +98,7 @@ def test_a_single_node_job_runs_torchrun_standalone():
 
 
 def test_fails_when_min_nodes_exceeds_nodes():
-    from mlkube.gpu_training_job import GpuTrainingJobSpec
+    from mlkube.core.gpu_training_job import GpuTrainingJobSpec
 
     with pytest.raises(ValueError, match=r"'min_nodes' \(3\) must be less than or equal to 'nodes' \(2\)"):
         GpuTrainingJobSpec(image="ghcr.io/acme/train:1", nodes=2, min_nodes=3)

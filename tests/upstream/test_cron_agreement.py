@@ -1,4 +1,4 @@
-"""mlkube.cron against robfig/cron v3's parser tests and Kubernetes' CronJob validation.
+"""mlkube.kube.cron against robfig/cron v3's parser tests and Kubernetes' CronJob validation.
 
 Sources: robfig/cron parser_test.go (commit bc59245f: TestRange, TestField, TestParseScheduleErrors,
 TestStandardSpecSchedule, TestParseSchedule descriptors) and kubernetes pkg/apis/batch/validation
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from mlkube.cron import check_schedule
+from mlkube.kube.cron import check_schedule
 
 ACCEPTED = [
     # TestRange (placed in the minute field, 0-59, or the day-of-week field, 0-6)

@@ -18,7 +18,7 @@ from pathlib import Path
 from agreement import Case, SuiteResult, run_suite
 
 from mlkube.errors import MlkubeError
-from mlkube.loader import load_manifests
+from mlkube.kube.loader import load_manifests
 from mlkube.validation import SchemaCatalog, ValidationSettings
 
 SOURCE = "yannh/kubeconform@e65429b1e599:acceptance.bats#L{line}"

@@ -12,7 +12,7 @@ import copy
 
 import pytest
 
-from mlkube.manifest import Manifest
+from mlkube.kube.manifest import Manifest
 from mlkube.policy.engine import check_policy
 from mlkube.policy.model import PolicySettings
 

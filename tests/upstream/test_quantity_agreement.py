@@ -1,4 +1,4 @@
-"""mlkube.quantity against apimachinery's own verdicts.
+"""mlkube.kube.quantity against apimachinery's own verdicts.
 
 Cases are the inputs of k8s.io/apimachinery pkg/api/resource/quantity_test.go (kubernetes/apimachinery
 commit eed236ce, TestQuantityParse, TestParseQuantityString, TestParseQuantity, TestJSONWhitespace):
@@ -12,7 +12,7 @@ from decimal import Decimal
 
 import pytest
 
-from mlkube.quantity import parse_quantity
+from mlkube.kube.quantity import parse_quantity
 
 SOURCE = "apimachinery pkg/api/resource/quantity_test.go@eed236ce"
 

@@ -12,7 +12,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mlkube.manifest import Manifest
+from mlkube.kube.manifest import Manifest
 from mlkube.policy.engine import check_policy
 from mlkube.validation import SchemaCatalog, check_cross_object
 

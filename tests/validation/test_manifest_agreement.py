@@ -16,7 +16,7 @@ import pytest
 from helpers import run_mlkube
 
 from mlkube.cli.validate import validate_manifests
-from mlkube.loader import ReadLimits, load_manifests_isolated
+from mlkube.kube.loader import ReadLimits, load_manifests_isolated
 from mlkube.policy.engine import check_policy
 from mlkube.validation import SchemaCatalog
 

@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import ConfigDict, Field
 
-from ..spec import DnsLabel, Spec
+from ..core.spec import DnsLabel, Spec
 
 __all__ = ["BlueprintSpec", "API_VERSION", "KIND", "EXTENSION_PREFIX", "without_extensions"]
 

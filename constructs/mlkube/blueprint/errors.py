@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pydantic import BaseModel, ValidationError
 
 from ..errors import Problem
-from ..spec import problems_from_validation_error
+from ..core.spec import problems_from_validation_error
 from .source import DataPath, Position, YamlDocument
 
 __all__ = ["field_path_text", "problems_at", "MAX_MESSAGE"]

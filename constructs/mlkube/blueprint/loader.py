@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from ..errors import MlkubeError, Problem
-from ..spec import Spec
+from ..core.spec import Spec
 from .document import BlueprintSpec, without_extensions
 from .errors import field_path_text, problems_at
 from .references import VolumeMount, take_references, volume_claims
@@ -23,7 +23,7 @@ from .registry import WorkloadKind, workload_kinds
 from .source import ReadBudget, YamlDocument, read_yaml_documents
 
 if TYPE_CHECKING:
-    from ..platform import MlApp, Platform
+    from ..core.platform import MlApp, Platform
 
 __all__ = ["Blueprint", "Workload", "BLUEPRINT_FILE_NAME", "find_blueprint_files", "parse_blueprints",
            "load_blueprint_files", "load_blueprints"]
@@ -92,7 +92,7 @@ def _workload(document: YamlDocument, workload_id: str, data: dict[str, Any], ki
         return None, [Problem(document.where(position), field_path_text((*path, "kind")), message, hint)]
     kind = kinds[kind_name]
     fields = {key: value for key, value in data.items() if key != "kind"}
-    from ..construct import MountsVolumes
+    from ..core.construct import MountsVolumes
 
     mounts, problems = take_references(document, workload_id, kind_name, fields, claims or {}, issubclass(kind.construct, MountsVolumes))
     try:

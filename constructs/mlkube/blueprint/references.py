@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import Field, ValidationError
 
 from ..errors import Problem
-from ..spec import AbsolutePath, DnsLabel, Spec
+from ..core.spec import AbsolutePath, DnsLabel, Spec
 from .errors import field_path_text, problems_at
 from .source import YamlDocument
 

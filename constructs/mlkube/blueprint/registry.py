@@ -10,7 +10,7 @@ import importlib
 from dataclasses import dataclass
 from typing import Any
 
-from ..spec import Spec
+from ..core.spec import Spec
 
 __all__ = ["WorkloadKind", "workload_kinds", "register_kind", "OPTIONAL_KINDS"]
 
@@ -26,7 +26,7 @@ _REGISTERED: dict[str, WorkloadKind] = {}
 
 #: Kinds built into mlkube: (kind, module, construct class, spec class).
 BUILT_IN_KINDS = [
-    ("InferenceService", "mlkube.inference_service", "InferenceService", "InferenceServiceSpec"),
+    ("InferenceService", "mlkube.core.inference_service", "InferenceService", "InferenceServiceSpec"),
 ]
 
 #: Kinds whose constructs may not be in this version of mlkube (the training and storage constructs):

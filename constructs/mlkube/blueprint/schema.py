@@ -15,13 +15,13 @@ from pydantic import BaseModel, Field, create_model
 from pydantic.json_schema import GenerateJsonSchema
 from pydantic_core import core_schema
 
-from ..image import _coerce_image
-from ..model import _coerce as _coerce_model
-from ..quantity import _coerce as _coerce_quantity
-from ..runtimes import PRESETS
-from ..runtimes import _coerce as _coerce_runtime
+from ..core.image import _coerce_image
+from ..core.model import _coerce as _coerce_model
+from ..kube.quantity import _coerce as _coerce_quantity
+from ..core.runtimes import PRESETS
+from ..core.runtimes import _coerce as _coerce_runtime
 from ..output import replace_tree
-from ..spec import DnsLabel
+from ..core.spec import DnsLabel
 from .document import BlueprintSpec
 from .references import ModelFromVolume, VolumeMount
 from .registry import workload_kinds
@@ -72,7 +72,7 @@ def _workload_model(name: str, spec: type[BaseModel], mounts_volumes: bool) -> t
 
 def blueprint_model() -> type[BaseModel]:
     """BlueprintSpec with ``workloads`` typed as the union of every registered kind."""
-    from ..construct import MountsVolumes
+    from ..core.construct import MountsVolumes
 
     models = tuple(_workload_model(kind.name, kind.spec, issubclass(kind.construct, MountsVolumes)) for kind in workload_kinds().values())
     workload = Annotated[Union[models], Field(discriminator="kind")] if len(models) > 1 else models[0]  # noqa: UP007

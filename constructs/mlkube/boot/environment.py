@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..quantity import parse_quantity
+from ..kube.quantity import parse_quantity
 from .expansion import expand
 from .pods import PodToBoot
 

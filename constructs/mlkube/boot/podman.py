@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import EXIT_FINDINGS, EXIT_USER_ERROR, MlkubeError, Problem
-from ..loader import load_manifests
+from ..kube.loader import load_manifests
 from .environment import AppObjects, ConfigError, resolve_container
 from .expansion import expand
 from .pods import PodToBoot, Skipped, pods_to_boot

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import Problem
-from ..loader import LoadedManifest
-from ..manifest import pod_template
+from ..kube.loader import LoadedManifest
+from ..kube.manifest import pod_template
 from ..policy.pods import pod_views
 
 __all__ = ["PodToBoot", "Skipped", "pods_to_boot", "COMPLETION_INDEX"]

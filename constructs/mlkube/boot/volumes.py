@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..quantity import parse_quantity
+from ..kube.quantity import parse_quantity
 from .environment import STAND_IN_SECRET, AppObjects, ConfigError, field_value
 from .pods import PodToBoot
 

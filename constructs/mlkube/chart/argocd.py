@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import Problem
 from ..gitops.argocd import ARGOCD_FOLDER
-from ..operators import operator_version
+from ..core.operators import operator_version
 from ..pinning.lock import ChartLockEntry, load_lock
 
 if TYPE_CHECKING:
-    from ..synth import SynthContext
+    from ..core.synth import SynthContext
 
 __all__ = ["use_chart_sources", "chart_source", "MINIMUM_ARGOCD"]
 

@@ -18,10 +18,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ..construct import SPEC_PATCHES, MlConstruct
+from ..core.construct import SPEC_PATCHES, MlConstruct
 from ..errors import MlkubeError
-from ..platform import Platform
-from ..render import file_name
+from ..core.platform import Platform
+from ..kube.render import file_name
 
 __all__ = ["load_platform", "AppBuild", "EnvironmentBuilder", "build_app"]
 
@@ -69,7 +69,7 @@ class EnvironmentBuilder:
     every transform and check of synth still runs on the whole environment."""
 
     def __init__(self, platform: Platform, environment: str, out_dir: Path) -> None:
-        from ..synth import SchemaMemo
+        from ..core.synth import SchemaMemo
 
         _environment(platform, environment)
         self.platform, self.environment, self.out_dir = platform, environment, out_dir
@@ -114,7 +114,7 @@ class EnvironmentBuilder:
                            [app], title)[app]
 
     def _build(self, by_path: dict[str, dict[str, Any]] | None, wanted: list[str], title: str) -> dict[str, AppBuild]:
-        from ..synth import checked_context
+        from ..core.synth import checked_context
 
         # The app's own objects do not depend on where Argo CD takes them from; a chart is exported before it is locked.
         gitops = self.platform.gitops.model_copy(update={"source": "manifests"}) if self.platform.gitops is not None else None

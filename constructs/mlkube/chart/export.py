@@ -26,7 +26,7 @@ from typing import Any
 import yaml
 
 from ..errors import MlkubeError
-from ..platform import Platform
+from ..core.platform import Platform
 from .build import EnvironmentBuilder
 from .fixed import fixed_images, refuse_unpinned_fixed_images
 from .parameters import Parameter, find_parameters

@@ -18,10 +18,10 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import MlkubeError, Problem
-from ..image import is_digest_reference
-from ..model import ModelReference
+from ..core.image import is_digest_reference
+from ..core.model import ModelReference
 from ..pinning.scan import scan_images
-from ..render import to_yaml
+from ..kube.render import to_yaml
 from .parameters import Parameter
 
 __all__ = ["fixed_images", "refuse_unpinned_fixed_images", "model_value_schema", "model_rule"]

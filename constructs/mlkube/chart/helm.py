@@ -87,7 +87,7 @@ def record_charts(dist: Path, entries: list[tuple[str, str, ChartLockEntry]]) ->
     A gated environment's chart is recorded only while it holds its last promotion, bound to it (chart/pins.py);
     otherwise nothing is written."""
     from ..output import output_lock, recover, replace_files
-    from .pins import entry_for_environment, gated_refusals
+    from ..pinning.chart_pins import entry_for_environment, gated_refusals
 
     with output_lock(dist, create=False):
         recover(dist)

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import MlkubeError
-from ..image import is_digest_reference
+from ..core.image import is_digest_reference
 from .build import AppBuild, EnvironmentBuilder
 from .values import image_parts, image_reference, workload_values
 

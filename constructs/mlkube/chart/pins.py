@@ -13,11 +13,13 @@ renders the source's objects (its replicas, hostnames, clusters...). Instead:
 - ``mlkube check --pinned`` finds every chart source of the Argo CD objects: it must name the chart by the
   digest the lock records (a tag or version can be moved to other bytes, a digest cannot), and in a gated
   environment the locked chart must belong to the current promotion.
+
+The rules on the lock are in mlkube.pinning.chart_pins (promote and the chart push use them); this module
+checks the Argo CD objects of a synthesized tree against them.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -25,43 +27,11 @@ import yaml
 
 from ..errors import MlkubeError, Problem
 from ..gitops.argocd import ARGOCD_FOLDER
-from ..image import DIGEST
-from ..pinning.lock import ChartLockEntry, Lock, fingerprint
+from ..core.image import DIGEST
+from ..pinning.chart_pins import current_promotion
+from ..pinning.lock import Lock
 
-__all__ = ["entry_for_environment", "stale_chart_pins", "check_chart_pins", "gated_refusals"]
-
-
-def _current_promotion(lock: Lock, environment: str) -> str | None:
-    """The fingerprint of the promotion the gated environment holds now, or None when it holds something else."""
-    promotion = lock.promotions.get(environment)
-    if promotion is None:
-        return None
-    held = fingerprint(lock.environments.get(environment, {}), lock.models.get(environment))
-    return promotion.fingerprint if held == promotion.fingerprint else None
-
-
-def gated_refusals(lock: Lock, environments: list[str], where: str) -> list[Problem]:
-    """Why charts cannot be recorded now for these environments (gated ones that do not hold their promotion)."""
-    problems = []
-    for environment in environments:
-        source = lock.sources.get(environment)
-        if source is not None and _current_promotion(lock, environment) is None:
-            problems.append(Problem(where, f"charts.{environment}", f"{environment} is a gated environment (promoted from {source}) "
-                                    "and its lock does not hold a promotion: its charts would render images that did not come "
-                                    "through `mlkube promote`", f"mlkube promote {source} {environment}, then export and push its charts"))
-    return problems
-
-
-def entry_for_environment(lock: Lock, environment: str, entry: ChartLockEntry) -> ChartLockEntry:
-    """The entry to record: in a gated environment, bound to the promotion it renders (call gated_refusals first)."""
-    if environment not in lock.sources:
-        return entry
-    return replace(entry, promotion=_current_promotion(lock, environment) or "")
-
-
-def stale_chart_pins(lock: Lock, environment: str, promotion: str) -> list[str]:
-    """Apps whose chart pin in ``environment`` does not render the promotion ``promotion`` (promote drops them)."""
-    return sorted(app for app, entry in lock.charts.get(environment, {}).items() if entry.promotion != promotion)
+__all__ = ["check_chart_pins"]
 
 
 def _line_of(text: str, value: str) -> int:
@@ -109,7 +79,7 @@ def _source_problems(lock: Lock, environment: str, where: str, path: str, source
     if entry.digest != revision:
         return [Problem(where, field, f"chart oci://{repository} digest {revision} is not the one locked in {environment} ({entry.digest})",
                         "run mlkube synth to apply the lock")]
-    if environment in lock.sources and (not entry.promotion or entry.promotion != _current_promotion(lock, environment)):
+    if environment in lock.sources and (not entry.promotion or entry.promotion != current_promotion(lock, environment)):
         return [Problem(where, field, f"chart oci://{repository}@{revision} was not recorded for {environment}'s current promotion: "
                         "it may render images that did not come through `mlkube promote`",
                         f"mlkube promote {lock.sources[environment]} {environment}, then export and push its charts")]

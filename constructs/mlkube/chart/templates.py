@@ -11,14 +11,14 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from ..render import to_yaml
+from ..kube.render import to_yaml
 from .parameters import Parameter
 
 __all__ = ["chart_templates", "HELPERS", "expression"]
 
 #: ``repository[:tag][@digest]``; values.image_reference is the same in Python.
 HELPERS = """{{/* The image reference of an image parameter: repository[:tag][@digest]. */}}
-{{- define "mlkube.image" -}}
+{{- define "mlkube.core.image" -}}
 {{- .repository -}}{{- if .tag -}}:{{ .tag }}{{- end -}}{{- if .digest -}}@{{ .digest }}{{- end -}}
 {{- end -}}
 """
@@ -35,7 +35,7 @@ def expression(parameter: Parameter, form: str) -> str:
     """The template expression that writes ``parameter`` as the object field did (JSON is YAML: types are kept)."""
     value = _accessor(parameter)
     if parameter.type == "image":
-        return f'{{{{ include "mlkube.image" {value} | toJson }}}}'
+        return f'{{{{ include "mlkube.core.image" {value} | toJson }}}}'
     if parameter.type == "integer":
         # Values from a YAML file are float64 and from --set int64: int64 writes both as a plain integer.
         return f"{{{{ {value} | int64 | toString | quote }}}}" if form == "text" else f"{{{{ {value} | int64 }}}}"

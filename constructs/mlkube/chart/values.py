@@ -57,7 +57,7 @@ def image_parts(reference: str) -> dict[str, str]:
 
 
 def image_reference(parts: dict[str, str]) -> str:
-    """The inverse of image_parts; the chart's ``mlkube.image`` template does the same in Go."""
+    """The inverse of image_parts; the chart's ``mlkube.core.image`` template does the same in Go."""
     text = parts["repository"]
     if parts.get("tag"):
         text += ":" + parts["tag"]

@@ -39,7 +39,7 @@ def handle_errors(command: F) -> F:
             # in user code; pydantic is imported only when that happens (``mlkube diff`` never loads it).
             if type(error).__name__ != "ValidationError":
                 raise
-            from ..spec import user_error
+            from ..core.spec import user_error
 
             converted = user_error(error)
             if converted is None:

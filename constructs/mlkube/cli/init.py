@@ -8,7 +8,7 @@ import click
 
 from ..errors import MlkubeError
 from ..output import replace_files
-from ..starter import starter_files
+from .starter import starter_files
 from . import handle_errors
 
 __all__ = ["command", "init_repo"]

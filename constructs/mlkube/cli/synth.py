@@ -49,7 +49,7 @@ def run_app(app: Path, out: Path | None) -> None:
     """Run the blueprint file as ``__main__`` in this process (one Python and one Node start-up)."""
     require_app_file(app)
     if out is not None:
-        os.environ["MLKUBE_OUT"] = str(out)  # read by Platform (mlkube.platform.OUT_ENV)
+        os.environ["MLKUBE_OUT"] = str(out)  # read by Platform (mlkube.core.platform.OUT_ENV)
     sys.path.insert(0, str(app.parent.absolute()))
     sys.argv = [str(app)]
     try:

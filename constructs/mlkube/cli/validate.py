@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from ..errors import EXIT_FINDINGS, MlkubeError, Problem
-from ..loader import LoadedManifest, load_manifests_isolated
+from ..kube.loader import LoadedManifest, load_manifests_isolated
 from ..policy.cli import clusters, run_policy_check
 from ..policy.model import PolicySettings
 from ..validation import SchemaCatalog, ValidationSettings, check_cross_object

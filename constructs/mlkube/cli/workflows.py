@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ..gitops.settings import GitOps
+from ..core.gitops_settings import GitOps
 from ..gitops.workflows import render_workflows
 from ..output import replace_files
 from . import handle_errors
@@ -21,7 +21,7 @@ def _platform_gitops(app: Path) -> GitOps:
     require_app_file(app)
     sys.path.insert(0, str(app.parent.absolute()))
     namespace = runpy.run_path(str(app), run_name="mlkube_workflows")
-    from ..platform import Platform
+    from ..core.platform import Platform
 
     platforms = [value for value in namespace.values() if isinstance(value, Platform)]
     return platforms[0].gitops if platforms and platforms[0].gitops is not None else GitOps()

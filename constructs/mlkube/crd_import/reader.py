@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import MlkubeError, Problem
-from ..loader import LoadedManifest, load_manifests
+from ..kube.loader import LoadedManifest, load_manifests
 
 __all__ = ["ServedVersion", "read_served_versions"]
 

@@ -11,8 +11,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from ..manifest import POD_TEMPLATE_PATHS, pod_template
-from ..quantity import parse_quantity
+from ..kube.manifest import POD_TEMPLATE_PATHS, pod_template
+from ..kube.quantity import parse_quantity
 from .model import FieldChange, join_path
 
 __all__ = ["FieldValue", "fields_of", "field_changes", "ImageRef", "parse_image", "short_image", "short_model", "containers",

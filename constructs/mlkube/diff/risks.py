@@ -12,8 +12,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..manifest import pod_template
-from ..quantity import parse_quantity
+from ..kube.manifest import pod_template
+from ..kube.quantity import parse_quantity
 from .fields import containers, parse_image
 from .model import Level, ObjectChange, Risk
 from .sources import Located
@@ -410,7 +410,7 @@ def _digest_to_tag(change: ObjectChange, _: RiskContext) -> Iterator[Risk]:
 
 def _mutable_model(change: ObjectChange, context: RiskContext) -> Iterator[Risk]:
     """A model that can change after review, in production: replicas may serve different weights, a rollback keeps the new ones."""
-    from ..model import ModelReference
+    from ..core.model import ModelReference
     from ..pinning.models import model_fields
 
     if change.head is None or change.status == "unchanged" or change.environment not in context.production:

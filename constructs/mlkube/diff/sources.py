@@ -24,8 +24,8 @@ from typing import Any
 import yaml
 
 from ..errors import MlkubeError, Problem
-from ..loader import FastLoader, construct
-from ..manifest import object_key
+from ..kube.loader import FastLoader, construct
+from ..kube.manifest import object_key
 
 __all__ = ["Located", "Tree", "Side", "ParseCache", "read_tree", "load_objects", "read_side", "layout_parts",
            "LOCK_FILE", "NON_MANIFEST_FOLDERS", "MatchKey"]

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from ..manifest import Manifest
+from ..kube.manifest import Manifest
 
 __all__ = ["ControllerFields", "CONTROLLER_FIELDS", "ignore_differences"]
 

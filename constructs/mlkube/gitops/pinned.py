@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from ..image import is_digest_reference
+from ..core.image import is_digest_reference
 from ..kube.pods import containers as pod_containers
 from ..kube.pods import pod_views
-from ..manifest import Manifest
+from ..kube.manifest import Manifest
 
 __all__ = ["containers", "unpinned_images"]
 

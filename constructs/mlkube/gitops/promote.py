@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..chart.pins import stale_chart_pins
+from ..pinning.chart_pins import stale_chart_pins
 from ..errors import EXIT_FINDINGS, MlkubeError, Problem
 from ..images.reference import Reference, parse_reference
 from ..output import replace_files, writes_output
@@ -21,7 +21,7 @@ from ..pinning.lock import LOCK_FILE, Lock, LockEntry, Promotion, fingerprint, l
 from ..pinning.rewrite import rewrite_text
 from ..pinning.scan import ImageScalar
 from ..pinning.tree import TreeFile, scan_tree
-from ..spec import DNS_LABEL
+from ..core.spec import DNS_LABEL
 
 __all__ = ["PromotionResult", "promote"]
 

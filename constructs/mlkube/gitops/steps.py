@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..errors import Problem
-from ..manifest import Manifest
+from ..kube.manifest import Manifest
 from .argocd import argocd_manifests
 from .platform_objects import platform_manifests
 from .tenancy_checks import tenancy_of
@@ -13,7 +13,7 @@ from .sync_waves import annotate
 from .workflows import WORKFLOWS_FOLDER, render_workflows
 
 if TYPE_CHECKING:
-    from ..synth import SynthContext
+    from ..core.synth import SynthContext
 
 __all__ = ["add_platform_objects", "add_sync_waves", "add_argocd_objects", "check_overrides_used", "write_workflows"]
 

@@ -1,4 +1,4 @@
-"""The synth step that holds every app to the tenancy the platform declares (gitops/tenancy.py).
+"""The synth step that holds every app to the tenancy the platform declares (core/tenancy.py).
 
 - an app's namespace is a DNS label and not reserved (kube-*, default, Argo CD's, operators', the platform's);
 - every object of an app is of a declared kind, and lives in the app's own namespace (cluster-scoped: only
@@ -15,13 +15,13 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from ..errors import Problem
-from ..manifest import Manifest
+from ..kube.manifest import Manifest
 from ..policy.pods import pod_views
-from ..spec import DNS_LABEL
-from .tenancy import Tenancy, reserved_namespace_reason
+from ..core.spec import DNS_LABEL
+from ..core.tenancy import Tenancy, reserved_namespace_reason
 
 if TYPE_CHECKING:
-    from ..synth import SynthContext
+    from ..core.synth import SynthContext
 
 __all__ = ["check_tenancy", "tenancy_of"]
 

@@ -17,7 +17,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.scalarstring import LiteralScalarString
 
-from .settings import GitOps
+from ..core.gitops_settings import GitOps
 
 __all__ = ["ACTIONS", "PINNED_ACTIONS", "Action", "WORKFLOWS_FOLDER", "render_workflows", "workflows"]
 

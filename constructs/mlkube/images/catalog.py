@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import MlkubeError, Problem
-from ..image import BuildImage
+from ..core.image import BuildImage
 from .content_tag import content_tag
 from ..pinning.lock import load_lock
 from .dockerfile import base_of, render_dockerfile
@@ -15,7 +15,7 @@ from .dockerignore import render_dockerignore
 from .validate import check_build_image
 
 if TYPE_CHECKING:
-    from ..platform import MlApp
+    from ..core.platform import MlApp
 
 __all__ = ["BuiltImages", "BuiltImage", "ImageUser"]
 

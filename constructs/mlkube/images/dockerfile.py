@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 
-from ..image import BuildImage
+from ..core.image import BuildImage
 from .reference import parse_reference
 
 __all__ = ["render_dockerfile", "IMAGE_USER_ID", "WORKDIR", "VENV", "DEFAULT_BASES", "base_of"]

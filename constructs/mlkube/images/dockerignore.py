@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from ..image import BuildImage
+from ..core.image import BuildImage
 
 __all__ = ["DEFAULT_IGNORE", "render_dockerignore", "IgnoreMatcher"]
 

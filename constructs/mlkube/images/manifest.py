@@ -16,7 +16,7 @@ from .catalog import BuiltImage
 from .dockerfile import base_of
 
 if TYPE_CHECKING:
-    from ..synth import SynthContext
+    from ..core.synth import SynthContext
 
 __all__ = ["write_image_files", "images_manifest", "IMAGES_DIR", "IMAGES_MANIFEST", "MANIFEST_VERSION"]
 

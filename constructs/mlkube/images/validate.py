@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import Problem
-from ..image import BuildImage
+from ..core.image import BuildImage
 from .dockerignore import IgnoreMatcher
 from .reference import parse_reference
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import MlkubeError, Problem
-from ..image import DIGEST
+from ..core.image import DIGEST
 from ..images.reference import parse_reference
 
 __all__ = ["read_digest_files", "read_digest_pairs"]

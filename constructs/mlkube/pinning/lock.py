@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import MlkubeError, Problem
-from ..image import DIGEST
+from ..core.image import DIGEST
 
 __all__ = ["Lock", "LockEntry", "ChartLockEntry", "Promotion", "load_lock", "fingerprint", "LOCK_FILE", "LOCK_VERSION"]
 

@@ -25,13 +25,13 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from ..errors import MlkubeError, Problem
-from ..model import ModelReference, download_form
+from ..core.model import ModelReference, download_form
 from .fields import mappings
 from .lock import Lock
 from .registry import RegistryClient, RegistryError
 
 if TYPE_CHECKING:
-    from ..synth import SynthContext
+    from ..core.synth import SynthContext
 
 __all__ = ["ModelField", "model_fields", "model_pin_problems", "apply_model_lock", "require_pinned_models",
            "tree_models", "pins_from_file", "HuggingFaceResolver", "resolve_oci", "plan_model_pins", "model_replacements"]

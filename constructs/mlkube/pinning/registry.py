@@ -24,7 +24,7 @@ import urllib.request
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 
-from ..image import DIGEST
+from ..core.image import DIGEST
 from ..images.reference import DOCKER_HUB, DOCKER_HUB_API, registry_of
 from .auth import Credentials, parse_challenge
 

@@ -12,7 +12,7 @@ from .fields import image_fields
 from .lock import LOCK_FILE, Lock, LockEntry, load_lock, lock_path
 
 if TYPE_CHECKING:
-    from ..synth import SynthContext
+    from ..core.synth import SynthContext
 
 __all__ = ["apply_lock", "require_pinned_images", "write_lock", "ALLOW_UNPINNED_ENV"]
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from ..gitops.argocd import ARGOCD_FOLDER
-from ..loader import LoadedManifest
+from ..kube.loader import LoadedManifest
 from ..output import replace_files
 from .engine import PolicyReport, check_policy
 from .model import PolicySettings

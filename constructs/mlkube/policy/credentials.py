@@ -17,7 +17,7 @@ from ..errors import Problem
 from .model import Hit, Target, rule
 
 if TYPE_CHECKING:
-    from ..synth import SynthContext
+    from ..core.synth import SynthContext
 
 __all__ = ["Credential", "find_credentials", "mask", "check_output_files", "SECRET_NAME", "MIN_ENTROPY"]
 

@@ -6,9 +6,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from ..errors import Problem
-from ..manifest import Manifest
+from ..kube.manifest import Manifest
 from .model import RULES, Hit, PolicySettings, Rule, Severity, Target
-from .waivers import waived_rules
+from ..core.waivers import waived_rules
 
 __all__ = ["Finding", "PolicyReport", "check_policy", "all_rules"]
 

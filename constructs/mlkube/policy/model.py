@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from ..manifest import Manifest
+from ..kube.manifest import Manifest
 from .pods import PodView, pod_views
 
 __all__ = ["Severity", "PolicySettings", "Hit", "Target", "Rule", "RULES", "rule", "known_rule"]

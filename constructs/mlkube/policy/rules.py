@@ -10,13 +10,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from ..image import is_digest_reference
+from ..core.image import is_digest_reference
 from . import pss  # noqa: F401  (the PSS rules come first in every report)
 from . import gitops_rules  # noqa: F401  (behaviour under Argo CD's automated sync)
 from .model import Hit, Target, rule
 from .pods import SERVER_KINDS, ContainerView, PodView, containers
-from .selectors import selects
-from .waivers import checkov_skips, waiver_annotations
+from ..kube.selectors import selects
+from ..core.waivers import checkov_skips, waiver_annotations
 
 __all__ = ["MIN_UID", "CLUSTER_SCOPED_KINDS", "registry_allowed", "image_tag"]
 

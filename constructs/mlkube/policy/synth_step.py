@@ -6,12 +6,12 @@ import dataclasses
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
-from ..manifest import Manifest
+from ..kube.manifest import Manifest
 from .engine import check_policy
 from .model import PolicySettings
 
 if TYPE_CHECKING:
-    from ..synth import SynthContext
+    from ..core.synth import SynthContext
 
 __all__ = ["check_policy_step", "settings_for"]
 

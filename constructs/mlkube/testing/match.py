@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..manifest import Manifest
+from ..kube.manifest import Manifest
 
 __all__ = ["Match", "Matcher", "Mismatch", "mismatches", "matches", "find_matching", "assert_has_object",
            "assert_object_count"]

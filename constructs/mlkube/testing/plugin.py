@@ -27,7 +27,7 @@ __all__ = ["mlkube_synth", "yaml_snapshot", "platform_snapshot"]
 @pytest.fixture
 def mlkube_synth() -> Callable[..., Any]:
     """Synthesize a Platform, or a single app built by a function, in memory."""
-    from ..platform import Platform
+    from ..core.platform import Platform
     from .synth import synth_app, synth_platform
 
     def synth(target: Any, **options: Any) -> Any:

@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING, Any
 import yaml
 from syrupy.extensions.single_file import SingleFileSnapshotExtension, WriteMode
 
-from ..render import file_name, to_yaml
+from ..kube.render import file_name, to_yaml
 
 if TYPE_CHECKING:
     from syrupy.assertion import SnapshotAssertion
 
-    from ..platform import Platform
+    from ..core.platform import Platform
     from .synth import SynthesizedObjects
 
 __all__ = ["YamlSnapshotExtension", "objects_to_yaml", "app_documents", "changed_fields", "snapshot_platform"]

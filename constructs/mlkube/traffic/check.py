@@ -18,14 +18,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..errors import Problem
-from ..manifest import Manifest
+from ..kube.manifest import Manifest
 from .cluster import TrafficView, traffic_view
-from .evaluator import Endpoint as Concrete, External, Pod
-from .model import Connection, Endpoint
-from .workload import guard_rail_connections
+from ..kube.network_policy import Endpoint as Concrete, External, Pod
+from ..core.network.model import Connection, Endpoint
+from ..core.network.workload import guard_rail_connections
 
 if TYPE_CHECKING:
-    from ..synth import SynthContext
+    from ..core.synth import SynthContext
 
 __all__ = ["check_connectivity_step", "connection_problems", "undeclared_flows", "environment_connections", "Flow",
            "PROBE_PORTS"]

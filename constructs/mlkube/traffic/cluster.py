@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from ..manifest import Manifest
+from ..kube.manifest import Manifest
 from ..policy.pods import pod_views
-from .evaluator import Cluster, Pod, Policy
+from ..kube.network_policy import Cluster, Pod, Policy
 
 __all__ = ["TrafficView", "traffic_view", "KSERVE_DEFAULT_PORT"]
 

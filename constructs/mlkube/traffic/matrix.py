@@ -1,5 +1,5 @@
 """The connectivity matrix of a folder of manifests (one cluster, e.g. ``dist/<environment>``): who
-reaches whom on which port, as the NetworkPolicies in it decide (traffic/evaluator.py).
+reaches whom on which port, as the NetworkPolicies in it decide (kube/network_policy.py).
 
 Sources and destinations: each pod template of the folder, an unlabelled pod of each of its
 namespaces (a client nobody declared), a pod of each other namespace the policies name (with the
@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..manifest import Manifest
+from ..kube.manifest import Manifest
 from .check import PROBE_PORTS
 from .cluster import TrafficView, traffic_view
-from .evaluator import NAMESPACE_NAME_LABEL, Endpoint, External, Pod
+from ..kube.network_policy import NAMESPACE_NAME_LABEL, Endpoint, External, Pod
 
 __all__ = ["Matrix", "connectivity_matrix", "print_matrices"]
 

@@ -11,13 +11,13 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from ..labels import standard_labels
-from ..manifest import Manifest
-from .policies import sender_policy_specs
-from .workload import NETWORK_POLICY_API
+from ..kube.labels import standard_labels
+from ..kube.manifest import Manifest
+from ..core.network.policies import sender_policy_specs
+from ..core.network.workload import NETWORK_POLICY_API
 
 if TYPE_CHECKING:
-    from ..synth import SynthContext
+    from ..core.synth import SynthContext
 
 __all__ = ["add_cross_namespace_senders"]
 

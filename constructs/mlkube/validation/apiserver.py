@@ -2,7 +2,7 @@
 
 The JSON schemas check types and field names, not these: ConfigMap and Secret keys, env names,
 volume sub-paths, int32/int64 ranges, CronJob name length, image references. Rules live in
-``mlkube.apiserver_rules`` (with their upstream sources).
+``mlkube.kube.apiserver_rules`` (with their upstream sources).
 """
 
 from __future__ import annotations
@@ -12,16 +12,16 @@ import json
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from ..apiserver_rules import (CRONJOB_NAME_MAX, INT32_MAX, INT64_MAX, config_key_problem, env_name_problem,
+from ..kube.apiserver_rules import (CRONJOB_NAME_MAX, INT32_MAX, INT64_MAX, config_key_problem, env_name_problem,
                                sub_path_problem)
 from ..errors import Problem
-from ..image import match_reference
-from ..manifest import Manifest
+from ..core.image import match_reference
+from ..kube.manifest import Manifest
 from ..policy.pods import containers, pod_views
 from .schemas import _K8S_SCHEMAS, DEFAULT_KUBERNETES_VERSION
 
 if TYPE_CHECKING:
-    from ..synth import SynthContext
+    from ..core.synth import SynthContext
 
 __all__ = ["apiserver_problems", "check_apiserver_rules", "int32_fields"]
 

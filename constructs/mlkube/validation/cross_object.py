@@ -14,11 +14,11 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from ..cron import check_schedule
+from ..kube.cron import check_schedule
 from ..errors import Problem
 from ..kube.pods import PodView, containers, pod_views
-from ..manifest import Manifest
-from ..quantity import parse_quantity
+from ..kube.manifest import Manifest
+from ..kube.quantity import parse_quantity
 
 __all__ = ["check_cross_object", "partner_problems", "EXTENDED_GPU_RESOURCES"]
 
@@ -124,7 +124,7 @@ def _name_rule(manifest: Manifest, field: str, name: str, shown: str) -> Iterato
 
 
 def _cron_schedule(manifest: Manifest) -> Iterator[Problem]:
-    """A CronJob's schedule as the API server parses it (robfig/cron ParseStandard; see mlkube.cron)."""
+    """A CronJob's schedule as the API server parses it (robfig/cron ParseStandard; see mlkube.kube.cron)."""
     if manifest.kind != "CronJob" or not str(manifest.obj.get("apiVersion", "")).startswith("batch/"):
         return
     schedule = _dict(manifest.obj.get("spec")).get("schedule")

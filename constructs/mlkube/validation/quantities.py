@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..quantity import check_quantity_value
+from ..kube.quantity import check_quantity_value
 
 __all__ = ["QuantityTree", "quantity_tree", "quantity_issues"]
 

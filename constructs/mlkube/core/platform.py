@@ -1,0 +1,272 @@
+"""The platform: a cdk8s App of environments, each holding apps (charts) of mlkube constructs.
+
+The output layout is ``<out>/<environment>/<app>/<kind>-<name>.yaml``: one folder per environment
+and app, the folder one Argo CD Application syncs.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import cdk8s
+from constructs import Construct
+from pydantic import Field, model_validator
+
+from ..errors import EXIT_USER_ERROR, MlkubeError, Problem, os_error_text
+from .operators import Operator, check_operator_versions
+from .tenancy import Tenancy, app_name_problem
+from .gitops_settings import IN_CLUSTER, GitOps, LimitRangeSpec, NetworkSpec, QuotaSpec, SyncPolicy, WorkloadOverride
+from ..images.catalog import BuiltImages
+from .kueue_platform import KueueSpec
+from ..kube.manifest import Manifest
+from .spec import DnsLabel, Spec, parse_spec
+from ..validation.schemas import DEFAULT_KUBERNETES_VERSION
+
+__all__ = ["Platform", "Environment", "MlApp", "AppBuilder"]
+
+#: Environment variable that overrides the output folder (``mlkube synth --out``).
+OUT_ENV = "MLKUBE_OUT"
+#: A registry host (with optional port) and optional repository path, without tag.
+REGISTRY_PATTERN = r"^[a-zA-Z0-9.-]+(:[0-9]+)?(/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$"
+
+
+def _report_user_errors_without_traceback() -> None:
+    """Under ``cdk8s synth`` (``python apps/main.py``) a wrong spec value raised in the blueprint itself
+    is printed as an mlkube error, not a traceback (``mlkube synth`` catches it in the CLI)."""
+    previous = sys.excepthook
+    if getattr(previous, "mlkube", False):
+        return
+
+    def hook(kind: type[BaseException], error: BaseException, tb: Any) -> None:
+        from .spec import user_error
+
+        converted = user_error(error)
+        if converted is None:
+            previous(kind, error, tb)
+        else:
+            print(str(converted), file=sys.stderr)
+
+    hook.mlkube = True  # type: ignore[attr-defined]
+    sys.excepthook = hook
+
+
+class Environment(Spec):
+    """A target environment (a cluster, or a part of one): every app is synthesized once per environment."""
+
+    name: DnsLabel = Field(description="Folder name under the output and part of every construct path, e.g. 'dev'.")
+    namespace: str = Field("{app}", description="Namespace of each app's objects; '{app}' (default) is replaced by the app name.")
+    kubernetes_version: str = Field(DEFAULT_KUBERNETES_VERSION, description="Kubernetes version whose schemas validate the output.")
+    monitoring_namespace: DnsLabel = Field("monitoring", description="Namespace of Prometheus, allowed to scrape metrics ports.")
+    allowed_registries: tuple[str, ...] = Field((), description="Image reference prefixes allowed in this environment "
+                                                "(e.g. 'ghcr.io/acme/'); empty (default) allows any registry.")
+    operators: list[Operator] | dict[Operator, str | None] | None = Field(None, description=(
+        "Operators installed in this environment, as a list or mapped to the version each runs (e.g. {'kserve': '0.15', 'kueue': '0.13', "
+        "'jobset': '0.8'}; null: version not said). Fields and values are emitted for that version; an option that needs a missing "
+        "operator, or that its version lacks, is an error. Default: not declared, every option allowed (KServe taken as 0.15)."))
+    # GitOps (core/gitops_settings.py): where and how Argo CD deploys the environment, and what it may change.
+    production: bool = Field(False, description="A production environment: manual sync by default, every image pinned by digest, and gated: "
+                             "its images change only through `mlkube promote` (from promote_from, else the environment listed before it). Default: false.")
+    promote_from: DnsLabel | None = Field(None, description="The environment whose locked images this one receives, only through `mlkube promote`; "
+                                          "makes this environment gated (pin, synth and check never change its images). Default: none "
+                                          "(a production environment promotes from the environment listed before it).")
+    cluster: str = Field(IN_CLUSTER, description="Argo CD destination: a server URL (https://...) or a cluster name. Default: the cluster Argo CD runs in.")
+    clusters: list[str] = Field(default_factory=list, description="Deploy every app to these Argo CD clusters (by name) with one ApplicationSet instead. Default: only 'cluster'.")
+    sync: SyncPolicy = Field(default_factory=SyncPolicy, description="Argo CD sync policy. Default: automated with prune and self-heal; manual in production.")
+    overrides: dict[str, WorkloadOverride] = Field(default_factory=dict, description="Per-construct spec overrides keyed by '<app>/<construct id>'. Default: none.")
+    quota: QuotaSpec = Field(default_factory=QuotaSpec, description="ResourceQuota of each namespace. Default: 64 CPUs, 512Gi, 8 GPUs.")
+    limits: LimitRangeSpec = Field(default_factory=LimitRangeSpec, description="LimitRange defaults of each namespace. Default: 250m/256Mi requests, 1/1Gi limits.")
+    network: NetworkSpec = Field(default_factory=NetworkSpec, description="Namespace-wide default-deny NetworkPolicy allowances. Default: DNS egress only.")
+    kueue_cluster_queue: str | None = Field(None, description="Kueue ClusterQueue that the LocalQueues of each namespace point at: 'default', and one per queue name a job uses. Default: none, and a job with a queue is an error.")
+    kueue: KueueSpec | None = Field(None, description="Kueue objects of this environment's cluster (ResourceFlavors, "
+                                    "ClusterQueues with GPU quotas, WorkloadPriorityClasses), emitted with the first app; every "
+                                    "queued job is checked to fit a flavor of its ClusterQueue. Default: none (Kueue set up elsewhere).")
+    registry: str = Field("registry.example.com/ml", pattern=REGISTRY_PATTERN, description="Registry and path that "
+                          "built images are pushed to: <registry>/<image>:<content tag>. Default 'registry.example.com/ml'.")
+    storage_binding_modes: dict[str, Literal["Immediate", "WaitForFirstConsumer"]] = Field(
+        default_factory=dict, description="volumeBindingMode of each StorageClass of the cluster (by class name). An Immediate "
+        "class's claims sync in wave -1, before the workloads; any other claim (WaitForFirstConsumer, an undeclared class, "
+        "the default class) syncs with the workloads that bind it, so it never holds a sync. Default: none declared.")
+    require_pinned_images: bool = Field(False, description="Synth fails unless every image is pinned by digest "
+                                        "(through dist/images.lock.json). Default false.")
+
+    @model_validator(mode="after")
+    def _known_versions(self) -> Environment:
+        problems = check_operator_versions(self.operator_versions or {})
+        if self.kueue is not None and self.kueue.cluster_queues and self.kueue_cluster_queue is not None \
+                and self.kueue.queue(self.kueue_cluster_queue) is None:
+            problems.append(f"kueue_cluster_queue '{self.kueue_cluster_queue}' is not one of the declared cluster queues "
+                            f"({', '.join(q.name for q in self.kueue.cluster_queues)})")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    @property
+    def operator_versions(self) -> dict[str, str | None] | None:
+        """The declared operators, each with its version (None when not said); None when not declared at all."""
+        if self.operators is None:
+            return None
+        if isinstance(self.operators, dict):
+            return dict(self.operators)
+        return dict.fromkeys(self.operators)
+
+    def namespace_for(self, app: str) -> str:
+        return self.namespace.replace("{app}", app)
+
+    @property
+    def automated_sync(self) -> bool:
+        return self.sync.automated if self.sync.automated is not None else not self.production
+
+
+AppBuilder = Callable[["MlApp"], None]
+
+
+class MlApp(cdk8s.Chart):
+    """One app in one environment: the objects of ``<out>/<environment>/<app>/``.
+
+    mlkube constructs keep their objects as plain dicts here and hand them to cdk8s in a single
+    call per chart (``to_json``), instead of one Python-to-Node call per object.
+    """
+
+    def __init__(self, scope: Construct, platform: Platform, environment: Environment, name: str) -> None:
+        super().__init__(scope, name, namespace=environment.namespace_for(name), disable_resource_name_hashes=True)
+        self.platform = platform
+        self.environment = environment
+        self.app_name = name
+        self.namespace_name = environment.namespace_for(name)
+        self.construct_path = f"{environment.name}/{name}"
+        self.manifests: list[Manifest] = []
+        self.problems: list[Problem] = []
+        self.warnings: list[str] = []
+        #: Connections the app's pods need (traffic.model.Connection), proved allowed at synth (traffic/check.py).
+        self.connections: list[Any] = []
+
+    def warn(self, where: str, message: str) -> None:
+        """A synth-time note that does not fail synth (for example a setting a backend ignores)."""
+        self.warnings.append(f"{where}: {message}")
+
+    def add_object(self, obj: dict[str, Any], where: str) -> dict[str, Any]:
+        """Register a finished object (a plain dict) under the construct path ``where``."""
+        self.manifests.append(Manifest(obj, where, self.environment.name, self.app_name))
+        return obj
+
+    def report(self, problems: Sequence[Problem]) -> None:
+        """Record user errors; synth reports all of them together and writes nothing."""
+        self.problems.extend(problems)
+
+    def to_json(self) -> list[Any]:
+        """All objects of this chart: mlkube's own, then any added with plain cdk8s constructs."""
+        return [m.obj for m in self.manifests] + list(super().to_json())
+
+
+class Platform(cdk8s.App):
+    """The root of a blueprint: environments × apps.
+
+    >>> platform = Platform(environments=[Environment(name="dev")])
+    >>> @platform.app("fraud-scoring")
+    ... def fraud_scoring(app: MlApp) -> None:
+    ...     InferenceService(app, "server", image="ghcr.io/acme/fraud:1.4.2")
+    >>> platform.synth()   # writes dist/dev/fraud-scoring/*.yaml
+    """
+
+    def __init__(self, environments: Sequence[Environment | dict[str, Any]] = (), *, out_dir: str | os.PathLike[str] = "dist",
+                 gitops: GitOps | dict[str, Any] | None = None, tenancy: Tenancy | dict[str, Any] | None = None) -> None:
+        super().__init__()
+        _report_user_errors_without_traceback()
+        self.out_dir = Path(os.environ.get(OUT_ENV) or out_dir)
+        self.problems: list[Problem] = []
+        #: The GitOps layer (namespace guard rails, Argo CD, CI workflows) is on when settings are given.
+        self.gitops: GitOps | None = None
+        if gitops is not None:
+            self.gitops, problems = parse_spec(GitOps, gitops, {}, "gitops")
+            self.problems += problems
+        #: What apps may do (core/tenancy.py): this, else the GitOps settings' tenancy, else the defaults.
+        self.tenancy: Tenancy | None = None
+        if tenancy is not None:
+            self.tenancy, problems = parse_spec(Tenancy, tenancy, {}, "tenancy")
+            self.problems += problems
+        #: Override keys ('<env>/<app>/<id>') a construct used; the rest are reported as typos.
+        self.used_overrides: set[str] = set()
+        self.environments: list[Environment] = []
+        for index, value in enumerate(environments or [Environment(name="dev")]):
+            spec, problems = parse_spec(Environment, value, {}, f"environments[{index}]")
+            self.problems += problems
+            if spec is not None:
+                self.environments.append(spec)
+        self.apps: list[MlApp] = []
+        #: The function that builds each app and the environments it was given (``mlkube chart`` rebuilds one app from it).
+        self.builders: dict[str, tuple[AppBuilder, Sequence[str] | None]] = {}
+        #: Images built for the platform (Image.build), filled as constructs resolve their images.
+        self.built_images = BuiltImages()
+        self._environment_scopes: dict[str, Construct] = {}
+
+    def app(self, name: str, build: AppBuilder | None = None, *, environments: Sequence[str] | None = None) -> Any:
+        """Define an app in every environment (or the named ones); usable as ``@platform.app("name")`` or directly."""
+
+        def register(function: AppBuilder) -> AppBuilder:
+            problem = app_name_problem(name)
+            if problem is not None:
+                # Checked as the YAML blueprint's 'app' is: the name becomes a folder and a namespace.
+                self.problems.append(Problem(f"platform.app({name!r})", "name", problem, "e.g. platform.app(\"fraud-scoring\")"))
+                return function
+            self.builders[name] = (function, environments)
+            for environment in self.environments:
+                if environments is None or environment.name in environments:
+                    self.apps.append(self._build_app(environment, name, function))
+            return function
+
+        return register(build) if build is not None else register
+
+    def load_blueprints(self, root: str | os.PathLike[str] = "apps") -> list[Any]:
+        """Define an app for every YAML blueprint ``<root>/**/mlkube.yaml``; their errors fail synth."""
+        from ..blueprint import load_blueprints
+
+        return load_blueprints(self, Path(root))
+
+    def _build_app(self, environment: Environment, name: str, build: AppBuilder) -> MlApp:
+        scope = self._environment_scopes.get(environment.name)
+        if scope is None:
+            scope = self._environment_scopes[environment.name] = Construct(self, environment.name)
+        app = MlApp(scope, self, environment, name)
+        build(app)
+        return app
+
+    def synthesize(self, out_dir: str | os.PathLike[str] | None = None) -> Any:
+        """Build, validate and write the output; raises MlkubeError with every problem found."""
+        from .synth import synthesize
+
+        return synthesize(self, Path(out_dir) if out_dir is not None else self.out_dir)
+
+    def synth(self) -> None:
+        """What ``cdk8s synth`` runs: synthesize, print problems and exit non-zero on any error."""
+        try:
+            result = self.synthesize()
+        except MlkubeError as error:
+            print(str(error), file=sys.stderr)
+            sys.exit(error.exit_code)
+        except OSError as error:  # a read-only or full file system
+            print(f"error: {os_error_text(error)}", file=sys.stderr)
+            sys.exit(EXIT_USER_ERROR)
+        self._write_cdk8s_outdir(result)
+        print(result.summary(), file=sys.stderr)
+
+    def _write_cdk8s_outdir(self, result: Any) -> None:
+        """Under the cdk8s CLI, also give it one ``<env>.k8s.yaml`` per environment in its own output folder.
+
+        That folder is a scratch copy (the CLI deletes it before every run); it keeps
+        ``cdk8s synth --stdout`` and cdk8s validation plugins working. dist/ is the config repo.
+        """
+        outdir = os.environ.get("CDK8S_OUTDIR")
+        if not outdir or Path(outdir).absolute() == self.out_dir.absolute():
+            return
+        Path(outdir).mkdir(parents=True, exist_ok=True)
+        by_environment: dict[str, list[bytes]] = {}
+        for relative, data in sorted(result.files.items()):
+            environment, _, rest = relative.partition("/")
+            if rest.count("/") == 1 and rest.endswith(".yaml"):
+                by_environment.setdefault(environment, []).append(data)
+        for environment, documents in by_environment.items():
+            (Path(outdir) / f"{environment}.k8s.yaml").write_bytes(b"---\n".join(documents))

@@ -1,0 +1,220 @@
+"""The synth pipeline: collect objects, transform, validate everything, render, write atomically.
+
+Each stage is a list of steps so that capabilities (images, pinning, policy, GitOps objects) plug
+in at one visible place, in a fixed order. Nothing is written unless every check passed.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import cdk8s
+
+from ..errors import MlkubeError, Problem
+from ..kube.manifest import Manifest
+from ..output.guard import writes_output
+from ..kube.render import file_name, to_yaml
+from ..validation import SchemaCatalog, ValidationSettings, check_cross_object
+
+if TYPE_CHECKING:
+    from .platform import MlApp, Platform
+
+__all__ = ["SynthContext", "SynthResult", "SchemaMemo", "checked_context", "synthesize", "TRANSFORMS", "CHECKS", "OUTPUTS"]
+
+
+@dataclass
+class SynthContext:
+    """What the steps of one synth share."""
+
+    platform: Platform
+    out_dir: Path
+    manifests: list[Manifest] = field(default_factory=list)
+    #: Files beside the manifests (Dockerfiles, lock, workflows), relative to the output folder.
+    files: dict[str, bytes] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+Step = Callable[[SynthContext], None]
+
+#: Steps that change or add objects after the constructs built them (before validation).
+TRANSFORMS: list[Step] = []
+#: Checks beyond the schemas and cross-object rules (policy); they append to ``ctx.problems``.
+CHECKS: list[Step] = []
+#: Steps that add files beside the manifests.
+OUTPUTS: list[Step] = []
+
+# Built images (Dockerfiles, images.json) and digest pinning (the lock, kept across synths).
+
+
+@dataclass
+class SynthResult:
+    out_dir: Path
+    files: dict[str, bytes]
+    manifests: list[Manifest]
+    warnings: list[str]
+    seconds: float
+
+    def summary(self) -> str:
+        environments = sorted({m.environment for m in self.manifests})
+        apps = {(m.environment, m.app) for m in self.manifests}
+        lines = [f"mlkube: {len(self.manifests)} objects, {len(apps)} apps in {len(environments)} "
+                 f"environment{'s' if len(environments) != 1 else ''} ({', '.join(environments)}) "
+                 f"written to {self.out_dir}/ in {self.seconds:.2f}s"]
+        lines += [f"warning: {text}" for text in self.warnings]
+        return "\n".join(lines)
+
+
+def _foreign_objects(platform: Platform) -> dict[int, list[dict[str, Any]]]:
+    """Objects added with plain cdk8s constructs, per chart: one Node call for the whole tree."""
+    from .platform import MlApp
+
+    charts: dict[int, MlApp] = {}
+    for node in platform.node.find_all():
+        if isinstance(node, cdk8s.ApiObject):
+            chart = cdk8s.Chart.of(node)
+            if isinstance(chart, MlApp):
+                charts[id(chart)] = chart
+    return {key: list(cdk8s.Chart.to_json(chart)) for key, chart in charts.items()}
+
+
+def collect(ctx: SynthContext) -> None:
+    platform = ctx.platform
+    ctx.problems += platform.problems
+    foreign = _foreign_objects(platform)
+    for app in platform.apps:
+        ctx.problems += app.problems
+        ctx.warnings += app.warnings
+        ctx.manifests += app.manifests
+        for obj in foreign.get(id(app), []):
+            ctx.manifests.append(Manifest(obj, f"{app.construct_path}/{obj.get('kind')}/{(obj.get('metadata') or {}).get('name')}",
+                                          app.environment.name, app.app_name))
+
+
+class SchemaMemo:
+    """Schema issues already found, by Kubernetes version and object: a caller that synthesizes the same
+    platform many times with few changes (mlkube chart's probes) validates each distinct object once.
+    Schema validation depends only on the object and the version's catalog (the settings below)."""
+
+    def __init__(self) -> None:
+        self.catalogs: dict[str, SchemaCatalog] = {}
+        self._issues: dict[tuple[str, str], list[Any]] = {}
+
+    def issues(self, version: str, catalog: SchemaCatalog, obj: dict[str, Any]) -> list[Any]:
+        key = (version, json.dumps(obj, sort_keys=True, default=str))
+        if key not in self._issues:
+            self._issues[key] = list(catalog.validate(obj))
+        return self._issues[key]
+
+
+def validate(ctx: SynthContext, memo: SchemaMemo | None = None) -> None:
+    """Schema-validate every object, then run cross-object checks per environment."""
+    catalogs: dict[str, SchemaCatalog] = memo.catalogs if memo is not None else {}
+    versions = {env.name: env.kubernetes_version for env in ctx.platform.environments}
+    by_environment: dict[str, list[Manifest]] = defaultdict(list)
+    for manifest in ctx.manifests:
+        by_environment[manifest.environment].append(manifest)
+    for environment, manifests in by_environment.items():
+        version = versions.get(environment, "")
+        try:
+            catalog = catalogs.get(version) or catalogs.setdefault(version, SchemaCatalog(ValidationSettings(kubernetes_version=version, strict_unknown_kinds=True)))
+        except MlkubeError as error:
+            ctx.problems += [Problem(f"environment {environment}", "kubernetes_version", p.message, p.hint) for p in error.problems]
+            continue
+        for manifest in manifests:
+            for issue in (memo.issues(version, catalog, manifest.obj) if memo is not None else catalog.validate(manifest.obj)):
+                ctx.problems.append(Problem(manifest.where, issue.field, f"{manifest.describe()}: {issue.message}"))
+        ctx.problems += check_cross_object(manifests)
+    for check in CHECKS:
+        check(ctx)
+
+
+def render(ctx: SynthContext) -> None:
+    seen: dict[str, Manifest] = {}
+    for manifest in ctx.manifests:
+        relative = f"{manifest.environment}/{manifest.app}/{file_name(manifest.obj)}"
+        if relative in seen:
+            ctx.problems.append(Problem(manifest.where, "metadata.name", f"{manifest.describe()} would overwrite the file "
+                                        f"of the object at {seen[relative].where}", "give the objects distinct names"))
+            continue
+        seen[relative] = manifest
+        ctx.files[relative] = to_yaml(manifest.obj).encode()
+
+
+def checked_context(platform: Platform, out_dir: Path, memo: SchemaMemo | None = None) -> SynthContext:
+    """The stages before rendering: collect the objects, transform them, validate them (problems in ``ctx.problems``);
+    ``memo``: schema results kept across calls (see SchemaMemo)."""
+    ctx = SynthContext(platform, out_dir)
+    collect(ctx)
+    if not ctx.problems:
+        for step in TRANSFORMS:
+            step(ctx)
+    if not ctx.problems:
+        validate(ctx, memo)
+    return ctx
+
+
+@writes_output("out_dir", replaces=True)  # the lock is read, and the tree replaced, under one output lock
+def synthesize(platform: Platform, out_dir: Path) -> SynthResult:
+    from ..output import replace_tree
+
+    started = time.perf_counter()
+    ctx = checked_context(platform, out_dir)
+    if not ctx.problems:
+        render(ctx)
+    if not ctx.problems:
+        for step in OUTPUTS:
+            step(ctx)
+    if ctx.problems:
+        raise MlkubeError(ctx.problems, title="synth failed; nothing was written")
+    replace_tree(out_dir, ctx.files)
+    return SynthResult(out_dir, ctx.files, ctx.manifests, ctx.warnings, time.perf_counter() - started)
+
+
+def _register_steps() -> None:
+    """Every capability's steps, in the order they run (imported here: they use the lists above)."""
+    from ..gitops import steps as gitops
+    from ..gitops.tenancy_checks import check_tenancy
+    from ..validation.apiserver import check_apiserver_rules
+    from ..images.manifest import write_image_files
+    from ..pinning.models import apply_model_lock, require_pinned_models
+    from ..pinning.synth_steps import apply_lock, require_pinned_images, write_lock
+    from ..policy.credentials import check_output_files
+    from ..policy.synth_step import check_policy_step
+    from ..policy.capability_namespaces import lower_enforce_for_capabilities
+    from ..chart.argocd import use_chart_sources
+    from ..kueue.capacity import add_kueue_objects, check_kueue_capacity
+    from ..kueue.local_queues import add_local_queues
+    from ..traffic.check import check_connectivity_step
+    from ..traffic.senders import add_cross_namespace_senders
+    from ..validation.volume_sharing import volume_sharing_step
+    from .checkpoint_volume import new_volume_snapshots
+
+    # Platform objects first, so the lock, sync waves and Argo CD's kind list see every object.
+    # LocalQueues for the queues jobs name come after the namespace objects, so a 'default' LocalQueue is not emitted twice.
+    TRANSFORMS.extend([add_cross_namespace_senders, gitops.add_platform_objects, add_local_queues,
+                       lower_enforce_for_capabilities, add_kueue_objects, apply_lock, apply_model_lock, gitops.add_sync_waves,
+                       gitops.add_argocd_objects, use_chart_sources])  # use_chart_sources: GitOps(source='chart') deploys the locked chart
+    CHECKS.extend([
+        volume_sharing_step,           # single-writer volumes are not written by several pods at once
+        new_volume_snapshots,          # a snapshot never copies a volume created in the same change
+        require_pinned_images,         # production (and opted-in) environments run only pinned images
+        require_pinned_models,         # ... and serve only models pinned to one content
+        check_policy_step,             # security policy: unwaived errors fail synth, warnings are printed
+        check_connectivity_step,       # every declared connection is allowed by the NetworkPolicies, both ways
+        check_kueue_capacity,          # every queued job fits a flavor of its ClusterQueue
+        gitops.check_overrides_used,   # an override naming no construct is a typo
+        check_tenancy,                 # apps stay in their namespace, declared kinds, secret keys and priority classes
+        check_apiserver_rules,         # keys, env names, sub-paths, int ranges, names the API server would refuse
+    ])
+    OUTPUTS.extend([write_image_files, write_lock, gitops.write_workflows])  # write_lock: the lock survives every synth
+    OUTPUTS.append(check_output_files)  # last: settings that reached files beside the manifests carry no credential
+
+
+_register_steps()
