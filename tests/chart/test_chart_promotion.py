@@ -185,3 +185,19 @@ def test_check_pinned_reads_the_chart_of_each_application_set_element(tmp_path: 
     appset.write_text(appset.read_text().replace("chartDigest: sha256:" + "b" * 64, "chartDigest: 0.1.0-prod.c1"))
     result = run_mlkube("check", "--pinned", "--dist", str(dist), "--env", "prod")
     assert result.returncode == 1 and "is referenced by tag or version '0.1.0-prod.c1', not by digest" in result.stderr
+
+
+def test_a_new_chart_platform_synthesizes_before_its_gated_environment_was_ever_promoted(tmp_path: Path) -> None:
+    """The first synth of a source='chart' platform: prod cannot have charts before `mlkube promote`, which needs a tree."""
+    lock = promoted_lock()
+    lock.promotions.clear()
+    lock.sources.clear()
+    del lock.charts["prod"]
+    dist = tmp_path / "dist"
+    dist.mkdir()
+    (dist / "images.lock.json").write_bytes(lock.to_bytes())
+    result = platform().synthesize(dist)
+    assert any("prod was never promoted, so it has no charts yet" in warning for warning in result.warnings)
+    sources = {m.obj["metadata"]["name"]: m.obj["spec"]["source"] for m in result.manifests if m.kind == "Application"}
+    assert sources["staging-scoring"]["repoURL"] == "oci://ghcr.io/acme/charts/scoring"
+    assert sources["prod-scoring"]["repoURL"] == REPO  # its folder, until promoted

@@ -89,6 +89,7 @@ def record_charts(dist: Path, entries: list[tuple[str, str, ChartLockEntry]]) ->
     from ..output import output_lock, recover, replace_files
     from ..pinning.chart_pins import entry_for_environment, gated_refusals
 
+    dist.mkdir(parents=True, exist_ok=True)  # the first charts of a platform are pushed before its first synth
     with output_lock(dist, create=False):
         recover(dist)
         lock = load_lock(dist)
