@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -120,3 +121,73 @@ def test_a_promoted_gated_environment_gets_its_chart_bound_to_the_promotion(regi
                         "--push", f"{registry.address}/gated", "--plain-http", cwd=REPO_ROOT, env={"MLKUBE_HELM": str(HELM)})
     assert result.returncode == 0, result.stderr
     assert load_lock(dist).charts["prod"]["fraud-scoring"].promotion == promotion
+
+
+CHART_APP = """\
+from mlkube import Environment, InferenceService, Platform
+from mlkube.core.gitops_settings import GitOps, WorkloadOverride
+
+platform = Platform([Environment(name="staging", namespace="ml"),
+                     Environment(name="prod", namespace="ml", production=True, overrides={"scoring/server": WorkloadOverride(replicas=6)})],
+                    gitops=GitOps(repo_url="https://example.com/acme/config.git", source="chart"))
+platform.app("scoring", lambda app: InferenceService(app, "server", image="ghcr.io/acme/server:1.0", replicas=2))
+platform.synth()
+"""
+
+
+def test_promotion_of_a_chart_platform_end_to_end(registry: Registry, tmp_path: Path) -> None:
+    """The commands of the release and promotion workflows, in order, on a source='chart' platform and a real registry:
+    prod's chart renders prod's objects with the images staging locked, and check --pinned holds at every step."""
+    import yaml
+
+    from mlkube.pinning.lock import Lock, LockEntry, load_lock
+
+    root = tmp_path / "config"
+    root.mkdir()
+    (root / "app.py").write_text(CHART_APP)
+    (root / "cdk8s.yaml").write_text("language: python\napp: python app.py\n")
+    env = {"MLKUBE_HELM": str(HELM), "MLKUBE_INSECURE_REGISTRIES": registry.address}
+    charts = f"{registry.address}/charts"
+
+    def mlkube(*args: str, **extra: str) -> str:
+        result = run_mlkube(*args, cwd=root, env={**env, **extra})
+        assert result.returncode == 0, f"mlkube {' '.join(args)}:\n{result.stdout}\n{result.stderr}"
+        return result.stdout + result.stderr
+
+    def pinned_staging(digit: str) -> None:  # what CI's `mlkube pin` records for staging
+        lock = load_lock(root / "dist") if (root / "dist" / "images.lock.json").exists() else Lock()
+        lock.environments["staging"] = {"ghcr.io/acme/server": LockEntry("ghcr.io/acme/server", "1.0", "sha256:" + digit * 64)}
+        (root / "dist").mkdir(exist_ok=True)
+        (root / "dist" / "images.lock.json").write_bytes(lock.to_bytes())
+
+    def rendered_prod() -> dict:
+        result = subprocess.run([str(HELM), "template", "scoring", str(tmp_path / "out" / "prod" / "scoring")], capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr
+        return next(doc for doc in yaml.safe_load_all(result.stdout) if doc and doc["kind"] == "Deployment")
+
+    # Release: staging pinned, its charts pushed; the first synth (prod never promoted: its folder, with a warning).
+    pinned_staging("1")
+    mlkube("chart", "--all", "--entry", "--out", str(tmp_path / "out"), "--push", charts)
+    assert "prod was never promoted, so it has no charts yet" in mlkube("synth", MLKUBE_ALLOW_UNPINNED="1")  # as a bootstrap does
+    # Promotion: promote, push prod's charts (bound to the promotion), synth, check.
+    mlkube("promote", "staging", "prod", "--revision", "r1")
+    mlkube("chart", "--all", "--env", "prod", "--out", str(tmp_path / "out"), "--push", charts)
+    mlkube("synth")
+    assert mlkube("check", "--pinned") == "2 image references and 2 chart references pinned by digest\n"
+    deployment = rendered_prod()
+    assert deployment["spec"]["replicas"] == 6  # prod's own objects, not staging's chart
+    assert deployment["spec"]["template"]["spec"]["containers"][0]["image"] == "ghcr.io/acme/server@sha256:" + "1" * 64
+    first = load_lock(root / "dist").charts["prod"]["scoring"]
+
+    # A new staging build, released, then promoted: the old prod chart pin is dropped, a new one pushed.
+    pinned_staging("2")
+    mlkube("chart", "--all", "--entry", "--out", str(tmp_path / "out"), "--push", charts)
+    mlkube("synth")
+    assert "1 chart pin of prod rendered the previous images and was dropped (scoring)" in mlkube("promote", "staging", "prod", "--revision", "r2")
+    assert run_mlkube("synth", cwd=root, env=env).returncode == 2  # no stale chart is deployed
+    mlkube("chart", "--all", "--env", "prod", "--out", str(tmp_path / "out"), "--push", charts)
+    mlkube("synth")
+    assert mlkube("check", "--pinned").endswith("pinned by digest\n")
+    second = load_lock(root / "dist").charts["prod"]["scoring"]
+    assert second.digest != first.digest and second.promotion != first.promotion
+    assert rendered_prod()["spec"]["template"]["spec"]["containers"][0]["image"] == "ghcr.io/acme/server@sha256:" + "2" * 64
