@@ -229,6 +229,11 @@ def test_export_is_deterministic(platform: Any, charts: dict[Any, Any]) -> None:
     (["sentiment", "--env", "prod"], "the app 'sentiment' does not run in environment 'prod'"),
     (["sentiment", "--env", "qa"], "the platform has no environment 'qa'"),
     (["sentiment", "--version", "v1"], "chart version 'v1' is not SemVer 2"),
+    ([], "name the apps to export, or pass --all"),
+    (["sentiment", "--all"], "pass app names or --all, not both"),
+    (["--all", "--version", "1.0.0"], "--version names the version of one chart"),
+    (["sentiment", "--entry"], "--entry selects the environments of --all"),
+    (["sentiment", "llm-chat", "--env", "dev", "--env", "prod"], "the app 'sentiment' does not run in environment 'prod'"),
 ])
 def test_bad_input_exits_2_without_traceback_and_writes_nothing(tmp_path: Path, args: list[str], message: str) -> None:
     result = run_mlkube("chart", *args, "--out", str(tmp_path / "chart"), cwd=REPO_ROOT)
