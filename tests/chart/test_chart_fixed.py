@@ -107,3 +107,18 @@ def test_a_pinned_hugging_face_model_is_fixed_because_the_downloader_reads_anoth
     chart = exported(tmp_path, Environment(name="dev", namespace="ml", network=EGRESS), model=f"hf://acme/chat@{COMMIT}")
     refused = helm("template", "scoring", str(chart), "--set", "workloads.server.model.uri=hf://acme/chat")
     assert refused.returncode != 0 and f"at '/workloads/server/model/uri': value must be 'hf://acme/chat@{COMMIT}'" in refused.stderr
+
+
+@pytest.mark.parametrize(("value", "kind"), [
+    ("ghp_" + "A1b2" * 9, "a GitHub token"),
+    ("postgres://scorer:s3cr3t@db.internal:5432/features", "a URI with a password"),
+])
+def test_a_credential_set_as_a_value_is_refused_like_synth_refuses_it(tmp_path: Path, value: str, kind: str) -> None:
+    """Failing before: `--set ...env.X=<token>` rendered a credential into the Deployment, which synth's policy refuses."""
+    from mlkube.credential_patterns import find_credentials
+
+    assert [credential.kind for credential in find_credentials(value)] == [kind]
+    chart = exported(tmp_path, Environment(name="dev", namespace="ml"), env={"LOG_LEVEL": "info"})
+    refused = helm("template", "scoring", str(chart), "--set", f"workloads.server.env.LOG_LEVEL={value}")
+    assert refused.returncode != 0 and "at '/workloads/server/env/LOG_LEVEL'" in refused.stderr
+    assert helm("template", "scoring", str(chart), "--set", "workloads.server.env.LOG_LEVEL=debug").returncode == 0

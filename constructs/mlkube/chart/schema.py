@@ -64,13 +64,23 @@ def _quantity_schema(schema: dict[str, Any]) -> dict[str, Any]:
     return {**described, "anyOf": [{"type": "number", "minimum": 0}, {"type": "string", "pattern": QUANTITY_PATTERN}]}
 
 
+def _no_credential(schema: dict[str, Any]) -> dict[str, Any]:
+    """A string value that holds a credential of a known format is refused, as synth's policy refuses it in the objects
+    (credential_patterns: gitleaks' formats, a URI with a password): a chart value must reference a Secret instead."""
+    from ..credential_patterns import credential_patterns
+
+    return {**schema, "not": {"anyOf": [{"type": "string", "pattern": pattern} for pattern in credential_patterns()]}}
+
+
 def _narrow(schema: dict[str, Any], value: Any, tree: Any, defs: dict[str, Any], image: dict[str, Any] | None) -> dict[str, Any]:
     if tree is _QUANTITY:
         return _quantity_schema(schema)
     if isinstance(tree, _Own):
-        return tree.schema
+        return _no_credential(tree.schema)
     if tree is _PARAMETER:
-        return image if image is not None else schema
+        if image is not None:
+            return image
+        return _no_credential(schema) if isinstance(value, str) else schema
     described = {"description": schema["description"]} if "description" in schema else {}
     if tree is None and isinstance(value, dict) and value:
         tree = {}  # a fixed mapping: each field const, so Helm names the field that changed
