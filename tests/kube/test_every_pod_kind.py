@@ -16,7 +16,7 @@ import yaml
 from helpers import REPO_ROOT, run_mlkube
 
 from mlkube.kube.pods import POD_SOURCES
-from mlkube.manifest import Manifest
+from mlkube.kube.manifest import Manifest
 from mlkube.policy.engine import check_policy
 from mlkube.validation.cross_object import check_cross_object
 
