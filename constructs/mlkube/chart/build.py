@@ -119,7 +119,9 @@ class EnvironmentBuilder:
         # The app's own objects do not depend on where Argo CD takes them from; a chart is exported before it is locked.
         gitops = self.platform.gitops.model_copy(update={"source": "manifests"}) if self.platform.gitops is not None else None
         chosen = _environment(self.platform, self.environment)
-        single = Platform(environments=[chosen], gitops=gitops, out_dir=self.out_dir)
+        # The platform's own settings, so each build checks what synth checks (tenancy, its CRD schema folders).
+        single = Platform(environments=[chosen], gitops=gitops, out_dir=self.out_dir, tenancy=self.platform.tenancy,
+                          crd_schemas=self.platform.crd_schemas)
         token = SPEC_PATCHES.set(by_path or {})
         try:
             # Every app of the environment: an app's folder can hold objects another app's connections put there

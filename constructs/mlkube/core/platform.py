@@ -143,6 +143,8 @@ class MlApp(cdk8s.Chart):
         self.warnings: list[str] = []
         #: Connections the app's pods need (traffic.model.Connection), proved allowed at synth (traffic/check.py).
         self.connections: list[Any] = []
+        #: Emitted objects with escape-hatch JSON patches still to apply (escape_hatch.py), in the order they were patched.
+        self.patched_objects: list[Any] = []
 
     def warn(self, where: str, message: str) -> None:
         """A synth-time note that does not fail synth (for example a setting a backend ignores)."""
@@ -173,11 +175,18 @@ class Platform(cdk8s.App):
     """
 
     def __init__(self, environments: Sequence[Environment | dict[str, Any]] = (), *, out_dir: str | os.PathLike[str] = "dist",
-                 gitops: GitOps | dict[str, Any] | None = None, tenancy: Tenancy | dict[str, Any] | None = None) -> None:
+                 gitops: GitOps | dict[str, Any] | None = None, tenancy: Tenancy | dict[str, Any] | None = None,
+                 crd_schemas: Sequence[str | os.PathLike[str]] = ()) -> None:
         super().__init__()
         _report_user_errors_without_traceback()
         self.out_dir = Path(os.environ.get(OUT_ENV) or out_dir)
         self.problems: list[Problem] = []
+        #: Folders of CRD JSON schemas ({group}/{kind}_{version}.json, what `mlkube schemas import` writes) that
+        #: validate custom resources mlkube does not carry a schema for (a `cdk8s import` class, a raw ApiObject).
+        self.crd_schemas: tuple[Path, ...] = tuple(Path(folder) for folder in ([crd_schemas] if isinstance(crd_schemas, (str, os.PathLike)) else crd_schemas))
+        self.problems += [Problem("Platform(crd_schemas=...)", "", f"CRD schema folder '{folder}' does not exist",
+                                  "give folders in the {group}/{kind}_{version}.json layout: `mlkube schemas import CRD.yaml --out DIR` "
+                                  "writes one") for folder in self.crd_schemas if not folder.is_dir()]
         #: The GitOps layer (namespace guard rails, Argo CD, CI workflows) is on when settings are given.
         self.gitops: GitOps | None = None
         if gitops is not None:

@@ -14,13 +14,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import cdk8s
-
 from ..errors import MlkubeError, Problem
 from ..kube.manifest import Manifest
 from ..output.guard import writes_output
 from ..kube.render import file_name, to_yaml
 from ..validation import SchemaCatalog, ValidationSettings, check_cross_object
+from .cdk8s_tree import read_cdk8s_tree
+from .escape_hatch import apply_json_patches
 
 if TYPE_CHECKING:
     from .platform import MlApp, Platform
@@ -42,6 +42,10 @@ class SynthContext:
 
 
 Step = Callable[[SynthContext], None]
+
+#: What synth says about a custom resource with no schema (a `cdk8s import` class, a raw ApiObject).
+MISSING_SCHEMA_HINT = ("give the platform its CRD's JSON schemas: Platform(crd_schemas=['DIR']), a folder that "
+                       "`mlkube schemas import CRD.yaml --out DIR` writes ({group}/{kind}_{version}.json)")
 
 #: Steps that change or add objects after the constructs built them (before validation).
 TRANSFORMS: list[Step] = []
@@ -71,36 +75,25 @@ class SynthResult:
         return "\n".join(lines)
 
 
-def _foreign_objects(platform: Platform) -> dict[int, list[dict[str, Any]]]:
-    """Objects added with plain cdk8s constructs, per chart: one Node call for the whole tree."""
-    from .platform import MlApp
-
-    charts: dict[int, MlApp] = {}
-    for node in platform.node.find_all():
-        if isinstance(node, cdk8s.ApiObject):
-            chart = cdk8s.Chart.of(node)
-            if isinstance(chart, MlApp):
-                charts[id(chart)] = chart
-    return {key: list(cdk8s.Chart.to_json(chart)) for key, chart in charts.items()}
-
-
 def collect(ctx: SynthContext) -> None:
+    """mlkube's objects (with their escape-hatch patches applied), then those of plain cdk8s charts, per app."""
     platform = ctx.platform
     ctx.problems += platform.problems
-    foreign = _foreign_objects(platform)
+    tree = read_cdk8s_tree(platform)
+    ctx.problems += tree.problems
     for app in platform.apps:
         ctx.problems += app.problems
+        ctx.problems += apply_json_patches(app)
         ctx.warnings += app.warnings
         ctx.manifests += app.manifests
-        for obj in foreign.get(id(app), []):
-            ctx.manifests.append(Manifest(obj, f"{app.construct_path}/{obj.get('kind')}/{(obj.get('metadata') or {}).get('name')}",
-                                          app.environment.name, app.app_name))
+        ctx.manifests += tree.objects.get(id(app), [])
 
 
 class SchemaMemo:
     """Schema issues already found, by Kubernetes version and object: a caller that synthesizes the same
     platform many times with few changes (mlkube chart's probes) validates each distinct object once.
-    Schema validation depends only on the object and the version's catalog (the settings below)."""
+    Schema validation depends only on the object and the version's catalog (the settings below, with the platform's
+    CRD schema folders): one memo serves builds of one platform."""
 
     def __init__(self) -> None:
         self.catalogs: dict[str, SchemaCatalog] = {}
@@ -123,7 +116,9 @@ def validate(ctx: SynthContext, memo: SchemaMemo | None = None) -> None:
     for environment, manifests in by_environment.items():
         version = versions.get(environment, "")
         try:
-            catalog = catalogs.get(version) or catalogs.setdefault(version, SchemaCatalog(ValidationSettings(kubernetes_version=version, strict_unknown_kinds=True)))
+            catalog = catalogs.get(version) or catalogs.setdefault(version, SchemaCatalog(ValidationSettings(
+                kubernetes_version=version, crd_schema_dirs=ctx.platform.crd_schemas, strict_unknown_kinds=True,
+                missing_schema_hint=MISSING_SCHEMA_HINT)))
         except MlkubeError as error:
             ctx.problems += [Problem(f"environment {environment}", "kubernetes_version", p.message, p.hint) for p in error.problems]
             continue
