@@ -140,7 +140,7 @@ def test_check_pinned_passes_when_every_application_deploys_its_locked_chart(tmp
     dist = synthesized(tmp_path, promoted_lock())
     result = run_mlkube("check", "--pinned", "--dist", str(dist), "--env", "prod")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout == "1 image references and 1 chart references pinned by digest in prod\n"
+    assert result.stdout == "1 image references pinned by digest, 1 chart references at their locked digest in prod\n"
 
 
 @pytest.mark.parametrize(("edit", "message"), [

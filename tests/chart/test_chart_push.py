@@ -173,7 +173,7 @@ def test_promotion_of_a_chart_platform_end_to_end(registry: Registry, tmp_path: 
     mlkube("promote", "staging", "prod", "--revision", "r1")
     mlkube("chart", "--all", "--env", "prod", "--out", str(tmp_path / "out"), "--push", charts)
     mlkube("synth")
-    assert mlkube("check", "--pinned") == "2 image references and 2 chart references pinned by digest\n"
+    assert mlkube("check", "--pinned") == "2 image references pinned by digest, 2 chart references at their locked digest\n"
     deployment = rendered_prod()
     assert deployment["spec"]["replicas"] == 6  # prod's own objects, not staging's chart
     assert deployment["spec"]["template"]["spec"]["containers"][0]["image"] == "ghcr.io/acme/server@sha256:" + "1" * 64
@@ -187,7 +187,7 @@ def test_promotion_of_a_chart_platform_end_to_end(registry: Registry, tmp_path: 
     assert run_mlkube("synth", cwd=root, env=env).returncode == 2  # no stale chart is deployed
     mlkube("chart", "--all", "--env", "prod", "--out", str(tmp_path / "out"), "--push", charts)
     mlkube("synth")
-    assert mlkube("check", "--pinned").endswith("pinned by digest\n")
+    assert mlkube("check", "--pinned").endswith("chart references at their locked digest\n")
     second = load_lock(root / "dist").charts["prod"]["scoring"]
     assert second.digest != first.digest and second.promotion != first.promotion
     assert rendered_prod()["spec"]["template"]["spec"]["containers"][0]["image"] == "ghcr.io/acme/server@sha256:" + "2" * 64

@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field
 
-from .spec import Spec
+from .spec import Spec, field_key
 
 __all__ = ["Runtime", "RuntimeSpec", "RuntimePreset", "PRESETS", "apply_runtime_defaults"]
 
@@ -140,13 +140,19 @@ def apply_runtime_defaults(data: Any) -> Any:
     preset = PRESETS.get(server) if isinstance(server, str) else None
     if preset is None:
         return data  # the field's own validation reports the unknown server
+    from .inference_service import InferenceServiceSpec, ProbesSpec
+
+    # Raw input names a field by its Python name or its camelCase alias (a YAML blueprint): fill the key given, else the alias.
     filled = dict(data)
-    filled.setdefault("port", preset.port)
+    filled.setdefault(field_key(InferenceServiceSpec, filled, "port"), preset.port)
     if preset.metrics_port is not None:
-        filled.setdefault("metrics_port", preset.metrics_port)
+        filled.setdefault(field_key(InferenceServiceSpec, filled, "metrics_port"), preset.metrics_port)
     probes = filled.get("probes")
     if isinstance(probes, Spec):
         probes = probes.model_dump(exclude_unset=True)
     if probes is None or isinstance(probes, dict):
-        filled["probes"] = {"readiness_path": preset.readiness_path, "liveness_path": preset.liveness_path, **(probes or {})}
+        probes = dict(probes or {})
+        probes.setdefault(field_key(ProbesSpec, probes, "readiness_path"), preset.readiness_path)
+        probes.setdefault(field_key(ProbesSpec, probes, "liveness_path"), preset.liveness_path)
+        filled["probes"] = probes
     return filled

@@ -190,6 +190,7 @@ def _register_steps() -> None:
     from ..traffic.senders import add_cross_namespace_senders
     from ..validation.volume_sharing import volume_sharing_step
     from .checkpoint_volume import new_volume_snapshots
+    from ..pinning.served_snapshots import served_snapshots
 
     # Platform objects first, so the lock, sync waves and Argo CD's kind list see every object.
     # LocalQueues for the queues jobs name come after the namespace objects, so a 'default' LocalQueue is not emitted twice.
@@ -201,6 +202,7 @@ def _register_steps() -> None:
         new_volume_snapshots,          # a snapshot never copies a volume created in the same change
         require_pinned_images,         # production (and opted-in) environments run only pinned images
         require_pinned_models,         # ... and serve only models pinned to one content
+        served_snapshots,              # ... pvc:// models from snapshot versions that already exist
         check_policy_step,             # security policy: unwaived errors fail synth, warnings are printed
         check_connectivity_step,       # every declared connection is allowed by the NetworkPolicies, both ways
         check_kueue_capacity,          # every queued job fits a flavor of its ClusterQueue
