@@ -76,15 +76,18 @@ def test_a_sidecar_pinned_by_digest_is_fixed_and_listed_in_the_readme(tmp_path: 
 
 
 def test_a_production_chart_refuses_a_mutable_model_override(tmp_path: Path) -> None:
-    """Failing before: the model URI took any string, so `--set ...model.uri=hf://org/name` put a moving model into prod."""
-    chart = exported(tmp_path, Environment(name="prod", namespace="ml", production=True, network=EGRESS), model="s3://acme-models/fraud/v3")
-    refused = helm("template", "scoring", str(chart), "--set", "workloads.server.model.uri=hf://acme/fraud")
-    assert refused.returncode != 0
-    assert "at '/workloads/server/model/uri'" in refused.stderr and "does not match pattern" in refused.stderr
-    accepted = helm("template", "scoring", str(chart), "--set", "workloads.server.model.uri=s3://acme-models/fraud/v4")
+    """Failing before: the model URI took any string, so `--set ...model.uri=hf://org/name` put a moving model into prod.
+    (https:// has no immutable form: synth only warns, so the URI is a parameter in prod.)"""
+    chart = exported(tmp_path, Environment(name="prod", namespace="ml", production=True, network=EGRESS),
+                     model="https://models.acme.example/fraud/v3")
+    for mutable in ("hf://acme/fraud", "s3://acme-models/fraud/v4"):
+        refused = helm("template", "scoring", str(chart), "--set", f"workloads.server.model.uri={mutable}")
+        assert refused.returncode != 0
+        assert "at '/workloads/server/model/uri'" in refused.stderr and "does not match pattern" in refused.stderr
+    accepted = helm("template", "scoring", str(chart), "--set", "workloads.server.model.uri=https://models.acme.example/fraud/v4")
     assert accepted.returncode == 0, accepted.stderr
-    assert downloader_argument(accepted.stdout) == "s3://acme-models/fraud/v4"
-    assert "Must keep the scheme s3://" in (chart / "README.md").read_text()
+    assert downloader_argument(accepted.stdout) == "https://models.acme.example/fraud/v4"
+    assert "Must keep the scheme https://" in (chart / "README.md").read_text()
 
 
 def test_a_pinned_model_stays_pinned(tmp_path: Path) -> None:

@@ -7,9 +7,9 @@
 - A model URI parameter was probed with values of the default's own scheme (``<default>-probe``), so the
   chart is proven only for that scheme: another scheme changes more than the string (a pvc:// model mounts a
   claim and has no downloader; hf:// reads a token). The schema keeps the scheme, and keeps a pinned model
-  pinned: an immutable default (a Hugging Face commit, an OCI digest; model.ModelReference.immutable), or an
-  environment that requires pinned models (production, require_pinned_images: pinning/models.py), allows only
-  the immutable form of hf:// and oci://, exactly as synth would.
+  pinned: an immutable default (a Hugging Face commit, an OCI digest, an S3/GCS version manifest;
+  core/model.ModelReference.immutable), or an environment that requires pinned models (production,
+  require_pinned_images: pinning/models.py), allows only the immutable form of a pinnable scheme, as synth would.
 - A model read from a volume (pvc://) is not a candidate at all: its claim decides the pod's volumes.
 """
 
@@ -26,8 +26,10 @@ from .parameters import Parameter
 
 __all__ = ["fixed_images", "refuse_unpinned_fixed_images", "model_value_schema", "model_rule"]
 
-#: The immutable forms of the pinnable schemes (model.py: _HF_URI with a 40-hex commit, _OCI_DIGEST), as RE2 patterns.
-IMMUTABLE_MODEL = {"hf": r"^hf://[^/:@\s]+/[^/:@\s]+[:@][0-9a-f]{40}$", "oci": r"^oci://[^@\s]+@sha256:[0-9a-f]{64}$"}
+#: The immutable forms of the pinnable schemes (core/model.py: _HF_URI with a 40-hex commit, _OCI_DIGEST, and an S3/GCS
+#: object set under its version manifest), as RE2 patterns. A manifest's digest is checked by synth, not by this shape.
+IMMUTABLE_MODEL = {"hf": r"^hf://[^/:@\s]+/[^/:@\s]+[:@][0-9a-f]{40}$", "oci": r"^oci://[^@\s]+@sha256:[0-9a-f]{64}$",
+                   **{scheme: rf"^{scheme}://[^?\s]+\?versionManifest=sha256:[0-9a-f]{{64}}(&[^&=\s]+=[^&\s]+)+$" for scheme in ("s3", "gs")}}
 
 
 def _field(path: tuple[str | int, ...]) -> str:
@@ -78,4 +80,6 @@ def model_rule(parameter: Parameter, pinned_models: bool) -> str:
         return " Must stay pinned: hf://org/name@<40-hex commit>."
     if scheme == "oci":
         return " Must stay pinned: oci://...@sha256:<digest>."
+    if scheme:
+        return f" Must stay pinned: {scheme}://...?versionManifest=sha256:<digest>&<object>=<version>... (mlkube pin writes it)."
     return f" Must keep the scheme {reference.scheme}:// (the export checked that scheme only)."
