@@ -109,7 +109,7 @@ def test_fails_at_synth_with_file_and_line(tmp_path):
 
 def test_a_yaml_model_at_a_snapshot_version_equals_python(tmp_path):
     """model: {volume, path, version} serves the claim restored from that snapshot, as volume.model_uri(path, version=...)."""
-    text = BLUEPRINT.replace("    access_mode: ReadWriteMany\n", "    access_mode: ReadWriteMany\n    snapshot: {versions: [run-1]}\n").replace(
+    text = BLUEPRINT.replace("    accessMode: ReadWriteMany\n", "    accessMode: ReadWriteMany\n    snapshot: {versions: [run-1]}\n").replace(
         "model: {volume: checkpoints, path: run/final}", "model: {volume: checkpoints, path: run/final, version: run-1}")
     from_yaml = synth_platform(_platform(tmp_path, text))
     assert from_yaml.get("PersistentVolumeClaim", "sentiment-ckpt-run-1")["spec"]["dataSource"]["name"] == "sentiment-ckpt-run-1"

@@ -130,7 +130,7 @@ class EnvironmentBuilder:
                 single.app(name, self.platform.builders[name][0])
         finally:
             SPEC_PATCHES.reset(token)
-        ctx = checked_context(single, self.out_dir, self.memo)
+        ctx = checked_context(single, self.out_dir, memo=self.memo)
         if ctx.problems:
             raise MlkubeError(ctx.problems, title=title)
         return {app: _app_build(ctx, single, self.environment, app) for app in wanted}

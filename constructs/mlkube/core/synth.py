@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 from ..errors import MlkubeError, Problem
 from ..kube.manifest import Manifest
 from ..output.guard import writes_output
-from ..kube.render import file_name, to_yaml
+from ..incremental import steps as incremental
+from ..kube.render import file_name
 from ..validation import SchemaCatalog, ValidationSettings, check_cross_object
 from .cdk8s_tree import read_cdk8s_tree
 from .escape_hatch import apply_json_patches
@@ -39,6 +40,10 @@ class SynthContext:
     files: dict[str, bytes] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    #: Per-object results reused from earlier synths or computed in parallel (mlkube.incremental); None: computed here.
+    store: Any = None
+    #: The manifest written at each relative path (filled by ``render``).
+    written: dict[str, Manifest] = field(default_factory=dict)
 
 
 Step = Callable[[SynthContext], None]
@@ -108,6 +113,7 @@ class SchemaMemo:
 
 def validate(ctx: SynthContext, memo: SchemaMemo | None = None) -> None:
     """Schema-validate every object, then run cross-object checks per environment."""
+    incremental.prepare(ctx)
     catalogs: dict[str, SchemaCatalog] = memo.catalogs if memo is not None else {}
     versions = {env.name: env.kubernetes_version for env in ctx.platform.environments}
     by_environment: dict[str, list[Manifest]] = defaultdict(list)
@@ -123,7 +129,7 @@ def validate(ctx: SynthContext, memo: SchemaMemo | None = None) -> None:
             ctx.problems += [Problem(f"environment {environment}", "kubernetes_version", p.message, p.hint) for p in error.problems]
             continue
         for manifest in manifests:
-            for issue in (memo.issues(version, catalog, manifest.obj) if memo is not None else catalog.validate(manifest.obj)):
+            for issue in (memo.issues(version, catalog, manifest.obj) if memo is not None else incremental.schema_issues(ctx, manifest, catalog)):
                 ctx.problems.append(Problem(manifest.where, issue.field, f"{manifest.describe()}: {issue.message}"))
         ctx.problems += check_cross_object(manifests)
     for check in CHECKS:
@@ -139,13 +145,14 @@ def render(ctx: SynthContext) -> None:
                                         f"of the object at {seen[relative].where}", "give the objects distinct names"))
             continue
         seen[relative] = manifest
-        ctx.files[relative] = to_yaml(manifest.obj).encode()
+        ctx.files[relative] = incremental.rendered(ctx, manifest)
+    ctx.written = seen
 
 
-def checked_context(platform: Platform, out_dir: Path, memo: SchemaMemo | None = None) -> SynthContext:
+def checked_context(platform: Platform, out_dir: Path, store: Any = None, memo: SchemaMemo | None = None) -> SynthContext:
     """The stages before rendering: collect the objects, transform them, validate them (problems in ``ctx.problems``);
-    ``memo``: schema results kept across calls (see SchemaMemo)."""
-    ctx = SynthContext(platform, out_dir)
+    ``memo``: schema results kept in memory across calls (see SchemaMemo)."""
+    ctx = SynthContext(platform, out_dir, store=store)
     collect(ctx)
     if not ctx.problems:
         for step in TRANSFORMS:
@@ -160,7 +167,7 @@ def synthesize(platform: Platform, out_dir: Path) -> SynthResult:
     from ..output import replace_tree
 
     started = time.perf_counter()
-    ctx = checked_context(platform, out_dir)
+    ctx = checked_context(platform, out_dir, incremental.start(out_dir, platform))
     if not ctx.problems:
         render(ctx)
     if not ctx.problems:
@@ -168,7 +175,8 @@ def synthesize(platform: Platform, out_dir: Path) -> SynthResult:
             step(ctx)
     if ctx.problems:
         raise MlkubeError(ctx.problems, title="synth failed; nothing was written")
-    replace_tree(out_dir, ctx.files)
+    replace_tree(out_dir, ctx.files, unchanged=incremental.unchanged_files(ctx, ctx.written))
+    incremental.finish(ctx, ctx.written)
     return SynthResult(out_dir, ctx.files, ctx.manifests, ctx.warnings, time.perf_counter() - started)
 
 
@@ -176,17 +184,17 @@ def _register_steps() -> None:
     """Every capability's steps, in the order they run (imported here: they use the lists above)."""
     from ..gitops import steps as gitops
     from ..gitops.tenancy_checks import check_tenancy
-    from ..validation.apiserver import check_apiserver_rules
     from ..images.manifest import write_image_files
     from ..pinning.models import apply_model_lock, require_pinned_models
     from ..pinning.synth_steps import apply_lock, require_pinned_images, write_lock
     from ..policy.credentials import check_output_files
-    from ..policy.synth_step import check_policy_step
+    from ..incremental.steps import check_apiserver_rules as check_apiserver_rules_reusing
+    from ..incremental.steps import check_policy_step as check_policy_reusing
     from ..policy.capability_namespaces import lower_enforce_for_capabilities
     from ..chart.argocd import use_chart_sources
     from ..kueue.capacity import add_kueue_objects, check_kueue_capacity
     from ..kueue.local_queues import add_local_queues
-    from ..traffic.check import check_connectivity_step
+    from ..incremental.steps import check_connectivity_step as check_connectivity_reusing
     from ..traffic.senders import add_cross_namespace_senders
     from ..validation.volume_sharing import volume_sharing_step
     from .checkpoint_volume import new_volume_snapshots
@@ -203,12 +211,12 @@ def _register_steps() -> None:
         require_pinned_images,         # production (and opted-in) environments run only pinned images
         require_pinned_models,         # ... and serve only models pinned to one content
         served_snapshots,              # ... pvc:// models from snapshot versions that already exist
-        check_policy_step,             # security policy: unwaived errors fail synth, warnings are printed
-        check_connectivity_step,       # every declared connection is allowed by the NetworkPolicies, both ways
+        check_policy_reusing,          # security policy: unwaived errors fail synth, warnings are printed
+        check_connectivity_reusing,    # every declared connection is allowed by the NetworkPolicies, both ways
         check_kueue_capacity,          # every queued job fits a flavor of its ClusterQueue
         gitops.check_overrides_used,   # an override naming no construct is a typo
         check_tenancy,                 # apps stay in their namespace, declared kinds, secret keys and priority classes
-        check_apiserver_rules,         # keys, env names, sub-paths, int ranges, names the API server would refuse
+        check_apiserver_rules_reusing,  # keys, env names, sub-paths, int ranges, names the API server would refuse
     ])
     OUTPUTS.extend([write_image_files, write_lock, gitops.write_workflows])  # write_lock: the lock survives every synth
     OUTPUTS.append(check_output_files)  # last: settings that reached files beside the manifests carry no credential
