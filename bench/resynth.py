@@ -47,7 +47,7 @@ def synth(out: Path, apps: int, cache: Path, *flags: str, changed: int = -1) -> 
 def measure(apps: int, runs: int) -> tuple[int, dict[str, list[tuple[float, float, float]]]]:
     rows: dict[str, list[tuple[float, float, float]]] = {}
     objects = 0
-    for attempt in range(runs):
+    for _ in range(runs):
         with tempfile.TemporaryDirectory(prefix="mlkube-resynth-", dir=SCRATCH) as folder:
             tmp = Path(folder)
             steps = [

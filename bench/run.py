@@ -110,6 +110,7 @@ def has_command(name: str) -> bool:
 
 def write_digests(dist: Path, path: Path) -> int:
     import hashlib
+
     import yaml
     references = set()
     for file in dist.glob("*/*/*.yaml"):

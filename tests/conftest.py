@@ -16,7 +16,7 @@ os.environ["MLKUBE_VERIFY_EMITTER"] = "1"
 _CACHE = tempfile.TemporaryDirectory(prefix="mlkube-test-cache-")
 os.environ["MLKUBE_CACHE_DIR"] = _CACHE.name
 
-from helpers import REPO_ROOT, SHARED_DIR
+from helpers import REPO_ROOT, SHARED_DIR  # noqa: E402  (after the environment the package must see)
 
 
 @pytest.fixture(scope="session")

@@ -10,8 +10,8 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-
 from helpers import REPO_ROOT, run_mlkube
+
 from mlkube import CheckpointVolume, Environment, GpuTrainingJob, InferenceService, Platform
 from mlkube.incremental import parallel, steps, store
 from mlkube.kube.manifest import Manifest

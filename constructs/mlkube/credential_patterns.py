@@ -118,10 +118,14 @@ def find_credentials(value: str, name: str = "") -> list[Credential]:
     return found
 
 
+def _masked(match: re.Match[str]) -> str:
+    return mask(match.group(0))
+
+
 def redact(text: str) -> str:
     """``text`` with every credential of a known format (and every URI password) replaced by its mask."""
     if not any(marker in text for marker in ("_", "AKIA", "A3T", "ASIA", "ABIA", "ACCA", "xox", "BEGIN", "ey", "://")):
         return text  # fast path: nothing any pattern could match
     for kind, pattern in _FORMATS:
-        text = pattern.sub(lambda match: "[PEM block]" if kind == "a private key" else mask(match.group(0)), text)
+        text = pattern.sub("[PEM block]" if kind == "a private key" else _masked, text)
     return _USERINFO.sub(lambda match: match.group(0)[:match.start("password") - match.start()] + "****@", text)

@@ -25,8 +25,8 @@ from typing import Any
 
 import yaml
 
-from ..errors import MlkubeError
 from ..core.platform import Platform
+from ..errors import MlkubeError
 from .build import EnvironmentBuilder
 from .fixed import fixed_images, refuse_unpinned_fixed_images
 from .parameters import Parameter, find_parameters

@@ -15,16 +15,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import MlkubeError, Problem
-from ..kube.manifest import Manifest
-from ..output.guard import writes_output
 from ..incremental import steps as incremental
+from ..kube.manifest import Manifest
 from ..kube.render import file_name
+from ..output.guard import writes_output
 from ..validation import SchemaCatalog, ValidationSettings, check_cross_object
 from .cdk8s_tree import read_cdk8s_tree
 from .escape_hatch import apply_json_patches
 
 if TYPE_CHECKING:
-    from .platform import MlApp, Platform
+    from .platform import Platform
 
 __all__ = ["SynthContext", "SynthResult", "SchemaMemo", "checked_context", "synthesize", "TRANSFORMS", "CHECKS", "OUTPUTS"]
 
@@ -182,23 +182,23 @@ def synthesize(platform: Platform, out_dir: Path) -> SynthResult:
 
 def _register_steps() -> None:
     """Every capability's steps, in the order they run (imported here: they use the lists above)."""
+    from ..chart.argocd import use_chart_sources
     from ..gitops import steps as gitops
     from ..gitops.tenancy_checks import check_tenancy
     from ..images.manifest import write_image_files
-    from ..pinning.models import apply_model_lock, require_pinned_models
-    from ..pinning.synth_steps import apply_lock, require_pinned_images, write_lock
-    from ..policy.credentials import check_output_files
     from ..incremental.steps import check_apiserver_rules as check_apiserver_rules_reusing
+    from ..incremental.steps import check_connectivity_step as check_connectivity_reusing
     from ..incremental.steps import check_policy_step as check_policy_reusing
-    from ..policy.capability_namespaces import lower_enforce_for_capabilities
-    from ..chart.argocd import use_chart_sources
     from ..kueue.capacity import add_kueue_objects, check_kueue_capacity
     from ..kueue.local_queues import add_local_queues
-    from ..incremental.steps import check_connectivity_step as check_connectivity_reusing
+    from ..pinning.models import apply_model_lock, require_pinned_models
+    from ..pinning.served_snapshots import served_snapshots
+    from ..pinning.synth_steps import apply_lock, require_pinned_images, write_lock
+    from ..policy.capability_namespaces import lower_enforce_for_capabilities
+    from ..policy.credentials import check_output_files
     from ..traffic.senders import add_cross_namespace_senders
     from ..validation.volume_sharing import volume_sharing_step
     from .checkpoint_volume import new_volume_snapshots
-    from ..pinning.served_snapshots import served_snapshots
 
     # Platform objects first, so the lock, sync waves and Argo CD's kind list see every object.
     # LocalQueues for the queues jobs name come after the namespace objects, so a 'default' LocalQueue is not emitted twice.

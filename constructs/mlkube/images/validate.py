@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import Problem
 from ..core.image import BuildImage
+from ..errors import Problem
 from .dockerignore import IgnoreMatcher
 from .reference import parse_reference
 

@@ -90,7 +90,7 @@ def _fork(piece: Sequence[T], work: Callable[[Sequence[T]], Any]) -> tuple[int, 
         code = 0
         try:
             payload = pickle.dumps(("ok", work(piece)), protocol=5)
-        except BaseException:  # noqa: BLE001 - any failure is reported back; the parent computes the slice itself
+        except BaseException:
             payload, code = pickle.dumps(("failed", traceback.format_exc())), 1
         try:
             with os.fdopen(writer, "wb") as stream:
@@ -108,7 +108,7 @@ def _collect(worker: tuple[int, int] | None) -> Any:
     try:
         with os.fdopen(reader, "rb") as stream:
             status, result = pickle.load(stream)  # from the pipe: the pickled bytes are never held whole
-    except Exception:  # noqa: BLE001 - a worker killed half-way: computed here instead
+    except Exception:
         return None
     finally:
         os.waitpid(pid, 0)

@@ -12,10 +12,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from ..core.waivers import waived_rules
 from ..kube.manifest import Manifest
 from ..policy.engine import Finding, PolicyReport, _finding, all_rules
 from ..policy.model import Hit, PolicySettings, Target
-from ..core.waivers import waived_rules
 from .store import ObjectStore
 
 __all__ = ["check_policy_incremental"]
@@ -34,7 +34,7 @@ class _WatchedTarget(Target):
 
     _reads: _Reads
 
-    @property  # type: ignore[override]
+    @property
     def neighbours(self) -> list[Manifest]:
         self._reads.seen = True
         return self._neighbours
@@ -43,7 +43,7 @@ class _WatchedTarget(Target):
     def neighbours(self, value: list[Manifest]) -> None:
         self._neighbours = value
 
-    @property  # type: ignore[override]
+    @property
     def shared(self) -> dict[str, Any]:
         self._reads.seen = True
         return self._shared

@@ -130,7 +130,8 @@ def rendered(ctx: SynthContext, manifest: Manifest) -> bytes:
 
 def check_policy_step(ctx: SynthContext) -> None:
     """``policy.synth_step.check_policy_step``, with the hits of object-only rules through the store."""
-    from ..policy.synth_step import check_policy_step as plain, environment_settings, report_into
+    from ..policy.synth_step import check_policy_step as plain
+    from ..policy.synth_step import environment_settings, report_into
     from .policy import check_policy_incremental
 
     store: ObjectStore | None = getattr(ctx, "store", None)

@@ -216,7 +216,7 @@ class ObjectStore:
                 continue
             try:
                 payload = _serialized((manifest.where, manifest.app, manifest.obj))
-            except Exception:  # noqa: BLE001 - a value pickle cannot write, or a cycle: never cached
+            except Exception:
                 continue
             self.digests[id(manifest.obj)] = hashlib.blake2b(payload, digest_size=20, key=key).hexdigest()
         if self.database is not None:
@@ -233,7 +233,7 @@ class ObjectStore:
             digest.update(known.encode())
         try:
             digest.update(_serialized(other_input))
-        except Exception:  # noqa: BLE001 - not picklable: the check always runs
+        except Exception:
             return None
         return digest.hexdigest()
 
@@ -275,6 +275,9 @@ class ObjectStore:
         except OSError:
             self.database = None
 
+    def _has_database(self) -> bool:
+        return self.database is not None
+
     def open(self, stamp: str) -> None:
         """Use the cache file only if it was written for this ``stamp`` (mlkube's fingerprint); else empty it."""
         self._stamp = stamp
@@ -303,7 +306,7 @@ class ObjectStore:
                 self.files = {}
                 if attempt == 0:
                     self._unreadable(error)
-                if self.database is None:
+                if not self._has_database():  # _unreadable drops a file it cannot set aside
                     return
         self.database = None  # unusable twice: this synth goes without the cache
 

@@ -23,6 +23,7 @@ fsynced (a power loss may leave empty files), which would cost a sync per file o
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import errno
 import os
@@ -143,10 +144,8 @@ def swap_in_tree(out_dir: Path, files: Mapping[str, bytes], unchanged: Collectio
         raise _cannot_write(out_dir, error, f"{out_dir} was not changed") from None
     if exchanged:
         failpoint("tree:exchanged")
-        try:
+        with contextlib.suppress(OSError):  # the new tree is in place; the next run's recovery removes the rest
             remove_owned(staging)  # now the old tree
-        except OSError:
-            pass  # the new tree is in place; the next run's recovery removes the rest
         return
     failpoint("tree:ready")
     try:

@@ -16,8 +16,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from ..errors import MlkubeError, Problem
 from ..core.image import DIGEST
+from ..errors import MlkubeError, Problem
 from ..images.reference import parse_reference
 
 __all__ = ["read_digest_files", "read_digest_pairs"]

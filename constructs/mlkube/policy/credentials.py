@@ -13,7 +13,17 @@ import json
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from ..credential_patterns import MIN_ENTROPY, SECRET_NAME, Credential, find_credentials, has_format_marker, mask, may_hold_credential, may_hold_credentials, random_under_secret_name
+from ..credential_patterns import (
+    MIN_ENTROPY,
+    SECRET_NAME,
+    Credential,
+    find_credentials,
+    has_format_marker,
+    mask,
+    may_hold_credential,
+    may_hold_credentials,
+    random_under_secret_name,
+)
 from ..errors import Problem
 from .model import Hit, Target, rule
 
@@ -60,7 +70,7 @@ def _candidates(value: Any, chain: tuple[Any, ...] | None, name: str, parents: s
       fix="move the value into your secret store and reference it (ExternalSecretSpec / secrets=[SecretMount(...)]) and "
           "rotate the leaked credential (a value that only looks like one can be waived)")
 def credential_values(target: Target) -> Iterator[Hit]:
-    test = may_hold_credential
+    test: Callable[[str, str], bool] = may_hold_credential
     try:  # the whole object as text first: most objects have no string a credential could be in
         text = json.dumps(target.obj, ensure_ascii=False)
         if not may_hold_credentials(text):
@@ -72,7 +82,7 @@ def credential_values(target: Target) -> Iterator[Hit]:
     found: list[tuple[str, str, str]] = []
     _candidates(target.obj, None, "", set(), found, test)
     for path, name, value in found:
-        if path.startswith("metadata.annotations.mlkube.dev/waive.") or path.startswith("metadata.annotations.checkov.io/skip"):
+        if path.startswith(("metadata.annotations.mlkube.dev/waive.", "metadata.annotations.checkov.io/skip")):
             continue  # a waiver's reason is prose about the rule, not a value the workload gets
         for credential in find_credentials(value, name):
             yield Hit(path, f"holds {credential.kind} ({credential.masked})")

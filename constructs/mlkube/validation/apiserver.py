@@ -13,10 +13,9 @@ import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from ..kube.apiserver_rules import (CRONJOB_NAME_MAX, INT32_MAX, INT64_MAX, config_key_problem, env_name_problem,
-                               sub_path_problem)
-from ..errors import Problem
 from ..core.image import match_reference
+from ..errors import Problem
+from ..kube.apiserver_rules import CRONJOB_NAME_MAX, INT32_MAX, INT64_MAX, config_key_problem, env_name_problem, sub_path_problem
 from ..kube.manifest import Manifest
 from ..policy.pods import containers, pod_views
 from .schemas import _K8S_SCHEMAS, DEFAULT_KUBERNETES_VERSION
