@@ -10,13 +10,12 @@ from typing import Any
 
 import pytest
 import yaml
+from helpers import REPO_ROOT
 
 from mlkube import Environment, InferenceService, Platform, SidecarSpec
-from mlkube.errors import MlkubeError
 from mlkube.core.gitops_settings import NetworkSpec
+from mlkube.errors import MlkubeError
 from mlkube.pinning.lock import Lock, LockEntry
-
-from helpers import REPO_ROOT
 
 HELM = REPO_ROOT / ".tools" / "helm" / "helm"
 SERVER = "ghcr.io/acme/server:1.0@sha256:" + "a" * 64

@@ -7,13 +7,12 @@ from pathlib import Path
 
 import pytest
 import yaml
+from helpers import run_mlkube
 
 from mlkube import Environment, InferenceService, Platform
-from mlkube.errors import MlkubeError
 from mlkube.core.gitops_settings import GitOps, WorkloadOverride
+from mlkube.errors import MlkubeError
 from mlkube.pinning.lock import ChartLockEntry, Lock, LockEntry, Promotion, fingerprint, load_lock
-
-from helpers import run_mlkube
 
 REPO = "https://example.com/acme/config.git"
 SERVER = "ghcr.io/acme/server"

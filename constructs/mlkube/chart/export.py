@@ -133,7 +133,8 @@ def export_charts(platform: Platform, apps: list[str] | None, environments: list
         wanted = [(environment, app) for environment in (environments or known)
                   for app in EnvironmentBuilder(platform, environment, dist).apps()]
     else:
-        wanted = [(environment or default_environment(platform, app), app) for app in apps for environment in (environments or [None])]
+        chosen: list[str | None] = list(environments) if environments else [None]
+        wanted = [(environment or default_environment(platform, app), app) for app in apps for environment in chosen]
     builders: dict[str, EnvironmentBuilder] = {}
     exports = []
     for environment, app in wanted:

@@ -17,11 +17,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import MlkubeError, Problem
 from ..core.image import is_digest_reference
 from ..core.model import ModelReference
-from ..pinning.scan import scan_images
+from ..errors import MlkubeError, Problem
 from ..kube.render import to_yaml
+from ..pinning.scan import scan_images
 from .parameters import Parameter
 
 __all__ = ["fixed_images", "refuse_unpinned_fixed_images", "model_value_schema", "model_rule"]

@@ -25,9 +25,9 @@ from typing import Any
 
 import yaml
 
+from ..core.image import DIGEST
 from ..errors import MlkubeError, Problem
 from ..gitops.argocd import ARGOCD_FOLDER
-from ..core.image import DIGEST
 from ..pinning.chart_pins import current_promotion
 from ..pinning.lock import Lock
 

@@ -85,8 +85,8 @@ def command(app_names: tuple[str, ...], every_app: bool, entry_only: bool, envir
 
 def _refuse_gated_before_push(dist: Path, environments: list[str]) -> None:
     """A gated environment that does not hold its promotion gets no chart: refused before anything is pushed (exit 2)."""
-    from ..pinning.chart_pins import gated_refusals
     from ..errors import MlkubeError
+    from ..pinning.chart_pins import gated_refusals
     from ..pinning.lock import load_lock, lock_path
 
     refused = gated_refusals(load_lock(dist), environments, str(lock_path(dist)))

@@ -289,7 +289,8 @@ def _chart_fields(kind: str, obj: dict[str, Any], spec: dict[str, Any]) -> dict[
     own row, so a new chart digest is not lost among an Application's other fields."""
     found: dict[str, FieldValue] = {}
     if kind == "Application":
-        source = spec.get("source") if isinstance(spec.get("source"), dict) else {}
+        raw = spec.get("source")
+        source: dict[str, Any] = raw if isinstance(raw, dict) else {}
         if str(source.get("repoURL", "")).startswith("oci://"):
             version = _dig(obj, "metadata", "annotations", _CHART_VERSION)
             found["chart"] = FieldValue((source["repoURL"], source.get("targetRevision")),

@@ -215,11 +215,10 @@ def _parse_charts(charts: Any, where: str, lock: Lock, problems: list[Problem]) 
                 problems.append(Problem(where, path, f"missing or empty: {', '.join(missing)}", "entries are written by `mlkube chart --push`"))
             elif not DIGEST.match(values["digest"]):
                 problems.append(Problem(where, f"{path}.digest", f"{values['digest']!r} is not a sha256 digest"))
-            elif not isinstance(raw.get("promotion", ""), str):
+            elif not isinstance(promotion := (raw or {}).get("promotion", ""), str):
                 problems.append(Problem(where, f"{path}.promotion", "must be the fingerprint of a promotion (a string)"))
             else:
-                lock.charts.setdefault(env, {})[app] = ChartLockEntry(values["repository"], values["version"], values["digest"],
-                                                                      raw.get("promotion", ""))
+                lock.charts.setdefault(env, {})[app] = ChartLockEntry(values["repository"], values["version"], values["digest"], promotion)
 
 
 def _chain_fields(lock: Lock, env: str, body: dict[str, Any], where: str, problems: list[Problem]) -> None:
