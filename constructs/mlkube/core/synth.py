@@ -6,6 +6,7 @@ in at one visible place, in a fixed order. Nothing is written unless every check
 
 from __future__ import annotations
 
+import json
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -25,7 +26,7 @@ from .escape_hatch import apply_json_patches
 if TYPE_CHECKING:
     from .platform import Platform
 
-__all__ = ["SynthContext", "SynthResult", "checked_context", "synthesize", "TRANSFORMS", "CHECKS", "OUTPUTS"]
+__all__ = ["SynthContext", "SynthResult", "SchemaMemo", "checked_context", "synthesize", "TRANSFORMS", "CHECKS", "OUTPUTS"]
 
 
 @dataclass
@@ -93,10 +94,27 @@ def collect(ctx: SynthContext) -> None:
         ctx.manifests += tree.objects.get(id(app), [])
 
 
-def validate(ctx: SynthContext) -> None:
+class SchemaMemo:
+    """Schema issues already found, by Kubernetes version and object: a caller that synthesizes the same
+    platform many times with few changes (mlkube chart's probes) validates each distinct object once.
+    Schema validation depends only on the object and the version's catalog (the settings below, with the platform's
+    CRD schema folders): one memo serves builds of one platform."""
+
+    def __init__(self) -> None:
+        self.catalogs: dict[str, SchemaCatalog] = {}
+        self._issues: dict[tuple[str, str], list[Any]] = {}
+
+    def issues(self, version: str, catalog: SchemaCatalog, obj: dict[str, Any]) -> list[Any]:
+        key = (version, json.dumps(obj, sort_keys=True, default=str))
+        if key not in self._issues:
+            self._issues[key] = list(catalog.validate(obj))
+        return self._issues[key]
+
+
+def validate(ctx: SynthContext, memo: SchemaMemo | None = None) -> None:
     """Schema-validate every object, then run cross-object checks per environment."""
     incremental.prepare(ctx)
-    catalogs: dict[str, SchemaCatalog] = {}
+    catalogs: dict[str, SchemaCatalog] = memo.catalogs if memo is not None else {}
     versions = {env.name: env.kubernetes_version for env in ctx.platform.environments}
     by_environment: dict[str, list[Manifest]] = defaultdict(list)
     for manifest in ctx.manifests:
@@ -111,7 +129,7 @@ def validate(ctx: SynthContext) -> None:
             ctx.problems += [Problem(f"environment {environment}", "kubernetes_version", p.message, p.hint) for p in error.problems]
             continue
         for manifest in manifests:
-            for issue in incremental.schema_issues(ctx, manifest, catalog):
+            for issue in (memo.issues(version, catalog, manifest.obj) if memo is not None else incremental.schema_issues(ctx, manifest, catalog)):
                 ctx.problems.append(Problem(manifest.where, issue.field, f"{manifest.describe()}: {issue.message}"))
         ctx.problems += check_cross_object(manifests)
     for check in CHECKS:
@@ -131,15 +149,16 @@ def render(ctx: SynthContext) -> None:
     ctx.written = seen
 
 
-def checked_context(platform: Platform, out_dir: Path, store: Any = None) -> SynthContext:
-    """The stages before rendering: collect the objects, transform them, validate them (problems in ``ctx.problems``)."""
+def checked_context(platform: Platform, out_dir: Path, store: Any = None, memo: SchemaMemo | None = None) -> SynthContext:
+    """The stages before rendering: collect the objects, transform them, validate them (problems in ``ctx.problems``);
+    ``memo``: schema results kept in memory across calls (see SchemaMemo)."""
     ctx = SynthContext(platform, out_dir, store=store)
     collect(ctx)
     if not ctx.problems:
         for step in TRANSFORMS:
             step(ctx)
     if not ctx.problems:
-        validate(ctx)
+        validate(ctx, memo)
     return ctx
 
 
