@@ -86,3 +86,12 @@ def test_what_the_emitter_does_not_prove_goes_to_pyyaml(obj: dict[str, Any]) -> 
             to_yaml(obj)
     else:
         assert to_yaml(obj) == expected
+
+
+def test_a_long_script_is_written_as_its_literal_block_and_a_long_line_is_left_to_pyyaml() -> None:
+    script = "\n".join(f"step_{i} = {i}" for i in range(600)) + "\n"
+    assert len(script) > 4096
+    obj = {"apiVersion": "v1", "kind": "Pod", "spec": {"containers": [{"args": ["python3", "-c", script]}]}}
+    assert _emitted(obj) == to_yaml_pyyaml(obj)
+    with pytest.raises(Unsupported):
+        _emitted({"apiVersion": "v1", "kind": "ConfigMap", "data": {"k": "a b " * 2000}})

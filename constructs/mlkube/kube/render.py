@@ -93,7 +93,15 @@ def _scalar(value: Any) -> str:
 
 @functools.lru_cache(maxsize=1 << 16)
 def _string_scalar(value: str) -> str:
-    plain = plain_text(value)
+    try:
+        plain = plain_text(value)
+    except Unsupported:
+        # A long scalar is safe only as a literal block (a script given as an argument): PyYAML's write_literal
+        # never breaks a line at its width, so its bytes do not depend on the column (pyyaml emitter.py).
+        text = _render_scalar(value)
+        if not text.startswith("|"):
+            raise
+        return text
     return plain if plain is not None else _render_scalar(value)
 
 
