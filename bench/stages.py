@@ -43,15 +43,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory(dir="/dev/shm" if Path("/dev/shm").is_dir() else None) as folder:
         ctx = synth.SynthContext(platform_app.platform, Path(folder) / "dist")
         timed("collect (one Node call per tree)", synth.collect, ctx)
-        for step in synth.TRANSFORMS:
+        pipeline = platform_app.platform.pipeline
+        for step in pipeline.transforms:
             timed(f"transform: {step.__module__.split('.')[-2]}.{step.__name__}", step, ctx)
-        checks, synth.CHECKS[:] = list(synth.CHECKS), []
-        timed("validate: schemas and cross-object", synth.validate, ctx)
-        synth.CHECKS[:] = checks
-        for step in checks:
-            timed(f"check: {step.__name__}", step, ctx)
+        for step in pipeline.checks:
+            timed("validate: schemas and cross-object" if step.__name__ == "validate_objects" else f"check: {step.__name__}", step, ctx)
         timed("render YAML", synth.render, ctx)
-        for step in synth.OUTPUTS:
+        for step in pipeline.outputs:
             timed(f"output: {step.__name__}", step, ctx)
         timed("write the tree", replace_tree, ctx.out_dir, ctx.files)
         if ctx.problems:

@@ -89,7 +89,7 @@ def build_app(platform: Platform, environment: str, app: str, out_dir: Path,
         raise MlkubeError.single(f"the app '{app}' does not run in environment '{environment}'", hint=f"its environments: {', '.join(environments)}")
     # The app's own objects do not depend on where Argo CD takes them from; a chart is exported before it is locked.
     gitops = platform.gitops.model_copy(update={"source": "manifests"}) if platform.gitops is not None else None
-    single = Platform(environments=[chosen], gitops=gitops, out_dir=out_dir)
+    single = Platform(environments=[chosen], gitops=gitops, out_dir=out_dir, pipeline=platform.pipeline, crd_schemas=platform.crd_schemas)
     by_path = {f"{environment}/{app}/{construct_id}": dict(fields) for construct_id, fields in (patches or {}).items()}
     token = SPEC_PATCHES.set(by_path)
     try:

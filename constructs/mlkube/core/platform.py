@@ -20,11 +20,11 @@ from ..errors import EXIT_USER_ERROR, MlkubeError, Problem, os_error_text
 from .operators import Operator, check_operator_versions
 from .tenancy import Tenancy, app_name_problem
 from .gitops_settings import IN_CLUSTER, GitOps, LimitRangeSpec, NetworkSpec, QuotaSpec, SyncPolicy, WorkloadOverride
-from ..images.catalog import BuiltImages
 from .kueue_platform import KueueSpec
 from ..kube.manifest import Manifest
 from .spec import DnsLabel, Spec, parse_spec
-from ..validation.schemas import DEFAULT_KUBERNETES_VERSION
+from ..kube.versions import DEFAULT_KUBERNETES_VERSION
+from .pipeline import ImageCatalog, Pipeline, Step, default_pipeline
 
 __all__ = ["Platform", "Environment", "MlApp", "AppBuilder"]
 
@@ -162,6 +162,15 @@ class MlApp(cdk8s.Chart):
         return [m.obj for m in self.manifests] + list(super().to_json())
 
 
+class _NoImageBuilds:
+    """The image catalog of a pipeline without one: a built image is an error at the container that uses it."""
+
+    def use(self, spec: Any, app: MlApp, used_by: str, container: str) -> str:
+        app.report([Problem(used_by, "image", f"image {spec.name!r} is built (Image.build), and this platform's pipeline builds no images",
+                            "give Platform a pipeline with an image_catalog (the default pipeline has one), or use Image.from_registry")])
+        return f"{app.environment.registry}/{spec.name}:invalid"
+
+
 class Platform(cdk8s.App):
     """The root of a blueprint: environments × apps.
 
@@ -173,11 +182,19 @@ class Platform(cdk8s.App):
     """
 
     def __init__(self, environments: Sequence[Environment | dict[str, Any]] = (), *, out_dir: str | os.PathLike[str] = "dist",
-                 gitops: GitOps | dict[str, Any] | None = None, tenancy: Tenancy | dict[str, Any] | None = None) -> None:
+                 gitops: GitOps | dict[str, Any] | None = None, tenancy: Tenancy | dict[str, Any] | None = None,
+                 pipeline: Pipeline | None = None, checks: Sequence[Step] = (),
+                 crd_schemas: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] = ()) -> None:
         super().__init__()
         _report_user_errors_without_traceback()
         self.out_dir = Path(os.environ.get(OUT_ENV) or out_dir)
         self.problems: list[Problem] = []
+        #: The synth steps of this platform (core/pipeline.py): the default pipeline of every capability unless
+        #: one is given, then the checks given here (each appends its problems to ``ctx.problems``).
+        self.pipeline: Pipeline = (pipeline if pipeline is not None else default_pipeline()).with_steps(checks=checks)
+        #: Folders of CRD schemas (``{group}/{kind}_{version}.json``, as ``mlkube schemas import`` writes them)
+        #: that validate custom resources before the schemas mlkube carries.
+        self.crd_schemas: tuple[Path, ...] = self._crd_schema_folders(crd_schemas)
         #: The GitOps layer (namespace guard rails, Argo CD, CI workflows) is on when settings are given.
         self.gitops: GitOps | None = None
         if gitops is not None:
@@ -200,7 +217,7 @@ class Platform(cdk8s.App):
         #: The function that builds each app and the environments it was given (``mlkube chart`` rebuilds one app from it).
         self.builders: dict[str, tuple[AppBuilder, Sequence[str] | None]] = {}
         #: Images built for the platform (Image.build), filled as constructs resolve their images.
-        self.built_images = BuiltImages()
+        self.built_images: ImageCatalog = self.pipeline.image_catalog() if self.pipeline.image_catalog else _NoImageBuilds()
         self._environment_scopes: dict[str, Construct] = {}
 
     def app(self, name: str, build: AppBuilder | None = None, *, environments: Sequence[str] | None = None) -> Any:
@@ -222,9 +239,19 @@ class Platform(cdk8s.App):
 
     def load_blueprints(self, root: str | os.PathLike[str] = "apps") -> list[Any]:
         """Define an app for every YAML blueprint ``<root>/**/mlkube.yaml``; their errors fail synth."""
-        from ..blueprint import load_blueprints
+        if self.pipeline.blueprint_loader is None:
+            raise MlkubeError.single("this platform's pipeline loads no YAML blueprints", where="Platform.load_blueprints",
+                                     hint="give Platform a pipeline with a blueprint_loader (the default pipeline has one)")
+        return self.pipeline.blueprint_loader(self, Path(root))
 
-        return load_blueprints(self, Path(root))
+    def _crd_schema_folders(self, given: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -> tuple[Path, ...]:
+        """The CRD schema folders given, each an existing folder (else a problem: synth fails, naming it)."""
+        folders = (Path(given),) if isinstance(given, (str, os.PathLike)) else tuple(Path(folder) for folder in given)
+        for folder in folders:
+            if not folder.is_dir():
+                self.problems.append(Problem("Platform", "crd_schemas", f"CRD schema folder '{folder}' does not exist",
+                                             "give a folder in the {group}/{kind}_{version}.json layout (mlkube schemas import writes one)"))
+        return tuple(folder for folder in folders if folder.is_dir())
 
     def _build_app(self, environment: Environment, name: str, build: AppBuilder) -> MlApp:
         scope = self._environment_scopes.get(environment.name)

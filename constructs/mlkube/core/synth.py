@@ -1,14 +1,13 @@
-"""The synth pipeline: collect objects, transform, validate everything, render, write atomically.
+"""The synth stages: collect objects, transform, check everything, render, write atomically.
 
-Each stage is a list of steps so that capabilities (images, pinning, policy, GitOps objects) plug
-in at one visible place, in a fixed order. Nothing is written unless every check passed.
+The steps of each stage are the platform's own (``platform.pipeline``, core/pipeline.py): capabilities
+(validation, images, pinning, policy, GitOps objects) plug in there, in a fixed order, and the core
+imports none of them. Nothing is written unless every check passed.
 """
 
 from __future__ import annotations
 
 import time
-from collections import defaultdict
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,12 +18,11 @@ from ..errors import MlkubeError, Problem
 from ..kube.manifest import Manifest
 from ..output.guard import writes_output
 from ..kube.render import file_name, to_yaml
-from ..validation import SchemaCatalog, ValidationSettings, check_cross_object
 
 if TYPE_CHECKING:
     from .platform import MlApp, Platform
 
-__all__ = ["SynthContext", "SynthResult", "checked_context", "synthesize", "TRANSFORMS", "CHECKS", "OUTPUTS"]
+__all__ = ["SynthContext", "SynthResult", "checked_context", "synthesize"]
 
 
 @dataclass
@@ -39,17 +37,6 @@ class SynthContext:
     problems: list[Problem] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
-
-Step = Callable[[SynthContext], None]
-
-#: Steps that change or add objects after the constructs built them (before validation).
-TRANSFORMS: list[Step] = []
-#: Checks beyond the schemas and cross-object rules (policy); they append to ``ctx.problems``.
-CHECKS: list[Step] = []
-#: Steps that add files beside the manifests.
-OUTPUTS: list[Step] = []
-
-# Built images (Dockerfiles, images.json) and digest pinning (the lock, kept across synths).
 
 
 @dataclass
@@ -96,26 +83,10 @@ def collect(ctx: SynthContext) -> None:
                                           app.environment.name, app.app_name))
 
 
-def validate(ctx: SynthContext) -> None:
-    """Schema-validate every object, then run cross-object checks per environment."""
-    catalogs: dict[str, SchemaCatalog] = {}
-    versions = {env.name: env.kubernetes_version for env in ctx.platform.environments}
-    by_environment: dict[str, list[Manifest]] = defaultdict(list)
-    for manifest in ctx.manifests:
-        by_environment[manifest.environment].append(manifest)
-    for environment, manifests in by_environment.items():
-        version = versions.get(environment, "")
-        try:
-            catalog = catalogs.get(version) or catalogs.setdefault(version, SchemaCatalog(ValidationSettings(kubernetes_version=version, strict_unknown_kinds=True)))
-        except MlkubeError as error:
-            ctx.problems += [Problem(f"environment {environment}", "kubernetes_version", p.message, p.hint) for p in error.problems]
-            continue
-        for manifest in manifests:
-            for issue in catalog.validate(manifest.obj):
-                ctx.problems.append(Problem(manifest.where, issue.field, f"{manifest.describe()}: {issue.message}"))
-        ctx.problems += check_cross_object(manifests)
-    for check in CHECKS:
-        check(ctx)
+def check(ctx: SynthContext) -> None:
+    """Run the platform's checks (schema validation first), each appending to ``ctx.problems``."""
+    for step in ctx.platform.pipeline.checks:
+        step(ctx)
 
 
 def render(ctx: SynthContext) -> None:
@@ -135,10 +106,10 @@ def checked_context(platform: Platform, out_dir: Path) -> SynthContext:
     ctx = SynthContext(platform, out_dir)
     collect(ctx)
     if not ctx.problems:
-        for step in TRANSFORMS:
+        for step in platform.pipeline.transforms:
             step(ctx)
     if not ctx.problems:
-        validate(ctx)
+        check(ctx)
     return ctx
 
 
@@ -151,52 +122,9 @@ def synthesize(platform: Platform, out_dir: Path) -> SynthResult:
     if not ctx.problems:
         render(ctx)
     if not ctx.problems:
-        for step in OUTPUTS:
+        for step in platform.pipeline.outputs:
             step(ctx)
     if ctx.problems:
         raise MlkubeError(ctx.problems, title="synth failed; nothing was written")
     replace_tree(out_dir, ctx.files)
     return SynthResult(out_dir, ctx.files, ctx.manifests, ctx.warnings, time.perf_counter() - started)
-
-
-def _register_steps() -> None:
-    """Every capability's steps, in the order they run (imported here: they use the lists above)."""
-    from ..gitops import steps as gitops
-    from ..gitops.tenancy_checks import check_tenancy
-    from ..validation.apiserver import check_apiserver_rules
-    from ..images.manifest import write_image_files
-    from ..pinning.models import apply_model_lock, require_pinned_models
-    from ..pinning.synth_steps import apply_lock, require_pinned_images, write_lock
-    from ..policy.credentials import check_output_files
-    from ..policy.synth_step import check_policy_step
-    from ..policy.capability_namespaces import lower_enforce_for_capabilities
-    from ..chart.argocd import use_chart_sources
-    from ..kueue.capacity import add_kueue_objects, check_kueue_capacity
-    from ..kueue.local_queues import add_local_queues
-    from ..traffic.check import check_connectivity_step
-    from ..traffic.senders import add_cross_namespace_senders
-    from ..validation.volume_sharing import volume_sharing_step
-    from .checkpoint_volume import new_volume_snapshots
-
-    # Platform objects first, so the lock, sync waves and Argo CD's kind list see every object.
-    # LocalQueues for the queues jobs name come after the namespace objects, so a 'default' LocalQueue is not emitted twice.
-    TRANSFORMS.extend([add_cross_namespace_senders, gitops.add_platform_objects, add_local_queues,
-                       lower_enforce_for_capabilities, add_kueue_objects, apply_lock, apply_model_lock, gitops.add_sync_waves,
-                       gitops.add_argocd_objects, use_chart_sources])  # use_chart_sources: GitOps(source='chart') deploys the locked chart
-    CHECKS.extend([
-        volume_sharing_step,           # single-writer volumes are not written by several pods at once
-        new_volume_snapshots,          # a snapshot never copies a volume created in the same change
-        require_pinned_images,         # production (and opted-in) environments run only pinned images
-        require_pinned_models,         # ... and serve only models pinned to one content
-        check_policy_step,             # security policy: unwaived errors fail synth, warnings are printed
-        check_connectivity_step,       # every declared connection is allowed by the NetworkPolicies, both ways
-        check_kueue_capacity,          # every queued job fits a flavor of its ClusterQueue
-        gitops.check_overrides_used,   # an override naming no construct is a typo
-        check_tenancy,                 # apps stay in their namespace, declared kinds, secret keys and priority classes
-        check_apiserver_rules,         # keys, env names, sub-paths, int ranges, names the API server would refuse
-    ])
-    OUTPUTS.extend([write_image_files, write_lock, gitops.write_workflows])  # write_lock: the lock survives every synth
-    OUTPUTS.append(check_output_files)  # last: settings that reached files beside the manifests carry no credential
-
-
-_register_steps()

@@ -24,6 +24,7 @@ import kubernetes_validate
 from referencing import Registry, Resource
 
 from ..errors import MlkubeError
+from ..kube.versions import DEFAULT_KUBERNETES_VERSION
 from .api_view import api_server_view, list_map_issues
 from .crd_rules import CelRules, SkippedRule, has_rules
 from .operator_defaults import with_operator_defaults
@@ -31,7 +32,6 @@ from .quantities import QuantityTree, quantity_issues, quantity_tree
 
 __all__ = ["SchemaCatalog", "ValidationSettings", "SchemaIssue", "DEFAULT_KUBERNETES_VERSION", "BUILTIN_CRD_SCHEMAS"]
 
-DEFAULT_KUBERNETES_VERSION = "1.34"
 _K8S_SCHEMAS = Path(kubernetes_validate.__file__).parent / "kubernetes-json-schema"
 #: CRD schemas mlkube carries for the custom resources it emits (written for the fields it uses).
 BUILTIN_CRD_SCHEMAS = Path(__file__).parent.parent / "crd_schemas"

@@ -1,0 +1,40 @@
+"""The first check of synth: every object against its schema (Kubernetes' for the environment's version,
+then CRD schemas: the platform's ``crd_schemas`` folders, then the ones mlkube carries), then the
+cross-object rules, per environment (objects deployed together)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import TYPE_CHECKING
+
+from ..errors import MlkubeError, Problem
+from ..kube.manifest import Manifest
+from .cross_object import check_cross_object
+from .schemas import SchemaCatalog, ValidationSettings
+
+if TYPE_CHECKING:
+    from ..core.synth import SynthContext
+
+__all__ = ["validate_objects"]
+
+
+def validate_objects(ctx: SynthContext) -> None:
+    """The CHECKS step: schema-validate every object, then run cross-object checks per environment."""
+    catalogs: dict[str, SchemaCatalog] = {}
+    versions = {env.name: env.kubernetes_version for env in ctx.platform.environments}
+    crd_schema_dirs = tuple(ctx.platform.crd_schemas)
+    by_environment: dict[str, list[Manifest]] = defaultdict(list)
+    for manifest in ctx.manifests:
+        by_environment[manifest.environment].append(manifest)
+    for environment, manifests in by_environment.items():
+        version = versions.get(environment, "")
+        try:
+            catalog = catalogs.get(version) or catalogs.setdefault(version, SchemaCatalog(ValidationSettings(
+                kubernetes_version=version, crd_schema_dirs=crd_schema_dirs, strict_unknown_kinds=True)))
+        except MlkubeError as error:
+            ctx.problems += [Problem(f"environment {environment}", "kubernetes_version", p.message, p.hint) for p in error.problems]
+            continue
+        for manifest in manifests:
+            for issue in catalog.validate(manifest.obj):
+                ctx.problems.append(Problem(manifest.where, issue.field, f"{manifest.describe()}: {issue.message}"))
+        ctx.problems += check_cross_object(manifests)
