@@ -59,13 +59,12 @@ class SynthResult:
 
 def _foreign_objects(platform: Platform) -> dict[int, list[dict[str, Any]]]:
     """Objects added with plain cdk8s constructs, per chart: one Node call for the whole tree."""
-    from .platform import MlApp
-
+    apps = {id(app) for app in platform.apps}  # the platform's MlApps (synth is below platform.py: no import of MlApp)
     charts: dict[int, MlApp] = {}
     for node in platform.node.find_all():
         if isinstance(node, cdk8s.ApiObject):
             chart = cdk8s.Chart.of(node)
-            if isinstance(chart, MlApp):
+            if id(chart) in apps:
                 charts[id(chart)] = chart
     return {key: list(cdk8s.Chart.to_json(chart)) for key, chart in charts.items()}
 

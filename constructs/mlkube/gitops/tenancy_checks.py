@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import Problem
 from ..kube.manifest import Manifest
-from ..policy.pods import pod_views
+from ..kube.pods import pod_views
 from ..core.spec import DNS_LABEL
 from ..core.tenancy import Tenancy, reserved_namespace_reason
 

@@ -5,7 +5,7 @@ from .content_tag import content_tag
 from .dockerfile import IMAGE_USER_ID, render_dockerfile
 from .dockerignore import IgnoreMatcher, render_dockerignore
 from .manifest import write_image_files
-from .reference import Reference, parse_reference
+from ..core.image_reference import Reference, parse_reference
 
 __all__ = ["BuiltImage", "BuiltImages", "IMAGE_USER_ID", "IgnoreMatcher", "ImageUser", "Reference", "content_tag",
            "parse_reference", "render_dockerfile", "render_dockerignore", "write_image_files"]

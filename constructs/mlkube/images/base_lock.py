@@ -17,7 +17,7 @@ from ..pinning.digests import read_digest_files
 from ..pinning.lock import LOCK_FILE, load_lock, lock_path
 from ..pinning.registry import RegistryClient, RegistryError
 from .build_plan import read_build_matrix
-from .reference import parse_reference
+from ..core.image_reference import parse_reference
 
 __all__ = ["lock_bases"]
 

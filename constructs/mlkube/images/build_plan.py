@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import MlkubeError, Problem
-from ..images.reference import parse_reference
+from ..core.image_reference import parse_reference
 from ..pinning.registry import RegistryClient, RegistryError
 
 __all__ = ["BuildPlan", "plan_builds", "read_build_matrix"]

@@ -7,7 +7,7 @@ from pathlib import Path
 from ..errors import Problem
 from ..core.image import BuildImage
 from .dockerignore import IgnoreMatcher
-from .reference import parse_reference
+from ..core.image_reference import parse_reference
 
 __all__ = ["check_build_image"]
 

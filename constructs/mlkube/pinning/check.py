@@ -6,7 +6,7 @@ import subprocess
 from pathlib import Path
 
 from ..errors import MlkubeError, Problem
-from ..images.reference import parse_reference
+from ..core.image_reference import parse_reference
 from .lock import LOCK_FILE, Lock, fingerprint, load_lock, parse_lock
 from .tree import scan_tree
 

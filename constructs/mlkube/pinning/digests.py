@@ -18,7 +18,7 @@ from typing import Any
 
 from ..errors import MlkubeError, Problem
 from ..core.image import DIGEST
-from ..images.reference import parse_reference
+from ..core.image_reference import parse_reference
 
 __all__ = ["read_digest_files", "read_digest_pairs"]
 

@@ -10,7 +10,7 @@ renders, so re-running synth after ``mlkube pin`` keeps the digests. Format (ver
 The key of an entry is the built image's name, or the repository for a registry image
 (``repository:tag`` when one environment uses two tags of the same repository).
 
-A gated environment (see mlkube.gitops.chain) also has ``promoteFrom`` (written by synth: where its
+A gated environment (see mlkube.core.promotion_chain) also has ``promoteFrom`` (written by synth: where its
 images may come from) and, once promoted, ``promoted``: the source, the revision whose lock was
 copied and a fingerprint of the copied entries, so that `mlkube check --pinned` sees any later
 change that did not come through `mlkube promote`. ``models`` (model pins: URI -> immutable form and

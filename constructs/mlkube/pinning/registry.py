@@ -25,7 +25,7 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 
 from ..core.image import DIGEST
-from ..images.reference import DOCKER_HUB, DOCKER_HUB_API, registry_of
+from ..core.image_reference import DOCKER_HUB, DOCKER_HUB_API, registry_of
 from .auth import Credentials, parse_challenge
 
 __all__ = ["RegistryClient", "RegistryError", "MANIFEST_TYPES", "DEFAULT_DEADLINE_SECONDS", "DEADLINE_ENV"]
