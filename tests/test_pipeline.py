@@ -140,3 +140,10 @@ def test_a_pipeline_without_an_image_catalog_reports_a_built_image(tmp_path, mon
     assert "this platform's pipeline builds no images" in str(raised.value)
     with pytest.raises(MlkubeError, match="loads no YAML blueprints"):
         platform.load_blueprints(tmp_path)
+
+
+def test_a_check_that_is_not_a_function_is_reported(tmp_path):
+    platform = Platform(environments=[Environment(name="dev")], checks=["no-latest"])
+    with pytest.raises(MlkubeError) as raised:
+        platform.synthesize(tmp_path / "dist")
+    assert "Platform: checks[0]: 'no-latest' is not a function" in str(raised.value)

@@ -179,6 +179,10 @@ class Platform(cdk8s.App):
     ... def fraud_scoring(app: MlApp) -> None:
     ...     InferenceService(app, "server", image="ghcr.io/acme/fraud:1.4.2")
     >>> platform.synth()   # writes dist/dev/fraud-scoring/*.yaml
+
+    ``checks``: functions ``check(ctx: SynthContext)`` run after the pipeline's own checks, appending mlkube
+    Problems to ``ctx.problems`` (synth then fails, exit 2). ``crd_schemas``: folders of CRD schemas that
+    validate custom resources. ``pipeline``: replaces the default pipeline (core/pipeline.py).
     """
 
     def __init__(self, environments: Sequence[Environment | dict[str, Any]] = (), *, out_dir: str | os.PathLike[str] = "dist",
@@ -191,7 +195,7 @@ class Platform(cdk8s.App):
         self.problems: list[Problem] = []
         #: The synth steps of this platform (core/pipeline.py): the default pipeline of every capability unless
         #: one is given, then the checks given here (each appends its problems to ``ctx.problems``).
-        self.pipeline: Pipeline = (pipeline if pipeline is not None else default_pipeline()).with_steps(checks=checks)
+        self.pipeline: Pipeline = (pipeline if pipeline is not None else default_pipeline()).with_steps(checks=self._callables(checks))
         #: Folders of CRD schemas (``{group}/{kind}_{version}.json``, as ``mlkube schemas import`` writes them)
         #: that validate custom resources before the schemas mlkube carries.
         self.crd_schemas: tuple[Path, ...] = self._crd_schema_folders(crd_schemas)
@@ -243,6 +247,14 @@ class Platform(cdk8s.App):
             raise MlkubeError.single("this platform's pipeline loads no YAML blueprints", where="Platform.load_blueprints",
                                      hint="give Platform a pipeline with a blueprint_loader (the default pipeline has one)")
         return self.pipeline.blueprint_loader(self, Path(root))
+
+    def _callables(self, checks: Sequence[Step]) -> list[Step]:
+        """The checks given, each a function of the synth context (anything else is a problem: synth fails, naming it)."""
+        for index, check in enumerate(checks):
+            if not callable(check):
+                self.problems.append(Problem("Platform", f"checks[{index}]", f"{check!r} is not a function",
+                                             "give functions check(ctx) that append mlkube Problems to ctx.problems"))
+        return [check for check in checks if callable(check)]
 
     def _crd_schema_folders(self, given: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -> tuple[Path, ...]:
         """The CRD schema folders given, each an existing folder (else a problem: synth fails, naming it)."""
