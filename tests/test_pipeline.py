@@ -76,7 +76,7 @@ def test_without_its_schema_a_custom_resource_fails_synth(tmp_path):
 def test_a_missing_crd_schema_folder_is_reported_with_the_platform(tmp_path):
     with pytest.raises(MlkubeError) as raised:
         _widget_platform({"size": 3}, crd_schemas=tmp_path / "nowhere").synthesize(tmp_path / "dist")
-    assert "crd_schemas: CRD schema folder" in str(raised.value) and "nowhere' does not exist" in str(raised.value)
+    assert "Platform(crd_schemas=...): CRD schema folder" in str(raised.value) and "nowhere' does not exist" in str(raised.value)
 
 
 def _owner_named(ctx: SynthContext) -> None:

@@ -31,6 +31,7 @@ _EXPORTS = {
     "ExposeSpec": "core.exposure", "GatewayRef": "core.exposure",
     "AffinitySpec": "core.placement", "Toleration": "core.placement", "TopologySpread": "core.placement", "NodeTerm": "core.placement",
     "PreferredNodeTerm": "core.placement", "NodeSelectorRequirement": "core.placement", "PodAntiAffinity": "core.placement",
+    "api_object_of": "core.escape_hatch", "EmittedObject": "core.escape_hatch",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -55,6 +56,7 @@ if TYPE_CHECKING:
     from .core.gpu_training_job import GpuTrainingJob, GpuTrainingJobSpec
     from .core.scheduled_job import ScheduledJob, ScheduledJobSpec
     from .errors import MlkubeError, Problem
+    from .core.escape_hatch import EmittedObject, api_object_of
     from .core.image import Image, RegistryImage
     from .core.inference_service import AutoscalingSpec, CustomMetric, InferenceService, InferenceServiceSpec, Peer, ProbesSpec
     from .core.external_secret import ExternalSecretSpec

@@ -7,14 +7,14 @@ from pathlib import Path
 import click
 
 from ..core.gitops_settings import GitOps
-from ..gitops.workflows import render_workflows
+from ..gitops.workflows import render_workflows, repo_folders
 from ..output import replace_files
 from . import handle_errors
 from .synth import app_entry, require_app_file
 
 
-def _platform_gitops(app: Path) -> GitOps:
-    """The blueprint's GitOps settings, without synthesizing it."""
+def _platform_gitops(app: Path) -> tuple[GitOps, list[str]]:
+    """The blueprint's GitOps settings and CRD schema folders, without synthesizing it."""
     import runpy
     import sys
 
@@ -24,7 +24,9 @@ def _platform_gitops(app: Path) -> GitOps:
     from ..core.platform import Platform
 
     platforms = [value for value in namespace.values() if isinstance(value, Platform)]
-    return platforms[0].gitops if platforms and platforms[0].gitops is not None else GitOps()
+    if not platforms:
+        return GitOps(), []
+    return platforms[0].gitops or GitOps(), repo_folders(platforms[0].crd_schemas)
 
 
 @click.command("workflows")
@@ -36,7 +38,7 @@ def _platform_gitops(app: Path) -> GitOps:
 def command(app: Path | None, out: Path, check: bool) -> None:
     """Write the config repo's CI workflows: pull request (synth, validate, diff comment), release
     (build, scan, push, sign, pin) and promotion (manual, reviewed)."""
-    files = {out / name: data for name, data in render_workflows(_platform_gitops(app or app_entry())).items()}
+    files = {out / name: data for name, data in render_workflows(*_platform_gitops(app or app_entry())).items()}
     stale = sorted(str(path) for path, data in files.items() if not path.exists() or path.read_bytes() != data)
     if check:
         if stale:

@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 from constructs import Construct
 
 from ..errors import MlkubeError, Problem
+from .escape_hatch import EmittedObject, api_object_of
 from .overrides import apply_override, override_key
 from .platform import MlApp
 from .spec import Spec, parse_spec
@@ -46,6 +47,8 @@ class MlConstruct(Construct):
         self.ml_app = _app_of(scope)
         self.construct_path = f"{_path_of(scope)}/{id}"
         self.construct_id = id
+        #: Every object this construct emitted, each with cdk8s's escape hatch (``api_object_of``, escape_hatch.py).
+        self.emitted_objects: list[EmittedObject] = []
 
     @property
     def namespace(self) -> str:
@@ -83,7 +86,12 @@ class MlConstruct(Construct):
             from .waivers import apply_waivers
 
             self.ml_app.report(apply_waivers(obj, waivers, self.construct_path))
+        self.emitted_objects.append(EmittedObject(obj, self.construct_path, self.ml_app))
         return self.ml_app.add_object(obj, self.construct_path)
+
+    def api_object(self, kind: str | None = None, name: str | None = None) -> EmittedObject:
+        """The emitted object of ``kind`` (and ``name``), to JSON-patch: ``server.api_object("Deployment").add_json_patch(...)``."""
+        return api_object_of(self, kind, name)  # type: ignore[no-any-return]
 
     def _waivers(self) -> list[Any]:
         """The spec's explicit waivers, plus one for secrets given as env vars (each with its stated reason)."""

@@ -143,6 +143,8 @@ class MlApp(cdk8s.Chart):
         self.warnings: list[str] = []
         #: Connections the app's pods need (traffic.model.Connection), proved allowed at synth (traffic/check.py).
         self.connections: list[Any] = []
+        #: Emitted objects with escape-hatch JSON patches still to apply (escape_hatch.py), in the order they were patched.
+        self.patched_objects: list[Any] = []
 
     def warn(self, where: str, message: str) -> None:
         """A synth-time note that does not fail synth (for example a setting a backend ignores)."""
@@ -196,9 +198,12 @@ class Platform(cdk8s.App):
         #: The synth steps of this platform (core/pipeline.py): the default pipeline of every capability unless
         #: one is given, then the checks given here (each appends its problems to ``ctx.problems``).
         self.pipeline: Pipeline = (pipeline if pipeline is not None else default_pipeline()).with_steps(checks=self._callables(checks))
-        #: Folders of CRD schemas (``{group}/{kind}_{version}.json``, as ``mlkube schemas import`` writes them)
-        #: that validate custom resources before the schemas mlkube carries.
-        self.crd_schemas: tuple[Path, ...] = self._crd_schema_folders(crd_schemas)
+        #: Folders of CRD JSON schemas ({group}/{kind}_{version}.json, what `mlkube schemas import` writes) that
+        #: validate custom resources mlkube does not carry a schema for (a `cdk8s import` class, a raw ApiObject).
+        self.crd_schemas: tuple[Path, ...] = tuple(Path(folder) for folder in ([crd_schemas] if isinstance(crd_schemas, (str, os.PathLike)) else crd_schemas))
+        self.problems += [Problem("Platform(crd_schemas=...)", "", f"CRD schema folder '{folder}' does not exist",
+                                  "give folders in the {group}/{kind}_{version}.json layout: `mlkube schemas import CRD.yaml --out DIR` "
+                                  "writes one") for folder in self.crd_schemas if not folder.is_dir()]
         #: The GitOps layer (namespace guard rails, Argo CD, CI workflows) is on when settings are given.
         self.gitops: GitOps | None = None
         if gitops is not None:
@@ -255,15 +260,6 @@ class Platform(cdk8s.App):
                 self.problems.append(Problem("Platform", f"checks[{index}]", f"{check!r} is not a function",
                                              "give functions check(ctx) that append mlkube Problems to ctx.problems"))
         return [check for check in checks if callable(check)]
-
-    def _crd_schema_folders(self, given: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -> tuple[Path, ...]:
-        """The CRD schema folders given, each an existing folder (else a problem: synth fails, naming it)."""
-        folders = (Path(given),) if isinstance(given, (str, os.PathLike)) else tuple(Path(folder) for folder in given)
-        for folder in folders:
-            if not folder.is_dir():
-                self.problems.append(Problem("Platform", "crd_schemas", f"CRD schema folder '{folder}' does not exist",
-                                             "give a folder in the {group}/{kind}_{version}.json layout (mlkube schemas import writes one)"))
-        return tuple(folder for folder in folders if folder.is_dir())
 
     def _build_app(self, environment: Environment, name: str, build: AppBuilder) -> MlApp:
         scope = self._environment_scopes.get(environment.name)

@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import cdk8s
-
 from ..errors import MlkubeError, Problem
 from ..kube.manifest import Manifest
 from ..output.guard import writes_output
 from ..kube.render import file_name, to_yaml
+from .cdk8s_tree import read_cdk8s_tree
+from .escape_hatch import apply_json_patches
 
 if TYPE_CHECKING:
     from .platform import MlApp, Platform
@@ -57,29 +57,18 @@ class SynthResult:
         return "\n".join(lines)
 
 
-def _foreign_objects(platform: Platform) -> dict[int, list[dict[str, Any]]]:
-    """Objects added with plain cdk8s constructs, per chart: one Node call for the whole tree."""
-    apps = {id(app) for app in platform.apps}  # the platform's MlApps (synth is below platform.py: no import of MlApp)
-    charts: dict[int, MlApp] = {}
-    for node in platform.node.find_all():
-        if isinstance(node, cdk8s.ApiObject):
-            chart = cdk8s.Chart.of(node)
-            if id(chart) in apps:
-                charts[id(chart)] = chart
-    return {key: list(cdk8s.Chart.to_json(chart)) for key, chart in charts.items()}
-
-
 def collect(ctx: SynthContext) -> None:
+    """mlkube's objects (with their escape-hatch patches applied), then those of plain cdk8s charts, per app."""
     platform = ctx.platform
     ctx.problems += platform.problems
-    foreign = _foreign_objects(platform)
+    tree = read_cdk8s_tree(platform)
+    ctx.problems += tree.problems
     for app in platform.apps:
         ctx.problems += app.problems
+        ctx.problems += apply_json_patches(app)
         ctx.warnings += app.warnings
         ctx.manifests += app.manifests
-        for obj in foreign.get(id(app), []):
-            ctx.manifests.append(Manifest(obj, f"{app.construct_path}/{obj.get('kind')}/{(obj.get('metadata') or {}).get('name')}",
-                                          app.environment.name, app.app_name))
+        ctx.manifests += tree.objects.get(id(app), [])
 
 
 def check(ctx: SynthContext) -> None:

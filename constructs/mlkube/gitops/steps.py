@@ -10,7 +10,7 @@ from .argocd import argocd_manifests
 from .platform_objects import platform_manifests
 from .tenancy_checks import tenancy_of
 from .sync_waves import annotate
-from .workflows import WORKFLOWS_FOLDER, render_workflows
+from .workflows import WORKFLOWS_FOLDER, render_workflows, repo_folders
 
 if TYPE_CHECKING:
     from ..core.synth import SynthContext
@@ -67,5 +67,5 @@ def check_overrides_used(ctx: SynthContext) -> None:
 
 def write_workflows(ctx: SynthContext) -> None:
     if ctx.platform.gitops is not None:
-        for name, data in render_workflows(ctx.platform.gitops).items():
+        for name, data in render_workflows(ctx.platform.gitops, repo_folders(ctx.platform.crd_schemas)).items():
             ctx.files[f"{WORKFLOWS_FOLDER}/{name}"] = data

@@ -10,7 +10,10 @@ promotion through the ``production`` GitHub environment). Synth writes them to
 from __future__ import annotations
 
 import io
+import shlex
+from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from ruamel.yaml import YAML
@@ -95,7 +98,19 @@ def _login(gitops: GitOps) -> dict[str, Any]:
             "with": {"registry": gitops.ci_registry, "username": "${{ github.actor }}", "password": "${{ secrets.GITHUB_TOKEN }}"}}
 
 
-def _pull_request(gitops: GitOps) -> dict[str, Any]:
+def repo_folders(folders: Sequence[Path]) -> list[str]:
+    """Folders as the workflows name them: relative to the repo root (the folder synth runs in) when inside it."""
+    root = Path.cwd()
+    return [(folder.relative_to(root) if folder.is_absolute() and folder.is_relative_to(root) else folder).as_posix()
+            for folder in folders]
+
+
+def _validate(out: str, crd_schemas: Sequence[str]) -> str:
+    """`mlkube validate` of the config repo with the CRD schemas the platform was given (Platform(crd_schemas=...))."""
+    return "mlkube validate --strict" + "".join(f" --crd-schemas {shlex.quote(folder)}" for folder in crd_schemas) + f" {out}"
+
+
+def _pull_request(gitops: GitOps, crd_schemas: Sequence[str] = ()) -> dict[str, Any]:
     out = gitops.path
     return {
         "name": "config repo: pull request",
@@ -111,7 +126,7 @@ def _pull_request(gitops: GitOps) -> dict[str, Any]:
                 # Entry environments carry the new content tags until the release pins them; gated ones keep their lock.
                 {"name": "Synthesize", "env": {"MLKUBE_ALLOW_UNPINNED": "1"}, "run": "mlkube synth"},
                 {"name": f"{out}/ is committed fresh", "run": f"git diff --exit-code -- {out}"},
-                {"name": "Validate", "run": f"mlkube validate --strict {out}"},
+                {"name": "Validate", "run": _validate(out, crd_schemas)},
                 # Expressions reach the script as environment variables, never as script text (template injection).
                 {"name": "Summarize the change", "env": {"BASE_REF": "${{ github.base_ref }}"}, "run": _run(
                     f'mlkube diff "origin/$BASE_REF:{out}" "HEAD:{out}" --format markdown > "$RUNNER_TEMP/diff.md"',
@@ -221,7 +236,7 @@ def _release(gitops: GitOps) -> dict[str, Any]:
             "jobs": {"plan": _plan_job(gitops), "build": _build_job(gitops), "pin": _pin_job(gitops)}}
 
 
-def _promote(gitops: GitOps) -> dict[str, Any]:
+def _promote(gitops: GitOps, crd_schemas: Sequence[str] = ()) -> dict[str, Any]:
     out = gitops.path
     inputs = {"source": {"description": "Environment whose locked digests are promoted", "required": True, "default": "staging", "type": "string"},
               "target": {"description": "Environment that receives them", "required": True, "default": "prod", "type": "string"}}
@@ -231,7 +246,7 @@ def _promote(gitops: GitOps) -> dict[str, Any]:
                "steps": [
                    *_setup(gitops),
                    {"name": "Promote", "env": {"SOURCE": "${{ inputs.source }}", "TARGET": "${{ inputs.target }}"},
-                    "run": _run(f'mlkube promote "$SOURCE" "$TARGET" --dist {out}', "mlkube synth", f"mlkube validate --strict {out}",
+                    "run": _run(f'mlkube promote "$SOURCE" "$TARGET" --dist {out}', "mlkube synth", _validate(out, crd_schemas),
                                 f'mlkube check --pinned --dist {out} --env "$TARGET"')},
                    {"name": "Open the promotion pull request", "uses": ACTIONS["create-pr"], "with": {
                        "branch": "mlkube/promote-${{ inputs.source }}-to-${{ inputs.target }}-${{ github.run_id }}",
@@ -246,10 +261,10 @@ def _promote(gitops: GitOps) -> dict[str, Any]:
             "jobs": {"promote": promote}}
 
 
-def workflows(gitops: GitOps) -> dict[str, dict[str, Any]]:
-    """File name -> workflow, as plain data."""
-    return {"config-repo-pr.yml": _pull_request(gitops), "config-repo-release.yml": _release(gitops),
-            "config-repo-promote.yml": _promote(gitops)}
+def workflows(gitops: GitOps, crd_schemas: Sequence[str] = ()) -> dict[str, dict[str, Any]]:
+    """File name -> workflow, as plain data; ``crd_schemas``: the platform's CRD schema folders, relative to the repo."""
+    return {"config-repo-pr.yml": _pull_request(gitops, crd_schemas), "config-repo-release.yml": _release(gitops),
+            "config-repo-promote.yml": _promote(gitops, crd_schemas)}
 
 
 def _commented(value: Any) -> Any:
@@ -280,6 +295,6 @@ def _dump(workflow: dict[str, Any]) -> bytes:
     return stream.getvalue().encode()
 
 
-def render_workflows(gitops: GitOps) -> dict[str, bytes]:
+def render_workflows(gitops: GitOps, crd_schemas: Sequence[str] = ()) -> dict[str, bytes]:
     """File name -> bytes, deterministic."""
-    return {name: _dump(workflow) for name, workflow in workflows(gitops).items()}
+    return {name: _dump(workflow) for name, workflow in workflows(gitops, crd_schemas).items()}

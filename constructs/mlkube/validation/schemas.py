@@ -46,6 +46,8 @@ class ValidationSettings:
     crd_schema_dirs: tuple[Path, ...] = ()
     #: A kind with no schema is an error (``--strict``) rather than a reported skip.
     strict_unknown_kinds: bool = False
+    #: How to give a missing schema, in the words of the caller (a CLI option, a Platform argument).
+    missing_schema_hint: str = "give one with --crd-schemas DIR"
 
 
 @dataclass(frozen=True)
@@ -154,7 +156,7 @@ class SchemaCatalog:
                 yield SchemaIssue("apiVersion", f"{kind} is not served as {api_version}; its CRD serves "
                                                 f"{', '.join(f'{group}/{version}' for version in served)}")
             elif self.settings.strict_unknown_kinds:
-                yield SchemaIssue("", f"no schema for {kind} ({api_version}); give one with --crd-schemas DIR")
+                yield SchemaIssue("", f"no schema for {kind} ({api_version}); {self.settings.missing_schema_hint}")
             return
         yield from validator.issues(obj)
         # Quantities pass the schema as "string or number"; the API server parses them (memory: aoeu).

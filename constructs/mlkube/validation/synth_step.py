@@ -15,14 +15,17 @@ from .schemas import SchemaCatalog, ValidationSettings
 if TYPE_CHECKING:
     from ..core.synth import SynthContext
 
-__all__ = ["validate_objects"]
+__all__ = ["validate_objects", "MISSING_SCHEMA_HINT"]
+
+#: What synth says about a custom resource with no schema (a `cdk8s import` class, a raw ApiObject).
+MISSING_SCHEMA_HINT = ("give the platform its CRD's JSON schemas: Platform(crd_schemas=['DIR']), a folder that "
+                       "`mlkube schemas import CRD.yaml --out DIR` writes ({group}/{kind}_{version}.json)")
 
 
 def validate_objects(ctx: SynthContext) -> None:
     """The CHECKS step: schema-validate every object, then run cross-object checks per environment."""
     catalogs: dict[str, SchemaCatalog] = {}
     versions = {env.name: env.kubernetes_version for env in ctx.platform.environments}
-    crd_schema_dirs = tuple(ctx.platform.crd_schemas)
     by_environment: dict[str, list[Manifest]] = defaultdict(list)
     for manifest in ctx.manifests:
         by_environment[manifest.environment].append(manifest)
@@ -30,7 +33,8 @@ def validate_objects(ctx: SynthContext) -> None:
         version = versions.get(environment, "")
         try:
             catalog = catalogs.get(version) or catalogs.setdefault(version, SchemaCatalog(ValidationSettings(
-                kubernetes_version=version, crd_schema_dirs=crd_schema_dirs, strict_unknown_kinds=True)))
+                kubernetes_version=version, crd_schema_dirs=ctx.platform.crd_schemas, strict_unknown_kinds=True,
+                missing_schema_hint=MISSING_SCHEMA_HINT)))
         except MlkubeError as error:
             ctx.problems += [Problem(f"environment {environment}", "kubernetes_version", p.message, p.hint) for p in error.problems]
             continue
