@@ -131,7 +131,8 @@ def llm_chat(app: MlApp) -> None:
         app, "llm-server",
         image="vllm/vllm-openai:v0.11.0",
         runtime=Runtime.vllm(served_model_name="chat"),   # `vllm serve $(MODEL_PATH)` on port 8000, probed on /health
-        model=checkpoints.model_uri("llm-finetune/final"),
+        # Served from a claim restored from snapshot finetune-v1: the weights reviewed are the weights served (prod requires it).
+        model=checkpoints.model_uri("llm-finetune/final", version="finetune-v1"),
         resources=ResourcesSpec(cpu="8", memory="48Gi", shm_size="8Gi",
                                 gpu=GpuSpec(count=1, product="NVIDIA-L4", runtime_class="nvidia")),
         autoscaling=AutoscalingSpec(min_replicas=1, max_replicas=4, target_cpu_utilization=None,
@@ -156,12 +157,13 @@ def llm_405b(app: MlApp) -> None:
     gpus_per_node = 4 if app.environment.name == "staging" else 8
     # Staged once onto a shared volume that every node of every group mounts read-only: ReadWriteMany (synth refuses a
     # ReadWriteOnce volume here, as it attaches to one node).
-    weights = CheckpointVolume(app, "llm-weights", size="1Ti", access_mode="ReadWriteMany", storage_class="shared-rwx")
+    weights = CheckpointVolume(app, "llm-weights", size="1Ti", access_mode="ReadWriteMany", storage_class="shared-rwx",
+                               snapshot={"snapshot_class": "csi-snapshots", "versions": ["fp8-v1"]})
     InferenceService(
         app, "llama-405b",
         image="vllm/vllm-openai:v0.11.0",
         runtime=Runtime.vllm(served_model_name="llama-405b"),
-        model=weights.model_uri("meta-llama/Llama-3.1-405B-Instruct-FP8"),
+        model=weights.model_uri("meta-llama/Llama-3.1-405B-Instruct-FP8", version="fp8-v1"),
         nodes=2, replicas=1,
         resources=ResourcesSpec(cpu="64", memory="640Gi", shm_size="32Gi",
                                 gpu=GpuSpec(count=gpus_per_node, product="NVIDIA-H100-80GB-HBM3", runtime_class="nvidia")),

@@ -201,12 +201,12 @@ workloads:
   batch:
     kind: BatchJob
     image: ghcr.io/acme/train:1.0
-    node_selector: {pool: gpu}
+    nodeSelector: {pool: gpu}
     tolerations: [{key: spot, operator: Exists}]
     resources: {extended: {vpc.amazonaws.com/efa: 2}}
-    add_capabilities: [IPC_LOCK]
+    addCapabilities: [IPC_LOCK]
     waivers: [{rule: MLK-PSS-005, reason: GPUDirect RDMA pins memory}]
-    service_account_annotations: {eks.amazonaws.com/role-arn: "arn:aws:iam::111122223333:role/train"}
+    serviceAccountAnnotations: {eks.amazonaws.com/role-arn: "arn:aws:iam::111122223333:role/train"}
 """)
     platform = Platform(environments=[Environment(name="test", namespace="ml")])
     platform.load_blueprints(tmp_path)
@@ -223,7 +223,7 @@ def test_fails_when_a_yaml_capability_has_no_waiver_with_file_and_line(tmp_path)
 
     path = tmp_path / "mlkube.yaml"
     path.write_text("apiVersion: mlkube.dev/v1alpha1\nkind: Blueprint\napp: app\nworkloads:\n  batch:\n    kind: BatchJob\n"
-                    "    image: ghcr.io/acme/train:1.0\n    add_capabilities: [IPC_LOCK]\n")
+                    "    image: ghcr.io/acme/train:1.0\n    addCapabilities: [IPC_LOCK]\n")
     platform = Platform(environments=[Environment(name="test", namespace="ml")])
     platform.load_blueprints(tmp_path)
     with pytest.raises(MlkubeError) as raised:

@@ -128,7 +128,8 @@ def test_credentials_key_chooses_the_file():
 
 
 @pytest.mark.parametrize(("model", "expected"), [
-    ({"uri": "oci://registry/model:1"}, "cannot download oci:// URIs"),
+    ({"uri": "oci://registry/model:1", "credentials_secret": "c"}, "pulled by the kubelet with the pod's imagePullSecrets"),
+    ({"uri": "oci://Registry/Model"}, "an oci:// model is an image"),
     ({"uri": "azureblob://account/container/model"}, "cannot download azureblob:// URIs"),
     ({"uri": "https://models.example.com/m.tar.gz", "credentials_secret": "c"}, "reads https:// credentials only from environment variables"),
     ({"uri": "hf://org/model/subfolder"}, "reads hf://<organization>/<model>[:<revision>]"),

@@ -18,6 +18,7 @@ from .images.manifest import write_image_files
 from .kueue.capacity import add_kueue_objects, check_kueue_capacity
 from .kueue.local_queues import add_local_queues
 from .pinning.models import apply_model_lock, require_pinned_models
+from .pinning.served_snapshots import served_snapshots
 from .pinning.synth_steps import apply_lock, require_pinned_images, write_lock
 from .policy.capability_namespaces import lower_enforce_for_capabilities
 from .policy.credentials import check_output_files
@@ -45,6 +46,7 @@ def default_pipeline() -> Pipeline:
             new_volume_snapshots,          # a snapshot never copies a volume created in the same change
             require_pinned_images,         # production (and opted-in) environments run only pinned images
             require_pinned_models,         # ... and serve only models pinned to one content
+            served_snapshots,              # ... pvc:// models from snapshot versions that already exist
             check_policy_step,             # security policy: unwaived errors fail synth, warnings are printed
             check_connectivity_step,       # every declared connection is allowed by the NetworkPolicies, both ways
             check_kueue_capacity,          # every queued job fits a flavor of its ClusterQueue

@@ -68,14 +68,14 @@ def test_reports_every_error_of_a_file_together(tmp_path):
           server:
             kind: InferenceService
             image: ghcr.io/acme/x:1
-            autoscaling: {min_replicas: 5, max_replicas: 3}
+            autoscaling: {minReplicas: 5, maxReplicas: 3}
             resources: {gpu: {count: 1.5}}
         """)
     assert problems_of(path) == [
         "1:13 apiVersion: Input should be 'mlkube.dev/v1alpha1' (got 'mlkube.dev/v1alpha2') | allowed: 'mlkube.dev/v1alpha1'",
         "3:6 app: String should match pattern '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$' (got 'Sentiment') | must match ^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
         "4:1 workloadz: unknown field 'workloadz' | did you mean 'workloads'?",
-        "9:18 workloads.server.autoscaling: 'min_replicas' (5) must be less than or equal to 'max_replicas' (3)",
+        "9:18 workloads.server.autoscaling: 'minReplicas' (5) must be less than or equal to 'maxReplicas' (3)",
         "10:30 workloads.server.resources.gpu.count: Input should be a valid integer, got a number with a fractional part (got 1.5)",
     ]
     with pytest.raises(MlkubeError) as raised:

@@ -43,8 +43,9 @@ workloads = st.fixed_dictionaries(
         "config": maybe(st.dictionaries(st.text(max_size=10), st.text(max_size=10), max_size=3)),
         "resources": maybe(st.fixed_dictionaries({}, optional={"cpu": quantities, "memory": quantities,
                                                              "gpu": maybe(st.fixed_dictionaries({}, optional={"count": maybe(st.integers(-2, 9))}))})),
-        "autoscaling": maybe(st.fixed_dictionaries({}, optional={"min_replicas": maybe(st.integers(-1, 20)),
-                                                               "max_replicas": maybe(st.integers(-1, 20))})),
+        "autoscaling": maybe(st.fixed_dictionaries({}, optional={"minReplicas": maybe(st.integers(-1, 20)),
+                                                               "maxReplicas": maybe(st.integers(-1, 20)),
+                                                               "min_replicas": maybe(st.integers(1, 3))})),  # Python casing: refused
         "replicas": maybe(st.integers(-1, 10**12)),
         "unknwon_field": anything,
     },

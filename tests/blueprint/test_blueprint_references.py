@@ -20,7 +20,7 @@ workloads:
     kind: CheckpointVolume
     name: sentiment-ckpt
     size: 100Gi
-    access_mode: ReadWriteMany
+    accessMode: ReadWriteMany
   train:
     kind: GpuTrainingJob
     image: ghcr.io/acme/train:1.0
@@ -30,7 +30,7 @@ workloads:
     image: ghcr.io/acme/server:1.0
     model: {volume: checkpoints, path: run/final}
     mounts:
-      - {volume: checkpoints, path: /ckpt, read_only: true, env: CKPT}
+      - {volume: checkpoints, path: /ckpt, readOnly: true, env: CKPT}
 """
 ENVIRONMENTS = [Environment(name="dev", namespace="ml")]
 
@@ -96,7 +96,7 @@ def test_fails_when_a_mount_path_is_relative(tmp_path):
 
 
 def test_fails_when_a_volume_mounts_a_volume(tmp_path):
-    path = write(tmp_path, BLUEPRINT.replace("    access_mode: ReadWriteMany\n", "    access_mode: ReadWriteMany\n    mounts: [{volume: checkpoints}]\n"))
+    path = write(tmp_path, BLUEPRINT.replace("    accessMode: ReadWriteMany\n", "    access_mode: ReadWriteMany\n    mounts: [{volume: checkpoints}]\n"))
     assert problems_of(path)[0].startswith("10:5 workloads.checkpoints.mounts: a CheckpointVolume does not mount volumes")
 
 
@@ -105,3 +105,22 @@ def test_fails_at_synth_with_file_and_line(tmp_path):
     with pytest.raises(MlkubeError) as raised:
         synth_platform(platform)
     assert "mlkube.yaml:17:21" in str(raised.value) and "'weights' is not a CheckpointVolume" in str(raised.value)
+
+
+def test_a_yaml_model_at_a_snapshot_version_equals_python(tmp_path):
+    """model: {volume, path, version} serves the claim restored from that snapshot, as volume.model_uri(path, version=...)."""
+    text = BLUEPRINT.replace("    accessMode: ReadWriteMany\n", "    accessMode: ReadWriteMany\n    snapshot: {versions: [run-1]}\n").replace(
+        "model: {volume: checkpoints, path: run/final}", "model: {volume: checkpoints, path: run/final, version: run-1}")
+    from_yaml = synth_platform(_platform(tmp_path, text))
+    assert from_yaml.get("PersistentVolumeClaim", "sentiment-ckpt-run-1")["spec"]["dataSource"]["name"] == "sentiment-ckpt-run-1"
+
+    def build(app):
+        volume = CheckpointVolume(app, "checkpoints", name="sentiment-ckpt", size="100Gi", access_mode="ReadWriteMany",
+                                  snapshot={"versions": ["run-1"]})
+        GpuTrainingJob(app, "train", image="ghcr.io/acme/train:1.0").mount(volume, path="/ckpt")
+        server = InferenceService(app, "server", image="ghcr.io/acme/server:1.0", model=volume.model_uri("run/final", version="run-1"))
+        server.mount(volume, path="/ckpt", read_only=True, env="CKPT")
+
+    from_python = Platform(environments=ENVIRONMENTS)
+    from_python.app("sentiment", build)
+    assert from_yaml.files == synth_platform(from_python).files

@@ -18,7 +18,7 @@ workloads:
     model: hf://distilbert/sst-2
     config: {LOG_LEVEL: info}
     resources: {cpu: 1, memory: 2Gi}
-    autoscaling: {min_replicas: 2, max_replicas: 6, target_cpu_utilization: 65}
+    autoscaling: {minReplicas: 2, maxReplicas: 6, targetCpuUtilization: 65}
 """
 
 # The model download leaves the cluster over HTTPS.

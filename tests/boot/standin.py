@@ -17,6 +17,8 @@ CACHE_VARIABLES = ("HOME", "XDG_CACHE_HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME",
 STANDIN_SCRIPT = r"""#!/bin/sh
 # A stand-in for a model downloader, a model server or a trainer: it does what they do to the file system.
 fail() { echo "STANDIN FAIL $(hostname): $*"; exit 3; }
+# mlkube's model downloader for s3:// and gs:// is `python3 -c <program> URI DEST` in the storage-initializer image.
+if [ "$STANDIN_ROLE" = downloader ] && [ "$1" = "-c" ]; then shift 2; fi
 echo "STANDIN start role=$STANDIN_ROLE host=$(hostname) uid=$(id -u) gid=$(id -g) groups=$(id -G) HOME=${HOME:-unset} args=$*"
 case "$*" in *'$('*) fail "an unexpanded reference in the arguments: $*";; esac
 if [ "$STANDIN_ROLE" = downloader ]; then
@@ -108,7 +110,8 @@ class PodmanStore:
             script.write_text(STANDIN_SCRIPT)
             script.chmod(0o755)
             # The commands the example's workloads run: torchrun (trainer), vllm (the vLLM runtime preset).
-            for command in ("torchrun", "vllm"):
+            # python3: the command of mlkube's model downloader for s3:// and gs:// (mlkube.core.model.downloader_command).
+            for command in ("torchrun", "vllm", "python3"):
                 (mount / "usr" / "local" / "bin" / command).symlink_to("standin")
             self.run("buildah", "config", "--entrypoint", '["/usr/local/bin/standin"]', "--cmd", "",
                      "--env", "PATH=/usr/local/bin:/bin", "--env", f"STANDIN_ROLE={role}", container)

@@ -58,7 +58,7 @@ def test_the_serving_app_boots_with_its_model_download(store, tmp_path):
     assert "ok   fraud-scorer-boot/model-downloader [init]: exited (exit code 0)" in out
     assert "ok   fraud-scorer-boot/server [main]: running" in out
     assert "ok   nightly-scoring-run-0/main [main]: exited (exit code 0)" in out
-    assert "STANDIN loaded weights of s3://acme-models/fraud/v3 from /mnt/models" in out  # what the init container wrote
+    assert "STANDIN loaded weights of s3://acme-models/fraud/v3?versionManifest=sha256:" in out  # the pinned object set the init container wrote
     assert out.count("STANDIN wrote HOME, /tmp and every cache variable") == 2  # the server and the batch job
     assert "STANDIN read /var/run/secrets/feature-store/password" in out  # a stand-in secret, readable through fsGroup
     assert "uid=10001 gid=10001" in out and "STANDIN FAIL" not in out

@@ -113,12 +113,12 @@ def test_overridden_values_render_what_synth_builds_with_those_values(platform: 
 
     folder, export = charts[("prod", "llm-chat")]
     result = helm("template", "llm-chat", str(folder), "--set", "workloads.llm-finetune.resources.gpu.count=4",
-                  "--set", "workloads.llm-server.autoscaling.min_replicas=3", "--set", "workloads.llm-server.autoscaling.max_replicas=6")
+                  "--set", "workloads.llm-server.autoscaling.minReplicas=3", "--set", "workloads.llm-server.autoscaling.maxReplicas=6")
     assert result.returncode == 0, result.stderr
     rendered = by_key(documents(result.stdout))
     values = yaml.safe_load((folder / "values.yaml").read_text())["workloads"]
     finetune_resources = {**values["llm-finetune"]["resources"], "gpu": {**values["llm-finetune"]["resources"]["gpu"], "count": 4}}
-    autoscaling = {**values["llm-server"]["autoscaling"], "min_replicas": 3, "max_replicas": 6}
+    autoscaling = {**values["llm-server"]["autoscaling"], "minReplicas": 3, "maxReplicas": 6}
     before = Path.cwd()
     os.chdir(REPO_ROOT)
     try:
@@ -152,7 +152,7 @@ def test_image_digest_set_through_helm_is_the_image_the_pods_run(charts: dict[An
 
 
 @pytest.mark.parametrize(("setting", "message"), [
-    ("workloads.llm-server.autoscaling.min_replicas=many", "at '/workloads/llm-server/autoscaling/min_replicas': got string, want integer"),
+    ("workloads.llm-server.autoscaling.minReplicas=many", "at '/workloads/llm-server/autoscaling/minReplicas': got string, want integer"),
     ("workloads.llm-server.autoscaling.min_replica=3", "at '/workloads/llm-server/autoscaling': additional properties 'min_replica' not allowed"),
     ("workloads.llm-server.bogus=1", "at '/workloads/llm-server': additional properties 'bogus' not allowed"),
     ("workloads.llm-server.port=9000", "at '/workloads/llm-server/port': value must be 8000"),
@@ -170,9 +170,9 @@ def test_helm_refuses_values_against_the_schema(charts: dict[Any, Any], setting:
 
 def test_min_replicas_above_max_replicas_fails_the_render(charts: dict[Any, Any]) -> None:
     folder, _ = charts[("prod", "llm-chat")]
-    result = helm("template", "llm-chat", str(folder), "--set", "workloads.llm-server.autoscaling.min_replicas=9")
+    result = helm("template", "llm-chat", str(folder), "--set", "workloads.llm-server.autoscaling.minReplicas=9")
     assert result.returncode != 0
-    assert "workloads.llm-server.autoscaling: min_replicas must be <= max_replicas" in result.stderr
+    assert "workloads.llm-server.autoscaling: minReplicas must be <= maxReplicas" in result.stderr
 
 
 def test_a_value_that_changes_more_than_its_own_field_is_fixed_and_said_so(charts: dict[Any, Any]) -> None:
@@ -194,8 +194,9 @@ def test_values_are_the_specs_in_blueprint_form(charts: dict[Any, Any]) -> None:
     kinds = workload_kinds()
     assert values["kind"] == "InferenceService"
     spec = kinds["InferenceService"].spec
-    assert spec.model_validate({k: v for k, v in values.items() if k != "kind"}) == spec.model_validate(
-        {k: v for k, v in blueprint.items() if k != "kind"})
+    # Keyed as a blueprint writes them (camelCase), read back the way the blueprint loader reads them.
+    assert spec.model_validate({k: v for k, v in values.items() if k != "kind"}, by_alias=True, by_name=False) == spec.model_validate(
+        {k: v for k, v in blueprint.items() if k != "kind"}, by_alias=True, by_name=False)
     chart = yaml.safe_load((folder / "Chart.yaml").read_text())
     assert chart["apiVersion"] == "v2" and chart["name"] == "sentiment" and chart["version"] == export.version
 

@@ -48,12 +48,12 @@ def test_blueprint_check_reports_a_relative_external_secret_mount_path(tmp_path)
           server:
             kind: InferenceService
             image: {PINNED}
-            external_secrets:
-              - {{name: db, store: vault, data: {{password: "x/db"}}, mount_path: relative/db}}
+            externalSecrets:
+              - {{name: db, store: vault, data: {{password: "x/db"}}, mountPath: relative/db}}
         """))
     result = run_mlkube("blueprint", "check", str(blueprint), cwd=tmp_path)
     _clean_failure(result, "mlkube.yaml:9:")
-    assert "workloads.server.external_secrets[0].mount_path: must be an absolute path" in result.stderr
+    assert "workloads.server.externalSecrets[0].mountPath: must be an absolute path" in result.stderr
 
 
 @contextlib.contextmanager

@@ -35,7 +35,7 @@ def test_app_removal_with_a_checkpoint_volume_fails_on_high(tmp_path):
     result = run_mlkube("diff", str(base), str(head), "--fail-on", "high", "--format", "json", cwd=tmp_path)
     assert result.returncode == 1, result.stdout + result.stderr
     assert '"reason": "app \'llm-chat\' is removed: Prune=false,Delete=false keep the claim and its namespace' in result.stdout
-    assert "the Application of ml-llm-chat/llm-checkpoints is removed" in result.stdout
+    assert "the Application of ml-llm-chat/llm-checkpoints, ml-llm-chat/llm-checkpoints-finetune-v1 is removed" in result.stdout
 
 
 def test_app_removal_without_delete_false_deletes_the_data(run_diff):

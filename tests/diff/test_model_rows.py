@@ -29,3 +29,13 @@ def test_a_mutable_model_in_production_is_a_risk(run_diff):
 
 def test_a_mutable_model_outside_production_is_no_risk(run_diff):
     assert risk_summary(run_diff({DEV: [serving(f"hf://acme/chat:{OLD}")]}, {DEV: [serving("hf://acme/chat")]})) == []
+
+
+def test_a_new_s3_object_version_is_its_own_row_by_manifest_digest(run_diff):
+    from mlkube.core.model_fetch import object_set_digest, versioned_uri
+
+    old, new = ({"model.joblib": version} for version in ("v1", "v2"))
+    report = run_diff({DEV: [serving(versioned_uri("s3://models/fraud/v3", old))]}, {DEV: [serving(versioned_uri("s3://models/fraud/v3", new))]})
+    rows = [(row.field, row.old, row.new) for row in report.changes[0].fields]
+    digests = [object_set_digest("s3://models/fraud/v3", objects)[len("sha256:"):][:12] for objects in (old, new)]
+    assert rows == [("model", f"s3://models/fraud/v3@{digests[0]}", f"s3://models/fraud/v3@{digests[1]}")]

@@ -81,3 +81,16 @@ def test_fails_when_an_override_key_names_no_construct():
         synth(env)
     assert "environment prod: overrides[scoring/sever]: no construct 'scoring/sever' in environment 'prod'" in str(error.value)
     assert "scoring/server" in str(error.value)
+
+
+def test_every_typed_override_reaches_a_field_of_some_workload_kind():
+    """A documented override no construct has can only fail (WorkloadOverride.hostnames before issue 19): each typed
+    override field must name a spec path that at least one blueprint kind has."""
+    from mlkube.blueprint import workload_kinds
+    from mlkube.core.overrides import OVERRIDE_PATHS, _spec_model_at
+
+    specs = [kind.spec for kind in workload_kinds().values()]
+    unreachable = sorted(name for name, path in OVERRIDE_PATHS.items() if not any(_spec_model_at(spec, path) for spec in specs))
+    assert unreachable == []
+    typed = set(WorkloadOverride.model_fields) - {"resource_scale", "spec"}  # those two act on several fields
+    assert typed == set(OVERRIDE_PATHS), "every typed override field maps onto a spec path"

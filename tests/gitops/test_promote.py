@@ -41,6 +41,7 @@ def test_promote_copies_staging_digests_to_the_target_lock_and_manifests(tmp_pat
 def test_example_prod_runs_the_digests_staging_locked():
     lock = json.loads((REPO_ROOT / "dist/images.lock.json").read_text())
     assert lock["environments"]["prod"]["images"] == lock["environments"]["staging"]["images"]
+    assert lock["environments"]["prod"]["models"] == lock["environments"]["staging"]["models"]  # the model pins too (issue 20)
     assert lock["environments"]["prod"]["promoteFrom"] == "staging"
     assert _images(REPO_ROOT / "dist/prod") == _images(REPO_ROOT / "dist/staging")
 

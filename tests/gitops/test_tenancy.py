@@ -68,8 +68,8 @@ def test_fails_when_the_platform_reserves_the_namespace():
     ("kube-system", "", "app 'kube-system' would take over namespace 'kube-system': the prefix 'kube-' is reserved"),
     ("argocd", "", "app 'argocd' would take over namespace 'argocd': it is the namespace Argo CD runs in"),
     ("scoring", """
-            external_secrets:
-              - {name: db, store: vault, data: {password: "payments/db#password"}, mount_path: /var/run/secrets/db}""",
+            externalSecrets:
+              - {name: db, store: vault, data: {password: "payments/db#password"}, mountPath: /var/run/secrets/db}""",
      "ExternalSecret/db of app 'scoring' reads 'payments/db' through ClusterSecretStore 'vault', outside the app's keys"),
 ])
 def test_a_yaml_blueprint_naming_a_reserved_namespace_or_another_apps_secret_is_refused(tmp_path, app, extra, expected):

@@ -68,18 +68,18 @@ def test_references_know_what_is_immutable() -> None:
     assert ModelReference(f"hf://a/b:{SHA}").immutable and ModelReference(f"hf://a/b@{SHA}").immutable
     assert not ModelReference("hf://a/b").immutable and not ModelReference(f"hf://a/b@{SHA[:39]}").immutable
     assert ModelReference("oci://r.io/m@sha256:" + "b" * 64).immutable and not ModelReference("oci://r.io/m:v1").immutable
-    assert not ModelReference("s3://bucket/v3").pinnable  # the default downloader has no immutable S3 form: a warning only
+    assert not ModelReference("https://example.com/m.bin").pinnable  # no immutable form: a warning only
 
 
-def test_s3_in_production_is_a_warning_that_says_why(tmp_path: Path) -> None:
+def test_https_in_production_is_a_warning_that_says_why(tmp_path: Path) -> None:
     platform = Platform([{"name": "prod", "production": True, "network": NETWORK}])
 
     @platform.app("chat")
     def chat(app: Any) -> None:
-        InferenceService(app, "server", image=IMAGE, model=Model.from_uri("s3://acme-models/chat/v3", downloader_image=DOWNLOADER))
+        InferenceService(app, "server", image=IMAGE, model=Model.from_uri("https://example.com/chat.bin", downloader_image=DOWNLOADER))
 
     result = platform.synthesize(tmp_path / "dist")
-    assert any("s3:// has no immutable form" in warning for warning in result.warnings)
+    assert any("https:// has no immutable form" in warning for warning in result.warnings)
 
 
 class _HubStandIn(BaseHTTPRequestHandler):
@@ -187,7 +187,7 @@ def test_pin_models_file_from_ci(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("pins", "message"), [
     ({"hf://acme/other": SHA}, "names a model that no manifest"),
     ({"hf://acme/chat": "main"}, "'main' is not immutable"),
-    ({"hf://acme/chat": f"hf://acme/else@{SHA}"}, "another repository"),
+    ({"hf://acme/chat": f"hf://acme/else@{SHA}"}, "another location"),
 ])
 def test_pin_models_file_refuses_what_it_cannot_use(tmp_path: Path, pins: dict[str, str], message: str) -> None:
     out = tmp_path / "dist"

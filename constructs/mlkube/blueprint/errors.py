@@ -50,8 +50,8 @@ def problems_at(document: YamlDocument, error: ValidationError, model: type[Base
     """Problems for a validation of ``document.data[prefix]`` by ``model``, located in the file."""
     items = error.errors(include_url=False)
     # problems_from_validation_error gives one problem per error, in order: the messages and the
-    # "did you mean" hints stay those of the Python constructs.
-    generic = problems_from_validation_error(error, model, "")
+    # "did you mean" hints stay those of the Python constructs, with field names in the blueprint's camelCase.
+    generic = problems_from_validation_error(error, model, "", yaml=True)
     problems = []
     for item, problem in zip(items, generic, strict=True):
         loc = (*prefix, *item["loc"])

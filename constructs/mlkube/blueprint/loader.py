@@ -1,5 +1,8 @@
 """Blueprint files -> validated app definitions -> apps of a Platform.
 
+Blueprints write field names in Kubernetes' camelCase (``minReplicas``), the alias every spec field has
+(spec.yaml_key); they are validated by alias only, so Python's ``min_replicas`` is refused with the key to write.
+
 Every problem of every file is collected (with file:line:column and field path) before anything
 is built; under synth they join the platform's problems, so nothing is written.
 """
@@ -15,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from ..errors import MlkubeError, Problem
-from ..core.spec import Spec
+from ..core.spec import Spec, in_yaml_casing, yaml_aliases
 from .document import BlueprintSpec, without_extensions
 from .errors import field_path_text, problems_at
 from .references import VolumeMount, take_references, volume_claims
@@ -38,6 +41,8 @@ class Workload:
     spec: Spec
     where: str
     mounts: tuple[VolumeMount, ...] = ()
+    #: (volume id, snapshot version) its model is served from (``model: {volume, path, version}``).
+    served_versions: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -50,10 +55,24 @@ class Blueprint:
 
     def build(self, app: MlApp) -> None:
         """The app builder given to ``platform.app``: one construct per workload, as in Python, then the mounts."""
+        first = len(app.problems)
         built = {workload.id: workload.kind.construct(app, workload.id, workload.spec) for workload in self.workloads}
         for workload in self.workloads:
             for mount in workload.mounts:
                 built[workload.id].mount(built[mount.volume], read_only=mount.read_only, path=mount.path, env=mount.env)
+            for volume_id, version in workload.served_versions:
+                built[volume_id].model_uri(version=version)  # emits the claim restored from that snapshot version
+        app.problems[first:] = [self._in_blueprint_terms(app, problem) for problem in app.problems[first:]]
+
+    def _in_blueprint_terms(self, app: MlApp, problem: Problem) -> Problem:
+        """A construct's problem about one of these workloads, as the blueprint's author reads it: field names in
+        camelCase and the workload's file:line. Problems of the environment's overrides (Python) stay as they are."""
+        workload = next((w for w in self.workloads if problem.where == f"{app.construct_path}/{w.id}"), None)
+        if workload is None or problem.field.startswith("environments["):
+            return problem
+        aliases = yaml_aliases()
+        return Problem(f"{problem.where} ({workload.where})", in_yaml_casing(problem.field, aliases),
+                       in_yaml_casing(problem.message, aliases), in_yaml_casing(problem.hint, aliases))
 
 
 def _shown(path: Path) -> str:
@@ -94,14 +113,16 @@ def _workload(document: YamlDocument, workload_id: str, data: dict[str, Any], ki
     fields = {key: value for key, value in data.items() if key != "kind"}
     from ..core.construct import MountsVolumes
 
-    mounts, problems = take_references(document, workload_id, kind_name, fields, claims or {}, issubclass(kind.construct, MountsVolumes))
+    served: list[tuple[str, str]] = []
+    mounts, problems = take_references(document, workload_id, kind_name, fields, claims or {}, issubclass(kind.construct, MountsVolumes),
+                                       served)
     try:
-        spec = kind.spec.model_validate(fields)
+        spec = kind.spec.model_validate(fields, by_alias=True, by_name=False)
     except ValidationError as error:
         return None, problems + problems_at(document, error, kind.spec, path)
     if problems:
         return None, problems
-    return Workload(workload_id, kind, spec, document.where(document.keys.get(path, document.start)), tuple(mounts)), []
+    return Workload(workload_id, kind, spec, document.where(document.keys.get(path, document.start)), tuple(mounts), tuple(served)), []
 
 
 def _blueprint(document: YamlDocument, kinds: dict[str, WorkloadKind]) -> tuple[Blueprint | None, list[Problem]]:
@@ -109,7 +130,7 @@ def _blueprint(document: YamlDocument, kinds: dict[str, WorkloadKind]) -> tuple[
         return None, [Problem(document.where(), "", f"a blueprint must be a mapping, got {type(document.data).__name__}",
                               "start the file with apiVersion: mlkube.dev/v1alpha1, kind: Blueprint, app: <name>")]
     try:
-        spec = BlueprintSpec.model_validate(without_extensions(document.data))
+        spec = BlueprintSpec.model_validate(without_extensions(document.data), by_alias=True, by_name=False)
     except ValidationError as error:
         problems = problems_at(document, error, BlueprintSpec)
         # Workloads are checked even when the envelope is wrong: all errors of a file at once.

@@ -1,6 +1,6 @@
 """References between the workloads of one blueprint: a YAML team mounts a CheckpointVolume it declares.
 
-``mounts: [{volume: checkpoints, path: /ckpt, read_only: true}]`` on any workload that mounts volumes does what
+``mounts: [{volume: checkpoints, path: /ckpt, readOnly: true}]`` on any workload that mounts volumes does what
 ``workload.mount(volume, read_only=True, path="/ckpt")`` does in Python; ``model: {volume: checkpoints, path:
 run/final}`` on an InferenceService serves ``pvc://<the volume's claim>/run/final``. A name that is not a
 CheckpointVolume of the same blueprint is an error at its file:line.
@@ -37,6 +37,9 @@ class ModelFromVolume(Spec):
 
     volume: DnsLabel = Field(description="Id of a CheckpointVolume workload of this blueprint.")
     path: str = Field("", description="Folder of the model inside the volume, e.g. 'run/final'. Default: the volume's root.")
+    version: DnsLabel | None = Field(None, description="A snapshot version of the volume (one of its snapshot.versions): the model is "
+                                     "served from a claim restored from that VolumeSnapshot, so it cannot change after review "
+                                     "(production requires it). Default: none (the volume itself).")
 
 
 def volume_claims(workloads: dict[str, Any]) -> dict[str, str]:
@@ -59,8 +62,10 @@ def _missing(document: YamlDocument, path: tuple[Any, ...], name: str, claims: d
 
 
 def take_references(document: YamlDocument, workload_id: str, kind: str, fields: dict[str, Any], claims: dict[str, str],
-                    mounts_volumes: bool) -> tuple[list[VolumeMount], list[Problem]]:
-    """Remove ``mounts`` from ``fields`` and rewrite a ``model: {volume, path}``; returns the mounts and the problems."""
+                    mounts_volumes: bool, served: list[tuple[str, str]] | None = None) -> tuple[list[VolumeMount], list[Problem]]:
+    """Remove ``mounts`` from ``fields`` and rewrite a ``model: {volume, path[, version]}``; returns the mounts and the problems
+    (and appends (volume id, version) of a served snapshot version to ``served``)."""
+    served = served if served is not None else []
     path = ("workloads", workload_id)
     problems: list[Problem] = []
     mounts: list[VolumeMount] = []
@@ -72,11 +77,11 @@ def take_references(document: YamlDocument, workload_id: str, kind: str, fields:
         raw = None
     if raw is not None and not isinstance(raw, list):
         problems.append(Problem(document.where(document.values.get((*path, "mounts"), document.start)), field_path_text((*path, "mounts")),
-                                "mounts must be a list of {volume, path, read_only}", "mounts: [{volume: checkpoints, path: /ckpt}]"))
+                                "mounts must be a list of {volume, path, readOnly}", "mounts: [{volume: checkpoints, path: /ckpt}]"))
         raw = None
     for index, item in enumerate(raw or []):
         try:
-            mount = VolumeMount.model_validate(item)
+            mount = VolumeMount.model_validate(item, by_alias=True, by_name=False)
         except ValidationError as error:
             problems += problems_at(document, error, VolumeMount, (*path, "mounts", index))
             continue
@@ -87,7 +92,7 @@ def take_references(document: YamlDocument, workload_id: str, kind: str, fields:
     model = fields.get("model")
     if isinstance(model, dict) and "volume" in model:
         try:
-            reference = ModelFromVolume.model_validate(model)
+            reference = ModelFromVolume.model_validate(model, by_alias=True, by_name=False)
         except ValidationError as error:
             fields.pop("model")  # reported here; the spec would only add "no discriminator" for the same mapping
             return mounts, problems + problems_at(document, error, ModelFromVolume, (*path, "model"))
@@ -95,5 +100,8 @@ def take_references(document: YamlDocument, workload_id: str, kind: str, fields:
             fields.pop("model")
             problems.append(_missing(document, (*path, "model", "volume"), reference.volume, claims))
         else:
-            fields["model"] = f"pvc://{claims[reference.volume]}/{reference.path.strip('/')}".rstrip("/")
+            claim = claims[reference.volume] + (f"-{reference.version}" if reference.version else "")
+            fields["model"] = f"pvc://{claim}/{reference.path.strip('/')}".rstrip("/")
+            if reference.version:
+                served.append((reference.volume, reference.version))
     return mounts, problems

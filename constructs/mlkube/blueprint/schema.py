@@ -21,7 +21,7 @@ from ..kube.quantity import _coerce as _coerce_quantity
 from ..core.runtimes import PRESETS
 from ..core.runtimes import _coerce as _coerce_runtime
 from ..output import replace_tree
-from ..core.spec import DnsLabel
+from ..core.spec import DnsLabel, in_yaml_casing, yaml_aliases
 from .document import BlueprintSpec
 from .references import ModelFromVolume, VolumeMount
 from .registry import workload_kinds
@@ -83,9 +83,21 @@ def blueprint_model() -> type[BaseModel]:
     )
 
 
+def _described_in_yaml_casing(schema: Any, aliases: dict[str, str]) -> Any:
+    """Descriptions come from the Python specs: the field names they mention are written as the blueprint's keys."""
+    if isinstance(schema, dict):
+        return {key: in_yaml_casing(value, aliases) if key == "description" and isinstance(value, str)
+                else _described_in_yaml_casing(value, aliases) for key, value in schema.items()}
+    if isinstance(schema, list):
+        return [_described_in_yaml_casing(item, aliases) for item in schema]
+    return schema
+
+
 def blueprint_json_schema() -> dict[str, Any]:
-    schema = blueprint_model().model_json_schema(schema_generator=_BlueprintJsonSchema, mode="validation")
-    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": SCHEMA_BASE_URL + "blueprint.schema.json", **schema}
+    """The schema of blueprint files: properties by alias (camelCase, what the loader reads), pydantic's default."""
+    schema = blueprint_model().model_json_schema(by_alias=True, schema_generator=_BlueprintJsonSchema, mode="validation")
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": SCHEMA_BASE_URL + "blueprint.schema.json",
+            **_described_in_yaml_casing(schema, yaml_aliases())}
 
 
 #: One JSON Schema per document type: file name -> generator.

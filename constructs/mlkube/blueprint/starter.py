@@ -11,7 +11,8 @@ _TEMPLATE = """\
 # An mlkube blueprint: one app of the platform, described in YAML instead of Python.
 # `mlkube synth` (or `cdk8s synth`) finds every apps/**/mlkube.yaml and writes its objects to
 # dist/<environment>/<app>/. Check this file alone with `mlkube blueprint check {path}`.
-# Field names and defaults are those of the Python specs; your editor completes them from the schema.
+# Field names are those of the Python specs in Kubernetes' camelCase (min_replicas -> minReplicas), defaults
+# are the same; your editor completes them from the schema.
 apiVersion: mlkube.dev/v1alpha1
 kind: Blueprint
 app: {app}                       # dist/<environment>/{app}/; the namespace's '{{app}}'
@@ -28,9 +29,9 @@ workloads:
       memory: 2Gi
       # gpu: {{count: 1, product: NVIDIA-L4}}
     autoscaling:
-      min_replicas: 2
-      max_replicas: 4
-      target_cpu_utilization: 70
+      minReplicas: 2
+      maxReplicas: 4
+      targetCpuUtilization: 70
     # config: {{LOG_LEVEL: info}}     # a ConfigMap given to the server as environment
 """
 

@@ -39,6 +39,8 @@ class AppObjects:
     config_maps: dict[str, dict[str, str]] = field(default_factory=dict)
     secrets: dict[str, dict[str, str]] = field(default_factory=dict)
     stand_in_secrets: set[str] = field(default_factory=set)  # described by an ExternalSecret: keys known, values not
+    #: Claim restored from a VolumeSnapshot -> (the snapshot, the claim it was taken of).
+    restored_claims: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     @classmethod
     def from_manifests(cls, objects: list[dict[str, Any]]) -> AppObjects:
@@ -57,6 +59,13 @@ class AppObjects:
                 keys = [str(item.get("secretKey")) for item in spec.get("data") or [] if item.get("secretKey")]
                 found.secrets.setdefault(target, {key: STAND_IN_SECRET for key in keys})
                 found.stand_in_secrets.add(target)
+        snapshots = {str((obj.get("metadata") or {}).get("name", "")): str(((obj.get("spec") or {}).get("source") or {}).get(
+            "persistentVolumeClaimName") or "") for obj in objects if obj.get("kind") == "VolumeSnapshot"}
+        for obj in objects:
+            source = (obj.get("spec") or {}).get("dataSource") or {}
+            if obj.get("kind") == "PersistentVolumeClaim" and source.get("kind") == "VolumeSnapshot" and snapshots.get(str(source.get("name"))):
+                name = str((obj.get("metadata") or {}).get("name", ""))
+                found.restored_claims[name] = (str(source["name"]), snapshots[str(source["name"])])
         return found
 
     def secret(self, name: str) -> dict[str, str] | None:

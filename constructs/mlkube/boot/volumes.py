@@ -2,7 +2,7 @@
 
 emptyDir: a folder with mode 0777 (pkg/volume/emptydir/empty_dir.go), a tmpfs of ``sizeLimit`` for
 ``medium: Memory``; persistentVolumeClaim: one folder per claim, shared by every pod of the boot (the same
-claim is the same volume); secret, configMap, downwardAPI and projected: files with their modes, group-owned
+claim is the same volume; a claim restored from a snapshot of another claim reads that claim's folder); secret, configMap, downwardAPI and projected: files with their modes, group-owned
 by the pod's fsGroup (pkg/volume/volume_linux.go SetVolumeOwnership), mounted read-only.
 """
 
@@ -39,7 +39,13 @@ def make_volumes(pod: PodToBoot, root: Path, objects: AppObjects, mounted: list[
             made[name] = _empty_dir(folder, volume["emptyDir"] or {}, fs_group, mounted)
         elif "persistentVolumeClaim" in volume:
             claim = volume["persistentVolumeClaim"]
-            made[name] = MadeVolume(_shared_dir(root / "claims" / str(claim["claimName"]), fs_group), bool(claim.get("readOnly")))
+            claim_name = str(claim["claimName"])
+            restored = objects.restored_claims.get(claim_name)
+            # A claim restored from a snapshot of another claim of the app: that claim's folder as it is at boot (read-only).
+            folder_name = restored[1] if restored else claim_name
+            made[name] = MadeVolume(_shared_dir(root / "claims" / folder_name, fs_group), bool(claim.get("readOnly")) or bool(restored))
+            if restored:
+                made[name].note = f"claim {claim_name} (restored from VolumeSnapshot {restored[0]}): stands in with claim {restored[1]} as it is"
         elif "secret" in volume:
             made[name] = _files(folder, _secret_files(volume["secret"], objects), volume["secret"].get("defaultMode", 0o644), fs_group)
             if volume["secret"].get("secretName") not in objects.secrets or volume["secret"].get("secretName") in objects.stand_in_secrets:

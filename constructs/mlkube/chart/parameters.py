@@ -22,6 +22,7 @@ from typing import Any
 from ..errors import MlkubeError
 from ..core.image import is_digest_reference
 from ..core.platform import Platform
+from ..core.spec import yaml_key
 from .build import AppBuild, build_app
 from .values import image_parts, image_reference, workload_values
 
@@ -87,8 +88,8 @@ def _candidates(workload: str, values: dict[str, Any], image_default: str | None
         by_digest = isinstance(values["image"], str) and is_digest_reference(values["image"])
         found.append(Parameter(workload, ("image",), "image", image_parts(image_default), spec_by_digest=by_digest))
     add(("replicas",), "integer")
-    add(("autoscaling", "min_replicas"), "integer")
-    add(("autoscaling", "max_replicas"), "integer")
+    add(("autoscaling", yaml_key("min_replicas")), "integer")
+    add(("autoscaling", yaml_key("max_replicas")), "integer")
     add(("resources", "cpu"), "quantity")
     add(("resources", "memory"), "quantity")
     add(("resources", "gpu", "count"), "integer")

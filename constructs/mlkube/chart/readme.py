@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from ..blueprint import workload_kinds
+from ..core.spec import field_named, in_yaml_casing
 from .parameters import Parameter
 
 __all__ = ["chart_readme", "description_of"]
@@ -33,10 +34,10 @@ def description_of(kind: str, path: tuple[str, ...]) -> str:
         return f"Environment variable {path[1]} of the main container."
     description = ""
     for part in path:
-        field = model.model_fields.get(part) if model is not None else None
+        field = field_named(model, part) if model is not None else None
         if field is None:
             break
-        description = field.description or ""
+        description = in_yaml_casing(field.description or "")
         model = _model_in(field.annotation)
     return description
 
@@ -71,7 +72,7 @@ def chart_readme(app: str, environment: str, version: str, values: dict[str, dic
     fixed = [p for p in parameters if p.fixed]
     lines += [f"- `{p.values_path}` ({_cell(p.default)}): {p.fixed}" for p in fixed] or ["- none"]
     lines += ["", "Rules between two values, which a JSON Schema cannot state, are checked by `templates/checks.yaml` "
-              "(`min_replicas` <= `max_replicas`); other rules of the specs are not: check a rendered chart with "
+              "(`minReplicas` <= `maxReplicas`); other rules of the specs are not: check a rendered chart with "
               "`mlkube validate --strict --policy`.", "",
               "## Objects", ""] + [f"- `templates/{file}`" for file in sorted(files)] + [""]
     return "\n".join(lines)

@@ -62,10 +62,10 @@ def range_checks(parameters: list[Parameter]) -> str:
     bounds = {(p.workload, p.path[-1]): p for p in parameters if not p.fixed and p.path[:1] == ("autoscaling",)}
     lines = []
     for (workload, name), lower in sorted(bounds.items()):
-        upper = bounds.get((workload, "max_replicas"))
-        if name == "min_replicas" and upper is not None:
+        upper = bounds.get((workload, "maxReplicas"))
+        if name == "minReplicas" and upper is not None:
             lines.append(f"{{{{- if gt ({_accessor(lower)} | int64) ({_accessor(upper)} | int64) }}}}"
-                         f"{{{{- fail \"workloads.{workload}.autoscaling: min_replicas must be <= max_replicas\" }}}}{{{{- end }}}}")
+                         f"{{{{- fail \"workloads.{workload}.autoscaling: minReplicas must be <= maxReplicas\" }}}}{{{{- end }}}}")
     return "\n".join(lines) + ("\n" if lines else "")
 
 

@@ -1,4 +1,4 @@
-"""The chart's values: each workload's spec in YAML blueprint form (snake_case field names, as a blueprint writes them).
+"""The chart's values: each workload's spec in YAML blueprint form (camelCase field names, as a blueprint writes them).
 
 Only the fields the author set are written (plus union tags such as ``source``, which the spec needs
 to read its own dump back); when that shorter form does not read back into the same spec, every
@@ -27,12 +27,13 @@ def _plain(value: Any, owner: BaseModel, name: str) -> Any:
         return [written_fields(item) if isinstance(item, BaseModel) else item for item in value]
     if isinstance(value, dict) and any(isinstance(item, BaseModel) for item in value.values()):
         return {key: written_fields(item) if isinstance(item, BaseModel) else item for key, item in value.items()}
-    return owner.model_dump(mode="json", include={name})[name]
+    return owner.model_dump(mode="json", include={name}, by_alias=True)[type(owner).model_fields[name].alias or name]
 
 
 def written_fields(model: BaseModel) -> dict[str, Any]:
-    """The fields the author set (and union tags), as JSON values."""
-    return {name: _plain(getattr(model, name), model, name) for name in type(model).model_fields
+    """The fields the author set (and union tags), as JSON values keyed as a blueprint writes them (camelCase)."""
+    fields = type(model).model_fields
+    return {fields[name].alias or name: _plain(getattr(model, name), model, name) for name in fields
             if name in model.model_fields_set or _is_tag_field(model, name)}
 
 
@@ -40,10 +41,10 @@ def workload_values(kind: str, spec: BaseModel) -> dict[str, Any]:
     """``{kind: ..., <fields>}``: the workload as a blueprint would declare it."""
     short = written_fields(spec)
     try:
-        same = type(spec).model_validate(short) == spec
+        same = type(spec).model_validate(short, by_alias=True, by_name=False) == spec
     except ValueError:
         same = False
-    return {"kind": kind, **(short if same else spec.model_dump(mode="json"))}
+    return {"kind": kind, **(short if same else spec.model_dump(mode="json", by_alias=True))}
 
 
 def image_parts(reference: str) -> dict[str, str]:

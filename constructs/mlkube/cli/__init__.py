@@ -110,6 +110,7 @@ SUMMARIES = {
     "diff": "Compare two sides of the config repo: each a folder, or a git revision REV or REV:PATH of --repo.",
     "images": "Built images (dist/images.json): plan CI's builds.",
     "init": "Write a config repo into FOLDER: blueprint, tests with snapshots, dist/, CI, README.",
+    "model": "Model artifacts: package a model directory as an OCI image.",
     "pin": "Pin image references in DIST by digest and models by commit/digest, and record them in DIST/images.lock.json.",
     "promote": "Copy the locked images of SOURCE (repository, tag, digest; model pins) to the gated TARGET (lock file and TARGET's manifests), so TARGET runs the bytes SOURCE tested.",
     "schemas": "JSON Schemas for custom resources, in the {group}/{kind}_{version}.json layout.",
@@ -122,7 +123,7 @@ SUMMARIES = {
 def _register() -> None:
     # One name per command: the module mlkube.cli.<name> defines it as `command` (imported on first use).
     for name in ("synth", "validate", "schemas", "blueprint", "init", "pin", "check", "promote", "diff", "workflows", "boot",
-                 "images", "chart"):
+                 "images", "chart", "model"):
         main.lazy[name] = name  # type: ignore[attr-defined]
 
 

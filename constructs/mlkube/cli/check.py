@@ -7,12 +7,13 @@ from pathlib import Path
 import click
 
 from ..errors import EXIT_FINDINGS, MlkubeError
-from ..pinning.check import check_pinned
+from ..pinning.check import check_pinned, check_pinned_models
 from . import handle_errors
 
 
 @click.command("check")
-@click.option("--pinned", is_flag=True, help="Every image is pinned by digest, and by the digest the lock records.")
+@click.option("--pinned", is_flag=True, help="Every image is pinned by digest, and by the digest the lock records; every model "
+              "(storageUri, model downloader) at an immutable revision, and at the one the lock records.")
 @click.option("--env", "environments", multiple=True, metavar="ENV", help="Only this environment (repeatable) [default: all].")
 @click.option("--dist", "dist", type=click.Path(path_type=Path), default=Path("dist"), show_default=True,
               help="The synthesized tree.")
@@ -27,7 +28,11 @@ def command(pinned: bool, environments: tuple[str, ...], dist: Path) -> None:
                                  hint="environments are the folders of the tree: " + ", ".join(sorted(
                                      p.name for p in dist.iterdir() if p.is_dir() and p.name != "images")) if dist.is_dir() else "")
     problems, checked = check_pinned(dist, frozenset(environments) or None)
+    model_problems, models = check_pinned_models(dist, frozenset(environments) or None)
+    problems += model_problems
     if problems:
-        raise MlkubeError(problems, title=f"{len(problems)} of {checked} image references are not pinned to the locked digest",
-                          exit_code=EXIT_FINDINGS)
-    click.echo(f"{checked} image references pinned by digest" + (f" in {', '.join(environments)}" if environments else ""))
+        title = (f"{len(problems)} of {checked} image references are not pinned to the locked digest" if not models else
+                 f"{len(problems)} of {checked + models} image and model references are not pinned to the locked digest or revision")
+        raise MlkubeError(problems, title=title, exit_code=EXIT_FINDINGS)
+    models_text = f", {models} model references at their locked revision" if models else ""
+    click.echo(f"{checked} image references pinned by digest{models_text}" + (f" in {', '.join(environments)}" if environments else ""))

@@ -9,7 +9,7 @@ import click
 
 from ..errors import MlkubeError
 from ..pinning.digests import read_digest_files
-from ..pinning.models import HuggingFaceResolver, pins_from_file
+from ..pinning.models import GcsResolver, HuggingFaceResolver, S3Resolver, pins_from_file
 from ..pinning.pin import ModelPinning, default_revision, pin_from_digests, pin_from_registry
 from ..pinning.registry import RegistryClient
 from . import handle_errors
@@ -23,10 +23,13 @@ from . import handle_errors
 @click.option("--digest", "digest_pairs", multiple=True, metavar="REF=FILE",
               help="A `buildah push --digestfile` FILE (only a digest) for the reference REF it was pushed as. Repeatable.")
 @click.option("--models", "models_file", type=click.Path(path_type=Path), default=None,
-              help="JSON file from CI: a map model URI -> immutable form (hf://org/name@<commit>, oci://...@sha256:...).")
+              help="JSON file from CI: a map model URI -> immutable form (hf://org/name@<commit>, oci://...@sha256:..., "
+              "s3:// or gs://...?versionManifest=sha256:...&<object>=<version>).")
 @click.option("--resolve", is_flag=True, help="Ask each image's registry for the digest of its tag (HTTP API), and the "
               "Hugging Face API ($HF_ENDPOINT, token $HF_TOKEN) for the commit of each hf:// model without one, and "
-              "the registry for the digest of each oci:// model tag.")
+              "the registry for the digest of each oci:// model tag, and S3 (ListObjectsV2, HeadObject; boto3's credentials, "
+              "$AWS_ENDPOINT_URL) for the version id of each object of each s3:// model, and GCS (objects.list) for the generations "
+              "of each gs:// model.")
 @click.option("--insecure-registry", "insecure", multiple=True, metavar="HOST:PORT", envvar="MLKUBE_INSECURE_REGISTRIES",
               help="Use plain HTTP for this registry (with --resolve). Repeatable; default: $MLKUBE_INSECURE_REGISTRIES "
                    "(space-separated), for CI steps that run the same command everywhere.")
@@ -48,7 +51,8 @@ def command(dist: Path, digest_files: tuple[Path, ...], digest_pairs: tuple[str,
     revision = default_revision() if revision is None else revision
     client = RegistryClient(insecure) if resolve else None
     models = ModelPinning(pins_from_file(models_file) if models_file else None, str(models_file or ""),
-                          HuggingFaceResolver() if resolve else None, client)
+                          HuggingFaceResolver() if resolve else None, client, S3Resolver() if resolve else None,
+                          GcsResolver() if resolve else None)
     if client is not None:
         result = pin_from_registry(dist, client, revision, models)
     else:

@@ -22,7 +22,7 @@ from ..kube.quantity import Quantity
 from .spec import AbsolutePath, DnsLabel, Spec
 
 __all__ = ["CheckpointVolume", "CheckpointVolumeSpec", "SnapshotSpec", "VolumeUser", "new_volume_snapshots",
-           "KEEP_ANNOTATIONS", "STORAGE_SYNC_WAVE", "CONSUMER_SYNC_WAVE", "SNAPSHOT_API_VERSION", "SNAPSHOT_OF_ANNOTATION"]
+           "RESTORED_FROM_ANNOTATION", "KEEP_ANNOTATIONS", "STORAGE_SYNC_WAVE", "CONSUMER_SYNC_WAVE", "SNAPSHOT_API_VERSION", "SNAPSHOT_OF_ANNOTATION"]
 
 SNAPSHOT_API_VERSION = "snapshot.storage.k8s.io/v1"
 #: Argo CD never prunes nor deletes the volume, even when it leaves the config repo or the app is deleted.
@@ -39,6 +39,8 @@ SNAPSHOT_SYNC_WAVE = "1"
 DEFAULT_MOUNT_PATH = "/mnt/checkpoints"
 #: On a VolumeSnapshot: the claim it copies (synth refuses a snapshot of a claim that is new in this change).
 SNAPSHOT_OF_ANNOTATION = "mlkube.dev/snapshot-of"
+#: On a claim restored from a snapshot version (``model_uri(path, version=...)``): the VolumeSnapshot it holds.
+RESTORED_FROM_ANNOTATION = "mlkube.dev/restored-from"
 
 
 class SnapshotSpec(Spec):
@@ -52,6 +54,10 @@ class SnapshotSpec(Spec):
     versions: list[DnsLabel] = Field(default_factory=list, description="One VolumeSnapshot '<claim>-<version>' per entry, "
                                      "taken when the entry is added. Default: none (no snapshot).")
     snapshot_class: str | None = Field(None, description="volumeSnapshotClassName. Default: the cluster's default snapshot class.")
+    serve_access_mode: Literal["ReadOnlyMany", "ReadWriteOnce", "ReadWriteMany"] = Field(
+        "ReadOnlyMany", description="Access mode of the claim restored from a version that model_uri(path, version=...) serves "
+        "(mounted read-only by every server). ReadOnlyMany lets replicas on many nodes share it, where the CSI driver "
+        "supports it. Default: ReadOnlyMany.")
 
 
 class CheckpointVolumeSpec(Spec):
@@ -98,9 +104,45 @@ class CheckpointVolume(MlConstruct):
     def claim(self) -> dict[str, Any]:
         return self.objects["PersistentVolumeClaim"]
 
-    def model_uri(self, path: str = "") -> str:
-        """``pvc://<claim>/<path>``, the InferenceService model option for a model on this volume."""
-        return f"pvc://{self.claim_name}/{path.strip('/')}".rstrip("/")
+    def model_uri(self, path: str = "", *, version: str | None = None) -> str:
+        """``pvc://<claim>/<path>``, the InferenceService model option for a model on this volume.
+
+        With ``version`` (one of ``snapshot.versions``), the model is served from a claim restored from that
+        VolumeSnapshot, ``<claim>-<version>``: the weights cannot change after review (a snapshot is a point-in-time copy that
+        nothing writes to; the restored claim is a new volume that only read-only servers mount), which production requires.
+        """
+        claim = self.claim_name
+        if version is not None:
+            versions = self.spec.snapshot.versions if self.spec and self.spec.snapshot else []
+            if version not in versions:
+                self._report("snapshot.versions", f"model_uri(version={version!r}): no such snapshot version of {self.claim_name} "
+                             f"(versions: {', '.join(versions) or 'none'})",
+                             "add it to snapshot.versions in one change, then serve it with model_uri(path, version=...) in a later one")
+            else:
+                claim = self._restored_claim(version)
+        return f"pvc://{claim}/{path.strip('/')}".rstrip("/")
+
+    def _restored_claim(self, version: str) -> str:
+        """Emit (once) the claim restored from snapshot version ``version``: same size, class and volume mode as the volume."""
+        assert self.spec is not None and self.spec.snapshot is not None
+        name = f"{self.claim_name}-{version}"[:253]
+        key = f"PersistentVolumeClaim/{version}"
+        if key not in self.objects:
+            body: dict[str, Any] = {
+                "accessModes": [self.spec.snapshot.serve_access_mode],
+                # A dataSource of kind VolumeSnapshot restores the snapshot's content into the new volume; the request must be
+                # at least the snapshot's restoreSize (kubernetes.io/docs/concepts/storage/volume-snapshots, "Provisioning
+                # Volumes from Snapshots"): the size of the volume it was taken of.
+                "dataSource": {"apiGroup": "snapshot.storage.k8s.io", "kind": "VolumeSnapshot", "name": name},
+                "resources": {"requests": {"storage": self.spec.size}},
+                "volumeMode": self.spec.volume_mode,
+            }
+            if self.spec.storage_class is not None:
+                body["storageClassName"] = self.spec.storage_class
+            metadata = self._metadata(name, self._binding_wave(self.spec))
+            metadata["annotations"][RESTORED_FROM_ANNOTATION] = name
+            self.objects[key] = self._emit({"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": metadata, "spec": body})
+        return name
 
     def mount_into(self, workload: Any, *, read_only: bool = False, path: str | None = None, env: str = "CHECKPOINT_DIR") -> None:
         """Mount into every pod of ``workload`` (anything with ``MountsVolumes``): volume, mount, env ``env``."""

@@ -25,12 +25,14 @@ from .kserve import KSERVE_POD_LABEL, KServeOptions, kserve_ignored_settings, ks
 from ..kube.labels import selector_labels, standard_labels
 from .leader_worker_set import (LWS_API_VERSION, WORKER_INDEX_LABEL, leader_command, leader_worker_set_spec, parallel_args,
                                 worker_command)
-from .model import CREDENTIALS_DIR, ModelSpec, PvcModel, UriModel, download_form, downloader_credentials_env
+from .model import (CREDENTIALS_DIR, MODEL_IMAGE_CONTAINER, SHARED_CACHE_DIR, ModelSpec, PvcModel, UriModel, download_form,
+                    downloader_command, downloader_credentials_env)
+from .model_fetch import CACHE_ENV
 from .monitoring import MonitoringSpec, monitor_object, prometheus_rule, serving_alert_rules
 from .operators import kserve_version, kubernetes_has, require_operator, storage_initializer_image
 from .placement import PlacementOptions, service_account_body
 from .pod import PodBuilder, SecretEnv, SecretMount, SidecarSpec, env_list
-from ..kube.quantity import Quantity
+from ..kube.quantity import Quantity, parse_quantity
 from .resources import ResourcesSpec
 from .runtimes import Runtime, RuntimeSpec, apply_runtime_defaults
 from ..kube.apiserver_rules import ConfigKey, EnvName
@@ -185,7 +187,7 @@ class InferenceServiceSpec(PlacementOptions):
     @model_validator(mode="before")
     @classmethod
     def _runtime_defaults(cls, data: Any) -> Any:
-        return apply_runtime_defaults(data)
+        return apply_runtime_defaults(data, cls, ProbesSpec)
 
     @field_validator("image")
     @classmethod
@@ -203,6 +205,21 @@ class InferenceServiceSpec(PlacementOptions):
                              "KServe's ServingRuntime runs the server: choose it with kserve.model_format or kserve.runtime")
         if self.backend == "kserve" and self.model is None:
             raise ValueError("the kserve backend needs a 'model' (its storage URI)")
+        if self.backend == "kserve" and isinstance(self.model, UriModel) and self.model.shared_cache:
+            # KServe's own node cache is LocalModelCache (serving.kserve.io/v1alpha1, KServe 0.15+; kserve/kserve
+            # pkg/apis/serving/v1alpha1/local_model_cache_types.go), a cluster-scoped object of the platform team.
+            raise ValueError("shared_cache fills a claim with mlkube's downloader, which the kserve backend does not run (KServe's "
+                             "storage initializer downloads); with KServe, cache models on the nodes with KServe's LocalModelCache")
+        if self.backend == "kserve" and isinstance(self.model, UriModel) and self.model.scheme == "oci":
+            # KServe's webhook injects the modelcar containers with no allowPrivilegeEscalation and no capabilities.drop
+            # (kserve/kserve v0.15.2 pkg/webhook/admission/pod/storage_initializer_injector.go createModelContainer and
+            # createModelInitContainer; v0.17.1 pkg/utils/storage.go CreateModelcarContainer): the restricted Pod Security
+            # Standard that mlkube namespaces enforce rejects the pod; modelcars are also off by default (enableModelcar: false
+            # in inferenceservice-config, v0.15.2 config/configmap/inferenceservice.yaml).
+            raise ValueError("an oci:// model on the kserve backend is a KServe modelcar, whose injected containers set neither "
+                             "allowPrivilegeEscalation: false nor capabilities.drop [ALL]: the restricted Pod Security Standard of "
+                             "mlkube's namespaces rejects the pod; serve it with backend='kubernetes' (the model image's /models is "
+                             "copied by an init container that meets the standard)")
         if self.replicas is not None and "autoscaling" in self.model_fields_set:
             raise ValueError(f"set either a fixed 'replicas' ({self.replicas}) or 'autoscaling', not both")
         if self.drain_seconds >= self.termination_grace_period_seconds:
@@ -522,19 +539,53 @@ class InferenceService(MountsVolumes, MlConstruct):
             if model.path:
                 mount["subPath"] = model.path
             return [mount]
-        if isinstance(model, UriModel):
+        if isinstance(model, UriModel) and model.model_image is not None:
+            # The model is an OCI image (mlkube model package, KServe's modelcar layout): the kubelet pulls it like any image,
+            # and its busybox copies /models into the model volume. Its image value is pinned, locked and promoted like images.
+            self._check_node_storage(model)
             pod.add_volume({"name": "model", "emptyDir": {"sizeLimit": model.cache_size}})
+            resources = {"requests": {"cpu": "500m", "memory": "256Mi"}, "limits": {"cpu": "1", "memory": "256Mi"}}
+            pod.add_init_container(pod.container(MODEL_IMAGE_CONTAINER, RegistryImage(reference=model.model_image),
+                                                 command=["cp", "-R", "/models/.", spec.model_path], resources=resources,
+                                                 mounts=[{"mountPath": spec.model_path, "name": "model"}]))
+            return [{"mountPath": spec.model_path, "name": "model", "readOnly": True}]
+        if isinstance(model, UriModel):
+            self._check_node_storage(model)
+            server_mounts = [{"mountPath": spec.model_path, "name": "model", "readOnly": True}]
             downloader_mounts = [{"mountPath": spec.model_path, "name": "model"}]
+            cache_env: list[dict[str, str]] = []
+            if model.shared_cache:
+                # The model folder holds only links into the shared claim (model_fetch.cached).
+                pod.add_volume({"name": "model", "emptyDir": {"sizeLimit": "16Mi"}})
+                pod.add_volume({"name": "model-cache", "persistentVolumeClaim": {"claimName": model.shared_cache}})
+                downloader_mounts.append({"mountPath": SHARED_CACHE_DIR, "name": "model-cache"})
+                server_mounts.append({"mountPath": SHARED_CACHE_DIR, "name": "model-cache", "readOnly": True})
+                cache_env = [{"name": CACHE_ENV, "value": SHARED_CACHE_DIR}]
+            else:
+                pod.add_volume({"name": "model", "emptyDir": {"sizeLimit": model.cache_size}})
             if model.credentials_secret:
                 downloader_mounts.append(pod.mount_secret(SecretMount(secret=model.credentials_secret, mount_path=CREDENTIALS_DIR)))
             resources = {"requests": {"cpu": "500m", "memory": "1Gi"}, "limits": {"cpu": "1", "memory": "1Gi"}}
             # Unless the user chose one, the downloader is the storage initializer of the environment's KServe version.
             image = (model.downloader_image if "downloader_image" in model.model_fields_set
                      else RegistryImage(reference=storage_initializer_image(self.ml_app.environment)))
-            pod.add_init_container(pod.container("model-downloader", image, args=[download_form(model.uri), spec.model_path],
-                                                 env=downloader_credentials_env(model) or None, resources=resources, mounts=downloader_mounts))
-            return [{"mountPath": spec.model_path, "name": "model", "readOnly": True}]
+            pod.add_init_container(pod.container("model-downloader", image, command=downloader_command(model),
+                                                 args=[download_form(model.uri), spec.model_path],
+                                                 env=downloader_credentials_env(model) + cache_env or None, resources=resources,
+                                                 mounts=downloader_mounts))
+            return server_mounts
         return []
+
+    def _check_node_storage(self, model: UriModel) -> None:
+        """An emptyDir download lives on the node's disk: it must fit what the environment says a node has for models."""
+        available = getattr(self.ml_app.environment, "node_model_storage", None)
+        if model.shared_cache or available is None or parse_quantity(model.cache_size) <= parse_quantity(available):
+            return
+        self._report("model.cache_size", f"the model's cache_size ({model.cache_size}) does not fit the disk a node of "
+                     f"{self.ml_app.environment.name} has for models ({available}, its node_model_storage): the kubelet would "
+                     "evict the pod once the download passes the node's free ephemeral storage",
+                     "lower cache_size to the model's size, use shared_cache=<a ReadWriteMany claim>, or declare the nodes' "
+                     "real node_model_storage")
 
     def _probes(self, spec: InferenceServiceSpec) -> dict[str, Any]:
         probes = spec.probes
@@ -653,8 +704,8 @@ class InferenceService(MountsVolumes, MlConstruct):
     def _download_connections(self, spec: InferenceServiceSpec, me: Endpoint) -> list[Connection]:
         """The model downloader (an init container of the same pod, or KServe's storage initializer) reaches its storage."""
         model = spec.model
-        if not isinstance(model, UriModel):
-            return []
+        if not isinstance(model, UriModel) or model.model_image is not None:
+            return []  # no model, or an image the kubelet pulls (outside the pod's NetworkPolicy)
         reason = f"model download from {model.uri}"
         if model.egress:
             return egress_connections(me, model.egress, self.namespace, self.construct_path, reason=reason)

@@ -23,6 +23,7 @@ from .gitops_settings import IN_CLUSTER, GitOps, LimitRangeSpec, NetworkSpec, Qu
 from .kueue_platform import KueueSpec
 from ..kube.manifest import Manifest
 from .spec import DnsLabel, Spec, parse_spec
+from ..kube.quantity import Quantity
 from ..kube.versions import DEFAULT_KUBERNETES_VERSION
 from .pipeline import ImageCatalog, Pipeline, Step, default_pipeline
 
@@ -90,6 +91,9 @@ class Environment(Spec):
         default_factory=dict, description="volumeBindingMode of each StorageClass of the cluster (by class name). An Immediate "
         "class's claims sync in wave -1, before the workloads; any other claim (WaitForFirstConsumer, an undeclared class, "
         "the default class) syncs with the workloads that bind it, so it never holds a sync. Default: none declared.")
+    node_model_storage: Quantity | None = Field(None, description="Disk a node has for the models its pods download (the "
+                                                "ephemeral storage of their emptyDir volumes). A model whose cache_size is larger fails "
+                                                "synth. Default: not declared, not checked.")
     require_pinned_images: bool = Field(False, description="Synth fails unless every image is pinned by digest "
                                         "(through dist/images.lock.json). Default false.")
 

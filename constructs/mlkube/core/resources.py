@@ -96,7 +96,7 @@ class ResourcesSpec(Spec):
     def _one_gpu_kind(cls, value: Any) -> Any:
         # ``gpu=[{"mig_profile": "1g.10gb"}, {"mig_profile": "2g.20gb"}]`` reads like two GPUs; refuse it with the rule.
         if isinstance(value, list | tuple):
-            profiles = [item.get("mig_profile") if isinstance(item, dict) else getattr(item, "mig_profile", None) for item in value]
+            profiles = [(item.get("mig_profile") or item.get("migProfile")) if isinstance(item, dict) else getattr(item, "mig_profile", None) for item in value]
             if sum(profile is not None for profile in profiles) > 1:
                 raise ValueError(_TWO_MIG_PROFILES.format(value=[p for p in profiles if p]))
             raise ValueError("gpu is one GPU request per pod, not a list: set count for whole GPUs or one mig_profile")

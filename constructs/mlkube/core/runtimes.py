@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field
 
-from .spec import Spec
+from .spec import Spec, field_key
 
 __all__ = ["Runtime", "RuntimeSpec", "RuntimePreset", "PRESETS", "apply_runtime_defaults"]
 
@@ -131,8 +131,10 @@ def _coerce(value: Any) -> Any:
 RuntimeSpec = Annotated[Runtime, BeforeValidator(_coerce)]
 
 
-def apply_runtime_defaults(data: Any) -> Any:
-    """Fill port, metrics_port and probe paths from the preset where the spec does not set them (raw spec input)."""
+def apply_runtime_defaults(data: Any, service_spec: type[Spec], probes_spec: type[Spec]) -> Any:
+    """Fill port, metrics_port and probe paths from the preset where the spec does not set them (raw spec input).
+
+    ``service_spec``/``probes_spec``: InferenceServiceSpec and ProbesSpec, given by inference_service.py (which imports this module)."""
     if not isinstance(data, dict) or data.get("runtime") is None:
         return data
     runtime = data["runtime"]
@@ -140,13 +142,17 @@ def apply_runtime_defaults(data: Any) -> Any:
     preset = PRESETS.get(server) if isinstance(server, str) else None
     if preset is None:
         return data  # the field's own validation reports the unknown server
+    # Raw input names a field by its Python name or its camelCase alias (a YAML blueprint): fill the key given, else the alias.
     filled = dict(data)
-    filled.setdefault("port", preset.port)
+    filled.setdefault(field_key(service_spec, filled, "port"), preset.port)
     if preset.metrics_port is not None:
-        filled.setdefault("metrics_port", preset.metrics_port)
+        filled.setdefault(field_key(service_spec, filled, "metrics_port"), preset.metrics_port)
     probes = filled.get("probes")
     if isinstance(probes, Spec):
         probes = probes.model_dump(exclude_unset=True)
     if probes is None or isinstance(probes, dict):
-        filled["probes"] = {"readiness_path": preset.readiness_path, "liveness_path": preset.liveness_path, **(probes or {})}
+        probes = dict(probes or {})
+        probes.setdefault(field_key(probes_spec, probes, "readiness_path"), preset.readiness_path)
+        probes.setdefault(field_key(probes_spec, probes, "liveness_path"), preset.liveness_path)
+        filled["probes"] = probes
     return filled

@@ -10,10 +10,13 @@ import typing
 from typing import Annotated, Any, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints, ValidationError, model_validator
+from pydantic.alias_generators import to_camel
+from pydantic.fields import FieldInfo
 
 from ..errors import Problem
 
-__all__ = ["Spec", "AbsolutePath", "DnsLabel", "DNS_LABEL", "parse_spec", "problems_from_validation_error", "field_path"]
+__all__ = ["Spec", "AbsolutePath", "DnsLabel", "DNS_LABEL", "parse_spec", "problems_from_validation_error", "field_path",
+           "yaml_key", "field_key", "field_named", "python_name", "in_yaml_casing", "yaml_aliases"]
 
 DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
@@ -53,10 +56,26 @@ def _numeric(annotation: Any) -> bool:
     return False
 
 
-class Spec(BaseModel):
-    """Base of all specs: unknown fields are errors, values are immutable once validated."""
+def yaml_key(name: str) -> str:
+    """The one alias rule: a field's key in YAML blueprints (and chart values) is its Python name in camelCase,
+    as Kubernetes objects write theirs: ``min_replicas`` -> ``minReplicas`` (pydantic's ``to_camel``)."""
+    return to_camel(name)
 
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+def _title(name: str, _info: Any) -> str:
+    # JSON Schema titles stay those of the Python names ("Min Replicas"), not of the alias ("Minreplicas").
+    return name.title().replace("_", " ")
+
+
+class Spec(BaseModel):
+    """Base of all specs: unknown fields are errors, values are immutable once validated.
+
+    Fields have a camelCase alias (``yaml_key``): YAML blueprints are read by alias only (blueprint/loader.py),
+    Python keywords and dicts by name (and alias).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True, alias_generator=yaml_key,
+                              validate_by_name=True, validate_by_alias=True, field_title_generator=_title)
 
     @model_validator(mode="before")
     @classmethod
@@ -66,10 +85,30 @@ class Spec(BaseModel):
         # makes pydantic refuse it at the field's own path (and blueprint line), showing what was given.
         if isinstance(data, dict) and any(isinstance(value, bool) or (isinstance(value, int) and not _INT64[0] <= value <= _INT64[1])
                                           for value in data.values()):
-            fields = cls.model_fields
-            data = {key: (_refused_number(value) if key in fields and _numeric(fields[key].annotation) else value)
+            data = {key: (_refused_number(value) if (info := field_named(cls, key)) is not None and _numeric(info.annotation) else value)
                     for key, value in data.items()}
         return data
+
+
+def field_named(model: type[BaseModel], key: str) -> FieldInfo | None:
+    """The field ``key`` names in raw input: its Python name or its alias."""
+    fields = model.model_fields
+    return fields.get(key) or fields.get(python_name(model, key) or "")
+
+
+def python_name(model: type[BaseModel], key: str) -> str | None:
+    """The Python name of the field whose name or alias is ``key``; None when there is none."""
+    if key in model.model_fields:
+        return key
+    return next((name for name, info in model.model_fields.items() if info.alias == key), None)
+
+
+def field_key(model: type[BaseModel], data: Mapping[str, Any], name: str) -> str:
+    """The key of field ``name`` in raw input ``data``: the one given, else the alias (accepted by both
+    the blueprint loader, which reads aliases only, and Python, which reads both). For before-validators
+    that fill a default into raw input."""
+    alias = model.model_fields[name].alias or name
+    return name if name in data and alias not in data else alias
 
 
 S = TypeVar("S", bound=Spec)
@@ -88,15 +127,8 @@ def field_path(loc: tuple[int | str, ...]) -> str:
 
 def _model_at(model: type[BaseModel], loc: tuple[int | str, ...]) -> type[BaseModel] | None:
     """The model class that owns the last element of ``loc`` (for "did you mean" hints)."""
-    current: Any = model
-    for part in loc[:-1]:
-        if isinstance(part, int) or not (isinstance(current, type) and issubclass(current, BaseModel)):
-            continue
-        info = current.model_fields.get(str(part))
-        if info is None:
-            return None
-        current = _unwrap(info.annotation)
-    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
+    candidates = _walk(model, loc[:-1])[2]
+    return candidates[0] if candidates else None
 
 
 def _unwrap(annotation: Any) -> Any:
@@ -119,23 +151,106 @@ def _allowed_values(error: Mapping[str, Any]) -> str:
     return ""
 
 
-def problems_from_validation_error(error: ValidationError, model: type[BaseModel], where: str) -> list[Problem]:
-    """Turn a pydantic error into problems with field paths, the given value and a hint."""
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    """Every BaseModel inside ``X | None``, ``list[X]``, ``dict[str, X]`` and unions of several models."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [model for arg in (getattr(annotation, "__args__", ()) or ()) for model in _models_in(arg)]
+
+
+def _tagged(candidates: list[type[BaseModel]], tag: int | str) -> list[type[BaseModel]]:
+    """The member of a tagged union that pydantic's location names by its tag (``image.build.lock_file``)."""
+    chosen = [model for model in candidates for info in model.model_fields.values()
+              if typing.get_origin(info.annotation) is typing.Literal and tag in typing.get_args(info.annotation)]
+    return chosen[:1] or candidates
+
+
+def _walk(model: type[BaseModel], loc: tuple[int | str, ...]) -> tuple[tuple[int | str, ...], tuple[int | str, ...], list[type[BaseModel]]]:
+    """``loc`` with each field by alias and by Python name, and the models a next part would be a field of.
+
+    Parts that are no field (list indexes, dict keys, union tags such as 'build') are kept as they are."""
+    candidates: list[type[BaseModel]] = [model]
+    aliased: list[int | str] = []
+    named: list[int | str] = []
+    for part in loc:
+        found = next(((candidate, name) for candidate in candidates if isinstance(part, str)
+                      for name in [python_name(candidate, part)] if name is not None), None)
+        if found is None:
+            aliased.append(part)
+            named.append(part)
+            candidates = _tagged(candidates, part)
+            continue
+        owner, name = found
+        info = owner.model_fields[name]
+        aliased.append(info.alias or name)
+        named.append(name)
+        candidates = _models_in(info.annotation)
+    return tuple(aliased), tuple(named), candidates
+
+
+def _in_casing(model: type[BaseModel], loc: tuple[int | str, ...], yaml: bool) -> tuple[int | str, ...]:
+    """``loc`` with each field named as the reader wrote it: aliases for YAML, Python names otherwise
+    (pydantic names a missing field by its alias)."""
+    aliased, named, _models = _walk(model, loc)
+    return aliased if yaml else named
+
+
+_SNAKE_WORD = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b")
+
+
+def yaml_aliases() -> dict[str, str]:
+    """Python name -> alias of every multi-word field of every spec (to say messages in YAML casing)."""
+    aliases: dict[str, str] = {}
+    pending: list[type[BaseModel]] = [Spec]
+    while pending:
+        cls = pending.pop()
+        aliases.update({name: info.alias for name, info in cls.model_fields.items() if info.alias and info.alias != name})
+        pending += cls.__subclasses__()
+    return aliases
+
+
+def in_yaml_casing(text: str, aliases: Mapping[str, str] | None = None) -> str:
+    """A message of a spec validator (written with Python names) with the field names in YAML casing.
+
+    ``aliases``: ``yaml_aliases()`` computed once by a caller that translates many texts."""
+    aliases = yaml_aliases() if aliases is None else aliases
+    return _SNAKE_WORD.sub(lambda match: aliases.get(match[0], match[0]), text)
+
+
+def _unknown_field(owner: type[BaseModel] | None, key: str, path: str, where: str, yaml: bool) -> Problem:
+    if owner is None:
+        return Problem(where, path, f"unknown field '{key}'", "")
+    known = sorted((info.alias or name) if yaml else name for name, info in owner.model_fields.items())
+    alias = owner.model_fields[key].alias if yaml and key in owner.model_fields else None
+    if alias is not None and alias != key:
+        # Blueprints are read by alias only: Python's snake_case is refused with the key to write instead.
+        return Problem(where, path, f"unknown field '{key}': blueprints write field names in camelCase, as Kubernetes objects do",
+                       f"write '{alias}'")
+    close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+    hint = f"did you mean '{close[0]}'?" if close else (f"known fields: {', '.join(known)}" if known else "")
+    return Problem(where, path, f"unknown field '{key}'", hint)
+
+
+def problems_from_validation_error(error: ValidationError, model: type[BaseModel], where: str, *, yaml: bool = False) -> list[Problem]:
+    """Turn a pydantic error into problems with field paths, the given value and a hint.
+
+    ``yaml``: the input was a YAML blueprint (read by alias): paths, hints and messages name the camelCase keys.
+    """
     problems = []
     for item in error.errors(include_url=False):
-        loc = tuple(item["loc"])
-        path = field_path(loc)
         kind = item["type"]
+        loc = _in_casing(model, tuple(item["loc"]), yaml)
+        if kind == "extra_forbidden":  # the key as written: it is no field of its model (even if it names one in another casing)
+            loc = (*loc[:-1], item["loc"][-1])
+        path = field_path(loc)
         if kind == "extra_forbidden":
-            owner = _model_at(model, loc)
-            known = sorted(owner.model_fields) if owner else []
-            close = difflib.get_close_matches(str(loc[-1]), known, n=1, cutoff=0.6)
-            hint = f"did you mean '{close[0]}'?" if close else (f"known fields: {', '.join(known)}" if known else "")
-            problems.append(Problem(where, path, f"unknown field '{loc[-1]}'", hint))
+            problems.append(_unknown_field(_model_at(model, loc), str(loc[-1]), path, where, yaml))
             continue
         message = item["msg"]
         if message.startswith("Value error, "):
             message = message[len("Value error, "):]
+        if yaml:
+            message = in_yaml_casing(message)
         if kind != "missing" and item.get("input") is not None and not isinstance(item["input"], Mapping | list):
             message += f" (got {item['input']!r})"
         problems.append(Problem(where, path, message, _allowed_values(item)))

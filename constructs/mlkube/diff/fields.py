@@ -7,6 +7,7 @@ quantities compare by value (``1`` equals ``1000m``), absent values display as `
 from __future__ import annotations
 
 import re
+import urllib.parse
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -159,6 +160,13 @@ def short_model(uri: Any) -> str | None:
     match = _HF_COMMIT_SUFFIX.match(uri) if isinstance(uri, str) else None
     if match:
         return f"{match[1]}@{match[2][:_DIGEST_HEX]}"
+    if isinstance(uri, str) and uri.startswith(("s3://", "gs://")) and "?" in uri:
+        from ..core.model_fetch import MANIFEST_KEY
+
+        # A pinned object set (model_fetch.py): its location and its manifest digest, cut like an image digest.
+        location, _, query = uri.partition("?")
+        digest = dict(urllib.parse.parse_qsl(query)).get(MANIFEST_KEY, "")
+        return f"{location}@{digest.removeprefix('sha256:')[:_DIGEST_HEX]}" if digest else _shown(uri)
     return short_image(uri) if isinstance(uri, str) and uri.startswith("oci://") else _shown(uri)
 
 

@@ -68,7 +68,7 @@ class _Writer:
                 self.out.append(pad)
             self.out.append(self.key(key))  # the caller memoizes; plain_text() is its fast path
             self.out.append(":")
-            self.value(value, indent, in_mapping=True)
+            self.value(value, indent)
 
     def sequence(self, values: list[Any], indent: int, inline: bool) -> None:
         pad = " " * indent
@@ -78,7 +78,7 @@ class _Writer:
             self.out.append("- ")
             self.item(value, indent + 2)
 
-    def value(self, value: Any, indent: int, in_mapping: bool) -> None:
+    def value(self, value: Any, indent: int) -> None:
         """A mapping value after ``key:`` (the key is at ``indent``)."""
         kind = type(value)
         if kind is dict:

@@ -270,7 +270,7 @@ def _read_file(path: Path, limits: ReadLimits) -> tuple[list[LoadedManifest], li
     return manifests, problems
 
 
-def load_manifests(paths: Iterable[str | Path], root: Path | None = None) -> list[LoadedManifest]:
+def load_manifests(paths: Iterable[str | Path]) -> list[LoadedManifest]:
     """Load every object of every YAML file; raises MlkubeError listing files that do not parse."""
     manifests, problems = load_manifests_isolated(paths)
     if problems:

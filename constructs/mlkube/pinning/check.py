@@ -1,4 +1,5 @@
-"""``mlkube check --pinned``: every image of the tree pinned by digest, and by the locked digest."""
+"""``mlkube check --pinned``: every image of the tree pinned by digest, and by the locked digest; every model at its
+immutable form, and at the one the lock records (a hand-edited model revision fails)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ from pathlib import Path
 from ..errors import MlkubeError, Problem
 from ..core.image_reference import parse_reference
 from .lock import LOCK_FILE, Lock, fingerprint, load_lock, parse_lock
-from .tree import scan_tree
+from .models import locked_model_problems, model_values
+from .tree import _manifest_files, scan_tree
 
-__all__ = ["check_pinned"]
+__all__ = ["check_pinned", "check_pinned_models"]
 
 
 def check_pinned(dist: Path, environments: frozenset[str] | None = None) -> tuple[list[Problem], int]:
@@ -39,6 +41,24 @@ def check_pinned(dist: Path, environments: frozenset[str] | None = None) -> tupl
                                         f"{ref.repository} in {env} ({expected})",
                                         "run mlkube synth to apply the lock, or mlkube pin to update it"))
     problems += _promotion_drift(dist, lock, environments)
+    return problems, checked
+
+
+def check_pinned_models(dist: Path, environments: frozenset[str] | None = None) -> tuple[list[Problem], int]:
+    """(problems, number of model values checked) of the model URIs of the tree (storageUri, model-downloader args)."""
+    lock = load_lock(dist)
+    problems: list[Problem] = []
+    checked = 0
+    for env, path in _manifest_files(dist):
+        if environments is not None and env not in environments:
+            continue
+        text = Path(path).read_text(encoding="utf-8")
+        if "storageUri" not in text and "model-downloader" not in text:
+            continue  # no model value: skip the YAML parse
+        for value, line, field in model_values(text):
+            checked += 1
+            problems += [Problem(f"{path}:{line}", field, message, "run mlkube synth to apply the lock, or mlkube pin (--resolve or "
+                                 "--models FILE) to update it") for message in locked_model_problems(value, field, env, lock)]
     return problems, checked
 
 

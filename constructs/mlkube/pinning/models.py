@@ -26,17 +26,23 @@ import yaml
 
 from ..errors import MlkubeError, Problem
 from ..core.model import ModelReference, download_form
+from .bucket_resolvers import GcsResolver, S3Resolver
 from .fields import mappings
-from .lock import Lock
+from .lock import Lock, model_pin_problems
 from .registry import RegistryClient, RegistryError
 
 if TYPE_CHECKING:
     from ..core.synth import SynthContext
 
 __all__ = ["ModelField", "model_fields", "model_pin_problems", "apply_model_lock", "require_pinned_models",
-           "tree_models", "pins_from_file", "HuggingFaceResolver", "resolve_oci", "plan_model_pins", "model_replacements"]
+           "tree_models", "model_values", "locked_model_problems", "pins_from_file", "HuggingFaceResolver", "S3Resolver", "GcsResolver", "resolve_oci", "plan_model_pins", "model_replacements"]
 
 DOWNLOADER = "model-downloader"
+#: Schemes whose versions KServe's storage initializer cannot fetch (see ModelField.honours_pins).
+KSERVE_UNVERSIONED = ("s3", "gs")
+KSERVE_S3_HINT = ("KServe's storage initializer downloads the current objects of an s3:// or gs:// prefix and cannot fetch "
+                  "versions (storage.py _download_s3/_download_gcs, KServe 0.15-0.17): serve it with backend='kubernetes' (mlkube's "
+                  "versioned downloader), or package it as an OCI artifact (mlkube model package) and use oci://...@sha256:<digest>")
 
 
 @dataclass
@@ -51,6 +57,13 @@ class ModelField:
     def value(self) -> str:
         return str(self.parent[self.key])
 
+    @property
+    def honours_pins(self) -> bool:
+        """Whether what reads this field downloads a pinned form exactly: KServe's storage initializer (a ``storageUri``)
+        does not for s3:// and gs://: it lists the prefix and downloads its current objects, and it ignores a query
+        (kserve/kserve v0.15.2 python/kserve/kserve/storage/storage.py _download_s3/_download_gcs)."""
+        return not (self.key == "storageUri" and self.value.split("://", 1)[0] in KSERVE_UNVERSIONED)
+
 
 def model_fields(obj: dict[str, Any]) -> Iterator[ModelField]:
     """KServe predictors' ``storageUri`` and the first argument of mlkube's model-downloader init containers."""
@@ -64,22 +77,6 @@ def _walk(node: Any, path: str) -> Iterator[ModelField]:
         args = mapping.get("args")
         if mapping.get("name") == DOWNLOADER and isinstance(args, list) and args and isinstance(args[0], str):
             yield ModelField(f"{where}.args[0]".lstrip("."), args, 0)
-
-
-def model_pin_problems(env: str, models: Any, where: str) -> list[Problem]:
-    """What is wrong with one environment's ``models`` section of the lock."""
-    hint = "entries are written by mlkube pin --resolve / --models FILE; restore the lock from version control"
-    if not isinstance(models, dict):
-        return [Problem(where, f"environments.{env}.models", "must be an object: model URI -> {pinned, source}", hint)]
-    problems = []
-    for uri, entry in models.items():
-        pinned = entry.get("pinned") if isinstance(entry, dict) else None
-        if not isinstance(pinned, str) or not ModelReference(pinned).immutable:
-            problems.append(Problem(where, f"environments.{env}.models.{uri}.pinned",
-                                    f"{pinned!r} is not an immutable model reference (hf://org/name@<40-hex>, oci://...@sha256:<digest>)", hint))
-        elif download_form(pinned).split(":", 2)[:2] != download_form(uri).split(":", 2)[:2] and ModelReference(uri).hf_repo:
-            problems.append(Problem(where, f"environments.{env}.models.{uri}.pinned", f"{pinned!r} is another repository than {uri!r}", hint))
-    return problems
 
 
 def _pins(lock: Lock, env: str) -> dict[str, str]:
@@ -100,7 +97,7 @@ def apply_model_lock(ctx: SynthContext) -> None:
         pins = _pins(lock, manifest.environment)
         for found in model_fields(manifest.obj) if pins else ():
             pinned = pins.get(download_form(found.value))
-            if pinned:
+            if pinned and found.honours_pins:
                 found.parent[found.key] = download_form(pinned)
 
 
@@ -111,11 +108,17 @@ def require_pinned_models(ctx: SynthContext) -> None:
     required = {env.name for env in ctx.platform.environments if env.require_pinned_images or env.production}
     allowed = os.environ.get(ALLOW_UNPINNED_ENV) == "1"
     for manifest in ctx.manifests:
-        if manifest.environment not in required:
-            continue
         for found in model_fields(manifest.obj):
             ref = ModelReference(found.value)
-            if ref.immutable:
+            if not found.honours_pins:
+                if ref.versioned:
+                    ctx.problems.append(Problem(manifest.where, found.path, f"{manifest.describe()}: KServe would ignore the versions of "
+                                                f"{found.value[:120]!r} and serve the objects the prefix holds when the pod starts",
+                                                KSERVE_S3_HINT))
+                elif manifest.environment in required:
+                    ctx.warnings.append(f"{manifest.where}: {manifest.describe()}: model {found.value!r} can change after review; {KSERVE_S3_HINT}")
+                continue
+            if ref.immutable or manifest.environment not in required:
                 continue
             text = (f"{manifest.describe()}: model {found.value!r} can change after review, "
                     f"and environment {manifest.environment!r} requires pinned models")
@@ -144,6 +147,8 @@ def tree_models(dist: Path, environments: set[str], lock: Lock) -> dict[str, set
             continue  # scan_tree reports unreadable files
         for obj in documents:
             for found in model_fields(obj) if isinstance(obj, dict) else ():
+                if not found.honours_pins:
+                    continue  # a pin would not be honoured: synth warns about it instead
                 used.setdefault(locked.get((env, found.value), found.value), set()).add(env)
     return used
 
@@ -166,9 +171,9 @@ def pins_from_file(path: Path) -> dict[str, str]:
             pinned = f"hf://{ref.hf_repo}@{pinned}"
         target = ModelReference(pinned)
         if not target.immutable:
-            problems.append(Problem(str(path), uri, f"{pinned!r} is not immutable", ref.pin_hint()))
-        elif ref.hf_repo and target.hf_repo != ref.hf_repo:
-            problems.append(Problem(str(path), uri, f"{pinned!r} is another repository than {uri!r}"))
+            problems.append(Problem(str(path), uri, f"{pinned[:200]!r} is not immutable", ref.pin_hint()))
+        elif target.location != ref.location:
+            problems.append(Problem(str(path), uri, f"{pinned!r} is another location than {uri!r}"))
         else:
             pins[download_form(uri)] = pinned
     if problems:
@@ -196,7 +201,7 @@ class HuggingFaceResolver:
         """(pinned URI, URL asked); raises MlkubeError naming the model."""
         ref = ModelReference(uri)
         if not ref.hf_repo:
-            raise MlkubeError.single(f"{uri}: only hf:// models are resolved", ref.pin_hint())
+            raise MlkubeError.single(f"{uri}: only hf:// models are resolved", hint=ref.pin_hint())
         url = self.url(ref)
         request = urllib.request.Request(url, headers={"Accept": "application/json"})
         if self.token:
@@ -231,7 +236,8 @@ def resolve_oci(uri: str, registry: RegistryClient) -> tuple[str, str]:
 
 def plan_model_pins(dist: Path, lock: Lock, environments: set[str], revision: str, *, given: dict[str, str] | None = None,
                     given_from: str = "", resolver: HuggingFaceResolver | None = None,
-                    registry: RegistryClient | None = None) -> tuple[Lock, bool]:
+                    registry: RegistryClient | None = None, s3: S3Resolver | None = None,
+                    gcs: GcsResolver | None = None) -> tuple[Lock, bool]:
     """The lock with model pins for ``environments``; all or nothing: any model that cannot be pinned raises, nothing changed."""
     used = tree_models(dist, environments, lock)
     new = lock.copy()
@@ -242,7 +248,7 @@ def plan_model_pins(dist: Path, lock: Lock, environments: set[str], revision: st
         problems += [Problem(given_from, uri, f"names a model that no manifest of {', '.join(sorted(environments))} in {dist} uses",
                              f"models in the tree: {', '.join(sorted(used)[:5]) or 'none'}") for uri in unknown]
         pins = {uri: (pinned, {"via": "file", "from": given_from}) for uri, pinned in given.items() if uri in used}
-    if resolver is not None or registry is not None:
+    if resolver is not None or registry is not None or s3 is not None or gcs is not None:
         for uri in sorted(used):
             ref = ModelReference(uri)
             if ref.immutable or not ref.pinnable or uri in pins:
@@ -252,6 +258,10 @@ def plan_model_pins(dist: Path, lock: Lock, environments: set[str], revision: st
                     pinned, url = resolve_oci(uri, registry)
                 elif ref.hf_repo and resolver is not None:
                     pinned, url = resolver.resolve(uri)
+                elif ref.scheme == "s3" and s3 is not None:
+                    pinned, url = s3.resolve(uri)
+                elif ref.scheme == "gs" and gcs is not None:
+                    pinned, url = gcs.resolve(uri)
                 else:
                     continue
             except MlkubeError as error:
@@ -271,22 +281,54 @@ def plan_model_pins(dist: Path, lock: Lock, environments: set[str], revision: st
     return new, changed
 
 
-def _model_scalars(node: Any, found: list[Any]) -> None:
-    """Positions of the model URI scalars (see model_fields) in a composed YAML node."""
+def _model_scalars(node: Any, found: list[Any], fields: list[str] | None = None, path: str = "") -> None:
+    """Positions of the model URI scalars (see model_fields) in a composed YAML node (and their field paths in ``fields``)."""
     if isinstance(node, yaml.MappingNode):
         values = {str(key.value): value for key, value in node.value}
         uri = values.get("storageUri")
         if isinstance(uri, yaml.ScalarNode) and not str(uri.value).startswith("pvc://"):
             found.append(uri)
+            if fields is not None:
+                fields.append(f"{path}.storageUri".lstrip("."))
         name, args = values.get("name"), values.get("args")
         if (isinstance(name, yaml.ScalarNode) and name.value == DOWNLOADER and isinstance(args, yaml.SequenceNode) and args.value
                 and isinstance(args.value[0], yaml.ScalarNode)):
             found.append(args.value[0])
-        for value in values.values():
-            _model_scalars(value, found)
+            if fields is not None:
+                fields.append(f"{path}.args[0]".lstrip("."))
+        for key, value in values.items():
+            _model_scalars(value, found, fields, f"{path}.{key}" if path else key)
     elif isinstance(node, yaml.SequenceNode):
-        for item in node.value:
-            _model_scalars(item, found)
+        for index, item in enumerate(node.value):
+            _model_scalars(item, found, fields, f"{path}[{index}]")
+
+
+def model_values(text: str) -> list[tuple[str, int, str]]:
+    """(value, line, field path) of every model URI in a manifest file's text (see model_fields)."""
+    from .scan import _Loader
+
+    found: list[Any] = []
+    paths: list[str] = []
+    for document in yaml.compose_all(text, Loader=_Loader):
+        _model_scalars(document, found, paths)
+    return [(str(node.value), node.start_mark.line + 1, path) for node, path in zip(found, paths, strict=True)]
+
+
+def locked_model_problems(value: str, field: str, env: str, lock: Lock) -> list[str]:
+    """What ``mlkube check --pinned`` finds wrong with one model value of ``env``'s manifests, as messages."""
+    ref = ModelReference(value)
+    if field.endswith("storageUri") and ref.scheme in KSERVE_UNVERSIONED:
+        return [f"KServe would ignore the versions of {value[:120]!r}"] if ref.versioned else []
+    if ref.versioned and not ref.immutable:
+        return [f"model {value[:160]!r}: its versionManifest digest does not match the object versions listed (edited by hand?)"]
+    locked = sorted({download_form(pinned) for uri, pinned in _pins(lock, env).items() if ModelReference(pinned).location == ref.location})
+    if ref.immutable:
+        if locked and download_form(value) not in locked:
+            return [f"model {value[:160]!r} is not the revision locked for {ref.location} in {env} ({', '.join(s[:160] for s in locked)})"]
+        return []
+    if ref.pinnable:
+        return [f"model {value!r} is not pinned" + (f" (the lock says {locked[0][:160]})" if locked else "")]
+    return []
 
 
 def model_replacements(files: list[Any], before: Lock, after: Lock) -> dict[Path, dict[Any, str]]:

@@ -11,7 +11,7 @@ from pathlib import Path
 from ..errors import MlkubeError, Problem
 from ..output import replace_files, writes_output
 from .lock import LOCK_FILE, Lock, load_lock
-from .models import HuggingFaceResolver, model_replacements, plan_model_pins
+from .models import GcsResolver, HuggingFaceResolver, S3Resolver, model_replacements, plan_model_pins
 from .plan import PinPlan, plan_pins, unpinned_tags
 from .registry import RegistryClient, RegistryError
 from .rewrite import rewrite_text
@@ -70,6 +70,10 @@ class ModelPinning:
     resolver: HuggingFaceResolver | None = None
     #: Resolves oci:// model tags by the registry's HEAD (``--resolve``).
     registry: RegistryClient | None = None
+    #: Resolves s3:// models to their objects' version ids (``--resolve``).
+    s3: S3Resolver | None = None
+    #: Resolves gs:// models to their objects' generations (``--resolve``).
+    gcs: GcsResolver | None = None
 
 
 def _pin_models(dist: Path, lock: Lock, files: list[TreeFile], models: ModelPinning | None, revision: str) -> tuple[Lock, bool]:
@@ -78,7 +82,7 @@ def _pin_models(dist: Path, lock: Lock, files: list[TreeFile], models: ModelPinn
         return lock, False
     entry = {tree_file.environment for tree_file in files}
     return plan_model_pins(dist, lock, entry, revision, given=models.given, given_from=models.given_from, resolver=models.resolver,
-                           registry=models.registry)
+                           registry=models.registry, s3=models.s3, gcs=models.gcs)
 
 
 @writes_output("dist")  # under the output lock, after recovering a killed run
