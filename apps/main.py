@@ -11,9 +11,28 @@ into a checkpoint volume it is then served from; both jobs alert when a run fail
 
 from pathlib import Path
 
-from mlkube import (CheckpointVolume, Environment, ExposeSpec, ExternalSecretSpec, GatewayRef, GpuSpec, GpuTrainingJob, Image, InferenceService,
-                    JobAlertsSpec, KedaScaling, MlApp, Model, MonitoringSpec, Platform, ResourcesSpec, Runtime, ScheduledJob, SecretMount,
-                    SidecarSpec)
+from mlkube import (
+    CheckpointVolume,
+    Environment,
+    ExposeSpec,
+    ExternalSecretSpec,
+    GatewayRef,
+    GpuSpec,
+    GpuTrainingJob,
+    Image,
+    InferenceService,
+    JobAlertsSpec,
+    KedaScaling,
+    MlApp,
+    Model,
+    MonitoringSpec,
+    Platform,
+    ResourcesSpec,
+    Runtime,
+    ScheduledJob,
+    SecretMount,
+    SidecarSpec,
+)
 from mlkube.core.gitops_settings import GitOps, NetworkSpec, QuotaSpec, WorkloadOverride
 from mlkube.core.inference_service import AutoscalingSpec, CustomMetric, Peer, ProbesSpec
 from mlkube.core.kueue_platform import ClusterQueueSpec, FlavorQuota, KueueSpec, ResourceFlavorSpec, WorkloadPriorityClassSpec

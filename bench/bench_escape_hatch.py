@@ -20,12 +20,12 @@ from pathlib import Path
 
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
-import cdk8s  # noqa: E402
-import jsii  # noqa: E402
-from constructs import IValidation  # noqa: E402
-from jsii._kernel.providers import process  # noqa: E402
+import cdk8s
+import jsii
+from jsii._kernel.providers import process
 
-from mlkube import Environment, InferenceService, Platform, api_object_of  # noqa: E402
+from constructs import IValidation
+from mlkube import Environment, InferenceService, Platform, api_object_of
 
 IMAGE = "ghcr.io/acme/fraud:1.4.2"
 CALLS = [0]
@@ -78,7 +78,7 @@ def main() -> None:
                 CALLS[0], start, wall = 0, time.process_time(), time.perf_counter()
                 platform.synthesize()
                 rows.append((build_calls, build_cpu, CALLS[0], time.process_time() - start, time.perf_counter() - wall))
-        build_calls, build_cpu, synth_calls, synth_cpu, synth_wall = (statistics.median(column) for column in zip(*rows))
+        build_calls, build_cpu, synth_calls, synth_cpu, synth_wall = (statistics.median(column) for column in zip(*rows, strict=True))
         print(f"| {variant} | {build_calls:.0f} | {build_cpu:.2f} | {synth_calls:.0f} | {synth_cpu:.2f} | {synth_wall:.2f} |")
 
 

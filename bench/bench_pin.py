@@ -19,8 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from mlkube.pinning.pin import pin_from_digests
 from mlkube.kube.render import file_name, to_yaml
+from mlkube.pinning.pin import pin_from_digests
 
 IMAGES = 50
 

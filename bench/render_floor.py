@@ -27,9 +27,9 @@ def main() -> None:
     sys.path[:0] = [str(ROOT / "constructs"), str(ROOT / "bench")]
     import tempfile
 
+    import platform_app
     import yaml
 
-    import platform_app
     from mlkube.core import synth
     from mlkube.kube import render
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -11,8 +12,11 @@ import pytest
 # Every object any test renders (in-process or through a CLI subprocess) is written by the fast emitter and by
 # PyYAML, and a difference fails the test (mlkube/kube/render.py, issue 22).
 os.environ["MLKUBE_VERIFY_EMITTER"] = "1"
+# The synth cache (mlkube.incremental) of every test's output folder goes to one scratch folder, not ~/.cache.
+_CACHE = tempfile.TemporaryDirectory(prefix="mlkube-test-cache-")
+os.environ["MLKUBE_CACHE_DIR"] = _CACHE.name
 
-from helpers import REPO_ROOT, SHARED_DIR
+from helpers import REPO_ROOT, SHARED_DIR  # noqa: E402  (after the environment the package must see)
 
 
 @pytest.fixture(scope="session")

@@ -6,9 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from constructs import Construct
 from pydantic import TypeAdapter
 
+from constructs import Construct
 from mlkube import InferenceService, ScheduledJob, SidecarSpec
 from mlkube.core.construct import MlConstruct
 from mlkube.core.image import ImageSpec
@@ -18,7 +18,7 @@ __all__ = ["ImageWorkload", "make_context", "IMAGE_ADAPTER"]
 IMAGE_ADAPTER: TypeAdapter[Any] = TypeAdapter(ImageSpec)
 
 
-def ImageWorkload(scope: Construct, id: str, image: Any, *, kind: str = "Deployment",  # noqa: N802 (reads like a construct)
+def ImageWorkload(scope: Construct, id: str, image: Any, *, kind: str = "Deployment",
                   init_image: str | None = "busybox:1.36") -> MlConstruct:
     """A real mlkube workload running ``image``: a server (Deployment, with a registry-image sidecar) or a CronJob."""
     if kind == "CronJob":

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from mlkube.testing import synth_app
 
 from mlkube import Environment, InferenceService
-from mlkube.errors import MlkubeError
 from mlkube.core.inference_service import AutoscalingSpec, CustomMetric, ScalingPolicy, ScalingRules
+from mlkube.errors import MlkubeError
+from mlkube.testing import synth_app
 
 
 def _objects(build, **platform):

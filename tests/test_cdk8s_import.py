@@ -16,12 +16,12 @@ from typing import Any
 
 import pytest
 import yaml
-
 from helpers import REPO_ROOT, run_mlkube
+
 from mlkube import Environment, MlkubeError, Platform
 from mlkube.core.gitops_settings import GitOps
-from mlkube.crd_import import import_crds
 from mlkube.core.tenancy import Tenancy
+from mlkube.crd_import import import_crds
 
 CDK8S_CLI = REPO_ROOT / "node_modules" / ".bin" / "cdk8s"
 GROUP = "gang.example.com"

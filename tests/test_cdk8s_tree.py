@@ -8,9 +8,9 @@ import cdk8s
 import jsii
 import pytest
 import yaml
-from constructs import Construct, IValidation
-
 from helpers import run_mlkube
+
+from constructs import Construct, IValidation
 from mlkube import Environment, InferenceService, MlkubeError, Platform
 from mlkube.testing import synth_app
 

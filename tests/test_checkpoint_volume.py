@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
 from crd_oracle import catalog_schema, schema_errors
+
 from mlkube import BatchJob, CheckpointVolume, Environment, GpuTrainingJob, InferenceService, MlkubeError, Platform
 from mlkube.testing import YamlSnapshotExtension, synth_app, synth_platform
 

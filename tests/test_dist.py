@@ -7,8 +7,8 @@ import subprocess
 
 import pytest
 import yaml
-
 from helpers import PACKAGE_ROOT, REPO_ROOT, run_mlkube
+
 from mlkube.kube.manifest import pod_template
 
 DIST = REPO_ROOT / "dist"

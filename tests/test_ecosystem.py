@@ -6,9 +6,20 @@ upstream schema from ../shared (skipped where absent)."""
 from __future__ import annotations
 
 import pytest
-
 from helpers import upstream_errors
-from mlkube import EgressRule, Environment, ExternalSecretSpec, Model, InferenceService, KedaScaling, KServeOptions, MlkubeError, MonitoringSpec, Platform
+
+from mlkube import (
+    EgressRule,
+    Environment,
+    ExternalSecretSpec,
+    InferenceService,
+    KedaScaling,
+    KServeOptions,
+    MlkubeError,
+    Model,
+    MonitoringSpec,
+    Platform,
+)
 from mlkube.testing import YamlSnapshotExtension, synth_app, synth_platform
 
 IMAGE = "ghcr.io/acme/fraud:1.4.2"

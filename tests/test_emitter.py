@@ -5,16 +5,17 @@ for every object any test renders.)"""
 
 from __future__ import annotations
 
+import contextlib
 import string
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from helpers import REPO_ROOT
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from helpers import REPO_ROOT
 from mlkube.kube.emitter import Unsupported, emit_document
 from mlkube.kube.render import HEADER_KEYS, _key, _scalar, to_yaml, to_yaml_pyyaml
 
@@ -76,10 +77,8 @@ def test_generated_data_gives_pyyaml_bytes(obj: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize("obj", [{"a": 1.5}, {"a": (1, 2)}, {1: "x"}, {"a": {"b": {2: 3}}}, {"x" * 200: 1}, {"a": "x" * 5000}])
 def test_what_the_emitter_does_not_prove_goes_to_pyyaml(obj: dict[str, Any]) -> None:
-    try:
+    with contextlib.suppress(Unsupported):
         assert _emitted(obj) == to_yaml_pyyaml(obj)
-    except Unsupported:
-        pass
     try:
         expected = to_yaml_pyyaml(obj)
     except yaml.YAMLError as error:  # PyYAML's safe dumper refuses tuples: so does to_yaml, with the same error

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
 from crd_oracle import crd_json_schema, schema_errors
+
 from mlkube import Environment, GpuSpec, GpuTrainingJob, MlkubeError, ResourcesSpec, SecretMount
 from mlkube.testing import YamlSnapshotExtension, synth_app
 

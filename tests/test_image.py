@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
-from mlkube.errors import MlkubeError
 from mlkube.core.image import BuildImage, Image, ImageSpec, RegistryImage
+from mlkube.errors import MlkubeError
 
 ADAPTER = TypeAdapter(ImageSpec)
 
@@ -58,5 +58,5 @@ def test_fails_when_the_context_is_absolute() -> None:
 
 
 def test_fails_when_a_source_is_unknown() -> None:
-    with pytest.raises(ValidationError, match="union_tag_invalid|does not match any of the expected tags"):
+    with pytest.raises(ValidationError, match=r"union_tag_invalid|does not match any of the expected tags"):
         ADAPTER.validate_python({"source": "git", "context": "x"})

@@ -9,10 +9,9 @@ from typing import Any
 
 import pytest
 
-from mlkube.validation import volume_sharing
 from mlkube.errors import Problem
 from mlkube.kube.manifest import Manifest
-from mlkube.validation import cross_object
+from mlkube.validation import cross_object, volume_sharing
 from mlkube.validation.cross_object import check_cross_object
 from mlkube.validation.volume_sharing import check_volume_sharing
 

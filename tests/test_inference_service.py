@@ -4,8 +4,21 @@ from __future__ import annotations
 
 import pytest
 
-from mlkube import (AutoscalingSpec, EgressRule, CustomMetric, GpuSpec, InferenceService, MlkubeError, Model, Peer, ProbesSpec,
-                    ResourcesSpec, SecretEnv, SecretMount, SidecarSpec)
+from mlkube import (
+    AutoscalingSpec,
+    CustomMetric,
+    EgressRule,
+    GpuSpec,
+    InferenceService,
+    MlkubeError,
+    Model,
+    Peer,
+    ProbesSpec,
+    ResourcesSpec,
+    SecretEnv,
+    SecretMount,
+    SidecarSpec,
+)
 from mlkube.testing import synth_app
 
 MINIMAL_IMAGE = "ghcr.io/acme/fraud:1.4.2"
@@ -153,7 +166,8 @@ def test_config_is_a_configmap_and_rolls_pods_when_it_changes():
     assert first.get("ConfigMap", "s-config")["data"] == {"THRESHOLD": "0.8"}
     server = first.get("Deployment", "s")["spec"]["template"]["spec"]["containers"][0]
     assert server["envFrom"] == [{"configMapRef": {"name": "s-config"}}]
-    hash_of = lambda objects: objects.get("Deployment", "s")["spec"]["template"]["metadata"]["annotations"]["mlkube.dev/config-hash"]
+    def hash_of(objects):
+        return objects.get("Deployment", "s")["spec"]["template"]["metadata"]["annotations"]["mlkube.dev/config-hash"]
     assert hash_of(first) != hash_of(second)
 
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from helpers import upstream_errors
+
 from mlkube import BatchJob, Environment, GpuTrainingJob, JobAlertsSpec, MlkubeError, ScheduledJob
 from mlkube.testing import synth_app
 
@@ -101,7 +101,7 @@ def test_fails_when_the_alert_deadline_is_after_the_active_deadline():
 
 
 def test_fails_when_alerts_has_an_unknown_field():
-    with pytest.raises(MlkubeError, match="alerts.for_minutes: unknown field .for_minutes.\n.*hint: known fields: deadline_seconds, selector_labels, severity"):
+    with pytest.raises(MlkubeError, match=r"alerts\.for_minutes: unknown field .for_minutes.\n.*hint: known fields: deadline_seconds, selector_labels, severity"):
         synth_app(lambda app: BatchJob(app, "b", image=IMAGE, alerts={"for_minutes": 5}))
 
 

@@ -4,8 +4,8 @@ environment and checked against the upstream CRDs; every queued job must fit a f
 from __future__ import annotations
 
 import pytest
-
 from helpers import upstream_errors
+
 from mlkube import BatchJob, Environment, GpuTrainingJob, MlkubeError
 from mlkube.testing import YamlSnapshotExtension, synth_app
 

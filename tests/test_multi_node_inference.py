@@ -8,11 +8,11 @@ from helpers import SHARED_DIR
 
 from mlkube import CheckpointVolume, Environment, GpuSpec, InferenceService, MlkubeError, Platform, ResourcesSpec
 from mlkube.core.gitops_settings import GitOps
+from mlkube.kube.network_policy import Pod
 from mlkube.policy.pods import pod_views
 from mlkube.testing import synth_app, synth_platform
 from mlkube.traffic.check import connection_problems, environment_connections, managed_namespaces, undeclared_flows
 from mlkube.traffic.cluster import traffic_view
-from mlkube.kube.network_policy import Pod
 
 IMAGE = "vllm/vllm-openai:v0.11.0"
 LWS = [{"name": "t", "namespace": "ml", "operators": ["lws"]}]

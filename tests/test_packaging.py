@@ -11,12 +11,11 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from helpers import REPO_ROOT
 from packaging.licenses import canonicalize_license_expression
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
-
-from helpers import REPO_ROOT
 
 PYPROJECT = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())
 PROJECT = PYPROJECT["project"]
@@ -78,7 +77,7 @@ def _cdk8s_plus_requirements() -> list[Requirement]:
 def _shared_versions(ours: SpecifierSet, theirs: SpecifierSet, pin: Version) -> list[Version]:
     """Releases of the pin's line (the pin and the patches around it) both ranges admit."""
     major, minor, micro = (*pin.release, 0, 0)[:3]
-    candidates = [Version(f"{major}.{m}.{p}") for m in range(max(minor - 3, 0), minor + 2) for p in range(0, max(micro, 1) + 20)]
+    candidates = [Version(f"{major}.{m}.{p}") for m in range(max(minor - 3, 0), minor + 2) for p in range(max(micro, 1) + 20)]
     return [version for version in candidates if ours.contains(version) and theirs.contains(version)]
 
 

@@ -7,12 +7,9 @@ from typing import Any
 
 import pytest
 
-from mlkube import (BatchJob, Environment, GpuSpec, GpuTrainingJob, InferenceService, MlkubeError, ResourcesSpec,
-                    ScheduledJob)
-from mlkube.core.gitops_settings import WorkloadOverride
+from mlkube import BatchJob, Environment, GpuSpec, GpuTrainingJob, InferenceService, MlkubeError, Platform, ResourcesSpec, ScheduledJob
+from mlkube.core.gitops_settings import GitOps, WorkloadOverride
 from mlkube.core.waivers import Waiver
-from mlkube import Platform
-from mlkube.core.gitops_settings import GitOps
 from mlkube.testing import YamlSnapshotExtension, synth_app, synth_platform
 
 IMAGE = "ghcr.io/acme/train:1.0"
@@ -219,7 +216,6 @@ workloads:
 
 
 def test_fails_when_a_yaml_capability_has_no_waiver_with_file_and_line(tmp_path):
-    from mlkube.blueprint import parse_blueprints
 
     path = tmp_path / "mlkube.yaml"
     path.write_text("apiVersion: mlkube.dev/v1alpha1\nkind: Blueprint\napp: app\nworkloads:\n  batch:\n    kind: BatchJob\n"

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from mlkube import BatchJob, Environment, GpuSpec, GpuTrainingJob, InferenceService, Model, ResourcesSpec, SidecarSpec
-HOME_MOUNT = "/home/mlkube"  # mlkube.core.pod.HOME_MOUNT
 from mlkube.testing import synth_app as _synth_app
+
+HOME_MOUNT = "/home/mlkube"  # mlkube.core.pod.HOME_MOUNT
 
 #: What ML software writes at run time; each must land in a writable volume (vllm-project/vllm#10185, llm-d/llm-d#1430).
 CACHE_VARIABLES = ("HOME", "XDG_CACHE_HOME", "XDG_CONFIG_HOME", "HF_HOME", "TORCH_HOME", "TORCHINDUCTOR_CACHE_DIR",

@@ -6,8 +6,8 @@ import pytest
 from pydantic import ValidationError
 
 from mlkube.core.checkpoint_volume import CheckpointVolumeSpec
-from mlkube.kube.quantity import parse_quantity
 from mlkube.core.resources import ResourcesSpec
+from mlkube.kube.quantity import parse_quantity
 
 
 @pytest.mark.parametrize(("field", "value", "message"), [

@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import pytest
 
+from mlkube import Environment, GpuSpec, InferenceService, MlkubeError, Model, ResourcesSpec, Runtime
 from mlkube.core.pod import runtime_env
+from mlkube.testing import synth_app as _synth_app
 
 RUNTIME_HOME_ENV = {item["name"] for item in runtime_env()}
-
-from mlkube import Environment, GpuSpec, InferenceService, MlkubeError, Model, ResourcesSpec, Runtime
-from mlkube.testing import synth_app as _synth_app
 
 VLLM = "vllm/vllm-openai:v0.11.0"
 
@@ -205,6 +204,7 @@ def test_the_readme_headline_example_serves_its_model():
     import re
 
     from helpers import REPO_ROOT
+
     from mlkube.testing import synth_platform
 
     readme = (REPO_ROOT / "README.md").read_text()
@@ -225,8 +225,8 @@ def test_a_yaml_blueprint_names_a_preset_and_its_schema_accepts_it(tmp_path):
 
     import jsonschema
     import yaml
-
     from helpers import REPO_ROOT
+
     from mlkube.blueprint import parse_blueprints
 
     text = ("apiVersion: mlkube.dev/v1alpha1\nkind: Blueprint\napp: chat\nworkloads:\n  llm:\n    kind: InferenceService\n"
@@ -234,7 +234,7 @@ def test_a_yaml_blueprint_names_a_preset_and_its_schema_accepts_it(tmp_path):
     (tmp_path / "mlkube.yaml").write_text(text)
     schema = json.loads((REPO_ROOT / "schemas" / "blueprint.schema.json").read_text())
     assert list(jsonschema.Draft202012Validator(schema).iter_errors(yaml.safe_load(text))) == []
-    blueprints, problems = parse_blueprints(tmp_path / "mlkube.yaml")
+    _, problems = parse_blueprints(tmp_path / "mlkube.yaml")
     assert problems == []
 
 

@@ -129,7 +129,7 @@ def test_fails_when_two_objects_share_kind_and_name():
 
 
 def test_fails_for_an_unknown_kubernetes_version():
-    with pytest.raises(MlkubeError, match="no Kubernetes schemas for version '1.9'"):
+    with pytest.raises(MlkubeError, match=r"no Kubernetes schemas for version '1\.9'"):
         synth_app(lambda app: InferenceService(app, "s", image=IMAGE), environments=[Environment(name="x", kubernetes_version="1.9")])
 
 

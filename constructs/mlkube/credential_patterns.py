@@ -5,12 +5,13 @@ messages everywhere can be redacted (errors.Problem) and the policy rule can use
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections import Counter
 from dataclasses import dataclass
 
-__all__ = ["Credential", "find_credentials", "mask", "redact", "SECRET_NAME", "MIN_ENTROPY"]
+__all__ = ["Credential", "find_credentials", "may_hold_credential", "may_hold_credentials", "has_format_marker", "random_under_secret_name", "secret_like_name", "mask", "redact", "SECRET_NAME", "MIN_ENTROPY"]
 
 # Formats as the gitleaks rules define them (github.com/gitleaks/gitleaks, config/gitleaks.toml: github-pat,
 # github-fine-grained-pat, github-oauth, github-app-token, github-refresh-token, aws-access-token,
@@ -57,17 +58,61 @@ def _random_value(value: str) -> bool:
             and "://" not in value and _entropy(value) >= MIN_ENTROPY)
 
 
+#: A substring every match of ``_FORMATS`` contains (a JWT is ``ey...`` "." ``ey...``): a string with none of them
+#: cannot match (checked first: synth looks at every string of every object, and almost none holds a credential).
+_MARKERS = ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "A3T", "AKIA", "ASIA", "ABIA", "ACCA", "hf_", "xox",
+            "-----BEGIN", ".ey")
+#: Substrings of every match of ``SECRET_NAME``, in lower case.
+_NAME_MARKERS = ("passw", "pwd", "secret", "token", "apikey", "api_key", "api-key", "access", "private", "credential", "auth")
+
+
+def has_format_marker(text: str) -> bool:
+    """Whether ``text`` may match a format or ``_USERINFO`` (which needs '://' and '@')."""
+    return any(marker in text for marker in _MARKERS) or ("://" in text and "@" in text)
+
+
+@functools.lru_cache(maxsize=4096)
+def secret_like_name(name: str) -> bool:
+    """A name under which a long random value is taken as a credential (``API_TOKEN``, not ``TOKEN_FILE``)."""
+    return bool(name) and SECRET_NAME.search(name) is not None and _NOT_A_VALUE_NAME.search(name) is None
+
+
+def random_under_secret_name(value: str, name: str) -> bool:
+    """Whether the last test of ``find_credentials`` (a random value under a secret-like name) may find ``value``."""
+    return len(value) >= _MIN_RANDOM_LENGTH and secret_like_name(name)
+
+
+def may_hold_credential(value: str, name: str = "") -> bool:
+    """False when ``find_credentials(value, name)`` is surely empty (a cheap test before the patterns)."""
+    return (len(value) >= _MIN_RANDOM_LENGTH and secret_like_name(name)) or has_format_marker(value)
+
+
+def may_hold_credentials(text: str) -> bool:
+    """False when no string in ``text`` (e.g. a whole object as JSON) can hold a credential: none has a marker
+    of a format, and no name in it may be secret-like."""
+    if has_format_marker(text) or not text.isascii():  # (?i) also matches some non-ASCII letters: walked
+        return True
+    lowered = text.lower()
+    return any(marker in lowered for marker in _NAME_MARKERS)
+
+
 def find_credentials(value: str, name: str = "") -> list[Credential]:
     """The credentials in ``value`` (a string found under the key or env name ``name``)."""
     found: list[Credential] = []
+    if not may_hold_credential(value, name):
+        return found
     for kind, pattern in _FORMATS:
         found += [Credential(kind, mask(match.group(0)) if kind != "a private key" else "a PEM block")
                   for match in pattern.finditer(value)]
     for match in _USERINFO.finditer(value):
         found.append(Credential("a URI with a password", f"{match.group(0)[:match.start('password') - match.start()]}****@"))
-    if not found and name and SECRET_NAME.search(name) and not _NOT_A_VALUE_NAME.search(name) and _random_value(value):
+    if not found and secret_like_name(name) and _random_value(value):
         found.append(Credential(f"a random value under the secret-like name {name!r}", mask(value)))
     return found
+
+
+def _masked(match: re.Match[str]) -> str:
+    return mask(match.group(0))
 
 
 def redact(text: str) -> str:
@@ -75,5 +120,5 @@ def redact(text: str) -> str:
     if not any(marker in text for marker in ("_", "AKIA", "A3T", "ASIA", "ABIA", "ACCA", "xox", "BEGIN", "ey", "://")):
         return text  # fast path: nothing any pattern could match
     for kind, pattern in _FORMATS:
-        text = pattern.sub(lambda match: "[PEM block]" if kind == "a private key" else mask(match.group(0)), text)
+        text = pattern.sub("[PEM block]" if kind == "a private key" else _masked, text)
     return _USERINFO.sub(lambda match: match.group(0)[:match.start("password") - match.start()] + "****@", text)

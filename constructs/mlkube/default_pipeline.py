@@ -1,4 +1,4 @@
-"""The default pipeline: every capability's synth steps, in the order ``mlkube synth`` runs them.
+"""The default pipeline: every capability's synth steps, in the order ``mlkube synth`` runs them, and its cache.
 
 This module sits above the capabilities (README, "Package layout"): it is the one place that knows them
 all. A Platform without ``pipeline=`` gets this pipeline (core/pipeline.py names this module), plus the
@@ -15,6 +15,7 @@ from .gitops import steps as gitops
 from .gitops.tenancy_checks import check_tenancy
 from .images.catalog import BuiltImages
 from .images.manifest import write_image_files
+from .incremental import steps as incremental
 from .kueue.capacity import add_kueue_objects, check_kueue_capacity
 from .kueue.local_queues import add_local_queues
 from .pinning.models import apply_model_lock, require_pinned_models
@@ -22,10 +23,7 @@ from .pinning.served_snapshots import served_snapshots
 from .pinning.synth_steps import apply_lock, require_pinned_images, write_lock
 from .policy.capability_namespaces import lower_enforce_for_capabilities
 from .policy.credentials import check_output_files
-from .policy.synth_step import check_policy_step
-from .traffic.check import check_connectivity_step
 from .traffic.senders import add_cross_namespace_senders
-from .validation.apiserver import check_apiserver_rules
 from .validation.synth_step import validate_objects
 from .validation.volume_sharing import volume_sharing_step
 
@@ -47,16 +45,19 @@ def default_pipeline() -> Pipeline:
             require_pinned_images,         # production (and opted-in) environments run only pinned images
             require_pinned_models,         # ... and serve only models pinned to one content
             served_snapshots,              # ... pvc:// models from snapshot versions that already exist
-            check_policy_step,             # security policy: unwaived errors fail synth, warnings are printed
-            check_connectivity_step,       # every declared connection is allowed by the NetworkPolicies, both ways
+            incremental.check_policy_step,        # security policy: unwaived errors fail synth, warnings are printed
+            incremental.check_connectivity_step,  # every declared connection is allowed by the NetworkPolicies, both ways
             check_kueue_capacity,          # every queued job fits a flavor of its ClusterQueue
             gitops.check_overrides_used,   # an override naming no construct is a typo
             check_tenancy,                 # apps stay in their namespace, declared kinds, secret keys and priority classes
-            check_apiserver_rules,         # keys, env names, sub-paths, int ranges, names the API server would refuse
+            incremental.check_apiserver_rules,    # keys, env names, sub-paths, int ranges, names the API server would refuse
         ),
         # write_lock: the lock survives every synth; check_output_files last: settings that reached files beside
         # the manifests carry no credential.
         outputs=(write_image_files, write_lock, gitops.write_workflows, check_output_files),
         image_catalog=BuiltImages,
         blueprint_loader=load_blueprints,
+        # Per-object results kept between synths: the policy, API-server and connectivity checks above are its
+        # reusing forms (the plain steps when synth runs without a store), and so is validate_objects' schema check.
+        cache=incremental,
     )

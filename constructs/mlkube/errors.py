@@ -46,8 +46,8 @@ class MlkubeError(Exception):
     exit_code: int = EXIT_USER_ERROR
 
     @classmethod
-    def single(cls, message: str, *, where: str = "", field: str = "", hint: str = "") -> MlkubeError:
-        return cls([Problem(where, field, message, hint)], title=message if not where else "mlkube found a problem")
+    def single(cls, message: str, *, where: str = "", field: str = "", hint: str = "", exit_code: int = EXIT_USER_ERROR) -> MlkubeError:
+        return cls([Problem(where, field, message, hint)], title=message if not where else "mlkube found a problem", exit_code=exit_code)
 
     def __str__(self) -> str:
         return format_problems(self.title, self.problems)

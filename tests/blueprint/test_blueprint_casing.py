@@ -6,16 +6,14 @@ import json
 import re
 
 import pytest
-
+from blueprint_helpers import HEADER, problems_of, write
 from helpers import REPO_ROOT
-from mlkube import AutoscalingSpec, InferenceService, InferenceServiceSpec, MlkubeError
-from mlkube.blueprint import parse_blueprints
 from pydantic.alias_generators import to_camel
 
+from mlkube import AutoscalingSpec, InferenceService, InferenceServiceSpec, MlkubeError
+from mlkube.blueprint import parse_blueprints
 from mlkube.core.spec import Spec
 from mlkube.testing import synth_app
-
-from blueprint_helpers import HEADER, problems_of, write
 
 CAMEL = HEADER + """\
 workloads:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from click.testing import CliRunner
-
-from helpers import REPO_ROOT
-from mlkube.cli import main
-
 from blueprint_helpers import HEADER, write
+from click.testing import CliRunner
+from helpers import REPO_ROOT
+
+from mlkube.cli import main
 
 
 def test_check_accepts_the_example_blueprint():

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from blueprint_helpers import HEADER, problems_of, write
 
 from mlkube import InferenceServiceSpec, MlkubeError
 from mlkube.blueprint import load_blueprint_files, parse_blueprints
 from mlkube.blueprint.source import MAX_COMMAND_NODES, MAX_DEPTH, MAX_FILE_BYTES, MAX_FILE_NODES, MAX_NODES
-
-from blueprint_helpers import HEADER, problems_of, write
 
 SERVER = HEADER + """\
 workloads:

@@ -7,12 +7,11 @@ import json
 import jsonschema
 import pytest
 import yaml
-
+from blueprint_helpers import HEADER, problems_of, write
 from helpers import REPO_ROOT
+
 from mlkube import CheckpointVolume, Environment, GpuTrainingJob, InferenceService, MlkubeError, Platform
 from mlkube.testing import synth_platform
-
-from blueprint_helpers import HEADER, problems_of, write
 
 BLUEPRINT = HEADER + """\
 workloads:

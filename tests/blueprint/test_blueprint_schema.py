@@ -7,11 +7,11 @@ import json
 import jsonschema
 import pytest
 import yaml
-
 from helpers import REPO_ROOT
-from mlkube.output import MARKER
+
 from mlkube.blueprint import find_blueprint_files, parse_blueprints, schema_files, starter_blueprint, write_schemas
 from mlkube.blueprint.starter import MODELINE_PREFIX
+from mlkube.output import MARKER
 
 SCHEMAS = REPO_ROOT / "schemas"
 

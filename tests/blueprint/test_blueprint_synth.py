@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import pytest
-
+from blueprint_helpers import HEADER, write
 from helpers import run_mlkube
+
 from mlkube import Environment, InferenceService, MlkubeError, Platform
 from mlkube.testing import synth_platform
-
-from blueprint_helpers import HEADER, write
 
 SERVER_YAML = HEADER + """\
 workloads:

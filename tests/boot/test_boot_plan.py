@@ -102,7 +102,7 @@ def test_podman_arguments_carry_the_security_context_and_mounts(tmp_path):
     volumes = {"model": MadeVolume(tmp_path / "claim"), "home": MadeVolume(tmp_path / "home")}
     args = podman_run_args(pod, "boot-x-1", container, "localhost/standin:1", {"B": "2", "A": "1"}, ["torchrun"], ["--x"], volumes)
     assert args[:7] == ["-d", "--pod", "boot-x-1", "--name", "boot-x-1-main", "--pull", "never"]
-    assert ["--user", "10002:10001"] == args[7:9] and ["--group-add", "2000"] == args[9:11]
+    assert args[7:9] == ["--user", "10002:10001"] and args[9:11] == ["--group-add", "2000"]
     assert "--read-only" in args and "--read-only-tmpfs=false" in args and "--cap-drop=ALL" in args
     assert args[args.index("--security-opt") + 1] == "no-new-privileges"
     assert args[args.index("--entrypoint") + 1] == json.dumps(["torchrun"])

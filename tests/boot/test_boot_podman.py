@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from helpers import PACKAGE_ROOT, REPO_ROOT, run_mlkube
 from standin import CACHE_VARIABLES, PodmanStore, podman_unusable
 

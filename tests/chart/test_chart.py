@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import re
-
 import os
-import shutil
+import re
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +11,6 @@ from typing import Any
 
 import pytest
 import yaml
-
 from helpers import REPO_ROOT, run_mlkube
 
 HELM = REPO_ROOT / ".tools" / "helm" / "helm"
@@ -111,7 +108,7 @@ def test_overridden_values_render_what_synth_builds_with_those_values(platform: 
     """GPUs and replicas set through Helm give exactly synth's objects for a spec with those values."""
     from mlkube.chart.build import build_app
 
-    folder, export = charts[("prod", "llm-chat")]
+    folder, _ = charts[("prod", "llm-chat")]
     result = helm("template", "llm-chat", str(folder), "--set", "workloads.llm-finetune.resources.gpu.count=4",
                   "--set", "workloads.llm-server.autoscaling.minReplicas=3", "--set", "workloads.llm-server.autoscaling.maxReplicas=6")
     assert result.returncode == 0, result.stderr

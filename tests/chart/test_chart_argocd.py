@@ -7,13 +7,12 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+from helpers import REPO_ROOT
 
 from mlkube import Environment, InferenceService, Platform
-from mlkube.errors import MlkubeError
 from mlkube.core.gitops_settings import GitOps
+from mlkube.errors import MlkubeError
 from mlkube.pinning.lock import ChartLockEntry, Lock, parse_lock
-
-from helpers import REPO_ROOT
 
 REPO = "https://example.com/acme/config.git"
 DIGEST = "sha256:" + "d" * 64

@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from helpers import REPO_ROOT, run_mlkube
 from realtools import Registry
 

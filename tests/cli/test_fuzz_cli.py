@@ -22,10 +22,10 @@ from pathlib import Path
 
 import yaml
 from click.testing import CliRunner
+from helpers import REPO_ROOT
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from helpers import REPO_ROOT
 from mlkube.cli import main
 
 #: Commands and their options (flags take no value); every entry point of `mlkube`.

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from helpers import REPO_ROOT, run_mlkube, run_pytest
 from ruamel.yaml import YAML
 
-from helpers import REPO_ROOT, run_mlkube, run_pytest
 from mlkube.blueprint import schema_files
 from mlkube.cli import main
 from mlkube.cli.init import init_repo

@@ -9,7 +9,6 @@ import textwrap
 from pathlib import Path
 
 import pytest
-
 from helpers import REPO_ROOT, run_mlkube
 
 PINNED = "ghcr.io/acme/server:1.0@sha256:" + "a" * 64

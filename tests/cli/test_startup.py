@@ -10,8 +10,8 @@ from pathlib import Path
 
 import click
 import pytest
-
 from helpers import PACKAGE_ROOT, REPO_ROOT
+
 from mlkube.cli import SUMMARIES, main
 
 _PROBE = """

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
-from mlkube.crd_import.carried import PROVENANCE, generate, read_sources
+from mlkube.crd_import.carried import PROVENANCE, generate
 from mlkube.validation import SchemaCatalog, ValidationSettings
 from mlkube.validation.schemas import BUILTIN_CRD_SCHEMAS
 

@@ -13,8 +13,8 @@ Last, the real command as CI runs it (``python -m mlkube diff``, a new process e
 
 from __future__ import annotations
 
-import statistics
 import os
+import statistics
 import subprocess
 import sys
 import tempfile

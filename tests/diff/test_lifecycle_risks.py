@@ -57,7 +57,7 @@ def test_claim_recreated_in_another_namespace_is_an_empty_volume(run_diff):
     """An app rename moves its namespace (ml-{app}): the new claim is a new, empty volume."""
     report = run_diff({DEV: [kept_claim("fraud"), service()]}, {DEV: [kept_claim("fraud-v2"), service()]})
     claim = next(change for change in report.changes if change.kind == "PersistentVolumeClaim" and change.status == "removed")
-    assert [(risk.level.label, risk.category) for risk in claim.risks][0] == ("high", "data loss")
+    assert (claim.risks[0].level.label, claim.risks[0].category) == ("high", "data loss")
     assert "the claim reappears in namespace 'fraud-v2': that is a new, empty volume" in claim.risks[0].reason
 
 

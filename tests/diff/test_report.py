@@ -7,8 +7,24 @@ import json
 from typing import Any
 
 import pytest
-from diff_trees import (DIGEST_A, DIGEST_B, IMAGE_A, IMAGE_B, MarkdownSnapshot, cronjob, deployment, hpa, network_policy,
-                        pdb, pod_spec, pvc, restricted_container, service, write_app, write_lock)
+from diff_trees import (
+    DIGEST_A,
+    DIGEST_B,
+    IMAGE_A,
+    IMAGE_B,
+    MarkdownSnapshot,
+    cronjob,
+    deployment,
+    hpa,
+    network_policy,
+    pdb,
+    pod_spec,
+    pvc,
+    restricted_container,
+    service,
+    write_app,
+    write_lock,
+)
 
 from mlkube.diff import diff_specs, render_json, render_markdown
 from mlkube.diff.markdown import code

@@ -3,8 +3,25 @@
 from __future__ import annotations
 
 import pytest
-from diff_trees import (DELETE, IMAGE_A, IMAGE_B, changed, cronjob, deployment, hpa, job, network_policy, pdb,
-                        pod_spec, pvc, restricted_container, risk_summary, service, statefulset, write_app)
+from diff_trees import (
+    DELETE,
+    IMAGE_A,
+    IMAGE_B,
+    changed,
+    cronjob,
+    deployment,
+    hpa,
+    job,
+    network_policy,
+    pdb,
+    pod_spec,
+    pvc,
+    restricted_container,
+    risk_summary,
+    service,
+    statefulset,
+    write_app,
+)
 
 from mlkube.diff import Level, diff_specs
 from mlkube.kube.render import to_yaml

@@ -6,7 +6,7 @@ import json
 
 import pytest
 import yaml
-from diff_trees import (DIGEST_A, IMAGE_B, changed, commit_all, deployment, git, pvc, service, write_app, write_lock)
+from diff_trees import DIGEST_A, IMAGE_B, changed, commit_all, deployment, git, pvc, service, write_app, write_lock
 
 import mlkube.diff.sources as sources
 from mlkube.diff import diff_specs, read_side
@@ -19,7 +19,7 @@ def test_environment_and_app_come_from_the_folders(tmp_path):
     write_app(tmp_path, "prod", "fraud", deployment(), service())
     write_app(tmp_path, "dev", "fraud", deployment())
     side = read_side(str(tmp_path), tmp_path)
-    assert sorted((l.environment, l.app, l.file, l.obj["kind"]) for l in side.objects.values()) == [
+    assert sorted((o.environment, o.app, o.file, o.obj["kind"]) for o in side.objects.values()) == [
         ("dev", "fraud", "dev/fraud/deployment-server.yaml", "Deployment"),
         ("prod", "fraud", "prod/fraud/deployment-server.yaml", "Deployment"),
         ("prod", "fraud", "prod/fraud/service-server.yaml", "Service"),
@@ -41,7 +41,7 @@ def test_multi_document_files_and_non_manifests(tmp_path):
     (tmp_path / ".github" / "ci.yaml").write_text("on: push\n")
     side = read_side(str(tmp_path), tmp_path)
     pvc_line, foo_line = lines.index("---") + 2, lines.index("foo: bar") + 1
-    assert sorted((l.obj["kind"], l.line) for l in side.objects.values()) == [("PersistentVolumeClaim", pvc_line), ("Service", 1)]
+    assert sorted((o.obj["kind"], o.line) for o in side.objects.values()) == [("PersistentVolumeClaim", pvc_line), ("Service", 1)]
     assert side.notes == [f"{tmp_path}: prod/fraud/all.yaml:{foo_line} is not a Kubernetes object "
                           "(no apiVersion, kind or metadata.name); ignored"]
 
@@ -101,7 +101,7 @@ def test_git_revision_is_read_without_a_checkout(config_repo):
     # The work tree is dirty and on HEAD: reading BASE must not see it nor touch it.
     (repo / "dist" / "prod" / "fraud" / "service-server.yaml").write_text("garbage: [")
     side = read_side(f"{base}:dist", repo)
-    assert sorted(l.obj["kind"] for l in side.objects.values()) == ["Deployment", "PersistentVolumeClaim", "Service"]
+    assert sorted(o.obj["kind"] for o in side.objects.values()) == ["Deployment", "PersistentVolumeClaim", "Service"]
     assert (repo / "dist" / "prod" / "fraud" / "service-server.yaml").read_text() == "garbage: ["
 
 

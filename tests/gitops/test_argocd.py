@@ -6,12 +6,11 @@ import json
 
 import jsonschema
 import pytest
+from gitops_support import REPO, synth
 
 from mlkube import Environment
 from mlkube.core.gitops_settings import SyncPolicy
 from mlkube.validation import SchemaCatalog, ValidationSettings
-
-from gitops_support import REPO, synth
 
 ENVIRONMENTS = [Environment(name="dev", namespace="ml"),
                 Environment(name="prod", namespace="ml", production=True, clusters=["eu-1", "us-1"])]

@@ -14,9 +14,9 @@ import jsonschema
 import pytest
 
 from mlkube import BatchJob, Environment, GpuTrainingJob, InferenceService, KedaScaling, Platform, ScheduledJob
+from mlkube.core.gitops_settings import GitOps
 from mlkube.errors import MlkubeError
 from mlkube.gitops.controller_fields import CONTROLLER_FIELDS
-from mlkube.core.gitops_settings import GitOps
 from mlkube.testing import synth_platform
 
 REPO = "https://example.com/acme/config.git"

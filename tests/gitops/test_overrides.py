@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from gitops_support import synth
 
 from mlkube import Environment, GpuSpec, MlkubeError, ResourcesSpec
 from mlkube.core.gitops_settings import WorkloadOverride
-
-from gitops_support import synth
 
 
 def test_replica_range_override_changes_the_hpa_in_that_environment_only():

@@ -6,11 +6,10 @@ import json
 
 import jsonschema
 import pytest
+from gitops_support import synth
 
 from mlkube import Environment, MlkubeError
 from mlkube.core.gitops_settings import QuotaSpec
-
-from gitops_support import synth
 
 
 def test_namespace_enforces_the_restricted_pod_security_standard():

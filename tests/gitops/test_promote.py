@@ -7,7 +7,6 @@ import re
 import shutil
 
 import yaml
-
 from helpers import REPO_ROOT, run_mlkube
 
 

@@ -8,15 +8,14 @@ import textwrap
 
 import cdk8s
 import pytest
-
+from gitops_support import PINNED, REPO
 from helpers import REPO_ROOT, run_mlkube
+
 from mlkube import Environment, ExternalSecretSpec, InferenceService, MlkubeError, Platform
 from mlkube.core.batch_job import BatchJob
 from mlkube.core.gitops_settings import GitOps
 from mlkube.core.tenancy import CLUSTER_KINDS, PLATFORM_KINDS, Tenancy
 from mlkube.testing import synth_platform
-
-from gitops_support import PINNED, REPO
 
 DEV = Environment(name="dev", namespace="ml-{app}")
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import subprocess
 import sys
 
+from helpers import REPO_ROOT, run_mlkube
 from ruamel.yaml import YAML
 
-from helpers import REPO_ROOT, run_mlkube
 from mlkube.core.gitops_settings import GitOps
 from mlkube.gitops.workflows import render_workflows
 

@@ -15,8 +15,8 @@ import pytest
 import yaml
 from helpers import REPO_ROOT, run_mlkube
 
-from mlkube.kube.pods import POD_SOURCES
 from mlkube.kube.manifest import Manifest
+from mlkube.kube.pods import POD_SOURCES
 from mlkube.policy.engine import check_policy
 from mlkube.validation.cross_object import check_cross_object
 

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from helpers import run_mlkube
 from output_support import copy_example, new_digests, siblings, tree_bytes
 
-from helpers import run_mlkube
 from mlkube.cli import main
 
 KILLS = 10

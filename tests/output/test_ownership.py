@@ -8,9 +8,9 @@ import shutil
 from pathlib import Path
 
 import pytest
+from helpers import REPO_ROOT, run_mlkube
 from output_support import tree_bytes
 
-from helpers import REPO_ROOT, run_mlkube
 from mlkube.errors import MlkubeError
 from mlkube.output import MARKER, replace_tree
 

@@ -29,10 +29,10 @@ class FakeRegistry:
             def log_message(self, *args: object) -> None:  # quiet
                 pass
 
-            def do_HEAD(self) -> None:  # noqa: N802
+            def do_HEAD(self) -> None:
                 registry.handle(self, body=False)
 
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 registry.handle(self, body=True)
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
@@ -66,7 +66,7 @@ class FakeRegistry:
         tag = request.path.rsplit("/manifests/", 1)[-1]
         path = request.path.removeprefix("/v2/").rsplit("/manifests/", 1)[0]
         manifest = self.tags.get(f"{path}:{tag}")
-        if manifest is None or not ALL_TYPES <= accepted:  # like registry 2.8 without the right Accept types
+        if manifest is None or not accepted >= ALL_TYPES:  # like registry 2.8 without the right Accept types
             return self._send(request, 404, b'{"errors":[{"code":"MANIFEST_UNKNOWN"}]}')
         headers = {"Content-Type": "application/vnd.oci.image.manifest.v1+json"}
         if self.mode != "no-digest-header":

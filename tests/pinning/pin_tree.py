@@ -78,7 +78,7 @@ def write_tree(dist: Path, environments: tuple[str, ...] = ("dev", "prod")) -> P
         (app / "cronjob-retrain.yaml").write_text(CRONJOB)
         (app / "inferenceservice-scorer.yaml").write_text(INFERENCE_SERVICE)
         (app / "service-server.yaml").write_text("apiVersion: v1\nkind: Service\nmetadata:\n  name: server\n")
-    images = [{"name": name, "tag": TAG, "references": {env: f"registry.example.com/ml/{name}:{TAG}" for env in environments}}
+    images = [{"name": name, "tag": TAG, "references": dict.fromkeys(environments, f"registry.example.com/ml/{name}:{TAG}")}
               for name in ("fraud", "trainer")]
     (dist / "images.json").write_text(json.dumps({"version": 1, "images": images}, indent=2) + "\n")
     return dist

@@ -83,7 +83,7 @@ def _handler(store: S3StandIn) -> type[BaseHTTPRequestHandler]:
             self.send_response(200)
             self.send_header("Content-Length", str(len(body)))
             self.send_header("Content-Type", "application/octet-stream")
-            self.send_header("ETag", f"\"{hashlib.md5(body).hexdigest()}\"")  # noqa: S324 (S3's ETag of a single-part upload)
+            self.send_header("ETag", f"\"{hashlib.md5(body).hexdigest()}\"")
             self.send_header("Last-Modified", formatdate(0, usegmt=True))
             if store.versioned:
                 self.send_header("x-amz-version-id", version)
@@ -91,10 +91,10 @@ def _handler(store: S3StandIn) -> type[BaseHTTPRequestHandler]:
             if with_body:
                 self.wfile.write(body)
 
-        def do_HEAD(self) -> None:  # noqa: N802
+        def do_HEAD(self) -> None:
             self._send_object(False)
 
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             bucket, key, query = self._parts()
             if key or query.get("list-type") != "2":
                 self._send_object(True)
@@ -174,7 +174,7 @@ def _gcs_handler(store: GcsStandIn) -> type[BaseHTTPRequestHandler]:
             newest = max(generations)
             return {"kind": "storage#object", "bucket": bucket, "name": name, "generation": str(newest), "size": str(len(generations[newest]))}
 
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             store.requests.append(self.path)
             url = urllib.parse.urlsplit(self.path)
             parts = url.path.split("/")  # '', download, storage, v1, b, <bucket>, o, <object>

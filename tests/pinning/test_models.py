@@ -7,14 +7,14 @@ import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from helpers import run_mlkube
 
 from mlkube import InferenceService, Model, Platform
-from mlkube.errors import MlkubeError
 from mlkube.core.model import ModelReference
+from mlkube.errors import MlkubeError
 from mlkube.pinning.lock import LOCK_FILE
 from mlkube.pinning.models import HuggingFaceResolver
 
@@ -85,10 +85,10 @@ def test_https_in_production_is_a_warning_that_says_why(tmp_path: Path) -> None:
 class _HubStandIn(BaseHTTPRequestHandler):
     """GET /api/models/{org}/{name}/revision/{rev} -> {"sha": ...}, like the Hub (huggingface_hub hf_api.py model_info)."""
 
-    shas: dict[str, str] = {}
-    seen: list[tuple[str, str | None]] = []
+    shas: ClassVar[dict[str, str]] = {}
+    seen: ClassVar[list[tuple[str, str | None]]] = []
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+    def do_GET(self) -> None:
         self.seen.append((self.path, self.headers.get("Authorization")))
         prefix, _, rest = self.path.partition("/api/models/")
         repo, _, revision = rest.rpartition("/revision/")
@@ -204,5 +204,5 @@ def test_a_lock_with_a_mutable_model_pin_is_refused(tmp_path: Path) -> None:
     synth(out, "hf://acme/chat", [{"name": "staging", "network": NETWORK}])
     (out / LOCK_FILE).write_text(json.dumps({"version": 1, "environments": {"staging": {"images": {}, "models": {
         "hf://acme/chat": {"pinned": "hf://acme/chat@main", "source": {}}}}}}))
-    with pytest.raises(MlkubeError, match="environments.staging.models.hf://acme/chat.pinned"):
+    with pytest.raises(MlkubeError, match=r"environments\.staging\.models\.hf://acme/chat\.pinned"):
         synth(out, "hf://acme/chat", [{"name": "staging", "network": NETWORK}])

@@ -114,6 +114,6 @@ def test_pin_resolve_against_a_dribbling_registry_fails_at_the_deadline_and_chan
         result = CliRunner().invoke(main, ["pin", "--dist", str(dist), "--resolve", "--insecure-registry", address])
         elapsed = time.monotonic() - started
     assert result.exit_code != 0 and f"the registry {address} did not answer" in result.output, result.output
-    assert "Traceback" not in result.output and result.exception is None or isinstance(result.exception, SystemExit)
+    assert ("Traceback" not in result.output and result.exception is None) or isinstance(result.exception, SystemExit)
     assert elapsed < 10, elapsed
     assert snapshot_tree(dist) == before

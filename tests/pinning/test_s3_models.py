@@ -15,9 +15,9 @@ from helpers import run_mlkube
 from s3_stand_in import GcsStandIn, S3StandIn, running_gcs, running_s3, s3_environment
 
 from mlkube import InferenceService, Model, Platform
-from mlkube.errors import MlkubeError
 from mlkube.core.model import ModelReference
 from mlkube.core.model_fetch import object_set_digest, versioned_uri
+from mlkube.errors import MlkubeError
 from mlkube.pinning.lock import LOCK_FILE
 
 pytest.importorskip("boto3", reason="boto3 is a dev dependency (pyproject.toml)")

@@ -5,11 +5,11 @@ from __future__ import annotations
 import textwrap
 
 import pytest
-
 from helpers import run_mlkube
+
 from mlkube import Environment, InferenceService, MlkubeError, Platform
-from mlkube.policy import Waiver
 from mlkube.core.gitops_settings import GitOps, NetworkSpec
+from mlkube.policy import Waiver
 from mlkube.policy.credentials import find_credentials, mask
 from mlkube.testing import synth_app, synth_platform
 

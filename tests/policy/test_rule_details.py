@@ -7,10 +7,10 @@ from typing import Any
 import pytest
 from policy_examples import DIGEST, LABELS, hardened_objects, hardened_pod_spec, manifests
 
+from mlkube.kube.selectors import selects
 from mlkube.policy import PolicySettings, check_policy
 from mlkube.policy.pods import pod_views
 from mlkube.policy.rules import registry_allowed
-from mlkube.kube.selectors import selects
 
 SETTINGS = PolicySettings(allowed_registries=("ghcr.io/acme/",), require_digests=True)
 

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from policy_examples import DIGEST, LABELS, NAMESPACE, hardened_objects, hardened_pod_spec, manifests
 
+from mlkube.core.waivers import WAIVER_PREFIX
 from mlkube.errors import MlkubeError
 from mlkube.policy import RULES, PolicySettings, all_rules, check_policy, waive
-from mlkube.core.waivers import WAIVER_PREFIX
 
 SETTINGS = PolicySettings(allowed_registries=("ghcr.io/acme/",), require_digests=True, automated_sync=True)
 Objects = list[dict[str, Any]]

@@ -17,10 +17,10 @@ import pytest
 from policy_examples import HARDENED_DOCKERFILE, hardened_objects, load, manifests, naive_objects, write_tree
 from scanners import REPO_ROOT, checkov_reports, checks, run_checkov, run_hadolint
 
+from mlkube.core.waivers import WAIVER_PREFIX, checkov_skips
 from mlkube.kube.loader import load_manifests
 from mlkube.policy import RULES, check_policy, waive
 from mlkube.policy.cli import clusters
-from mlkube.core.waivers import WAIVER_PREFIX, checkov_skips
 
 # What checkov fails on the naive Deployment + Service (toolchain notes: 21 failures).
 NAIVE_CHECKOV_FAILURES = {

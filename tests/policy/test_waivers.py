@@ -6,11 +6,11 @@ from typing import Any
 
 import pytest
 from policy_examples import hardened_objects, manifests
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
+from mlkube.core.spec import Spec, parse_spec
 from mlkube.errors import MlkubeError
 from mlkube.policy import PolicySettings, Waiver, apply_waivers, check_policy, waive
-from mlkube.core.spec import Spec, parse_spec
 
 
 def service() -> dict[str, Any]:
@@ -88,7 +88,7 @@ def test_apply_waivers_reports_problems_with_field_paths() -> None:
 
 def test_waivers_in_a_spec_become_problems_not_tracebacks() -> None:
     class Server(Spec):
-        waivers: list[Waiver] = []
+        waivers: list[Waiver] = Field(default_factory=list)
 
     spec, problems = parse_spec(Server, {"waivers": [{"rule": "MLK-NET-002", "reason": " "}]}, {}, "dev/app/server")
     assert spec is None

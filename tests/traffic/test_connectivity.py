@@ -7,16 +7,28 @@ import runpy
 from collections import defaultdict
 
 import pytest
-
 from helpers import REPO_ROOT
-from mlkube import (BatchJob, EgressRule, Environment, GpuTrainingJob, InferenceService, KedaScaling, MlkubeError, Model,
-                    MonitoringSpec, Peer, Platform, ScheduledJob)
+
+from mlkube import (
+    BatchJob,
+    EgressRule,
+    Environment,
+    GpuTrainingJob,
+    InferenceService,
+    KedaScaling,
+    MlkubeError,
+    Model,
+    MonitoringSpec,
+    Peer,
+    Platform,
+    ScheduledJob,
+)
 from mlkube.core.gitops_settings import GitOps
 from mlkube.kube.loader import load_manifests
+from mlkube.kube.network_policy import External, Pod
 from mlkube.testing import synth_platform
 from mlkube.traffic.check import connection_problems, environment_connections, managed_namespaces, undeclared_flows
 from mlkube.traffic.cluster import traffic_view
-from mlkube.kube.network_policy import External, Pod
 
 IMAGE = "ghcr.io/acme/app:1.0"
 S3 = Model.from_uri("s3://models/fraud/v3", egress=[EgressRule(cidrs=["52.216.0.0/15"], reason="S3 eu-west-1")])

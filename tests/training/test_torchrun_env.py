@@ -12,8 +12,6 @@ import json
 import os
 import socket
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 from helpers import REPO_ROOT

@@ -34,7 +34,7 @@ class BlueprintSpec(Spec):
     apiVersion: Literal["mlkube.dev/v1alpha1"] = Field(description="Version of the blueprint format: mlkube.dev/v1alpha1.")
     kind: Literal["Blueprint"] = Field(description="Type of document: Blueprint.")
     app: DnsLabel = Field(description="App name: the folder dist/<environment>/<app>/ and the '{app}' of the environment's namespace.")
-    environments: list[DnsLabel] | None = Field(None, description="Names of the platform environments the app runs in. Default: every environment of the platform.")
+    environments: list[DnsLabel] | None = Field(default=None, description="Names of the platform environments the app runs in. Default: every environment of the platform.")
     workloads: dict[DnsLabel, dict[str, Any]] = Field(
         default_factory=dict,
         description="Workloads by id (the construct id, and the default name of their objects). Each has a 'kind' and that kind's spec fields. Default: none.",

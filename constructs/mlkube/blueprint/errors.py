@@ -6,8 +6,8 @@ from collections.abc import Sequence
 
 from pydantic import BaseModel, ValidationError
 
-from ..errors import Problem
 from ..core.spec import problems_from_validation_error
+from ..errors import Problem
 from .source import DataPath, Position, YamlDocument, field_path_text
 
 __all__ = ["field_path_text", "problems_at", "MAX_MESSAGE"]

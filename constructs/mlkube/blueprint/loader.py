@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from ..errors import MlkubeError, Problem
 from ..core.spec import Spec, in_yaml_casing, yaml_aliases
+from ..errors import MlkubeError, Problem
 from .document import BlueprintSpec, without_extensions
 from .errors import field_path_text, problems_at
 from .references import VolumeMount, take_references, volume_claims
@@ -132,14 +132,14 @@ def _blueprint(document: YamlDocument, kinds: dict[str, WorkloadKind]) -> tuple[
     try:
         spec = BlueprintSpec.model_validate(without_extensions(document.data), by_alias=True, by_name=False)
     except ValidationError as error:
-        problems = problems_at(document, error, BlueprintSpec)
+        envelope_problems = problems_at(document, error, BlueprintSpec)
         # Workloads are checked even when the envelope is wrong: all errors of a file at once.
-        workloads = document.data.get("workloads")
-        claims = volume_claims(workloads) if isinstance(workloads, dict) else {}
-        for workload_id, data in (workloads.items() if isinstance(workloads, dict) else ()):
+        given = document.data.get("workloads")
+        given_claims = volume_claims(given) if isinstance(given, dict) else {}
+        for workload_id, data in (given.items() if isinstance(given, dict) else ()):
             if isinstance(data, dict):
-                problems += _workload(document, workload_id, data, kinds, claims)[1]
-        return None, problems
+                envelope_problems += _workload(document, workload_id, data, kinds, given_claims)[1]
+        return None, envelope_problems
     problems: list[Problem] = []
     workloads: list[Workload] = []
     claims = volume_claims(spec.workloads)

@@ -13,8 +13,8 @@ from typing import Any
 
 from pydantic import Field, ValidationError
 
-from ..errors import Problem
 from ..core.spec import AbsolutePath, DnsLabel, Spec
+from ..errors import Problem
 from .errors import field_path_text, problems_at
 from .source import YamlDocument
 
@@ -27,17 +27,17 @@ class VolumeMount(Spec):
     """A CheckpointVolume of this blueprint mounted into every pod of the workload."""
 
     volume: DnsLabel = Field(description="Id of a CheckpointVolume workload of this blueprint.")
-    path: AbsolutePath | None = Field(None, description="Mount path. Default: the volume's mount_path.")
-    read_only: bool = Field(False, description="Mount read-only (a reader of a single-writer volume). Default: false.")
-    env: str = Field("CHECKPOINT_DIR", description="Environment variable set to the mount path. Default: CHECKPOINT_DIR.")
+    path: AbsolutePath | None = Field(default=None, description="Mount path. Default: the volume's mount_path.")
+    read_only: bool = Field(default=False, description="Mount read-only (a reader of a single-writer volume). Default: false.")
+    env: str = Field(default="CHECKPOINT_DIR", description="Environment variable set to the mount path. Default: CHECKPOINT_DIR.")
 
 
 class ModelFromVolume(Spec):
     """The model of an InferenceService, read from a CheckpointVolume of this blueprint (mounted read-only)."""
 
     volume: DnsLabel = Field(description="Id of a CheckpointVolume workload of this blueprint.")
-    path: str = Field("", description="Folder of the model inside the volume, e.g. 'run/final'. Default: the volume's root.")
-    version: DnsLabel | None = Field(None, description="A snapshot version of the volume (one of its snapshot.versions): the model is "
+    path: str = Field(default="", description="Folder of the model inside the volume, e.g. 'run/final'. Default: the volume's root.")
+    version: DnsLabel | None = Field(default=None, description="A snapshot version of the volume (one of its snapshot.versions): the model is "
                                      "served from a claim restored from that VolumeSnapshot, so it cannot change after review "
                                      "(production requires it). Default: none (the volume itself).")
 

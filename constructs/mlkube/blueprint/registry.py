@@ -46,10 +46,10 @@ def register_kind(name: str, construct: type[Any], spec: type[Spec]) -> None:
 
 def _lookup(module: str, construct: str, spec: str) -> tuple[type[Any], type[Spec]] | None:
     loaded = importlib.import_module(module)
-    found = getattr(loaded, construct, None), getattr(loaded, spec, None)
-    if found[0] is None or not (isinstance(found[1], type) and issubclass(found[1], Spec)):
+    construct_class, spec_class = getattr(loaded, construct, None), getattr(loaded, spec, None)
+    if not isinstance(construct_class, type) or not (isinstance(spec_class, type) and issubclass(spec_class, Spec)):
         return None
-    return found  # type: ignore[return-value]
+    return construct_class, spec_class
 
 
 def workload_kinds() -> dict[str, WorkloadKind]:

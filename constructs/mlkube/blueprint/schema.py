@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal, Union, cast
 
 from pydantic import BaseModel, Field, create_model
 from pydantic.json_schema import GenerateJsonSchema
@@ -17,11 +17,11 @@ from pydantic_core import core_schema
 
 from ..core.image import _coerce_image
 from ..core.model import _coerce as _coerce_model
-from ..kube.quantity import _coerce as _coerce_quantity
 from ..core.runtimes import PRESETS
 from ..core.runtimes import _coerce as _coerce_runtime
-from ..output import replace_tree
 from ..core.spec import DnsLabel, in_yaml_casing, yaml_aliases
+from ..kube.quantity import _coerce as _coerce_quantity
+from ..output import replace_tree
 from .document import BlueprintSpec
 from .references import ModelFromVolume, VolumeMount
 from .registry import workload_kinds
@@ -31,7 +31,7 @@ __all__ = ["DOCUMENT_TYPES", "blueprint_model", "blueprint_json_schema", "schema
 SCHEMA_BASE_URL = "https://mlkube.dev/schemas/"
 
 #: Before-validators that accept a shorter form than the type they produce: the schema accepts it too.
-_SHORTHANDS: dict[Callable[[Any], Any], dict[str, Any]] = {
+_SHORTHANDS: dict[Callable[..., Any], dict[str, Any]] = {
     _coerce_image: {"type": "string", "description": "An image reference, e.g. 'ghcr.io/acme/server:1.2.0' or 'repo@sha256:...'."},
     _coerce_model: {"type": "string", "description": "A model URI: s3://, gs://, hf://, oci://, https://, azureblob://, or pvc://<claim>/<path>."},
     _coerce_quantity: {"type": "number", "description": "A number of cores or bytes, e.g. 2 or 0.5."},
@@ -65,7 +65,8 @@ def _workload_model(name: str, spec: type[BaseModel], mounts_volumes: bool) -> t
                                                     "mounted into every pod, by workload id. Default: none."))
     return create_model(
         f"{name}Workload", __base__=spec, __doc__=spec.__doc__,
-        kind=(Literal[name], Field(description=f"Type of workload: {name}.")),  # type: ignore[valid-type]
+        # A Literal of a value known only at run time: Any to mypy, the Literal to pydantic.
+        kind=(cast(Any, Literal)[name], Field(description=f"Type of workload: {name}.")),
         **extra,
     )
 
@@ -79,7 +80,8 @@ def blueprint_model() -> type[BaseModel]:
     described = BlueprintSpec.model_fields["workloads"]
     return create_model(
         "Blueprint", __base__=BlueprintSpec, __doc__=BlueprintSpec.__doc__,
-        workloads=(dict[DnsLabel, workload], Field(default_factory=dict, description=described.description)),  # type: ignore[valid-type]
+        # A union of the kinds registered at run time: Any to mypy, the discriminated union to pydantic.
+        workloads=(cast(Any, dict)[DnsLabel, workload], Field(default_factory=dict, description=described.description)),
     )
 
 

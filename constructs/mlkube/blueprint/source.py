@@ -12,7 +12,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -61,10 +61,16 @@ _CORE_RESOLVERS = [
 ]
 
 
-class _CoreLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+if TYPE_CHECKING:
+    _LibyamlLoader = yaml.SafeLoader  # the same interface as CSafeLoader
+else:
+    _LibyamlLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _CoreLoader(_LibyamlLoader):
     """PyYAML's parser and composer (C when available) with YAML 1.2 core-schema scalar resolution."""
 
-    yaml_implicit_resolvers: dict[Any, list[Any]] = {}
+    yaml_implicit_resolvers: dict[Any, list[Any]] = {}  # noqa: RUF012  (PyYAML's per-class resolver table)
 
 
 for _tag, _pattern, _first in _CORE_RESOLVERS:
@@ -139,7 +145,8 @@ class _Builder:
             return self._mapping(node, path, depth)
         if isinstance(node, yaml.SequenceNode):
             if node.tag != _SEQ:
-                return self._bad_tag(node, path)
+                self._bad_tag(node, path)
+                return None
             return [self.build(item, (*path, index), depth + 1) for index, item in enumerate(node.value)]
         return self._scalar(node, path)
 
@@ -149,9 +156,9 @@ class _Builder:
     def _bad_tag(self, node: yaml.Node, path: DataPath) -> None:
         self._problem(node, path, f"the YAML tag {node.tag!r} is not supported here",
                       "blueprints use plain strings, numbers, booleans, lists and mappings; remove the tag")
-        return None
+        return
 
-    def _scalar(self, node: yaml.ScalarNode, path: DataPath) -> Any:
+    def _scalar(self, node: yaml.Node, path: DataPath) -> Any:
         text, tag = node.value, node.tag
         try:
             if tag == _STR:
@@ -169,18 +176,20 @@ class _Builder:
         except ValueError as error:  # e.g. an integer with more than 4300 digits
             self._problem(node, path, f"the number cannot be read: {error}", "use a smaller number, or quote it to make it a string")
             return None
-        return self._bad_tag(node, path)
+        self._bad_tag(node, path)
+        return None
 
     def _key(self, node: yaml.Node, path: DataPath) -> str | None:
         if isinstance(node, yaml.ScalarNode) and node.tag == _STR:
-            return node.value
+            return str(node.value)
         shown = node.value if isinstance(node, yaml.ScalarNode) else type(node).__name__.replace("Node", "").lower()
         self._problem(node, path, f"a key must be a string, got {shown!r}", "quote the key, e.g. \"1\": value")
         return None
 
     def _mapping(self, node: yaml.MappingNode, path: DataPath, depth: int) -> dict[str, Any] | None:
         if node.tag != _MAP:
-            return self._bad_tag(node, path)
+            self._bad_tag(node, path)
+            return None
         # Merge keys (<<: *base) first, the explicit keys last: positions are assigned as values are
         # built, so each key points at the value that is kept (explicit keys win, then earlier merges).
         result: dict[str, Any] = {}

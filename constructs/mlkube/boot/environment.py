@@ -57,7 +57,7 @@ class AppObjects:
                 spec = obj.get("spec") or {}
                 target = str((spec.get("target") or {}).get("name") or name)
                 keys = [str(item.get("secretKey")) for item in spec.get("data") or [] if item.get("secretKey")]
-                found.secrets.setdefault(target, {key: STAND_IN_SECRET for key in keys})
+                found.secrets.setdefault(target, dict.fromkeys(keys, STAND_IN_SECRET))
                 found.stand_in_secrets.add(target)
         snapshots = {str((obj.get("metadata") or {}).get("name", "")): str(((obj.get("spec") or {}).get("source") or {}).get(
             "persistentVolumeClaimName") or "") for obj in objects if obj.get("kind") == "VolumeSnapshot"}

@@ -20,7 +20,7 @@ def expand(text: str, variables: Mapping[str, str]) -> str:
         if text[cursor] == "$" and cursor + 1 < len(text):
             out.append(text[checkpoint:cursor])
             read, is_variable, advance = _read_variable_name(text[cursor + 1:])
-            out.append((variables[read] if read in variables else f"$({read})") if is_variable else read)
+            out.append(variables.get(read, f"$({read})") if is_variable else read)
             cursor += advance
             checkpoint = cursor + 1
         cursor += 1

@@ -298,7 +298,7 @@ def _start_pod(pod: PodToBoot, pod_name: str, options: BootOptions, podman: _Pod
         results[0].message = f"pod not started: {error}"
         return
     report.notes += [f"{pod.name}: {volume.note}" for volume in volumes.values() if volume.note]
-    for (container, role), result in zip(containers, results):
+    for (container, role), result in zip(containers, results, strict=True):
         name = f"{pod_name}-{container['name']}"
         try:
             resolved = resolve_container(pod, container, objects)

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ..core.operators import operator_version
 from ..errors import Problem
 from ..gitops.argocd import ARGOCD_FOLDER
-from ..core.operators import operator_version
 from ..pinning.lock import ChartLockEntry, load_lock
 
 if TYPE_CHECKING:

@@ -17,10 +17,11 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 from ..core.construct import SPEC_PATCHES, MlConstruct
-from ..errors import MlkubeError
 from ..core.platform import Platform
+from ..errors import MlkubeError
 from ..kube.render import file_name
 
 __all__ = ["load_platform", "AppBuild", "build_app"]
@@ -32,13 +33,9 @@ def load_platform(app_file: Path) -> Platform:
         raise MlkubeError.single(f"app file {app_file} does not exist", hint="pass --app PATH or fix cdk8s.yaml")
     sys.path.insert(0, str(app_file.parent.absolute()))
     called: list[Platform] = []
-    synth = Platform.synth
     # A file that calls platform.synth() unconditionally must not write its output here: the call only names the platform.
-    Platform.synth = lambda self: called.append(self)  # type: ignore[method-assign]
-    try:
+    with mock.patch.object(Platform, "synth", lambda self: called.append(self)):
         names = runpy.run_path(str(app_file), run_name="mlkube_chart")
-    finally:
-        Platform.synth = synth  # type: ignore[method-assign]
     platforms = list(dict.fromkeys([*called, *(value for value in names.values() if isinstance(value, Platform))]))
     if len(platforms) != 1:
         raise MlkubeError.single(f"{app_file} defines {len(platforms)} Platform objects at module level", where=str(app_file),
@@ -83,7 +80,7 @@ def build_app(platform: Platform, environment: str, app: str, out_dir: Path,
 
     if app not in platform.builders:
         raise MlkubeError.single(f"the platform has no app '{app}'", hint=f"apps: {', '.join(sorted(platform.builders))}")
-    builder, environments = platform.builders[app]
+    _, environments = platform.builders[app]
     chosen = _environment(platform, environment)
     if environments is not None and environment not in environments:
         raise MlkubeError.single(f"the app '{app}' does not run in environment '{environment}'", hint=f"its environments: {', '.join(environments)}")
@@ -108,6 +105,7 @@ def build_app(platform: Platform, environment: str, app: str, out_dir: Path,
     specs: dict[str, tuple[str, Any]] = {}
     built = next(a for a in single.apps if a.app_name == app)
     for child in built.node.children:
-        if isinstance(child, MlConstruct) and type(child) in kinds and getattr(child, "spec", None) is not None:
-            specs[child.construct_id] = (kinds[type(child)], child.spec)
+        spec = getattr(child, "spec", None)  # the parsed spec of a workload construct; None when it was invalid
+        if isinstance(child, MlConstruct) and type(child) in kinds and spec is not None:
+            specs[child.construct_id] = (kinds[type(child)], spec)
     return AppBuild(objects, specs)

@@ -25,8 +25,8 @@ from typing import Any
 
 import yaml
 
-from ..errors import MlkubeError
 from ..core.platform import Platform
+from ..errors import MlkubeError
 from .parameters import Parameter, find_parameters
 from .readme import chart_readme
 from .schema import schema_bytes, values_schema

@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import MlkubeError
 from ..core.image import is_digest_reference
 from ..core.platform import Platform
 from ..core.spec import yaml_key
+from ..errors import MlkubeError
 from .build import AppBuild, build_app
 from .values import image_parts, image_reference, workload_values
 
@@ -95,9 +95,9 @@ def _candidates(workload: str, values: dict[str, Any], image_default: str | None
     add(("resources", "gpu", "count"), "integer")
     model = values.get("model")
     add(("model", "uri") if isinstance(model, dict) else ("model",), "string")
-    for field in ("env", "config"):  # environment overrides: as variables, and as the ConfigMap the pods read
-        for name in sorted(values.get(field) or {}):
-            add((field, name), "string")
+    for mapping in ("env", "config"):  # environment overrides: as variables, and as the ConfigMap the pods read
+        for name in sorted(values.get(mapping) or {}):
+            add((mapping, name), "string")
     return found
 
 
@@ -134,7 +134,7 @@ def _patched(values: dict[str, Any], path: tuple[str, ...], value: Any) -> dict[
     top = copy.deepcopy(values.get(path[0]))
     if len(path) == 1:
         return {path[0]: value}
-    node = top
+    node: Any = top
     for part in path[1:-1]:
         node = node[part]
     node[path[-1]] = value

@@ -32,7 +32,7 @@ _QUANTITY = object()
 
 def _image_schema(parameter: Parameter) -> dict[str, Any]:
     pinned = bool(parameter.default.get("digest"))
-    digest: dict[str, Any] = {"type": "string", "pattern": DIGEST_PATTERN if pinned else f"^(sha256:[a-f0-9]{{64}})?$",
+    digest: dict[str, Any] = {"type": "string", "pattern": DIGEST_PATTERN if pinned else "^(sha256:[a-f0-9]{64})?$",
                               "description": "Image digest (sha256:...)." + (" Required: the image was exported pinned." if pinned else " Empty: by tag.")}
     return {"type": "object", "description": "Image: repository[:tag][@digest].", "additionalProperties": False,
             "required": ["repository", "tag", "digest"],

@@ -7,7 +7,7 @@ import importlib
 import os
 import sys
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import click
 
@@ -47,7 +47,7 @@ def handle_errors(command: F) -> F:
             click.echo(str(converted), err=True)
             sys.exit(converted.exit_code)
 
-    return wrapper  # type: ignore[return-value]
+    return cast(F, wrapper)
 
 
 class _LazyGroup(click.Group):
@@ -124,7 +124,7 @@ def _register() -> None:
     # One name per command: the module mlkube.cli.<name> defines it as `command` (imported on first use).
     for name in ("synth", "validate", "schemas", "blueprint", "init", "pin", "check", "promote", "diff", "workflows", "boot",
                  "images", "chart", "model"):
-        main.lazy[name] = name  # type: ignore[attr-defined]
+        main.lazy[name] = name
 
 
 _register()

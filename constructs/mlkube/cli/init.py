@@ -8,8 +8,8 @@ import click
 
 from ..errors import MlkubeError
 from ..output import replace_files
-from .starter import starter_files
 from . import handle_errors
+from .starter import starter_files
 
 __all__ = ["command", "init_repo"]
 

@@ -121,9 +121,9 @@ def _compiled_files(rendered: dict[str, str]) -> dict[str, bytes]:
     """
     import runpy
 
+    from ..core.platform import Platform
     from ..gitops.workflows import WORKFLOWS_FOLDER, render_workflows
     from ..output import MARKER, MARKER_TEXT
-    from ..core.platform import Platform
     from ..testing.snapshot import app_documents
     from ..testing.synth import SynthesizedObjects
 

@@ -62,7 +62,15 @@ def run_app(app: Path, out: Path | None) -> None:
 @click.command("synth")
 @click.option("--app", "app", type=click.Path(path_type=Path), help="Blueprint file to run [default: from cdk8s.yaml].")
 @click.option("--out", "out", type=click.Path(path_type=Path), help="Output folder [default: dist].")
+@click.option("--no-cache", "no_cache", is_flag=True, help="Compute every object again: neither read nor write the synth cache "
+              "(kept outside the repo, in $MLKUBE_CACHE_DIR or $XDG_CACHE_HOME/mlkube; it never changes the output).")
+@click.option("--jobs", "jobs", type=click.IntRange(min=1), help="Processes for the per-object work [default: the CPUs available; 1 on one CPU].")
 @handle_errors
-def command(app: Path | None, out: Path | None) -> None:
+def command(app: Path | None, out: Path | None, no_cache: bool, jobs: int | None) -> None:
     """Synthesize the platform into OUT/<environment>/<app>/, validating every object first."""
+    # Read by the synth the blueprint runs (mlkube.incremental): the blueprint calls platform.synth() itself.
+    if no_cache:
+        os.environ["MLKUBE_NO_CACHE"] = "1"
+    if jobs is not None:
+        os.environ["MLKUBE_JOBS"] = str(jobs)
     run_app(app or app_entry(), out)

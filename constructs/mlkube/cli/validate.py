@@ -16,7 +16,6 @@ from ..validation.cross_object import partner_problems
 from ..validation.schemas import DEFAULT_KUBERNETES_VERSION
 from . import handle_errors
 
-
 CROSS_OBJECT_MODES = ("error", "warn", "off")
 _MAX_MESSAGE = 300
 
@@ -46,9 +45,9 @@ def validate_manifests(manifests: list[LoadedManifest], catalog: SchemaCatalog, 
         if cross_object != "off":
             found += [(problem, warnings if cross_object == "warn" else problems) for problem in partner_problems(group)]
         for problem, into in found:
-            manifest = located.get(problem.where)
-            where = f"{manifest.file}:{manifest.line_of(problem.field)}" if manifest else problem.where
-            message = f"{manifest.describe()}: {problem.message}" if manifest and manifest.parent else problem.message
+            partner = located.get(problem.where)
+            where = f"{partner.file}:{partner.line_of(problem.field)}" if partner else problem.where
+            message = f"{partner.describe()}: {problem.message}" if partner and partner.parent else problem.message
             into.append(Problem(where, problem.field, _bounded(message), problem.hint))
     return problems, sorted(unknown), warnings
 

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any, Unpack
 
-from constructs import Construct
 from pydantic import Field, PositiveInt, model_validator
 
+from constructs import Construct
+
 from .job_options import JobConstruct, JobOptions, job_spec, queue_labels
+
+if TYPE_CHECKING:
+    from .keywords import BatchJobFields
 
 __all__ = ["BatchJob", "BatchJobSpec"]
 
@@ -16,9 +20,9 @@ __all__ = ["BatchJob", "BatchJobSpec"]
 class BatchJobSpec(JobOptions):
     """A job that runs to completion once."""
 
-    completions: PositiveInt = Field(1, description="Successful pods needed to finish. Default: 1.")
-    parallelism: PositiveInt = Field(1, description="Pods running at once. Default: 1.")
-    indexed: bool = Field(False, description="Indexed completion mode: each pod gets JOB_COMPLETION_INDEX (a shard number). Default: false.")
+    completions: PositiveInt = Field(default=1, description="Successful pods needed to finish. Default: 1.")
+    parallelism: PositiveInt = Field(default=1, description="Pods running at once. Default: 1.")
+    indexed: bool = Field(default=False, description="Indexed completion mode: each pod gets JOB_COMPLETION_INDEX (a shard number). Default: false.")
 
     @model_validator(mode="after")
     def _parallelism(self) -> BatchJobSpec:
@@ -32,7 +36,8 @@ class BatchJob(JobConstruct):
 
     component = "batch"
 
-    def __init__(self, scope: Construct, id: str, spec: BatchJobSpec | Mapping[str, Any] | None = None, **fields: Any) -> None:
+    def __init__(self, scope: Construct, id: str, spec: BatchJobSpec | Mapping[str, Any] | None = None,
+                 **fields: Unpack[BatchJobFields]) -> None:
         super().__init__(scope, id)
         self.spec = self._parse(BatchJobSpec, spec, fields)
         if self.spec is not None:

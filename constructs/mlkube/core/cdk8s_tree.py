@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import cdk8s
+
 from constructs import IConstruct
 
 from ..errors import Problem

@@ -9,17 +9,21 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Unpack
 
-from constructs import Construct
 from pydantic import Field
 
-from .waivers import Waiver
-from .construct import MlConstruct
+from constructs import Construct
+
 from ..kube.labels import standard_labels
-from .pod import mount_claim
 from ..kube.quantity import Quantity
+from .construct import MlConstruct
+from .pod import mount_claim
 from .spec import AbsolutePath, DnsLabel, Spec
+from .waivers import Waiver
+
+if TYPE_CHECKING:
+    from .keywords import CheckpointVolumeFields
 
 __all__ = ["CheckpointVolume", "CheckpointVolumeSpec", "SnapshotSpec", "VolumeUser", "new_volume_snapshots",
            "RESTORED_FROM_ANNOTATION", "KEEP_ANNOTATIONS", "STORAGE_SYNC_WAVE", "CONSUMER_SYNC_WAVE", "SNAPSHOT_API_VERSION", "SNAPSHOT_OF_ANNOTATION"]
@@ -53,9 +57,9 @@ class SnapshotSpec(Spec):
 
     versions: list[DnsLabel] = Field(default_factory=list, description="One VolumeSnapshot '<claim>-<version>' per entry, "
                                      "taken when the entry is added. Default: none (no snapshot).")
-    snapshot_class: str | None = Field(None, description="volumeSnapshotClassName. Default: the cluster's default snapshot class.")
+    snapshot_class: str | None = Field(default=None, description="volumeSnapshotClassName. Default: the cluster's default snapshot class.")
     serve_access_mode: Literal["ReadOnlyMany", "ReadWriteOnce", "ReadWriteMany"] = Field(
-        "ReadOnlyMany", description="Access mode of the claim restored from a version that model_uri(path, version=...) serves "
+        default="ReadOnlyMany", description="Access mode of the claim restored from a version that model_uri(path, version=...) serves "
         "(mounted read-only by every server). ReadOnlyMany lets replicas on many nodes share it, where the CSI driver "
         "supports it. Default: ReadOnlyMany.")
 
@@ -63,15 +67,15 @@ class SnapshotSpec(Spec):
 class CheckpointVolumeSpec(Spec):
     """Storage that outlives pods: checkpoints, datasets, caches."""
 
-    name: DnsLabel | None = Field(None, description="Claim name (what pvc://<claim>/<path> refers to). Default: the construct id.")
+    name: DnsLabel | None = Field(default=None, description="Claim name (what pvc://<claim>/<path> refers to). Default: the construct id.")
     size: Quantity = Field(description="Requested capacity, e.g. '500Gi'.")
-    storage_class: str | None = Field(None, description="storageClassName. Default: the cluster's default storage class.")
+    storage_class: str | None = Field(default=None, description="storageClassName. Default: the cluster's default storage class.")
     access_mode: Literal["ReadWriteOnce", "ReadWriteMany", "ReadWriteOncePod"] = Field(
-        "ReadWriteOnce", description="ReadWriteMany when several pods or nodes write (multi-node training). Default: ReadWriteOnce.")
-    volume_mode: Literal["Filesystem", "Block"] = Field("Filesystem", description="volumeMode. Default: Filesystem.")
-    mount_path: AbsolutePath = Field(DEFAULT_MOUNT_PATH, description=f"Where workloads see the volume (env CHECKPOINT_DIR). Default: {DEFAULT_MOUNT_PATH}.")
-    snapshot: SnapshotSpec | None = Field(None, description="VolumeSnapshots of this volume, one per version added after a run. Default: none.")
-    from_snapshot: DnsLabel | None = Field(None, description="Create the volume from this VolumeSnapshot (dataSource). Default: an empty volume.")
+        default="ReadWriteOnce", description="ReadWriteMany when several pods or nodes write (multi-node training). Default: ReadWriteOnce.")
+    volume_mode: Literal["Filesystem", "Block"] = Field(default="Filesystem", description="volumeMode. Default: Filesystem.")
+    mount_path: AbsolutePath = Field(default=DEFAULT_MOUNT_PATH, description=f"Where workloads see the volume (env CHECKPOINT_DIR). Default: {DEFAULT_MOUNT_PATH}.")
+    snapshot: SnapshotSpec | None = Field(default=None, description="VolumeSnapshots of this volume, one per version added after a run. Default: none.")
+    from_snapshot: DnsLabel | None = Field(default=None, description="Create the volume from this VolumeSnapshot (dataSource). Default: an empty volume.")
     waivers: list[Waiver] = Field(default_factory=list, description="Policy exceptions for this construct's objects, each with its reason (written as annotations). Default: none.")
 
 
@@ -91,7 +95,8 @@ class CheckpointVolume(MlConstruct):
     ``model=volume.model_uri("llm/final")`` and ``server.mount(volume, read_only=True)``.
     """
 
-    def __init__(self, scope: Construct, id: str, spec: CheckpointVolumeSpec | Mapping[str, Any] | None = None, **fields: Any) -> None:
+    def __init__(self, scope: Construct, id: str, spec: CheckpointVolumeSpec | Mapping[str, Any] | None = None,
+                 **fields: Unpack[CheckpointVolumeFields]) -> None:
         super().__init__(scope, id)
         self.spec = self._parse(CheckpointVolumeSpec, spec, fields)
         self.claim_name = (self.spec.name if self.spec else None) or id
@@ -179,8 +184,9 @@ class CheckpointVolume(MlConstruct):
         self.objects["PersistentVolumeClaim"] = self._emit({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
                                                             "metadata": self._metadata(self.claim_name, self._binding_wave(spec)),
                                                             "spec": body})
-        for version in spec.snapshot.versions if spec.snapshot is not None else []:
-            self.objects[f"VolumeSnapshot/{version}"] = self._emit(self._snapshot(spec.snapshot, version))
+        if spec.snapshot is not None:
+            for version in spec.snapshot.versions:
+                self.objects[f"VolumeSnapshot/{version}"] = self._emit(self._snapshot(spec.snapshot, version))
 
     def _snapshot(self, snapshot: SnapshotSpec, version: str) -> dict[str, Any]:
         body: dict[str, Any] = {"source": {"persistentVolumeClaimName": self.claim_name}}

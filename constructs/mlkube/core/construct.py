@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from contextvars import ContextVar
-from typing import Any, TypeVar
+from types import MappingProxyType
+from typing import Any, TypeVar, cast
 
 from constructs import Construct
 
@@ -20,7 +21,7 @@ S = TypeVar("S", bound=Spec)
 
 #: Spec fields replaced per construct path (after the environment's override): ``mlkube chart`` rebuilds an
 #: app with one parameter changed to find where that parameter lands in the objects (mlkube/chart/probe.py).
-SPEC_PATCHES: ContextVar[Mapping[str, Mapping[str, Any]]] = ContextVar("SPEC_PATCHES", default={})
+SPEC_PATCHES: ContextVar[Mapping[str, Mapping[str, Any]]] = ContextVar("SPEC_PATCHES", default=MappingProxyType({}))
 
 
 def _path_of(scope: Construct) -> str:
@@ -91,7 +92,7 @@ class MlConstruct(Construct):
 
     def api_object(self, kind: str | None = None, name: str | None = None) -> EmittedObject:
         """The emitted object of ``kind`` (and ``name``), to JSON-patch: ``server.api_object("Deployment").add_json_patch(...)``."""
-        return api_object_of(self, kind, name)  # type: ignore[no-any-return]
+        return cast(EmittedObject, api_object_of(self, kind, name))  # what an mlkube construct emitted is always one
 
     def _waivers(self) -> list[Any]:
         """The spec's explicit waivers, plus one for secrets given as env vars (each with its stated reason)."""

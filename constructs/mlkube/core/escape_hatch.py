@@ -17,6 +17,7 @@ import copy
 from typing import TYPE_CHECKING, Any
 
 import cdk8s
+
 from constructs import Construct
 
 from ..errors import MlkubeError, Problem

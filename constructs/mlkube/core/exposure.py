@@ -46,25 +46,25 @@ class GatewayRef(Spec):
 
     name: DnsLabel = Field(description="Name of the Gateway, e.g. 'public'.")
     namespace: DnsLabel = Field(description="Namespace of the Gateway, e.g. 'gateway-system'.")
-    section_name: DnsLabel | None = Field(None, description="One listener of the Gateway (e.g. 'https'). Default: every listener that admits the route.")
+    section_name: DnsLabel | None = Field(default=None, description="One listener of the Gateway (e.g. 'https'). Default: every listener that admits the route.")
 
 
 class ExposeSpec(Spec):
     """How the server is reached from outside the cluster: through a Gateway (HTTPRoute) or an Ingress controller."""
 
-    gateway: GatewayRef | None = Field(None, description="Attach an HTTPRoute to this Gateway (Gateway API; preferred). Default: none.")
-    ingress_class: str | None = Field(None, description="Emit an Ingress of this ingressClassName (e.g. 'nginx') instead. Default: none.")
-    path: str = Field("/", description="Path prefix routed to the server. Default: '/'.")
-    proxy_namespace: DnsLabel | None = Field(None, description="Namespace of the pods that forward requests to the server, admitted "
+    gateway: GatewayRef | None = Field(default=None, description="Attach an HTTPRoute to this Gateway (Gateway API; preferred). Default: none.")
+    ingress_class: str | None = Field(default=None, description="Emit an Ingress of this ingressClassName (e.g. 'nginx') instead. Default: none.")
+    path: str = Field(default="/", description="Path prefix routed to the server. Default: '/'.")
+    proxy_namespace: DnsLabel | None = Field(default=None, description="Namespace of the pods that forward requests to the server, admitted "
                                              "to the serving port by its NetworkPolicy: the ingress controller's (e.g. 'ingress-nginx'), "
                                              "or the gateway's data plane where it is not the Gateway's namespace (Envoy Gateway: "
                                              "'envoy-gateway-system'). Default: the Gateway's namespace; required with ingress_class.")
-    tls_secret: DnsLabel | None = Field(None, description="Ingress: Secret with the TLS certificate for the hostnames (kubernetes.io/tls). "
+    tls_secret: DnsLabel | None = Field(default=None, description="Ingress: Secret with the TLS certificate for the hostnames (kubernetes.io/tls). "
                                         "Default: '<name>-tls' with a cert-manager issuer, else no TLS. With a Gateway, TLS is the "
                                         "listener's.")
-    cert_manager_issuer: str | None = Field(None, description="Ingress: a cert-manager ClusterIssuer that issues the TLS Secret "
+    cert_manager_issuer: str | None = Field(default=None, description="Ingress: a cert-manager ClusterIssuer that issues the TLS Secret "
                                             "(annotation cert-manager.io/cluster-issuer). Default: none.")
-    cert_manager_issuer_kind: Literal["ClusterIssuer", "Issuer"] = Field("ClusterIssuer", description="Kind of cert_manager_issuer; "
+    cert_manager_issuer_kind: Literal["ClusterIssuer", "Issuer"] = Field(default="ClusterIssuer", description="Kind of cert_manager_issuer; "
                                                                          "an Issuer lives in the app's namespace. Default: ClusterIssuer.")
 
     @field_validator("path")

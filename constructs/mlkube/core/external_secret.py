@@ -17,10 +17,10 @@ class ExternalSecretSpec(Spec):
 
     name: DnsLabel = Field(description="Name of the Kubernetes Secret it creates (and of the ExternalSecret).")
     store: str = Field(description="Name of the SecretStore or ClusterSecretStore to read from.")
-    store_kind: Literal["SecretStore", "ClusterSecretStore"] = Field("ClusterSecretStore", description="Kind of the store. Default: ClusterSecretStore.")
+    store_kind: Literal["SecretStore", "ClusterSecretStore"] = Field(default="ClusterSecretStore", description="Kind of the store. Default: ClusterSecretStore.")
     data: dict[ConfigKey, str] = Field(description="Secret key -> remote key, optionally 'remote-key#property', e.g. {'token': 'ml/hf#token'}.", min_length=1)
     mount_path: AbsolutePath = Field(description="Folder where the keys appear as files in the workload, e.g. '/var/run/secrets/hf'.")
-    refresh_interval: str = Field("1h", description="How often the value is refreshed from the store. Default: 1h.")
+    refresh_interval: str = Field(default="1h", description="How often the value is refreshed from the store. Default: 1h.")
 
 
 def external_secret_object(spec: ExternalSecretSpec, metadata: dict[str, Any]) -> dict[str, Any]:

@@ -9,10 +9,11 @@ the hosts are ``<jobset>-<replicated job>-<job index>-<pod index>``.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Unpack
+
+from pydantic import Field, NonNegativeInt, PositiveInt, model_validator
 
 from constructs import Construct
-from pydantic import Field, NonNegativeInt, PositiveInt, model_validator
 
 from .job_options import JobConstruct, JobOptions, job_spec, queue_labels
 from .operators import require_operator, require_version
@@ -20,6 +21,9 @@ from .pod import set_env
 from .resources import GpuSpec, ResourcesSpec
 from .spec import DnsLabel
 from .trainjob import TRAINJOB_API_VERSION, trainjob_body
+
+if TYPE_CHECKING:
+    from .keywords import GpuTrainingJobFields
 
 __all__ = ["GpuTrainingJob", "GpuTrainingJobSpec", "MASTER_PORT", "COMPLETION_INDEX_ANNOTATION", "JOBSET_API_VERSION",
            "REPLICATED_JOB", "RESUME_ENV"]
@@ -40,21 +44,21 @@ def _one_gpu() -> ResourcesSpec:
 class GpuTrainingJobSpec(JobOptions):
     """A training run on one or more GPU nodes."""
 
-    nodes: PositiveInt = Field(1, description="Pods (nodes) of the run; more than one makes a torchrun cluster. With min_nodes, the most nodes. Default: 1.")
-    min_nodes: PositiveInt | None = Field(None, description="Elastic training: torchrun starts (and goes on after a node is lost) "
+    nodes: PositiveInt = Field(default=1, description="Pods (nodes) of the run; more than one makes a torchrun cluster. With min_nodes, the most nodes. Default: 1.")
+    min_nodes: PositiveInt | None = Field(default=None, description="Elastic training: torchrun starts (and goes on after a node is lost) "
                                           "with at least this many of the `nodes` pods (PET_NNODES=min:max, c10d rendezvous). Default: "
                                           "not elastic, all `nodes` must join.")
-    max_restarts: NonNegativeInt = Field(3, description="torchrun worker-group restarts (PET_MAX_RESTARTS): when a node fails and its "
+    max_restarts: NonNegativeInt = Field(default=3, description="torchrun worker-group restarts (PET_MAX_RESTARTS): when a node fails and its "
                                          "pod is replaced, every rank restarts together from the last checkpoint. Default: 3.")
-    nproc_per_node: PositiveInt | None = Field(None, description="Processes per pod (torchrun NPROC_PER_NODE). Default: the GPUs per pod (1 without GPUs).")
-    master_port: int = Field(MASTER_PORT, ge=1024, le=65535, description=f"Rendezvous port of rank 0 (MASTER_PORT). Default: {MASTER_PORT}.")
-    backend: Literal["job", "jobset", "trainjob"] = Field("job", description="'job': batch/v1 Job (+ headless Service when multi-node); "
+    nproc_per_node: PositiveInt | None = Field(default=None, description="Processes per pod (torchrun NPROC_PER_NODE). Default: the GPUs per pod (1 without GPUs).")
+    master_port: int = Field(default=MASTER_PORT, ge=1024, le=65535, description=f"Rendezvous port of rank 0 (MASTER_PORT). Default: {MASTER_PORT}.")
+    backend: Literal["job", "jobset", "trainjob"] = Field(default="job", description="'job': batch/v1 Job (+ headless Service when multi-node); "
                                                           "'jobset': a jobset.x-k8s.io JobSet; 'trainjob': a Kubeflow Trainer v2 TrainJob on "
                                                           "`training_runtime`. Default: job.")
-    training_runtime: DnsLabel = Field("torch-distributed", description="With backend 'trainjob': the ClusterTrainingRuntime the "
+    training_runtime: DnsLabel = Field(default="torch-distributed", description="With backend 'trainjob': the ClusterTrainingRuntime the "
                                        "TrainJob runs on (the platform installs it). Default: torch-distributed.")
     resources: ResourcesSpec = Field(default_factory=_one_gpu, description="CPU, memory, GPUs (count or one MIG profile) and /dev/shm per pod. Default: 1 CPU, 2Gi, 1 GPU.")
-    termination_grace_period_seconds: NonNegativeInt = Field(120, description="Time between SIGTERM and SIGKILL to save a checkpoint. Default: 120.")
+    termination_grace_period_seconds: NonNegativeInt = Field(default=120, description="Time between SIGTERM and SIGKILL to save a checkpoint. Default: 120.")
 
     @model_validator(mode="after")
     def _elastic_range(self) -> GpuTrainingJobSpec:
@@ -78,7 +82,8 @@ class GpuTrainingJob(JobConstruct):
 
     component = "training"
 
-    def __init__(self, scope: Construct, id: str, spec: GpuTrainingJobSpec | Mapping[str, Any] | None = None, **fields: Any) -> None:
+    def __init__(self, scope: Construct, id: str, spec: GpuTrainingJobSpec | Mapping[str, Any] | None = None,
+                 **fields: Unpack[GpuTrainingJobFields]) -> None:
         super().__init__(scope, id)
         self.spec = self._parse(GpuTrainingJobSpec, spec, fields)
         if self.spec is not None:

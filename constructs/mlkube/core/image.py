@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from pathlib import PurePosixPath
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Unpack
 
 from pydantic import BeforeValidator, Field, ValidationError, field_validator, model_validator
 
@@ -17,6 +17,7 @@ from ..errors import MlkubeError
 from .spec import DnsLabel, Spec, problems_from_validation_error
 
 if TYPE_CHECKING:
+    from .keywords import BuildImageFields
     from .platform import MlApp
 
 __all__ = ["Image", "RegistryImage", "BuildImage", "ImageSpec", "IMAGE_REFERENCE", "match_reference", "is_digest_reference", "resolve_image"]
@@ -83,23 +84,23 @@ class BuildImage(Spec):
                            "(<registry>/<name>) and the folder dist/images/<name>/. Default: the context folder's name.")
     context: str = Field(min_length=1, description="Build context folder, relative to the config repo root "
                          "(where synth runs), e.g. 'models/fraud'. Required.")
-    purpose: Purpose = Field("serving", description="What the image runs: 'serving' (default), 'training' or "
+    purpose: Purpose = Field(default="serving", description="What the image runs: 'serving' (default), 'training' or "
                              "'batch'; chooses the default entrypoint and the purpose label.")
-    accelerator: Literal["cpu", "cuda"] = Field("cpu", description="'cpu' (default): a slim Python base; 'cuda': a "
+    accelerator: Literal["cpu", "cuda"] = Field(default="cpu", description="'cpu' (default): a slim Python base; 'cuda': a "
                                                 "PyTorch CUDA runtime base. Ignored when `base` is given.")
-    base: str | None = Field(None, description="Base image reference overriding the default of `accelerator`, "
+    base: str | None = Field(default=None, description="Base image reference overriding the default of `accelerator`, "
                              "e.g. 'nvcr.io/nvidia/pytorch:24.05-py3'. Default: python:3.11-slim-bookworm (cpu) or "
                              "pytorch/pytorch:2.5.1-cuda12.4-cudnn9-runtime (cuda). Needs a tag or a digest.")
-    base_digest: str | None = Field(None, description="Digest of the base ('sha256:...'): the FROM line pins it "
+    base_digest: str | None = Field(default=None, description="Digest of the base ('sha256:...'): the FROM line pins it "
                                     "through `ARG BASE_DIGEST`. Default: the base is used by tag (or by the digest "
                                     "written in `base`).")
-    requirements: str | None = Field("requirements.txt", description="pip requirements file, relative to the "
+    requirements: str | None = Field(default="requirements.txt", description="pip requirements file, relative to the "
                                      "context, installed in a build stage before the code is copied. Default "
                                      "'requirements.txt'; None: no Python dependencies.")
-    lock_file: str | None = Field(None, description="Fully pinned requirements with hashes (pip-compile "
+    lock_file: str | None = Field(default=None, description="Fully pinned requirements with hashes (pip-compile "
                                   "--generate-hashes, uv export), relative to the context, installed with "
                                   "--require-hashes --no-deps instead of `requirements`. Default: none.")
-    entrypoint: list[str] | None = Field(None, description="ENTRYPOINT in exec form. Default by purpose: "
+    entrypoint: list[str] | None = Field(default=None, description="ENTRYPOINT in exec form. Default by purpose: "
                                          "['python', '-m', 'serve'|'train'|'batch'].")
     command: list[str] = Field(default_factory=list, description="CMD: default arguments of the entrypoint, "
                                "replaced by a pod's args. Default: none.")
@@ -112,7 +113,7 @@ class BuildImage(Spec):
     ignore: list[str] = Field(default_factory=list, description=".dockerignore patterns appended to mlkube's "
                               "defaults (VCS folders, virtual environments, data, checkpoints); '!pattern' "
                               "re-includes. Default: none.")
-    source_url: str = Field("", pattern=r"^[^\s\"'\\]*$", description="Default of the "
+    source_url: str = Field(default="", pattern=r"^[^\s\"'\\]*$", description="Default of the "
                             "org.opencontainers.image.source label (build arg SOURCE_URL). Default: empty; CI "
                             "passes --build-arg SOURCE_URL=... and REVISION=....")
 
@@ -191,7 +192,7 @@ class Image:
         return RegistryImage(reference=reference)
 
     @staticmethod
-    def build(context: str, **fields: Any) -> BuildImage:
+    def build(context: str, **fields: Unpack[BuildImageFields]) -> BuildImage:
         """An image built from ``context``, e.g. ``Image.build("models/fraud", purpose="serving")``.
 
         Keyword fields are those of :class:`BuildImage`; a wrong one raises a readable MlkubeError.

@@ -10,35 +10,47 @@ import hashlib
 import json
 import math
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Unpack
 
-from constructs import Construct
 from pydantic import Field, PositiveInt, ValidationInfo, field_validator, model_validator
 
-from .waivers import Waiver, apply_waivers
+from constructs import Construct
+
+from ..kube.apiserver_rules import ConfigKey, EnvName
+from ..kube.labels import selector_labels, standard_labels
+from ..kube.quantity import Quantity, parse_quantity
 from .construct import MlConstruct, MountsVolumes
 from .exposure import ExposeSpec, GatewayRef, http_route, ingress, validate_hostnames
 from .external_secret import ExternalSecretSpec, external_secret_object
 from .image import ImageSpec, RegistryImage
 from .keda import KedaScaling, scaled_object_spec
 from .kserve import KSERVE_POD_LABEL, KServeOptions, kserve_ignored_settings, kserve_predictor, kserve_version_problems
-from ..kube.labels import selector_labels, standard_labels
-from .leader_worker_set import (LWS_API_VERSION, WORKER_INDEX_LABEL, leader_command, leader_worker_set_spec, parallel_args,
-                                worker_command)
-from .model import (CREDENTIALS_DIR, MODEL_IMAGE_CONTAINER, SHARED_CACHE_DIR, ModelSpec, PvcModel, UriModel, download_form,
-                    downloader_command, downloader_credentials_env)
+from .leader_worker_set import LWS_API_VERSION, WORKER_INDEX_LABEL, leader_command, leader_worker_set_spec, parallel_args, worker_command
+from .model import (
+    CREDENTIALS_DIR,
+    MODEL_IMAGE_CONTAINER,
+    SHARED_CACHE_DIR,
+    ModelSpec,
+    PvcModel,
+    UriModel,
+    download_form,
+    downloader_command,
+    downloader_credentials_env,
+)
 from .model_fetch import CACHE_ENV
 from .monitoring import MonitoringSpec, monitor_object, prometheus_rule, serving_alert_rules
+from .network.model import ALL_TCP, Connection, EgressRule, Endpoint, PortRange, egress_connections
+from .network.workload import NETWORK_POLICY_API, common_egress, emit_network_policies
 from .operators import kserve_version, kubernetes_has, require_operator, storage_initializer_image
 from .placement import PlacementOptions, service_account_body
 from .pod import PodBuilder, SecretEnv, SecretMount, SidecarSpec, env_list
-from ..kube.quantity import Quantity, parse_quantity
 from .resources import ResourcesSpec
 from .runtimes import Runtime, RuntimeSpec, apply_runtime_defaults
-from ..kube.apiserver_rules import ConfigKey, EnvName
 from .spec import DnsLabel, Spec
-from .network.model import ALL_TCP, Connection, EgressRule, Endpoint, PortRange, egress_connections
-from .network.workload import NETWORK_POLICY_API, common_egress, emit_network_policies
+from .waivers import Waiver, apply_waivers
+
+if TYPE_CHECKING:
+    from .keywords import InferenceServiceFields
 
 __all__ = ["InferenceService", "InferenceServiceSpec", "AutoscalingSpec", "CustomMetric", "ProbesSpec", "Peer",
            "KServeOptions", "KedaScaling", "ExposeSpec", "GatewayRef", "MonitoringSpec", "ExternalSecretSpec", "Runtime"]
@@ -58,15 +70,15 @@ class ScalingPolicy(Spec):
 
     type: Literal["Pods", "Percent"] = Field(description="'Pods': an absolute number of pods; 'Percent': a share of the current replicas.")
     value: PositiveInt = Field(description="Pods or percent allowed per period.")
-    period_seconds: int = Field(60, ge=1, le=1800, description="Length of the period (1 to 1800 s). Default: 60.")
+    period_seconds: int = Field(default=60, ge=1, le=1800, description="Length of the period (1 to 1800 s). Default: 60.")
 
 
 class ScalingRules(Spec):
     """Scale-up or scale-down behaviour of the HPA (autoscaling/v2 HPAScalingRules)."""
 
-    stabilization_window_seconds: int | None = Field(None, ge=0, le=3600, description="Past recommendations considered before "
+    stabilization_window_seconds: int | None = Field(default=None, ge=0, le=3600, description="Past recommendations considered before "
                                                      "changing the count (0 to 3600 s). Default: Kubernetes' (scale up 0, scale down 300).")
-    select_policy: Literal["Max", "Min", "Disabled"] | None = Field(None, description="Which policy wins when several allow a "
+    select_policy: Literal["Max", "Min", "Disabled"] | None = Field(default=None, description="Which policy wins when several allow a "
                                                                      "change; 'Disabled' never scales in this direction. Default: Max.")
     policies: list[ScalingPolicy] = Field(default_factory=list, description="Rate limits; at least one when given. Default: "
                                           "Kubernetes' (up: 100% or 4 pods per 15 s; down: 100% per 15 s).")
@@ -85,14 +97,14 @@ class ScalingRules(Spec):
 class AutoscalingSpec(Spec):
     """Horizontal autoscaling (autoscaling/v2 HorizontalPodAutoscaler)."""
 
-    min_replicas: PositiveInt = Field(2, description="Fewest pods. Default: 2, so one pod can be disrupted.")
-    max_replicas: PositiveInt = Field(4, description="Most pods. Default: 4.")
-    target_cpu_utilization: int | None = Field(70, ge=1, le=100, description="Average CPU utilization target in percent. Default: 70; null with a custom metric.")
-    custom_metric: CustomMetric | None = Field(None, description="Scale on a per-pod custom metric as well. Default: CPU only.")
-    scale_down_stabilization_seconds: int = Field(300, ge=0, le=3600, description="How long load must stay low before scaling down. Default: 300.")
-    scale_up: ScalingRules | None = Field(None, description="HPA scale-up behaviour (e.g. at most 2 pods per minute: a GPU "
+    min_replicas: PositiveInt = Field(default=2, description="Fewest pods. Default: 2, so one pod can be disrupted.")
+    max_replicas: PositiveInt = Field(default=4, description="Most pods. Default: 4.")
+    target_cpu_utilization: int | None = Field(default=70, ge=1, le=100, description="Average CPU utilization target in percent. Default: 70; null with a custom metric.")
+    custom_metric: CustomMetric | None = Field(default=None, description="Scale on a per-pod custom metric as well. Default: CPU only.")
+    scale_down_stabilization_seconds: int = Field(default=300, ge=0, le=3600, description="How long load must stay low before scaling down. Default: 300.")
+    scale_up: ScalingRules | None = Field(default=None, description="HPA scale-up behaviour (e.g. at most 2 pods per minute: a GPU "
                                           "server that loads a model for minutes should not overshoot). Default: Kubernetes'.")
-    scale_down: ScalingRules | None = Field(None, description="HPA scale-down behaviour; its stabilization window replaces "
+    scale_down: ScalingRules | None = Field(default=None, description="HPA scale-down behaviour; its stabilization window replaces "
                                             "scale_down_stabilization_seconds. Default: a 300 s window, Kubernetes' rate.")
 
     @model_validator(mode="after")
@@ -120,61 +132,61 @@ class AutoscalingSpec(Spec):
 class ProbesSpec(Spec):
     """Health checks, tuned for servers that take minutes to load a model."""
 
-    model_load_timeout_seconds: PositiveInt = Field(600, description="Longest expected model load; the startup probe waits this long before liveness starts. Default: 600.")
-    readiness_path: str = Field("/v2/health/ready", description="HTTP path that answers 200 when the model is loaded. Default: the runtime preset's, else the Open Inference Protocol's.")
-    liveness_path: str = Field("/v2/health/live", description="HTTP path that answers 200 while the process is healthy. Default: the runtime preset's, else the Open Inference Protocol's.")
-    period_seconds: PositiveInt = Field(10, description="Seconds between probes. Default: 10.")
+    model_load_timeout_seconds: PositiveInt = Field(default=600, description="Longest expected model load; the startup probe waits this long before liveness starts. Default: 600.")
+    readiness_path: str = Field(default="/v2/health/ready", description="HTTP path that answers 200 when the model is loaded. Default: the runtime preset's, else the Open Inference Protocol's.")
+    liveness_path: str = Field(default="/v2/health/live", description="HTTP path that answers 200 while the process is healthy. Default: the runtime preset's, else the Open Inference Protocol's.")
+    period_seconds: PositiveInt = Field(default=10, description="Seconds between probes. Default: 10.")
 
 
 class Peer(Spec):
     """Who may call the serving port: pods in a namespace, pods with labels, or both."""
 
-    namespace: str | None = Field(None, description="Namespace name. Default: the service's own namespace.")
-    pod_labels: dict[str, str] | None = Field(None, description="Pod labels. Default: any pod of the namespace.")
+    namespace: str | None = Field(default=None, description="Namespace name. Default: the service's own namespace.")
+    pod_labels: dict[str, str] | None = Field(default=None, description="Pod labels. Default: any pod of the namespace.")
 
 
 class InferenceServiceSpec(PlacementOptions):
     """An online model server."""
 
-    name: DnsLabel | None = Field(None, description="Name of every object. Default: the construct id.")
-    backend: Literal["kubernetes", "kserve"] = Field("kubernetes", description="'kubernetes' (Deployment, Service, HPA) or 'kserve' (a serving.kserve.io InferenceService). Default: kubernetes.")
-    image: ImageSpec | None = Field(None, description="Server image: a registry reference (or Image.build(...)). Required, except with the KServe backend, whose runtime brings one.")
-    runtime: RuntimeSpec | None = Field(None, description="A server preset ('vllm', 'tgi', 'triton', 'kserve-huggingface', or Runtime.vllm(...)): its port, health endpoints, the command line serving the model at MODEL_PATH and its env; explicit port, probes, command, args and env win. Default: none (the image's own command).")
+    name: DnsLabel | None = Field(default=None, description="Name of every object. Default: the construct id.")
+    backend: Literal["kubernetes", "kserve"] = Field(default="kubernetes", description="'kubernetes' (Deployment, Service, HPA) or 'kserve' (a serving.kserve.io InferenceService). Default: kubernetes.")
+    image: ImageSpec | None = Field(default=None, description="Server image: a registry reference (or Image.build(...)). Required, except with the KServe backend, whose runtime brings one.")
+    runtime: RuntimeSpec | None = Field(default=None, description="A server preset ('vllm', 'tgi', 'triton', 'kserve-huggingface', or Runtime.vllm(...)): its port, health endpoints, the command line serving the model at MODEL_PATH and its env; explicit port, probes, command, args and env win. Default: none (the image's own command).")
     kserve: KServeOptions = Field(default_factory=KServeOptions, description="Options of the KServe backend.")
-    keda: KedaScaling | None = Field(None, description="Autoscale with a KEDA ScaledObject on a Prometheus query instead of an HPA. Default: HPA.")
-    monitoring: MonitoringSpec | None = Field(None, description="ServiceMonitor/PodMonitor and alerts (Prometheus Operator). Default: none.")
+    keda: KedaScaling | None = Field(default=None, description="Autoscale with a KEDA ScaledObject on a Prometheus query instead of an HPA. Default: HPA.")
+    monitoring: MonitoringSpec | None = Field(default=None, description="ServiceMonitor/PodMonitor and alerts (Prometheus Operator). Default: none.")
     external_secrets: list[ExternalSecretSpec] = Field(default_factory=list, description="Secrets synced from an external store and mounted as files. Default: none.")
-    command: list[str] | None = Field(None, description="Entrypoint override. Default: the image's.")
-    args: list[str] | None = Field(None, description="Arguments. Default: the image's.")
-    port: int = Field(8080, ge=1024, le=65535, description="Serving port (unprivileged). Default: 8080, or the runtime preset's.")
-    metrics_port: int | None = Field(None, ge=1024, le=65535, description="Prometheus metrics port, if different from port. Default: metrics on the serving port (Triton's preset: 8002).")
+    command: list[str] | None = Field(default=None, description="Entrypoint override. Default: the image's.")
+    args: list[str] | None = Field(default=None, description="Arguments. Default: the image's.")
+    port: int = Field(default=8080, ge=1024, le=65535, description="Serving port (unprivileged). Default: 8080, or the runtime preset's.")
+    metrics_port: int | None = Field(default=None, ge=1024, le=65535, description="Prometheus metrics port, if different from port. Default: metrics on the serving port (Triton's preset: 8002).")
     env: dict[EnvName, str] = Field(default_factory=dict, description="Environment variables. Default: none.")
     config: dict[ConfigKey, str] = Field(default_factory=dict, description="Configuration, written to a ConfigMap and given to the server as environment. Default: none.")
     secrets: list[SecretMount] = Field(default_factory=list, description="Existing Secrets mounted as files. Default: none.")
     secret_env: list[SecretEnv] = Field(default_factory=list, description="Existing Secret keys as environment variables. Default: none.")
-    model: ModelSpec | None = Field(None, description="Model source: URI (downloaded by an init container) or pvc://claim/path. Default: baked into the image.")
-    model_path: str = Field("/mnt/models", description="Where the server finds the model (env MODEL_PATH). Default: /mnt/models.")
-    nodes: PositiveInt = Field(1, description="GPU nodes one replica of the server spans. Above 1: a LeaderWorkerSet (the 'lws' "
+    model: ModelSpec | None = Field(default=None, description="Model source: URI (downloaded by an init container) or pvc://claim/path. Default: baked into the image.")
+    model_path: str = Field(default="/mnt/models", description="Where the server finds the model (env MODEL_PATH). Default: /mnt/models.")
+    nodes: PositiveInt = Field(default=1, description="GPU nodes one replica of the server spans. Above 1: a LeaderWorkerSet (the 'lws' "
                                "operator) of groups of this many pods, a Ray cluster per group, vLLM sharding the model with tensor "
                                "parallelism over each node's GPUs and pipeline parallelism over the nodes (runtime 'vllm' only); "
                                "replicas and autoscaling then count groups. Default: 1 (a Deployment).")
-    replicas: PositiveInt | None = Field(None, description="A fixed replica count, which turns autoscaling off. Default: autoscaling.")
+    replicas: PositiveInt | None = Field(default=None, description="A fixed replica count, which turns autoscaling off. Default: autoscaling.")
     autoscaling: AutoscalingSpec = Field(default_factory=AutoscalingSpec, description="Autoscaling range and targets. Default: 2 to 4 pods at 70% CPU.")
     resources: ResourcesSpec = Field(default_factory=ResourcesSpec, description="CPU, memory, GPUs and /dev/shm. Default: 1 CPU, 2Gi.")
     probes: ProbesSpec = Field(default_factory=ProbesSpec, description="Startup, readiness and liveness probes.")
-    termination_grace_period_seconds: PositiveInt = Field(60, description="Time a pod has to finish in-flight requests on shutdown. Default: 60.")
-    drain_seconds: int = Field(10, ge=0, description="preStop sleep, so endpoints are removed before the server stops. Default: 10.")
-    rollout: Literal["keep-capacity", "save-gpus"] | None = Field(None, description="'keep-capacity' (maxUnavailable 0) or 'save-gpus' (maxSurge 0). Default: save-gpus with GPUs, else keep-capacity.")
-    spread: Literal["zones-and-hosts", "hosts", "none"] = Field("zones-and-hosts", description="Topology spread of pods. Default: across zones and hosts, best effort.")
+    termination_grace_period_seconds: PositiveInt = Field(default=60, description="Time a pod has to finish in-flight requests on shutdown. Default: 60.")
+    drain_seconds: int = Field(default=10, ge=0, description="preStop sleep, so endpoints are removed before the server stops. Default: 10.")
+    rollout: Literal["keep-capacity", "save-gpus"] | None = Field(default=None, description="'keep-capacity' (maxUnavailable 0) or 'save-gpus' (maxSurge 0). Default: save-gpus with GPUs, else keep-capacity.")
+    spread: Literal["zones-and-hosts", "hosts", "none"] = Field(default="zones-and-hosts", description="Topology spread of pods. Default: across zones and hosts, best effort.")
     sidecars: list[SidecarSpec] = Field(default_factory=list, description="Extra containers, run as native sidecars. Default: none.")
     allow_from: list[Peer] = Field(default_factory=list, description="Who may call the serving port (their egress in this namespace is opened too). Default: every pod of the same namespace.")
     egress: list[EgressRule] = Field(default_factory=list, description="What the server itself calls besides DNS (other services, APIs), each a NetworkPolicy egress rule. Default: DNS and the environment's network.egress_https_cidrs only.")
-    max_unavailable: PositiveInt = Field(1, description="PodDisruptionBudget: pods that may be down at once during voluntary disruptions. Default: 1.")
-    unhealthy_pod_eviction_policy: Literal["AlwaysAllow", "IfHealthyBudget"] = Field("AlwaysAllow", description="PodDisruptionBudget "
+    max_unavailable: PositiveInt = Field(default=1, description="PodDisruptionBudget: pods that may be down at once during voluntary disruptions. Default: 1.")
+    unhealthy_pod_eviction_policy: Literal["AlwaysAllow", "IfHealthyBudget"] = Field(default="AlwaysAllow", description="PodDisruptionBudget "
         "unhealthyPodEvictionPolicy: 'AlwaysAllow' lets a drain evict pods that are not ready (a server stuck loading its model) "
         "instead of blocking on them; 'IfHealthyBudget' counts them against the budget. Default: AlwaysAllow (Kubernetes 1.27+).")
     waivers: list[Waiver] = Field(default_factory=list, description="Policy exceptions for this construct's objects, each with its reason (written as annotations). Default: none.")
-    expose: ExposeSpec | None = Field(None, description="Reach the server from outside the cluster: an HTTPRoute on a Gateway "
+    expose: ExposeSpec | None = Field(default=None, description="Reach the server from outside the cluster: an HTTPRoute on a Gateway "
                                       "(expose={'gateway': {'name': 'public', 'namespace': 'gateway-system'}}; preferred) or an "
                                       "Ingress (expose={'ingress_class': 'nginx', 'proxy_namespace': 'ingress-nginx'}). Default: "
                                       "in-cluster only.")
@@ -270,7 +282,8 @@ class InferenceService(MountsVolumes, MlConstruct):
     Accepts an ``InferenceServiceSpec``, a mapping, or the spec's fields as keyword arguments.
     """
 
-    def __init__(self, scope: Construct, id: str, spec: InferenceServiceSpec | Mapping[str, Any] | None = None, **fields: Any) -> None:
+    def __init__(self, scope: Construct, id: str, spec: InferenceServiceSpec | Mapping[str, Any] | None = None,
+                 **fields: Unpack[InferenceServiceFields]) -> None:
         super().__init__(scope, id)
         self.spec = self._parse(InferenceServiceSpec, spec, fields)
         self.objects: dict[str, dict[str, Any]] = {}
@@ -297,12 +310,16 @@ class InferenceService(MountsVolumes, MlConstruct):
     def pod_spec(self) -> dict[str, Any]:
         """The server's pod spec (a multi-node server's: the leader's)."""
         if "LeaderWorkerSet" in self.objects:
-            return self.leader_worker_set["spec"]["leaderWorkerTemplate"]["leaderTemplate"]["spec"]
-        return self.deployment["spec"]["template"]["spec"]
+            template = self.leader_worker_set["spec"]["leaderWorkerTemplate"]["leaderTemplate"]
+        else:
+            template = self.deployment["spec"]["template"]
+        spec: dict[str, Any] = template["spec"]
+        return spec
 
     @property
     def main_container(self) -> dict[str, Any]:
-        return self.pod_spec["containers"][0]
+        container: dict[str, Any] = self.pod_spec["containers"][0]
+        return container
 
     def _pod_specs(self) -> list[dict[str, Any]]:
         if self.spec is not None and self.spec.backend == "kserve":

@@ -10,19 +10,19 @@ from typing import Any, Literal
 
 from pydantic import Field, NonNegativeInt, PositiveInt, field_validator, model_validator
 
-from .waivers import Waiver
+from ..kube.apiserver_rules import EnvName
+from ..kube.labels import standard_labels
 from .construct import MlConstruct, MountsVolumes
 from .image import ImageSpec
-from ..kube.labels import standard_labels
 from .monitoring import JobAlertsSpec, job_alert_rules, prometheus_rule
+from .network.model import ALL_TCP, Connection, EgressRule, Endpoint
+from .network.workload import NETWORK_POLICY_API, common_egress, emit_network_policies
 from .operators import kubernetes_has, require_operator, require_version
 from .placement import PlacementOptions, service_account_body
 from .pod import PodBuilder, SecretEnv, SecretMount, env_list
 from .resources import ResourcesSpec
-from ..kube.apiserver_rules import EnvName
-from .spec import DnsLabel, Spec
-from .network.model import ALL_TCP, Connection, EgressRule, Endpoint
-from .network.workload import NETWORK_POLICY_API, common_egress, emit_network_policies
+from .spec import DnsLabel
+from .waivers import Waiver
 
 __all__ = ["JobOptions", "JobConstruct", "MAIN_CONTAINER", "QUEUE_LABEL", "PRIORITY_LABEL", "GROUP_ANNOTATION",
            "VOLCANO_API_VERSION", "pod_failure_policy", "job_spec", "queue_labels"]
@@ -37,28 +37,28 @@ VOLCANO_API_VERSION = "scheduling.volcano.sh/v1beta1"
 class JobOptions(PlacementOptions):
     """Fields of every job: the container, resources, failure handling, queue and priority."""
 
-    name: DnsLabel | None = Field(None, description="Name of every object. Default: the construct id.")
+    name: DnsLabel | None = Field(default=None, description="Name of every object. Default: the construct id.")
     image: ImageSpec = Field(description="Image of the job's container: a registry reference (or Image.build(...)).")
-    command: list[str] | None = Field(None, description="Entrypoint override. Default: the image's.")
-    args: list[str] | None = Field(None, description="Arguments. Default: the image's.")
+    command: list[str] | None = Field(default=None, description="Entrypoint override. Default: the image's.")
+    args: list[str] | None = Field(default=None, description="Arguments. Default: the image's.")
     env: dict[EnvName, str] = Field(default_factory=dict, description="Environment variables. Default: none.")
     secrets: list[SecretMount] = Field(default_factory=list, description="Existing Secrets mounted as files. Default: none.")
     secret_env: list[SecretEnv] = Field(default_factory=list, description="Existing Secret keys as environment variables. Default: none.")
     resources: ResourcesSpec = Field(default_factory=ResourcesSpec, description="CPU, memory, GPUs (count or one MIG profile) and /dev/shm per pod. Default: 1 CPU, 2Gi.")
-    backoff_limit: NonNegativeInt = Field(3, description="Failed pods retried before the job fails (disruptions do not count). Default: 3.")
+    backoff_limit: NonNegativeInt = Field(default=3, description="Failed pods retried before the job fails (disruptions do not count). Default: 3.")
     fail_on_exit_codes: list[int] = Field(default_factory=list, description="Exit codes of the main container that fail the job at once, without retries (bad config, bad data). Default: none.")
-    ignore_disruptions: bool = Field(True, description="Pods killed by preemption, node drains or evictions (DisruptionTarget) are replaced without using up retries. Default: true.")
-    active_deadline_seconds: PositiveInt | None = Field(None, description="The job fails after running this long. Default: no deadline.")
-    ttl_seconds_after_finished: NonNegativeInt | None = Field(None, description="Delete the finished job after this long. Default: kept. Under Argo CD automated sync it is an error (MLK-GIT-001: the deleted Job is re-created and runs again) unless waived with a reason.")
-    termination_grace_period_seconds: NonNegativeInt = Field(30, description="Time between SIGTERM and SIGKILL, e.g. to save a checkpoint. Default: 30.")
-    queue: DnsLabel | None = Field(None, description="Kueue LocalQueue (label kueue.x-k8s.io/queue-name); the job is created suspended and Kueue admits it. Default: not queued.")
-    workload_priority_class: DnsLabel | None = Field(None, description="Kueue WorkloadPriorityClass (label kueue.x-k8s.io/priority-class). Default: the queue's.")
-    priority_class_name: str | None = Field(None, description="Pod priorityClassName (preemption by the scheduler). Default: the cluster's default priority.")
-    gang_scheduler: Literal["volcano"] | None = Field(None, description="'volcano': all pods start together or none (schedulerName volcano and a PodGroup). Default: the default scheduler.")
-    volcano_queue: str | None = Field(None, description="Volcano queue of the PodGroup (with gang_scheduler 'volcano'). Default: Volcano's default queue.")
+    ignore_disruptions: bool = Field(default=True, description="Pods killed by preemption, node drains or evictions (DisruptionTarget) are replaced without using up retries. Default: true.")
+    active_deadline_seconds: PositiveInt | None = Field(default=None, description="The job fails after running this long. Default: no deadline.")
+    ttl_seconds_after_finished: NonNegativeInt | None = Field(default=None, description="Delete the finished job after this long. Default: kept. Under Argo CD automated sync it is an error (MLK-GIT-001: the deleted Job is re-created and runs again) unless waived with a reason.")
+    termination_grace_period_seconds: NonNegativeInt = Field(default=30, description="Time between SIGTERM and SIGKILL, e.g. to save a checkpoint. Default: 30.")
+    queue: DnsLabel | None = Field(default=None, description="Kueue LocalQueue (label kueue.x-k8s.io/queue-name); the job is created suspended and Kueue admits it. Default: not queued.")
+    workload_priority_class: DnsLabel | None = Field(default=None, description="Kueue WorkloadPriorityClass (label kueue.x-k8s.io/priority-class). Default: the queue's.")
+    priority_class_name: str | None = Field(default=None, description="Pod priorityClassName (preemption by the scheduler). Default: the cluster's default priority.")
+    gang_scheduler: Literal["volcano"] | None = Field(default=None, description="'volcano': all pods start together or none (schedulerName volcano and a PodGroup). Default: the default scheduler.")
+    volcano_queue: str | None = Field(default=None, description="Volcano queue of the PodGroup (with gang_scheduler 'volcano'). Default: Volcano's default queue.")
     waivers: list[Waiver] = Field(default_factory=list, description="Policy exceptions for this construct's objects, each with its reason (written as annotations). Default: none.")
     egress: list[EgressRule] = Field(default_factory=list, description="Where the job's pods connect besides DNS and their peer ranks (datasets, trackers, other services), each a NetworkPolicy egress rule. Default: DNS and the environment's network.egress_https_cidrs only.")
-    alerts: JobAlertsSpec | None = Field(None, description="A PrometheusRule alerting when a run fails or runs past its deadline (Prometheus Operator, kube-state-metrics). Default: no alerts.")
+    alerts: JobAlertsSpec | None = Field(default=None, description="A PrometheusRule alerting when a run fails or runs past its deadline (Prometheus Operator, kube-state-metrics). Default: no alerts.")
 
     @field_validator("fail_on_exit_codes")
     @classmethod

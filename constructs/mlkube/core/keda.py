@@ -15,14 +15,14 @@ class KedaScaling(Spec):
     """Scale on a Prometheus query: requests per second, queue length, or any query you give."""
 
     metric: Literal["requests-per-second", "queue-length", "query"] = Field(
-        "requests-per-second", description="What to scale on; 'query' uses `query` as given. Default: requests per second.")
+        default="requests-per-second", description="What to scale on; 'query' uses `query` as given. Default: requests per second.")
     threshold: str = Field(description="Target value per replica, e.g. '50' requests per second or '5' queued requests.")
-    query: str | None = Field(None, description="PromQL query; '{namespace}' and '{name}' are replaced. Default: from `metric` and the metric names below.")
-    requests_metric: str = Field("http_requests_total", description="Counter of requests, for requests-per-second. Default: http_requests_total.")
-    queue_metric: str = Field("queue_length", description="Gauge of queued requests, for queue-length (vLLM: 'vllm:num_requests_waiting'). Default: queue_length.")
-    prometheus_address: str = Field("http://prometheus-operated.monitoring.svc:9090", description="Prometheus URL KEDA queries. Default: the Prometheus Operator's service in 'monitoring'.")
-    cooldown_seconds: int = Field(300, ge=0, description="Wait after the last active trigger before scaling to the minimum. Default: 300.")
-    polling_interval_seconds: int = Field(30, ge=1, description="How often KEDA evaluates the query. Default: 30.")
+    query: str | None = Field(default=None, description="PromQL query; '{namespace}' and '{name}' are replaced. Default: from `metric` and the metric names below.")
+    requests_metric: str = Field(default="http_requests_total", description="Counter of requests, for requests-per-second. Default: http_requests_total.")
+    queue_metric: str = Field(default="queue_length", description="Gauge of queued requests, for queue-length (vLLM: 'vllm:num_requests_waiting'). Default: queue_length.")
+    prometheus_address: str = Field(default="http://prometheus-operated.monitoring.svc:9090", description="Prometheus URL KEDA queries. Default: the Prometheus Operator's service in 'monitoring'.")
+    cooldown_seconds: int = Field(default=300, ge=0, description="Wait after the last active trigger before scaling to the minimum. Default: 300.")
+    polling_interval_seconds: int = Field(default=30, ge=1, description="How often KEDA evaluates the query. Default: 30.")
 
     @model_validator(mode="after")
     def _query_given(self) -> KedaScaling:

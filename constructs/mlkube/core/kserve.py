@@ -25,13 +25,13 @@ _MODE_METRICS: dict[str, tuple[str, ...]] = {"Standard": ("cpu", "memory"), "Kna
 class KServeOptions(Spec):
     """How the KServe backend serves the model."""
 
-    model_format: str = Field("custom", description="Model format KServe picks a runtime for: sklearn, xgboost, pytorch, huggingface, onnx, triton... Default: custom.")
-    runtime: str | None = Field(None, description="A ServingRuntime to use. Default: KServe picks one from the model format.")
-    protocol_version: Literal["v1", "v2", "grpc-v2"] | None = Field(None, description="Inference protocol. Default: the runtime's.")
-    deployment_mode: Literal["Standard", "Knative"] = Field("Standard", description="Standard (plain Deployments) or Knative (scale to zero). Written as the environment's KServe version names it: 'RawDeployment'/'Serverless' before 0.16, 'Standard'/'Knative' from 0.16. Default: Standard.")
-    legacy_mode_names: bool = Field(False, description="Write 'RawDeployment'/'Serverless' whatever the KServe version (0.16 and later still read them). Default: false: the names of the environment's KServe version.")
-    scale_metric: Literal["cpu", "memory", "concurrency", "rps"] | None = Field(None, description="What KServe scales on: cpu or memory in Standard mode (HPA), concurrency or rps in Knative mode (KPA). Default: cpu in Standard mode, concurrency in Knative mode.")
-    scale_target: int | None = Field(None, ge=1, description="Target of the scale metric. Default: the CPU utilization target for cpu; Knative's own default for concurrency and rps.")
+    model_format: str = Field(default="custom", description="Model format KServe picks a runtime for: sklearn, xgboost, pytorch, huggingface, onnx, triton... Default: custom.")
+    runtime: str | None = Field(default=None, description="A ServingRuntime to use. Default: KServe picks one from the model format.")
+    protocol_version: Literal["v1", "v2", "grpc-v2"] | None = Field(default=None, description="Inference protocol. Default: the runtime's.")
+    deployment_mode: Literal["Standard", "Knative"] = Field(default="Standard", description="Standard (plain Deployments) or Knative (scale to zero). Written as the environment's KServe version names it: 'RawDeployment'/'Serverless' before 0.16, 'Standard'/'Knative' from 0.16. Default: Standard.")
+    legacy_mode_names: bool = Field(default=False, description="Write 'RawDeployment'/'Serverless' whatever the KServe version (0.16 and later still read them). Default: false: the names of the environment's KServe version.")
+    scale_metric: Literal["cpu", "memory", "concurrency", "rps"] | None = Field(default=None, description="What KServe scales on: cpu or memory in Standard mode (HPA), concurrency or rps in Knative mode (KPA). Default: cpu in Standard mode, concurrency in Knative mode.")
+    scale_target: int | None = Field(default=None, ge=1, description="Target of the scale metric. Default: the CPU utilization target for cpu; Knative's own default for concurrency and rps.")
 
     @model_validator(mode="after")
     def _metric_of_the_mode(self) -> KServeOptions:
@@ -46,7 +46,7 @@ class KServeOptions(Spec):
     @property
     def metric(self) -> str:
         return self.scale_metric or _MODE_METRICS[self.deployment_mode][0]
-    canary_traffic_percent: int | None = Field(None, ge=0, le=100, description="Share of traffic for the latest revision (Knative mode only). Default: all.")
+    canary_traffic_percent: int | None = Field(default=None, ge=0, le=100, description="Share of traffic for the latest revision (Knative mode only). Default: all.")
 
     def mode_annotation(self, environment: object) -> str:
         """The serving.kserve.io/deploymentMode value for the environment's KServe version."""

@@ -13,8 +13,8 @@ from typing import Any, Literal
 from pydantic import Field, NonNegativeInt, model_validator
 
 from ..kube.labels import standard_labels
-from .placement import Toleration
 from ..kube.quantity import Quantity
+from .placement import Toleration
 from .resources import GPU_RESOURCE
 from .spec import DnsLabel, Spec
 
@@ -40,8 +40,8 @@ class FlavorQuota(Spec):
     flavor: DnsLabel = Field(description="Name of a ResourceFlavor declared in the same KueueSpec.")
     cpu: Quantity = Field(description="Nominal CPU quota, e.g. 96.")
     memory: Quantity = Field(description="Nominal memory quota, e.g. '768Gi'.")
-    gpus: NonNegativeInt = Field(0, description="Nominal quota of nvidia.com/gpu. Default: 0.")
-    gpu_borrowing_limit: NonNegativeInt | None = Field(None, description="GPUs this queue may borrow from its cohort beyond its "
+    gpus: NonNegativeInt = Field(default=0, description="Nominal quota of nvidia.com/gpu. Default: 0.")
+    gpu_borrowing_limit: NonNegativeInt | None = Field(default=None, description="GPUs this queue may borrow from its cohort beyond its "
                                                        "quota. Default: no limit (what the cohort has unused).")
 
 
@@ -49,23 +49,23 @@ class PreemptionSpec(Spec):
     """Which admitted workloads Kueue may evict to admit a pending one (ClusterQueue spec.preemption)."""
 
     within_cluster_queue: Literal["Never", "LowerPriority", "LowerOrNewerEqualPriority"] = Field(
-        "LowerPriority", description="Preempt workloads of the same queue of lower priority. Default: LowerPriority.")
+        default="LowerPriority", description="Preempt workloads of the same queue of lower priority. Default: LowerPriority.")
     reclaim_within_cohort: Literal["Never", "LowerPriority", "Any"] = Field(
-        "Any", description="Reclaim this queue's lent quota from other queues of the cohort. Default: Any.")
+        default="Any", description="Reclaim this queue's lent quota from other queues of the cohort. Default: Any.")
 
 
 class ClusterQueueSpec(Spec):
     """A pool of quota (ClusterQueue) that LocalQueues of the selected namespaces draw from."""
 
     name: DnsLabel = Field(description="Name, e.g. 'ml-gpu'; LocalQueues point at it (Environment.kueue_cluster_queue).")
-    namespace_labels: dict[str, str] | None = Field(None, description="Only namespaces with these labels may use the queue "
+    namespace_labels: dict[str, str] | None = Field(default=None, description="Only namespaces with these labels may use the queue "
                                                     "(namespaceSelector.matchLabels). Default: every namespace (selector {}; "
                                                     "Kueue's own default, no selector, admits none).")
-    cohort: DnsLabel | None = Field(None, description="Cohort whose queues lend each other unused quota. Default: none.")
+    cohort: DnsLabel | None = Field(default=None, description="Cohort whose queues lend each other unused quota. Default: none.")
     flavors: list[FlavorQuota] = Field(min_length=1, description="Flavors in the order Kueue tries them, each with its quotas.")
     preemption: PreemptionSpec = Field(default_factory=PreemptionSpec, description="Preemption policy. Default: lower priority "
                                        "within the queue, any to reclaim lent quota.")
-    queueing_strategy: Literal["BestEffortFIFO", "StrictFIFO"] = Field("BestEffortFIFO", description="'BestEffortFIFO' lets "
+    queueing_strategy: Literal["BestEffortFIFO", "StrictFIFO"] = Field(default="BestEffortFIFO", description="'BestEffortFIFO' lets "
                                                                        "smaller workloads pass one that does not fit. Default: BestEffortFIFO.")
 
     @model_validator(mode="after")
@@ -85,7 +85,7 @@ class WorkloadPriorityClassSpec(Spec):
 
     name: DnsLabel = Field(description="Name, e.g. 'production-training'.")
     value: int = Field(description="Priority; higher is admitted first and may preempt lower.")
-    description: str = Field("", description="What the class is for. Default: empty.")
+    description: str = Field(default="", description="What the class is for. Default: empty.")
 
 
 class KueueSpec(Spec):

@@ -8,11 +8,11 @@ from typing import Annotated, Any, Literal
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
 from ..kube.apiserver_rules import LocalPath
-from .model_fetch import object_set_digest, parse_versioned
-from .image import ImageSpec
 from ..kube.quantity import Quantity
-from .spec import Spec
+from .image import ImageSpec
+from .model_fetch import object_set_digest, parse_versioned
 from .network.model import EgressRule
+from .spec import Spec
 
 __all__ = ["SHARED_CACHE_DIR", "MODEL_IMAGE_CONTAINER", "Model", "UriModel", "PvcModel", "ModelSpec", "DEFAULT_DOWNLOADER_IMAGE", "CREDENTIALS_DIR", "downloader_credentials_env",
            "ModelReference", "parse_model_reference", "download_form", "downloader_command"]
@@ -62,16 +62,19 @@ class UriModel(Spec):
 
     source: Literal["uri"] = "uri"
     uri: str = Field(description="Model location: s3://, gs://, hf://, oci://, https:// or azureblob://.")
-    downloader_image: ImageSpec = Field(DEFAULT_DOWNLOADER_IMAGE, description=f"Image of the download init container. Default: {DEFAULT_DOWNLOADER_IMAGE}.")
-    credentials_secret: str | None = Field(None, description=(
+    # The default is the reference string (as the JSON Schema shows it); validate_default turns it into a RegistryImage
+    # through ImageSpec's before-validator, which pydantic's mypy plugin does not model.
+    downloader_image: ImageSpec = Field(default=DEFAULT_DOWNLOADER_IMAGE,  # type: ignore[assignment]
+                                        description=f"Image of the download init container. Default: {DEFAULT_DOWNLOADER_IMAGE}.")
+    credentials_secret: str | None = Field(default=None, description=(
         f"Existing Secret with storage credentials, mounted as files at {CREDENTIALS_DIR} for the downloader, which is pointed at the "
         "file by the variable its library reads: hf:// HF_TOKEN_PATH (key 'token', the token), s3:// AWS_SHARED_CREDENTIALS_FILE "
         "(key 'credentials', an AWS credentials INI file), gs:// GOOGLE_APPLICATION_CREDENTIALS (key 'service-account.json'). "
         "Default: none (public models, or workload identity)."))
-    credentials_key: str | None = Field(None, description="Key of credentials_secret that holds the credentials file. Default: per scheme, as listed for credentials_secret.")
-    cache_size: Quantity = Field("20Gi", description="Size limit of the volume the model is downloaded into (an emptyDir on the "
+    credentials_key: str | None = Field(default=None, description="Key of credentials_secret that holds the credentials file. Default: per scheme, as listed for credentials_secret.")
+    cache_size: Quantity = Field(default="20Gi", description="Size limit of the volume the model is downloaded into (an emptyDir on the "
                                  "node's disk; checked against the environment's node_model_storage). Default: 20Gi.")
-    shared_cache: str | None = Field(None, description=(
+    shared_cache: str | None = Field(default=None, description=(
         "A ReadWriteMany claim (e.g. CheckpointVolume(..., access_mode='ReadWriteMany')) that keeps one download per model "
         f"revision for every replica: the first pod downloads into it (then renames it into place, atomically), later pods "
         f"find it and link it into the model folder; mounted at {SHARED_CACHE_DIR} (read-only in the server). No hostPath: "
@@ -270,7 +273,7 @@ class PvcModel(Spec):
 
     source: Literal["pvc"] = "pvc"
     claim: str = Field(description="Name of the PersistentVolumeClaim.")
-    path: LocalPath = Field("", description="Folder inside the volume (relative, no '..'). Default: its root.")
+    path: LocalPath = Field(default="", description="Folder inside the volume (relative, no '..'). Default: its root.")
 
 
 def _coerce(value: Any) -> Any:

@@ -17,24 +17,24 @@ __all__ = ["MonitoringSpec", "JobAlertsSpec", "monitor_object", "serving_alert_r
 class MonitoringSpec(Spec):
     """Scrape the metrics port and alert when the service misses its objectives."""
 
-    kind: Literal["ServiceMonitor", "PodMonitor"] = Field("ServiceMonitor", description="How Prometheus finds the pods. Default: ServiceMonitor (PodMonitor with KServe).")
-    path: str = Field("/metrics", description="Metrics path. Default: /metrics.")
-    interval: str = Field("30s", description="Scrape interval. Default: 30s.")
+    kind: Literal["ServiceMonitor", "PodMonitor"] = Field(default="ServiceMonitor", description="How Prometheus finds the pods. Default: ServiceMonitor (PodMonitor with KServe).")
+    path: str = Field(default="/metrics", description="Metrics path. Default: /metrics.")
+    interval: str = Field(default="30s", description="Scrape interval. Default: 30s.")
     selector_labels: dict[str, str] = Field(default_factory=dict, description="Labels your Prometheus selects monitors and rules by, e.g. {'release': 'prometheus'}. Default: none.")
-    latency_objective_seconds: float | None = Field(None, gt=0, description="Alert when this quantile of request latency is above it. Default: no latency alert.")
-    latency_quantile: float = Field(0.99, gt=0, lt=1, description="Quantile for the latency objective. Default: 0.99.")
-    latency_metric: str = Field("http_request_duration_seconds_bucket", description="Latency histogram buckets. Default: http_request_duration_seconds_bucket.")
-    error_rate_objective: float | None = Field(None, gt=0, lt=1, description="Alert when the share of 5xx responses is above it, e.g. 0.01. Default: no error-rate alert.")
-    requests_metric: str = Field("http_requests_total", description="Request counter with a 'code' label. Default: http_requests_total.")
-    alert_for: str = Field("10m", description="How long a condition must hold before an alert fires. Default: 10m.")
-    severity: str = Field("warning", description="Value of the alerts' severity label. Default: warning.")
+    latency_objective_seconds: float | None = Field(default=None, gt=0, description="Alert when this quantile of request latency is above it. Default: no latency alert.")
+    latency_quantile: float = Field(default=0.99, gt=0, lt=1, description="Quantile for the latency objective. Default: 0.99.")
+    latency_metric: str = Field(default="http_request_duration_seconds_bucket", description="Latency histogram buckets. Default: http_request_duration_seconds_bucket.")
+    error_rate_objective: float | None = Field(default=None, gt=0, lt=1, description="Alert when the share of 5xx responses is above it, e.g. 0.01. Default: no error-rate alert.")
+    requests_metric: str = Field(default="http_requests_total", description="Request counter with a 'code' label. Default: http_requests_total.")
+    alert_for: str = Field(default="10m", description="How long a condition must hold before an alert fires. Default: 10m.")
+    severity: str = Field(default="warning", description="Value of the alerts' severity label. Default: warning.")
 
 
 class JobAlertsSpec(Spec):
     """Alert when the job fails or is still running past a deadline (a PrometheusRule on kube-state-metrics)."""
 
-    deadline_seconds: PositiveInt | None = Field(None, description="Alert when a run is still active this long after it started. Default: the job's active_deadline_seconds (the Job controller stops the run then, so the alert catches runs that do not stop); no deadline alert when neither is set. A smaller value warns before the run is stopped.")
-    severity: str = Field("warning", min_length=1, description="Value of the alerts' severity label. Default: warning.")
+    deadline_seconds: PositiveInt | None = Field(default=None, description="Alert when a run is still active this long after it started. Default: the job's active_deadline_seconds (the Job controller stops the run then, so the alert catches runs that do not stop); no deadline alert when neither is set. A smaller value warns before the run is stopped.")
+    severity: str = Field(default="warning", min_length=1, description="Value of the alerts' severity label. Default: warning.")
     selector_labels: dict[str, str] = Field(default_factory=dict, description="Labels your Prometheus selects rules by, e.g. {'release': 'prometheus'}. Default: none.")
 
 

@@ -16,8 +16,8 @@ from pydantic import BaseModel
 
 from ..errors import Problem
 from ..kube.quantity import parse_quantity
-from .spec import _unwrap
 from .gitops_settings import WorkloadOverride
+from .spec import _unwrap
 
 __all__ = ["apply_override", "override_key", "OVERRIDE_PATHS"]
 
@@ -59,13 +59,14 @@ def _child(node: dict[str, Any], key: str) -> dict[str, Any]:
     value = node.get(key)
     if isinstance(value, BaseModel):
         value = value.model_dump(exclude_unset=True)
-    node[key] = value if isinstance(value, dict) else {}
-    return node[key]
+    child: dict[str, Any] = value if isinstance(value, dict) else {}
+    node[key] = child
+    return child
 
 
 def _requests_gpu(data: dict[str, Any]) -> bool:
     resources = data.get("resources")
-    gpu = resources.gpu if isinstance(resources, BaseModel) else (resources or {}).get("gpu")
+    gpu = getattr(resources, "gpu", None) if isinstance(resources, BaseModel) else (resources or {}).get("gpu")
     return gpu is not None
 
 

@@ -47,7 +47,7 @@ class NodeSelectorRequirement(Spec):
     """One node label test (core/v1 NodeSelectorRequirement)."""
 
     key: str = Field(description="Node label key, e.g. 'node.kubernetes.io/instance-type'.")
-    operator: Literal["In", "NotIn", "Exists", "DoesNotExist", "Gt", "Lt"] = Field("In", description="How the label is tested. Default: In.")
+    operator: Literal["In", "NotIn", "Exists", "DoesNotExist", "Gt", "Lt"] = Field(default="In", description="How the label is tested. Default: In.")
     values: list[str] = Field(default_factory=list, description="Values for In/NotIn (one or more), one integer for Gt/Lt, none for Exists/DoesNotExist. Default: none.")
 
     _key = field_validator("key")(lambda cls, value: _qualified(value))
@@ -92,11 +92,11 @@ class PreferredNodeTerm(Spec):
 class PodAntiAffinity(Spec):
     """Keep this workload's pods apart (one per node or per zone), hard or as a preference."""
 
-    topology_key: str = Field("kubernetes.io/hostname", description="Node label that defines 'apart', e.g. "
+    topology_key: str = Field(default="kubernetes.io/hostname", description="Node label that defines 'apart', e.g. "
                               "'topology.kubernetes.io/zone'. Default: kubernetes.io/hostname (one pod per node).")
-    required: bool = Field(False, description="True: pods never share a topology domain (extra pods stay Pending); false: "
+    required: bool = Field(default=False, description="True: pods never share a topology domain (extra pods stay Pending); false: "
                            "the scheduler prefers apart. Default: false.")
-    weight: int = Field(100, ge=1, le=100, description="Weight of the preference (when not required). Default: 100.")
+    weight: int = Field(default=100, ge=1, le=100, description="Weight of the preference (when not required). Default: 100.")
 
     _key = field_validator("topology_key")(lambda cls, value: _qualified(value))
 
@@ -114,7 +114,7 @@ class AffinitySpec(Spec):
                                                 "(requiredDuringSchedulingIgnoredDuringExecution). Default: any node.")
     preferred_node_terms: list[PreferredNodeTerm] = Field(default_factory=list, description="Weighted terms the scheduler "
                                                           "favours (preferredDuringSchedulingIgnoredDuringExecution). Default: none.")
-    pod_anti_affinity: PodAntiAffinity | None = Field(None, description="Spread this workload's pods apart. Default: none.")
+    pod_anti_affinity: PodAntiAffinity | None = Field(default=None, description="Spread this workload's pods apart. Default: none.")
 
     def to_kube(self, selector: dict[str, str]) -> dict[str, Any]:
         affinity: dict[str, Any] = {}
@@ -133,11 +133,11 @@ class AffinitySpec(Spec):
 class Toleration(Spec):
     """Let pods onto nodes with a matching taint (core/v1 Toleration)."""
 
-    key: str | None = Field(None, description="Taint key, e.g. 'vpc.amazonaws.com/efa'. Default: every key (with operator Exists).")
-    operator: Literal["Equal", "Exists"] = Field("Equal", description="'Equal' matches key and value; 'Exists' any value. Default: Equal.")
-    value: str | None = Field(None, description="Taint value (with Equal). Default: empty.")
-    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = Field(None, description="Taint effect matched. Default: every effect.")
-    toleration_seconds: NonNegativeInt | None = Field(None, description="With NoExecute: how long the pod stays after the taint appears. Default: forever.")
+    key: str | None = Field(default=None, description="Taint key, e.g. 'vpc.amazonaws.com/efa'. Default: every key (with operator Exists).")
+    operator: Literal["Equal", "Exists"] = Field(default="Equal", description="'Equal' matches key and value; 'Exists' any value. Default: Equal.")
+    value: str | None = Field(default=None, description="Taint value (with Equal). Default: empty.")
+    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = Field(default=None, description="Taint effect matched. Default: every effect.")
+    toleration_seconds: NonNegativeInt | None = Field(default=None, description="With NoExecute: how long the pod stays after the taint appears. Default: forever.")
 
     @model_validator(mode="after")
     def _consistent(self) -> Toleration:
@@ -164,10 +164,10 @@ class TopologySpread(Spec):
     """Spread this workload's pods evenly over a topology (core/v1 TopologySpreadConstraint)."""
 
     topology_key: str = Field(description="Node label of the domains, e.g. 'topology.kubernetes.io/zone'.")
-    max_skew: int = Field(1, ge=1, description="Largest allowed difference of pod counts between domains. Default: 1.")
-    when_unsatisfiable: Literal["DoNotSchedule", "ScheduleAnyway"] = Field("DoNotSchedule", description="'DoNotSchedule' keeps "
+    max_skew: int = Field(default=1, ge=1, description="Largest allowed difference of pod counts between domains. Default: 1.")
+    when_unsatisfiable: Literal["DoNotSchedule", "ScheduleAnyway"] = Field(default="DoNotSchedule", description="'DoNotSchedule' keeps "
                                                                            "pods Pending; 'ScheduleAnyway' only prefers. Default: DoNotSchedule.")
-    min_domains: int | None = Field(None, ge=1, description="Domains counted even when empty (only with DoNotSchedule). Default: none.")
+    min_domains: int | None = Field(default=None, ge=1, description="Domains counted even when empty (only with DoNotSchedule). Default: none.")
 
     _key = field_validator("topology_key")(lambda cls, value: _qualified(value))
 
@@ -190,7 +190,7 @@ class PlacementOptions(Spec):
 
     node_selector: dict[str, str] = Field(default_factory=dict, description="Node labels the pods require (merged with the GPU "
                                           "product label), e.g. {'node.kubernetes.io/instance-type': 'p5.48xlarge'}. Default: none.")
-    affinity: AffinitySpec | None = Field(None, description="Node affinity terms and pod anti-affinity. Default: none.")
+    affinity: AffinitySpec | None = Field(default=None, description="Node affinity terms and pod anti-affinity. Default: none.")
     tolerations: list[Toleration] = Field(default_factory=list, description="Taints the pods tolerate, besides the GPU taint "
                                           "(resources.gpu.tolerate_gpu_taint). Default: none.")
     topology_spread: list[TopologySpread] = Field(default_factory=list, description="Topology spread constraints over this "

@@ -10,22 +10,27 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast, overload
 
 import cdk8s
-from constructs import Construct
 from pydantic import Field, model_validator
 
+from constructs import Construct
+
 from ..errors import EXIT_USER_ERROR, MlkubeError, Problem, os_error_text
-from .operators import Operator, check_operator_versions
-from .tenancy import Tenancy, app_name_problem
-from .gitops_settings import IN_CLUSTER, GitOps, LimitRangeSpec, NetworkSpec, QuotaSpec, SyncPolicy, WorkloadOverride
-from .kueue_platform import KueueSpec
 from ..kube.manifest import Manifest
-from .spec import DnsLabel, Spec, parse_spec
 from ..kube.quantity import Quantity
 from ..kube.versions import DEFAULT_KUBERNETES_VERSION
+from .gitops_settings import IN_CLUSTER, GitOps, LimitRangeSpec, NetworkSpec, QuotaSpec, SyncPolicy, WorkloadOverride
+from .kueue_platform import KueueSpec
+from .operators import Operator, check_operator_versions
 from .pipeline import ImageCatalog, Pipeline, Step, default_pipeline
+from .spec import DnsLabel, Spec, parse_spec
+from .tenancy import Tenancy, app_name_problem
+
+if TYPE_CHECKING:
+    from .synth import SynthResult
 
 __all__ = ["Platform", "Environment", "MlApp", "AppBuilder"]
 
@@ -38,63 +43,66 @@ REGISTRY_PATTERN = r"^[a-zA-Z0-9.-]+(:[0-9]+)?(/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-
 def _report_user_errors_without_traceback() -> None:
     """Under ``cdk8s synth`` (``python apps/main.py``) a wrong spec value raised in the blueprint itself
     is printed as an mlkube error, not a traceback (``mlkube synth`` catches it in the CLI)."""
-    previous = sys.excepthook
-    if getattr(previous, "mlkube", False):
-        return
+    if not isinstance(sys.excepthook, _UserErrorHook):
+        sys.excepthook = _UserErrorHook(sys.excepthook)
 
-    def hook(kind: type[BaseException], error: BaseException, tb: Any) -> None:
+
+class _UserErrorHook:
+    """``sys.excepthook``: an mlkube user error is printed without a traceback; anything else goes to the previous hook."""
+
+    def __init__(self, previous: Callable[[type[BaseException], BaseException, TracebackType | None], Any]) -> None:
+        self.previous = previous
+
+    def __call__(self, kind: type[BaseException], error: BaseException, tb: TracebackType | None) -> None:
         from .spec import user_error
 
         converted = user_error(error)
         if converted is None:
-            previous(kind, error, tb)
+            self.previous(kind, error, tb)
         else:
             print(str(converted), file=sys.stderr)
-
-    hook.mlkube = True  # type: ignore[attr-defined]
-    sys.excepthook = hook
 
 
 class Environment(Spec):
     """A target environment (a cluster, or a part of one): every app is synthesized once per environment."""
 
     name: DnsLabel = Field(description="Folder name under the output and part of every construct path, e.g. 'dev'.")
-    namespace: str = Field("{app}", description="Namespace of each app's objects; '{app}' (default) is replaced by the app name.")
-    kubernetes_version: str = Field(DEFAULT_KUBERNETES_VERSION, description="Kubernetes version whose schemas validate the output.")
-    monitoring_namespace: DnsLabel = Field("monitoring", description="Namespace of Prometheus, allowed to scrape metrics ports.")
-    allowed_registries: tuple[str, ...] = Field((), description="Image reference prefixes allowed in this environment "
+    namespace: str = Field(default="{app}", description="Namespace of each app's objects; '{app}' (default) is replaced by the app name.")
+    kubernetes_version: str = Field(default=DEFAULT_KUBERNETES_VERSION, description="Kubernetes version whose schemas validate the output.")
+    monitoring_namespace: DnsLabel = Field(default="monitoring", description="Namespace of Prometheus, allowed to scrape metrics ports.")
+    allowed_registries: tuple[str, ...] = Field(default=(), description="Image reference prefixes allowed in this environment "
                                                 "(e.g. 'ghcr.io/acme/'); empty (default) allows any registry.")
-    operators: list[Operator] | dict[Operator, str | None] | None = Field(None, description=(
+    operators: list[Operator] | dict[Operator, str | None] | None = Field(default=None, description=(
         "Operators installed in this environment, as a list or mapped to the version each runs (e.g. {'kserve': '0.15', 'kueue': '0.13', "
         "'jobset': '0.8'}; null: version not said). Fields and values are emitted for that version; an option that needs a missing "
         "operator, or that its version lacks, is an error. Default: not declared, every option allowed (KServe taken as 0.15)."))
     # GitOps (core/gitops_settings.py): where and how Argo CD deploys the environment, and what it may change.
-    production: bool = Field(False, description="A production environment: manual sync by default, every image pinned by digest, and gated: "
+    production: bool = Field(default=False, description="A production environment: manual sync by default, every image pinned by digest, and gated: "
                              "its images change only through `mlkube promote` (from promote_from, else the environment listed before it). Default: false.")
-    promote_from: DnsLabel | None = Field(None, description="The environment whose locked images this one receives, only through `mlkube promote`; "
+    promote_from: DnsLabel | None = Field(default=None, description="The environment whose locked images this one receives, only through `mlkube promote`; "
                                           "makes this environment gated (pin, synth and check never change its images). Default: none "
                                           "(a production environment promotes from the environment listed before it).")
-    cluster: str = Field(IN_CLUSTER, description="Argo CD destination: a server URL (https://...) or a cluster name. Default: the cluster Argo CD runs in.")
+    cluster: str = Field(default=IN_CLUSTER, description="Argo CD destination: a server URL (https://...) or a cluster name. Default: the cluster Argo CD runs in.")
     clusters: list[str] = Field(default_factory=list, description="Deploy every app to these Argo CD clusters (by name) with one ApplicationSet instead. Default: only 'cluster'.")
     sync: SyncPolicy = Field(default_factory=SyncPolicy, description="Argo CD sync policy. Default: automated with prune and self-heal; manual in production.")
     overrides: dict[str, WorkloadOverride] = Field(default_factory=dict, description="Per-construct spec overrides keyed by '<app>/<construct id>'. Default: none.")
     quota: QuotaSpec = Field(default_factory=QuotaSpec, description="ResourceQuota of each namespace. Default: 64 CPUs, 512Gi, 8 GPUs.")
     limits: LimitRangeSpec = Field(default_factory=LimitRangeSpec, description="LimitRange defaults of each namespace. Default: 250m/256Mi requests, 1/1Gi limits.")
     network: NetworkSpec = Field(default_factory=NetworkSpec, description="Namespace-wide default-deny NetworkPolicy allowances. Default: DNS egress only.")
-    kueue_cluster_queue: str | None = Field(None, description="Kueue ClusterQueue that the LocalQueues of each namespace point at: 'default', and one per queue name a job uses. Default: none, and a job with a queue is an error.")
-    kueue: KueueSpec | None = Field(None, description="Kueue objects of this environment's cluster (ResourceFlavors, "
+    kueue_cluster_queue: str | None = Field(default=None, description="Kueue ClusterQueue that the LocalQueues of each namespace point at: 'default', and one per queue name a job uses. Default: none, and a job with a queue is an error.")
+    kueue: KueueSpec | None = Field(default=None, description="Kueue objects of this environment's cluster (ResourceFlavors, "
                                     "ClusterQueues with GPU quotas, WorkloadPriorityClasses), emitted with the first app; every "
                                     "queued job is checked to fit a flavor of its ClusterQueue. Default: none (Kueue set up elsewhere).")
-    registry: str = Field("registry.example.com/ml", pattern=REGISTRY_PATTERN, description="Registry and path that "
+    registry: str = Field(default="registry.example.com/ml", pattern=REGISTRY_PATTERN, description="Registry and path that "
                           "built images are pushed to: <registry>/<image>:<content tag>. Default 'registry.example.com/ml'.")
     storage_binding_modes: dict[str, Literal["Immediate", "WaitForFirstConsumer"]] = Field(
         default_factory=dict, description="volumeBindingMode of each StorageClass of the cluster (by class name). An Immediate "
         "class's claims sync in wave -1, before the workloads; any other claim (WaitForFirstConsumer, an undeclared class, "
         "the default class) syncs with the workloads that bind it, so it never holds a sync. Default: none declared.")
-    node_model_storage: Quantity | None = Field(None, description="Disk a node has for the models its pods download (the "
+    node_model_storage: Quantity | None = Field(default=None, description="Disk a node has for the models its pods download (the "
                                                 "ephemeral storage of their emptyDir volumes). A model whose cache_size is larger fails "
                                                 "synth. Default: not declared, not checked.")
-    require_pinned_images: bool = Field(False, description="Synth fails unless every image is pinned by digest "
+    require_pinned_images: bool = Field(default=False, description="Synth fails unless every image is pinned by digest "
                                         "(through dist/images.lock.json). Default false.")
 
     @model_validator(mode="after")
@@ -114,7 +122,7 @@ class Environment(Spec):
         if self.operators is None:
             return None
         if isinstance(self.operators, dict):
-            return dict(self.operators)
+            return {str(name): version for name, version in self.operators.items()}
         return dict.fromkeys(self.operators)
 
     def namespace_for(self, app: str) -> str:
@@ -125,7 +133,9 @@ class Environment(Spec):
         return self.sync.automated if self.sync.automated is not None else not self.production
 
 
-AppBuilder = Callable[["MlApp"], None]
+AppBuilder = Callable[["MlApp"], object]
+#: The function given to ``platform.app``; the decorator gives it back unchanged (its own type kept).
+B = TypeVar("B", bound=AppBuilder)
 
 
 class MlApp(cdk8s.Chart):
@@ -170,6 +180,9 @@ class MlApp(cdk8s.Chart):
 
 class _NoImageBuilds:
     """The image catalog of a pipeline without one: a built image is an error at the container that uses it."""
+
+    def __init__(self) -> None:
+        self.images: dict[str, Any] = {}
 
     def use(self, spec: Any, app: MlApp, used_by: str, container: str) -> str:
         app.report([Problem(used_by, "image", f"image {spec.name!r} is built (Image.build), and this platform's pipeline builds no images",
@@ -233,10 +246,16 @@ class Platform(cdk8s.App):
         self.built_images: ImageCatalog = self.pipeline.image_catalog() if self.pipeline.image_catalog else _NoImageBuilds()
         self._environment_scopes: dict[str, Construct] = {}
 
-    def app(self, name: str, build: AppBuilder | None = None, *, environments: Sequence[str] | None = None) -> Any:
+    @overload
+    def app(self, name: str, build: None = None, *, environments: Sequence[str] | None = None) -> Callable[[B], B]: ...
+
+    @overload
+    def app(self, name: str, build: B, *, environments: Sequence[str] | None = None) -> B: ...
+
+    def app(self, name: str, build: B | None = None, *, environments: Sequence[str] | None = None) -> B | Callable[[B], B]:
         """Define an app in every environment (or the named ones); usable as ``@platform.app("name")`` or directly."""
 
-        def register(function: AppBuilder) -> AppBuilder:
+        def register(function: B) -> B:
             problem = app_name_problem(name)
             if problem is not None:
                 # Checked as the YAML blueprint's 'app' is: the name becomes a folder and a namespace.
@@ -257,13 +276,16 @@ class Platform(cdk8s.App):
                                      hint="give Platform a pipeline with a blueprint_loader (the default pipeline has one)")
         return self.pipeline.blueprint_loader(self, Path(root))
 
-    def _callables(self, checks: Sequence[Step]) -> list[Step]:
+    def _callables(self, checks: Sequence[object]) -> list[Step]:
         """The checks given, each a function of the synth context (anything else is a problem: synth fails, naming it)."""
+        steps: list[Step] = []
         for index, check in enumerate(checks):
-            if not callable(check):
+            if callable(check):
+                steps.append(cast(Step, check))
+            else:
                 self.problems.append(Problem("Platform", f"checks[{index}]", f"{check!r} is not a function",
                                              "give functions check(ctx) that append mlkube Problems to ctx.problems"))
-        return [check for check in checks if callable(check)]
+        return steps
 
     def _build_app(self, environment: Environment, name: str, build: AppBuilder) -> MlApp:
         scope = self._environment_scopes.get(environment.name)
@@ -273,7 +295,7 @@ class Platform(cdk8s.App):
         build(app)
         return app
 
-    def synthesize(self, out_dir: str | os.PathLike[str] | None = None) -> Any:
+    def synthesize(self, out_dir: str | os.PathLike[str] | None = None) -> SynthResult:
         """Build, validate and write the output; raises MlkubeError with every problem found."""
         from .synth import synthesize
 
@@ -292,7 +314,7 @@ class Platform(cdk8s.App):
         self._write_cdk8s_outdir(result)
         print(result.summary(), file=sys.stderr)
 
-    def _write_cdk8s_outdir(self, result: Any) -> None:
+    def _write_cdk8s_outdir(self, result: SynthResult) -> None:
         """Under the cdk8s CLI, also give it one ``<env>.k8s.yaml`` per environment in its own output folder.
 
         That folder is a scratch copy (the CLI deletes it before every run); it keeps

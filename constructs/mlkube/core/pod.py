@@ -9,15 +9,16 @@ and the caches ML software writes point into (``runtime_env``).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from pydantic import Field
 
+from ..kube.apiserver_rules import EnvName
+from ..kube.quantity import Quantity
 from .image import ImageSpec, is_digest_reference, resolve_image
 from .placement import PlacementOptions, placement_pod_spec
-from ..kube.quantity import Quantity
 from .resources import ResourcesSpec, Scheduling
-from ..kube.apiserver_rules import EnvName
 from .spec import AbsolutePath, DnsLabel, Spec
 
 __all__ = [
@@ -116,15 +117,15 @@ class SidecarSpec(Spec):
 
     name: DnsLabel = Field(description="Container name.")
     image: ImageSpec = Field(description="Image of the sidecar.")
-    command: list[str] | None = Field(None, description="Entrypoint override. Default: the image's.")
-    args: list[str] | None = Field(None, description="Arguments. Default: the image's.")
+    command: list[str] | None = Field(default=None, description="Entrypoint override. Default: the image's.")
+    args: list[str] | None = Field(default=None, description="Arguments. Default: the image's.")
     env: dict[EnvName, str] = Field(default_factory=dict, description="Environment variables. Default: none.")
     ports: dict[DnsLabel, int] = Field(default_factory=dict, description="Named container ports, e.g. {'metrics': 9400}. Default: none.")
-    cpu: Quantity = Field("100m", description="CPU request and limit. Default: 100m.")
-    memory: Quantity = Field("128Mi", description="Memory request and limit. Default: 128Mi.")
+    cpu: Quantity = Field(default="100m", description="CPU request and limit. Default: 100m.")
+    memory: Quantity = Field(default="128Mi", description="Memory request and limit. Default: 128Mi.")
 
 
-def env_list(env: dict[str, str], secret_env: list[SecretEnv] = ()) -> list[dict[str, Any]]:  # type: ignore[assignment]
+def env_list(env: dict[str, str], secret_env: Sequence[SecretEnv] = ()) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = [{"name": key, "value": str(value)} for key, value in env.items()]
     items += [{"name": ref.env, "valueFrom": {"secretKeyRef": {"key": ref.key, "name": ref.secret}}} for ref in secret_env]
     return items

@@ -26,11 +26,11 @@ _TWO_MIG_PROFILES = ("one container takes one MIG profile, not several (got {val
 class GpuSpec(Spec):
     """GPUs for each pod: whole devices (``count``) or one MIG slice (``mig_profile``), not both."""
 
-    count: PositiveInt | None = Field(None, description="Whole GPUs per pod (nvidia.com/gpu). Default: 1 unless mig_profile is set.")
-    mig_profile: str | None = Field(None, description="A MIG slice such as '1g.10gb' (resource nvidia.com/mig-1g.10gb). Default: whole GPUs.")
-    product: str | None = Field(None, description="GPU product node label value, e.g. 'NVIDIA-A100-SXM4-80GB' (nvidia.com/gpu.product). Default: any GPU.")
-    runtime_class: str | None = Field(None, description="runtimeClassName for GPU pods, e.g. 'nvidia'. Default: the cluster's default runtime.")
-    tolerate_gpu_taint: bool = Field(True, description="Tolerate the nvidia.com/gpu NoSchedule taint of GPU nodes. Default: true.")
+    count: PositiveInt | None = Field(default=None, description="Whole GPUs per pod (nvidia.com/gpu). Default: 1 unless mig_profile is set.")
+    mig_profile: str | None = Field(default=None, description="A MIG slice such as '1g.10gb' (resource nvidia.com/mig-1g.10gb). Default: whole GPUs.")
+    product: str | None = Field(default=None, description="GPU product node label value, e.g. 'NVIDIA-A100-SXM4-80GB' (nvidia.com/gpu.product). Default: any GPU.")
+    runtime_class: str | None = Field(default=None, description="runtimeClassName for GPU pods, e.g. 'nvidia'. Default: the cluster's default runtime.")
+    tolerate_gpu_taint: bool = Field(default=True, description="Tolerate the nvidia.com/gpu NoSchedule taint of GPU nodes. Default: true.")
 
     @field_validator("mig_profile", mode="before")
     @classmethod
@@ -65,13 +65,13 @@ class GpuSpec(Spec):
 class ResourcesSpec(Spec):
     """CPU, memory, GPUs and shared memory of the main container. Limits equal requests by default (Guaranteed QoS)."""
 
-    cpu: Quantity = Field("1", description="CPU request, e.g. '500m' or 4. Default: 1 core.")
-    memory: Quantity = Field("2Gi", description="Memory request, e.g. '16Gi'. Default: 2Gi.")
-    cpu_limit: Quantity | None = Field(None, description="CPU limit. Default: equal to cpu (Guaranteed QoS).")
-    memory_limit: Quantity | None = Field(None, description="Memory limit. Default: equal to memory.")
-    ephemeral_storage: Quantity | None = Field(None, description="Ephemeral storage request and limit. Default: none set.")
-    gpu: GpuSpec | None = Field(None, description="GPUs per pod. Default: no GPU.")
-    shm_size: Quantity | None = Field(None, description="Size of /dev/shm (an in-memory emptyDir) for data loaders and NCCL. Default: the runtime's 64Mi.")
+    cpu: Quantity = Field(default="1", description="CPU request, e.g. '500m' or 4. Default: 1 core.")
+    memory: Quantity = Field(default="2Gi", description="Memory request, e.g. '16Gi'. Default: 2Gi.")
+    cpu_limit: Quantity | None = Field(default=None, description="CPU limit. Default: equal to cpu (Guaranteed QoS).")
+    memory_limit: Quantity | None = Field(default=None, description="Memory limit. Default: equal to memory.")
+    ephemeral_storage: Quantity | None = Field(default=None, description="Ephemeral storage request and limit. Default: none set.")
+    gpu: GpuSpec | None = Field(default=None, description="GPUs per pod. Default: no GPU.")
+    shm_size: Quantity | None = Field(default=None, description="Size of /dev/shm (an in-memory emptyDir) for data loaders and NCCL. Default: the runtime's 64Mi.")
     extended: dict[str, PositiveInt] = Field(default_factory=dict, description="Other device-plugin resources per pod, whole "
                                              "numbers, requested and limited alike, e.g. {'vpc.amazonaws.com/efa': 4} (AWS EFA) or "
                                              "{'rdma/hca_shared_devices_a': 1} (k8s-rdma-shared-dev-plugin). Default: none.")
@@ -82,7 +82,7 @@ class ResourcesSpec(Spec):
         # An extended resource is a domain-prefixed name outside kubernetes.io (pkg/apis/core/helper IsExtendedResourceName);
         # GPUs have their own field so that the GPU toleration, product and MIG checks apply.
         for name in value:
-            domain, slash, rest = name.partition("/")
+            domain, slash, _ = name.partition("/")
             if not slash or not _EXTENDED_NAME.match(name):
                 raise ValueError(f"{name!r} is not an extended resource name: '<domain>/<name>', e.g. 'vpc.amazonaws.com/efa'")
             if domain == "kubernetes.io" or domain.endswith(".kubernetes.io") or name.startswith("requests."):

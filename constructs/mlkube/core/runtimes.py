@@ -95,7 +95,7 @@ class Runtime(Spec):
     """A model server preset: vLLM, TGI, Triton or KServe's Hugging Face server."""
 
     server: ServerName = Field(description="Which server: 'vllm', 'tgi', 'triton' or 'kserve-huggingface'.")
-    served_model_name: str | None = Field(None, description="Name clients ask for (vLLM --served-model-name, KServe --model_name). Default: the InferenceService's name.")
+    served_model_name: str | None = Field(default=None, description="Name clients ask for (vLLM --served-model-name, KServe --model_name). Default: the InferenceService's name.")
     extra_args: list[str] = Field(default_factory=list, description="Arguments after the preset's (e.g. ['--max-model-len', '8192']). Default: none.")
 
     @property

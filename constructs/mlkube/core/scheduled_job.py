@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Unpack
 
-from constructs import Construct
 from pydantic import Field, NonNegativeInt, PositiveInt, field_validator, model_validator
 
-from .batch_job import BatchJobSpec
+from constructs import Construct
+
 from ..kube.cron import check_schedule, check_time_zone
+from .batch_job import BatchJobSpec
 from .job_options import JobConstruct, job_spec, queue_labels
+
+if TYPE_CHECKING:
+    from .keywords import ScheduledJobFields
 
 __all__ = ["ScheduledJob", "ScheduledJobSpec"]
 
@@ -19,12 +23,12 @@ class ScheduledJobSpec(BatchJobSpec):
     """A job run on a cron schedule."""
 
     schedule: str = Field(description="Cron schedule: 5 fields ('30 2 * * *', ranges, steps, names like MON-FRI) or a macro such as '@daily'.")
-    time_zone: str | None = Field(None, description="IANA time zone of the schedule, e.g. 'Europe/Paris'. Default: the controller's (usually UTC).")
-    concurrency_policy: Literal["Forbid", "Replace", "Allow"] = Field("Forbid", description="What happens when a run is due while the last one still runs. Default: Forbid (skip the new run).")
-    starting_deadline_seconds: PositiveInt | None = Field(None, description="A run that could not start within this many seconds of its time is skipped. Default: no deadline.")
-    successful_jobs_history_limit: NonNegativeInt = Field(3, description="Finished successful Jobs kept. Default: 3.")
-    failed_jobs_history_limit: NonNegativeInt = Field(3, description="Failed Jobs kept (for their logs). Default: 3.")
-    suspend: bool = Field(False, description="Pause the schedule. Default: false.")
+    time_zone: str | None = Field(default=None, description="IANA time zone of the schedule, e.g. 'Europe/Paris'. Default: the controller's (usually UTC).")
+    concurrency_policy: Literal["Forbid", "Replace", "Allow"] = Field(default="Forbid", description="What happens when a run is due while the last one still runs. Default: Forbid (skip the new run).")
+    starting_deadline_seconds: PositiveInt | None = Field(default=None, description="A run that could not start within this many seconds of its time is skipped. Default: no deadline.")
+    successful_jobs_history_limit: NonNegativeInt = Field(default=3, description="Finished successful Jobs kept. Default: 3.")
+    failed_jobs_history_limit: NonNegativeInt = Field(default=3, description="Failed Jobs kept (for their logs). Default: 3.")
+    suspend: bool = Field(default=False, description="Pause the schedule. Default: false.")
 
     @field_validator("schedule")
     @classmethod
@@ -49,7 +53,8 @@ class ScheduledJob(JobConstruct):
 
     component = "batch"
 
-    def __init__(self, scope: Construct, id: str, spec: ScheduledJobSpec | Mapping[str, Any] | None = None, **fields: Any) -> None:
+    def __init__(self, scope: Construct, id: str, spec: ScheduledJobSpec | Mapping[str, Any] | None = None,
+                 **fields: Unpack[ScheduledJobFields]) -> None:
         super().__init__(scope, id)
         self.spec = self._parse(ScheduledJobSpec, spec, fields)
         if self.spec is not None:

@@ -14,13 +14,13 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import MlkubeError, Problem
 from ..kube.manifest import Manifest
-from ..output.guard import writes_output
 from ..kube.render import file_name, to_yaml
+from ..output.guard import writes_output
 from .cdk8s_tree import read_cdk8s_tree
 from .escape_hatch import apply_json_patches
 
 if TYPE_CHECKING:
-    from .platform import MlApp, Platform
+    from .platform import Platform
 
 __all__ = ["SynthContext", "SynthResult", "checked_context", "synthesize"]
 
@@ -36,6 +36,11 @@ class SynthContext:
     files: dict[str, bytes] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    #: Per-object results reused from earlier synths or computed in parallel (the pipeline's cache, mlkube.incremental);
+    #: None: computed here.
+    store: Any = None
+    #: The manifest written at each relative path (filled by ``render``).
+    written: dict[str, Manifest] = field(default_factory=dict)
 
 
 
@@ -73,6 +78,9 @@ def collect(ctx: SynthContext) -> None:
 
 def check(ctx: SynthContext) -> None:
     """Run the platform's checks (schema validation first), each appending to ``ctx.problems``."""
+    cache = ctx.platform.pipeline.cache
+    if cache is not None:
+        cache.prepare(ctx)  # after the transforms: what the cache holds, and what it lacks computed in parallel
     for step in ctx.platform.pipeline.checks:
         step(ctx)
 
@@ -86,12 +94,14 @@ def render(ctx: SynthContext) -> None:
                                         f"of the object at {seen[relative].where}", "give the objects distinct names"))
             continue
         seen[relative] = manifest
-        ctx.files[relative] = to_yaml(manifest.obj).encode()
+        cache = ctx.platform.pipeline.cache
+        ctx.files[relative] = cache.rendered(ctx, manifest) if cache is not None else to_yaml(manifest.obj).encode()
+    ctx.written = seen
 
 
-def checked_context(platform: Platform, out_dir: Path) -> SynthContext:
+def checked_context(platform: Platform, out_dir: Path, store: Any = None) -> SynthContext:
     """The stages before rendering: collect the objects, transform them, validate them (problems in ``ctx.problems``)."""
-    ctx = SynthContext(platform, out_dir)
+    ctx = SynthContext(platform, out_dir, store=store)
     collect(ctx)
     if not ctx.problems:
         for step in platform.pipeline.transforms:
@@ -106,7 +116,8 @@ def synthesize(platform: Platform, out_dir: Path) -> SynthResult:
     from ..output import replace_tree
 
     started = time.perf_counter()
-    ctx = checked_context(platform, out_dir)
+    cache = platform.pipeline.cache
+    ctx = checked_context(platform, out_dir, cache.start(out_dir, platform) if cache is not None else None)
     if not ctx.problems:
         render(ctx)
     if not ctx.problems:
@@ -114,5 +125,7 @@ def synthesize(platform: Platform, out_dir: Path) -> SynthResult:
             step(ctx)
     if ctx.problems:
         raise MlkubeError(ctx.problems, title="synth failed; nothing was written")
-    replace_tree(out_dir, ctx.files)
+    replace_tree(out_dir, ctx.files, unchanged=cache.unchanged_files(ctx, ctx.written) if cache is not None else set())
+    if cache is not None:
+        cache.finish(ctx, ctx.written)
     return SynthResult(out_dir, ctx.files, ctx.manifests, ctx.warnings, time.perf_counter() - started)

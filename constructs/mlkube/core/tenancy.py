@@ -8,6 +8,7 @@ The synth checks that apply them live in :mod:`mlkube.gitops.tenancy_checks`.
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from typing import Any
 
 from pydantic import Field, field_validator
@@ -78,10 +79,10 @@ class Tenancy(Spec):
                                        "constructs emit, as '<API group>/<Kind>' ('Secret' for the core group). Default: none.")
     extra_cluster_kinds: list[KindRef] = Field(default_factory=list, description="Cluster-scoped kinds apps may deploy "
                                                "besides their own Namespace ('<API group>/<Kind>'). Default: none.")
-    secret_key_prefix: str = Field("{app}/", min_length=1, description="Prefix every remote key of an ExternalSecret read "
+    secret_key_prefix: str = Field(default="{app}/", min_length=1, description="Prefix every remote key of an ExternalSecret read "
                                    "through a ClusterSecretStore must start with; '{app}', '{environment}' and '{namespace}' "
                                    "are replaced. A namespaced SecretStore is the app's own and is not restricted. Default: '{app}/'.")
-    allowed_priority_classes: list[str] | None = Field(None, description="PriorityClass names pods may use. Default: any "
+    allowed_priority_classes: list[str] | None = Field(default=None, description="PriorityClass names pods may use. Default: any "
                                                         "name except Kubernetes' own 'system-*' classes.")
 
     @field_validator("extra_kinds", "extra_cluster_kinds")
@@ -99,7 +100,7 @@ class Tenancy(Spec):
             raise ValueError(f"namespaces must be DNS-1123 labels (got {bad})")
         return value
 
-    def namespaced_kinds(self, operators: list[str] | None = None) -> list[tuple[str, str]]:
+    def namespaced_kinds(self, operators: Collection[str] | None = None) -> list[tuple[str, str]]:
         """The declared kinds; with the environment's operators declared, only the kinds they serve."""
         builtin = {(group, kind) for group, kind in PLATFORM_KINDS
                    if operators is None or group not in OPERATOR_GROUPS or OPERATOR_GROUPS[group] in operators}

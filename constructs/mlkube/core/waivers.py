@@ -92,9 +92,11 @@ def _inside_pydantic(caller: Any) -> bool:
 def _annotations(obj: dict[str, Any]) -> dict[str, Any]:
     metadata = obj.setdefault("metadata", {})
     annotations = metadata.get("annotations")
-    if not isinstance(annotations, dict):
-        annotations = metadata["annotations"] = {}
-    return annotations
+    if isinstance(annotations, dict):
+        return annotations
+    created: dict[str, Any] = {}
+    metadata["annotations"] = created
+    return created
 
 
 def _checkov_reason(reason: str) -> str:

@@ -126,9 +126,8 @@ def _int_or_string(out: dict[str, Any]) -> None:
 def _exclusive_bounds(out: dict[str, Any]) -> None:
     # OpenAPI 3.0 says "minimum: 0, exclusiveMinimum: true"; JSON Schema says "exclusiveMinimum: 0".
     for bound, exclusive in (("minimum", "exclusiveMinimum"), ("maximum", "exclusiveMaximum")):
-        if isinstance(out.get(exclusive), bool):
-            if out.pop(exclusive) and bound in out:
-                out[exclusive] = out.pop(bound)
+        if isinstance(out.get(exclusive), bool) and out.pop(exclusive) and bound in out:
+            out[exclusive] = out.pop(bound)
 
 
 def _nullable(out: dict[str, Any]) -> None:

@@ -13,8 +13,7 @@ from pathlib import Path
 
 from .fields import field_changes, fields_of
 from .model import DiffReport, ObjectChange, changed_paths
-from .risks import (DEFAULT_PRODUCTION, RiskContext, claims_by_environment, namespaces_of, object_risks, pod_labels,
-                    pods_by_namespace, selector_risks)
+from .risks import DEFAULT_PRODUCTION, RiskContext, claims_by_environment, namespaces_of, object_risks, pod_labels, pods_by_namespace, selector_risks
 from .sources import Located, ParseCache, Side, Tree, layout_parts, load_objects, read_tree
 
 __all__ = ["compare_sides", "diff_specs", "neighbour_scope", "Scope"]

@@ -243,7 +243,8 @@ def _jobset_fields(spec: dict[str, Any], revision_of: RevisionLookup | None) -> 
 
 
 def _kind_fields(kind: str, obj: dict[str, Any]) -> dict[str, FieldValue]:
-    spec = obj.get("spec") if isinstance(obj.get("spec"), dict) else {}
+    given = obj.get("spec")
+    spec: dict[str, Any] = given if isinstance(given, dict) else {}
     found: dict[str, FieldValue] = {}
     if kind in ("Deployment", "StatefulSet", "ReplicaSet"):
         found["replicas"] = _plain(spec.get("replicas"), "spec.replicas")

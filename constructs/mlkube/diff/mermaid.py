@@ -38,6 +38,7 @@ def escape_label(text: str) -> str:
 
 def _effects(change: ObjectChange) -> str:
     """``image, scale · risk: availability``: what the change touches, then the kinds of risk it carries."""
+    words: list[str]
     if change.status in ("added", "removed"):
         words = [change.status]
     elif change.status == "unchanged":

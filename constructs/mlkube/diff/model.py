@@ -143,7 +143,7 @@ class DiffReport:
         return sum(1 for change in self.changes if change.status == status)
 
     def risk_counts(self) -> dict[Level, int]:
-        counts = {level: 0 for level in sorted(Level, reverse=True) if level is not Level.NONE}
+        counts: dict[Level, int] = {level: 0 for level in sorted(Level, reverse=True) if level is not Level.NONE}
         for change in self.changes:
             for risk in change.risks:
                 counts[risk.level] += 1

@@ -145,9 +145,9 @@ def _claim_loss(change: ObjectChange, context: RiskContext) -> Iterator[Risk]:
         yield Risk(Level.HIGH, DATA_LOSS, f"moves from app {change.moved_from_app!r}: that app's Argo CD sync may prune "
                                           "(delete) the claim and its volume before this app recreates it empty")
     old, new = _spec(change.base), _spec(change.head)
-    for field in _CLAIM_IMMUTABLE:
-        if _claim_value(old, field) != _claim_value(new, field):
-            yield Risk(Level.HIGH, DATA_LOSS, f"spec.{field} cannot change on an existing claim: applying it needs a new "
+    for name in _CLAIM_IMMUTABLE:
+        if _claim_value(old, name) != _claim_value(new, name):
+            yield Risk(Level.HIGH, DATA_LOSS, f"spec.{name} cannot change on an existing claim: applying it needs a new "
                                               "claim, i.e. a new empty volume")
     before, after = _dig(old, "resources", "requests", "storage"), _dig(new, "resources", "requests", "storage")
     if before is not None and after is not None and _smaller(after, before):
@@ -247,13 +247,13 @@ def _immutable_fields(change: ObjectChange, _: RiskContext) -> Iterator[Risk]:
     if change.status != "changed":
         return
     old, new = _spec(change.base), _spec(change.head)
-    for field in _IMMUTABLE_SPEC.get(change.kind, ()):
-        if old.get(field) == new.get(field):
+    for name in _IMMUTABLE_SPEC.get(change.kind, ()):
+        if old.get(name) == new.get(name):
             continue
         if change.kind in _RUNS:
-            yield _run_changed(change, field)
+            yield _run_changed(change, name)
         else:
-            yield Risk(Level.MEDIUM, RECREATION, f"{change.kind} spec.{field} is immutable: Argo CD must delete and "
+            yield Risk(Level.MEDIUM, RECREATION, f"{change.kind} spec.{name} is immutable: Argo CD must delete and "
                                                  "recreate the object (or the sync fails)")
     if change.kind == "CronJob" and old.get("jobTemplate") != new.get("jobTemplate"):
         yield Risk(Level.INFO, RECREATION, "the CronJob's next runs use the new job template; a run already started "
@@ -396,7 +396,7 @@ def _network_policy_removed(change: ObjectChange, context: RiskContext) -> Itera
                                                "traffic it restricted is allowed again")
 
 
-def _digest_to_tag(change: ObjectChange, _: RiskContext) -> Iterator[Risk]:
+def _digest_to_tag(change: ObjectChange, _context: RiskContext) -> Iterator[Risk]:
     old, new = _pod_spec(change.base), _pod_spec(change.head)
     if change.status != "changed" or old is None or new is None:
         return

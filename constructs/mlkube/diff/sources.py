@@ -274,6 +274,8 @@ def _documents(data: bytes) -> list[tuple[int, Any]]:
         documents = []
         while loader.check_node():
             node = loader.get_node()
+            if node is None:  # check_node() said a document follows
+                break
             documents.append((node.start_mark.line + 1, construct(node, loader)))
         return documents
     finally:

@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
+from ..core.gitops_settings import GitOps
 from ..kube.manifest import Manifest
 from .controller_fields import ignore_differences
-from ..core.gitops_settings import GitOps
 
 __all__ = ["ARGOCD_FOLDER", "SYNC_OPTIONS", "argocd_manifests", "destination"]
 

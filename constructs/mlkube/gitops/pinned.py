@@ -6,9 +6,9 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..core.image import is_digest_reference
+from ..kube.manifest import Manifest
 from ..kube.pods import containers as pod_containers
 from ..kube.pods import pod_views
-from ..kube.manifest import Manifest
 
 __all__ = ["containers", "unpinned_images"]
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..kube.labels import standard_labels
-from ..kube.manifest import Manifest
-from ..core.resources import GPU_RESOURCE
 from ..core.network.model import peer_of, port_of
 from ..core.network.workload import guard_rail_connections
+from ..core.resources import GPU_RESOURCE
+from ..kube.labels import standard_labels
+from ..kube.manifest import Manifest
 
 __all__ = ["namespace_objects", "platform_manifests", "local_queue"]
 #: The Pod Security Standard version the labels pin; "latest" would change meaning on upgrades.

@@ -13,14 +13,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import EXIT_FINDINGS, MlkubeError, Problem
 from ..core.image_reference import Reference, parse_reference
+from ..core.spec import DNS_LABEL
+from ..errors import EXIT_FINDINGS, MlkubeError, Problem
 from ..output import replace_files, writes_output
 from ..pinning.lock import LOCK_FILE, Lock, LockEntry, Promotion, fingerprint, load_lock
 from ..pinning.rewrite import rewrite_text
 from ..pinning.scan import ImageScalar
 from ..pinning.tree import TreeFile, scan_tree
-from ..core.spec import DNS_LABEL
 
 __all__ = ["PromotionResult", "promote"]
 

@@ -8,8 +8,8 @@ from ..errors import Problem
 from ..kube.manifest import Manifest
 from .argocd import argocd_manifests
 from .platform_objects import platform_manifests
-from .tenancy_checks import tenancy_of
 from .sync_waves import annotate
+from .tenancy_checks import tenancy_of
 from .workflows import WORKFLOWS_FOLDER, render_workflows, repo_folders
 
 if TYPE_CHECKING:

@@ -14,11 +14,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+from ..core.spec import DNS_LABEL
+from ..core.tenancy import Tenancy, reserved_namespace_reason
 from ..errors import Problem
 from ..kube.manifest import Manifest
 from ..kube.pods import pod_views
-from ..core.spec import DNS_LABEL
-from ..core.tenancy import Tenancy, reserved_namespace_reason
 
 if TYPE_CHECKING:
     from ..core.synth import SynthContext

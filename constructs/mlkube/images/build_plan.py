@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import MlkubeError, Problem
 from ..core.image_reference import parse_reference
+from ..errors import MlkubeError, Problem
 from ..pinning.registry import RegistryClient, RegistryError
 
 __all__ = ["BuildPlan", "plan_builds", "read_build_matrix"]
@@ -64,7 +64,7 @@ def plan_builds(dist: Path, client: RegistryClient) -> BuildPlan:
     blindly could overwrite a tag that exists, and skipping could pin nothing.
     """
     images = read_build_matrix(dist)
-    wanted = {image["name"]: sorted({ref for ref in (image.get("references") or {}).values()}) for image in images}
+    wanted = {image["name"]: sorted(set((image.get("references") or {}).values())) for image in images}
     pairs = {ref: _tagged(ref) for refs in wanted.values() for ref in refs}
     answers = client.resolve_all(pair for pair in pairs.values() if pair is not None)
     plan = BuildPlan()

@@ -6,10 +6,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..errors import MlkubeError, Problem
 from ..core.image import BuildImage
-from .content_tag import content_tag
+from ..errors import MlkubeError, Problem
 from ..pinning.lock import load_lock
+from .content_tag import content_tag
 from .dockerfile import base_of, render_dockerfile
 from .dockerignore import render_dockerignore
 from .validate import check_build_image

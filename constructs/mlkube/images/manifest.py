@@ -58,7 +58,7 @@ def write_image_files(ctx: SynthContext) -> None:
     """The OUTPUTS step: the build files of every image some container uses, and the manifest."""
     from ..core.promotion_chain import promotion_chain
 
-    images = ctx.platform.built_images.images
+    images: dict[str, BuiltImage] = dict(ctx.platform.built_images.images)  # the platform's catalog (images.catalog.BuiltImages)
     chain, _ = promotion_chain(ctx.platform.environments, ctx.platform.gitops)
     for name, image in images.items():
         ctx.files[f"{IMAGES_DIR}/{name}/Dockerfile"] = image.dockerfile.encode()

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import Problem
 from ..core.image import BuildImage
-from .dockerignore import IgnoreMatcher
 from ..core.image_reference import parse_reference
+from ..errors import Problem
+from .dockerignore import IgnoreMatcher
 
 __all__ = ["check_build_image"]
 

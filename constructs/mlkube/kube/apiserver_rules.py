@@ -8,6 +8,7 @@ Each rule cites the apimachinery / kubernetes validation code it mirrors.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Annotated
 
 from pydantic import AfterValidator
@@ -72,7 +73,7 @@ def sub_path_problem(path: object) -> str | None:
     return None
 
 
-def _validator(rule):  # type: ignore[no-untyped-def]
+def _validator(rule: Callable[[str], str | None]) -> AfterValidator:
     def check(value: str) -> str:
         problem = rule(value)
         if problem:

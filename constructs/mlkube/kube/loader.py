@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import yaml
 
@@ -32,36 +32,39 @@ from .yaml_reading import ReadLimits, Refused, go_yaml_plain, inspect_document, 
 __all__ = ["FastLoader", "LoadedManifest", "ReadLimits", "construct", "load_manifests", "load_manifests_isolated", "line_of",
            "plain_value", "yaml_files"]
 
-_BaseLoader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+if TYPE_CHECKING:
+    _BaseLoader = yaml.SafeLoader  # the same interface as CSafeLoader
+else:
+    _BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _STR, _MAP, _SEQ = "tag:yaml.org,2002:str", "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"
 
 
-class FastLoader(_BaseLoader):  # type: ignore[misc,valid-type]
+class FastLoader(_BaseLoader):
     """libyaml's parser and composer, with PyYAML's implicit tag resolution memoized.
 
     The composer asks the (pure Python) resolver for the tag of every scalar; in manifests the same
     keys and values come back thousands of times, and the answer depends only on (value, implicit).
     """
 
-    _resolved: dict[tuple[Any, ...], str] = {}
+    _resolved: ClassVar[dict[tuple[Any, ...], str]] = {}
 
     def resolve(self, kind: Any, value: Any, implicit: Any, _scalar: Any = yaml.ScalarNode) -> str:
         if kind is _scalar:
             tag = self._resolved.get((value, implicit))
             if tag is not None:
                 return tag
-            tag = super().resolve(kind, value, implicit)
+            tag = str(super().resolve(kind, value, implicit))  # type: ignore[no-untyped-call]  # untyped in types-PyYAML
             if len(self._resolved) < 200_000:
                 self._resolved[(value, implicit)] = tag
-            return tag  # type: ignore[no-any-return]
-        return super().resolve(kind, value, implicit)  # type: ignore[no-any-return]
+            return tag
+        return str(super().resolve(kind, value, implicit))  # type: ignore[no-untyped-call]  # untyped in types-PyYAML
 
 
 class ManifestLoader(FastLoader):
     """FastLoader resolving plain scalars as go-yaml v2 does (``go_yaml_plain``): the API server's
     reader (sigs.k8s.io/yaml) and kubectl's."""
 
-    _plain: dict[str, tuple[str, Any]] = {}
+    _plain: ClassVar[dict[str, tuple[str, Any]]] = {}
 
     def resolve(self, kind: Any, value: Any, implicit: Any, _scalar: Any = yaml.ScalarNode) -> str:
         if kind is _scalar:
@@ -149,6 +152,8 @@ def _documents(text: str, limits: ReadLimits, file_values: list[int]) -> Iterato
         characters = 0
         while loader.check_node():
             node = loader.get_node()
+            if node is None:  # check_node() said a document follows
+                break
             count += 1
             if count > limits.file_documents:
                 raise Refused(node.start_mark.line + 1, f"refused: the file has more than {limits.file_documents} documents",
@@ -238,8 +243,8 @@ def load_manifests_isolated(paths: Iterable[str | Path], limits: ReadLimits | No
                                     "give the folder of the manifests, e.g. dist/"))
         files += found
     for path in files:
-        found, found_problems = _read_file(path, limits)
-        manifests += found
+        loaded, found_problems = _read_file(path, limits)
+        manifests += loaded
         problems += found_problems
     return manifests, problems
 
@@ -292,10 +297,10 @@ def line_of(node: Any, field: str) -> int | None:
             match = next((value for key, value in current.value if key.value == part), None)
             if match is None:
                 key_node = next((key for key, _ in current.value if key.value == part), None)
-                return key_node.start_mark.line + 1 if key_node is not None else current.start_mark.line + 1
+                return int(key_node.start_mark.line) + 1 if key_node is not None else int(current.start_mark.line) + 1
             current = match
         elif isinstance(current, yaml.SequenceNode) and isinstance(part, int) and part < len(current.value):
             current = current.value[part]
         else:
             break
-    return current.start_mark.line + 1
+    return int(current.start_mark.line) + 1

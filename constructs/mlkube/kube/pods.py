@@ -179,6 +179,7 @@ def pod_views(obj: dict[str, Any]) -> list[PodView]:
         for path, node in _resolve(obj, source.path.split(".") if source.path else [], ""):
             if not isinstance(node, dict):
                 continue
+            spec: object
             if source.inline:
                 spec, meta, spec_path, meta_path = node, node, path, path
             else:

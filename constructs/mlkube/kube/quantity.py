@@ -74,7 +74,7 @@ def _split(text: str) -> tuple[bool, str, str, str]:
     while pos < end and text[pos] in _DIGITS:
         pos += 1
     if pos < end:
-        where = f"{_shown(text[pos:])} cannot follow the number" if text[:pos].strip("+-.0") or pos and text[0] in "0." \
+        where = f"{_shown(text[pos:])} cannot follow the number" if text[:pos].strip("+-.0") or (pos and text[0] in "0.") \
             else "it does not start with an (ASCII) number"
         raise QuantityError(f"{_shown(text)} is not a Kubernetes quantity: {where} ({_EXAMPLES})")
     return positive, numerator, denominator, text[suffix_start:]
@@ -91,7 +91,7 @@ def _interpret(text: str, suffix: str) -> tuple[int, int]:
                         f"(allowed: Ki Mi Gi Ti Pi Ei, n u m k M G T P E, or an exponent such as e3; {_EXAMPLES})")
 
 
-def parse_quantity(value: str | int | float, *, trim: bool = True) -> Decimal:
+def parse_quantity(value: object, *, trim: bool = True) -> Decimal:
     """The value of a quantity in base units (cores, bytes): ``"512Mi"`` -> 536870912.
 
     ``trim`` removes surrounding white space as JSON decoding of a manifest does; ``ParseQuantity``
@@ -132,7 +132,7 @@ def _number_text(value: int | float) -> str:
 
 def is_quantity(value: object) -> bool:
     try:
-        parse_quantity(value)  # type: ignore[arg-type]
+        parse_quantity(value)
     except ValueError:
         return False
     return True
@@ -147,7 +147,7 @@ def check_quantity_value(value: object, *, allow_negative: bool = False) -> str 
     if value is None:
         return None  # null: JSON decoding leaves the field empty
     try:
-        number = parse_quantity(value)  # type: ignore[arg-type]
+        number = parse_quantity(value)
     except ValueError as error:
         return str(error)
     if number < 0 and not allow_negative:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -20,10 +20,13 @@ __all__ = ["to_yaml", "to_yaml_pyyaml", "file_name", "HEADER_KEYS"]
 
 HEADER_KEYS = ("apiVersion", "kind", "metadata")
 
-_Dumper: type = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+if TYPE_CHECKING:
+    _LibyamlDumper = yaml.SafeDumper  # the same interface as CSafeDumper
+else:
+    _LibyamlDumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
-class _Dumper(_Dumper):  # type: ignore[no-redef,misc,valid-type]
+class _Dumper(_LibyamlDumper):
     """libyaml dumper whose multi-line strings are literal blocks, for readable ConfigMaps and diffs."""
 
     def ignore_aliases(self, data: Any) -> bool:
@@ -40,7 +43,7 @@ def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
 _Dumper.add_representer(str, _represent_str)
 
 
-class _Document(dict):  # type: ignore[type-arg]
+class _Document(dict[str, Any]):
     """The top level of an object: header keys first, then the rest sorted."""
 
 

@@ -26,9 +26,9 @@ _STR = "tag:yaml.org,2002:str"
 
 _TAG = "tag:yaml.org,2002:"
 _GO_WORDS: dict[str, tuple[str, Any]] = {
-    **{word: (_TAG + "bool", True) for word in ("y", "Y", "yes", "Yes", "YES", "true", "True", "TRUE", "on", "On", "ON")},
-    **{word: (_TAG + "bool", False) for word in ("n", "N", "no", "No", "NO", "false", "False", "FALSE", "off", "Off", "OFF")},
-    **{word: (_TAG + "null", None) for word in ("", "~", "null", "Null", "NULL")},
+    **dict.fromkeys(("y", "Y", "yes", "Yes", "YES", "true", "True", "TRUE", "on", "On", "ON"), (_TAG + "bool", True)),
+    **dict.fromkeys(("n", "N", "no", "No", "NO", "false", "False", "FALSE", "off", "Off", "OFF"), (_TAG + "bool", False)),
+    **dict.fromkeys(("", "~", "null", "Null", "NULL"), (_TAG + "null", None)),
     **{word: (_TAG + "float", float("nan")) for word in (".nan", ".NaN", ".NAN")},
     **{word: (_TAG + "float", float("inf")) for word in (".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF")},
     **{word: (_TAG + "float", float("-inf")) for word in ("-.inf", "-.Inf", "-.INF")},

@@ -12,11 +12,11 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
-from ..errors import Problem
 from ..core.kueue_platform import KueueSpec, kueue_objects
-from .local_queues import queue_of
-from ..kube.manifest import Manifest
 from ..core.resources import GPU_RESOURCE
+from ..errors import Problem
+from ..kube.manifest import Manifest
+from .local_queues import queue_of
 
 if TYPE_CHECKING:
     from ..core.synth import SynthContext

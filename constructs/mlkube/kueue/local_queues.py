@@ -13,9 +13,9 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
+from ..core.job_options import QUEUE_LABEL
 from ..errors import Problem
 from ..gitops.platform_objects import local_queue
-from ..core.job_options import QUEUE_LABEL
 from ..kube.manifest import Manifest
 
 if TYPE_CHECKING:

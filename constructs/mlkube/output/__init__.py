@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 
 from .files import replace_files_directly
@@ -21,16 +21,17 @@ from .tree import swap_in_tree
 __all__ = ["replace_tree", "replace_files", "writes_output", "output_lock", "recover", "MARKER", "MARKER_TEXT"]
 
 
-def replace_tree(out_dir: Path | str, files: Mapping[str, bytes]) -> None:
+def replace_tree(out_dir: Path | str, files: Mapping[str, bytes], unchanged: Collection[str] = ()) -> None:
     """Make ``out_dir`` hold exactly ``files`` (relative paths) and the marker, or refuse (exit 2,
-    nothing touched) when ``out_dir`` is not mlkube's; crash-safe (see output.tree)."""
+    nothing touched) when ``out_dir`` is not mlkube's; crash-safe (see output.tree). ``unchanged``:
+    files the current tree already holds with exactly these bytes (linked into the new tree, not written)."""
     out_dir = Path(os.path.abspath(out_dir))
     check_inside(out_dir, files)
     with output_lock(out_dir, create=True):
         recover(out_dir)
         check_replaceable(out_dir, files)
         adopt(out_dir)
-        swap_in_tree(out_dir, {**files, MARKER: MARKER_TEXT})
+        swap_in_tree(out_dir, {**files, MARKER: MARKER_TEXT}, unchanged)
 
 
 def replace_files(updates: Mapping[Path, bytes], root: Path | None = None) -> None:

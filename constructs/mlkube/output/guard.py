@@ -9,6 +9,7 @@ run left (tree swap and file transactions), so it reads the tree a completed run
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import functools
 import inspect
@@ -16,7 +17,7 @@ import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from ..errors import MlkubeError
 from .ownership import check_editable
@@ -53,10 +54,8 @@ def output_lock(out_dir: Path, *, create: bool) -> Iterator[None]:
         yield  # an unreadable parent: the write reports its own error
         return
     try:
-        try:
+        with contextlib.suppress(OSError):  # a file system without flock (some network mounts): write unlocked, as before
             fcntl.flock(descriptor, fcntl.LOCK_EX)
-        except OSError:
-            pass  # a file system without flock (some network mounts): write unlocked, as before
         _held.add(key)
         yield
     finally:
@@ -95,6 +94,6 @@ def writes_output(parameter: str, *, replaces: bool = False) -> Callable[[F], F]
                     check_editable(folder)
                 return function(*args, **kwargs)
 
-        return wrapper  # type: ignore[return-value]
+        return cast(F, wrapper)
 
     return decorate

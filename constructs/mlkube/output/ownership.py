@@ -60,10 +60,10 @@ def _strangers(folder: Path, accepted: Callable[[str], bool], limit: int = 6) ->
 
 def _not_a_folder(folder: Path) -> MlkubeError | None:
     if folder.is_symlink():
-        return MlkubeError.single(f"a symbolic link; mlkube writes its output only into a plain folder; nothing was written",
+        return MlkubeError.single("a symbolic link; mlkube writes its output only into a plain folder; nothing was written",
                                   where=str(folder), hint="give --out a folder path (the link's target, or a new folder)")
     if folder.exists() and not folder.is_dir():
-        return MlkubeError.single(f"a file, not an output folder; nothing was written", where=str(folder),
+        return MlkubeError.single("a file, not an output folder; nothing was written", where=str(folder),
                                   hint="give --out a new folder, such as dist")
     return None
 

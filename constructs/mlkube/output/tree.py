@@ -23,12 +23,13 @@ fsynced (a power loss may leave empty files), which would cost a sync per file o
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import errno
 import os
 import sys
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 
 from ..errors import MlkubeError
@@ -86,7 +87,7 @@ def _exchange(first: Path, second: Path) -> bool:
     raise OSError(code, os.strerror(code), str(first))
 
 
-def _write_all(root: Path, files: Mapping[str, bytes]) -> None:
+def _write_all(root: Path, files: Mapping[str, bytes], unchanged: Collection[str] = (), current: Path | None = None) -> None:
     (root / MARKER).write_bytes(MARKER_TEXT)  # first: a killed staging folder is still known as mlkube's
     failpoint("tree:marker")
     for folder in sorted({(root / relative).parent for relative in files}):
@@ -94,10 +95,21 @@ def _write_all(root: Path, files: Mapping[str, bytes]) -> None:
     for index, (relative, data) in enumerate(files.items()):
         if relative == MARKER:
             continue
-        with open(root / relative, "wb") as handle:
-            handle.write(data)
+        # The same bytes as the current tree's file: linked, not written again (same inode and mtime).
+        if current is None or relative not in unchanged or not _link(current / relative, root / relative):
+            with open(root / relative, "wb") as handle:
+                handle.write(data)
         if index == 0:
             failpoint("tree:first-file")
+
+
+def _link(existing: Path, new: Path) -> bool:
+    """Hard-link a file of the current tree into the new one (False where links are not possible: then it is written)."""
+    try:
+        os.link(existing, new, follow_symlinks=False)
+    except OSError:
+        return False
+    return True
 
 
 def _cannot_write(out_dir: Path, error: OSError, done: str) -> MlkubeError:
@@ -106,8 +118,11 @@ def _cannot_write(out_dir: Path, error: OSError, done: str) -> MlkubeError:
                               hint="check permissions and free space, then run again")
 
 
-def swap_in_tree(out_dir: Path, files: Mapping[str, bytes]) -> None:
-    """Make ``out_dir`` hold exactly ``files`` and the marker (the steps of the module docstring)."""
+def swap_in_tree(out_dir: Path, files: Mapping[str, bytes], unchanged: Collection[str] = ()) -> None:
+    """Make ``out_dir`` hold exactly ``files`` and the marker (the steps of the module docstring).
+
+    ``unchanged``: files ``out_dir`` already holds with exactly the bytes given; they are hard-linked
+    into the staging tree instead of written (the swap stays the same: the old tree keeps its links)."""
     try:
         out_dir.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.new-", dir=out_dir.parent))
@@ -118,7 +133,7 @@ def swap_in_tree(out_dir: Path, files: Mapping[str, bytes]) -> None:
     old = out_dir.parent / f".{out_dir.name}.old-{ident}"
     failpoint("tree:staging-created")
     try:
-        _write_all(staging, files)
+        _write_all(staging, files, unchanged, out_dir if unchanged and out_dir.is_dir() and not out_dir.is_symlink() else None)
         staging.chmod(0o755)
         failpoint("tree:staging-written")
         exchanged = out_dir.is_dir() and _exchange(staging, out_dir)
@@ -129,10 +144,8 @@ def swap_in_tree(out_dir: Path, files: Mapping[str, bytes]) -> None:
         raise _cannot_write(out_dir, error, f"{out_dir} was not changed") from None
     if exchanged:
         failpoint("tree:exchanged")
-        try:
+        with contextlib.suppress(OSError):  # the new tree is in place; the next run's recovery removes the rest
             remove_owned(staging)  # now the old tree
-        except OSError:
-            pass  # the new tree is in place; the next run's recovery removes the rest
         return
     failpoint("tree:ready")
     try:

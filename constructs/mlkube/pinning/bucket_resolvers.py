@@ -100,13 +100,13 @@ class GcsResolver:
 
     def _client(self) -> Any:
         try:
-            from google.cloud import storage  # type: ignore[import-untyped,import-not-found,unused-ignore]
+            from google.cloud import storage
         except ImportError:
             raise MlkubeError.single("pinning gs:// models needs google-cloud-storage, which is not installed",
                                      hint="pip install 'mlkube[gcs]' (google-cloud-storage of KServe 0.15's storage initializer)") from None
         try:
             return storage.Client()
-        except Exception:  # noqa: BLE001 (google.auth.exceptions.DefaultCredentialsError and friends: KServe falls back the same way)
+        except Exception:
             return storage.Client.create_anonymous_client()
 
     def resolve(self, uri: str) -> tuple[str, str]:
@@ -126,7 +126,7 @@ class GcsResolver:
                 generations = {"": str(blob.generation)} if blob is not None else {}
         except MlkubeError:
             raise
-        except Exception as error:  # noqa: BLE001 (google.api_core.exceptions.*, requests' timeouts: all reported with the model)
+        except Exception as error:
             raise MlkubeError([Problem(uri, "", f"{location}: {type(error).__name__}: {str(error)[:300]}",
                                        "check the bucket, the credentials and STORAGE_EMULATOR_HOST")]) from None
         if not generations:

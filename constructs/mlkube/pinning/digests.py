@@ -16,9 +16,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from ..errors import MlkubeError, Problem
 from ..core.image import DIGEST
 from ..core.image_reference import parse_reference
+from ..errors import MlkubeError, Problem
 
 __all__ = ["read_digest_files", "read_digest_pairs"]
 

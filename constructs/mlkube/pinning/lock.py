@@ -27,17 +27,17 @@ for each environment and app: ``{"dev": {"fraud-scoring": {"repository": "ghcr.i
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
-import copy
-from dataclasses import dataclass, field, fields
 import os
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from ..errors import MlkubeError, Problem
 from ..core.image import DIGEST
 from ..core.model import ModelReference
+from ..errors import MlkubeError, Problem
 
 __all__ = ["Lock", "LockEntry", "ChartLockEntry", "Promotion", "load_lock", "fingerprint", "LOCK_FILE", "LOCK_VERSION",
            "model_pin_problems"]
@@ -203,8 +203,9 @@ def _parse_charts(charts: Any, where: str, lock: Lock, problems: list[Problem]) 
     for env, apps in charts.items():
         for app, raw in (apps.items() if isinstance(apps, dict) else [("", None)]):
             path = f"charts.{env}.{app}".rstrip(".")
-            values = {key: raw.get(key) for key in ("repository", "version", "digest")} if isinstance(raw, dict) else {}
-            missing = [key for key in ("repository", "version", "digest") if not isinstance(values.get(key), str) or not values.get(key)]
+            values: dict[str, str] = {key: value for key in ("repository", "version", "digest")
+                                      if isinstance(raw, dict) and isinstance(value := raw.get(key), str) and value}
+            missing = [key for key in ("repository", "version", "digest") if key not in values]
             if missing:
                 problems.append(Problem(where, path, f"missing or empty: {', '.join(missing)}", "entries are written by `mlkube chart --push`"))
             elif not DIGEST.match(values["digest"]):

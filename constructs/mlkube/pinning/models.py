@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from ..errors import MlkubeError, Problem
 from ..core.model import ModelReference, download_form
+from ..errors import MlkubeError, Problem
 from .bucket_resolvers import GcsResolver, S3Resolver
 from .fields import mappings
 from .lock import Lock, model_pin_problems
@@ -207,7 +207,7 @@ class HuggingFaceResolver:
         if self.token:
             request.add_header("Authorization", f"Bearer {self.token}")
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310 (http(s) endpoint of the user)
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
                 body = json.loads(response.read(1 << 20))
         except urllib.error.HTTPError as error:
             hint = "set HF_TOKEN for gated or private models" if error.code in (401, 403) else "check the repository and revision"

@@ -21,12 +21,16 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
+from typing import IO, TYPE_CHECKING, Any, cast
 
 from ..core.image import DIGEST
 from ..core.image_reference import DOCKER_HUB, DOCKER_HUB_API, registry_of
 from .auth import Credentials, parse_challenge
+
+if TYPE_CHECKING:
+    from _typeshed import WriteableBuffer
 
 __all__ = ["RegistryClient", "RegistryError", "MANIFEST_TYPES", "DEFAULT_DEADLINE_SECONDS", "DEADLINE_ENV"]
 
@@ -52,15 +56,32 @@ class RegistryError(Exception):
         self.status = status
 
 
+class _DeadlineRequest(urllib.request.Request):
+    """A request that carries the deadline of the whole lookup: the connections below read it, redirects keep it."""
+
+    def __init__(self, url: str, deadline: float | None, *, method: str | None = None, headers: dict[str, str] | None = None,
+                 origin_req_host: str | None = None, unverifiable: bool = False) -> None:
+        super().__init__(url, headers=headers or {}, origin_req_host=origin_req_host, unverifiable=unverifiable, method=method)
+        self.deadline = deadline
+
+
+def _deadline_of(request: urllib.request.Request) -> float | None:
+    return request.deadline if isinstance(request, _DeadlineRequest) else None
+
+
 class _NoRedirectAuth(urllib.request.HTTPRedirectHandler):
     # A redirect to blob storage must not carry the registry's Authorization header along.
-    def redirect_request(self, req, fp, code, msg, headers, newurl):  # type: ignore[no-untyped-def]
+    def redirect_request(self, req: urllib.request.Request, fp: IO[bytes], code: int, msg: str, headers: http.client.HTTPMessage,
+                         newurl: str) -> urllib.request.Request | None:
         new = super().redirect_request(req, fp, code, msg, headers, newurl)
-        if new is not None:
-            new.deadline = getattr(req, "deadline", None)  # the redirect counts against the same deadline
-            if urllib.parse.urlsplit(newurl).netloc != urllib.parse.urlsplit(req.full_url).netloc:
-                new.headers.pop("Authorization", None)
-        return new
+        if new is None:
+            return None
+        kept = dict(new.headers)
+        if urllib.parse.urlsplit(newurl).netloc != urllib.parse.urlsplit(req.full_url).netloc:
+            kept.pop("Authorization", None)
+        # The same request, carrying the deadline along: the redirect counts against it.
+        return _DeadlineRequest(new.full_url, _deadline_of(req), method=new.get_method(), headers=kept,
+                                origin_req_host=new.origin_req_host, unverifiable=new.unverifiable)
 
 
 def _remaining(deadline: float | None) -> float | None:
@@ -82,7 +103,7 @@ class _DeadlineReader(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def,override]
+    def readinto(self, buffer: WriteableBuffer) -> int | None:
         left = _remaining(self._deadline)
         self._sock.settimeout(min(x for x in (left, self._per_read) if x is not None) if (left or self._per_read) else None)
         return self._raw.readinto(buffer)
@@ -99,7 +120,7 @@ class _DeadlineSocket:
     def __init__(self, sock: socket.socket, deadline: float | None, per_read: float | None) -> None:
         self._sock, self._deadline, self._per_read = sock, deadline, per_read
 
-    def makefile(self, mode: str = "r", *args, **kwargs):  # type: ignore[no-untyped-def]
+    def makefile(self, mode: str = "r", *args: Any, **kwargs: Any) -> io.BufferedReader:
         return io.BufferedReader(_DeadlineReader(self._sock, self._deadline, self._per_read))
 
     def sendall(self, data: bytes) -> None:
@@ -107,40 +128,50 @@ class _DeadlineSocket:
         self._sock.settimeout(min(x for x in (left, self._per_read) if x is not None) if (left or self._per_read) else None)
         self._sock.sendall(data)
 
-    def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
+    def __getattr__(self, name: str) -> Any:
         return getattr(self._sock, name)
 
 
-def _deadline_connection(base: type[http.client.HTTPConnection]) -> type[http.client.HTTPConnection]:
-    class Connection(base):  # type: ignore[valid-type,misc]
-        def __init__(self, *args, deadline: float | None = None, **kwargs) -> None:  # type: ignore[no-untyped-def]
-            super().__init__(*args, **kwargs)
-            self._deadline = deadline
-
-        def connect(self) -> None:
-            left = _remaining(self._deadline)
-            if left is not None:
-                self.timeout = min(left, self.timeout) if isinstance(self.timeout, (int, float)) else left
-            per_read = self.timeout if isinstance(self.timeout, (int, float)) else None
-            super().connect()  # TCP (and TLS) within the time left
-            self.sock = _DeadlineSocket(self.sock, self._deadline, per_read)
-
-    return Connection
+def _connect_within(connection: http.client.HTTPConnection, deadline: float | None, connect: Callable[[], None]) -> None:
+    left = _remaining(deadline)
+    if left is not None:
+        connection.timeout = min(left, connection.timeout) if isinstance(connection.timeout, (int, float)) else left
+    per_read = connection.timeout if isinstance(connection.timeout, (int, float)) else None
+    connect()  # TCP (and TLS) within the time left
+    # A proxy of the socket (duck-typed: http.client only calls makefile, sendall and the socket's own methods).
+    connection.sock = cast(socket.socket, _DeadlineSocket(connection.sock, deadline, per_read))
 
 
-_HTTPConnection = _deadline_connection(http.client.HTTPConnection)
-_HTTPSConnection = _deadline_connection(http.client.HTTPSConnection)
+class _HTTPConnection(http.client.HTTPConnection):
+    def __init__(self, *args: Any, deadline: float | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._deadline = deadline
+
+    def connect(self) -> None:
+        _connect_within(self, self._deadline, super().connect)
+
+
+class _HTTPSConnection(http.client.HTTPSConnection):
+    def __init__(self, *args: Any, deadline: float | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._deadline = deadline
+
+    def connect(self) -> None:
+        _connect_within(self, self._deadline, super().connect)
 
 
 class _DeadlineHTTPHandler(urllib.request.HTTPHandler):
-    def http_open(self, req):  # type: ignore[no-untyped-def]
-        return self.do_open(functools.partial(_HTTPConnection, deadline=getattr(req, "deadline", None)), req)
+    def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        return self.do_open(functools.partial(_HTTPConnection, deadline=_deadline_of(req)), req)
 
 
 class _DeadlineHTTPSHandler(urllib.request.HTTPSHandler):
-    def https_open(self, req):  # type: ignore[no-untyped-def]
-        return self.do_open(functools.partial(_HTTPSConnection, deadline=getattr(req, "deadline", None)), req,
-                            context=self._context)
+    def __init__(self, context: ssl.SSLContext) -> None:
+        super().__init__(context=context)
+        self._ssl_context = context
+
+    def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        return self.do_open(functools.partial(_HTTPSConnection, deadline=_deadline_of(req)), req, context=self._ssl_context)
 
 
 class RegistryClient:
@@ -195,15 +226,14 @@ class RegistryClient:
             raise RegistryError(f"{repository}:{tag}: the registry answered an unexpected digest {digest!r}")
         return digest
 
-    def _request(self, method: str, url: str, host: str, path: str, deadline: float,  # type: ignore[no-untyped-def]
-                 retried: bool = False):
-        request = urllib.request.Request(url, method=method, headers={"Accept": ", ".join(MANIFEST_TYPES)})
-        request.deadline = deadline  # type: ignore[attr-defined]
+    def _request(self, method: str, url: str, host: str, path: str, deadline: float, retried: bool = False) -> http.client.HTTPResponse:
+        request = _DeadlineRequest(url, deadline, method=method, headers={"Accept": ", ".join(MANIFEST_TYPES)})
         authorization = self._tokens.get((host, path))
         if authorization:
             request.add_header("Authorization", authorization)
         try:
-            return self._opener.open(request, timeout=min(self.timeout, _remaining(deadline) or self.timeout))
+            response: http.client.HTTPResponse = self._opener.open(request, timeout=min(self.timeout, _remaining(deadline) or self.timeout))
+            return response
         except urllib.error.HTTPError as error:
             if error.code == 401 and not retried:
                 self._tokens[(host, path)] = self._authorize(error.headers.get("WWW-Authenticate", ""), host, path, deadline)
@@ -227,8 +257,7 @@ class RegistryClient:
             raise RegistryError(f"the registry {host} answered 401 with an unsupported challenge {challenge!r}", _LOGIN_HINT)
         query: dict[str, str] = {key: params[key] for key in ("service", "scope") if key in params}
         query.setdefault("scope", f"repository:{path}:pull")
-        request = urllib.request.Request(params["realm"] + "?" + urllib.parse.urlencode(query))
-        request.deadline = deadline  # type: ignore[attr-defined]
+        request = _DeadlineRequest(params["realm"] + "?" + urllib.parse.urlencode(query), deadline)
         if basic:
             request.add_header("Authorization", f"Basic {basic}")
         try:

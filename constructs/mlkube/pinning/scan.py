@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import yaml
 
@@ -13,7 +14,10 @@ __all__ = ["ImageScalar", "scan_images"]
 
 # Composing is enough (no Python objects), and without implicit type resolution every scalar is a
 # string: what a Kubernetes image field is. libyaml's parser when available.
-_Loader: type = getattr(yaml, "CBaseLoader", yaml.BaseLoader)
+if TYPE_CHECKING:
+    _Loader = yaml.BaseLoader  # the same interface as CBaseLoader
+else:
+    _Loader = getattr(yaml, "CBaseLoader", yaml.BaseLoader)
 
 
 @dataclass(frozen=True)

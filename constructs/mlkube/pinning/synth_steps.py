@@ -5,14 +5,15 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
-from ..errors import MlkubeError, Problem
-from ..core.promotion_chain import PromotionChain, promotion_chain
 from ..core.image_reference import Reference, parse_reference
-from .fields import image_fields
+from ..core.promotion_chain import PromotionChain, promotion_chain
+from ..errors import MlkubeError, Problem
+from .fields import ImageField, image_fields
 from .lock import LOCK_FILE, Lock, LockEntry, load_lock, lock_path
 
 if TYPE_CHECKING:
     from ..core.synth import SynthContext
+    from ..kube.manifest import Manifest
 
 __all__ = ["apply_lock", "require_pinned_images", "write_lock", "ALLOW_UNPINNED_ENV"]
 
@@ -79,7 +80,8 @@ def apply_lock(ctx: SynthContext) -> None:
                     found.parent["image"] = ref.pinned(digest)
 
 
-def _apply_gated(ctx: SynthContext, manifest, found, ref: Reference, lock: Lock, names, chain: PromotionChain, allowed: bool) -> None:  # type: ignore[no-untyped-def]
+def _apply_gated(ctx: SynthContext, manifest: Manifest, found: ImageField, ref: Reference, lock: Lock, names: dict[tuple[str, str], str],
+                 chain: PromotionChain, allowed: bool) -> None:
     entry = gated_entry(lock, manifest.environment, ref, names)
     if entry is not None:
         found.parent["image"] = f"{entry.repository}@{entry.digest}"

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import yaml
 
-from ..errors import MlkubeError, Problem
 from ..core.image_reference import parse_reference
+from ..errors import MlkubeError, Problem
 from .scan import ImageScalar, scan_images
 
 __all__ = ["TreeFile", "scan_tree", "built_image_names", "IMAGES_MANIFEST"]

@@ -10,11 +10,11 @@ still reported by the API server. The namespace is annotated with the workloads 
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..core.placement import CAPABILITY_RULE
-from .pods import containers, pod_views
 from ..core.waivers import WAIVER_PREFIX
+from .pods import containers, pod_views
 
 if TYPE_CHECKING:
     from ..core.synth import SynthContext
@@ -24,7 +24,7 @@ __all__ = ["lower_enforce_for_capabilities", "CAPABILITIES_ANNOTATION"]
 CAPABILITIES_ANNOTATION = "mlkube.dev/privileged-for"
 
 
-def _adds_waived_capability(obj: dict) -> bool:
+def _adds_waived_capability(obj: dict[str, Any]) -> bool:
     annotations = (obj.get("metadata") or {}).get("annotations") or {}
     if f"{WAIVER_PREFIX}{CAPABILITY_RULE}" not in annotations:
         return False

@@ -9,10 +9,21 @@ Rule MLK-SEC-009 checks every string of every object (synth and ``validate --pol
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from ..credential_patterns import MIN_ENTROPY, SECRET_NAME, Credential, find_credentials, mask
+from ..credential_patterns import (
+    MIN_ENTROPY,
+    SECRET_NAME,
+    Credential,
+    find_credentials,
+    has_format_marker,
+    mask,
+    may_hold_credential,
+    may_hold_credentials,
+    random_under_secret_name,
+)
 from ..errors import Problem
 from .model import Hit, Target, rule
 
@@ -22,23 +33,35 @@ if TYPE_CHECKING:
 __all__ = ["Credential", "find_credentials", "mask", "check_output_files", "SECRET_NAME", "MIN_ENTROPY"]
 
 
-def _strings(value: Any, path: str, name: str, parents: frozenset[int] = frozenset()) -> Iterator[tuple[str, str, str]]:
-    """(field path, name it is stored under, string) for every string in an object.
+def _path(chain: tuple[Any, ...] | None) -> str:
+    """``spec.containers[0].env`` from the linked (parent, key) chain of ``_candidates``."""
+    parts: list[str] = []
+    while chain is not None:
+        chain, key = chain
+        parts.append(f"[{key}]" if type(key) is int else (f".{key}" if chain is not None else str(key)))
+    return "".join(reversed(parts))
+
+
+def _candidates(value: Any, chain: tuple[Any, ...] | None, name: str, parents: set[int],
+                found: list[tuple[str, str, str]], test: Callable[[str, str], bool] = may_hold_credential) -> None:
+    """Append (field path, name it is stored under, string) for every string of an object that may hold a
+    credential (``may_hold_credential``); the path is written only for those, as almost no string is one.
 
     ``parents``: the containers above, so that a YAML alias pointing at its own parent ends the walk."""
     if isinstance(value, str):
-        yield path, name, value
+        if test(value, name):
+            found.append((_path(chain), name, value))
     elif isinstance(value, (dict, list)) and id(value) not in parents and len(parents) < 200:
-        inside = parents | {id(value)}
+        parents.add(id(value))
         if isinstance(value, dict):
             # An env var or a similar {name, value} pair: the value is stored under the entry's name.
             pair_name = str(value["name"]) if isinstance(value.get("name"), str) and "value" in value else None
             for key, item in value.items():
-                yield from _strings(item, f"{path}.{key}" if path else str(key),
-                                    pair_name if pair_name and key == "value" else str(key), inside)
+                _candidates(item, (chain, str(key)), pair_name if pair_name and key == "value" else str(key), parents, found, test)
         else:
             for index, item in enumerate(value):
-                yield from _strings(item, f"{path}[{index}]", name, inside)
+                _candidates(item, (chain, index), name, parents, found, test)
+        parents.discard(id(value))
 
 
 @rule("MLK-SEC-009", "error", "Values must not look like credentials",
@@ -47,8 +70,19 @@ def _strings(value: Any, path: str, name: str, parents: frozenset[int] = frozens
       fix="move the value into your secret store and reference it (ExternalSecretSpec / secrets=[SecretMount(...)]) and "
           "rotate the leaked credential (a value that only looks like one can be waived)")
 def credential_values(target: Target) -> Iterator[Hit]:
-    for path, name, value in _strings(target.obj, "", ""):
-        if path.startswith("metadata.annotations.mlkube.dev/waive.") or path.startswith("metadata.annotations.checkov.io/skip"):
+    test: Callable[[str, str], bool] = may_hold_credential
+    try:  # the whole object as text first: most objects have no string a credential could be in
+        text = json.dumps(target.obj, ensure_ascii=False)
+        if not may_hold_credentials(text):
+            return
+        if not has_format_marker(text):
+            test = random_under_secret_name  # no token format anywhere: only long values under secret-like names
+    except (TypeError, ValueError, RecursionError):
+        pass  # not JSON data (a YAML alias cycle, a date): every string is tested
+    found: list[tuple[str, str, str]] = []
+    _candidates(target.obj, None, "", set(), found, test)
+    for path, name, value in found:
+        if path.startswith(("metadata.annotations.mlkube.dev/waive.", "metadata.annotations.checkov.io/skip")):
             continue  # a waiver's reason is prose about the rule, not a value the workload gets
         for credential in find_credentials(value, name):
             yield Hit(path, f"holds {credential.kind} ({credential.masked})")

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from ..core.waivers import waived_rules
 from ..errors import Problem
 from ..kube.manifest import Manifest
 from .model import RULES, Hit, PolicySettings, Rule, Severity, Target
-from ..core.waivers import waived_rules
 
 __all__ = ["Finding", "PolicyReport", "check_policy", "all_rules"]
 

@@ -11,12 +11,14 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..core.image import is_digest_reference
-from . import pss  # noqa: F401  (the PSS rules come first in every report)
-from . import gitops_rules  # noqa: F401  (behaviour under Argo CD's automated sync)
-from .model import Hit, Target, rule
-from .pods import SERVER_KINDS, ContainerView, PodView, containers
-from ..kube.selectors import selects
 from ..core.waivers import checkov_skips, waiver_annotations
+from ..kube.selectors import selects
+from . import (
+    gitops_rules,  # noqa: F401  (behaviour under Argo CD's automated sync)
+    pss,  # noqa: F401  (the PSS rules come first in every report)
+)
+from .model import Hit, Severity, Target, rule
+from .pods import SERVER_KINDS, ContainerView, PodView, containers
 
 __all__ = ["MIN_UID", "CLUSTER_SCOPED_KINDS", "registry_allowed", "image_tag"]
 
@@ -227,7 +229,7 @@ def registry_allowed(reference: str, prefixes: tuple[str, ...]) -> bool:
       fix="name the image as repository@sha256:<digest> (an error where the environment requires digests, "
           "a warning elsewhere)", checkov=("CKV_K8S_43",))
 def image_digest(target: Target) -> Iterator[Hit]:
-    severity = "error" if target.settings.require_digests else "warning"
+    severity: Severity = "error" if target.settings.require_digests else "warning"
     for container, image in _images(target):
         if not is_digest_reference(image):
             yield Hit(f"{container.path}.image", f"{container.describe()} uses {image!r}, not pinned by digest", severity)

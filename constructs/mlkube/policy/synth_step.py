@@ -7,13 +7,13 @@ from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
 from ..kube.manifest import Manifest
-from .engine import check_policy
+from .engine import PolicyReport, check_policy
 from .model import PolicySettings
 
 if TYPE_CHECKING:
     from ..core.synth import SynthContext
 
-__all__ = ["check_policy_step", "settings_for"]
+__all__ = ["check_policy_step", "settings_for", "environment_settings", "report_into"]
 
 
 def settings_for(environment: Any) -> PolicySettings:
@@ -23,18 +23,26 @@ def settings_for(environment: Any) -> PolicySettings:
                           kubernetes_version=str(getattr(environment, "kubernetes_version", None) or PolicySettings.kubernetes_version))
 
 
+def environment_settings(ctx: SynthContext, name: str) -> PolicySettings:
+    """The policy settings of one environment in synth."""
+    # One environment is one cluster: NetworkPolicies of another environment cover nothing here.
+    # Unpinned images are synth errors of the pinning check (which says how to pin); policy only warns.
+    # Automated sync matters only where the GitOps layer writes Argo CD objects.
+    environment = next((env for env in ctx.platform.environments if env.name == name), None)
+    automated = ctx.platform.gitops is not None and bool(getattr(environment, "automated_sync", False))
+    return dataclasses.replace(settings_for(environment), require_digests=False, automated_sync=automated)
+
+
+def report_into(ctx: SynthContext, report: PolicyReport) -> None:
+    """Unwaived errors fail synth (``ctx.problems``); unwaived warnings are printed (``ctx.warnings``)."""
+    ctx.problems += report.problems()
+    ctx.warnings += [f"{f.rule.id} {f.location} {f.manifest.describe()}: {f.field}: {f.message}" for f in report.warnings]
+
+
 def check_policy_step(ctx: SynthContext) -> None:
     """Unwaived errors fail synth (``ctx.problems``); unwaived warnings are printed (``ctx.warnings``)."""
-    environments = {env.name: env for env in ctx.platform.environments}
     by_environment: dict[str, list[Manifest]] = defaultdict(list)
     for manifest in ctx.manifests:
         by_environment[manifest.environment].append(manifest)
     for name, manifests in by_environment.items():
-        # One environment is one cluster: NetworkPolicies of another environment cover nothing here.
-        # Unpinned images are synth errors of the pinning check (which says how to pin); policy only warns.
-        # Automated sync matters only where the GitOps layer writes Argo CD objects.
-        automated = ctx.platform.gitops is not None and bool(getattr(environments.get(name), "automated_sync", False))
-        settings = dataclasses.replace(settings_for(environments.get(name)), require_digests=False, automated_sync=automated)
-        report = check_policy(manifests, settings)
-        ctx.problems += report.problems()
-        ctx.warnings += [f"{f.rule.id} {f.location} {f.manifest.describe()}: {f.field}: {f.message}" for f in report.warnings]
+        report_into(ctx, check_policy(manifests, environment_settings(ctx, name)))

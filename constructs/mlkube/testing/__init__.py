@@ -4,13 +4,16 @@ The pytest plugin (``mlkube.testing.plugin``, loaded automatically once mlkube i
 the fixtures ``mlkube_synth``, ``yaml_snapshot`` and ``platform_snapshot``.
 """
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .match import Match, Matcher, Mismatch, matches, mismatches
 from .synth import SynthesizedObjects, synth_app, synth_platform
 
 __all__ = ["Match", "Matcher", "Mismatch", "SynthesizedObjects", "YamlSnapshotExtension", "app_documents", "changed_fields", "matches",
            "mismatches", "objects_to_yaml", "snapshot_platform", "synth_app", "synth_platform"]
+
+if TYPE_CHECKING:  # what type checkers see; imported on first use at run time (below)
+    from .snapshot import YamlSnapshotExtension, app_documents, changed_fields, objects_to_yaml, snapshot_platform
 
 _SNAPSHOT_NAMES = {"YamlSnapshotExtension", "app_documents", "changed_fields", "objects_to_yaml", "snapshot_platform"}
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 from ..kube.manifest import Manifest
 
@@ -204,7 +204,7 @@ def assert_has_object(manifests: Sequence[Manifest], kind: str, pattern: Any = N
     lines = [f"no {kind} matches the pattern ({len(candidates)} {kind} object{'s' if len(candidates) != 1 else ''} checked)",
              f"nearest: {_origin(nearest)} with {len(found)} mismatch{'es' if len(found) != 1 else ''}:"]
     lines += [f"  {mismatch}" for mismatch in found]
-    return _raise("\n".join(lines))
+    _raise("\n".join(lines))
 
 
 def assert_object_count(manifests: Sequence[Manifest], kind: str, count: int, pattern: Any = None) -> None:
@@ -216,7 +216,7 @@ def assert_object_count(manifests: Sequence[Manifest], kind: str, count: int, pa
                f"found {len(found)}: {names}")
 
 
-def _raise(message: str) -> Any:
+def _raise(message: str) -> NoReturn:
     # Hide the kit's own frames from pytest's traceback: the test line is what matters.
     __tracebackhide__ = True
     raise AssertionError(message)

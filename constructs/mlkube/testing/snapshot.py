@@ -61,7 +61,7 @@ def snapshot_platform(target: Platform | SynthesizedObjects, snapshot: SnapshotA
     assertion = snapshot.use_extension(YamlSnapshotExtension)
     failures: list[str] = []
     for name, text in app_documents(objects).items():
-        if not (assertion(name=name) == text):
+        if not (assertion(name=name) == text):  # noqa: SIM201  (syrupy records the snapshot in __eq__; it has no __ne__)
             recalled = assertion.executions[assertion.num_executions - 1].recalled_data
             summary = changed_fields(recalled, text) if isinstance(recalled, str) else ["(no snapshot yet)"]
             failures.append(f"snapshot {name} differs from the synthesized objects:\n"
@@ -97,7 +97,7 @@ def _leaf_changes(old: Any, new: Any, path: str) -> list[str]:
                 changes += _leaf_changes(old[key], new[key], child)
         return changes
     if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
-        return [change for index, (a, b) in enumerate(zip(old, new)) for change in _leaf_changes(a, b, f"{path}[{index}]")]
+        return [change for index, (a, b) in enumerate(zip(old, new, strict=True)) for change in _leaf_changes(a, b, f"{path}[{index}]")]
     return [] if old == new else [f"{path or '(whole object)'}: {old!r} -> {new!r}"]
 
 

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..kube.manifest import Manifest
 from ..core.platform import Environment, MlApp, Platform
+from ..kube.manifest import Manifest
 from .match import assert_has_object, assert_object_count, find_matching
 
 __all__ = ["SynthesizedObjects", "synth_app", "synth_platform"]

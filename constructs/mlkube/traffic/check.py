@@ -17,12 +17,13 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..errors import Problem
-from ..kube.manifest import Manifest
-from .cluster import TrafficView, traffic_view
-from ..kube.network_policy import Endpoint as Concrete, External, Pod
 from ..core.network.model import Connection, Endpoint
 from ..core.network.workload import guard_rail_connections
+from ..errors import Problem
+from ..kube.manifest import Manifest
+from ..kube.network_policy import Endpoint as Concrete
+from ..kube.network_policy import External, Pod
+from .cluster import TrafficView, traffic_view
 
 if TYPE_CHECKING:
     from ..core.synth import SynthContext

@@ -10,8 +10,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from ..kube.manifest import Manifest
-from ..policy.pods import pod_views
 from ..kube.network_policy import Cluster, Pod, Policy
+from ..policy.pods import pod_views
 
 __all__ = ["TrafficView", "traffic_view", "KSERVE_DEFAULT_PORT"]
 

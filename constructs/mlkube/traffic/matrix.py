@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from ..kube.manifest import Manifest
+from ..kube.network_policy import NAMESPACE_NAME_LABEL, Direction, Endpoint, External, Pod
 from .check import PROBE_PORTS
 from .cluster import TrafficView, traffic_view
-from ..kube.network_policy import NAMESPACE_NAME_LABEL, Endpoint, External, Pod
 
 __all__ = ["Matrix", "connectivity_matrix", "print_matrices"]
 
@@ -107,8 +107,8 @@ def _ports_of(destination: Endpoint, view: TrafficView, shared: set[tuple[int, s
     return sorted(own | shared)
 
 
-def _isolated(view: TrafficView, endpoint: Endpoint, direction: str) -> bool:
-    return isinstance(endpoint, Pod) and bool(view.cluster.isolating(endpoint, direction))  # type: ignore[arg-type]
+def _isolated(view: TrafficView, endpoint: Endpoint, direction: Direction) -> bool:
+    return isinstance(endpoint, Pod) and bool(view.cluster.isolating(endpoint, direction))
 
 
 def _cell(allowed: list[tuple[int, str]], tried: list[tuple[int, str]]) -> str:

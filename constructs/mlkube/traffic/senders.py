@@ -11,10 +11,10 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from ..kube.labels import standard_labels
-from ..kube.manifest import Manifest
 from ..core.network.policies import sender_policy_specs
 from ..core.network.workload import NETWORK_POLICY_API
+from ..kube.labels import standard_labels
+from ..kube.manifest import Manifest
 
 if TYPE_CHECKING:
     from ..core.synth import SynthContext

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from ..kube.apiserver_rules import (CRONJOB_NAME_MAX, INT32_MAX, INT64_MAX, config_key_problem, env_name_problem,
-                               sub_path_problem)
-from ..errors import Problem
 from ..core.image import match_reference
+from ..errors import Problem
+from ..kube.apiserver_rules import CRONJOB_NAME_MAX, INT32_MAX, INT64_MAX, config_key_problem, env_name_problem, sub_path_problem
 from ..kube.manifest import Manifest
 from ..policy.pods import containers, pod_views
 from .schemas import _K8S_SCHEMAS, DEFAULT_KUBERNETES_VERSION
@@ -62,7 +62,21 @@ def _integers(value: Any, path: str, name: str, parents: frozenset[int] = frozen
                 yield from _integers(item, f"{path}[{index}]", name, inside)
 
 
+#: Ten digits in a row: only such a number can be outside the int32 range (|n| > 2147483647).
+_TEN_DIGITS = re.compile(r"[0-9]{10}")
+
+
+def _may_overflow(obj: Any) -> bool:
+    """False when no integer of ``obj`` can be outside the int32 range (one C call instead of the walk)."""
+    try:
+        return _TEN_DIGITS.search(json.dumps(obj, ensure_ascii=False)) is not None
+    except (TypeError, ValueError, RecursionError):
+        return True  # not JSON data (a YAML alias cycle, a date): walked
+
+
 def _integer_problems(manifest: Manifest) -> Iterator[Problem]:
+    if not _may_overflow(manifest.obj):
+        return
     int32 = int32_fields()
     for path, name, value in _integers(manifest.obj, "", ""):
         if not -INT64_MAX - 1 <= value <= INT64_MAX:

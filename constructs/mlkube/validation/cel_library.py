@@ -7,6 +7,7 @@ with its reason by :mod:`.crd_rules`. cel-python itself is imported on first use
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from typing import Any
 
@@ -52,7 +53,7 @@ def _join(items: Any, separator: Any = "") -> Any:
 
 def _is_sorted(items: Any) -> Any:
     values = list(items)
-    return celtypes.BoolType(all(a <= b for a, b in zip(values, values[1:], strict=False)))
+    return celtypes.BoolType(all(a <= b for a, b in itertools.pairwise(values)))
 
 
 EXTENSIONS: dict[str, Callable[..., Any]] = {

@@ -102,7 +102,7 @@ def _compiled(expression: str) -> Any:
         return f"uses {', '.join(f'{name}()' for name in unknown)}, not available offline"
     try:
         return _environment().program(_environment().compile(expression), functions=cel_library.EXTENSIONS)
-    except Exception as error:  # noqa: BLE001 - cel-python's parse errors have several types
+    except Exception as error:
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         return f"cel-python cannot compile it ({first[:80]})"
 
@@ -121,7 +121,7 @@ def _string_value(value: str, schema: dict[str, Any]) -> Any:
             return cel_library.celtypes.DurationType(value)
         if fmt in ("date-time", "date"):
             return cel_library.celtypes.TimestampType(value if fmt == "date-time" else f"{value}T00:00:00Z")
-    except Exception:  # noqa: BLE001 - an unparsable value stays a string (its format is checked elsewhere)
+    except Exception:
         pass
     return cel_library.celtypes.StringType(value)
 
@@ -231,7 +231,8 @@ class CelRules:
         properties = schema.get("properties") or {}
         extra = schema.get("additionalProperties")
         if root:
-            metadata = value.get("metadata") if isinstance(value.get("metadata"), dict) else {}
+            given = value.get("metadata")
+            metadata: dict[str, Any] = given if isinstance(given, dict) else {}
             value = {**value, "metadata": {key: metadata[key] for key in ("name", "generateName") if key in metadata}}
             properties = {**properties, "apiVersion": {"type": "string"}, "kind": {"type": "string"},
                           "metadata": {"type": "object", "properties": {"name": {"type": "string"}, "generateName": {"type": "string"}}}}
@@ -265,7 +266,7 @@ def _failure_message(rule: dict[str, Any], activation: dict[str, Any]) -> str:
                 evaluated = program.evaluate(activation)
                 if isinstance(evaluated, str) and evaluated.strip() and "\n" not in evaluated:
                     detail = evaluated.strip()
-            except Exception:  # noqa: BLE001 - the API server falls back to message too
+            except Exception:
                 detail = ""
     if not detail:
         detail = str(rule.get("message") or "").strip() or f"failed rule: {rule['rule'].strip()}"

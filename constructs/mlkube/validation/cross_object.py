@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from ..kube.cron import check_schedule
 from ..errors import Problem
-from ..kube.pods import PodView, containers, pod_views
+from ..kube.cron import check_schedule
 from ..kube.manifest import Manifest
+from ..kube.pods import PodView, containers, pod_views
 from ..kube.quantity import parse_quantity
 
 __all__ = ["check_cross_object", "partner_problems", "EXTENDED_GPU_RESOURCES"]
@@ -60,7 +60,7 @@ def check_cross_object(manifests: Iterable[Manifest], *, partners: bool = True) 
     return problems
 
 
-def partner_problems(items: list[Manifest]) -> list[Problem]:
+def partner_problems(items: Sequence[Manifest]) -> list[Problem]:
     """Problems of Services, PodDisruptionBudgets and autoscalers whose partners are not among ``items``."""
     problems: list[Problem] = []
     # Selectors and targets match only within a namespace: index pods and targets by namespace once, so the

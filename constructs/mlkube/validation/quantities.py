@@ -54,7 +54,7 @@ class _Builder:
         if not isinstance(schema, dict):
             return _EMPTY
         ref = schema.get("$ref")
-        if isinstance(ref, str) and "/$defs/" in ref or isinstance(ref, str) and "/definitions/" in ref:
+        if (isinstance(ref, str) and "/$defs/" in ref) or (isinstance(ref, str) and "/definitions/" in ref):
             return self._definition(ref.rpartition("/")[2])
         if schema.get("x-kubernetes-int-or-string") and str(schema.get("pattern", "")).startswith(_CRD_QUANTITY_PATTERN):
             return QuantityTree(quantity=True)

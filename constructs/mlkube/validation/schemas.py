@@ -12,7 +12,7 @@ import difflib
 import json
 import re
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -96,7 +96,8 @@ class SchemaCatalog:
 
     @cached_property
     def _definitions(self) -> dict[str, Any]:
-        return json.loads((self._k8s_dir / "_definitions.json").read_text())
+        definitions: dict[str, Any] = json.loads((self._k8s_dir / "_definitions.json").read_text())
+        return definitions
 
     @cached_property
     def _registry(self) -> Registry:
@@ -234,7 +235,8 @@ def _message(error: jsonschema.ValidationError) -> str:
     message = error.message
     shown = repr(error.instance)
     if len(shown) > _SHOWN and shown in message:
-        kind = {dict: "the object", list: "the list", str: "the string"}.get(type(error.instance), "the value")
+        kinds: dict[type, str] = {dict: "the object", list: "the list", str: "the string"}
+        kind = kinds.get(type(error.instance), "the value")
         message = message.replace(shown, f"{kind} ({len(shown)} characters)")
     return message if len(message) <= 500 else message[:500] + "..."
 
@@ -254,7 +256,7 @@ def _issues(error: jsonschema.ValidationError) -> Iterator[SchemaIssue]:
                 yield issue
         return
     if error.validator == "additionalProperties" and isinstance(error.instance, dict):
-        known = sorted((error.schema.get("properties") or {}))
+        known = sorted((error.schema.get("properties") or {}) if isinstance(error.schema, Mapping) else {})
         for extra in sorted(key for key in error.instance if key not in known):
             close = difflib.get_close_matches(extra, known, n=1, cutoff=0.6)
             hint = f"; did you mean '{close[0]}'?" if close else ""

@@ -38,7 +38,9 @@ def validate_objects(ctx: SynthContext) -> None:
         except MlkubeError as error:
             ctx.problems += [Problem(f"environment {environment}", "kubernetes_version", p.message, p.hint) for p in error.problems]
             continue
+        cache = ctx.platform.pipeline.cache
         for manifest in manifests:
-            for issue in catalog.validate(manifest.obj):
+            # The cache skips an object whose same input this catalog found valid before (mlkube.incremental).
+            for issue in (cache.schema_issues(ctx, manifest, catalog) if cache is not None else catalog.validate(manifest.obj)):
                 ctx.problems.append(Problem(manifest.where, issue.field, f"{manifest.describe()}: {issue.message}"))
         ctx.problems += check_cross_object(manifests)

@@ -19,8 +19,8 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from ..errors import Problem
-from ..kube.pods import pod_views
 from ..kube.manifest import Manifest
+from ..kube.pods import pod_views
 
 if TYPE_CHECKING:
     from ..core.synth import SynthContext
@@ -111,13 +111,13 @@ def pods_at_once(manifest: Manifest, items: list[Manifest] | ScaleIndex) -> int:
     if manifest.kind == "JobSet":
         jobs = spec.get("replicatedJobs") or []
         return sum(int(job.get("replicas", 1)) * int(((job.get("template") or {}).get("spec") or {}).get("parallelism", 1)) for job in jobs)
+    scalers = items if isinstance(items, ScaleIndex) else ScaleIndex(items)
     if manifest.kind in ("Deployment", "StatefulSet", "ReplicaSet"):
-        scalers = items if isinstance(items, ScaleIndex) else ScaleIndex(items)
         replicas = int(spec["replicas"]) if "replicas" in spec else max(scalers.maximum(manifest), 1)
         return replicas + (_surge(spec, replicas) if manifest.kind == "Deployment" else 0)
     if manifest.kind == "LeaderWorkerSet":
         # Groups of `size` pods (leader and workers), on as many nodes; rolling updates surge no extra group by default.
-        groups = int(spec["replicas"]) if "replicas" in spec else max(_scaled_maximum(manifest, items), 1)
+        groups = int(spec["replicas"]) if "replicas" in spec else max(scalers.maximum(manifest), 1)
         return groups * int((spec.get("leaderWorkerTemplate") or {}).get("size", 1))
     if _kserve_claims(manifest):
         predictor = spec.get("predictor") or {}
@@ -175,10 +175,10 @@ def check_volume_sharing(manifests: Iterable[Manifest]) -> list[Problem]:
     problems: list[Problem] = []
     scalers = ScaleIndex(items)
     for key, users in mounters.items():
-        claim = claims.get(key)
-        if claim is not None:
-            found = list(_single_writer(claim, writers.get(key, []), scalers))
-            problems += found or list(_single_node(claim, users, scalers))
+        claim_object = claims.get(key)
+        if claim_object is not None:
+            found = list(_single_writer(claim_object, writers.get(key, []), scalers))
+            problems += found or list(_single_node(claim_object, users, scalers))
     return problems
 
 

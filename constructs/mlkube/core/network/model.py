@@ -15,8 +15,8 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from ..spec import Spec
 from ...kube.network_policy import NAMESPACE_NAME_LABEL, External, Pod
+from ..spec import Spec
 
 __all__ = ["Endpoint", "PortRange", "Connection", "EgressRule", "ALL_TCP", "DNS_PORTS", "HTTPS", "dns_endpoints",
            "peer_of", "port_of", "egress_connections"]
@@ -146,11 +146,11 @@ class EgressRule(Spec):
 
     cidrs: list[str] = Field(default_factory=list, description="Address blocks, e.g. the storage endpoint's ['52.216.0.0/15'] or ['0.0.0.0/0'] for anywhere. Default: none (then namespace or pod_labels).")
     except_cidrs: list[str] = Field(default_factory=list, description="Blocks inside cidrs that stay denied, e.g. the cluster's pod network. Default: none.")
-    namespace: str | None = Field(None, description="Namespace of in-cluster receivers (e.g. a MinIO). Default: the workload's own namespace when pod_labels are set.")
-    pod_labels: dict[str, str] | None = Field(None, description="Labels of in-cluster receivers. Default: every pod of 'namespace'.")
+    namespace: str | None = Field(default=None, description="Namespace of in-cluster receivers (e.g. a MinIO). Default: the workload's own namespace when pod_labels are set.")
+    pod_labels: dict[str, str] | None = Field(default=None, description="Labels of in-cluster receivers. Default: every pod of 'namespace'.")
     ports: list[int] = Field(default_factory=lambda: [443], description="Ports of the receivers. Default: [443] (HTTPS).")
-    protocol: Protocol = Field("TCP", description="Protocol of the ports. Default: TCP.")
-    reason: str = Field("declared egress", description="Why the pods connect there, shown by the connectivity check. Default: 'declared egress'.")
+    protocol: Protocol = Field(default="TCP", description="Protocol of the ports. Default: TCP.")
+    reason: str = Field(default="declared egress", description="Why the pods connect there, shown by the connectivity check. Default: 'declared egress'.")
 
     @field_validator("cidrs", "except_cidrs")
     @classmethod

@@ -1,0 +1,86 @@
+"""Incremental and parallel synth: `python bench/resynth.py [--sizes 5k,20k] [--runs 3]`.
+
+For each size (bench/platform_app.py: N apps x 3 environments), the real `mlkube synth` as a
+subprocess, on tmpfs, with the cache in a scratch folder:
+- fresh, serial (`--no-cache --jobs 1`: what synth did before issue 22's items 4 and 5);
+- fresh, parallel (`--no-cache`, jobs = the CPUs available);
+- fresh with an empty cache (the default: cache written, jobs auto);
+- re-synth unchanged (the cache warm);
+- re-synth with one app changed (a new image tag: its objects in every environment).
+Prints wall and CPU seconds (user + system, with the children waited for: jsii's Node and the
+workers) and peak RSS, medians over the runs; ratios against the fresh serial synth. A script, not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+APP = ROOT / "bench" / "platform_app.py"
+SCRATCH = "/dev/shm" if Path("/dev/shm").is_dir() else None
+OBJECTS_PER_APP = 39  # bench/platform_app.py: about 13 objects per app and environment, 3 environments (counted below)
+
+
+def synth(out: Path, apps: int, cache: Path, *flags: str, changed: int = -1) -> tuple[float, float, float]:
+    """Wall seconds, CPU seconds and peak MiB of one `mlkube synth`."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "constructs"), "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
+           "MLKUBE_BENCH_APPS": str(apps), "MLKUBE_BENCH_CHANGED": str(changed), "MLKUBE_CACHE_DIR": str(cache)}
+    start = time.perf_counter()
+    with tempfile.TemporaryFile(dir=SCRATCH) as err:
+        process = subprocess.Popen([sys.executable, "-m", "mlkube", "synth", "--app", str(APP), "--out", str(out), *flags],
+                                   env=env, stdout=subprocess.DEVNULL, stderr=err)
+        _, status, usage = os.wait4(process.pid, 0)
+        wall = time.perf_counter() - start
+        if os.waitstatus_to_exitcode(status) != 0:
+            err.seek(0)
+            raise SystemExit(f"mlkube synth failed:\n{err.read().decode()[-3000:]}")
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
+
+
+def measure(apps: int, runs: int) -> tuple[int, dict[str, list[tuple[float, float, float]]]]:
+    rows: dict[str, list[tuple[float, float, float]]] = {}
+    objects = 0
+    for _ in range(runs):
+        with tempfile.TemporaryDirectory(prefix="mlkube-resynth-", dir=SCRATCH) as folder:
+            tmp = Path(folder)
+            steps = [
+                ("fresh, serial (--no-cache --jobs 1)", tmp / "serial", ("--no-cache", "--jobs", "1"), -1),
+                ("fresh, parallel (--no-cache)", tmp / "parallel", ("--no-cache",), -1),
+                ("fresh, cache empty (default)", tmp / "dist", (), -1),
+                ("re-synth, unchanged", tmp / "dist", (), -1),
+                ("re-synth, one app changed", tmp / "dist", (), 0),
+            ]
+            for name, out, flags, changed in steps:
+                rows.setdefault(name, []).append(synth(out, apps, tmp / "cache", *flags, changed=changed))
+            objects = sum(1 for _ in (tmp / "serial").glob("*/*/*.yaml"))
+    return objects, rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="5k", help="Objects (5k, 20k, 50k) or apps per environment, comma-separated.")
+    parser.add_argument("--runs", type=int, default=3)
+    options = parser.parse_args()
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    print(f"CPUs available: {cpus}; load average at start: {os.getloadavg()[0]:.1f}\n")
+    print("| objects | step | wall s | CPU s | peak MiB | wall vs fresh serial | CPU vs fresh serial |\n|---|---|---|---|---|---|---|")
+    for size in options.sizes.split(","):
+        apps = -(-int(size[:-1]) * 1000 // OBJECTS_PER_APP) if size.endswith("k") else int(size)
+        objects, rows = measure(apps, options.runs)
+        base = rows["fresh, serial (--no-cache --jobs 1)"]
+        base_wall, base_cpu = statistics.median(r[0] for r in base), statistics.median(r[1] for r in base)
+        for name, values in rows.items():
+            wall, cpu, peak = (statistics.median(r[i] for r in values) for i in range(3))
+            print(f"| {objects:,} | {name} | {wall:.2f} | {cpu:.2f} | {peak:.0f} | {wall / base_wall:.0%} | {cpu / base_cpu:.0%} |",
+                  flush=True)
+
+
+if __name__ == "__main__":
+    main()

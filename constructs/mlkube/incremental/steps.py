@@ -1,0 +1,202 @@
+"""Synth's per-object steps through the store: reuse what the cache holds, compute the rest (in parallel).
+
+Each function here does what the step it replaces does, reading ``ctx.store`` first. Without a
+store (``--no-cache`` and ``--jobs 1``, or the chart export) they are the plain steps.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..kube.manifest import Manifest
+from .parallel import job_count, run_slices
+from .store import NO_CACHE_ENV, Entry, ObjectStore, catalog_key, open_store
+
+if TYPE_CHECKING:
+    from ..core.synth import SynthContext
+
+__all__ = ["start", "prepare", "schema_issues", "rendered", "check_policy_step", "check_apiserver_rules", "check_connectivity_step",
+           "unchanged_files", "finish", "STATS"]
+
+#: What the last synth of this process reused and computed (``bench/resynth.py`` prints it).
+STATS: dict[str, Any] = {}
+
+
+def start(out_dir: Path, platform: Any) -> ObjectStore | None:
+    """The store of one synth: the cache file unless ``MLKUBE_NO_CACHE=1``; in memory only for parallel work; else None."""
+    use_cache = os.environ.get(NO_CACHE_ENV, "") not in ("1", "true", "yes")
+    if not use_cache and job_count() <= 1:
+        return None
+    return open_store(out_dir, platform, use_cache=use_cache)
+
+
+def prepare(ctx: SynthContext) -> None:
+    """After the transforms: digest every object, read the cache, and compute what it lacks in parallel."""
+    store: ObjectStore | None = getattr(ctx, "store", None)
+    if store is None:
+        return
+    started = time.perf_counter()
+    store.prepare(ctx.manifests)
+    ctx.warnings += store.notes
+    missing = [index for index, manifest in enumerate(ctx.manifests) if _incomplete(store.entry(manifest))]
+    STATS.update(objects=len(ctx.manifests), reused=len(ctx.manifests) - len(missing), jobs=1)
+    jobs = job_count()
+    if jobs > 1 and missing:
+        settings = _policy_settings(ctx)
+        manifests = ctx.manifests
+
+        def work(indexes: Sequence[int]) -> dict[str, Entry]:
+            return _compute(store, [manifests[index] for index in indexes], settings)
+
+        results = run_slices(missing, work, jobs)
+        STATS["jobs"] = len(results)
+        for result in results:
+            store.computed.update(result or {})
+    STATS["prepare_seconds"] = time.perf_counter() - started
+
+
+def _incomplete(entry: Entry | None) -> bool:
+    return entry is None or entry.yaml is None or entry.policy_rereads is None
+
+
+def _policy_settings(ctx: SynthContext) -> dict[str, Any]:
+    from ..policy.synth_step import environment_settings
+
+    return {environment.name: environment_settings(ctx, environment.name) for environment in ctx.platform.environments}
+
+
+def _compute(store: ObjectStore, manifests: Sequence[Manifest], settings: dict[str, Any]) -> dict[str, Entry]:
+    """Rendering, the API server's rules and the object-only policy rules of some objects (in a worker)."""
+    from ..kube.render import to_yaml
+    from ..validation.apiserver import apiserver_problems
+    from .policy import check_policy_incremental
+
+    by_environment: dict[str, list[Manifest]] = defaultdict(list)
+    for manifest in manifests:
+        entry = store.computing(manifest)
+        if entry is None:
+            continue
+        if entry.yaml is None:
+            entry.yaml = to_yaml(manifest.obj).encode()
+        if not entry.apiserver_clean:
+            entry.apiserver_clean = not apiserver_problems(manifest)
+        by_environment[manifest.environment].append(manifest)
+    for environment, group in by_environment.items():
+        if environment in settings:
+            # Rules that read the neighbours see only this slice here: what they find is not kept (see policy.py).
+            check_policy_incremental(group, settings[environment], store)
+    return {digest: entry for manifest in manifests
+            if (digest := store.digest(manifest)) is not None and (entry := store.computed.get(digest)) is not None}
+
+
+def schema_issues(ctx: SynthContext, manifest: Manifest, catalog: Any) -> Iterator[Any]:
+    """``catalog.validate(manifest.obj)``, skipped for an object whose same input was found valid by the same catalog."""
+    store: ObjectStore | None = getattr(ctx, "store", None)
+    if store is None:
+        return iter(catalog.validate(manifest.obj))
+    key = store.catalog_keys.get(id(catalog))
+    if key is None:
+        key = store.catalog_keys[id(catalog)] = catalog_key(catalog)
+    entry = store.entry(manifest)
+    if entry is not None and entry.schema_clean == key:
+        return iter(())
+    issues = list(catalog.validate(manifest.obj))
+    if not issues:
+        computing = store.computing(manifest)
+        if computing is not None:
+            computing.schema_clean = key
+    return iter(issues)
+
+
+def rendered(ctx: SynthContext, manifest: Manifest) -> bytes:
+    """The object's YAML, from the store when its input was rendered before."""
+    from ..kube.render import to_yaml
+
+    store: ObjectStore | None = getattr(ctx, "store", None)
+    entry = store.entry(manifest) if store is not None else None
+    if entry is not None and entry.yaml is not None:
+        return entry.yaml
+    data = to_yaml(manifest.obj).encode()
+    if store is not None:
+        computing = store.computing(manifest)
+        if computing is not None:
+            computing.yaml = data
+    return data
+
+
+def check_policy_step(ctx: SynthContext) -> None:
+    """``policy.synth_step.check_policy_step``, with the hits of object-only rules through the store."""
+    from ..policy.synth_step import check_policy_step as plain
+    from ..policy.synth_step import environment_settings, report_into
+    from .policy import check_policy_incremental
+
+    store: ObjectStore | None = getattr(ctx, "store", None)
+    if store is None:
+        plain(ctx)
+        return
+    by_environment: dict[str, list[Manifest]] = defaultdict(list)
+    for manifest in ctx.manifests:
+        by_environment[manifest.environment].append(manifest)
+    for name, manifests in by_environment.items():
+        report_into(ctx, check_policy_incremental(manifests, environment_settings(ctx, name), store))
+
+
+def check_apiserver_rules(ctx: SynthContext) -> None:
+    """``validation.apiserver.check_apiserver_rules``, skipping objects whose same input passed."""
+    from ..validation.apiserver import apiserver_problems
+
+    store: ObjectStore | None = getattr(ctx, "store", None)
+    for manifest in ctx.manifests:
+        entry = store.entry(manifest) if store is not None else None
+        if entry is not None and entry.apiserver_clean:
+            continue
+        problems = apiserver_problems(manifest)
+        ctx.problems += problems
+        if not problems and store is not None:
+            computing = store.computing(manifest)
+            if computing is not None:
+                computing.apiserver_clean = True
+
+
+def check_connectivity_step(ctx: SynthContext) -> None:
+    """``traffic.check.check_connectivity_step``, skipped for an environment whose objects and declared
+    connections are those of a synth where it found nothing."""
+    from ..traffic.check import connection_problems, environment_connections, managed_namespaces
+    from ..traffic.cluster import traffic_view
+
+    store: ObjectStore | None = getattr(ctx, "store", None)
+    by_environment: dict[str, list[Manifest]] = defaultdict(list)
+    for manifest in ctx.manifests:
+        by_environment[manifest.environment].append(manifest)
+    for environment in ctx.platform.environments:
+        manifests = by_environment.get(environment.name, [])
+        connections = environment_connections(ctx.platform, environment)
+        managed = managed_namespaces(ctx.platform, environment)
+        key = store.clean_key("connectivity", manifests, (connections, sorted(managed))) if store is not None else None
+        if key is not None and key in store.clean_before:  # type: ignore[union-attr]
+            store.clean_now.add(key)  # type: ignore[union-attr]
+            continue
+        problems = connection_problems(connections, traffic_view(manifests), managed)
+        ctx.problems += problems
+        if key is not None and not problems:
+            store.clean_now.add(key)  # type: ignore[union-attr]
+
+
+def unchanged_files(ctx: SynthContext, written: dict[str, Manifest]) -> set[str]:
+    """Files of the output folder that already hold what this synth writes (linked, not written again)."""
+    store: ObjectStore | None = getattr(ctx, "store", None)
+    if store is None or store.database is None:
+        return set()
+    return store.unchanged_files(ctx.out_dir, written)
+
+
+def finish(ctx: SynthContext, written: dict[str, Manifest]) -> None:
+    """After the tree was swapped in: keep this run's results for the next synth."""
+    store: ObjectStore | None = getattr(ctx, "store", None)
+    if store is not None:
+        store.save(ctx.out_dir, written)

@@ -1,0 +1,423 @@
+"""Per-object results of synth, kept between runs outside the config repo (incremental synth, issue 22).
+
+An object's *input* is everything its per-object results depend on: its final dict (after every
+transform), its construct path, app and environment, the environment's settings, and mlkube
+itself (a fingerprint of its files, Python and the schema and YAML packages). The digest of that
+input keys four results, each a pure function of it:
+
+* the rendered YAML (``render.to_yaml``);
+* that schema validation found nothing, under which schema catalog (settings and CRD schema files;
+  only "clean" is kept: a failing object is checked again);
+* that the API server's rules found nothing (likewise);
+* the hits of every policy rule that looked only at the object (``incremental.policy``), and which
+  rules read the neighbours (NetworkPolicy coverage): those run again on every synth.
+
+Cross-object checks, tenancy and every other step run on every synth: they need the whole
+environment (and are indexed, so cheap). The connectivity check is skipped for an environment whose
+objects (every digest, in order) and declared connections are those of a run where it found nothing. A result is only ever reused for an input with the
+same digest, so the cache cannot change the output; ``tests/test_incremental.py`` compares cached
+and uncached trees byte for byte.
+
+The key is BLAKE2b over ``pickle`` of the object (without pickle's memo, so shared strings do not
+change the bytes), not over JSON: pickle writes back exactly the value it was given (it tells 1
+from True and 1.0, "1" from 1 as a key, a tuple from a list, which JSON merges), so two inputs with
+one key are equal; two equal dicts built in another key order get two keys, which only costs a miss.
+
+Stored in SQLite (the standard library's; one file per output folder) under
+``$MLKUBE_CACHE_DIR``, else ``$XDG_CACHE_HOME/mlkube``, else ``~/.cache/mlkube``. Every row has a
+checksum; a row that fails it, or a file SQLite cannot read, is ignored (and the file started
+again), never fatal. ``mlkube synth --no-cache`` (``MLKUBE_NO_CACHE=1``) neither reads nor writes it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import pickle
+import sqlite3
+import sys
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..kube.manifest import Manifest
+
+if TYPE_CHECKING:
+    from ..core.platform import Platform
+
+__all__ = ["Entry", "ObjectStore", "cache_folder", "fingerprint", "CACHE_ENV", "NO_CACHE_ENV"]
+
+#: Moves the cache (default: $XDG_CACHE_HOME/mlkube, else ~/.cache/mlkube).
+CACHE_ENV = "MLKUBE_CACHE_DIR"
+#: Set to 1 to neither read nor write the cache (``mlkube synth --no-cache``).
+NO_CACHE_ENV = "MLKUBE_NO_CACHE"
+#: Changes when what a row holds changes: rows of another format are never read.
+FORMAT = "2"
+#: A cache file unused this long is removed (one file per output folder ever synthesized).
+_STALE_SECONDS = 30 * 24 * 3600
+
+
+@dataclass
+class Entry:
+    """The per-object results for one input digest."""
+
+    yaml: bytes | None = None
+    #: The schema catalog (``catalog_key``) under which schema validation found nothing; None: not checked or not clean.
+    schema_clean: str | None = None
+    apiserver_clean: bool = False
+    #: The policy rules that read other objects (run again every synth); None: the policy was not run yet.
+    policy_rereads: tuple[str, ...] | None = None
+    #: Rule ID -> hits (field, message, severity) of the other rules, those that found something.
+    policy_hits: dict[str, list[tuple[str, str, str | None]]] = field(default_factory=dict)
+
+    def checks_json(self) -> str:
+        return json.dumps({"schema": self.schema_clean, "apiserver": self.apiserver_clean, "rereads": self.policy_rereads,
+                           "hits": self.policy_hits}, sort_keys=True, separators=(",", ":"))
+
+    @classmethod
+    def from_row(cls, yaml: bytes | None, checks: str) -> Entry:
+        data = json.loads(checks)
+        rereads = data.get("rereads")
+        hits = {str(rule): [(str(f), str(m), s) for f, m, s in found] for rule, found in (data.get("hits") or {}).items()}
+        schema = data.get("schema")
+        return cls(yaml, schema if isinstance(schema, str) else None, data.get("apiserver") is True,
+                   tuple(str(rule) for rule in rereads) if rereads is not None else None, hits)
+
+
+def _serialized(value: Any) -> bytes:
+    """``value`` as pickle writes it without its memo: equal values give equal bytes whether or not they
+    share objects (with the memo, a string used twice is written once, so the bytes would follow identity)."""
+    buffer = io.BytesIO()
+    pickler = pickle.Pickler(buffer, protocol=5)
+    pickler.fast = True  # no memo (a cycle raises instead of being written as a reference)
+    pickler.dump(value)
+    return buffer.getvalue()
+
+
+def catalog_key(catalog: Any) -> str:
+    """What a schema catalog validates with: its settings (Kubernetes version, CRD schema folders...) and the
+    files in those folders; a setting whose repr is not stable (an object address) only costs misses."""
+    settings = getattr(catalog, "settings", None)
+    parts = [repr(settings)]
+    for folder in getattr(settings, "crd_schema_dirs", ()) or ():
+        parts += _folder_state(Path(folder))
+    return hashlib.blake2b("\n".join(parts).encode(), digest_size=16).hexdigest()
+
+
+def _checksum(yaml: bytes | None, checks: str) -> str:
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update(yaml if yaml is not None else b"\0none")
+    digest.update(b"\0")
+    digest.update(checks.encode())
+    return digest.hexdigest()
+
+
+def cache_folder() -> Path:
+    configured = os.environ.get(CACHE_ENV)
+    if configured:
+        return Path(configured)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "mlkube"
+
+
+def fingerprint() -> str:
+    """mlkube's code and data (every file's path, size and mtime), Python, and the packages results depend on."""
+    import jsonschema_rs
+    import kubernetes_validate
+    import pydantic
+    import yaml
+
+    package = Path(__file__).resolve().parent.parent
+    parts = [FORMAT, sys.version, getattr(yaml, "__version__", ""), getattr(kubernetes_validate, "__version__", ""),
+             pydantic.VERSION, getattr(jsonschema_rs, "__version__", "") or str(Path(jsonschema_rs.__file__).stat().st_mtime_ns),
+             str(Path(kubernetes_validate.__file__).parent)]
+    for parent, folders, files in os.walk(package):
+        folders[:] = sorted(name for name in folders if name != "__pycache__")
+        for name in sorted(files):
+            stat = os.stat(os.path.join(parent, name))
+            parts.append(f"{os.path.relpath(os.path.join(parent, name), package)}:{stat.st_size}:{stat.st_mtime_ns}")
+    return hashlib.blake2b("\n".join(parts).encode(), digest_size=16).hexdigest()
+
+
+def _settings_of(value: Any) -> Any:
+    """A platform attribute as JSON-ready data, for the environment context (None when it is not a setting)."""
+    from pydantic import BaseModel
+
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    if isinstance(value, Path):
+        return _folder_state(value)
+    if isinstance(value, (list, tuple)) and all(isinstance(item, (BaseModel, str, Path)) for item in value):
+        return [_settings_of(item) for item in value]
+    return None
+
+
+def _folder_state(path: Path) -> list[str]:
+    """Every file below ``path`` with size and mtime (schemas a platform is given: a changed file is a new context)."""
+    if path.is_file():
+        stat = path.stat()
+        return [f"{path}:{stat.st_size}:{stat.st_mtime_ns}"]
+    found = []
+    for parent, folders, files in os.walk(path):
+        folders.sort()
+        for name in sorted(files):
+            stat = os.stat(os.path.join(parent, name))
+            found.append(f"{os.path.join(parent, name)}:{stat.st_size}:{stat.st_mtime_ns}")
+    return found
+
+
+def environment_contexts(platform: Platform, extra: Mapping[str, Any] | None = None) -> dict[str, bytes]:
+    """Per environment: the settings every per-object result may depend on besides the object itself."""
+    common = {name: _settings_of(value) for name, value in sorted(vars(platform).items())
+              if not name.startswith("_") and name not in ("environments", "apps", "builders", "problems", "used_overrides", "out_dir")}
+    contexts = {}
+    for environment in platform.environments:
+        data = {"environment": environment.model_dump(mode="json"), "platform": common, "extra": (extra or {}).get(environment.name)}
+        contexts[environment.name] = json.dumps(data, sort_keys=True, default=repr).encode()
+    return contexts
+
+
+class ObjectStore:
+    """Per-object results by input digest: those found in the cache file, and those computed in this run."""
+
+    def __init__(self, database: Path | None, contexts: Mapping[str, bytes]) -> None:
+        self.database = database
+        #: Per environment, the BLAKE2b key that puts its context into every digest.
+        self.keys = {name: hashlib.blake2b(context, digest_size=32).digest() for name, context in contexts.items()}
+        self.digests: dict[int, str] = {}
+        self.entries: dict[str, Entry] = {}
+        #: Entries computed in this run (saved after a successful write).
+        self.computed: dict[str, Entry] = {}
+        self.files: dict[str, tuple[str, str]] = {}
+        #: Keys of whole-environment checks that found nothing (``clean_key``): in the last run, and in this one.
+        self.clean_before: set[str] = set()
+        self.clean_now: set[str] = set()
+        #: id(schema catalog) -> catalog_key, computed once per synth.
+        self.catalog_keys: dict[int, str] = {}
+        self.notes: list[str] = []
+        self._stamp = ""
+
+    # -- digests ---------------------------------------------------------------------------------
+
+    def digest(self, manifest: Manifest) -> str | None:
+        return self.digests.get(id(manifest.obj))
+
+    def prepare(self, manifests: Sequence[Manifest]) -> None:
+        """Digest every object's input (after the transforms) and read the results the cache holds for them."""
+        for manifest in manifests:
+            key = self.keys.get(manifest.environment)
+            if key is None:
+                continue
+            try:
+                payload = _serialized((manifest.where, manifest.app, manifest.obj))
+            except Exception:
+                continue
+            self.digests[id(manifest.obj)] = hashlib.blake2b(payload, digest_size=20, key=key).hexdigest()
+        if self.database is not None:
+            self.entries.update(self._read(set(self.digests.values())))
+
+    def clean_key(self, check: str, manifests: Sequence[Manifest], other_input: Any) -> str | None:
+        """The input of a whole-environment check: every object's digest, in order, and ``other_input`` (what
+        the check reads besides the objects); None when an object or ``other_input`` has no digest."""
+        digest = hashlib.blake2b(check.encode(), digest_size=20)
+        for manifest in manifests:
+            known = self.digests.get(id(manifest.obj))
+            if known is None:
+                return None
+            digest.update(known.encode())
+        try:
+            digest.update(_serialized(other_input))
+        except Exception:
+            return None
+        return digest.hexdigest()
+
+    def entry(self, manifest: Manifest) -> Entry | None:
+        digest = self.digests.get(id(manifest.obj))
+        if digest is None:
+            return None
+        return self.computed.get(digest) or self.entries.get(digest)
+
+    def computing(self, manifest: Manifest) -> Entry | None:
+        """The entry to fill for this object in this run (None when the object has no digest)."""
+        digest = self.digests.get(id(manifest.obj))
+        if digest is None:
+            return None
+        found = self.computed.get(digest)
+        if found is None:
+            known = self.entries.get(digest)
+            found = self.computed[digest] = Entry(known.yaml, known.schema_clean, known.apiserver_clean, known.policy_rereads,
+                                                  known.policy_hits) if known is not None else Entry()
+        return found
+
+    # -- the cache file --------------------------------------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        assert self.database is not None
+        connection = sqlite3.connect(self.database, timeout=10, isolation_level=None)
+        connection.execute("CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT)")
+        connection.execute("CREATE TABLE IF NOT EXISTS objects (key TEXT PRIMARY KEY, yaml BLOB, checks TEXT, sum TEXT, used TEXT)")
+        connection.execute("CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, key TEXT, stat TEXT)")
+        connection.execute("CREATE TABLE IF NOT EXISTS clean (key TEXT PRIMARY KEY)")
+        return connection
+
+    def _unreadable(self, error: Exception) -> None:
+        """A cache file SQLite cannot read: note it, set it aside, and go on without it (the output is the same)."""
+        self.notes.append(f"the synth cache {self.database} could not be read ({error}); it is started again")
+        try:
+            assert self.database is not None
+            self.database.unlink(missing_ok=True)
+        except OSError:
+            self.database = None
+
+    def _has_database(self) -> bool:
+        return self.database is not None
+
+    def open(self, stamp: str) -> None:
+        """Use the cache file only if it was written for this ``stamp`` (mlkube's fingerprint); else empty it."""
+        self._stamp = stamp
+        if self.database is None:
+            return
+        try:
+            self.database.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            self.notes.append(f"the synth cache folder {self.database.parent} cannot be created ({error.strerror or error}); "
+                              f"synth runs without the cache (set {CACHE_ENV} to a writable folder)")
+            self.database = None
+            return
+        for attempt in range(2):  # a file SQLite cannot read is started again, once
+            try:
+                with self._connection() as connection:
+                    row = connection.execute("SELECT value FROM meta WHERE name = 'stamp'").fetchone()
+                    if row is None or row[0] != stamp:
+                        connection.execute("DELETE FROM objects")
+                        connection.execute("DELETE FROM files")
+                        connection.execute("DELETE FROM clean")
+                        connection.execute("INSERT OR REPLACE INTO meta VALUES ('stamp', ?)", (stamp,))
+                    self.files = {path: (key, stat) for path, key, stat in connection.execute("SELECT path, key, stat FROM files")}
+                    self.clean_before = {key for (key,) in connection.execute("SELECT key FROM clean")}
+                return
+            except (sqlite3.Error, OSError, ValueError) as error:
+                self.files = {}
+                if attempt == 0:
+                    self._unreadable(error)
+                if not self._has_database():  # _unreadable drops a file it cannot set aside
+                    return
+        self.database = None  # unusable twice: this synth goes without the cache
+
+    def _connection(self) -> Any:
+        from contextlib import closing
+
+        return closing(self._connect())
+
+    def _read(self, digests: set[str]) -> dict[str, Entry]:
+        found: dict[str, Entry] = {}
+        if self.database is None or not digests:
+            return found
+        keys = sorted(digests)
+        try:
+            with self._connection() as connection:
+                for start in range(0, len(keys), 500):
+                    chunk = keys[start:start + 500]
+                    rows = connection.execute(f"SELECT key, yaml, checks, sum FROM objects WHERE key IN ({','.join('?' * len(chunk))})", chunk)
+                    for key, yaml, checks, checksum in rows:
+                        try:
+                            if not isinstance(checks, str) or _checksum(yaml, checks) != checksum:
+                                continue  # a damaged row: computed again
+                            found[key] = Entry.from_row(yaml, checks)
+                        except (ValueError, TypeError, AttributeError):
+                            continue
+        except (sqlite3.Error, OSError, ValueError) as error:
+            self._unreadable(error)
+            return {}
+        return found
+
+    def unchanged_files(self, out_dir: Path, paths: Mapping[str, Manifest]) -> set[str]:
+        """Files of ``out_dir`` that already hold what this run writes: written by a run for the same input
+        (the recorded digest), and not touched since (same inode, size, mtime and ctime)."""
+        unchanged = set()
+        folder = os.fspath(out_dir)
+        for relative, manifest in paths.items():
+            recorded = self.files.get(relative)
+            digest = self.digest(manifest)
+            if recorded is None or digest is None or recorded[0] != digest:
+                continue
+            try:
+                stat = os.lstat(os.path.join(folder, relative))
+            except OSError:
+                continue
+            if recorded[1] == _stat_text(stat):
+                unchanged.add(relative)
+        return unchanged
+
+    def save(self, out_dir: Path, paths: Mapping[str, Manifest]) -> None:
+        """After a successful write: keep this run's results, drop the rest, record the files as written."""
+        if self.database is None:
+            return
+        used = set(self.digests.values())
+        folder = os.fspath(out_dir)
+
+        def rows() -> Iterator[tuple[str, bytes | None, str, str]]:  # generated as SQLite takes them: no list of every row
+            for digest, entry in self.computed.items():
+                checks = entry.checks_json()
+                yield digest, entry.yaml, checks, _checksum(entry.yaml, checks)
+
+        def files() -> Iterator[tuple[str, str, str]]:
+            for relative, manifest in paths.items():
+                digest = self.digest(manifest)
+                try:
+                    stat = os.lstat(os.path.join(folder, relative))
+                except OSError:
+                    continue
+                if digest is not None:
+                    yield relative, digest, _stat_text(stat)
+
+        try:
+            with self._connection() as connection:
+                connection.execute("BEGIN")
+                connection.executemany("INSERT OR REPLACE INTO objects (key, yaml, checks, sum) VALUES (?, ?, ?, ?)", rows())
+                stale = [key for (key,) in connection.execute("SELECT key FROM objects") if key not in used]
+                connection.executemany("DELETE FROM objects WHERE key = ?", [(key,) for key in stale])
+                connection.execute("DELETE FROM files")
+                connection.executemany("INSERT INTO files VALUES (?, ?, ?)", files())
+                connection.execute("DELETE FROM clean")
+                connection.executemany("INSERT INTO clean VALUES (?)", [(key,) for key in sorted(self.clean_now)])
+                connection.execute("COMMIT")
+        except (sqlite3.Error, OSError, ValueError) as error:
+            self._unreadable(error)
+        _remove_stale(self.database.parent if self.database is not None else None)
+
+
+def _stat_text(stat: os.stat_result) -> str:
+    return f"{stat.st_ino}:{stat.st_size}:{stat.st_mtime_ns}:{stat.st_ctime_ns}"
+
+
+def _remove_stale(folder: Path | None) -> None:
+    """Cache files of output folders not synthesized for a month (each output folder ever used has one)."""
+    if folder is None:
+        return
+    now = time.time()
+    try:
+        for path in folder.glob("synth-*.sqlite3"):
+            if now - path.stat().st_mtime > _STALE_SECONDS:
+                path.unlink(missing_ok=True)
+    except OSError:
+        pass
+
+
+def database_for(out_dir: Path) -> Path:
+    """The cache file of one output folder (the config repo's dist/, by its absolute path)."""
+    name = hashlib.blake2b(os.fsencode(os.path.abspath(out_dir)), digest_size=10).hexdigest()
+    return cache_folder() / f"synth-{name}.sqlite3"
+
+
+def open_store(out_dir: Path, platform: Platform, *, use_cache: bool, extra: Mapping[str, Any] | None = None) -> ObjectStore:
+    """The store of one synth: backed by the cache file of ``out_dir`` when ``use_cache``, else in memory only."""
+    store = ObjectStore(database_for(out_dir) if use_cache else None, environment_contexts(platform, extra))
+    store.open(fingerprint() if use_cache else "")
+    return store

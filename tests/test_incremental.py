@@ -1,0 +1,333 @@
+"""Incremental synth (mlkube.incremental): the cache and the parallel workers never change the output (issue 22).
+
+Every test compares the cached (or parallel) tree with an uncached serial one byte for byte.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+
+import pytest
+from helpers import REPO_ROOT, run_mlkube
+
+from mlkube import CheckpointVolume, Environment, GpuTrainingJob, InferenceService, Platform
+from mlkube.incremental import parallel, steps, store
+from mlkube.kube.manifest import Manifest
+from mlkube.policy.engine import check_policy
+from mlkube.policy.model import PolicySettings
+
+IMAGE = "ghcr.io/acme/model-{index}:{tag}"
+
+
+def platform(out_dir: Path, apps: int = 3, changed: int | None = None, environments=("dev", "prod")) -> Platform:
+    """Apps of a server, a training job and a volume (policy warns about unpinned images)."""
+    result = Platform(environments=[Environment(name=name, namespace=f"{name}-{{app}}",
+                                                network={"egress_https_cidrs": ["0.0.0.0/0"]}) for name in environments],
+                      out_dir=out_dir)
+    for index in range(apps):
+        def build(app, index=index):  # type: ignore[no-untyped-def]
+            volume = CheckpointVolume(app, "checkpoints", size="10Gi", access_mode="ReadWriteMany")
+            GpuTrainingJob(app, "train", image=f"ghcr.io/acme/trainer-{index}:1.0", nodes=2,
+                           resources={"cpu": "8", "memory": "64Gi", "gpu": {"count": 8}}).mount(volume)
+            InferenceService(app, "server", image=IMAGE.format(index=index, tag="1.1" if index == changed else "1.0"),
+                             model=f"s3://models/m{index}/v1", resources={"cpu": "2", "memory": "4Gi"})
+        result.app(f"app-{index}", build)
+    return result
+
+
+def tree(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def inodes(folder: Path) -> dict[str, int]:
+    return {str(p.relative_to(folder)): p.stat().st_ino for p in sorted(folder.rglob("*.yaml"))}
+
+
+@pytest.fixture()
+def cache(tmp_path, monkeypatch) -> Path:
+    folder = tmp_path / "cache"
+    monkeypatch.setenv(store.CACHE_ENV, str(folder))
+    monkeypatch.setenv(parallel.JOBS_ENV, "1")
+    monkeypatch.delenv(store.NO_CACHE_ENV, raising=False)
+    return folder
+
+
+def uncached(out_dir: Path, monkeypatch, **options) -> tuple[dict[str, bytes], list[str]]:
+    with monkeypatch.context() as patch:
+        patch.setenv(store.NO_CACHE_ENV, "1")
+        patch.setenv(parallel.JOBS_ENV, "1")
+        result = platform(out_dir, **options).synthesize()
+    return tree(out_dir), result.warnings
+
+
+def test_a_cold_cache_gives_the_uncached_bytes(tmp_path, cache, monkeypatch):
+    expected, warnings = uncached(tmp_path / "plain", monkeypatch)
+    result = platform(tmp_path / "dist").synthesize()
+    assert tree(tmp_path / "dist") == expected
+    assert result.warnings == warnings and any("MLK-IMG-001" in text for text in warnings)
+    assert steps.STATS["reused"] == 0
+    assert list(cache.glob("synth-*.sqlite3")), "the cache lives outside the output folder"
+    assert not [p for p in (tmp_path / "dist").rglob("*") if "sqlite" in p.name]
+
+
+def test_an_unchanged_resynth_reuses_every_object_and_rewrites_no_file(tmp_path, cache, monkeypatch):
+    """Issue 22: a re-synth cost a full synth. Now every object's results come from the cache, and no file is
+    written again (the same inode and mtime: the new tree links the old files)."""
+    expected, warnings = uncached(tmp_path / "plain", monkeypatch)
+    platform(tmp_path / "dist").synthesize()
+    before = inodes(tmp_path / "dist")
+    result = platform(tmp_path / "dist").synthesize()
+    assert steps.STATS["reused"] == steps.STATS["objects"] == len(result.manifests)
+    assert tree(tmp_path / "dist") == expected
+    assert result.warnings == warnings
+    assert inodes(tmp_path / "dist") == before
+
+
+def test_one_changed_app_gives_the_uncached_bytes_and_rewrites_only_its_files(tmp_path, cache, monkeypatch):
+    expected, warnings = uncached(tmp_path / "plain", monkeypatch, changed=1)
+    platform(tmp_path / "dist").synthesize()
+    before = inodes(tmp_path / "dist")
+    result = platform(tmp_path / "dist", changed=1).synthesize()
+    assert tree(tmp_path / "dist") == expected
+    assert result.warnings == warnings
+    after = inodes(tmp_path / "dist")
+    rewritten = sorted(path for path in after if before.get(path) != after[path])
+    assert rewritten and all("/app-1/" in path for path in rewritten), rewritten
+    assert "dev/app-1/deployment-server.yaml" in rewritten
+    assert 0 < steps.STATS["reused"] < steps.STATS["objects"]
+
+
+def test_a_changed_mlkube_or_schema_package_reuses_nothing(tmp_path, cache, monkeypatch):
+    """The cache is keyed by mlkube's fingerprint (its files, the schema and YAML packages, Python)."""
+    platform(tmp_path / "dist").synthesize()
+    platform(tmp_path / "dist").synthesize()
+    assert steps.STATS["reused"] == steps.STATS["objects"]
+    real = store.fingerprint()
+    monkeypatch.setattr(store, "fingerprint", lambda: real + "-newer")
+    platform(tmp_path / "dist").synthesize()
+    assert steps.STATS["reused"] == 0
+
+
+def test_a_touched_mlkube_file_changes_the_fingerprint(tmp_path, monkeypatch):
+    before = store.fingerprint()
+    source = Path(store.__file__)
+    stat = source.stat()
+    try:
+        os.utime(source, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+        assert store.fingerprint() != before
+    finally:
+        os.utime(source, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+
+
+def test_a_changed_environment_setting_reuses_nothing_of_that_environment(tmp_path, cache, monkeypatch):
+    platform(tmp_path / "dist").synthesize()
+    changed = Platform(environments=[Environment(name="dev", namespace="dev-{app}", network={"egress_https_cidrs": ["0.0.0.0/0"]},
+                                                 allowed_registries=("ghcr.io/acme/", "kserve/"))], out_dir=tmp_path / "dist")
+    changed.app("app-0", lambda app: InferenceService(app, "server", image=IMAGE.format(index=0, tag="1.0"),
+                                                       model="s3://models/m0/v1", resources={"cpu": "2", "memory": "4Gi"}))
+    changed.synthesize()
+    assert steps.STATS["reused"] == 0
+
+
+def test_a_corrupted_cache_file_is_ignored_not_fatal(tmp_path, cache, monkeypatch):
+    expected, _ = uncached(tmp_path / "plain", monkeypatch)
+    platform(tmp_path / "dist").synthesize()
+    (database,) = cache.glob("synth-*.sqlite3")
+    database.write_bytes(b"SQLite format 3\x00" + os.urandom(4096))
+    result = platform(tmp_path / "dist").synthesize()
+    assert tree(tmp_path / "dist") == expected
+    assert any("synth cache" in text and "could not be read" in text for text in result.warnings)
+    platform(tmp_path / "dist").synthesize()  # started again: the next synth reuses
+    assert steps.STATS["reused"] == steps.STATS["objects"]
+
+
+def test_a_damaged_row_is_computed_again(tmp_path, cache, monkeypatch):
+    expected, _ = uncached(tmp_path / "plain", monkeypatch)
+    platform(tmp_path / "dist").synthesize()
+    (database,) = cache.glob("synth-*.sqlite3")
+    with sqlite3.connect(database) as connection:
+        connection.execute("UPDATE objects SET yaml = CAST('kind: Evil' AS BLOB)")
+        connection.execute("DELETE FROM files")  # and the files must be written again
+    platform(tmp_path / "dist").synthesize()
+    assert steps.STATS["reused"] == 0
+    assert tree(tmp_path / "dist") == expected
+
+
+def test_a_hand_edited_file_is_written_again(tmp_path, cache, monkeypatch):
+    expected, _ = uncached(tmp_path / "plain", monkeypatch)
+    platform(tmp_path / "dist").synthesize()
+    edited = tmp_path / "dist/dev/app-0/deployment-server.yaml"
+    text = edited.read_bytes()
+    edited.write_bytes(text.replace(b"replicas: 1", b"replicas: 9"))  # same size, in place
+    platform(tmp_path / "dist").synthesize()
+    assert tree(tmp_path / "dist") == expected
+
+
+def test_no_cache_neither_reads_nor_writes_it(tmp_path, cache, monkeypatch):
+    monkeypatch.setenv(store.NO_CACHE_ENV, "1")
+    platform(tmp_path / "dist").synthesize()
+    assert not cache.exists() or not list(cache.iterdir())
+
+
+def test_parallel_workers_give_the_serial_bytes(tmp_path, cache, monkeypatch):
+    """Issue 22: environments were synthesized in one process. With --jobs 2 the per-object work runs in forked
+    workers (here from 1 object per worker up); the tree, the warnings and the problems are the serial ones."""
+    expected, warnings = uncached(tmp_path / "plain", monkeypatch, environments=("dev", "staging", "prod"))
+    monkeypatch.setenv(store.NO_CACHE_ENV, "1")
+    monkeypatch.setenv(parallel.JOBS_ENV, "2")
+    monkeypatch.setattr(parallel, "MIN_ITEMS_PER_JOB", 1)
+    result = platform(tmp_path / "dist", environments=("dev", "staging", "prod")).synthesize()
+    assert steps.STATS["jobs"] == 2
+    assert tree(tmp_path / "dist") == expected
+    assert result.warnings == warnings
+
+
+def test_parallel_workers_report_the_serial_problems(tmp_path, cache, monkeypatch):
+    def broken(out_dir: Path) -> Platform:
+        result = platform(out_dir)
+        result.app("leaky", lambda app: InferenceService(app, "server", image="ghcr.io/acme/x:1.0",
+                                                          config={"API_TOKEN": "ghp_" + "a1B2" * 9}))
+        return result
+
+    from mlkube import MlkubeError
+
+    monkeypatch.setenv(store.NO_CACHE_ENV, "1")
+    with pytest.raises(MlkubeError) as serial:
+        broken(tmp_path / "a").synthesize()
+    monkeypatch.setenv(parallel.JOBS_ENV, "2")
+    monkeypatch.setattr(parallel, "MIN_ITEMS_PER_JOB", 1)
+    with pytest.raises(MlkubeError) as forked:
+        broken(tmp_path / "b").synthesize()
+    assert "MLK-SEC-009" in str(serial.value)
+    assert str(forked.value).replace("/b", "/a") == str(serial.value)
+
+
+def test_jobs_default_to_the_cpus_available(monkeypatch):
+    monkeypatch.delenv(parallel.JOBS_ENV, raising=False)
+    assert parallel.job_count() == len(os.sched_getaffinity(0))
+    monkeypatch.setenv(parallel.JOBS_ENV, "3")
+    assert parallel.job_count() == 3
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0})
+    monkeypatch.delenv(parallel.JOBS_ENV)
+    assert parallel.job_count() == 1
+
+
+def _pod(name: str, namespace: str = "ml") -> Manifest:
+    obj = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "namespace": namespace},
+           "spec": {"selector": {"matchLabels": {"app": name}},
+                    "template": {"metadata": {"labels": {"app": name}},
+                                 "spec": {"containers": [{"name": "main", "image": "ghcr.io/acme/x:1.0"}]}}}}
+    return Manifest(obj, f"dev/ml/{name}", "dev", "ml")
+
+
+def _policy(name: str, namespace: str = "ml") -> Manifest:
+    obj = {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": {"name": name, "namespace": namespace},
+           "spec": {"podSelector": {}, "policyTypes": ["Ingress"]}}
+    return Manifest(obj, f"dev/ml/{name}", "dev", "ml")
+
+
+def _findings(report) -> list[tuple[str, str, str, str]]:  # type: ignore[no-untyped-def]
+    return [(f.rule.id, f.manifest.where, f.field, f.message) for f in report.findings]
+
+
+def test_policy_rules_that_read_the_neighbours_run_again():
+    """A Deployment unchanged between two synths, its NetworkPolicy added in the second: the coverage rule
+    (which reads the neighbours) is not taken from the cache; the object-only rules are."""
+    from mlkube.incremental.policy import check_policy_incremental
+
+    settings = PolicySettings()
+    memory = store.ObjectStore(None, {"dev": b"context"})
+    first = [_pod("server")]
+    memory.prepare(first)
+    report = check_policy_incremental(first, settings, memory)
+    assert _findings(report) == _findings(check_policy(first, settings))
+    assert "MLK-NET-001" in {f.rule.id for f in report.findings}
+    entry = memory.entry(first[0])
+    assert entry is not None and entry.policy_rereads == ("MLK-NET-001",)
+    assert entry.policy_hits and "MLK-NET-001" not in entry.policy_hits
+
+    second = [first[0], _policy("default-deny")]
+    memory.entries, memory.computed = dict(memory.computed), {}
+    memory.prepare(second)
+    again = check_policy_incremental(second, settings, memory)
+    assert _findings(again) == _findings(check_policy(second, settings))
+    assert "MLK-NET-001" not in {f.rule.id for f in again.findings}
+
+
+def test_the_example_platform_through_the_cli_cached_parallel_and_plain(tmp_path):
+    """`mlkube synth` of apps/: cold cache with workers, warm cache, and --no-cache --jobs 1 write the same tree."""
+    env = {store.CACHE_ENV: str(tmp_path / "cache")}
+    outputs = []
+    for name, flags in (("cold", ["--jobs", "2"]), ("warm", ["--jobs", "2"]), ("plain", ["--no-cache", "--jobs", "1"])):
+        out = tmp_path / ("dist" if name != "plain" else "plain")
+        result = run_mlkube("synth", "--out", str(out), *flags, cwd=REPO_ROOT, env=env)
+        assert result.returncode == 0, result.stderr
+        outputs.append(tree(out))
+    assert outputs[0] == outputs[1] == outputs[2]
+    assert outputs[0] == {path: data for path, data in tree(REPO_ROOT / "dist").items() if path in outputs[0]}
+
+
+def test_the_connectivity_check_is_keyed_by_every_object_and_the_declared_connections():
+    memory = store.ObjectStore(None, {"dev": b"context"})
+    objects = [_pod("server"), _policy("default-deny")]
+    memory.prepare(objects)
+    key = memory.clean_key("connectivity", objects, (["a -> b"], ["ml"]))
+    assert key == memory.clean_key("connectivity", objects, (["a -> b"], ["ml"]))
+    assert key != memory.clean_key("connectivity", objects, (["a -> c"], ["ml"]))
+    assert key != memory.clean_key("connectivity", objects[:1], (["a -> b"], ["ml"]))
+    assert memory.clean_key("connectivity", [*objects, _pod("unknown")], (["a -> b"], ["ml"])) is None
+
+
+def test_an_unchanged_environment_skips_the_connectivity_check(tmp_path, cache, monkeypatch):
+    from mlkube.traffic import check
+
+    platform(tmp_path / "dist").synthesize()
+    calls = []
+    real = check.connection_problems
+    monkeypatch.setattr(check, "connection_problems", lambda *args: calls.append(1) or real(*args))
+    platform(tmp_path / "dist").synthesize()
+    assert calls == []
+    platform(tmp_path / "dist", changed=1).synthesize()
+    assert len(calls) == 2  # both environments hold app-1
+
+
+def test_schema_results_are_reused_only_under_the_same_catalog_and_crd_files(tmp_path):
+    """A 'valid' kept from one schema catalog is not trusted under other settings or changed CRD schema files."""
+    from types import SimpleNamespace
+
+    from mlkube.validation import ValidationSettings
+
+    crds = tmp_path / "crds"
+    crds.mkdir()
+    (crds / "thing.json").write_text("{}")
+    calls = []
+
+    def catalog(settings):  # type: ignore[no-untyped-def]
+        return SimpleNamespace(settings=settings, validate=lambda obj: calls.append(obj) or iter(()))
+
+    memory = store.ObjectStore(None, {"dev": b"context"})
+    ctx = SimpleNamespace(store=memory)
+    objects = [_pod("server")]
+    memory.prepare(objects)
+    first = catalog(ValidationSettings(crd_schema_dirs=(crds,)))
+    assert list(steps.schema_issues(ctx, objects[0], first)) == [] and len(calls) == 1
+    assert list(steps.schema_issues(ctx, objects[0], first)) == [] and len(calls) == 1  # reused
+    other = catalog(ValidationSettings(kubernetes_version="1.33", crd_schema_dirs=(crds,)))
+    list(steps.schema_issues(ctx, objects[0], other))
+    assert len(calls) == 2
+    (crds / "thing.json").write_text('{"type": "object"}')
+    memory.catalog_keys.clear()  # a new synth
+    list(steps.schema_issues(ctx, objects[0], first))
+    assert len(calls) == 3
+
+
+def test_a_cache_folder_that_cannot_be_created_is_a_warning(tmp_path, cache, monkeypatch):
+    expected, _ = uncached(tmp_path / "plain", monkeypatch)
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the cache folder would be")
+    monkeypatch.setenv(store.CACHE_ENV, str(blocker / "mlkube"))
+    result = platform(tmp_path / "dist").synthesize()
+    assert tree(tmp_path / "dist") == expected
+    assert any("cannot be created" in text and store.CACHE_ENV in text for text in result.warnings)
