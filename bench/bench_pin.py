@@ -66,7 +66,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--objects", type=int, default=5000)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--dir", default=None, help="Where to write the trees (e.g. /dev/shm to leave the disk out).")
+    parser.add_argument("--dir", default="/dev/shm" if Path("/dev/shm").is_dir() else None,
+                        help="Where to write the trees [default: /dev/shm, tmpfs, to leave the disk out].")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(dir=args.dir) as folder:
         root = Path(folder)

@@ -2,6 +2,7 @@
 
 Builds the bench platform (bench/platform_app.py) once, then times rendering its final object dicts:
 - PyYAML's C dumper on the plain dicts (the floor of the issue: libyaml emitter, Python representer);
+- the same floor without the representer: the nodes it would build, built beforehand, serialized by libyaml;
 - mlkube's reference path (`render.to_yaml_pyyaml`: the same, with mlkube's key order and literal blocks);
 - mlkube's emitter (`render.to_yaml`: the same bytes, no Python representer; checked equal here).
 Prints seconds and ms per object. A script, not a test.
@@ -10,6 +11,7 @@ Prints seconds and ms per object. A script, not a test.
 from __future__ import annotations
 
 import argparse
+import io
 import os
 import sys
 import time
@@ -44,6 +46,16 @@ def main() -> None:
         for obj in objects:
             yaml.dump(obj, Dumper=yaml.CSafeDumper, sort_keys=True, default_flow_style=False)
 
+    def represented(obj: object) -> yaml.Node:
+        dumper = yaml.CSafeDumper(io.StringIO(), sort_keys=True, default_flow_style=False)
+        return dumper.represent_data(obj)
+
+    nodes = [represented(obj) for obj in objects]
+
+    def floor_without_representer() -> None:
+        for node in nodes:
+            yaml.serialize(node, Dumper=yaml.CSafeDumper)
+
     def reference() -> None:
         for obj in objects:
             render.to_yaml_pyyaml(obj)
@@ -53,9 +65,13 @@ def main() -> None:
             render.to_yaml(obj)
 
     assert all(render.to_yaml(obj) == render.to_yaml_pyyaml(obj) for obj in objects), "emitter differs from PyYAML"
+    assert all(yaml.serialize(node, Dumper=yaml.CSafeDumper)
+               == yaml.dump(obj, Dumper=yaml.CSafeDumper, sort_keys=True, default_flow_style=False)
+               for node, obj in zip(nodes, objects, strict=True)), "the floor without the representer writes other bytes"
     print(f"{len(objects)} objects, best of {options.repeat}\n")
     print("| renderer | seconds | ms per object |\n|---|---|---|")
     for name, function in [("floor: yaml.dump, CSafeDumper (Python representer)", floor),
+                           ("floor without the representer: libyaml serializes nodes built beforehand", floor_without_representer),
                            ("mlkube reference: to_yaml_pyyaml (Python representer)", reference),
                            ("mlkube emitter: to_yaml (no representer, same bytes)", emitter)]:
         best = float("inf")

@@ -11,7 +11,8 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
-__all__ = ["Credential", "find_credentials", "may_hold_credential", "may_hold_credentials", "has_format_marker", "random_under_secret_name", "secret_like_name", "mask", "redact", "SECRET_NAME", "MIN_ENTROPY"]
+__all__ = ["Credential", "find_credentials", "may_hold_credential", "may_hold_credentials", "has_format_marker", "random_under_secret_name",
+           "secret_like_name", "mask", "redact", "SECRET_NAME", "MIN_ENTROPY", "credential_patterns"]
 
 # Formats as the gitleaks rules define them (github.com/gitleaks/gitleaks, config/gitleaks.toml: github-pat,
 # github-fine-grained-pat, github-oauth, github-app-token, github-refresh-token, aws-access-token,
@@ -34,6 +35,12 @@ _NOT_A_VALUE_NAME = re.compile(r"(?i)(_|-|\b)(file|path|dir|name|ref|url|uri|end
 #: Bits per character above which a value under a secret-like name is taken as random (gitleaks' generic rule uses 3.5).
 MIN_ENTROPY = 3.5
 _MIN_RANDOM_LENGTH = 16
+
+
+def credential_patterns() -> list[str]:
+    """The patterns of the known formats and of a URI with a password, as regular expressions RE2 (Go) also reads: a
+    Helm chart's values.schema.json refuses values that hold one (mlkube.chart.schema)."""
+    return [pattern.pattern for _, pattern in _FORMATS] + [_USERINFO.pattern.replace("?P<user>", "").replace("?P<password>", "")]
 
 
 @dataclass(frozen=True)

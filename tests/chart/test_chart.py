@@ -55,17 +55,26 @@ def platform() -> Iterator[Any]:
 
 @pytest.fixture(scope="module")
 def charts(platform: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], Any]:
-    """Every app of every environment exported once, written under a temporary folder."""
-    from mlkube.chart.export import export_chart
+    """Every app of every environment exported once (`mlkube chart --all`: one build per environment), under a temporary folder."""
+    from mlkube.chart.export import export_charts
     from mlkube.output import replace_tree
 
     root = tmp_path_factory.mktemp("charts")
     exported = {}
-    for environment, app in APP_FOLDERS:
-        export = export_chart(platform, app, environment, DIST)
-        replace_tree(root / environment / app, export.files)
-        exported[(environment, app)] = (root / environment / app, export)
+    before = Path.cwd()
+    os.chdir(REPO_ROOT)
+    try:
+        exports = export_charts(platform, None, None, DIST)
+    finally:
+        os.chdir(before)
+    for export in exports:
+        replace_tree(root / export.environment / export.name, export.files)
+        exported[(export.environment, export.name)] = (root / export.environment / export.name, export)
     return exported
+
+
+def test_every_app_folder_of_dist_has_a_chart(charts: dict[Any, Any]) -> None:
+    assert sorted(charts) == APP_FOLDERS
 
 
 @pytest.mark.parametrize(("environment", "app"), APP_FOLDERS, ids=[f"{e}-{a}" for e, a in APP_FOLDERS])
@@ -218,6 +227,11 @@ def test_export_is_deterministic(platform: Any, charts: dict[Any, Any]) -> None:
     (["sentiment", "--env", "prod"], "the app 'sentiment' does not run in environment 'prod'"),
     (["sentiment", "--env", "qa"], "the platform has no environment 'qa'"),
     (["sentiment", "--version", "v1"], "chart version 'v1' is not SemVer 2"),
+    ([], "name the apps to export, or pass --all"),
+    (["sentiment", "--all"], "pass app names or --all, not both"),
+    (["--all", "--version", "1.0.0"], "--version names the version of one chart"),
+    (["sentiment", "--entry"], "--entry selects the environments of --all"),
+    (["sentiment", "llm-chat", "--env", "dev", "--env", "prod"], "the app 'sentiment' does not run in environment 'prod'"),
 ])
 def test_bad_input_exits_2_without_traceback_and_writes_nothing(tmp_path: Path, args: list[str], message: str) -> None:
     result = run_mlkube("chart", *args, "--out", str(tmp_path / "chart"), cwd=REPO_ROOT)

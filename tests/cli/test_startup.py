@@ -22,7 +22,7 @@ try:
 except SystemExit:
     pass
 print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in ('cdk8s', 'jsii', 'constructs', 'cdk8s_plus_35')
-                        or m.startswith('mlkube.'))))
+                        or m.startswith('mlkube.') or m in ('jsonschema', 'urllib.request', 'ruamel.yaml'))))
 """
 
 
@@ -38,11 +38,21 @@ def test_help_imports_no_command_module() -> None:
     assert not [m for m in modules if m.startswith(("mlkube.validation", "mlkube.policy", "mlkube.blueprint"))]
 
 
-@pytest.mark.parametrize("args", [["validate", "dist"], ["diff", "dist", "dist"], ["check", "dist"], ["validate", "--help"]])
+@pytest.mark.parametrize("args", [["validate", "dist"], ["diff", "dist", "dist"], ["check", "dist"], ["validate", "--help"],
+                                  ["pin", "--dist", "dist", "--digests", "missing.json"]])
 def test_commands_that_build_no_constructs_do_not_load_cdk8s(args: list[str]) -> None:
     modules = _imported(*args)
     assert any(m.startswith("mlkube.cli.") for m in modules)  # the command did run
-    assert not [m for m in modules if not m.startswith("mlkube.")], "cdk8s/jsii loaded"
+    assert not [m for m in modules if m.split(".")[0] in ("cdk8s", "jsii", "constructs", "cdk8s_plus_35")], "cdk8s/jsii loaded"
+
+
+def test_validate_of_valid_files_loads_only_what_it_uses() -> None:
+    # Issue 22: validate streams files and loads the policy rules, Python jsonschema (error reports of invalid
+    # objects only), HTTP clients and the workflow writer only when it needs them.
+    modules = _imported("validate", "dist")
+    assert "mlkube.validation.files" in modules  # the streamed path ran
+    assert not [m for m in modules if m.startswith(("mlkube.policy", "mlkube.traffic", "mlkube.pinning", "mlkube.gitops"))]
+    assert not {"jsonschema", "urllib.request", "ruamel.yaml"} & set(modules)
 
 
 def test_summaries_are_each_command_s_own_help() -> None:

@@ -86,7 +86,8 @@ def timed(function, runs: int = 5, children: bool = False) -> str:
 
 
 def main() -> None:
-    with tempfile.TemporaryDirectory() as temp:
+    # Scratch on tmpfs where there is one: the figures are then the program's, not the shared disk's (issue 22).
+    with tempfile.TemporaryDirectory(dir="/dev/shm" if Path("/dev/shm").is_dir() else None) as temp:
         base, head = Path(temp, "base"), Path(temp, "head")
         print(f"objects: {write_tree(base, False)} base, {write_tree(head, True)} head")
         report = diff_specs(str(base), str(head))

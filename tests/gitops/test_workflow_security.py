@@ -33,6 +33,10 @@ def _variants() -> dict[str, bytes]:
     for signed in (False, True):
         for name, data in render_workflows(GitOps(sign_images=signed)).items():
             files[("signed-" if signed else "") + name] = data
+    # GitOps(source='chart'): the workflows also install helm, push the charts and lock their digests.
+    for registry in (None, "ghcr.io/acme/charts"):
+        for name, data in render_workflows(GitOps(source="chart", chart_registry=registry)).items():
+            files[("chart-" if registry is None else "chart-registry-") + name] = data
     return files
 
 

@@ -19,6 +19,7 @@ from mlkube.cli.validate import validate_manifests
 from mlkube.kube.loader import ReadLimits, load_manifests_isolated
 from mlkube.policy.engine import check_policy
 from mlkube.validation import SchemaCatalog
+from mlkube.validation.files import validate_files
 
 
 def write(folder: Path, name: str, text: str) -> Path:
@@ -30,7 +31,12 @@ def write(folder: Path, name: str, text: str) -> Path:
 def problems_of(*paths: Path, cross_object: str = "error") -> list[str]:
     manifests, unreadable = load_manifests_isolated(paths)
     problems, _, warnings = validate_manifests(manifests, SchemaCatalog(), tuple(paths), cross_object)
-    return [str(p) for p in unreadable + problems] + [f"warning: {w}" for w in warnings]
+    found = [str(p) for p in unreadable + problems] + [f"warning: {w}" for w in warnings]
+    # `mlkube validate` streams files (issue 22): every finding here is also the streamed one.
+    streamed = validate_files(tuple(paths), SchemaCatalog(), cross_object)
+    assert sorted(found) == sorted([str(p) for p in streamed.unreadable + streamed.problems]
+                                   + [f"warning: {w}" for w in streamed.warnings])
+    return found
 
 
 def rule_ids(*paths: Path) -> set[str]:

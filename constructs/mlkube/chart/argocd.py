@@ -60,7 +60,10 @@ def use_chart_sources(ctx: SynthContext) -> None:
     gitops = ctx.platform.gitops
     if gitops is None or getattr(gitops, "source", "manifests") != "chart" or gitops.repo_url is None:
         return
+    from ..core.promotion_chain import promotion_chain
+
     lock = load_lock(ctx.out_dir)
+    chain = promotion_chain(ctx.platform.environments, gitops)[0]
     for environment in ctx.platform.environments:
         declared = operator_version(environment, "argocd")
         if declared is not None and declared < MINIMUM_ARGOCD:
@@ -69,6 +72,14 @@ def use_chart_sources(ctx: SynthContext) -> None:
                                         "declare operators={'argocd': '3.1'} or later, or use GitOps(source='manifests')"))
             continue
         charts = lock.charts.get(environment.name, {})
+        source = chain.sources.get(environment.name)
+        if not charts and source is not None and environment.name not in lock.promotions:
+            # Never promoted: its charts can only be pushed after `mlkube promote` (pinning/chart_pins.py), and promote
+            # needs a synthesized tree. Like its images (written by tag with a warning), it deploys its folder meanwhile.
+            ctx.warnings.append(f"{environment.name} was never promoted, so it has no charts yet: its Applications deploy the "
+                                f"config-repo folder until `mlkube promote {source} {environment.name}` "
+                                f"and `mlkube chart --all --env {environment.name} --push REGISTRY`")
+            continue
         argocd = [m for m in ctx.manifests if m.environment == environment.name and m.app == ARGOCD_FOLDER]
         for manifest in argocd:
             if manifest.kind == "Application":

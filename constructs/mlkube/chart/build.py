@@ -24,7 +24,7 @@ from ..core.platform import Platform
 from ..errors import MlkubeError
 from ..kube.render import file_name
 
-__all__ = ["load_platform", "AppBuild", "build_app"]
+__all__ = ["load_platform", "AppBuild", "EnvironmentBuilder", "build_app"]
 
 
 def load_platform(app_file: Path) -> Platform:
@@ -59,47 +59,83 @@ def _environment(platform: Platform, environment: str) -> Any:
     return next(env for env in platform.environments if env.name == environment)
 
 
-def build_app(platform: Platform, environment: str, app: str, out_dir: Path,
-              patches: Mapping[str, Mapping[str, Any]] | None = None, *, allow_unpinned: bool = False) -> AppBuild:
-    """Synthesize ``app`` in ``environment`` in memory (every synth check runs); ``patches``: spec fields by construct id.
+class EnvironmentBuilder:
+    """Builds of one environment, sharing what does not change between them: the default build of every app
+    (synthesized and checked once, whichever apps are exported) and the schema results of objects already
+    validated (validation.synth_step.SchemaMemo). A probe changes a few objects: only those are schema-validated again;
+    every transform and check of synth still runs on the whole environment."""
 
-    ``allow_unpinned``: an image probe by tag is accepted where the environment requires pinned images (the
-    documented MLKUBE_ALLOW_UNPINNED of the build job), so the probe builds the way the lock's tag was built.
-    """
-    if allow_unpinned:
-        from ..pinning.synth_steps import ALLOW_UNPINNED_ENV
+    def __init__(self, platform: Platform, environment: str, out_dir: Path) -> None:
+        from ..validation.synth_step import SchemaMemo
 
-        saved = os.environ.get(ALLOW_UNPINNED_ENV)
-        os.environ[ALLOW_UNPINNED_ENV] = "1"
+        _environment(platform, environment)
+        self.platform, self.environment, self.out_dir = platform, environment, out_dir
+        self.memo = SchemaMemo()
+        self._defaults: dict[str, AppBuild] | None = None
+
+    def check_app(self, app: str) -> None:
+        if app not in self.platform.builders:
+            raise MlkubeError.single(f"the platform has no app '{app}'", hint=f"apps: {', '.join(sorted(self.platform.builders))}")
+        environments = self.platform.builders[app][1]
+        if environments is not None and self.environment not in environments:
+            raise MlkubeError.single(f"the app '{app}' does not run in environment '{self.environment}'",
+                                     hint=f"its environments: {', '.join(environments)}")
+
+    def apps(self) -> list[str]:
+        """The apps that run in this environment, in the platform's order."""
+        return [name for name, (_, allowed) in self.platform.builders.items() if allowed is None or self.environment in allowed]
+
+    def default(self, app: str) -> AppBuild:
+        """The app as synth builds it (the environment is built once, for every app)."""
+        self.check_app(app)
+        if self._defaults is None:
+            self._defaults = self._build(None, self.apps(), f"the environment '{self.environment}' does not synthesize")
+        return self._defaults[app]
+
+    def build(self, app: str, patches: Mapping[str, Mapping[str, Any]] | None = None, *, allow_unpinned: bool = False) -> AppBuild:
+        """``app`` rebuilt with ``patches`` (spec fields by construct id); ``allow_unpinned``: see build_app."""
+        self.check_app(app)
+        if not patches:
+            return self.default(app)
+        if allow_unpinned:
+            from ..pinning.synth_steps import ALLOW_UNPINNED_ENV
+
+            saved = os.environ.get(ALLOW_UNPINNED_ENV)
+            os.environ[ALLOW_UNPINNED_ENV] = "1"
+            try:
+                return self.build(app, patches)
+            finally:
+                os.environ.pop(ALLOW_UNPINNED_ENV) if saved is None else os.environ.__setitem__(ALLOW_UNPINNED_ENV, saved)
+        title = f"the app '{app}' does not synthesize in '{self.environment}'"
+        return self._build({f"{self.environment}/{app}/{construct_id}": dict(fields) for construct_id, fields in patches.items()},
+                           [app], title)[app]
+
+    def _build(self, by_path: dict[str, dict[str, Any]] | None, wanted: list[str], title: str) -> dict[str, AppBuild]:
+        from ..core.synth import checked_context
+
+        # The app's own objects do not depend on where Argo CD takes them from; a chart is exported before it is locked.
+        gitops = self.platform.gitops.model_copy(update={"source": "manifests"}) if self.platform.gitops is not None else None
+        chosen = _environment(self.platform, self.environment)
+        # The platform's own settings, so each build checks what synth checks (tenancy, its CRD schema folders).
+        single = Platform(environments=[chosen], gitops=gitops, out_dir=self.out_dir, tenancy=self.platform.tenancy,
+                          crd_schemas=self.platform.crd_schemas, pipeline=self.platform.pipeline)
+        token = SPEC_PATCHES.set(by_path or {})
         try:
-            return build_app(platform, environment, app, out_dir, patches)
+            # Every app of the environment: an app's folder can hold objects another app's connections put there
+            # (traffic/senders.py writes callers' egress policies into the callers' namespace).
+            for name in self.apps():
+                single.app(name, self.platform.builders[name][0])
         finally:
-            os.environ.pop(ALLOW_UNPINNED_ENV) if saved is None else os.environ.__setitem__(ALLOW_UNPINNED_ENV, saved)
-    from ..blueprint import workload_kinds
-    from ..core.synth import checked_context
+            SPEC_PATCHES.reset(token)
+        ctx = checked_context(single, self.out_dir, memo=self.memo)
+        if ctx.problems:
+            raise MlkubeError(ctx.problems, title=title)
+        return {app: _app_build(ctx, single, self.environment, app) for app in wanted}
 
-    if app not in platform.builders:
-        raise MlkubeError.single(f"the platform has no app '{app}'", hint=f"apps: {', '.join(sorted(platform.builders))}")
-    _, environments = platform.builders[app]
-    chosen = _environment(platform, environment)
-    if environments is not None and environment not in environments:
-        raise MlkubeError.single(f"the app '{app}' does not run in environment '{environment}'", hint=f"its environments: {', '.join(environments)}")
-    # The app's own objects do not depend on where Argo CD takes them from; a chart is exported before it is locked.
-    gitops = platform.gitops.model_copy(update={"source": "manifests"}) if platform.gitops is not None else None
-    single = Platform(environments=[chosen], gitops=gitops, out_dir=out_dir, pipeline=platform.pipeline, crd_schemas=platform.crd_schemas)
-    by_path = {f"{environment}/{app}/{construct_id}": dict(fields) for construct_id, fields in (patches or {}).items()}
-    token = SPEC_PATCHES.set(by_path)
-    try:
-        # Every app of the environment: an app's folder can hold objects another app's connections put there
-        # (traffic/senders.py writes callers' egress policies into the callers' namespace).
-        for name, (other, allowed) in platform.builders.items():
-            if allowed is None or environment in allowed:
-                single.app(name, other)
-    finally:
-        SPEC_PATCHES.reset(token)
-    ctx = checked_context(single, out_dir)
-    if ctx.problems:
-        raise MlkubeError(ctx.problems, title=f"the app '{app}' does not synthesize in '{environment}'")
+
+def _app_build(ctx: Any, single: Platform, environment: str, app: str) -> AppBuild:
+    from ..blueprint import workload_kinds
+
     objects = {file_name(m.obj): copy.deepcopy(m.obj) for m in ctx.manifests if m.app == app and m.environment == environment}
     kinds = {kind.construct: kind.name for kind in workload_kinds().values()}
     specs: dict[str, tuple[str, Any]] = {}
@@ -109,3 +145,13 @@ def build_app(platform: Platform, environment: str, app: str, out_dir: Path,
         if isinstance(child, MlConstruct) and type(child) in kinds and spec is not None:
             specs[child.construct_id] = (kinds[type(child)], spec)
     return AppBuild(objects, specs)
+
+
+def build_app(platform: Platform, environment: str, app: str, out_dir: Path,
+              patches: Mapping[str, Mapping[str, Any]] | None = None, *, allow_unpinned: bool = False) -> AppBuild:
+    """Synthesize ``app`` in ``environment`` in memory (every synth check runs); ``patches``: spec fields by construct id.
+
+    ``allow_unpinned``: an image probe by tag is accepted where the environment requires pinned images (the
+    documented MLKUBE_ALLOW_UNPINNED of the build job), so the probe builds the way the lock's tag was built.
+    """
+    return EnvironmentBuilder(platform, environment, out_dir).build(app, patches, allow_unpinned=allow_unpinned)

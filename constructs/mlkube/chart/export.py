@@ -27,12 +27,14 @@ import yaml
 
 from ..core.platform import Platform
 from ..errors import MlkubeError
+from .build import EnvironmentBuilder
+from .fixed import fixed_images, refuse_unpinned_fixed_images
 from .parameters import Parameter, find_parameters
 from .readme import chart_readme
 from .schema import schema_bytes, values_schema
 from .templates import HELPERS, chart_templates
 
-__all__ = ["ChartExport", "export_chart", "default_environment", "SEMVER"]
+__all__ = ["ChartExport", "export_chart", "export_charts", "default_environment", "SEMVER"]
 
 #: SemVer 2 (https://semver.org/#is-there-a-suggested-regular-expression-regex-to-check-a-semver-string), which Helm requires of a chart version.
 SEMVER = (r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)"
@@ -84,20 +86,29 @@ def _app_version(parameters: list[Parameter], dist: Path, environment: str) -> s
     return "none"
 
 
-def export_chart(platform: Platform, app: str, environment: str | None, dist: Path, version: str | None = None) -> ChartExport:
-    """Every file of the chart (relative path -> bytes); nothing is written."""
+def export_chart(platform: Platform, app: str, environment: str | None, dist: Path, version: str | None = None,
+                 builder: EnvironmentBuilder | None = None) -> ChartExport:
+    """Every file of the chart (relative path -> bytes); nothing is written. ``builder``: the environment's builds,
+    shared when several apps of it are exported (its default build and schema results are reused)."""
     import re
 
     if version is not None and not re.match(SEMVER, version):
         raise MlkubeError.single(f"chart version {version!r} is not SemVer 2", where="--version", hint="e.g. 1.4.0 or 1.4.0-rc.1")
     environment = environment or default_environment(platform, app)
-    default, values, parameters = find_parameters(platform, environment, app, dist)
+    if builder is None or builder.environment != environment:
+        builder = EnvironmentBuilder(platform, environment, dist)
+    default, values, parameters = find_parameters(builder, app)
+    images = fixed_images(default.objects, parameters)
+    refuse_unpinned_fixed_images(app, environment, images)
+    chosen = next(env for env in platform.environments if env.name == environment)
+    # As pinning/models.require_pinned_models: production and require_pinned_images environments serve pinned models only.
+    pinned_models = bool(chosen.production or chosen.require_pinned_images)
     chart_values = _chart_values(values, parameters)
     header = (f"# Values of the chart {app} (environment {environment}), exported by mlkube chart: each workload's spec in\n"
               "# YAML blueprint form. values.schema.json lists which fields may change; see README.md.\n")
     body: dict[str, bytes] = {
         "values.yaml": (header + _dump(chart_values)).encode(),
-        "values.schema.json": schema_bytes(values_schema(chart_values["workloads"], parameters)),
+        "values.schema.json": schema_bytes(values_schema(chart_values["workloads"], parameters, pinned_models)),
         "templates/_helpers.tpl": HELPERS.encode(),
         **{path: text.encode() for path, text in chart_templates(default.objects, parameters).items()},
     }
@@ -108,5 +119,25 @@ def export_chart(platform: Platform, app: str, environment: str | None, dist: Pa
              "annotations": {"mlkube.dev/environment": environment}}
     # .helmignore: mlkube's ownership marker of the folder (mlkube.output) stays out of the packaged chart.
     files = {"Chart.yaml": _dump(chart).encode(), ".helmignore": b".mlkube-output\n", **body,
-             "README.md": chart_readme(app, environment, version, chart_values["workloads"], parameters, list(default.objects)).encode()}
+             "README.md": chart_readme(app, environment, version, chart_values["workloads"], parameters, list(default.objects),
+                                       images, pinned_models).encode()}
     return ChartExport(app, version, environment, dict(sorted(files.items())), parameters, default.objects)
+
+
+def export_charts(platform: Platform, apps: list[str] | None, environments: list[str] | None, dist: Path,
+                  version: str | None = None) -> list[ChartExport]:
+    """Charts of several apps and environments (``apps`` None: every app of each environment; ``environments`` None:
+    each app's first, or with every app, every environment), in one build of each environment (EnvironmentBuilder)."""
+    known = [env.name for env in platform.environments]
+    if apps is None:
+        wanted = [(environment, app) for environment in (environments or known)
+                  for app in EnvironmentBuilder(platform, environment, dist).apps()]
+    else:
+        chosen: list[str | None] = list(environments) if environments else [None]
+        wanted = [(environment or default_environment(platform, app), app) for app in apps for environment in chosen]
+    builders: dict[str, EnvironmentBuilder] = {}
+    exports = []
+    for environment, app in wanted:
+        builder = builders.get(environment) or builders.setdefault(environment, EnvironmentBuilder(platform, environment, dist))
+        exports.append(export_chart(platform, app, environment, dist, version, builder))
+    return exports

@@ -12,7 +12,7 @@ from pathlib import Path
 from ..errors import MlkubeError
 from ..pinning.lock import LOCK_FILE, ChartLockEntry, load_lock, lock_path
 
-__all__ = ["helm_binary", "run_helm", "package_chart", "push_chart", "record_chart", "HELM_ENV"]
+__all__ = ["helm_binary", "run_helm", "package_chart", "push_chart", "record_chart", "record_charts", "HELM_ENV"]
 
 #: Path of the helm binary; default: ``helm`` on PATH, else ``.tools/helm/helm`` (where bin/setup installs helm v4).
 HELM_ENV = "MLKUBE_HELM"
@@ -76,14 +76,28 @@ def push_chart(archive: Path, registry: str, *, plain_http: bool = False) -> str
 
 
 def record_chart(dist: Path, environment: str, app: str, entry: ChartLockEntry) -> Path:
-    """Write the chart's entry into the lock: under the output lock, after recovering a killed run, journaled
-    (mlkube.output: the lock changes whole or not at all, like pin and promote)."""
-    from ..output import output_lock, recover, replace_files
+    """Write the chart's entry into the lock (see record_charts)."""
+    return record_charts(dist, [(environment, app, entry)])
 
+
+def record_charts(dist: Path, entries: list[tuple[str, str, ChartLockEntry]]) -> Path:
+    """Write the charts' entries (environment, app, entry) into the lock: under the output lock, after recovering a
+    killed run, journaled (mlkube.output: the lock changes whole or not at all, like pin and promote).
+
+    A gated environment's chart is recorded only while it holds its last promotion, bound to it (chart/pins.py);
+    otherwise nothing is written."""
+    from ..output import output_lock, recover, replace_files
+    from ..pinning.chart_pins import entry_for_environment, gated_refusals
+
+    dist.mkdir(parents=True, exist_ok=True)  # the first charts of a platform are pushed before its first synth
     with output_lock(dist, create=False):
         recover(dist)
         lock = load_lock(dist)
-        lock.charts.setdefault(environment, {})[app] = entry
+        refused = gated_refusals(lock, sorted({env for env, _, _ in entries}), str(lock_path(dist)))
+        if refused:
+            raise MlkubeError(refused, title="the lock was not changed")
+        for environment, app, entry in entries:
+            lock.charts.setdefault(environment, {})[app] = entry_for_environment(lock, environment, entry)
         path = lock_path(dist) if lock_path(dist).exists() else dist / LOCK_FILE
         replace_files({path: lock.to_bytes()}, root=path.parent)
     return path

@@ -16,14 +16,12 @@ import copy
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from ..core.image import is_digest_reference
-from ..core.platform import Platform
 from ..core.spec import yaml_key
 from ..errors import MlkubeError
-from .build import AppBuild, build_app
+from .build import AppBuild, EnvironmentBuilder
 from .values import image_parts, image_reference, workload_values
 
 __all__ = ["Parameter", "Binding", "find_parameters", "PROBE_TAGS", "PROBE_DIGESTS"]
@@ -182,14 +180,14 @@ def _image_default(build: Callable[[dict[str, Any]], AppBuild], default: AppBuil
     return None
 
 
-def find_parameters(platform: Platform, environment: str, app: str, out_dir: Path) -> tuple[AppBuild, dict[str, dict[str, Any]], list[Parameter]]:
+def find_parameters(builder: EnvironmentBuilder, app: str) -> tuple[AppBuild, dict[str, dict[str, Any]], list[Parameter]]:
     """The default build, the values of each workload, and every candidate parameter (bound or fixed)."""
-    default = build_app(platform, environment, app, out_dir)
+    default = builder.default(app)
     values = {workload: workload_values(kind, spec) for workload, (kind, spec) in default.specs.items()}
     parameters: list[Parameter] = []
     for workload, workload_vals in values.items():
         def build(patch: dict[str, Any], workload: str = workload) -> AppBuild:
-            return build_app(platform, environment, app, out_dir, {workload: patch}, allow_unpinned="image" in patch)
+            return builder.build(app, {workload: patch}, allow_unpinned="image" in patch)
 
         candidates = _candidates(workload, workload_vals, _image_default(build, default) if "image" in workload_vals else None)
         for parameter in candidates:

@@ -46,8 +46,20 @@ def _cell(value: Any) -> str:
     return "`" + json.dumps(value, ensure_ascii=False).replace("|", "\\|") + "`"
 
 
+def _model_row(parameter: Parameter, pinned_models: bool) -> str:
+    from .fixed import model_rule
+
+    return model_rule(parameter, pinned_models) if parameter.path[0] == "model" else ""
+
+
+def _volume_models(values: dict[str, dict[str, Any]]) -> list[str]:
+    return [f"- `workloads.{workload}.model` (`pvc://{data['model'].get('claim')}/{data['model'].get('path', '')}`): a model read from a "
+            "volume is fixed: its claim decides the pod's volumes, and what the claim holds is not pinned by the chart"
+            for workload, data in values.items() if isinstance(data.get("model"), dict) and data["model"].get("source") == "pvc"]
+
+
 def chart_readme(app: str, environment: str, version: str, values: dict[str, dict[str, Any]], parameters: list[Parameter],
-                 files: list[str]) -> str:
+                 files: list[str], images: list[tuple[str, str, str, str]] = (), pinned_models: bool = False) -> str:  # type: ignore[assignment]
     kinds = {workload: data["kind"] for workload, data in values.items()}
     lines = [f"# {app}", "",
              f"The objects `mlkube synth` writes for the app **{app}** in the environment **{environment}** (`dist/{environment}/{app}/`), "
@@ -63,14 +75,19 @@ def chart_readme(app: str, environment: str, version: str, values: dict[str, dic
                 lines.append(f"| `{parameter.values_path}.{part}` | string | {_cell(parameter.default[part])} | {text} |")
         elif not parameter.fixed:
             lines.append(f"| `{parameter.values_path}` | {_TYPES[parameter.type]} | {_cell(parameter.default)} | "
-                         f"{description_of(kinds[parameter.workload], parameter.path).replace('|', '/')} |")
+                         f"{description_of(kinds[parameter.workload], parameter.path).replace('|', '/')}"
+                         f"{_model_row(parameter, pinned_models)} |")
     lines += ["", "Each parameter was checked at export: mlkube rebuilt the app with two other values and every field that changed "
               "was the value itself, so the templates render what synth would.", "",
               "## Fixed at export", "",
               "Every other field of `values.yaml` is fixed: the schema allows only its exported value. Candidates that could not be "
               "parameters, and why:", ""]
     fixed = [p for p in parameters if p.fixed]
-    lines += [f"- `{p.values_path}` ({_cell(p.default)}): {p.fixed}" for p in fixed] or ["- none"]
+    lines += [f"- `{p.values_path}` ({_cell(p.default)}): {p.fixed}" for p in fixed] + _volume_models(values) or ["- none"]
+    lines += ["", "### Images fixed at export", "",
+              "Images that are not parameters (sidecars, init containers, the model downloader) are written as exported, pinned by "
+              "digest (an image by tag is refused at export): the chart's own digest then names every image that runs.", ""]
+    lines += [f"- `templates/{file}` `{field}` (container `{container}`): `{image}`" for file, field, container, image in images] or ["- none"]
     lines += ["", "Rules between two values, which a JSON Schema cannot state, are checked by `templates/checks.yaml` "
               "(`minReplicas` <= `maxReplicas`); other rules of the specs are not: check a rendered chart with "
               "`mlkube validate --strict --policy`.", "",

@@ -30,6 +30,13 @@ _PARAMETER = object()
 _QUANTITY = object()
 
 
+class _Own:
+    """A parameter with its own schema (a model URI: chart/fixed.py), instead of the spec's."""
+
+    def __init__(self, schema: dict[str, Any]) -> None:
+        self.schema = schema
+
+
 def _image_schema(parameter: Parameter) -> dict[str, Any]:
     pinned = bool(parameter.default.get("digest"))
     digest: dict[str, Any] = {"type": "string", "pattern": DIGEST_PATTERN if pinned else "^(sha256:[a-f0-9]{64})?$",
@@ -57,11 +64,23 @@ def _quantity_schema(schema: dict[str, Any]) -> dict[str, Any]:
     return {**described, "anyOf": [{"type": "number", "minimum": 0}, {"type": "string", "pattern": QUANTITY_PATTERN}]}
 
 
+def _no_credential(schema: dict[str, Any]) -> dict[str, Any]:
+    """A string value that holds a credential of a known format is refused, as synth's policy refuses it in the objects
+    (credential_patterns: gitleaks' formats, a URI with a password): a chart value must reference a Secret instead."""
+    from ..credential_patterns import credential_patterns
+
+    return {**schema, "not": {"anyOf": [{"type": "string", "pattern": pattern} for pattern in credential_patterns()]}}
+
+
 def _narrow(schema: dict[str, Any], value: Any, tree: Any, defs: dict[str, Any], image: dict[str, Any] | None) -> dict[str, Any]:
     if tree is _QUANTITY:
         return _quantity_schema(schema)
+    if isinstance(tree, _Own):
+        return _no_credential(tree.schema)
     if tree is _PARAMETER:
-        return image if image is not None else schema
+        if image is not None:
+            return image
+        return _no_credential(schema) if isinstance(value, str) else schema
     described = {"description": schema["description"]} if "description" in schema else {}
     if tree is None and isinstance(value, dict) and value:
         tree = {}  # a fixed mapping: each field const, so Helm names the field that changed
@@ -91,7 +110,18 @@ def _used_defs(schema: Any, defs: dict[str, Any], used: set[str]) -> set[str]:
     return used
 
 
-def values_schema(values: dict[str, dict[str, Any]], parameters: list[Parameter]) -> dict[str, Any]:
+def _leaf(parameter: Parameter, pinned_models: bool) -> Any:
+    from .fixed import model_value_schema
+
+    if parameter.type == "quantity":
+        return _QUANTITY
+    if parameter.path[0] == "model":
+        return _Own(model_value_schema(parameter, pinned_models, {"description": "Model URI."}))
+    return _PARAMETER
+
+
+def values_schema(values: dict[str, dict[str, Any]], parameters: list[Parameter], pinned_models: bool = False) -> dict[str, Any]:
+    """``pinned_models``: the environment requires pinned models (a model parameter then only takes an immutable hf:// or oci://)."""
     blueprint = blueprint_json_schema()
     defs: dict[str, Any] = blueprint["$defs"]
     workloads: dict[str, Any] = {}
@@ -103,7 +133,7 @@ def values_schema(values: dict[str, dict[str, Any]], parameters: list[Parameter]
                 node = tree
                 for part in parameter.path[:-1]:
                     node = node.setdefault(part, {})
-                node[parameter.path[-1]] = _QUANTITY if parameter.type == "quantity" else _PARAMETER
+                node[parameter.path[-1]] = _leaf(parameter, pinned_models)
         kind_schema = {"$ref": f"#/$defs/{workload_values['kind']}Workload"}
         image = _image_schema(images[("image",)]) if ("image",) in images else None
         workloads[workload] = _narrow(kind_schema, workload_values, tree, defs, image)

@@ -9,34 +9,27 @@ import click
 
 from ..errors import EXIT_FINDINGS, MlkubeError, Problem
 from ..kube.loader import LoadedManifest, load_manifests_isolated
-from ..policy.cli import clusters, run_policy_check
-from ..policy.model import PolicySettings
 from ..validation import SchemaCatalog, ValidationSettings, check_cross_object
 from ..validation.cross_object import partner_problems
+from ..validation.files import located_problem, schema_problems, validate_files
 from ..validation.schemas import DEFAULT_KUBERNETES_VERSION
 from . import handle_errors
 
 CROSS_OBJECT_MODES = ("error", "warn", "off")
-_MAX_MESSAGE = 300
-
-
-def _bounded(message: str) -> str:
-    """Messages quote values (selectors, names); an alias-expanded one must never come back whole."""
-    return message if len(message) <= _MAX_MESSAGE else message[:_MAX_MESSAGE] + "... (shortened)"
 
 
 def validate_manifests(manifests: list[LoadedManifest], catalog: SchemaCatalog, paths: tuple[Path, ...] = (),
                        cross_object: str = "error") -> tuple[list[Problem], list[str], list[Problem]]:
     """Problems of the objects, the kinds that have no schema (reported, not errors), and warnings
-    (partner checks with ``cross_object="warn"``)."""
+    (partner checks with ``cross_object="warn"``), with every object in memory (``--policy`` and
+    ``--connectivity`` need them all; ``mlkube.validation.files`` streams files otherwise)."""
     problems: list[Problem] = []
     warnings: list[Problem] = []
     unknown: set[str] = set()
     for manifest in manifests:
-        if not catalog.has_schema(str(manifest.obj.get("apiVersion")), str(manifest.obj.get("kind"))) and not catalog.settings.strict_unknown_kinds:
-            unknown.add(f"{manifest.obj.get('kind')} ({manifest.obj.get('apiVersion')})")
-        for issue in catalog.validate(manifest.obj):
-            problems.append(Problem(f"{manifest.file}:{manifest.line_of(issue.field)}", issue.field, f"{manifest.describe()}: {issue.message}"))
+        problems += schema_problems(manifest, catalog, unknown)
+    from ..policy.cli import clusters
+
     # The files given are deployed together, one cluster per environment folder of a config repo
     # (dist/<env>/...): partners are looked for among them. A partial set relaxes that with --cross-object.
     for group in clusters(manifests, list(paths)):
@@ -45,10 +38,7 @@ def validate_manifests(manifests: list[LoadedManifest], catalog: SchemaCatalog, 
         if cross_object != "off":
             found += [(problem, warnings if cross_object == "warn" else problems) for problem in partner_problems(group)]
         for problem, into in found:
-            partner = located.get(problem.where)
-            where = f"{partner.file}:{partner.line_of(problem.field)}" if partner else problem.where
-            message = f"{partner.describe()}: {problem.message}" if partner and partner.parent else problem.message
-            into.append(Problem(where, problem.field, _bounded(message), problem.hint))
+            into.append(located_problem(problem, located.get(problem.where)))
     return problems, sorted(unknown), warnings
 
 
@@ -92,17 +82,22 @@ def command(paths: tuple[Path, ...], crd_schemas: tuple[Path, ...], strict: bool
             cross_object: str, connectivity: bool) -> None:
     """Validate Kubernetes YAML files and folders: strict schemas and cross-object checks (and --policy)."""
     catalog = SchemaCatalog(ValidationSettings(kubernetes_version, tuple(crd_schemas), strict))
-    # A file that cannot be read is reported; the others are still validated.
-    manifests, unreadable = load_manifests_isolated(paths)
-    problems, unknown, warnings = validate_manifests(manifests, catalog, paths, cross_object)
+    if policy or connectivity:  # the policy rules and the traffic matrix read every object at once
+        manifests, unreadable = load_manifests_isolated(paths)
+        problems, unknown, warnings = validate_manifests(manifests, catalog, paths, cross_object)
+        count = len(manifests)
+    else:  # one file in memory at a time (issue 22)
+        manifests = []
+        report = validate_files(paths, catalog, cross_object)
+        problems, unreadable, unknown, warnings, count = (report.problems, report.unreadable, sorted(report.unknown),
+                                                          report.warnings, report.objects)
     for kind in unknown:
         click.echo(f"note: no schema for {kind}; not validated (give --crd-schemas DIR, or --strict to fail)", err=True)
     for warning in sorted(set(warnings)):
         click.echo(f"warning: {warning}", err=True)
     _note_skipped_rules(catalog)
-    policy_failed = policy and run_policy_check(manifests, paths, output_format=output_format, output=output,
-                                                settings=PolicySettings(allowed_registries, require_digests,
-                                                                        kubernetes_version=kubernetes_version)).failed
+    policy_failed = policy and _policy_failed(manifests, paths, output_format, output, allowed_registries, require_digests,
+                                              kubernetes_version)
     if connectivity and not problems and not unreadable:  # the evaluator reads policies the schemas accepted
         from ..traffic.matrix import print_matrices
 
@@ -110,7 +105,16 @@ def command(paths: tuple[Path, ...], crd_schemas: tuple[Path, ...], strict: bool
     if unreadable:
         raise MlkubeError(unreadable + problems, title="some files could not be read; the others were validated")
     if problems:
-        raise MlkubeError(problems, title=f"{len(manifests)} objects validated, some are invalid", exit_code=EXIT_FINDINGS)
+        raise MlkubeError(problems, title=f"{count} objects validated, some are invalid", exit_code=EXIT_FINDINGS)
     if policy_failed:
         sys.exit(EXIT_FINDINGS)
-    click.echo(f"{len(manifests)} objects valid (Kubernetes {kubernetes_version}, strict)", err=policy and output is None)
+    click.echo(f"{count} objects valid (Kubernetes {kubernetes_version}, strict)", err=policy and output is None)
+
+
+def _policy_failed(manifests: list[LoadedManifest], paths: tuple[Path, ...], output_format: str, output: Path | None,
+                   allowed_registries: tuple[str, ...], require_digests: bool, kubernetes_version: str) -> bool:
+    from ..policy.cli import run_policy_check
+    from ..policy.model import PolicySettings
+
+    settings = PolicySettings(allowed_registries, require_digests, kubernetes_version=kubernetes_version)
+    return run_policy_check(manifests, paths, output_format=output_format, output=output, settings=settings).failed

@@ -85,6 +85,9 @@ class GitOps(Spec):
     source: Literal["manifests", "chart"] = Field(default="manifests", description="What each Application deploys: 'manifests' (default), the "
                                                   "app's folder of the config repo; 'chart', the Helm chart `mlkube chart --push` pushed, "
                                                   "by the digest the lock records (Argo CD 3.1+).")
+    chart_registry: str | None = Field(default=None, description="With source='chart': the OCI registry path the generated CI workflows push "
+                                       "each app's chart to (`mlkube chart --push`), e.g. 'ghcr.io/acme/charts'. Default: none, and the "
+                                       "workflows read the repository variable MLKUBE_CHART_REGISTRY.")
     path: str = Field(default="dist", description="Folder of the output inside the config repo. Default: dist.")
     argocd_namespace: DnsLabel = Field(default="argocd", description="Namespace Argo CD runs in (holds AppProjects and Applications). Default: argocd.")
     ci_install: str = Field(default="pip install mlkube", description="Shell command CI runs to install mlkube in the config repo. Default: pip install mlkube.")

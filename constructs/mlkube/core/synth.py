@@ -39,6 +39,8 @@ class SynthContext:
     #: Per-object results reused from earlier synths or computed in parallel (the pipeline's cache, mlkube.incremental);
     #: None: computed here.
     store: Any = None
+    #: Schema results kept in memory across synths of one platform (validation.synth_step.SchemaMemo); None: not kept.
+    schema_memo: Any = None
     #: The manifest written at each relative path (filled by ``render``).
     written: dict[str, Manifest] = field(default_factory=dict)
 
@@ -99,9 +101,10 @@ def render(ctx: SynthContext) -> None:
     ctx.written = seen
 
 
-def checked_context(platform: Platform, out_dir: Path, store: Any = None) -> SynthContext:
-    """The stages before rendering: collect the objects, transform them, validate them (problems in ``ctx.problems``)."""
-    ctx = SynthContext(platform, out_dir, store=store)
+def checked_context(platform: Platform, out_dir: Path, store: Any = None, memo: Any = None) -> SynthContext:
+    """The stages before rendering: collect the objects, transform them, validate them (problems in ``ctx.problems``);
+    ``memo``: schema results kept in memory across calls (validation.synth_step.SchemaMemo)."""
+    ctx = SynthContext(platform, out_dir, store=store, schema_memo=memo)
     collect(ctx)
     if not ctx.problems:
         for step in platform.pipeline.transforms:

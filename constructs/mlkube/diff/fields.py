@@ -258,12 +258,52 @@ def _kind_fields(kind: str, obj: dict[str, Any]) -> dict[str, FieldValue]:
         found["schedule"] = _plain(spec.get("schedule"), "spec.schedule")
         if "suspend" in spec:
             found["suspend"] = _plain(spec.get("suspend"), "spec.suspend")
+    if kind in ("Application", "ApplicationSet") and str(obj.get("apiVersion", "")).startswith("argoproj.io/"):
+        found.update(_chart_fields(kind, obj, spec))
     if kind == "PersistentVolumeClaim":
         found.update(_claim_fields(spec, "spec", ""))
     if kind == "StatefulSet":
         for index, template in enumerate(spec.get("volumeClaimTemplates") or []):
             name = str(_dig(template, "metadata", "name") or index)
             found.update(_claim_fields(template.get("spec") or {}, f"spec.volumeClaimTemplates[{name}].spec", f"claim {name}: "))
+    return found
+
+
+#: The annotation mlkube.chart.argocd writes with the chart's version (the source names it by digest).
+_CHART_VERSION = "mlkube.dev/chart-version"
+
+
+def _short_chart(repository: Any, digest: Any, version: Any) -> str:
+    """``oci://repo@sha256:<12 hex> (version)``: a chart deployed by digest, like an image row."""
+    text = str(repository)
+    if isinstance(digest, str) and ":" in digest:
+        algorithm, _, hex_digits = digest.partition(":")
+        text += f"@{algorithm}:{hex_digits[:_DIGEST_HEX]}"
+    elif digest:
+        text += f" {digest}"
+    return text + (f" ({version})" if version else "")
+
+
+def _chart_fields(kind: str, obj: dict[str, Any], spec: dict[str, Any]) -> dict[str, FieldValue]:
+    """The Helm chart (OCI source, GitOps(source='chart')) an Application deploys, or each ApplicationSet element's: its
+    own row, so a new chart digest is not lost among an Application's other fields."""
+    found: dict[str, FieldValue] = {}
+    if kind == "Application":
+        raw = spec.get("source")
+        source: dict[str, Any] = raw if isinstance(raw, dict) else {}
+        if str(source.get("repoURL", "")).startswith("oci://"):
+            version = _dig(obj, "metadata", "annotations", _CHART_VERSION)
+            found["chart"] = FieldValue((source["repoURL"], source.get("targetRevision")),
+                                        _short_chart(source["repoURL"], source.get("targetRevision"), version),
+                                        ("spec.source.targetRevision", "spec.source.repoURL", f"metadata.annotations.{_CHART_VERSION}"))
+        return found
+    for generator in spec.get("generators") or []:
+        for inner in (_dig(generator, "matrix", "generators") or [generator]):
+            for index, element in enumerate(_dig(inner, "list", "elements") or []):
+                if isinstance(element, dict) and "chartRepoURL" in element:
+                    found[f"chart {element.get('folder', index)}"] = FieldValue(
+                        (element["chartRepoURL"], element.get("chartDigest")),
+                        _short_chart(element["chartRepoURL"], element.get("chartDigest"), element.get("chartVersion")), ())
     return found
 
 

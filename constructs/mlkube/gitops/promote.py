@@ -5,18 +5,19 @@ lock entries (repository, tag, digest, provenance) and model pins to the target 
 ``<dist>/images.lock.json``, records the promotion (source, revision, fingerprint) for
 `mlkube check --pinned`, and rewrites the image values of ``<dist>/<target>/`` to the same
 references; only image values change (every other byte stays). The lock and every changed file are
-replaced together.
+replaced together. The target's chart pins of an earlier promotion are dropped (see mlkube.chart.pins).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..core.image_reference import Reference, parse_reference
 from ..core.spec import DNS_LABEL
 from ..errors import EXIT_FINDINGS, MlkubeError, Problem
 from ..output import replace_files, writes_output
+from ..pinning.chart_pins import stale_chart_pins
 from ..pinning.lock import LOCK_FILE, Lock, LockEntry, Promotion, fingerprint, load_lock
 from ..pinning.rewrite import rewrite_text
 from ..pinning.scan import ImageScalar
@@ -31,10 +32,17 @@ class PromotionResult:
     target: str
     images: int
     files: list[Path]
+    #: Apps whose chart pin of the target rendered the images of an earlier promotion (dropped from the lock).
+    stale_charts: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
-        return (f"mlkube: promoted {self.images} image{'s' if self.images != 1 else ''} from {self.source} to {self.target}; "
+        text = (f"mlkube: promoted {self.images} image{'s' if self.images != 1 else ''} from {self.source} to {self.target}; "
                 f"{len(self.files)} file{'s' if len(self.files) != 1 else ''} changed")
+        if self.stale_charts:
+            text += (f"\nmlkube: {len(self.stale_charts)} chart pin{'s' if len(self.stale_charts) != 1 else ''} of {self.target} rendered the "
+                     f"previous images and {'were' if len(self.stale_charts) != 1 else 'was'} dropped ({', '.join(self.stale_charts)}): "
+                     f"mlkube chart --all --env {self.target} --out DIR --push REGISTRY, then mlkube synth")
+        return text
 
 
 def _environments(dist: Path) -> str:
@@ -133,10 +141,17 @@ def promote(dist: Path, source: str, target: str, revision: str = "") -> Promoti
     # Promoting the same images again keeps the record of the first promotion: a rerun changes nothing.
     if previous is None or previous.fingerprint != promoted or previous.source != source:
         updated.promotions[target] = Promotion(source, revision, promoted)
+    # The target's charts render its images: the pins of an earlier promotion go (chart/pins.py); the promotion
+    # workflow exports and pushes new ones before synth. The source's charts are not copied: they render its objects.
+    stale = stale_chart_pins(lock, target, promoted)
+    for app in stale:
+        del updated.charts[target][app]
+    if target in updated.charts and not updated.charts[target]:
+        del updated.charts[target]
     target_files = scan_tree(dist, frozenset({target})) if (dist / target).is_dir() else []
     changes = _rewrite(target_files, lock.environments.get(target, {}), images)
     rendered, lock_path = updated.to_bytes(), dist / LOCK_FILE
     if not lock_path.exists() or lock_path.read_bytes() != rendered:
         changes[lock_path] = rendered  # a second promote changes nothing and says so
     replace_files(changes, root=dist)  # journaled: every file and the lock, or none, also across a kill
-    return PromotionResult(source, target, len(images), sorted(changes))
+    return PromotionResult(source, target, len(images), sorted(changes), stale)

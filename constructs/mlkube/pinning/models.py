@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import json
 import os
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,10 +27,10 @@ from ..errors import MlkubeError, Problem
 from .bucket_resolvers import GcsResolver, S3Resolver
 from .fields import mappings
 from .lock import Lock, model_pin_problems
-from .registry import RegistryClient, RegistryError
 
 if TYPE_CHECKING:
     from ..core.synth import SynthContext
+    from .registry import RegistryClient
 
 __all__ = ["ModelField", "model_fields", "model_pin_problems", "apply_model_lock", "require_pinned_models",
            "tree_models", "model_values", "locked_model_problems", "pins_from_file", "HuggingFaceResolver", "S3Resolver", "GcsResolver", "resolve_oci", "plan_model_pins", "model_replacements"]
@@ -202,6 +200,9 @@ class HuggingFaceResolver:
         ref = ModelReference(uri)
         if not ref.hf_repo:
             raise MlkubeError.single(f"{uri}: only hf:// models are resolved", hint=ref.pin_hint())
+        import urllib.error  # urllib.request loads http.client, ssl and email: only when a model is resolved (issue 22)
+        import urllib.request
+
         url = self.url(ref)
         request = urllib.request.Request(url, headers={"Accept": "application/json"})
         if self.token:
@@ -223,6 +224,8 @@ class HuggingFaceResolver:
 
 def resolve_oci(uri: str, registry: RegistryClient) -> tuple[str, str]:
     """(``oci://<repository>@sha256:...``, what was asked): the registry's HEAD on the tag's manifest (pinning/registry.py)."""
+    from .registry import RegistryError  # HTTP and TLS modules: only when a model is resolved (issue 22)
+
     reference = uri[len("oci://"):]
     repository, _, tag = reference.rpartition(":")
     if not repository or "/" in tag:

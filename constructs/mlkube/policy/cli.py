@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from ..gitops.argocd import ARGOCD_FOLDER
+from ..kube.clusters import cluster_of
 from ..kube.loader import LoadedManifest
 from ..output import replace_files
 from .engine import PolicyReport, check_policy
@@ -19,30 +19,8 @@ from .sarif import sarif_json
 __all__ = ["clusters", "run_policy_check"]
 
 
-def _environment_folder(file: Path) -> Path | None:
-    """The nearest folder above ``file`` that holds an ``_argocd`` folder: an environment of a config repo."""
-    for folder in file.parents:
-        if (folder / ARGOCD_FOLDER).is_dir():
-            return folder
-    return None
-
-
 def _cluster_key(manifest: LoadedManifest, roots: Sequence[Path], cache: dict[Path, Path | None]) -> str:
-    """The environment folder of a config repo (``dist/<environment>/<app>/x.yaml``, recognised by its
-    ``_argocd`` folder at any depth, or by the layout under a folder given), else one cluster."""
-    file = Path(manifest.file).absolute()
-    if file.parent not in cache:
-        cache[file.parent] = _environment_folder(file)
-    if cache[file.parent] is not None:
-        return str(cache[file.parent])
-    for root in roots:
-        try:
-            parts = file.relative_to(root.absolute()).parts
-        except ValueError:
-            continue
-        if len(parts) >= 3:
-            return f"{root}/{parts[0]}"
-    return ""
+    return cluster_of(manifest.file, roots, cache)
 
 
 def clusters(manifests: Sequence[LoadedManifest], paths: Sequence[Path]) -> list[list[LoadedManifest]]:

@@ -20,7 +20,7 @@ from ..kube.manifest import Manifest
 from ..kube.pods import PodView, containers, pod_views
 from ..kube.quantity import parse_quantity
 
-__all__ = ["check_cross_object", "partner_problems", "EXTENDED_GPU_RESOURCES"]
+__all__ = ["PARTNER_KINDS", "CrossObjectIndex", "check_cross_object", "partner_problems", "EXTENDED_GPU_RESOURCES"]
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
@@ -48,37 +48,80 @@ def _namespace(manifest: Manifest) -> str:
 def check_cross_object(manifests: Iterable[Manifest], *, partners: bool = True) -> list[Problem]:
     """All cross-object problems among objects that are deployed together; ``partners=False`` skips
     the checks that need partner objects (selectors, scale targets)."""
-    items = list(manifests)
+    index = CrossObjectIndex()
     problems: list[Problem] = []
-    problems += _duplicates(items)
-    for manifest in items:
-        problems += _name(manifest)
-        problems += _gpu_resources(manifest)
-        problems += _cron_schedule(manifest)
+    for manifest in manifests:
+        problems += index.add(manifest)
     if partners:
-        problems += partner_problems(items)
+        problems += index.partner_problems()
     return problems
 
 
 def partner_problems(items: Sequence[Manifest]) -> list[Problem]:
     """Problems of Services, PodDisruptionBudgets and autoscalers whose partners are not among ``items``."""
-    problems: list[Problem] = []
-    # Selectors and targets match only within a namespace: index pods and targets by namespace once, so the
-    # checks stay linear in the number of objects (issue 22: a scan of the whole environment per Service,
-    # PDB and HPA made synth quadratic).
-    pods: dict[str, list[dict[str, str]]] = defaultdict(list)
-    for m in items:
-        for view in pod_views(m.obj):
-            pods[_namespace(m)].append(view.labels)
-    targets = {(m.kind, m.name, _namespace(m)) for m in items}
+    index = CrossObjectIndex()
     for manifest in items:
-        if manifest.kind == "Service":
-            problems += _service_selects_pods(manifest, pods)
-        elif manifest.kind == "PodDisruptionBudget":
-            problems += _pdb_selects_pods(manifest, pods)
-        elif manifest.kind in ("HorizontalPodAutoscaler", "ScaledObject"):
-            problems += _hpa_target_exists(manifest, targets)
-    return problems
+        index.add_partners(manifest)
+    return index.partner_problems()
+
+
+#: Kinds whose checks need partner objects (pods a selector selects, a scale target).
+PARTNER_KINDS = ("Service", "PodDisruptionBudget", "HorizontalPodAutoscaler", "ScaledObject")
+
+
+class CrossObjectIndex:
+    """What the checks across objects keep of each object, so that objects can be seen one at a time and
+    dropped (``mlkube validate`` streams files; issue 22): identities, pod labels and scale targets per
+    namespace, and a small copy of each object that needs partners (its selector or target).
+
+    Selectors and targets match only within a namespace: indexed by namespace, the checks stay linear in
+    the number of objects (issue 22: a scan of the whole environment per Service, PDB and HPA made synth
+    quadratic)."""
+
+    def __init__(self) -> None:
+        self._seen: dict[tuple[str, str, str, str], tuple[int, str]] = {}
+        self._pods: dict[str, list[dict[str, str]]] = defaultdict(list)
+        self._targets: set[tuple[str, str, str]] = set()
+        self._needing: list[Manifest] = []
+
+    def add(self, manifest: Manifest) -> list[Problem]:
+        """Index one object; its own problems (name, GPU counts, schedule) and a duplicate of an earlier one."""
+        problems = list(_duplicate(manifest, self._seen))
+        problems += _name(manifest)
+        views = pod_views(manifest.obj)
+        for pod in views:
+            problems += _pod_gpu_resources(manifest, pod)
+        problems += _cron_schedule(manifest)
+        self.add_partners(manifest, views)
+        return problems
+
+    def add_partners(self, manifest: Manifest, views: list[PodView] | None = None) -> None:
+        namespace = _namespace(manifest)
+        for view in pod_views(manifest.obj) if views is None else views:
+            self._pods[namespace].append(view.labels)
+        self._targets.add((manifest.kind, manifest.name, namespace))
+        if manifest.kind in PARTNER_KINDS:
+            self._needing.append(_partner_view(manifest))
+
+    def partner_problems(self) -> list[Problem]:
+        """Problems of the Services, PodDisruptionBudgets and autoscalers added, against all objects added."""
+        problems: list[Problem] = []
+        for manifest in self._needing:
+            if manifest.kind == "Service":
+                problems += _service_selects_pods(manifest, self._pods)
+            elif manifest.kind == "PodDisruptionBudget":
+                problems += _pdb_selects_pods(manifest, self._pods)
+            else:
+                problems += _hpa_target_exists(manifest, self._targets)
+        return problems
+
+
+def _partner_view(manifest: Manifest) -> Manifest:
+    """The fields the partner checks read (kind, name, namespace, selector, scale target), nothing else."""
+    metadata, spec = _metadata(manifest), _dict(manifest.obj.get("spec"))
+    kept = {key: metadata[key] for key in ("name", "namespace") if key in metadata}
+    body = {key: spec[key] for key in ("selector", "scaleTargetRef") if key in spec}
+    return Manifest({"kind": manifest.obj.get("kind"), "metadata": kept, "spec": body}, manifest.where)
 
 
 def _identity(manifest: Manifest) -> tuple[str, str, str, str]:
@@ -87,15 +130,20 @@ def _identity(manifest: Manifest) -> tuple[str, str, str, str]:
 
 
 def _duplicates(items: list[Manifest]) -> Iterator[Problem]:
-    seen: dict[tuple[str, str, str, str], Manifest] = {}
+    seen: dict[tuple[str, str, str, str], tuple[int, str]] = {}
     for manifest in items:
-        if not manifest.name:
-            continue  # generateName: the API server picks a new name for each
-        first = seen.setdefault(_identity(manifest), manifest)
-        if first is not manifest:
-            yield Problem(manifest.where, "metadata.name",
-                          f"{manifest.describe()} is defined twice (also at {first.where})",
-                          "give one of them another name")
+        yield from _duplicate(manifest, seen)
+
+
+def _duplicate(manifest: Manifest, seen: dict[tuple[str, str, str, str], tuple[int, str]]) -> Iterator[Problem]:
+    if not manifest.name:
+        return  # generateName: the API server picks a new name for each
+    serial = len(seen)
+    first, where = seen.setdefault(_identity(manifest), (serial, manifest.where))
+    if first != serial:
+        yield Problem(manifest.where, "metadata.name",
+                      f"{manifest.describe()} is defined twice (also at {where})",
+                      "give one of them another name")
 
 
 def _name(manifest: Manifest) -> Iterator[Problem]:

@@ -9,6 +9,7 @@ folder the user gives.
 from __future__ import annotations
 
 import difflib
+import importlib.util
 import json
 import re
 from collections import Counter
@@ -16,12 +17,9 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jsonschema
 import jsonschema_rs
-import kubernetes_validate
-from referencing import Registry, Resource
 
 from ..errors import MlkubeError
 from ..kube.versions import DEFAULT_KUBERNETES_VERSION
@@ -30,9 +28,14 @@ from .crd_rules import CelRules, SkippedRule, has_rules
 from .operator_defaults import with_operator_defaults
 from .quantities import QuantityTree, quantity_issues, quantity_tree
 
+if TYPE_CHECKING:  # Python jsonschema reports the errors of invalid objects only: imported then (start-up, issue 22)
+    import jsonschema
+    from referencing import Registry
+
 __all__ = ["SchemaCatalog", "ValidationSettings", "SchemaIssue", "DEFAULT_KUBERNETES_VERSION", "BUILTIN_CRD_SCHEMAS"]
 
-_K8S_SCHEMAS = Path(kubernetes_validate.__file__).parent / "kubernetes-json-schema"
+# The package's folder without importing it (its __init__ imports Python jsonschema: start-up, issue 22).
+_K8S_SCHEMAS = Path(importlib.util.find_spec("kubernetes_validate").origin or "").parent / "kubernetes-json-schema"  # type: ignore[union-attr]
 #: CRD schemas mlkube carries for the custom resources it emits (written for the fields it uses).
 BUILTIN_CRD_SCHEMAS = Path(__file__).parent.parent / "crd_schemas"
 _DEFINITIONS_ID = "https://kubernetes.io/api/_definitions.json"
@@ -101,6 +104,8 @@ class SchemaCatalog:
 
     @cached_property
     def _registry(self) -> Registry:
+        from referencing import Registry, Resource
+
         # The built-in schemas refer to "/api/_definitions.json"; register it under its own $id so
         # references resolve locally, never over the network.
         return Resource.from_contents(self._definitions) @ Registry()
@@ -209,6 +214,8 @@ class _KindValidator:
         blocking = False
         if not self._fast.is_valid(obj):
             if self._detailed is None:
+                import jsonschema
+
                 cls = jsonschema.validators.validator_for(self._schema, default=jsonschema.Draft202012Validator)
                 self._detailed = cls(self._schema, registry=self._catalog._registry, format_checker=None)
             for error in self._detailed.iter_errors(obj):

@@ -4,8 +4,9 @@ cross-object rules, per environment (objects deployed together)."""
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..errors import MlkubeError, Problem
 from ..kube.manifest import Manifest
@@ -15,16 +16,34 @@ from .schemas import SchemaCatalog, ValidationSettings
 if TYPE_CHECKING:
     from ..core.synth import SynthContext
 
-__all__ = ["validate_objects", "MISSING_SCHEMA_HINT"]
+__all__ = ["validate_objects", "SchemaMemo", "MISSING_SCHEMA_HINT"]
 
 #: What synth says about a custom resource with no schema (a `cdk8s import` class, a raw ApiObject).
 MISSING_SCHEMA_HINT = ("give the platform its CRD's JSON schemas: Platform(crd_schemas=['DIR']), a folder that "
                        "`mlkube schemas import CRD.yaml --out DIR` writes ({group}/{kind}_{version}.json)")
 
 
+class SchemaMemo:
+    """Schema issues already found, by Kubernetes version and object: a caller that synthesizes the same
+    platform many times with few changes (mlkube chart's probes) validates each distinct object once.
+    Schema validation depends only on the object and the version's catalog (the settings below, with the platform's
+    CRD schema folders): one memo serves builds of one platform (``checked_context(..., memo=)``)."""
+
+    def __init__(self) -> None:
+        self.catalogs: dict[str, SchemaCatalog] = {}
+        self._issues: dict[tuple[str, str], list[Any]] = {}
+
+    def issues(self, version: str, catalog: SchemaCatalog, obj: dict[str, Any]) -> list[Any]:
+        key = (version, json.dumps(obj, sort_keys=True, default=str))
+        if key not in self._issues:
+            self._issues[key] = list(catalog.validate(obj))
+        return self._issues[key]
+
+
 def validate_objects(ctx: SynthContext) -> None:
     """The CHECKS step: schema-validate every object, then run cross-object checks per environment."""
-    catalogs: dict[str, SchemaCatalog] = {}
+    memo: SchemaMemo | None = ctx.schema_memo
+    catalogs: dict[str, SchemaCatalog] = memo.catalogs if memo is not None else {}
     versions = {env.name: env.kubernetes_version for env in ctx.platform.environments}
     by_environment: dict[str, list[Manifest]] = defaultdict(list)
     for manifest in ctx.manifests:
@@ -41,6 +60,8 @@ def validate_objects(ctx: SynthContext) -> None:
         cache = ctx.platform.pipeline.cache
         for manifest in manifests:
             # The cache skips an object whose same input this catalog found valid before (mlkube.incremental).
-            for issue in (cache.schema_issues(ctx, manifest, catalog) if cache is not None else catalog.validate(manifest.obj)):
+            issues = (memo.issues(version, catalog, manifest.obj) if memo is not None
+                      else cache.schema_issues(ctx, manifest, catalog) if cache is not None else catalog.validate(manifest.obj))
+            for issue in issues:
                 ctx.problems.append(Problem(manifest.where, issue.field, f"{manifest.describe()}: {issue.message}"))
         ctx.problems += check_cross_object(manifests)
