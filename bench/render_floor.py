@@ -38,7 +38,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(dir="/dev/shm" if Path("/dev/shm").is_dir() else None) as folder:
         ctx = synth.SynthContext(platform_app.platform, Path(folder) / "dist")
         synth.collect(ctx)
-        for step in synth.TRANSFORMS:
+        for step in platform_app.platform.pipeline.transforms:
             step(ctx)
     objects = [manifest.obj for manifest in ctx.manifests]
 

@@ -48,23 +48,23 @@ def main() -> None:
     with tempfile.TemporaryDirectory(dir="/dev/shm" if Path("/dev/shm").is_dir() else None) as folder:
         out = options.out or Path(folder) / "dist"
         ctx = synth.SynthContext(platform_app.platform, out)
+        pipeline = platform_app.platform.pipeline
+        cache = pipeline.cache  # the default pipeline's: mlkube.incremental.steps
         if options.cache:
-            timed("open the synth cache", lambda: setattr(ctx, "store", synth.incremental.start(out, platform_app.platform)))
+            timed("open the synth cache", lambda: setattr(ctx, "store", cache.start(out, platform_app.platform)))
         else:
             os.environ["MLKUBE_JOBS"] = "1"
         timed("collect (one Node call per tree)", synth.collect, ctx)
-        for step in synth.TRANSFORMS:
+        for step in pipeline.transforms:
             timed(f"transform: {step.__module__.split('.')[-2]}.{step.__name__}", step, ctx)
-        checks, synth.CHECKS[:] = list(synth.CHECKS), []
-        timed("validate: schemas and cross-object", synth.validate, ctx)
-        synth.CHECKS[:] = checks
-        for step in checks:
-            timed(f"check: {step.__name__}", step, ctx)
+        timed("prepare: the cache's reused and parallel per-object results", cache.prepare, ctx)
+        for step in pipeline.checks:
+            timed("validate: schemas and cross-object" if step.__name__ == "validate_objects" else f"check: {step.__name__}", step, ctx)
         timed("render YAML", synth.render, ctx)
-        for step in synth.OUTPUTS:
+        for step in pipeline.outputs:
             timed(f"output: {step.__name__}", step, ctx)
-        timed("write the tree", lambda: replace_tree(ctx.out_dir, ctx.files, synth.incremental.unchanged_files(ctx, ctx.written)))
-        timed("save the synth cache", synth.incremental.finish, ctx, ctx.written)
+        timed("write the tree", lambda: replace_tree(ctx.out_dir, ctx.files, cache.unchanged_files(ctx, ctx.written)))
+        timed("save the synth cache", cache.finish, ctx, ctx.written)
         if ctx.problems:
             raise SystemExit(f"synth found problems: {ctx.problems[:3]}")
     total, total_cpu = sum(row[1] for row in rows), sum(row[2] for row in rows)

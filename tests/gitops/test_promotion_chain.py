@@ -17,8 +17,8 @@ from helpers import REPO_ROOT, run_mlkube
 
 from mlkube import Environment, InferenceService, Platform
 from mlkube.core.gitops_settings import GitOps
+from mlkube.core.promotion_chain import promotion_chain
 from mlkube.errors import MlkubeError
-from mlkube.gitops.chain import promotion_chain
 from mlkube.pinning.lock import LOCK_FILE
 from mlkube.pinning.scan import scan_images
 

@@ -10,7 +10,7 @@ import pytest
 from fake_registry import MANIFEST, FakeRegistry
 from realtools import free_port
 
-from mlkube.images.reference import registry_of
+from mlkube.core.image_reference import registry_of
 from mlkube.pinning.auth import Credentials
 from mlkube.pinning.registry import MANIFEST_TYPES, RegistryClient, RegistryError
 

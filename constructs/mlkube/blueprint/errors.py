@@ -8,20 +8,12 @@ from pydantic import BaseModel, ValidationError
 
 from ..core.spec import problems_from_validation_error
 from ..errors import Problem
-from .source import DataPath, Position, YamlDocument
+from .source import DataPath, Position, YamlDocument, field_path_text
 
 __all__ = ["field_path_text", "problems_at", "MAX_MESSAGE"]
 
 #: Messages quote the offending value; a huge value is cut so the report stays readable.
 MAX_MESSAGE = 400
-
-
-def field_path_text(path: Sequence[str | int]) -> str:
-    """``("workloads", "server", "args", 0)`` -> ``workloads.server.args[0]``."""
-    text = ""
-    for part in path:
-        text += f"[{part}]" if isinstance(part, int) else ("." if text else "") + str(part)
-    return text
 
 
 def _resolve(document: YamlDocument, loc: Sequence[str | int], *, key_of_last: bool) -> tuple[DataPath, Position]:

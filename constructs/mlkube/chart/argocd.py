@@ -60,7 +60,7 @@ def use_chart_sources(ctx: SynthContext) -> None:
     gitops = ctx.platform.gitops
     if gitops is None or getattr(gitops, "source", "manifests") != "chart" or gitops.repo_url is None:
         return
-    from ..gitops.chain import promotion_chain
+    from ..core.promotion_chain import promotion_chain
 
     lock = load_lock(ctx.out_dir)
     chain = promotion_chain(ctx.platform.environments, gitops)[0]

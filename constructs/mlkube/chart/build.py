@@ -62,11 +62,11 @@ def _environment(platform: Platform, environment: str) -> Any:
 class EnvironmentBuilder:
     """Builds of one environment, sharing what does not change between them: the default build of every app
     (synthesized and checked once, whichever apps are exported) and the schema results of objects already
-    validated (synth.SchemaMemo). A probe changes a few objects: only those are schema-validated again;
+    validated (validation.synth_step.SchemaMemo). A probe changes a few objects: only those are schema-validated again;
     every transform and check of synth still runs on the whole environment."""
 
     def __init__(self, platform: Platform, environment: str, out_dir: Path) -> None:
-        from ..core.synth import SchemaMemo
+        from ..validation.synth_step import SchemaMemo
 
         _environment(platform, environment)
         self.platform, self.environment, self.out_dir = platform, environment, out_dir
@@ -118,7 +118,7 @@ class EnvironmentBuilder:
         chosen = _environment(self.platform, self.environment)
         # The platform's own settings, so each build checks what synth checks (tenancy, its CRD schema folders).
         single = Platform(environments=[chosen], gitops=gitops, out_dir=self.out_dir, tenancy=self.platform.tenancy,
-                          crd_schemas=self.platform.crd_schemas)
+                          crd_schemas=self.platform.crd_schemas, pipeline=self.platform.pipeline)
         token = SPEC_PATCHES.set(by_path or {})
         try:
             # Every app of the environment: an app's folder can hold objects another app's connections put there

@@ -58,7 +58,7 @@ def command(app_names: tuple[str, ...], every_app: bool, entry_only: bool, envir
     if entry_only:
         if not every_app or environments:
             raise MlkubeError.single("--entry selects the environments of --all", where="--entry", hint="mlkube chart --all --entry --out charts")
-        from ..gitops.chain import promotion_chain
+        from ..core.promotion_chain import promotion_chain
 
         environments = promotion_chain(platform.environments, platform.gitops)[0].entry
         several = True

@@ -42,12 +42,11 @@ class Cdk8sTree:
 
 def read_cdk8s_tree(platform: Platform) -> Cdk8sTree:
     """Synthesize every chart of the platform's tree into its app, and run every cdk8s validation."""
-    from .platform import MlApp
-
+    apps = {id(app): app for app in platform.apps}  # the platform's MlApps, by identity (platform.py imports synth, not back)
     tree = Cdk8sTree()
     nodes: list[IConstruct] = list(platform.node.find_all())  # the whole tree in one Node call
     charts = [node for node in nodes if isinstance(node, cdk8s.Chart)]
-    owners = {id(chart): owner for chart in charts if (owner := _owner_app(chart, MlApp, tree.problems)) is not None}
+    owners = {id(chart): owner for chart in charts if (owner := _owner_app(chart, apps, tree.problems)) is not None}
     holding = _charts_holding_objects(nodes)
     # cdk8s validates the whole tree inside each Chart.toJson: synthesize the charts with objects (the first
     # call validates), or validate through any chart when none holds an object.
@@ -72,12 +71,12 @@ def read_cdk8s_tree(platform: Platform) -> Cdk8sTree:
     return tree
 
 
-def _owner_app(chart: cdk8s.Chart, app_type: type[MlApp], problems: list[Problem]) -> MlApp | None:
+def _owner_app(chart: cdk8s.Chart, apps: dict[int, MlApp], problems: list[Problem]) -> MlApp | None:
     """The app whose folder receives the chart's objects: the chart itself, or the closest app around it."""
-    if isinstance(chart, app_type):
-        return chart
+    if id(chart) in apps:
+        return apps[id(chart)]
     scopes: Sequence[IConstruct] = chart.node.scopes
-    owner = next((scope for scope in reversed(scopes) if isinstance(scope, app_type)), None)
+    owner = next((apps[id(scope)] for scope in reversed(scopes) if id(scope) in apps), None)
     if owner is None:
         path = _path(chart)
         problems.append(Problem(path, "", f"cdk8s Chart {chart.node.id!r} is outside every app of the platform, so it has no "

@@ -84,7 +84,7 @@ class MlConstruct(Construct):
         """Hand a finished object to the app, with the spec's policy waivers written into it."""
         waivers = self._waivers()
         if waivers:
-            from ..policy import apply_waivers
+            from .waivers import apply_waivers
 
             self.ml_app.report(apply_waivers(obj, waivers, self.construct_path))
         self.emitted_objects.append(EmittedObject(obj, self.construct_path, self.ml_app))
@@ -100,7 +100,7 @@ class MlConstruct(Construct):
         waivers = list(getattr(spec, "waivers", None) or [])
         secret_env = getattr(spec, "secret_env", None) or []
         if secret_env:
-            from ..policy import Waiver
+            from .waivers import Waiver
 
             reasons = "; ".join(f"{item.env}: {item.reason}" for item in secret_env)
             waivers.append(Waiver(rule="MLK-SEC-006", reason=f"secrets as env vars ({reasons})"))

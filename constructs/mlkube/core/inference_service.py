@@ -199,7 +199,7 @@ class InferenceServiceSpec(PlacementOptions):
     @model_validator(mode="before")
     @classmethod
     def _runtime_defaults(cls, data: Any) -> Any:
-        return apply_runtime_defaults(data)
+        return apply_runtime_defaults(data, cls, ProbesSpec)
 
     @field_validator("image")
     @classmethod

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast, overload
 
 import cdk8s
 from pydantic import Field, model_validator
@@ -19,13 +19,13 @@ from pydantic import Field, model_validator
 from constructs import Construct
 
 from ..errors import EXIT_USER_ERROR, MlkubeError, Problem, os_error_text
-from ..images.catalog import BuiltImages
 from ..kube.manifest import Manifest
 from ..kube.quantity import Quantity
-from ..validation.schemas import DEFAULT_KUBERNETES_VERSION
+from ..kube.versions import DEFAULT_KUBERNETES_VERSION
 from .gitops_settings import IN_CLUSTER, GitOps, LimitRangeSpec, NetworkSpec, QuotaSpec, SyncPolicy, WorkloadOverride
 from .kueue_platform import KueueSpec
 from .operators import Operator, check_operator_versions
+from .pipeline import ImageCatalog, Pipeline, Step, default_pipeline
 from .spec import DnsLabel, Spec, parse_spec
 from .tenancy import Tenancy, app_name_problem
 
@@ -178,6 +178,18 @@ class MlApp(cdk8s.Chart):
         return [m.obj for m in self.manifests] + list(super().to_json())
 
 
+class _NoImageBuilds:
+    """The image catalog of a pipeline without one: a built image is an error at the container that uses it."""
+
+    def __init__(self) -> None:
+        self.images: dict[str, Any] = {}
+
+    def use(self, spec: Any, app: MlApp, used_by: str, container: str) -> str:
+        app.report([Problem(used_by, "image", f"image {spec.name!r} is built (Image.build), and this platform's pipeline builds no images",
+                            "give Platform a pipeline with an image_catalog (the default pipeline has one), or use Image.from_registry")])
+        return f"{app.environment.registry}/{spec.name}:invalid"
+
+
 class Platform(cdk8s.App):
     """The root of a blueprint: environments × apps.
 
@@ -186,15 +198,23 @@ class Platform(cdk8s.App):
     ... def fraud_scoring(app: MlApp) -> None:
     ...     InferenceService(app, "server", image="ghcr.io/acme/fraud:1.4.2")
     >>> platform.synth()   # writes dist/dev/fraud-scoring/*.yaml
+
+    ``checks``: functions ``check(ctx: SynthContext)`` run after the pipeline's own checks, appending mlkube
+    Problems to ``ctx.problems`` (synth then fails, exit 2). ``crd_schemas``: folders of CRD schemas that
+    validate custom resources. ``pipeline``: replaces the default pipeline (core/pipeline.py).
     """
 
     def __init__(self, environments: Sequence[Environment | dict[str, Any]] = (), *, out_dir: str | os.PathLike[str] = "dist",
                  gitops: GitOps | dict[str, Any] | None = None, tenancy: Tenancy | dict[str, Any] | None = None,
-                 crd_schemas: Sequence[str | os.PathLike[str]] = ()) -> None:
+                 pipeline: Pipeline | None = None, checks: Sequence[Step] = (),
+                 crd_schemas: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] = ()) -> None:
         super().__init__()
         _report_user_errors_without_traceback()
         self.out_dir = Path(os.environ.get(OUT_ENV) or out_dir)
         self.problems: list[Problem] = []
+        #: The synth steps of this platform (core/pipeline.py): the default pipeline of every capability unless
+        #: one is given, then the checks given here (each appends its problems to ``ctx.problems``).
+        self.pipeline: Pipeline = (pipeline if pipeline is not None else default_pipeline()).with_steps(checks=self._callables(checks))
         #: Folders of CRD JSON schemas ({group}/{kind}_{version}.json, what `mlkube schemas import` writes) that
         #: validate custom resources mlkube does not carry a schema for (a `cdk8s import` class, a raw ApiObject).
         self.crd_schemas: tuple[Path, ...] = tuple(Path(folder) for folder in ([crd_schemas] if isinstance(crd_schemas, (str, os.PathLike)) else crd_schemas))
@@ -223,7 +243,7 @@ class Platform(cdk8s.App):
         #: The function that builds each app and the environments it was given (``mlkube chart`` rebuilds one app from it).
         self.builders: dict[str, tuple[AppBuilder, Sequence[str] | None]] = {}
         #: Images built for the platform (Image.build), filled as constructs resolve their images.
-        self.built_images = BuiltImages()
+        self.built_images: ImageCatalog = self.pipeline.image_catalog() if self.pipeline.image_catalog else _NoImageBuilds()
         self._environment_scopes: dict[str, Construct] = {}
 
     @overload
@@ -251,9 +271,21 @@ class Platform(cdk8s.App):
 
     def load_blueprints(self, root: str | os.PathLike[str] = "apps") -> list[Any]:
         """Define an app for every YAML blueprint ``<root>/**/mlkube.yaml``; their errors fail synth."""
-        from ..blueprint import load_blueprints
+        if self.pipeline.blueprint_loader is None:
+            raise MlkubeError.single("this platform's pipeline loads no YAML blueprints", where="Platform.load_blueprints",
+                                     hint="give Platform a pipeline with a blueprint_loader (the default pipeline has one)")
+        return self.pipeline.blueprint_loader(self, Path(root))
 
-        return load_blueprints(self, Path(root))
+    def _callables(self, checks: Sequence[object]) -> list[Step]:
+        """The checks given, each a function of the synth context (anything else is a problem: synth fails, naming it)."""
+        steps: list[Step] = []
+        for index, check in enumerate(checks):
+            if callable(check):
+                steps.append(cast(Step, check))
+            else:
+                self.problems.append(Problem("Platform", f"checks[{index}]", f"{check!r} is not a function",
+                                             "give functions check(ctx) that append mlkube Problems to ctx.problems"))
+        return steps
 
     def _build_app(self, environment: Environment, name: str, build: AppBuilder) -> MlApp:
         scope = self._environment_scopes.get(environment.name)

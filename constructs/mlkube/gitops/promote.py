@@ -1,6 +1,6 @@
 """Promotion: a gated environment gets exactly what its source locked ("build once, deploy many").
 
-The only way a gated environment's images change (see mlkube.gitops.chain). Copies the source's whole
+The only way a gated environment's images change (see mlkube.core.promotion_chain). Copies the source's whole
 lock entries (repository, tag, digest, provenance) and model pins to the target in
 ``<dist>/images.lock.json``, records the promotion (source, revision, fingerprint) for
 `mlkube check --pinned`, and rewrites the image values of ``<dist>/<target>/`` to the same
@@ -13,9 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..core.image_reference import Reference, parse_reference
 from ..core.spec import DNS_LABEL
 from ..errors import EXIT_FINDINGS, MlkubeError, Problem
-from ..images.reference import Reference, parse_reference
 from ..output import replace_files, writes_output
 from ..pinning.chart_pins import stale_chart_pins
 from ..pinning.lock import LOCK_FILE, Lock, LockEntry, Promotion, fingerprint, load_lock

@@ -18,7 +18,7 @@ from ..core.spec import DNS_LABEL
 from ..core.tenancy import Tenancy, reserved_namespace_reason
 from ..errors import Problem
 from ..kube.manifest import Manifest
-from ..policy.pods import pod_views
+from ..kube.pods import pod_views
 
 if TYPE_CHECKING:
     from ..core.synth import SynthContext

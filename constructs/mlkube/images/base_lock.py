@@ -11,13 +11,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
+from ..core.image_reference import parse_reference
 from ..errors import MlkubeError, Problem
 from ..output import replace_files, writes_output
 from ..pinning.digests import read_digest_files
 from ..pinning.lock import LOCK_FILE, load_lock, lock_path
 from ..pinning.registry import RegistryClient, RegistryError
 from .build_plan import read_build_matrix
-from .reference import parse_reference
 
 __all__ = ["lock_bases"]
 

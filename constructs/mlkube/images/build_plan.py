@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..core.image_reference import parse_reference
 from ..errors import MlkubeError, Problem
-from ..images.reference import parse_reference
 from ..pinning.registry import RegistryClient, RegistryError
 
 __all__ = ["BuildPlan", "plan_builds", "read_build_matrix"]

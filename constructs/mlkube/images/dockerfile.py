@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 
 from ..core.image import BuildImage
-from .reference import parse_reference
+from ..core.image_reference import parse_reference
 
 __all__ = ["render_dockerfile", "IMAGE_USER_ID", "WORKDIR", "VENV", "DEFAULT_BASES", "base_of"]
 

@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..pinning.tree import IMAGES_MANIFEST
 from .catalog import BuiltImage
 from .dockerfile import base_of
 
@@ -21,7 +22,6 @@ if TYPE_CHECKING:
 __all__ = ["write_image_files", "images_manifest", "IMAGES_DIR", "IMAGES_MANIFEST", "MANIFEST_VERSION"]
 
 IMAGES_DIR = "images"
-IMAGES_MANIFEST = "images.json"
 MANIFEST_VERSION = 1
 
 
@@ -56,9 +56,9 @@ def images_manifest(images: dict[str, BuiltImage], gated: frozenset[str] = froze
 
 def write_image_files(ctx: SynthContext) -> None:
     """The OUTPUTS step: the build files of every image some container uses, and the manifest."""
-    from ..gitops.chain import promotion_chain
+    from ..core.promotion_chain import promotion_chain
 
-    images = ctx.platform.built_images.images
+    images: dict[str, BuiltImage] = dict(ctx.platform.built_images.images)  # the platform's catalog (images.catalog.BuiltImages)
     chain, _ = promotion_chain(ctx.platform.environments, ctx.platform.gitops)
     for name, image in images.items():
         ctx.files[f"{IMAGES_DIR}/{name}/Dockerfile"] = image.dockerfile.encode()

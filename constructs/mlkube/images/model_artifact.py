@@ -19,8 +19,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..core.image_reference import parse_reference
 from ..errors import MlkubeError, Problem
-from ..images.reference import parse_reference
 
 __all__ = ["PackagedModel", "package_model", "MODELS_DIR", "BUSYBOX_TOOLS"]
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..core.image import BuildImage
+from ..core.image_reference import parse_reference
 from ..errors import Problem
 from .dockerignore import IgnoreMatcher
-from .reference import parse_reference
 
 __all__ = ["check_build_image"]
 

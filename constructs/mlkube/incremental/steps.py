@@ -20,7 +20,8 @@ from .store import NO_CACHE_ENV, Entry, ObjectStore, catalog_key, open_store
 if TYPE_CHECKING:
     from ..core.synth import SynthContext
 
-__all__ = ["start", "prepare", "schema_issues", "rendered", "check_policy_step", "check_apiserver_rules", "finish", "STATS"]
+__all__ = ["start", "prepare", "schema_issues", "rendered", "check_policy_step", "check_apiserver_rules", "check_connectivity_step",
+           "unchanged_files", "finish", "STATS"]
 
 #: What the last synth of this process reused and computed (``bench/resynth.py`` prints it).
 STATS: dict[str, Any] = {}

@@ -6,8 +6,8 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+from ..core.image_reference import parse_reference
 from ..errors import MlkubeError, Problem
-from ..images.reference import parse_reference
 from .lock import LOCK_FILE, Lock, fingerprint, load_lock, parse_lock
 from .models import locked_model_problems, model_values
 from .tree import _manifest_files, scan_tree

@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from ..core.image import DIGEST
+from ..core.image_reference import parse_reference
 from ..errors import MlkubeError, Problem
-from ..images.reference import parse_reference
 
 __all__ = ["read_digest_files", "read_digest_pairs"]
 

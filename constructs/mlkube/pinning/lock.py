@@ -10,7 +10,7 @@ renders, so re-running synth after ``mlkube pin`` keeps the digests. Format (ver
 The key of an entry is the built image's name, or the repository for a registry image
 (``repository:tag`` when one environment uses two tags of the same repository).
 
-A gated environment (see mlkube.gitops.chain) also has ``promoteFrom`` (written by synth: where its
+A gated environment (see mlkube.core.promotion_chain) also has ``promoteFrom`` (written by synth: where its
 images may come from) and, once promoted, ``promoted``: the source, the revision whose lock was
 copied and a fingerprint of the copied entries, so that `mlkube check --pinned` sees any later
 change that did not come through `mlkube promote`. ``models`` (model pins: URI -> immutable form and
@@ -38,9 +38,11 @@ from pathlib import Path
 from typing import Any
 
 from ..core.image import DIGEST
+from ..core.model import ModelReference
 from ..errors import MlkubeError, Problem
 
-__all__ = ["Lock", "LockEntry", "ChartLockEntry", "Promotion", "load_lock", "fingerprint", "LOCK_FILE", "LOCK_VERSION"]
+__all__ = ["Lock", "LockEntry", "ChartLockEntry", "Promotion", "load_lock", "fingerprint", "LOCK_FILE", "LOCK_VERSION",
+           "model_pin_problems"]
 
 LOCK_FILE = "images.lock.json"
 LOCK_VERSION = 1
@@ -221,10 +223,25 @@ def _parse_charts(charts: Any, where: str, lock: Lock, problems: list[Problem]) 
                 lock.charts.setdefault(env, {})[app] = ChartLockEntry(values["repository"], values["version"], values["digest"], promotion)
 
 
+def model_pin_problems(env: str, models: Any, where: str) -> list[Problem]:
+    """What is wrong with one environment's ``models`` section of the lock (pinning/models.py applies and checks the pins)."""
+    hint = "entries are written by mlkube pin --resolve / --models FILE; restore the lock from version control"
+    if not isinstance(models, dict):
+        return [Problem(where, f"environments.{env}.models", "must be an object: model URI -> {pinned, source}", hint)]
+    problems = []
+    for uri, entry in models.items():
+        pinned = entry.get("pinned") if isinstance(entry, dict) else None
+        if not isinstance(pinned, str) or not ModelReference(pinned).immutable:
+            problems.append(Problem(where, f"environments.{env}.models.{uri}.pinned",
+                                    f"{str(pinned)[:200]!r} is not an immutable model reference (hf://org/name@<40-hex>, oci://...@sha256:<digest>, "
+                                    "s3:// or gs://...?versionManifest=sha256:<digest of the object versions listed>)", hint))
+        elif ModelReference(pinned).location != ModelReference(uri).location:
+            problems.append(Problem(where, f"environments.{env}.models.{uri}.pinned", f"{pinned!r} is another location than {uri!r}", hint))
+    return problems
+
+
 def _chain_fields(lock: Lock, env: str, body: dict[str, Any], where: str, problems: list[Problem]) -> None:
     if "models" in body:
-        from .models import model_pin_problems
-
         found = model_pin_problems(env, body["models"], where)
         problems += found
         if not found and body["models"]:

@@ -26,7 +26,7 @@ from ..core.model import ModelReference, download_form
 from ..errors import MlkubeError, Problem
 from .bucket_resolvers import GcsResolver, S3Resolver
 from .fields import mappings
-from .lock import Lock
+from .lock import Lock, model_pin_problems
 
 if TYPE_CHECKING:
     from ..core.synth import SynthContext
@@ -75,23 +75,6 @@ def _walk(node: Any, path: str) -> Iterator[ModelField]:
         args = mapping.get("args")
         if mapping.get("name") == DOWNLOADER and isinstance(args, list) and args and isinstance(args[0], str):
             yield ModelField(f"{where}.args[0]".lstrip("."), args, 0)
-
-
-def model_pin_problems(env: str, models: Any, where: str) -> list[Problem]:
-    """What is wrong with one environment's ``models`` section of the lock."""
-    hint = "entries are written by mlkube pin --resolve / --models FILE; restore the lock from version control"
-    if not isinstance(models, dict):
-        return [Problem(where, f"environments.{env}.models", "must be an object: model URI -> {pinned, source}", hint)]
-    problems = []
-    for uri, entry in models.items():
-        pinned = entry.get("pinned") if isinstance(entry, dict) else None
-        if not isinstance(pinned, str) or not ModelReference(pinned).immutable:
-            problems.append(Problem(where, f"environments.{env}.models.{uri}.pinned",
-                                    f"{str(pinned)[:200]!r} is not an immutable model reference (hf://org/name@<40-hex>, oci://...@sha256:<digest>, "
-                                    "s3:// or gs://...?versionManifest=sha256:<digest of the object versions listed>)", hint))
-        elif ModelReference(pinned).location != ModelReference(uri).location:
-            problems.append(Problem(where, f"environments.{env}.models.{uri}.pinned", f"{pinned!r} is another location than {uri!r}", hint))
-    return problems
 
 
 def _pins(lock: Lock, env: str) -> dict[str, str]:

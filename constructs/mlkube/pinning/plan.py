@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..images.reference import Reference, parse_reference
+from ..core.image_reference import Reference, parse_reference
 from .lock import Lock, LockEntry
 from .scan import ImageScalar
 from .tree import TreeFile

@@ -26,7 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import IO, TYPE_CHECKING, Any, cast
 
 from ..core.image import DIGEST
-from ..images.reference import DOCKER_HUB, DOCKER_HUB_API, registry_of
+from ..core.image_reference import DOCKER_HUB, DOCKER_HUB_API, registry_of
 from .auth import Credentials, parse_challenge
 
 if TYPE_CHECKING:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
+from ..core.image_reference import Reference, parse_reference
+from ..core.promotion_chain import PromotionChain, promotion_chain
 from ..errors import MlkubeError, Problem
-from ..gitops.chain import PromotionChain, promotion_chain
-from ..images.reference import Reference, parse_reference
 from .fields import ImageField, image_fields
 from .lock import LOCK_FILE, Lock, LockEntry, load_lock, lock_path
 

@@ -9,12 +9,14 @@ from pathlib import Path
 
 import yaml
 
+from ..core.image_reference import parse_reference
 from ..errors import MlkubeError, Problem
-from ..images.manifest import IMAGES_MANIFEST
-from ..images.reference import parse_reference
 from .scan import ImageScalar, scan_images
 
-__all__ = ["TreeFile", "scan_tree", "built_image_names"]
+__all__ = ["TreeFile", "scan_tree", "built_image_names", "IMAGES_MANIFEST"]
+
+#: The built images' manifest at the top of the output (written by images/manifest.py, which sits above pinning).
+IMAGES_MANIFEST = "images.json"
 
 
 @dataclass

@@ -118,6 +118,5 @@ def rule(rule_id: str, severity: Severity, title: str, *, rationale: str, fix: s
 
 
 def known_rule(rule_id: str) -> Rule | None:
-    from . import rules as _rules  # noqa: F401  (registers the rules on first use)
-
+    # Every rule is registered by then: importing this module runs the package's __init__, which imports the rules first.
     return RULES.get(rule_id)

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import jsonschema_rs
 
 from ..errors import MlkubeError
+from ..kube.versions import DEFAULT_KUBERNETES_VERSION
 from .api_view import api_server_view, list_map_issues
 from .crd_rules import CelRules, SkippedRule, has_rules
 from .operator_defaults import with_operator_defaults
@@ -33,7 +34,6 @@ if TYPE_CHECKING:  # Python jsonschema reports the errors of invalid objects onl
 
 __all__ = ["SchemaCatalog", "ValidationSettings", "SchemaIssue", "DEFAULT_KUBERNETES_VERSION", "BUILTIN_CRD_SCHEMAS"]
 
-DEFAULT_KUBERNETES_VERSION = "1.34"
 # The package's folder without importing it (its __init__ imports Python jsonschema: start-up, issue 22).
 _K8S_SCHEMAS = Path(importlib.util.find_spec("kubernetes_validate").origin or "").parent / "kubernetes-json-schema"  # type: ignore[union-attr]
 #: CRD schemas mlkube carries for the custom resources it emits (written for the fields it uses).

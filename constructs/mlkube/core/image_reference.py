@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..core.image import match_reference
+from .image import match_reference
 
 __all__ = ["Reference", "parse_reference", "registry_of"]
 
