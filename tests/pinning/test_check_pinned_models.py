@@ -69,7 +69,7 @@ def test_an_unpinned_model_fails(tmp_path: Path) -> None:
     synth(out, "hf://acme/chat")
     result = check(out)
     assert result.returncode == 1 and "model 'hf://acme/chat' is not pinned" in result.stderr
-    assert "error: 1 of 3 image and model references are not pinned to the locked digest or revision" in result.stderr
+    assert "error: 1 of 3 image, model and chart references are not pinned to the locked digest or revision" in result.stderr
 
 
 def test_a_hand_edited_s3_object_version_fails(tmp_path: Path) -> None:

@@ -73,3 +73,11 @@ def test_one_replaced_value_anywhere_never_crashes_a_check(data):
     list(CATALOG.validate(obj))
     check_cross_object(manifests)
     check_policy(manifests)
+
+
+
+def test_a_whole_float_beyond_int64_in_an_integer_field_never_raises():
+    """Found by the fuzzer: 9.223372036854776e+18 in an integer field of a custom resource overflowed CEL's IntType."""
+    jobset = copy.deepcopy(SEEDS[2])
+    jobset["spec"]["replicatedJobs"][0]["replicas"] = 9.223372036854776e18
+    list(CATALOG.validate(jobset))  # raised ValueError("overflow") from celpy before

@@ -214,10 +214,13 @@ class CelRules:
             return None
         if isinstance(value, bool):
             return cel_library.celtypes.BoolType(value)
+        # Beyond int64 the API server's JSON decoding keeps a number as float64 (apimachinery's unstructured
+        # converter), and CEL's IntType refuses it: it reaches the rules as a double, as on a cluster.
         if isinstance(value, int):
-            return cel_library.celtypes.DoubleType(value) if "number" in types else cel_library.celtypes.IntType(value)
+            return cel_library.celtypes.IntType(value) if "number" not in types and _fits_int64(value) else cel_library.celtypes.DoubleType(value)
         if isinstance(value, float):
-            return cel_library.celtypes.IntType(int(value)) if "integer" in types and value.is_integer() else cel_library.celtypes.DoubleType(value)
+            whole = "integer" in types and value.is_integer() and _fits_int64(int(value))
+            return cel_library.celtypes.IntType(int(value)) if whole else cel_library.celtypes.DoubleType(value)
         if isinstance(value, str):
             return _string_value(value, schema)
         if isinstance(value, list):
@@ -278,3 +281,7 @@ def _failure_message(rule: dict[str, Any], activation: dict[str, Any]) -> str:
 def _short(text: str, limit: int = 160) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _fits_int64(value: int) -> bool:
+    return -(2**63) <= value < 2**63
