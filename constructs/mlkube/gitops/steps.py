@@ -10,7 +10,6 @@ from .argocd import argocd_manifests
 from .platform_objects import platform_manifests
 from .sync_waves import annotate
 from .tenancy_checks import tenancy_of
-from .workflows import WORKFLOWS_FOLDER, render_workflows, repo_folders
 
 if TYPE_CHECKING:
     from ..core.synth import SynthContext
@@ -67,5 +66,8 @@ def check_overrides_used(ctx: SynthContext) -> None:
 
 def write_workflows(ctx: SynthContext) -> None:
     if ctx.platform.gitops is not None:
+        # Imported here: the workflow writer and ruamel.yaml cost a one-app synth about 25 ms of start-up (issue 22).
+        from .workflows import WORKFLOWS_FOLDER, render_workflows, repo_folders
+
         for name, data in render_workflows(ctx.platform.gitops, repo_folders(ctx.platform.crd_schemas)).items():
             ctx.files[f"{WORKFLOWS_FOLDER}/{name}"] = data
