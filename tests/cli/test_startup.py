@@ -4,6 +4,7 @@ import neither cdk8s nor jsii. Import sets are checked, not times (benchmarks me
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -22,13 +23,13 @@ try:
 except SystemExit:
     pass
 print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in ('cdk8s', 'jsii', 'constructs', 'cdk8s_plus_35')
-                        or m.startswith('mlkube.') or m in ('jsonschema', 'urllib.request', 'ruamel.yaml'))))
+                        or m.startswith(('mlkube.', 'kubernetes_validate')) or m in ('jsonschema', 'urllib.request', 'ruamel.yaml'))))
 """
 
 
-def _imported(*args: str, cwd: Path = REPO_ROOT) -> list[str]:
+def _imported(*args: str, cwd: Path = REPO_ROOT, env: dict[str, str] | None = None) -> list[str]:
     result = subprocess.run([sys.executable, "-c", _PROBE, *args], cwd=cwd, capture_output=True, text=True, timeout=300,
-                            env={"PYTHONPATH": str(PACKAGE_ROOT), "PATH": "/usr/bin:/bin"})
+                            env={"PYTHONPATH": str(PACKAGE_ROOT), "PATH": "/usr/bin:/bin", **(env or {})})
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
@@ -65,3 +66,25 @@ def test_summaries_are_each_command_s_own_help() -> None:
         assert command is not None
         for limit in (45, 60, 1000):
             assert click.Command(name, help=SUMMARIES[name]).get_short_help_str(limit) == command.get_short_help_str(limit), name
+
+
+_ONE_APP = """
+from mlkube import InferenceService, Platform
+
+platform = Platform(environments=[{"name": "dev", "namespace": "dev-{app}"}])
+platform.app("server", lambda app: InferenceService(app, "server", image="ghcr.io/acme/model:1.0", resources={"cpu": "1", "memory": "1Gi"}))
+platform.synth()
+"""
+
+
+def test_one_app_synth_loads_no_workflow_writer_nor_python_jsonschema(tmp_path: Path) -> None:
+    # Issue 22 item 6: a synth that writes no workflows (no GitOps settings) does not import the workflow writer and
+    # ruamel.yaml, and the cache fingerprint reads kubernetes_validate's version without importing it (and jsonschema).
+    app = tmp_path / "main.py"
+    app.write_text(_ONE_APP)
+    modules = _imported("synth", "--app", str(app), "--out", str(tmp_path / "dist"), cwd=tmp_path,
+                        env={"MLKUBE_CACHE_DIR": str(tmp_path / "cache"), "PATH": os.environ["PATH"]})
+    assert (tmp_path / "dist" / "dev" / "server").is_dir()  # the synth did run
+    assert "mlkube.core.synth" in modules
+    assert not {"mlkube.gitops.workflows", "ruamel.yaml", "jsonschema"} & set(modules)
+    assert not [m for m in modules if m.startswith("kubernetes_validate")]
