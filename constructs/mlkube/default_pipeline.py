@@ -7,7 +7,9 @@ checks it is given; ``Platform(pipeline=default_pipeline().with_steps(...))`` bu
 
 from __future__ import annotations
 
-from .blueprint import load_blueprints
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
 from .chart.argocd import use_chart_sources
 from .core.checkpoint_volume import new_volume_snapshots
 from .core.pipeline import Pipeline
@@ -27,7 +29,18 @@ from .traffic.senders import add_cross_namespace_senders
 from .validation.synth_step import validate_objects
 from .validation.volume_sharing import volume_sharing_step
 
+if TYPE_CHECKING:
+    from .core.platform import Platform
+
 __all__ = ["default_pipeline"]
+
+
+def _load_blueprints(platform: Platform, root: Path) -> list[Any]:
+    """``Platform.load_blueprints``: the YAML blueprint loader, imported when blueprints are loaded (a platform
+    defined in Python alone does not pay for it at start-up, issue 22)."""
+    from .blueprint import load_blueprints as load
+
+    return load(platform, root)
 
 
 def default_pipeline() -> Pipeline:
@@ -56,7 +69,7 @@ def default_pipeline() -> Pipeline:
         # the manifests carry no credential.
         outputs=(write_image_files, write_lock, gitops.write_workflows, check_output_files),
         image_catalog=BuiltImages,
-        blueprint_loader=load_blueprints,
+        blueprint_loader=_load_blueprints,
         # Per-object results kept between synths: the policy, API-server and connectivity checks above are its
         # reusing forms (the plain steps when synth runs without a store), and so is validate_objects' schema check.
         cache=incremental,

@@ -77,9 +77,9 @@ platform.synth()
 """
 
 
-def test_one_app_synth_loads_no_workflow_writer_nor_python_jsonschema(tmp_path: Path) -> None:
+def test_one_app_synth_loads_no_workflow_writer_blueprint_loader_nor_python_jsonschema(tmp_path: Path) -> None:
     # Issue 22 item 6: a synth that writes no workflows (no GitOps settings) does not import the workflow writer and
-    # ruamel.yaml, and the cache fingerprint reads kubernetes_validate's version without importing it (and jsonschema).
+    # ruamel.yaml, a platform of Python apps does not import the YAML blueprint loader, and the cache fingerprint reads kubernetes_validate's version without importing it (and jsonschema).
     app = tmp_path / "main.py"
     app.write_text(_ONE_APP)
     modules = _imported("synth", "--app", str(app), "--out", str(tmp_path / "dist"), cwd=tmp_path,
@@ -87,4 +87,5 @@ def test_one_app_synth_loads_no_workflow_writer_nor_python_jsonschema(tmp_path: 
     assert (tmp_path / "dist" / "dev" / "server").is_dir()  # the synth did run
     assert "mlkube.core.synth" in modules
     assert not {"mlkube.gitops.workflows", "ruamel.yaml", "jsonschema"} & set(modules)
+    assert not [m for m in modules if m.startswith("mlkube.blueprint")], "the YAML blueprint loader is for blueprints"
     assert not [m for m in modules if m.startswith("kubernetes_validate")]
