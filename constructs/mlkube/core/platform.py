@@ -185,7 +185,8 @@ class _NoImageBuilds:
         self.images: dict[str, Any] = {}
 
     def use(self, spec: Any, app: MlApp, used_by: str, container: str) -> str:
-        app.report([Problem(used_by, "image", f"image {spec.name!r} is built (Image.build), and this platform's pipeline builds no images",
+        app.report([Problem(used_by, "image", f"image {spec.name!r} of container {container!r} is built (Image.build), and this "
+                            "platform's pipeline builds no images",
                             "give Platform a pipeline with an image_catalog (the default pipeline has one), or use Image.from_registry")])
         return f"{app.environment.registry}/{spec.name}:invalid"
 
