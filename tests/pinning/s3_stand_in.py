@@ -120,18 +120,25 @@ def _handler(store: S3StandIn) -> type[BaseHTTPRequestHandler]:
 
 
 @contextmanager
-def running_s3(store: S3StandIn) -> Iterator[S3StandIn]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(store))
+def _serving(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """A loopback HTTP server for one test: its address while the block runs, then shut down."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True
-    store.address = f"127.0.0.1:{server.server_address[1]}"
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
-        yield store
+        yield f"127.0.0.1:{server.server_address[1]}"
     finally:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+@contextmanager
+def running_s3(store: S3StandIn) -> Iterator[S3StandIn]:
+    with _serving(_handler(store)) as address:
+        store.address = address
+        yield store
 
 
 #: Environment for boto3 against the stand-in: fixed keys, no profile files, no instance metadata lookups.
@@ -213,14 +220,6 @@ def _gcs_handler(store: GcsStandIn) -> type[BaseHTTPRequestHandler]:
 
 @contextmanager
 def running_gcs(store: GcsStandIn) -> Iterator[GcsStandIn]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _gcs_handler(store))
-    server.daemon_threads = True
-    store.address = f"127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
+    with _serving(_gcs_handler(store)) as address:
+        store.address = address
         yield store
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
