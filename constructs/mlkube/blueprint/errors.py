@@ -8,7 +8,8 @@ from pydantic import BaseModel, ValidationError
 
 from ..core.spec import problems_from_validation_error
 from ..errors import Problem
-from .source import DataPath, Position, YamlDocument, field_path_text
+from ..kube.field_path import field_path_text
+from .source import DataPath, Position, YamlDocument
 
 __all__ = ["field_path_text", "problems_at", "MAX_MESSAGE"]
 

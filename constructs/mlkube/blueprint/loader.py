@@ -19,8 +19,9 @@ from pydantic import ValidationError
 
 from ..core.spec import Spec, in_yaml_casing, yaml_aliases
 from ..errors import MlkubeError, Problem
+from ..kube.field_path import field_path_text
 from .document import BlueprintSpec, without_extensions
-from .errors import field_path_text, problems_at
+from .errors import problems_at
 from .references import VolumeMount, take_references, volume_claims
 from .registry import WorkloadKind, workload_kinds
 from .source import ReadBudget, YamlDocument, read_yaml_documents

@@ -15,7 +15,8 @@ from pydantic import Field, ValidationError
 
 from ..core.spec import AbsolutePath, DnsLabel, Spec
 from ..errors import Problem
-from .errors import field_path_text, problems_at
+from ..kube.field_path import field_path_text
+from .errors import problems_at
 from .source import YamlDocument
 
 __all__ = ["VolumeMount", "ModelFromVolume", "VOLUME_KIND", "volume_claims", "take_references"]

@@ -9,7 +9,6 @@ strings, dates stay strings), which is what yaml-language-server and editors ass
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -17,8 +16,9 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from ..errors import Problem
+from ..kube.field_path import field_path_text
 
-__all__ = ["YamlDocument", "Position", "ReadBudget", "field_path_text", "read_yaml_documents", "MAX_FILE_BYTES", "MAX_NODES", "MAX_DEPTH",
+__all__ = ["YamlDocument", "Position", "ReadBudget", "read_yaml_documents", "MAX_FILE_BYTES", "MAX_NODES", "MAX_DEPTH",
            "MAX_FILE_NODES", "MAX_COMMAND_NODES"]
 
 #: Larger blueprint files are refused before parsing (a blueprint is a page or two of YAML).
@@ -31,14 +31,6 @@ MAX_DEPTH = 64
 MAX_FILE_NODES = 50_000
 #: Most values all blueprint files of one command may expand to.
 MAX_COMMAND_NODES = 500_000
-
-
-def field_path_text(path: Sequence[str | int]) -> str:
-    """``("workloads", "server", "args", 0)`` -> ``workloads.server.args[0]``."""
-    text = ""
-    for part in path:
-        text += f"[{part}]" if isinstance(part, int) else ("." if text else "") + str(part)
-    return text
 
 
 @dataclass

@@ -20,6 +20,7 @@ from typing import Any
 from ..core.image import is_digest_reference
 from ..core.model import ModelReference
 from ..errors import MlkubeError, Problem
+from ..kube.field_path import field_path_text
 from ..kube.render import to_yaml
 from ..pinning.scan import scan_images
 from .parameters import Parameter
@@ -32,16 +33,9 @@ IMMUTABLE_MODEL = {"hf": r"^hf://[^/:@\s]+/[^/:@\s]+[:@][0-9a-f]{40}$", "oci": r
                    **{scheme: rf"^{scheme}://[^?\s]+\?versionManifest=sha256:[0-9a-f]{{64}}(&[^&=\s]+=[^&\s]+)+$" for scheme in ("s3", "gs")}}
 
 
-def _field(path: tuple[str | int, ...]) -> str:
-    text = ""
-    for part in path:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text
-
-
 def fixed_images(objects: dict[str, dict[str, Any]], parameters: list[Parameter]) -> list[tuple[str, str, str, str]]:
     """(file, field path, container, image) of every image the templates write as exported (not an image parameter)."""
-    bound = {(b.file, _field(b.path)) for p in parameters if p.type == "image" and not p.fixed for b in p.bindings}
+    bound = {(b.file, field_path_text(b.path)) for p in parameters if p.type == "image" and not p.fixed for b in p.bindings}
     found = []
     for file, obj in sorted(objects.items()):
         for scalar in scan_images(to_yaml(obj)):

@@ -14,6 +14,7 @@ from pydantic.alias_generators import to_camel
 from pydantic.fields import FieldInfo
 
 from ..errors import Problem
+from ..kube.field_path import field_path_text
 
 __all__ = ["Spec", "AbsolutePath", "DnsLabel", "DNS_LABEL", "parse_spec", "problems_from_validation_error", "field_path",
            "yaml_key", "field_key", "field_named", "python_name", "in_yaml_casing", "yaml_aliases"]
@@ -115,14 +116,8 @@ S = TypeVar("S", bound=Spec)
 
 
 def field_path(loc: tuple[int | str, ...]) -> str:
-    """``("resources", "gpu", 0)`` -> ``resources.gpu[0]``."""
-    text = ""
-    for part in loc:
-        if isinstance(part, int):
-            text += f"[{part}]"
-        else:
-            text += ("." if text else "") + str(part)
-    return text
+    """``("resources", "gpu", 0)`` -> ``resources.gpu[0]``: pydantic's error locations in the one field-path format."""
+    return field_path_text(loc)
 
 
 def _model_at(model: type[BaseModel], loc: tuple[int | str, ...]) -> type[BaseModel] | None:

@@ -15,6 +15,8 @@ import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from ..kube.field_path import field_path_text
+
 __all__ = ["resolver", "api_server_view", "list_map_issues", "field_path"]
 
 
@@ -113,9 +115,7 @@ def list_map_issues(obj: dict[str, Any], root: dict[str, Any], *, viewed: bool =
 
 
 def field_path(path: list[Any], field_path: Any) -> str:
-    text = ""
-    for part in path:
-        text += f"[{part}]" if isinstance(part, int) else ("." if text else "") + str(part)
+    text = field_path_text(path)
     if isinstance(field_path, str) and field_path.strip("."):
         # ".spec.x['a.b'][0]" -> ".spec.x.a.b[0]" in the notation of the other errors
         suffix = re.sub(r"\['([^']*)'\]", r".\1", field_path.strip())

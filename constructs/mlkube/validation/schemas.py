@@ -13,7 +13,7 @@ import importlib.util
 import json
 import re
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import jsonschema_rs
 
 from ..errors import MlkubeError
+from ..kube.field_path import field_path_text
 from ..kube.versions import DEFAULT_KUBERNETES_VERSION
 from .api_view import api_server_view, list_map_issues
 from .crd_rules import CelRules, SkippedRule, has_rules
@@ -65,13 +66,6 @@ def supported_kubernetes_versions() -> list[str]:
         major, minor = folder.name[1:].split("-")[0].split(".")[:2]
         versions.append(f"{major}.{minor}")
     return sorted(versions, key=lambda v: tuple(int(p) for p in v.split(".")))
-
-
-def _json_path(path: Iterable[Any]) -> str:
-    text = ""
-    for part in path:
-        text += f"[{part}]" if isinstance(part, int) else ("." if text else "") + str(part)
-    return text
 
 
 @dataclass
@@ -257,7 +251,7 @@ def _issues(error: jsonschema.ValidationError) -> Iterator[SchemaIssue]:
         best = [e for e in context if len(e.absolute_path) == deepest]
         seen = set()
         for sub in best:
-            issue = SchemaIssue(_json_path(sub.absolute_path), _message(sub))
+            issue = SchemaIssue(field_path_text(sub.absolute_path), _message(sub))
             if issue not in seen:
                 seen.add(issue)
                 yield issue
@@ -267,6 +261,6 @@ def _issues(error: jsonschema.ValidationError) -> Iterator[SchemaIssue]:
         for extra in sorted(key for key in error.instance if key not in known):
             close = difflib.get_close_matches(extra, known, n=1, cutoff=0.6)
             hint = f"; did you mean '{close[0]}'?" if close else ""
-            yield SchemaIssue(_json_path([*error.absolute_path, extra]), f"unknown field '{extra}'{hint}")
+            yield SchemaIssue(field_path_text([*error.absolute_path, extra]), f"unknown field '{extra}'{hint}")
         return
-    yield SchemaIssue(_json_path(error.absolute_path), _message(error))
+    yield SchemaIssue(field_path_text(error.absolute_path), _message(error))
