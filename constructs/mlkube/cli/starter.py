@@ -134,11 +134,12 @@ def _compiled_files(rendered: dict[str, str]) -> dict[str, bytes]:
         namespace = runpy.run_path(str(Path(scratch) / "apps" / "main.py"), run_name="mlkube_init_example")
         platform: Platform = namespace["platform"]
         result = platform.synthesize(Path(scratch) / "dist")
-    files = {f"dist/{path}": data for path, data in result.files.items()}
+        written = dict(result.files)  # read from the scratch folder (SynthResult.files) before it is removed
+    files = {f"dist/{path}": data for path, data in written.items()}
     files[f"dist/{MARKER}"] = MARKER_TEXT  # the new repo's dist/ is mlkube's output from the first commit
     test_file, test_name = SNAPSHOT_TEST
     folder = f"tests/__snapshots__/{Path(test_file).stem}"
-    for name, text in app_documents(SynthesizedObjects(result.manifests, result.files)).items():
+    for name, text in app_documents(SynthesizedObjects(result.manifests, written)).items():
         files[f"{folder}/{test_name}[{name}].yaml"] = text.encode()
     # What `mlkube workflows` writes from the blueprint's GitOps settings (GitHub runs them from the repo root).
     if platform.gitops is not None:

@@ -325,10 +325,12 @@ class Platform(cdk8s.App):
         if not outdir or Path(outdir).absolute() == self.out_dir.absolute():
             return
         Path(outdir).mkdir(parents=True, exist_ok=True)
-        by_environment: dict[str, list[bytes]] = {}
-        for relative, data in sorted(result.files.items()):
+        by_environment: dict[str, list[str]] = {}
+        for relative in sorted(result.files):
             environment, _, rest = relative.partition("/")
             if rest.count("/") == 1 and rest.endswith(".yaml"):
-                by_environment.setdefault(environment, []).append(data)
-        for environment, documents in by_environment.items():
-            (Path(outdir) / f"{environment}.k8s.yaml").write_bytes(b"---\n".join(documents))
+                by_environment.setdefault(environment, []).append(relative)
+        for environment, paths in by_environment.items():  # one file's bytes at a time (result.files reads them)
+            with open(Path(outdir) / f"{environment}.k8s.yaml", "wb") as stream:
+                for index, relative in enumerate(paths):
+                    stream.write((b"---\n" if index else b"") + result.files[relative])

@@ -3,13 +3,19 @@
 The steps of each stage are the platform's own (``platform.pipeline``, core/pipeline.py): capabilities
 (validation, images, pinning, policy, GitOps objects) plug in there, in a fixed order, and the core
 imports none of them. Nothing is written unless every check passed.
+
+Memory (issue 22): each object's YAML is written into the staging tree as soon as it is rendered
+(``output.writing_tree``), not held until the end; the tree is swapped in whole, or removed when an
+output step finds a problem. ``SynthResult.files`` reads the written files back on access.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..errors import MlkubeError, Problem
@@ -20,6 +26,7 @@ from .cdk8s_tree import read_cdk8s_tree
 from .escape_hatch import apply_json_patches
 
 if TYPE_CHECKING:
+    from ..output import NewTree
     from .platform import Platform
 
 __all__ = ["SynthContext", "SynthResult", "checked_context", "synthesize"]
@@ -32,7 +39,8 @@ class SynthContext:
     platform: Platform
     out_dir: Path
     manifests: list[Manifest] = field(default_factory=list)
-    #: Files beside the manifests (Dockerfiles, lock, workflows), relative to the output folder.
+    #: Files beside the manifests (Dockerfiles, lock, workflows), relative to the output folder; the manifests'
+    #: files are written as they are rendered and are not in it.
     files: dict[str, bytes] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
@@ -41,15 +49,15 @@ class SynthContext:
     store: Any = None
     #: Schema results kept in memory across synths of one platform (validation.synth_step.SchemaMemo); None: not kept.
     schema_memo: Any = None
-    #: The manifest written at each relative path (filled by ``render``).
+    #: The manifest written at each relative path (filled by ``plan_files``).
     written: dict[str, Manifest] = field(default_factory=dict)
-
 
 
 @dataclass
 class SynthResult:
     out_dir: Path
-    files: dict[str, bytes]
+    #: Every file written, relative to ``out_dir``: read from ``out_dir`` on access (output.TreeFiles).
+    files: Mapping[str, bytes]
     manifests: list[Manifest]
     warnings: list[str]
     seconds: float
@@ -87,7 +95,8 @@ def check(ctx: SynthContext) -> None:
         step(ctx)
 
 
-def render(ctx: SynthContext) -> None:
+def plan_files(ctx: SynthContext) -> None:
+    """The file of every object (``ctx.written``); two objects with one file are a problem."""
     seen: dict[str, Manifest] = {}
     for manifest in ctx.manifests:
         relative = f"{manifest.environment}/{manifest.app}/{file_name(manifest.obj)}"
@@ -96,9 +105,18 @@ def render(ctx: SynthContext) -> None:
                                         f"of the object at {seen[relative].where}", "give the objects distinct names"))
             continue
         seen[relative] = manifest
-        cache = ctx.platform.pipeline.cache
-        ctx.files[relative] = cache.rendered(ctx, manifest) if cache is not None else to_yaml(manifest.obj).encode()
     ctx.written = seen
+
+
+def render(ctx: SynthContext, tree: NewTree) -> None:
+    """Write every object's YAML into the new tree as it is rendered (a file the output folder already holds
+    with the same bytes, by the cache, is linked instead)."""
+    cache = ctx.platform.pipeline.cache
+    unchanged = cache.unchanged_files(ctx, ctx.written) if cache is not None else set()
+    for relative, manifest in ctx.written.items():
+        if relative in unchanged and tree.link(relative):
+            continue
+        tree.write(relative, cache.rendered(ctx, manifest) if cache is not None else to_yaml(manifest.obj).encode())
 
 
 def checked_context(platform: Platform, out_dir: Path, store: Any = None, memo: Any = None) -> SynthContext:
@@ -114,21 +132,29 @@ def checked_context(platform: Platform, out_dir: Path, store: Any = None, memo: 
     return ctx
 
 
+def _failed(ctx: SynthContext) -> MlkubeError:
+    return MlkubeError(ctx.problems, title="synth failed; nothing was written")
+
+
 @writes_output("out_dir", replaces=True)  # the lock is read, and the tree replaced, under one output lock
 def synthesize(platform: Platform, out_dir: Path) -> SynthResult:
-    from ..output import replace_tree
+    from ..output import TreeFiles, writing_tree
 
     started = time.perf_counter()
     cache = platform.pipeline.cache
     ctx = checked_context(platform, out_dir, cache.start(out_dir, platform) if cache is not None else None)
     if not ctx.problems:
-        render(ctx)
-    if not ctx.problems:
+        plan_files(ctx)
+    if ctx.problems:
+        raise _failed(ctx)
+    with writing_tree(out_dir, ctx.written) as tree:  # removed again unless committed
+        render(ctx, tree)
         for step in platform.pipeline.outputs:
             step(ctx)
-    if ctx.problems:
-        raise MlkubeError(ctx.problems, title="synth failed; nothing was written")
-    replace_tree(out_dir, ctx.files, unchanged=cache.unchanged_files(ctx, ctx.written) if cache is not None else set())
+        if ctx.problems:
+            raise _failed(ctx)
+        tree.commit(ctx.files)
     if cache is not None:
         cache.finish(ctx, ctx.written)
-    return SynthResult(out_dir, ctx.files, ctx.manifests, ctx.warnings, time.perf_counter() - started)
+    files = TreeFiles(Path(os.path.abspath(out_dir)), ctx.written, ctx.files)
+    return SynthResult(out_dir, files, ctx.manifests, ctx.warnings, time.perf_counter() - started)

@@ -29,14 +29,14 @@ import errno
 import os
 import sys
 import tempfile
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 
 from ..errors import MlkubeError
 from .failpoints import failpoint
 from .ownership import MARKER, MARKER_TEXT, is_owned, remove_owned
 
-__all__ = ["swap_in_tree", "recover_tree"]
+__all__ = ["StagingTree", "swap_in_tree", "recover_tree"]
 
 
 def _siblings(out_dir: Path, state: str) -> list[Path]:
@@ -87,22 +87,6 @@ def _exchange(first: Path, second: Path) -> bool:
     raise OSError(code, os.strerror(code), str(first))
 
 
-def _write_all(root: Path, files: Mapping[str, bytes], unchanged: Collection[str] = (), current: Path | None = None) -> None:
-    (root / MARKER).write_bytes(MARKER_TEXT)  # first: a killed staging folder is still known as mlkube's
-    failpoint("tree:marker")
-    for folder in sorted({(root / relative).parent for relative in files}):
-        folder.mkdir(parents=True, exist_ok=True)  # once per folder, not once per file
-    for index, (relative, data) in enumerate(files.items()):
-        if relative == MARKER:
-            continue
-        # The same bytes as the current tree's file: linked, not written again (same inode and mtime).
-        if current is None or relative not in unchanged or not _link(current / relative, root / relative):
-            with open(root / relative, "wb") as handle:
-                handle.write(data)
-        if index == 0:
-            failpoint("tree:first-file")
-
-
 def _link(existing: Path, new: Path) -> bool:
     """Hard-link a file of the current tree into the new one (False where links are not possible: then it is written)."""
     try:
@@ -118,42 +102,122 @@ def _cannot_write(out_dir: Path, error: OSError, done: str) -> MlkubeError:
                               hint="check permissions and free space, then run again")
 
 
+class StagingTree:
+    """A new tree written beside ``out_dir`` file by file (step 1 of the module docstring), then swapped in
+    whole (``commit``, steps 2-3) or removed (``discard``). Synth writes each file as it is rendered instead
+    of holding every file's bytes until the end (issue 22: about 2 KB per object). A kill at any instant
+    leaves ``out_dir`` as it was (the next run's recovery removes the staging folder) or swapped whole.
+
+    ``current``: the tree files may be hard-linked from (``link``); call under the output lock, after recovery."""
+
+    def __init__(self, out_dir: Path) -> None:
+        self.out_dir = out_dir
+        try:
+            out_dir.parent.mkdir(parents=True, exist_ok=True)
+            self.root = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.new-", dir=out_dir.parent))
+        except OSError as error:
+            raise _cannot_write(out_dir, error, f"{out_dir} was not changed") from None
+        self.current = out_dir if out_dir.is_dir() and not out_dir.is_symlink() else None
+        self._folders: set[str] = set()
+        self._written = 0
+        self._open = True
+        failpoint("tree:staging-created")
+        self._attempt(lambda: (self.root / MARKER).write_bytes(MARKER_TEXT))  # first: a killed staging folder is still known as mlkube's
+        failpoint("tree:marker")
+
+    def _attempt(self, step: Callable[[], object]) -> None:
+        """Run a write step; on an OSError remove the staging folder and raise the user error (``out_dir`` unchanged)."""
+        try:
+            step()
+        except OSError as error:
+            self.discard()
+            raise _cannot_write(self.out_dir, error, f"{self.out_dir} was not changed") from None
+
+    def _folder_for(self, relative: str) -> None:
+        folder = relative.rpartition("/")[0]
+        if folder and folder not in self._folders:
+            (self.root / folder).mkdir(parents=True, exist_ok=True)  # once per folder, not once per file
+            self._folders.add(folder)
+
+    def _written_one(self) -> None:
+        self._written += 1
+        if self._written == 1:
+            failpoint("tree:first-file")
+
+    def write(self, relative: str, data: bytes) -> None:
+        """Write one file of the new tree (``relative``: a path checked by ``ownership.check_inside``)."""
+        def step() -> None:
+            self._folder_for(relative)
+            with open(self.root / relative, "wb") as handle:
+                handle.write(data)
+        self._attempt(step)
+        self._written_one()
+
+    def link(self, relative: str) -> bool:
+        """Hard-link the current tree's file at ``relative`` into the new tree (it holds exactly the bytes this
+        tree would write there); False where that is not possible (then the caller writes it)."""
+        if self.current is None:
+            return False
+        self._attempt(lambda: self._folder_for(relative))
+        if not _link(self.current / relative, self.root / relative):
+            return False
+        self._written_one()
+        return True
+
+    def discard(self) -> None:
+        """Remove the staging folder (nothing was swapped in); again is harmless."""
+        if self._open:
+            self._open = False
+            with contextlib.suppress(OSError):
+                remove_owned(self.root)
+
+    def commit(self) -> None:
+        """Swap the written tree in for ``out_dir`` (steps 2-3 of the module docstring)."""
+        out_dir, staging = self.out_dir, self.root
+        ident = staging.name.rsplit("-", 1)[-1]
+        ready = out_dir.parent / f".{out_dir.name}.ready-{ident}"
+        old = out_dir.parent / f".{out_dir.name}.old-{ident}"
+        self._open = False
+        try:
+            staging.chmod(0o755)
+            failpoint("tree:staging-written")
+            exchanged = out_dir.is_dir() and _exchange(staging, out_dir)
+            if not exchanged:
+                os.rename(staging, ready)
+        except OSError as error:
+            remove_owned(staging)
+            raise _cannot_write(out_dir, error, f"{out_dir} was not changed") from None
+        if exchanged:
+            failpoint("tree:exchanged")
+            with contextlib.suppress(OSError):  # the new tree is in place; the next run's recovery removes the rest
+                remove_owned(staging)  # now the old tree
+            return
+        failpoint("tree:ready")
+        try:
+            if out_dir.exists():
+                os.rename(out_dir, old)
+                failpoint("tree:old-aside")
+            os.rename(ready, out_dir)
+            failpoint("tree:swapped")
+            remove_owned(old)
+        except OSError as error:
+            raise _cannot_write(out_dir, error, "the new tree is complete; the next mlkube command on it finishes the swap") from None
+
+
 def swap_in_tree(out_dir: Path, files: Mapping[str, bytes], unchanged: Collection[str] = ()) -> None:
     """Make ``out_dir`` hold exactly ``files`` and the marker (the steps of the module docstring).
 
     ``unchanged``: files ``out_dir`` already holds with exactly the bytes given; they are hard-linked
     into the staging tree instead of written (the swap stays the same: the old tree keeps its links)."""
+    tree = StagingTree(out_dir)
     try:
-        out_dir.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.new-", dir=out_dir.parent))
-    except OSError as error:
-        raise _cannot_write(out_dir, error, f"{out_dir} was not changed") from None
-    ident = staging.name.rsplit("-", 1)[-1]
-    ready = out_dir.parent / f".{out_dir.name}.ready-{ident}"
-    old = out_dir.parent / f".{out_dir.name}.old-{ident}"
-    failpoint("tree:staging-created")
-    try:
-        _write_all(staging, files, unchanged, out_dir if unchanged and out_dir.is_dir() and not out_dir.is_symlink() else None)
-        staging.chmod(0o755)
-        failpoint("tree:staging-written")
-        exchanged = out_dir.is_dir() and _exchange(staging, out_dir)
-        if not exchanged:
-            os.rename(staging, ready)
-    except OSError as error:
-        remove_owned(staging)
-        raise _cannot_write(out_dir, error, f"{out_dir} was not changed") from None
-    if exchanged:
-        failpoint("tree:exchanged")
-        with contextlib.suppress(OSError):  # the new tree is in place; the next run's recovery removes the rest
-            remove_owned(staging)  # now the old tree
-        return
-    failpoint("tree:ready")
-    try:
-        if out_dir.exists():
-            os.rename(out_dir, old)
-            failpoint("tree:old-aside")
-        os.rename(ready, out_dir)
-        failpoint("tree:swapped")
-        remove_owned(old)
-    except OSError as error:
-        raise _cannot_write(out_dir, error, "the new tree is complete; the next mlkube command on it finishes the swap") from None
+        for relative, data in files.items():
+            if relative == MARKER:
+                continue
+            # The same bytes as the current tree's file: linked, not written again (same inode and mtime).
+            if relative not in unchanged or not tree.link(relative):
+                tree.write(relative, data)
+    except Exception:
+        tree.discard()
+        raise
+    tree.commit()

@@ -74,7 +74,8 @@ def synth_platform(platform: Platform) -> SynthesizedObjects:
     """Run the full synth (transforms, validation, outputs) into a throw-away folder; writes nothing else."""
     with tempfile.TemporaryDirectory(prefix="mlkube-test-") as folder:
         result = platform.synthesize(Path(folder) / "dist")
-    return SynthesizedObjects(result.manifests, result.files)
+        files = dict(result.files)  # read from the folder (SynthResult.files) before it is removed
+    return SynthesizedObjects(result.manifests, files)
 
 
 def synth_app(build: Callable[[MlApp], None], *, name: str = "app",
