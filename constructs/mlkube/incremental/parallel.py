@@ -8,6 +8,11 @@ the results (``store.Entry``). The steps of synth then read them from the store 
 order, so the output and the reported problems are those of one process. A worker that fails is
 only a slower synth: what it did not send is computed in this process.
 
+A worker writes each result, pickled, into an unnamed temporary file as soon as it has it, and this
+process reads them back one at a time after its own slice (``consume``): the results of a slice (the
+rendered YAML of half the objects) are never held whole in either process (issue 22), and a worker
+never waits for this process to read (a pipe would fill, and stop it, after 64 KiB).
+
 ``--jobs N`` (``MLKUBE_JOBS``); the default uses the CPUs this process may run on
 (``os.sched_getaffinity``), and 1 on one CPU or without fork(2).
 """
@@ -17,9 +22,10 @@ from __future__ import annotations
 import os
 import pickle
 import sys
+import tempfile
 import traceback
-from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from collections.abc import Callable, Iterable, Sequence
+from typing import IO, Any, TypeVar
 
 __all__ = ["JOBS_ENV", "job_count", "run_slices"]
 
@@ -58,58 +64,69 @@ def _slices(items: Sequence[T], count: int) -> list[Sequence[T]]:
     return [piece for piece in slices if piece]
 
 
-def run_slices(items: Sequence[T], work: Callable[[Sequence[T]], R], jobs: int, *, minimum: int | None = None) -> list[R | None]:
-    """``work`` over ``jobs`` slices of ``items``, the first here and the others in forked processes.
-
-    One result per slice, in order; None for a slice whose process failed (the caller computes it).
-    Fewer slices when there are fewer than ``minimum`` items per slice (a fork costs milliseconds)."""
+def run_slices(items: Sequence[T], work: Callable[[Sequence[T]], Iterable[R]], jobs: int, consume: Callable[[R], None], *,
+               minimum: int | None = None) -> int:
+    """``work`` over ``jobs`` slices of ``items``, the first here and the others in forked processes; every result
+    ``work`` yields is given to ``consume`` (in this process), those of the first slice as they come, then those of
+    each other slice in order. A failed worker's results stop where it failed (the caller computes the rest).
+    Fewer slices when there are fewer than ``minimum`` items per slice (a fork costs milliseconds). The number of slices."""
     minimum = MIN_ITEMS_PER_JOB if minimum is None else minimum
     jobs = max(1, min(jobs, len(items) // max(1, minimum)))
     pieces = _slices(items, jobs) if items else []
     if len(pieces) <= 1:
-        return [work(piece) for piece in pieces]
+        for piece in pieces:
+            for result in work(piece):
+                consume(result)
+        return len(pieces)
     sys.stdout.flush()
     sys.stderr.flush()
-    workers: list[tuple[int, int] | None] = []
-    for piece in pieces[1:]:
-        workers.append(_fork(piece, work))
-    results: list[R | None] = [work(pieces[0])]
+    workers = [_fork(piece, work) for piece in pieces[1:]]
+    for result in work(pieces[0]):
+        consume(result)
     for worker in workers:
-        results.append(_collect(worker))
-    return results
+        _collect(worker, consume)
+    return len(pieces)
 
 
-def _fork(piece: Sequence[T], work: Callable[[Sequence[T]], Any]) -> tuple[int, int] | None:
+def _fork(piece: Sequence[T], work: Callable[[Sequence[T]], Iterable[Any]]) -> tuple[int, IO[bytes]] | None:
     try:
-        reader, writer = os.pipe()
+        spool = tempfile.TemporaryFile(prefix="mlkube-worker-")
         pid = os.fork()
     except OSError:
         return None  # no process to spare: this slice is computed here
-    if pid == 0:  # the worker: compute, send, and leave without running this process's exit handlers (jsii's)
-        os.close(reader)
+    if pid == 0:  # the worker: compute, write, and leave without running this process's exit handlers (jsii's)
         code = 0
         try:
-            payload = pickle.dumps(("ok", work(piece)), protocol=5)
+            for result in work(piece):
+                pickle.dump(("ok", result), spool, protocol=5)
+            pickle.dump(("done", None), spool, protocol=5)
         except BaseException:
-            payload, code = pickle.dumps(("failed", traceback.format_exc())), 1
-        try:
-            with os.fdopen(writer, "wb") as stream:
-                stream.write(payload)
+            code = 1
+            try:
+                pickle.dump(("failed", traceback.format_exc()), spool)
+            except BaseException:
+                pass
         finally:
-            os._exit(code)
-    os.close(writer)
-    return pid, reader
+            try:
+                spool.flush()
+            finally:
+                os._exit(code)
+    return pid, spool
 
 
-def _collect(worker: tuple[int, int] | None) -> Any:
+def _collect(worker: tuple[int, IO[bytes]] | None, consume: Callable[[Any], None]) -> None:
     if worker is None:
-        return None
-    pid, reader = worker
+        return
+    pid, spool = worker
     try:
-        with os.fdopen(reader, "rb") as stream:
-            status, result = pickle.load(stream)  # from the pipe: the pickled bytes are never held whole
-    except Exception:
-        return None
-    finally:
         os.waitpid(pid, 0)
-    return result if status == "ok" else None
+        spool.seek(0)
+        while True:
+            status, result = pickle.load(spool)  # one result at a time: the worker's results are never held whole
+            if status != "ok":
+                return
+            consume(result)
+    except Exception:
+        return  # a worker killed mid-write: what it did not send is computed in this process
+    finally:
+        spool.close()

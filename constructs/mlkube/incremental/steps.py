@@ -50,18 +50,15 @@ def prepare(ctx: SynthContext) -> None:
         settings = _policy_settings(ctx)
         manifests = ctx.manifests
 
-        def work(indexes: Sequence[int]) -> dict[str, Entry]:
+        def work(indexes: Sequence[int]) -> Iterator[tuple[str, Entry]]:
             return _compute(store, [manifests[index] for index in indexes], settings)
 
-        results = run_slices(missing, work, jobs)
-        STATS["jobs"] = len(results)
-        for result in results:
-            store.computed.update(result or {})
+        STATS["jobs"] = run_slices(missing, work, jobs, store.received)
     STATS["prepare_seconds"] = time.perf_counter() - started
 
 
 def _incomplete(entry: Entry | None) -> bool:
-    return entry is None or entry.yaml is None or entry.policy_rereads is None
+    return entry is None or not entry.has_yaml or entry.policy_rereads is None
 
 
 def _policy_settings(ctx: SynthContext) -> dict[str, Any]:
@@ -70,28 +67,30 @@ def _policy_settings(ctx: SynthContext) -> dict[str, Any]:
     return {environment.name: environment_settings(ctx, environment.name) for environment in ctx.platform.environments}
 
 
-def _compute(store: ObjectStore, manifests: Sequence[Manifest], settings: dict[str, Any]) -> dict[str, Entry]:
-    """Rendering, the API server's rules and the object-only policy rules of some objects (in a worker)."""
+def _compute(store: ObjectStore, manifests: Sequence[Manifest], settings: dict[str, Any]) -> Iterator[tuple[str, Entry]]:
+    """Rendering, the API server's rules and the object-only policy rules of some objects (in a worker, or here for the
+    first slice): each object's entry, with its YAML (``Entry.yaml``), as soon as it is done."""
     from ..kube.render import to_yaml
     from ..validation.apiserver import apiserver_problems
     from .policy import check_policy_incremental
 
     by_environment: dict[str, list[Manifest]] = defaultdict(list)
     for manifest in manifests:
-        entry = store.computing(manifest)
-        if entry is None:
-            continue
-        if entry.yaml is None:
-            entry.yaml = to_yaml(manifest.obj).encode()
-        if not entry.apiserver_clean:
-            entry.apiserver_clean = not apiserver_problems(manifest)
-        by_environment[manifest.environment].append(manifest)
+        if store.computing(manifest) is not None:
+            by_environment[manifest.environment].append(manifest)
     for environment, group in by_environment.items():
         if environment in settings:
             # Rules that read the neighbours see only this slice here: what they find is not kept (see policy.py).
             check_policy_incremental(group, settings[environment], store)
-    return {digest: entry for manifest in manifests
-            if (digest := store.digest(manifest)) is not None and (entry := store.computed.get(digest)) is not None}
+    for manifest in manifests:
+        digest, entry = store.digest(manifest), store.computing(manifest)
+        if digest is None or entry is None:
+            continue
+        if not entry.has_yaml:
+            entry.yaml, entry.has_yaml = to_yaml(manifest.obj).encode(), True
+        if not entry.apiserver_clean:
+            entry.apiserver_clean = not apiserver_problems(manifest)
+        yield digest, entry
 
 
 def schema_issues(ctx: SynthContext, manifest: Manifest, catalog: Any) -> Iterator[Any]:
@@ -114,18 +113,16 @@ def schema_issues(ctx: SynthContext, manifest: Manifest, catalog: Any) -> Iterat
 
 
 def rendered(ctx: SynthContext, manifest: Manifest) -> bytes:
-    """The object's YAML, from the store when its input was rendered before."""
+    """The object's YAML, from the store when its input was rendered before (kept out of memory: see ObjectStore.keep_yaml)."""
     from ..kube.render import to_yaml
 
     store: ObjectStore | None = getattr(ctx, "store", None)
-    entry = store.entry(manifest) if store is not None else None
-    if entry is not None and entry.yaml is not None:
-        return entry.yaml
+    found = store.yaml_of(manifest) if store is not None else None
+    if found is not None:
+        return found
     data = to_yaml(manifest.obj).encode()
     if store is not None:
-        computing = store.computing(manifest)
-        if computing is not None:
-            computing.yaml = data
+        store.keep_yaml(manifest, data)
     return data
 
 

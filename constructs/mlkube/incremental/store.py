@@ -38,11 +38,12 @@ import os
 import pickle
 import sqlite3
 import sys
+import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from ..kube.manifest import Manifest
 
@@ -61,10 +62,11 @@ FORMAT = "2"
 _STALE_SECONDS = 30 * 24 * 3600
 
 
-@dataclass
+@dataclass(slots=True)  # one per object for the whole synth: no __dict__
 class Entry:
     """The per-object results for one input digest."""
 
+    #: The rendered YAML on its way from a worker; None once the store keeps it out of memory (``has_yaml``).
     yaml: bytes | None = None
     #: The schema catalog (``catalog_key``) under which schema validation found nothing; None: not checked or not clean.
     schema_clean: str | None = None
@@ -73,6 +75,8 @@ class Entry:
     policy_rereads: tuple[str, ...] | None = None
     #: Rule ID -> hits (field, message, severity) of the other rules, those that found something.
     policy_hits: dict[str, list[tuple[str, str, str | None]]] = field(default_factory=dict)
+    #: The YAML was rendered: it is in the cache file's row (an entry read from it) or in the store's spill file.
+    has_yaml: bool = False
 
     def checks_json(self) -> str:
         return json.dumps({"schema": self.schema_clean, "apiserver": self.apiserver_clean, "rereads": self.policy_rereads,
@@ -80,12 +84,49 @@ class Entry:
 
     @classmethod
     def from_row(cls, yaml: bytes | None, checks: str) -> Entry:
+        """The entry of a row (its YAML stays in the cache file: ``has_yaml``)."""
         data = json.loads(checks)
         rereads = data.get("rereads")
         hits = {str(rule): [(str(f), str(m), s) for f, m, s in found] for rule, found in (data.get("hits") or {}).items()}
         schema = data.get("schema")
-        return cls(yaml, schema if isinstance(schema, str) else None, data.get("apiserver") is True,
-                   tuple(str(rule) for rule in rereads) if rereads is not None else None, hits)
+        return cls(None, schema if isinstance(schema, str) else None, data.get("apiserver") is True,
+                   tuple(str(rule) for rule in rereads) if rereads is not None else None, hits, yaml is not None)
+
+
+class _Spill:
+    """The YAML rendered in this run, in an unnamed temporary file rather than in this process's memory (issue 22:
+    about 2 KB per object), until the cache file is written: offset and size by digest."""
+
+    def __init__(self) -> None:
+        self._file: IO[bytes] | None = None
+        self._end = 0
+        self._reading = False
+        #: digest -> offset << 32 | size (one int per object)
+        self._where: dict[str, int] = {}
+
+    def put(self, digest: str, data: bytes) -> None:
+        if self._file is None:
+            self._file = tempfile.TemporaryFile(prefix="mlkube-synth-")
+        if self._reading:
+            self._file.seek(self._end)
+            self._reading = False
+        self._file.write(data)
+        self._where[digest] = self._end << 32 | len(data)
+        self._end += len(data)
+
+    def get(self, digest: str) -> bytes | None:
+        where = self._where.get(digest)
+        if where is None or self._file is None:
+            return None
+        self._file.seek(where >> 32)
+        self._reading = True
+        return self._file.read(where & 0xFFFFFFFF)
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+        self._where = {}
 
 
 def _serialized(value: Any) -> bytes:
@@ -207,6 +248,9 @@ class ObjectStore:
         self.catalog_keys: dict[int, str] = {}
         self.notes: list[str] = []
         self._stamp = ""
+        #: The YAML of the entries computed in this run (``keep_yaml``).
+        self._spill = _Spill()
+        self._reader: sqlite3.Connection | None = None
 
     # -- digests ---------------------------------------------------------------------------------
 
@@ -256,9 +300,63 @@ class ObjectStore:
         found = self.computed.get(digest)
         if found is None:
             known = self.entries.get(digest)
-            found = self.computed[digest] = Entry(known.yaml, known.schema_clean, known.apiserver_clean, known.policy_rereads,
+            found = self.computed[digest] = Entry(None, known.schema_clean, known.apiserver_clean, known.policy_rereads,
                                                   known.policy_hits) if known is not None else Entry()
+            stored = self._stored_yaml(digest) if known is not None and known.has_yaml else None
+            if stored is not None:
+                self._spill.put(digest, stored)  # the computed entries' YAML is in the spill file
+                found.has_yaml = True
         return found
+
+    # -- rendered YAML, kept out of memory ---------------------------------------------------------
+
+    def keep_yaml(self, manifest: Manifest, data: bytes) -> None:
+        """Keep the YAML rendered for this object in this run (in the spill file, for the cache file and reuse)."""
+        digest = self.digests.get(id(manifest.obj))
+        entry = self.computing(manifest)
+        if digest is not None and entry is not None:
+            self._spill.put(digest, data)
+            entry.has_yaml = True
+
+    def received(self, result: tuple[str, Entry]) -> None:
+        """An entry computed by a worker (or the first slice here): its YAML goes to the spill file at once."""
+        digest, entry = result
+        if entry.yaml is not None:
+            self._spill.put(digest, entry.yaml)
+            entry.yaml, entry.has_yaml = None, True
+        self.computed[digest] = entry
+
+    def yaml_of(self, manifest: Manifest) -> bytes | None:
+        """The YAML rendered for this object's input: in this run (the spill file), or in an earlier one (the cache file)."""
+        digest = self.digests.get(id(manifest.obj))
+        if digest is None:
+            return None
+        computed = self.computed.get(digest)
+        if computed is not None:
+            return self._spill.get(digest) if computed.has_yaml else None
+        known = self.entries.get(digest)
+        return self._stored_yaml(digest) if known is not None and known.has_yaml else None
+
+    def _stored_yaml(self, digest: str) -> bytes | None:
+        """A row's YAML, read again from the cache file (its checksum checked again); None when it is not there."""
+        if self.database is None:
+            return None
+        try:
+            if self._reader is None:
+                self._reader = self._connect()
+            # fetchall: the statement runs to its end, so no read lock is left on the file (the save's commit needs none)
+            rows = self._reader.execute("SELECT yaml, checks, sum FROM objects WHERE key = ?", (digest,)).fetchall()
+        except (sqlite3.Error, OSError, ValueError):
+            return None  # rendered again: the YAML is a function of the input
+        row = rows[0] if rows else None
+        if row is None or not isinstance(row[1], str) or _checksum(row[0], row[1]) != row[2] or not isinstance(row[0], bytes):
+            return None
+        return row[0]
+
+    def _close_reader(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
 
     # -- the cache file --------------------------------------------------------------------------
 
@@ -321,6 +419,7 @@ class ObjectStore:
         return closing(self._connect())
 
     def _read(self, digests: set[str]) -> dict[str, Entry]:
+        """The entries of ``digests`` the cache file holds, checksums checked (their YAML is read again when needed)."""
         found: dict[str, Entry] = {}
         if self.database is None or not digests:
             return found
@@ -362,6 +461,13 @@ class ObjectStore:
 
     def save(self, out_dir: Path, paths: Mapping[str, Manifest]) -> None:
         """After a successful write: keep this run's results, drop the rest, record the files as written."""
+        self._close_reader()  # its read lock would block the commit
+        try:
+            self._save(out_dir, paths)
+        finally:
+            self._spill.close()
+
+    def _save(self, out_dir: Path, paths: Mapping[str, Manifest]) -> None:
         if self.database is None:
             return
         used = set(self.digests.values())
@@ -370,7 +476,8 @@ class ObjectStore:
         def rows() -> Iterator[tuple[str, bytes | None, str, str]]:  # generated as SQLite takes them: no list of every row
             for digest, entry in self.computed.items():
                 checks = entry.checks_json()
-                yield digest, entry.yaml, checks, _checksum(entry.yaml, checks)
+                yaml = self._spill.get(digest) if entry.has_yaml else None
+                yield digest, yaml, checks, _checksum(yaml, checks)
 
         def files() -> Iterator[tuple[str, str, str]]:
             for relative, manifest in paths.items():
