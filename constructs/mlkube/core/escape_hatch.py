@@ -14,6 +14,7 @@ See https://cdk8s.io/docs/latest/basics/escape-hatches/
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import cdk8s
@@ -31,11 +32,14 @@ __all__ = ["EmittedObject", "api_object_of", "apply_json_patches"]
 class EmittedObject:
     """One object an mlkube construct emitted, with pending JSON patches (like a cdk8s ``ApiObject``)."""
 
+    # One per object for the whole run (issue 22): no __dict__, and no list until a patch is added.
+    __slots__ = ("_obj", "_app", "construct_path", "_patches")
+
     def __init__(self, obj: dict[str, Any], construct_path: str, app: MlApp) -> None:
         self._obj = obj
         self._app = app
         self.construct_path = construct_path
-        self._patches: list[cdk8s.JsonPatch] = []
+        self._patches: Sequence[cdk8s.JsonPatch] = ()
 
     @property
     def api_version(self) -> str:
@@ -61,7 +65,7 @@ class EmittedObject:
                 raise TypeError(f"add_json_patch takes cdk8s.JsonPatch operations (JsonPatch.add(path, value)...), got {op!r}")
         if not self._patches:
             self._app.patched_objects.append(self)
-        self._patches.extend(ops)
+        self._patches = [*self._patches, *ops]
 
     def to_json(self) -> dict[str, Any]:
         """A copy of the object with the pending patches applied (what synth will validate and write)."""
@@ -82,7 +86,7 @@ class EmittedObject:
                            "/spec/template/spec/containers/0/env/- (see it with api_object_of(...).to_json())")
         self._obj.clear()
         self._obj.update(patched)
-        self._patches.clear()
+        self._patches = ()
         return None
 
 

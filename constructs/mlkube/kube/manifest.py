@@ -13,7 +13,7 @@ __all__ = ["Manifest", "object_key", "pod_template", "POD_TEMPLATE_PATHS"]
 POD_TEMPLATE_PATHS: dict[str, tuple[str, ...]] = TEMPLATE_PATHS
 
 
-@dataclass
+@dataclass(slots=True)  # one per object for the whole synth (issue 22): no __dict__
 class Manifest:
     """One object with its origin: ``where`` is a construct path or a file path."""
 
