@@ -33,7 +33,7 @@ class EmittedObject:
     """One object an mlkube construct emitted, with pending JSON patches (like a cdk8s ``ApiObject``)."""
 
     # One per object for the whole run (issue 22): no __dict__, and no list until a patch is added.
-    __slots__ = ("_obj", "_app", "construct_path", "_patches")
+    __slots__ = ("_app", "_obj", "_patches", "construct_path")
 
     def __init__(self, obj: dict[str, Any], construct_path: str, app: MlApp) -> None:
         self._obj = obj

@@ -19,6 +19,7 @@ never waits for this process to read (a pipe would fill, and stop it, after 64 K
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
 import sys
@@ -90,9 +91,13 @@ def run_slices(items: Sequence[T], work: Callable[[Sequence[T]], Iterable[R]], j
 
 def _fork(piece: Sequence[T], work: Callable[[Sequence[T]], Iterable[Any]]) -> tuple[int, IO[bytes]] | None:
     try:
-        spool = tempfile.TemporaryFile(prefix="mlkube-worker-")
+        spool = tempfile.TemporaryFile(prefix="mlkube-worker-")  # noqa: SIM115 (read, then closed, by _collect)
+    except OSError:
+        return None  # no file to spare: this slice is computed here
+    try:
         pid = os.fork()
     except OSError:
+        spool.close()
         return None  # no process to spare: this slice is computed here
     if pid == 0:  # the worker: compute, write, and leave without running this process's exit handlers (jsii's)
         code = 0
@@ -102,10 +107,8 @@ def _fork(piece: Sequence[T], work: Callable[[Sequence[T]], Iterable[Any]]) -> t
             pickle.dump(("done", None), spool, protocol=5)
         except BaseException:
             code = 1
-            try:
+            with contextlib.suppress(BaseException):
                 pickle.dump(("failed", traceback.format_exc()), spool)
-            except BaseException:
-                pass
         finally:
             try:
                 spool.flush()

@@ -106,7 +106,7 @@ class _Spill:
 
     def put(self, digest: str, data: bytes) -> None:
         if self._file is None:
-            self._file = tempfile.TemporaryFile(prefix="mlkube-synth-")
+            self._file = tempfile.TemporaryFile(prefix="mlkube-synth-")  # noqa: SIM115 (closed by close(), after the save)
         if self._reading:
             self._file.seek(self._end)
             self._reading = False

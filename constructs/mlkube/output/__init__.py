@@ -57,9 +57,10 @@ class NewTree:
             raise ValueError(f"{relative} is not one of the files planned for {self.out_dir}")
         return self._staging.link(relative)
 
-    def commit(self, extra: Mapping[str, bytes] = {}) -> None:  # noqa: B006 (read only)
+    def commit(self, extra: Mapping[str, bytes] | None = None) -> None:
         """Add ``extra`` files (beside the planned ones), check the folder may be replaced, and swap the new tree in.
         Every planned file must have been written or linked."""
+        extra = extra or {}
         check_inside(self.out_dir, extra)
         both = _Both(self.planned, extra)
         check_replaceable(self.out_dir, both)
