@@ -10,12 +10,14 @@ before. Memory, not time: no timing is asserted.
 
 from __future__ import annotations
 
+import os
 import tracemalloc
 from pathlib import Path
 
 import pytest
 
-from mlkube import Environment, InferenceService, Platform
+from mlkube import Environment, InferenceService, MlApp, Platform
+from mlkube.core.synth import SynthContext
 
 #: What synth may add per object at most, beyond a fixed cost. Measured here (files of about 1 KB): the old code
 #: added 730 bytes per object without the cache and 2,600 with it; now 20 and 190 (the cache's per-object records).
@@ -48,3 +50,46 @@ def test_synth_does_not_hold_the_rendered_files(tmp_path: Path, monkeypatch: pyt
     written = sum(path.stat().st_size for path in (tmp_path / "large").rglob("*.yaml")) / large_objects
     assert per_object < BYTES_PER_OBJECT, (f"synth added {per_object:.0f} bytes per object ({small} -> {large} bytes of peak "
                                            f"for {small_objects} -> {large_objects} objects); a file is {written:.0f} bytes")
+
+
+def test_the_cdk8s_cli_output_joins_the_written_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under the cdk8s CLI (CDK8S_OUTDIR), each environment's <env>.k8s.yaml is its files joined by '---', read back
+    one at a time from the written tree (SynthResult.files no longer holds the bytes)."""
+    monkeypatch.setenv("CDK8S_OUTDIR", str(tmp_path / "cdk8s.out"))
+    monkeypatch.setenv("MLKUBE_OUT", str(tmp_path / "dist"))
+    platform = Platform(environments=[Environment(name="dev"), Environment(name="prod")])
+    for name in ("a", "b"):
+        platform.app(name, lambda app: InferenceService(app, "server", image="ghcr.io/acme/fraud:1.4.2"))
+    platform.synth()
+    for environment in ("dev", "prod"):
+        files = sorted((tmp_path / "dist" / environment).glob("*/*.yaml"))
+        assert len(files) > 4
+        expected = b"---\n".join(path.read_bytes() for path in files)
+        assert (tmp_path / "cdk8s.out" / f"{environment}.k8s.yaml").read_bytes() == expected
+
+
+def test_a_problem_found_after_rendering_leaves_the_old_tree_and_no_staging(tmp_path: Path) -> None:
+    """Files are written into the staging tree as they are rendered; an output step that then finds a problem
+    fails synth with the old tree untouched and the staging tree removed (nothing half-written)."""
+    from mlkube.default_pipeline import default_pipeline
+    from mlkube.errors import MlkubeError, Problem
+
+    def build(app: MlApp) -> None:
+        InferenceService(app, "server", image="ghcr.io/acme/fraud:1.4.2")
+
+    dist = tmp_path / "dist"
+    first = Platform(environments=[Environment(name="dev")])
+    first.app("old-app", build)
+    first.synthesize(dist)
+    before = {str(path.relative_to(dist)): path.read_bytes() for path in sorted(dist.rglob("*")) if path.is_file()}
+
+    def late_problem(ctx: SynthContext) -> None:
+        assert ctx.written  # rendered and written into the staging tree by now
+        ctx.problems.append(Problem("test", "", "found after rendering", "none"))
+
+    second = Platform(environments=[Environment(name="dev")], pipeline=default_pipeline().with_steps(outputs=[late_problem]))
+    second.app("new-app", build)
+    with pytest.raises(MlkubeError, match="found after rendering"):
+        second.synthesize(dist)
+    assert {str(path.relative_to(dist)): path.read_bytes() for path in sorted(dist.rglob("*")) if path.is_file()} == before
+    assert sorted(name for name in os.listdir(tmp_path) if name != "dist") == []
