@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..credential_patterns import (
     MIN_ENTROPY,
+    MIN_RANDOM_LENGTH,
     SECRET_NAME,
     Credential,
     find_credentials,
@@ -23,6 +24,7 @@ from ..credential_patterns import (
     may_hold_credential,
     may_hold_credentials,
     random_under_secret_name,
+    secret_like_name,
 )
 from ..errors import Problem
 from .model import Hit, Target, rule
@@ -31,6 +33,10 @@ if TYPE_CHECKING:
     from ..core.synth import SynthContext
 
 __all__ = ["Credential", "find_credentials", "mask", "check_output_files", "SECRET_NAME", "MIN_ENTROPY"]
+
+
+#: Containers deeper than this are not walked (a YAML alias bomb ends there).
+_MAX_DEPTH = 200
 
 
 def _path(chain: tuple[Any, ...] | None) -> str:
@@ -51,7 +57,7 @@ def _candidates(value: Any, chain: tuple[Any, ...] | None, name: str, parents: s
     if isinstance(value, str):
         if test(value, name):
             found.append((_path(chain), name, value))
-    elif isinstance(value, (dict, list)) and id(value) not in parents and len(parents) < 200:
+    elif isinstance(value, (dict, list)) and id(value) not in parents and len(parents) < _MAX_DEPTH:
         parents.add(id(value))
         if isinstance(value, dict):
             # An env var or a similar {name, value} pair: the value is stored under the entry's name.
@@ -64,6 +70,33 @@ def _candidates(value: Any, chain: tuple[Any, ...] | None, name: str, parents: s
         parents.discard(id(value))
 
 
+def _long_strings_under_secret_names(node: Any, chain: tuple[Any, ...] | None, depth: int, found: list[tuple[str, str, str]],
+                                     name: str = "") -> None:
+    """``_candidates(node, chain, name, ..., test=random_under_secret_name)`` for JSON data (no cycle: ``json.dumps``
+    succeeded), at a fraction of its cost: only containers are visited by a call; a string is looked at only when it
+    is long enough, and its name only then. ``depth`` counts the containers above ``node`` (``len(parents)``)."""
+    if isinstance(node, dict):
+        # An env var or a similar {name, value} pair: the value is stored under the entry's name.
+        pair_name = str(node["name"]) if isinstance(node.get("name"), str) and "value" in node else None
+        for key, item in node.items():
+            if isinstance(item, str):
+                if len(item) >= MIN_RANDOM_LENGTH:
+                    item_name = pair_name if pair_name and key == "value" else str(key)
+                    if secret_like_name(item_name):
+                        found.append((_path((chain, str(key))), item_name, item))
+            elif isinstance(item, (dict, list)) and depth + 1 < _MAX_DEPTH:
+                _long_strings_under_secret_names(item, (chain, str(key)), depth + 1, found,
+                                                 pair_name if pair_name and key == "value" else str(key))
+    elif isinstance(node, list):
+        secret_named = secret_like_name(name)  # a list's strings are stored under the list's name
+        for index, item in enumerate(node):
+            if isinstance(item, str):
+                if secret_named and len(item) >= MIN_RANDOM_LENGTH:
+                    found.append((_path((chain, index)), name, item))
+            elif isinstance(item, (dict, list)) and depth + 1 < _MAX_DEPTH:
+                _long_strings_under_secret_names(item, (chain, index), depth + 1, found, name)
+
+
 @rule("MLK-SEC-009", "error", "Values must not look like credentials",
       rationale="The config repo is read by many people and tools; a token, password or key in it is leaked for good "
                 "(Git history keeps it after the value is removed).",
@@ -73,14 +106,18 @@ def credential_values(target: Target) -> Iterator[Hit]:
     test: Callable[[str, str], bool] = may_hold_credential
     try:  # the whole object as text first: most objects have no string a credential could be in
         text = json.dumps(target.obj, ensure_ascii=False)
-        if not may_hold_credentials(text):
+        marked = has_format_marker(text)
+        if not may_hold_credentials(text, marked):
             return
-        if not has_format_marker(text):
+        if not marked:
             test = random_under_secret_name  # no token format anywhere: only long values under secret-like names
     except (TypeError, ValueError, RecursionError):
         pass  # not JSON data (a YAML alias cycle, a date): every string is tested
     found: list[tuple[str, str, str]] = []
-    _candidates(target.obj, None, "", set(), found, test)
+    if test is random_under_secret_name:
+        _long_strings_under_secret_names(target.obj, None, 0, found)
+    else:
+        _candidates(target.obj, None, "", set(), found, test)
     for path, name, value in found:
         if path.startswith(("metadata.annotations.mlkube.dev/waive.", "metadata.annotations.checkov.io/skip")):
             continue  # a waiver's reason is prose about the rule, not a value the workload gets

@@ -116,12 +116,14 @@ def check_policy(manifests: Sequence[Manifest], settings: PolicySettings | None 
     look only among them)."""
     settings = settings or PolicySettings()
     chosen = list(rules) if rules is not None else all_rules()
+    # Most objects (Services, NetworkPolicies, ConfigMaps...) carry no pods: the pods-only rules would find nothing there.
+    without_pods = [rule for rule in chosen if not rule.pods_only]
     neighbours = list(manifests)
     shared: dict[str, object] = {}
     findings: list[Finding] = []
     for manifest in neighbours:
         target = Target(manifest, settings, neighbours, shared)
         waivers = waived_rules(manifest.obj)
-        for rule in chosen:
+        for rule in chosen if target.pods else without_pods:
             findings += [_finding(rule, manifest, hit, waivers) for hit in rule.check(target)]
     return PolicyReport(sorted(findings, key=Finding.sort_key), len(neighbours))

@@ -93,6 +93,8 @@ class Rule:
     check: Check
     checkov: tuple[str, ...] = ()
     waivable: bool = True
+    #: The rule looks only at the object's pods: it finds nothing on an object without any, where the engine skips it.
+    pods_only: bool = False
 
     @property
     def name(self) -> str:
@@ -105,13 +107,13 @@ RULES: dict[str, Rule] = {}
 
 
 def rule(rule_id: str, severity: Severity, title: str, *, rationale: str, fix: str,
-         checkov: tuple[str, ...] = (), waivable: bool = True) -> Callable[[Check], Check]:
+         checkov: tuple[str, ...] = (), waivable: bool = True, pods_only: bool = False) -> Callable[[Check], Check]:
     """Register the decorated check function as a rule."""
 
     def register(check: Check) -> Check:
         if rule_id in RULES:
             raise ValueError(f"rule {rule_id} is defined twice")
-        RULES[rule_id] = Rule(rule_id, severity, title, rationale, fix, check, checkov, waivable)
+        RULES[rule_id] = Rule(rule_id, severity, title, rationale, fix, check, checkov, waivable, pods_only)
         return check
 
     return register
