@@ -270,3 +270,53 @@ def _mutate(node: Any, chooser: random.Random) -> None:
             del node[key]
         else:
             node[key] = chooser.choice([True, False, 0, 99999999999, "x", None, [], {}, "Unconfined", "ALL"])
+
+
+# -- the API server's rules: the ten-digit screen and the memoized env-name and image rules -----------------------
+
+def _same_apiserver(manifests: list[Manifest]) -> int:
+    from mlkube.validation.apiserver import apiserver_problems
+
+    count = 0
+    for manifest in manifests:
+        new, old = apiserver_problems(manifest), legacy.apiserver_problems(manifest)
+        assert [str(p) for p in new] == [str(p) for p in old]
+        count += len(new)
+    return count
+
+
+def test_apiserver_rules_on_every_file_and_bench_object(bench_objects: list[Manifest]) -> None:
+    _same_apiserver(_manifests(copy.deepcopy(FILES)) + bench_objects)
+
+
+_digits = st.one_of(st.integers(), st.integers(min_value=2**31 - 10, max_value=2**31 + 10), st.integers(min_value=-2**63 - 5, max_value=-2**63 + 5),
+                    st.integers(min_value=2**63 - 5, max_value=2**64), st.sampled_from([2147483648, 9999999999, 10**9, -2147483649, 10**30]))
+_api_scalars = st.one_of(_digits, st.text(alphabet="0123456789é\ud800x-", max_size=14), st.booleans(), st.floats(allow_nan=False), st.none())
+_api_keys = st.sampled_from(["replicas", "port", "containerPort", "activeDeadlineSeconds", "x", "seconds", "name", "0"])
+_api_values = st.recursive(_api_scalars, lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(_api_keys, inner, max_size=3)),
+                           max_leaves=12)
+_env_names = st.one_of(st.sampled_from(["LOG_LEVEL", "1BAD", "..", ".x", "a=b", "", "é"]), st.none(), st.integers(), st.just({"a": 1}))
+_images = st.one_of(st.sampled_from(["busybox", "UPPER/x:1", "ghcr.io/acme/app:1.0", " busybox", "a@sha256:" + "0" * 64, "x:y:z"]),
+                    st.text(max_size=10), st.integers())
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.dictionaries(_api_keys, _api_values, max_size=4), st.lists(st.tuples(_env_names, _images), max_size=3),
+       st.sampled_from(["Deployment", "ConfigMap", "CronJob"]))
+def test_apiserver_rules_on_generated_objects(fields: dict[str, Any], containers: list[tuple[Any, Any]], kind: str) -> None:
+    pod = {"containers": [{"name": "c", "image": image, "env": [{"name": name}], "volumeMounts": [{"subPath": "../x"}]}
+                          for name, image in containers]}
+    obj = {"apiVersion": "apps/v1" if kind == "Deployment" else "v1" if kind == "ConfigMap" else "batch/v1", "kind": kind,
+           "metadata": {"name": "n" * 60}, "spec": {**fields, "template": {"spec": pod}}, "data": {"..": "x", **{k: "v" for k in fields}}}
+    _same_apiserver([Manifest(obj, "generated")])
+
+
+def test_apiserver_integer_screen_on_edge_cases() -> None:
+    cycle: dict[str, Any] = {"replicas": 2**40}
+    cycle["self"] = cycle
+    objects = [{"kind": "Deployment", "spec": {"replicas": 2147483648}}, {"kind": "Deployment", "spec": {"replicas": 214748364}},
+               {"kind": "Deployment", "spec": {"x": "1234567890", "replicas": 5}}, {"kind": "Deployment", "spec": {"replicas": -2**63 - 1}},
+               {"kind": "Deployment", "spec": {"replicas": 2**40, "s": "\ud800"}}, {"kind": "Deployment", "spec": cycle},
+               {"kind": "Deployment", "spec": {"when": datetime.date(2024, 1, 1), "port": 99999999999}},
+               {"kind": "Deployment", "spec": {"x": "é1234é56789", "port": 2**33}}]
+    assert _same_apiserver([Manifest(obj, "edge") for obj in objects]) >= 5
