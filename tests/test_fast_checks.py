@@ -320,3 +320,55 @@ def test_apiserver_integer_screen_on_edge_cases() -> None:
                {"kind": "Deployment", "spec": {"when": datetime.date(2024, 1, 1), "port": 99999999999}},
                {"kind": "Deployment", "spec": {"x": "é1234é56789", "port": 2**33}}]
     assert _same_apiserver([Manifest(obj, "edge") for obj in objects]) >= 5
+
+
+# -- model pins: the walk that finds model URIs in every object ------------------------------------------------------
+
+def _model_places(obj: Any) -> tuple[list[Any], list[Any]]:
+    from mlkube.pinning.models import model_fields
+
+    return ([(f.path, f.value, f.honours_pins) for f in model_fields(obj)], [(f.path, f.value, f.honours_pins) for f in legacy.model_fields(obj)])
+
+
+def _pinned_models_step(manifests: list[Manifest], module: Any) -> tuple[list[str], list[str]]:
+    from types import SimpleNamespace
+
+    environments = [SimpleNamespace(name="dev", require_pinned_images=False, production=False),
+                    SimpleNamespace(name="prod", require_pinned_images=False, production=True)]
+    ctx = SimpleNamespace(platform=SimpleNamespace(environments=environments), manifests=manifests, problems=[], warnings=[])
+    module.require_pinned_models(ctx)
+    return [str(p) for p in ctx.problems], ctx.warnings
+
+
+def test_model_fields_on_every_file_and_bench_object(bench_objects: list[Manifest]) -> None:
+    from mlkube.pinning import models
+
+    found = 0
+    for obj in [*copy.deepcopy(FILES), *(m.obj for m in bench_objects)]:
+        new, old = _model_places(obj)
+        assert new == old
+        found += len(new)
+    assert found > 20
+    manifests = [Manifest(m.obj, m.where, environment) for m in bench_objects for environment in ("dev", "prod")]
+    assert _pinned_models_step(manifests, models) == _pinned_models_step(manifests, legacy)
+
+
+_uris = st.sampled_from(["s3://b/m/v1", "s3://b/m?versionManifest=sha256:1&a=1", "gs://b/m", "pvc://claim/m", "hf://org/m@" + "a" * 40,
+                         "hf://org/m", "oci://r/m@sha256:" + "0" * 64, "https://x/m.tgz", ""])
+_model_keys = st.sampled_from(["storageUri", "args", "name", "predictor", "spec", "", ".x", "a.b", "initContainers"])
+_model_scalars = st.one_of(_uris, st.sampled_from(["model-downloader", "other"]), st.integers(), st.none())
+_model_values = st.recursive(_model_scalars, lambda inner: st.one_of(
+    st.lists(inner, max_size=3), st.dictionaries(_model_keys, inner, max_size=4),
+    st.fixed_dictionaries({"name": st.just("model-downloader"), "args": st.lists(st.one_of(_uris, st.integers()), max_size=2)})), max_leaves=20)
+
+
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(st.dictionaries(_model_keys, _model_values, max_size=4), st.lists(_model_values, max_size=3)))
+def test_model_fields_on_generated_objects(obj: Any) -> None:
+    from mlkube.pinning import models
+
+    new, old = _model_places(obj)
+    assert new == old
+    if isinstance(obj, dict):
+        manifests = [Manifest(obj, "generated", "dev"), Manifest(obj, "generated", "prod")]
+        assert _pinned_models_step(manifests, models) == _pinned_models_step(manifests, legacy)
