@@ -25,7 +25,7 @@ from mlkube.credential_patterns import find_credentials, has_format_marker, may_
 from mlkube.errors import Problem
 from mlkube.kube.apiserver_rules import CRONJOB_NAME_MAX, INT32_MAX, INT64_MAX, config_key_problem, env_name_problem, sub_path_problem
 from mlkube.kube.manifest import Manifest
-from mlkube.kube.network_policy import Block, External, Pod, Policy, Verdict, Direction
+from mlkube.kube.network_policy import NAMESPACE_NAME_LABEL, Block, Direction, External, Pod, Policy, Verdict
 from mlkube.kube.network_policy import Endpoint as Concrete
 from mlkube.kube.selectors import selects
 from mlkube.pinning.models import DOWNLOADER, KSERVE_S3_HINT, ModelField

@@ -56,7 +56,15 @@ class Pod:
     ports: tuple[tuple[str, int, str], ...] = ()
 
     def __hash__(self) -> int:
-        return hash((self.namespace, tuple(sorted(self.labels.items())), self.name, self.ports))
+        # Computed once: the evaluator's caches look pods up thousands of times (labels are not changed after creation).
+        cached: int | None = self.__dict__.get("_hash")
+        if cached is None:
+            cached = self.__dict__["_hash"] = hash((self.namespace, tuple(sorted(self.labels.items())), self.name, self.ports))
+        return cached
+
+    def __getstate__(self) -> dict[str, Any]:
+        # The cached hash is of this process (string hashes are salted per process): never carried to another.
+        return {key: value for key, value in self.__dict__.items() if key != "_hash"}
 
     def describe(self) -> str:
         return self.name or f"{self.namespace}/pod{dict(sorted(self.labels.items()))}"
@@ -129,6 +137,7 @@ class Cluster:
         self._namespace_labels = {name: dict(labels) for name, labels in (namespace_labels or {}).items()}
         self._by_namespace: dict[str, list[Policy]] = {}
         self._isolating: dict[tuple[Pod, str], list[Policy]] = {}
+        self._labels_of_namespace: dict[str, dict[str, str]] = {}
         for policy in self.policies:
             self._by_namespace.setdefault(policy.namespace, []).append(policy)
 
@@ -146,7 +155,7 @@ class Cluster:
         found = self._isolating.get(key)
         if found is None:
             found = self._isolating[key] = [p for p in self._by_namespace.get(pod.namespace, [])
-                                            if direction in p.types and selects(p.spec.get("podSelector") or {}, dict(pod.labels))]
+                                            if direction in p.types and selects(p.spec.get("podSelector") or {}, pod.labels)]
         return found
 
     def check(self, source: Endpoint, destination: Endpoint, port: int, protocol: str = "TCP") -> Verdict:
@@ -194,8 +203,11 @@ class Cluster:
         if namespace_selector is None:
             in_namespace = endpoint.namespace == policy_namespace
         else:
-            in_namespace = selects(namespace_selector, self.namespace_labels(endpoint.namespace))
-        return in_namespace and (pod_selector is None or selects(pod_selector, dict(endpoint.labels)))
+            labels = self._labels_of_namespace.get(endpoint.namespace)
+            if labels is None:
+                labels = self._labels_of_namespace[endpoint.namespace] = self.namespace_labels(endpoint.namespace)
+            in_namespace = selects(namespace_selector, labels)
+        return in_namespace and (pod_selector is None or selects(pod_selector, endpoint.labels))
 
 
 def _in_block(ip: str, block: Mapping[str, Any]) -> bool:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 __all__ = ["selects"]
 
 
-def _expression_holds(expression: dict[str, Any], labels: dict[str, str]) -> bool:
+def _expression_holds(expression: dict[str, Any], labels: Mapping[str, str]) -> bool:
     key, operator = expression.get("key"), expression.get("operator")
     values = [str(v) for v in expression.get("values") or []]
     if operator == "In":
@@ -21,7 +22,7 @@ def _expression_holds(expression: dict[str, Any], labels: dict[str, str]) -> boo
     return False  # an unknown operator selects nothing (the API server would reject it)
 
 
-def selects(selector: dict[str, Any] | None, labels: dict[str, str]) -> bool:
+def selects(selector: dict[str, Any] | None, labels: Mapping[str, str]) -> bool:
     """Whether a LabelSelector selects an object with these labels; an empty selector selects everything."""
     selector = selector or {}
     match_labels = selector.get("matchLabels") or {}

@@ -35,6 +35,9 @@ if TYPE_CHECKING:
 __all__ = ["Credential", "find_credentials", "mask", "check_output_files", "SECRET_NAME", "MIN_ENTROPY"]
 
 
+#: ``json.dumps(obj, ensure_ascii=False)``, a fifth cheaper: one encoder, and no record of the containers being encoded
+#: (an object that contains itself then ends in RecursionError rather than ValueError; both are caught).
+_json_text = json.JSONEncoder(ensure_ascii=False, check_circular=False).encode
 #: Containers deeper than this are not walked (a YAML alias bomb ends there).
 _MAX_DEPTH = 200
 
@@ -105,7 +108,7 @@ def _long_strings_under_secret_names(node: Any, chain: tuple[Any, ...] | None, d
 def credential_values(target: Target) -> Iterator[Hit]:
     test: Callable[[str, str], bool] = may_hold_credential
     try:  # the whole object as text first: most objects have no string a credential could be in
-        text = json.dumps(target.obj, ensure_ascii=False)
+        text = _json_text(target.obj)
         marked = has_format_marker(text)
         if not may_hold_credentials(text, marked):
             return

@@ -102,10 +102,18 @@ def _unmanaged(endpoint: Concrete, managed: set[str]) -> bool:
 def connection_problems(connections: Iterable[Connection], view: TrafficView, managed: set[str]) -> list[Problem]:
     """A problem for each declared connection some direction denies, naming the policies that deny it."""
     problems: list[Problem] = []
+    members: dict[Endpoint, list[Concrete]] = {}  # the same endpoints (DNS, a namespace's pods) recur in many connections
+
+    def members_of(endpoint: Endpoint) -> list[Concrete]:
+        found = members.get(endpoint)
+        if found is None:
+            found = members[endpoint] = concrete(endpoint, view)
+        return found
+
     for connection in connections:
         blocked: list[str] = []
-        for source in concrete(connection.source, view):
-            for destination in concrete(connection.destination, view):
+        for source in members_of(connection.source):
+            for destination in members_of(connection.destination):
                 for port, protocol in _ports(connection):
                     verdict = view.cluster.check(source, destination, port, protocol)
                     for block in verdict.blocks:

@@ -68,10 +68,15 @@ _DIGITS_TO_FF = bytes.maketrans(b"0123456789", b"\xff" * 10)
 _TEN_DIGITS = b"\xff" * 10
 
 
+#: ``json.dumps(obj, ensure_ascii=False)``, a fifth cheaper: one encoder, and no record of the containers being encoded
+#: (an object that contains itself then ends in RecursionError rather than ValueError; both are caught).
+_json_text = json.JSONEncoder(ensure_ascii=False, check_circular=False).encode
+
+
 def _may_overflow(obj: Any) -> bool:
     """False when no integer of ``obj`` can be outside the int32 range (C calls instead of the walk)."""
     try:
-        text = json.dumps(obj, ensure_ascii=False)
+        text = _json_text(obj)
     except (TypeError, ValueError, RecursionError):
         return True  # not JSON data (a YAML alias cycle, a date): walked
     # surrogatepass: a lone surrogate (from YAML) becomes three bytes >= 0x80, never a digit.
