@@ -126,6 +126,10 @@ class LegacyTarget:
             self._pods = pod_views(self.obj)
         return self._pods
 
+    def containers_of(self, pod: PodView) -> list[Any]:
+        """Added: what the rules read now, listed again on every read as the rules did before."""
+        return list(containers(pod))
+
 
 def check_policy(manifests: Sequence[Manifest], settings: PolicySettings | None = None,
                  rules: Iterable[Rule] | None = None) -> PolicyReport:

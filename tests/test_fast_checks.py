@@ -157,8 +157,8 @@ def test_credential_rule_on_edge_cases(obj: dict[str, Any]) -> None:
     assert new == old
 
 
-def test_credential_rule_finds_random_values_under_secret_names_through_the_fast_walk() -> None:
-    """A failing-before guard: the fast walk is the one taken here, and it finds what the full walk finds."""
+def test_credential_rule_finds_random_values_under_secret_names() -> None:
+    """Values under an env var's name and in a list under a secret-like key, each at its field path."""
     obj = {"kind": "Deployment", "spec": {"env": [{"name": "API_TOKEN", "value": "q8Zr2LkP0vXw7NmT4sYb"}], "auth": ["q8Zr2LkP0vXw7NmT4sYb"]}}
     new, old = _credential_hits(obj)
     assert new == old == [("spec.env[0].value", "holds a random value under the secret-like name 'API_TOKEN' (q8Zr…(20 characters))"),

@@ -98,12 +98,10 @@ def may_hold_credential(value: str, name: str = "") -> bool:
     return (len(value) >= MIN_RANDOM_LENGTH and secret_like_name(name)) or has_format_marker(value)
 
 
-def may_hold_credentials(text: str, format_marker: bool | None = None) -> bool:
+def may_hold_credentials(text: str) -> bool:
     """False when no string in ``text`` (e.g. a whole object as JSON) can hold a credential: none has a marker
-    of a format, and no name in it may be secret-like. ``format_marker``: ``has_format_marker(text)`` when known."""
-    if format_marker is None:
-        format_marker = has_format_marker(text)
-    if format_marker or not text.isascii():  # (?i) also matches some non-ASCII letters: walked
+    of a format, and no name in it may be secret-like."""
+    if has_format_marker(text) or not text.isascii():  # (?i) also matches some non-ASCII letters: walked
         return True
     lowered = text.lower()
     return any(marker in lowered for marker in _NAME_MARKERS)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ..kube.manifest import Manifest
-from .pods import PodView, pod_views
+from .pods import ContainerView, PodView, containers, pod_views
 
 __all__ = ["Severity", "PolicySettings", "Hit", "Target", "Rule", "RULES", "rule", "known_rule"]
 
@@ -55,6 +55,8 @@ class Target:
     #: Shared by every target of one run: indexes over the neighbours, built once (see ``memo``).
     shared: dict[str, Any] = field(default_factory=dict)
     _pods: list[PodView] | None = None
+    #: id of a pod of ``_pods`` (which keeps it alive) -> its containers.
+    _containers: dict[int, list[ContainerView]] = field(default_factory=dict)
 
     @property
     def obj(self) -> dict[str, Any]:
@@ -75,6 +77,13 @@ class Target:
         if self._pods is None:
             self._pods = pod_views(self.obj)
         return self._pods
+
+    def containers_of(self, pod: PodView) -> list[ContainerView]:
+        """``containers(pod)`` of one of ``pods``, listed once for every rule that reads them."""
+        listed = self._containers.get(id(pod))
+        if listed is None:
+            listed = self._containers[id(pod)] = list(containers(pod))
+        return listed
 
 
 Check = Callable[[Target], Iterable[Hit]]

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from .model import Hit, Target, rule
-from .pods import ContainerView, PodView, containers
+from .pods import ContainerView, PodView
 
 __all__ = ["RESTRICTED_VOLUME_TYPES", "SAFE_SYSCTLS", "SELINUX_TYPES", "safe_sysctls"]
 
@@ -60,7 +60,7 @@ def _dict(value: Any) -> dict[str, Any]:
 
 def _each_container(target: Target) -> Iterator[tuple[PodView, ContainerView]]:
     for pod in target.pods:
-        for container in containers(pod):
+        for container in target.containers_of(pod):
             yield pod, container
 
 
@@ -172,7 +172,7 @@ def run_as_root_user(target: Target) -> Iterator[Hit]:
             continue
         if pod.security_context.get("runAsUser") == 0:
             yield Hit(pod.field("securityContext", "runAsUser"), "the pod sets runAsUser: 0 (root)")
-        for container in containers(pod):
+        for container in target.containers_of(pod):
             if container.security_context.get("runAsUser") == 0:
                 yield Hit(f"{container.path}.securityContext.runAsUser", f"{container.describe()} sets runAsUser: 0 (root)")
 
@@ -187,7 +187,7 @@ def seccomp(target: Target) -> Iterator[Hit]:
         pod_type = _text(_dict(pod.security_context.get("seccompProfile")).get("type"))
         if pod_type is not None and pod_type not in _SECCOMP_TYPES:
             yield Hit(pod.field("securityContext", "seccompProfile", "type"), f"the pod's seccomp profile is {pod_type}")
-        for container in containers(pod):
+        for container in target.containers_of(pod):
             own = _text(_dict(container.security_context.get("seccompProfile")).get("type"))
             if own is not None and own not in _SECCOMP_TYPES:
                 yield Hit(f"{container.path}.securityContext.seccompProfile.type", f"{container.describe()} uses seccomp profile {own}")
@@ -226,7 +226,7 @@ def proc_mount(target: Target) -> Iterator[Hit]:
 def apparmor(target: Target) -> Iterator[Hit]:
     for pod in target.pods:
         contexts = [(pod.field("securityContext", "appArmorProfile", "type"), "the pod", pod.security_context)]
-        contexts += [(f"{c.path}.securityContext.appArmorProfile.type", c.describe(), c.security_context) for c in containers(pod)]
+        contexts += [(f"{c.path}.securityContext.appArmorProfile.type", c.describe(), c.security_context) for c in target.containers_of(pod)]
         for field, who, context in contexts:
             value = _dict(context.get("appArmorProfile")).get("type")
             if value is not None and value not in _APPARMOR_TYPES:
@@ -242,7 +242,7 @@ def apparmor(target: Target) -> Iterator[Hit]:
 def selinux(target: Target) -> Iterator[Hit]:
     for pod in target.pods:
         contexts = [(pod.field("securityContext", "seLinuxOptions"), "the pod", pod.security_context)]
-        contexts += [(f"{c.path}.securityContext.seLinuxOptions", c.describe(), c.security_context) for c in containers(pod)]
+        contexts += [(f"{c.path}.securityContext.seLinuxOptions", c.describe(), c.security_context) for c in target.containers_of(pod)]
         for field, who, context in contexts:
             options = _dict(context.get("seLinuxOptions"))
             if options.get("type", "") not in SELINUX_TYPES:
@@ -259,7 +259,7 @@ def host_process(target: Target) -> Iterator[Hit]:
     for pod in target.pods:
         if _dict(pod.security_context.get("windowsOptions")).get("hostProcess") is True:
             yield Hit(pod.field("securityContext", "windowsOptions", "hostProcess"), "the pod is a Windows HostProcess pod")
-        for container in containers(pod):
+        for container in target.containers_of(pod):
             if _dict(container.security_context.get("windowsOptions")).get("hostProcess") is True:
                 yield Hit(f"{container.path}.securityContext.windowsOptions.hostProcess", f"{container.describe()} is a HostProcess container")
 

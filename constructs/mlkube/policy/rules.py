@@ -18,7 +18,7 @@ from . import (
     pss,  # noqa: F401  (the PSS rules come first in every report)
 )
 from .model import Hit, Severity, Target, rule
-from .pods import SERVER_KINDS, ContainerView, PodView, containers
+from .pods import SERVER_KINDS, ContainerView, PodView
 
 __all__ = ["MIN_UID", "CLUSTER_SCOPED_KINDS", "registry_allowed", "image_tag"]
 
@@ -47,7 +47,7 @@ def _dict(value: Any) -> dict[str, Any]:
 def _workload_containers(target: Target) -> Iterator[tuple[PodView, ContainerView]]:
     """App and init containers (ephemeral containers are added by kubectl debug, not by manifests)."""
     for pod in target.pods:
-        for container in containers(pod):
+        for container in target.containers_of(pod):
             if container.group != "ephemeralContainers":
                 yield pod, container
 
@@ -173,7 +173,7 @@ def _missing_probe(target: Target, probe: str) -> Iterator[Hit]:
     if target.kind not in SERVER_KINDS:
         return  # Jobs run to completion; their health is their exit code
     for pod in target.pods:
-        for container in containers(pod):
+        for container in target.containers_of(pod):
             if container.group == "containers" and not container.container.get(probe):
                 yield Hit(f"{container.path}.{probe}", f"{container.describe()} has no {probe}")
 
