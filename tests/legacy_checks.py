@@ -35,7 +35,9 @@ from mlkube.policy.model import Hit, PolicySettings, Rule
 from mlkube.policy.pods import PodView, containers, pod_views
 from mlkube.traffic.check import PROBE_PORTS
 from mlkube.traffic.cluster import TrafficView
+from mlkube.kube.quantity import check_quantity_value
 from mlkube.validation.apiserver import int32_fields
+from mlkube.validation.quantities import QuantityTree
 
 Target = Any
 
@@ -461,6 +463,28 @@ def connection_problems(connections: Iterable[Connection], view: TrafficView, ma
     return problems
 
 
+
+
+# --- validation/quantities.py ---
+
+def quantity_issues(obj: Any, tree: QuantityTree, path: str = "") -> Iterator[tuple[str, str]]:
+    """(field path, message) for every quantity field of ``obj`` that the API server would refuse."""
+    if tree.quantity and isinstance(obj, str | int | float) and not isinstance(obj, bool):
+        message = check_quantity_value(obj)
+        if message:
+            yield path, message
+        return
+    if isinstance(obj, dict):
+        for name, child in tree.properties.items():
+            if name in obj:
+                yield from quantity_issues(obj[name], child, f"{path}.{name}" if path else name)
+        if tree.values is not None:
+            for name, value in obj.items():
+                if name not in tree.properties:
+                    yield from quantity_issues(value, tree.values, f"{path}.{name}" if path else str(name))
+    elif isinstance(obj, list) and tree.items is not None:
+        for index, item in enumerate(obj):
+            yield from quantity_issues(item, tree.items, f"{path}[{index}]")
 
 
 def legacy_rules() -> list[Rule]:

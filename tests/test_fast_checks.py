@@ -372,3 +372,43 @@ def test_model_fields_on_generated_objects(obj: Any) -> None:
     if isinstance(obj, dict):
         manifests = [Manifest(obj, "generated", "dev"), Manifest(obj, "generated", "prod")]
         assert _pinned_models_step(manifests, models) == _pinned_models_step(manifests, legacy)
+
+
+# -- schema validation: the API server's quantity rules, memoized per value ---------------------------------------
+
+@pytest.fixture(scope="module")
+def catalog() -> Any:
+    from mlkube.validation.schemas import SchemaCatalog, ValidationSettings
+
+    return SchemaCatalog(ValidationSettings(strict_unknown_kinds=True))
+
+
+def _quantity_issues(obj: dict[str, Any], catalog: Any) -> tuple[list[Any], list[Any]]:
+    from mlkube.validation.quantities import quantity_issues
+
+    validator = catalog.validator(str(obj.get("apiVersion")), str(obj.get("kind")))
+    if validator is None:
+        return [], []
+    return list(quantity_issues(obj, validator.quantities)), list(legacy.quantity_issues(obj, validator.quantities))
+
+
+def test_quantity_rules_on_every_file_and_bench_object(catalog: Any, bench_objects: list[Manifest]) -> None:
+    for obj in [*copy.deepcopy(FILES), *(m.obj for m in bench_objects)]:
+        if isinstance(obj.get("apiVersion"), str) and isinstance(obj.get("kind"), str):
+            new, old = _quantity_issues(obj, catalog)
+            assert new == old
+
+
+_quantities = st.one_of(st.sampled_from(["1", "1.5Gi", "-1", "500m", "1e3", "1E3", "0x10", " 1", "1Gi ", "", "1.5.5", "12345678901234567890Ei",
+                                          "Infinity", "nan"]),
+                        st.integers(), st.floats(), st.text(alphabet="0123456789.-+eEGiKMmnu ", max_size=8), st.booleans(), st.none())
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.sampled_from(["cpu", "memory", "nvidia.com/gpu", "ephemeral-storage"]), _quantities), max_size=4),
+       st.lists(st.tuples(st.sampled_from(["cpu", "memory"]), _quantities), max_size=2))
+def test_quantity_rules_on_generated_values(catalog: Any, requests: list[tuple[str, Any]], limits: list[tuple[str, Any]]) -> None:
+    container = {"name": "c", "image": "busybox", "resources": {"requests": dict(requests), "limits": dict(limits)}}
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {"containers": [container], "overhead": dict(requests)}}
+    new, old = _quantity_issues(pod, catalog)
+    assert new == old

@@ -13,6 +13,7 @@ kubernetes pkg/apis/core/validation/validation.go).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -110,10 +111,16 @@ def quantity_tree(schema: dict[str, Any], definitions: dict[str, Any], cache: di
     return builder.tree(schema)
 
 
+@functools.lru_cache(maxsize=4096, typed=True)
+def _quantity_problem(value: str | int | float) -> str | None:
+    """``check_quantity_value``, once per distinct value (every container repeats the same few "2", "4Gi")."""
+    return check_quantity_value(value)
+
+
 def quantity_issues(obj: Any, tree: QuantityTree, path: str = "") -> Iterator[tuple[str, str]]:
     """(field path, message) for every quantity field of ``obj`` that the API server would refuse."""
     if tree.quantity and isinstance(obj, str | int | float) and not isinstance(obj, bool):
-        message = check_quantity_value(obj)
+        message = _quantity_problem(obj)
         if message:
             yield path, message
         return
