@@ -412,3 +412,127 @@ def test_quantity_rules_on_generated_values(catalog: Any, requests: list[tuple[s
     pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {"containers": [container], "overhead": dict(requests)}}
     new, old = _quantity_issues(pod, catalog)
     assert new == old
+
+
+# -- connectivity: the evaluator's caches (pod hashes, peer matches, parsed addresses) and the endpoints' members -------
+
+def _verdict(verdict: Any) -> tuple[Any, ...]:
+    return verdict.allowed, tuple((b.direction, b.endpoint, tuple(p.name for p in b.policies), b.describe()) for b in verdict.blocks)
+
+
+def _same_connectivity(platform: Any, manifests: list[Manifest]) -> int:
+    from mlkube.traffic.check import connection_problems, environment_connections, managed_namespaces, undeclared_flows
+    from mlkube.traffic.cluster import TrafficView, traffic_view
+
+    problems = 0
+    by_environment: dict[str, list[Manifest]] = defaultdict(list)
+    for manifest in manifests:
+        by_environment[manifest.environment].append(manifest)
+    for environment in platform.environments:
+        view = traffic_view(by_environment[environment.name])
+        connections = environment_connections(platform, environment)
+        managed = managed_namespaces(platform, environment)
+        new = [str(p) for p in connection_problems(connections, view, managed)]
+        assert new == [str(p) for p in legacy.legacy_connection_problems(connections, view, managed)]
+        problems += len(new)
+        old_view = TrafficView(legacy.LegacyCluster(view.cluster.policies, view.cluster._namespace_labels), view.pods, view.listening)
+        flows = [f.describe() for f in undeclared_flows(connections[:40], view, managed)]
+        assert flows == [f.describe() for f in undeclared_flows(connections[:40], old_view, managed)]
+    return problems
+
+
+def _broken(manifests: list[Manifest], seed: int) -> list[Manifest]:
+    """The objects with some NetworkPolicies' rules, peers, ports or selectors removed or changed (seeded)."""
+    chooser = random.Random(seed)
+    objects = copy.deepcopy([m.obj for m in manifests])
+    for obj in objects:
+        if obj.get("kind") != "NetworkPolicy" or chooser.random() < 0.6:
+            continue
+        spec = obj["spec"]
+        section = chooser.choice(["ingress", "egress", "podSelector", "policyTypes"])
+        if section in ("ingress", "egress") and spec.get(section):
+            rule = chooser.choice(spec[section])
+            change = chooser.choice(["drop-rule", "drop-peers", "drop-ports", "port", "namespace", "block"])
+            if change == "drop-rule":
+                spec[section].remove(rule)
+            elif change == "drop-peers":
+                rule.pop("from" if section == "ingress" else "to", None)
+            elif change == "drop-ports":
+                rule.pop("ports", None)
+            elif change == "port":
+                rule["ports"] = [{"port": chooser.choice([53, 8080, "http", "metrics", 1]), "protocol": chooser.choice(["TCP", "UDP"]),
+                                  **({"endPort": 9000} if chooser.random() < 0.3 else {})}]
+            elif change == "namespace":
+                rule["from" if section == "ingress" else "to"] = [{"namespaceSelector": {"matchExpressions": [
+                    {"key": "kubernetes.io/metadata.name", "operator": chooser.choice(["In", "NotIn"]), "values": ["kube-system"]}]}}]
+            else:
+                rule["from" if section == "ingress" else "to"] = [{"ipBlock": {"cidr": chooser.choice(["0.0.0.0/0", "10.0.0.0/8", "bad"]),
+                                                                               "except": ["10.1.0.0/16", "nope"]}}]
+        elif section == "podSelector":
+            spec["podSelector"] = chooser.choice([{}, {"matchLabels": {"app.kubernetes.io/name": "nobody"}}])
+        else:
+            spec["policyTypes"] = chooser.choice([["Ingress"], ["Egress"], ["Ingress", "Egress"]])
+    return [Manifest(obj, m.where, m.environment, m.app) for obj, m in zip(objects, manifests, strict=True)]
+
+
+@pytest.fixture(scope="module")
+def example() -> tuple[Any, list[Manifest]]:
+    """apps/main.py's platform (built, as `cdk8s synth` would) and its committed objects (dist/)."""
+    from mlkube.kube.loader import load_manifests
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(REPO_ROOT)
+        platform = runpy.run_path(str(REPO_ROOT / "apps" / "main.py"), run_name="example")["platform"]
+        manifests = [Manifest(m.obj, m.where, m.file.split("dist/", 1)[1].split("/", 1)[0]) for m in load_manifests([REPO_ROOT / "dist"])]
+    return platform, manifests
+
+
+def test_connectivity_on_the_example_and_bench_platforms(example: tuple[Any, list[Manifest]], bench_objects: list[Manifest]) -> None:
+    platform, manifests = example
+    _same_connectivity(platform, manifests)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLKUBE_BENCH_APPS", "3")
+        bench_platform = runpy.run_path(str(REPO_ROOT / "bench" / "platform_app.py"))["platform"]
+    _same_connectivity(bench_platform, bench_objects)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_connectivity_with_broken_policies(example: tuple[Any, list[Manifest]], seed: int) -> None:
+    platform, manifests = example
+    assert _same_connectivity(platform, _broken(manifests, seed)) > 0
+
+
+_labels = st.dictionaries(st.sampled_from(["app", "tier"]), st.sampled_from(["a", "b"]), max_size=2)
+_selectors = st.one_of(st.just({}), st.builds(lambda labels: {"matchLabels": labels}, _labels),
+                       st.builds(lambda key, op: {"matchExpressions": [{"key": key, "operator": op, "values": ["a"]}]},
+                                 st.sampled_from(["app", "tier", "kubernetes.io/metadata.name"]), st.sampled_from(["In", "NotIn", "Exists", "DoesNotExist"])))
+_peers = st.one_of(st.builds(lambda s: {"podSelector": s}, _selectors), st.builds(lambda s: {"namespaceSelector": s}, _selectors),
+                   st.builds(lambda a, b: {"podSelector": a, "namespaceSelector": b}, _selectors, _selectors), st.just({}),
+                   st.builds(lambda cidr, exc: {"ipBlock": {"cidr": cidr, "except": exc}}, st.sampled_from(["0.0.0.0/0", "10.0.0.0/8", "::/0", "x"]),
+                             st.lists(st.sampled_from(["10.1.0.0/16", "203.0.113.0/24", "y"]), max_size=2)))
+_ports = st.lists(st.builds(lambda port, protocol, end: {k: v for k, v in (("port", port), ("protocol", protocol), ("endPort", end)) if v is not None},
+                            st.one_of(st.none(), st.sampled_from([53, 80, 8080, "http", "dns", "1"])), st.sampled_from([None, "TCP", "UDP"]),
+                            st.sampled_from([None, 9000])), max_size=2)
+_rules = st.lists(st.builds(lambda peers, ports: {"from": peers, "to": peers, "ports": ports}, st.lists(_peers, max_size=2), _ports), max_size=2)
+_policies = st.lists(st.builds(lambda ns, selector, ingress, egress, types: {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+                                                                             "metadata": {"name": f"p-{ns}", "namespace": ns}, "spec": {
+                                                                                 "podSelector": selector, "ingress": ingress, "egress": egress, **types}},
+                               st.sampled_from(["a", "b"]), _selectors, _rules, _rules,
+                               st.sampled_from([{}, {"policyTypes": ["Ingress"]}, {"policyTypes": ["Egress"]}])), max_size=4)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_policies, st.lists(st.tuples(st.sampled_from(["a", "b", "c"]), _labels), min_size=1, max_size=4))
+def test_evaluator_on_generated_policies(policies: list[dict[str, Any]], pods: list[tuple[str, dict[str, str]]]) -> None:
+    from mlkube.kube.network_policy import Cluster, External, Pod, Policy
+
+    parsed = [Policy.from_object(obj) for obj in policies]
+    labels = {"a": {"team": "x"}, "b": {}}
+    new, old = Cluster(parsed, labels), legacy.LegacyCluster(parsed, labels)
+    endpoints: list[Any] = [Pod(ns, dict(pod_labels), f"{ns}/{index}", (("http", 8080, "TCP"), ("dns", 53, "UDP")))
+                            for index, (ns, pod_labels) in enumerate(pods)]
+    endpoints += [External("10.1.2.3"), External("203.0.113.7"), External("2001:db8::1")]
+    for source in endpoints:
+        for destination in endpoints:
+            for port, protocol in ((53, "UDP"), (8080, "TCP"), (8500, "TCP"), (1, "TCP")):
+                assert _verdict(new.check(source, destination, port, protocol)) == _verdict(old.check(source, destination, port, protocol))

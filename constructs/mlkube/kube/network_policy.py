@@ -32,6 +32,7 @@ Namespaces carry the automatic label ``kubernetes.io/metadata.name`` (set by the
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -138,6 +139,9 @@ class Cluster:
         self._by_namespace: dict[str, list[Policy]] = {}
         self._isolating: dict[tuple[Pod, str], list[Policy]] = {}
         self._labels_of_namespace: dict[str, dict[str, str]] = {}
+        # (id of a rule's peer list, endpoint, namespace) -> (the list, whether a peer matches): a check asks the same
+        # question for every port and every pair it tries. The list is kept, so that its id names it while cached.
+        self._peers_matched: dict[tuple[int, Endpoint, str], tuple[object, bool]] = {}
         for policy in self.policies:
             self._by_namespace.setdefault(policy.namespace, []).append(policy)
 
@@ -189,7 +193,11 @@ class Cluster:
     def _peers_match(self, peers: list[dict[str, Any]] | None, endpoint: Endpoint, policy_namespace: str) -> bool:
         if not peers:
             return True  # "If this field is empty or missing, this rule matches all sources/destinations"
-        return any(self._peer_matches(peer or {}, endpoint, policy_namespace) for peer in peers)
+        key = (id(peers), endpoint, policy_namespace)
+        known = self._peers_matched.get(key)
+        if known is None:
+            known = self._peers_matched[key] = (peers, any(self._peer_matches(peer or {}, endpoint, policy_namespace) for peer in peers))
+        return known[1]
 
     def _peer_matches(self, peer: Mapping[str, Any], endpoint: Endpoint, policy_namespace: str) -> bool:
         block = peer.get("ipBlock")
@@ -211,20 +219,29 @@ class Cluster:
 
 
 def _in_block(ip: str, block: Mapping[str, Any]) -> bool:
-    address = ipaddress.ip_address(ip)
+    address = _ip_address(ip)
     try:
-        network = ipaddress.ip_network(str(block.get("cidr")), strict=False)
+        network = _ip_network(str(block.get("cidr")))
     except ValueError:
         return False
     if address.version != network.version or address not in network:
         return False
     for excluded in block.get("except") or []:
         try:
-            if address in ipaddress.ip_network(str(excluded), strict=False):
+            if address in _ip_network(str(excluded)):
                 return False
         except ValueError:
             continue
     return True
+
+
+# Parsed once per distinct text: the same few blocks and addresses are asked about for every pod and port.
+_ip_address = functools.lru_cache(maxsize=1024)(ipaddress.ip_address)
+
+
+@functools.lru_cache(maxsize=1024)
+def _ip_network(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    return ipaddress.ip_network(text, strict=False)
 
 
 def _ports_match(ports: list[dict[str, Any]] | None, destination: Endpoint, port: int, protocol: str) -> bool:

@@ -11,6 +11,7 @@ is checked there.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
@@ -67,6 +68,7 @@ def managed_namespaces(platform: Any, environment: Any) -> set[str]:
 
 # -- concrete stand-ins for endpoints ------------------------------------------------------------------------
 
+@functools.lru_cache(maxsize=1024)  # a pure function of a frozen endpoint, asked for every connection to it
 def _address_in(endpoint: Endpoint) -> External:
     """An address inside the block and outside its exceptions (the first such among a few candidates)."""
     network = ipaddress.ip_network(str(endpoint.cidr), strict=False)
