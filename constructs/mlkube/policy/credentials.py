@@ -50,26 +50,23 @@ _MARKED: dict[str, bool] = {}
 _MARKED_MAX = 1 << 16
 
 
-def _may_hold(value: str, name: str) -> bool:
-    """``may_hold_credential(value, name)``, with the format-marker scan of each distinct string done once."""
-    if len(value) >= MIN_RANDOM_LENGTH and secret_like_name(name):
-        return True
-    marked = _MARKED.get(value)
-    if marked is None:
-        if len(_MARKED) >= _MARKED_MAX:
-            _MARKED.clear()
-        marked = _MARKED[value] = has_format_marker(value)
+def _marked(value: str) -> bool:
+    """``has_format_marker(value)``, remembered (see ``_MARKED``)."""
+    if len(_MARKED) >= _MARKED_MAX:
+        _MARKED.clear()
+    marked = _MARKED[value] = has_format_marker(value)
     return marked
 
 
 def _candidates(value: Any, chain: tuple[Any, ...] | None, name: str, parents: set[int], found: list[tuple[str, str, str]]) -> None:
     """Append (field path, name it is stored under, string) for every string of an object that may hold a
     credential (``may_hold_credential``); the path is written only for those, as almost no string is one.
-    A call per container, not per value: synth runs this on every object.
+    A call per container, not per value, and a string's marker scan once per distinct string: synth runs this on
+    every object.
 
     ``parents``: the containers above, so that a YAML alias pointing at its own parent ends the walk."""
     if isinstance(value, str):
-        if _may_hold(value, name):
+        if (len(value) >= MIN_RANDOM_LENGTH and secret_like_name(name)) or has_format_marker(value):
             found.append((_path(chain), name, value))
         return
     if not isinstance(value, (dict, list)) or id(value) in parents or len(parents) >= _MAX_DEPTH:
@@ -79,17 +76,24 @@ def _candidates(value: Any, chain: tuple[Any, ...] | None, name: str, parents: s
         # An env var or a similar {name, value} pair: the value is stored under the entry's name.
         pair_name = str(value["name"]) if isinstance(value.get("name"), str) and "value" in value else None
         for key, item in value.items():
-            if isinstance(item, (str, dict, list)):
-                item_name = pair_name if pair_name and key == "value" else str(key)
-                if isinstance(item, str):
-                    if _may_hold(item, item_name):
+            if isinstance(item, str):
+                marked = _MARKED.get(item)
+                if marked is None:
+                    marked = _marked(item)
+                if marked or len(item) >= MIN_RANDOM_LENGTH:  # may_hold_credential, the cheap part first
+                    item_name = pair_name if pair_name and key == "value" else str(key)
+                    if marked or secret_like_name(item_name):
                         found.append((_path((chain, str(key))), item_name, item))
-                else:
-                    _candidates(item, (chain, str(key)), item_name, parents, found)
+            elif isinstance(item, (dict, list)):
+                _candidates(item, (chain, str(key)), pair_name if pair_name and key == "value" else str(key), parents, found)
     else:
+        secret_named = secret_like_name(name)  # the name a list's strings are stored under
         for index, item in enumerate(value):
             if isinstance(item, str):
-                if _may_hold(item, name):
+                marked = _MARKED.get(item)
+                if marked is None:
+                    marked = _marked(item)
+                if marked or (secret_named and len(item) >= MIN_RANDOM_LENGTH):
                     found.append((_path((chain, index)), name, item))
             elif isinstance(item, (dict, list)):
                 _candidates(item, (chain, index), name, parents, found)
