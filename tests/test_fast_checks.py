@@ -307,7 +307,7 @@ def test_apiserver_rules_on_generated_objects(fields: dict[str, Any], containers
     pod = {"containers": [{"name": "c", "image": image, "env": [{"name": name}], "volumeMounts": [{"subPath": "../x"}]}
                           for name, image in containers]}
     obj = {"apiVersion": "apps/v1" if kind == "Deployment" else "v1" if kind == "ConfigMap" else "batch/v1", "kind": kind,
-           "metadata": {"name": "n" * 60}, "spec": {**fields, "template": {"spec": pod}}, "data": {"..": "x", **{k: "v" for k in fields}}}
+           "metadata": {"name": "n" * 60}, "spec": {**fields, "template": {"spec": pod}}, "data": {"..": "x", **dict.fromkeys(fields, "v")}}
     _same_apiserver([Manifest(obj, "generated")])
 
 

@@ -9,7 +9,8 @@ __all__ = ["selects"]
 
 
 def _expression_holds(expression: dict[str, Any], labels: Mapping[str, str]) -> bool:
-    key, operator = expression.get("key"), expression.get("operator")
+    key: Any = expression.get("key")
+    operator = expression.get("operator")
     values = [str(v) for v in expression.get("values") or []]
     if operator == "In":
         return key in labels and labels[key] in values
