@@ -104,6 +104,8 @@ class Rule:
     waivable: bool = True
     #: The rule looks only at the object's pods: it finds nothing on an object without any, where the engine skips it.
     pods_only: bool = False
+    #: The kinds the rule can find something on (None: any); the engine skips it on the others.
+    kinds: frozenset[str] | None = None
 
     @property
     def name(self) -> str:
@@ -116,13 +118,15 @@ RULES: dict[str, Rule] = {}
 
 
 def rule(rule_id: str, severity: Severity, title: str, *, rationale: str, fix: str,
-         checkov: tuple[str, ...] = (), waivable: bool = True, pods_only: bool = False) -> Callable[[Check], Check]:
+         checkov: tuple[str, ...] = (), waivable: bool = True, pods_only: bool = False,
+         kinds: Iterable[str] | None = None) -> Callable[[Check], Check]:
     """Register the decorated check function as a rule."""
 
     def register(check: Check) -> Check:
         if rule_id in RULES:
             raise ValueError(f"rule {rule_id} is defined twice")
-        RULES[rule_id] = Rule(rule_id, severity, title, rationale, fix, check, checkov, waivable, pods_only)
+        RULES[rule_id] = Rule(rule_id, severity, title, rationale, fix, check, checkov, waivable, pods_only,
+                              frozenset(kinds) if kinds is not None else None)
         return check
 
     return register

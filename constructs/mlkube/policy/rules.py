@@ -102,7 +102,7 @@ def added_capabilities(target: Target) -> Iterator[Hit]:
 
 @rule("MLK-SEC-005", "error", "The output must not contain Secret objects with data",
       rationale="The config repo is readable by many: secret values come from an external store or already exist in the cluster.",
-      fix="use an ExternalSecret (or a SealedSecret) and reference the Secret it creates by name")
+      fix="use an ExternalSecret (or a SealedSecret) and reference the Secret it creates by name", kinds=("Secret",))
 def secret_data(target: Target) -> Iterator[Hit]:
     if target.kind == "Secret":
         for key in ("data", "stringData"):
@@ -130,7 +130,7 @@ def secret_env(target: Target) -> Iterator[Hit]:
 
 @rule("MLK-SEC-007", "warning", "The default ServiceAccount must not mount its token",
       rationale="Every pod without a service account of its own gets the default one and its token.",
-      fix="set automountServiceAccountToken: false on the default ServiceAccount", checkov=("CKV_K8S_41",))
+      fix="set automountServiceAccountToken: false on the default ServiceAccount", checkov=("CKV_K8S_41",), kinds=("ServiceAccount",))
 def default_service_account(target: Target) -> Iterator[Hit]:
     if target.kind == "ServiceAccount" and target.manifest.name == "default" and target.obj.get("automountServiceAccountToken") is not False:
         yield Hit("automountServiceAccountToken", "the default ServiceAccount mounts its token into pods")
@@ -180,14 +180,14 @@ def _missing_probe(target: Target, probe: str) -> Iterator[Hit]:
 
 @rule("MLK-PRB-001", "error", "Server containers must have a liveness probe",
       rationale="Without one, a hung server (a deadlocked worker, a wedged GPU) keeps its pod and its traffic forever.",
-      fix="set livenessProbe (mlkube servers probe their health endpoint)", checkov=("CKV_K8S_8",), pods_only=True)
+      fix="set livenessProbe (mlkube servers probe their health endpoint)", checkov=("CKV_K8S_8",), pods_only=True, kinds=SERVER_KINDS)
 def liveness_probe(target: Target) -> Iterator[Hit]:
     yield from _missing_probe(target, "livenessProbe")
 
 
 @rule("MLK-PRB-002", "error", "Server containers must have a readiness probe",
       rationale="Without one, traffic reaches a pod before its model is loaded, and during rollouts requests fail.",
-      fix="set readinessProbe on the endpoint that answers once the model is loaded", checkov=("CKV_K8S_9",), pods_only=True)
+      fix="set readinessProbe on the endpoint that answers once the model is loaded", checkov=("CKV_K8S_9",), pods_only=True, kinds=SERVER_KINDS)
 def readiness_probe(target: Target) -> Iterator[Hit]:
     yield from _missing_probe(target, "readinessProbe")
 
@@ -299,7 +299,7 @@ def network_policy(target: Target) -> Iterator[Hit]:
 
 @rule("MLK-NET-002", "error", "Services must not be of type LoadBalancer or NodePort",
       rationale="These open the model to networks outside the cluster, past the ingress and its authentication.",
-      fix="use type ClusterIP behind the platform's ingress or gateway")
+      fix="use type ClusterIP behind the platform's ingress or gateway", kinds=("Service",))
 def service_exposure(target: Target) -> Iterator[Hit]:
     kind = _dict(target.obj.get("spec")).get("type")
     if target.kind == "Service" and kind in ("LoadBalancer", "NodePort"):
