@@ -247,7 +247,10 @@ def _ip_network(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
 def _ports_match(ports: list[dict[str, Any]] | None, destination: Endpoint, port: int, protocol: str) -> bool:
     if not ports:
         return True  # "If this field is empty or missing, this rule matches all ports"
-    return any(_port_matches(item or {}, destination, port, protocol) for item in ports)
+    for item in ports:  # noqa: SIM110 (a loop, not any() over a generator: asked for every check)
+        if _port_matches(item or {}, destination, port, protocol):
+            return True
+    return False
 
 
 def _port_matches(item: Mapping[str, Any], destination: Endpoint, port: int, protocol: str) -> bool:

@@ -27,6 +27,11 @@ def selects(selector: dict[str, Any] | None, labels: Mapping[str, str]) -> bool:
     """Whether a LabelSelector selects an object with these labels; an empty selector selects everything."""
     selector = selector or {}
     match_labels = selector.get("matchLabels") or {}
-    if any(labels.get(str(key)) != str(value) for key, value in match_labels.items()):
-        return False
-    return all(_expression_holds(e, labels) for e in selector.get("matchExpressions") or [] if isinstance(e, dict))
+    # Loops rather than any()/all() over generators: the evaluator asks this tens of thousands of times per synth.
+    for key, value in match_labels.items():
+        if labels.get(str(key)) != str(value):
+            return False
+    for expression in selector.get("matchExpressions") or []:
+        if isinstance(expression, dict) and not _expression_holds(expression, labels):
+            return False
+    return True
