@@ -68,6 +68,8 @@ _ID_SEPARATORS = re.compile("[/\n]")
 #: Node methods after which Python no longer knows every child of a scope: ``Node.lock`` (no child may be
 #: added) and ``Node.tryRemoveChild``. After either, every construct is created at once (Node decides).
 _TREE_EDITS = frozenset({"lock", "tryRemoveChild"})
+#: Assemblies whose creates and static calls observe no construct unless given one (``_self_contained``).
+_SELF_CONTAINED_LIBRARIES = ("cdk8s.", "constructs.")
 
 
 @dataclass
@@ -264,7 +266,8 @@ class _MaterializingProvider(BaseProvider):
         return self.inner.getScriptCommand(request)
 
     def create(self, request: Any) -> Any:
-        materialize_pending()
+        if not _self_contained(request.fqn, request.args):
+            materialize_pending()
         ours = _STATE.flushing  # an mlkube construct's create: its Node constructor adds nothing else
         try:
             response = self._observed(self.inner.create(request))
@@ -288,11 +291,13 @@ class _MaterializingProvider(BaseProvider):
             self._reaching()
 
     def sget(self, request: Any) -> Any:
-        materialize_pending()
+        if not _self_contained(request.fqn, []):
+            materialize_pending()
         return self.inner.sget(request)  # a static property: no object to add a child to
 
     def sset(self, request: Any) -> Any:
-        materialize_pending()
+        if not _self_contained(request.fqn, request.value):
+            materialize_pending()
         try:
             return self.inner.sset(request)
         finally:
@@ -308,7 +313,8 @@ class _MaterializingProvider(BaseProvider):
             self._reaching()
 
     def sinvoke(self, request: Any) -> Any:
-        materialize_pending()
+        if not _self_contained(request.fqn, request.args):
+            materialize_pending()
         try:
             return self._observed(self.inner.sinvoke(request))
         finally:
@@ -355,6 +361,13 @@ class _MaterializingProvider(BaseProvider):
     def stats(self, request: Any = None) -> Any:
         materialize_pending()  # the object count is an answer about the tree
         return self.inner.stats(request)
+
+
+def _self_contained(fqn: str, args: Any) -> bool:
+    """A create or static call of cdk8s or constructs that names no object cannot observe a construct: neither
+    library keeps constructs anywhere but in the tree (no static registry), so without a handle Node code
+    reaches none (``cdk8s.App()``, ``JsonPatch.add("/x", 1)``, ``Testing.app()``). Other libraries might."""
+    return fqn.startswith(_SELF_CONTAINED_LIBRARIES) and not _names_an_object(args)
 
 
 def _names_an_object(value: Any) -> bool:
