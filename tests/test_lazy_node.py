@@ -243,7 +243,7 @@ def locked_scope() -> Any:
         server = InferenceService(app, "server", image=IMAGE)
         server.node.lock()
         return _error_of(lambda: CheckpointVolume(server, "late", size="1Gi"))
-    platform, (error,) = _one_app(build)
+    _, (error,) = _one_app(build)
     return [error], pending_count()
 
 

@@ -147,6 +147,9 @@ class LazyNode(TracksChildren, metaclass=LazyMeta):
     def __jsii_ref__(self, ref: Any) -> None:  # Kernel.create sets it (jsii/_kernel/__init__.py)
         self.__dict__["_lazy_jsii_ref"] = ref
         self._lazy_created()
+        scope = self.__dict__.get("_lazy_scope")
+        if isinstance(scope, TracksChildren):  # created at once or later: its scope lists it, in creation order
+            scope._lazy_children()[self._lazy_node_id()] = self
 
     @property
     def created_in_node(self) -> bool:
@@ -401,7 +404,8 @@ def watch_node_requests() -> bool:
     False, and constructs are created at once, when this jsii does not look like the one this relies on."""
     kernel = getattr(jsii, "kernel", None)
     provider = getattr(kernel, "provider", None)
-    if provider is None or not hasattr(_reference_map, "_types"):
+    # jsii.create is the kernel's bound method (jsii/__init__.py), and the reference map knows each class by fqn.
+    if provider is None or getattr(jsii.create, "__self__", None) is not kernel or not hasattr(_reference_map, "_types"):
         return False
     if not isinstance(provider, _MaterializingProvider):
         kernel.provider = _MaterializingProvider(provider)  # type: ignore[union-attr]
