@@ -27,7 +27,7 @@ from constructs import IConstruct
 from ..errors import Problem
 from ..kube.manifest import Manifest
 from .escape_hatch import first_line
-from .lazy_node import LazyNode, reading_without_materializing, unseen_duplicate_problems
+from .lazy_node import reading_without_materializing
 
 if TYPE_CHECKING:
     from .platform import MlApp, Platform
@@ -46,15 +46,7 @@ class Cdk8sTree:
 def read_cdk8s_tree(platform: Platform) -> Cdk8sTree:
     """Synthesize every chart of the platform's tree into its app, and run every cdk8s validation."""
     with reading_without_materializing():
-        tree = _read(platform)
-        tree.problems += unseen_duplicate_problems(lambda node: _platform_of(node) is platform)
-    return tree
-
-
-def _platform_of(node: LazyNode) -> object:
-    """The Platform a construct waiting to be created belongs to (its app's; an environment scope's own scope)."""
-    app = node if isinstance(node, cdk8s.Chart) else getattr(node, "ml_app", None)  # MlApp is the one lazy chart
-    return getattr(app, "platform", None) or node.__dict__.get("_lazy_scope")
+        return _read(platform)
 
 
 def _read(platform: Platform) -> Cdk8sTree:

@@ -3,14 +3,14 @@ cost about half of building a platform).
 
 An mlkube construct keeps its objects as plain Python dicts: Node needs it only when someone asks Node
 about the tree. So ``MlConstruct``, ``MlApp`` and a platform's environment scopes do not call jsii's
-create in ``__init__``: they wait, in creation order, in a queue, and are created in Node
-("materialized") before the next request of any kind that could observe the tree (get, set, invoke,
-static calls, another create...). Node's tree, its child order and every answer it gives
-(``node.children``, ``find_all``, ``Chart.of``, validations, dependencies, ``Testing.synth``) are then
-exactly those of creating each construct at once. mlkube's own synth reads the tree without
-materializing (``reading_without_materializing``): a pending construct has, by construction, no
-Node-side children, validations or dependencies (adding any is a request, which materializes it
-first), so what the read sees is the same.
+create in ``__init__``: they wait in a queue, in creation order, and are created in Node
+("materialized") before the next request that could observe the tree (any get, set or method call on
+an object, any create or static call that names one, any request to a library other than cdk8s and
+constructs). Node's tree, its child order and every answer it gives (``node.children``, ``find_all``,
+``Chart.of``, validations, dependencies, ``Testing.synth``) are then exactly those of creating each
+construct at once. mlkube's own synth reads the tree without materializing
+(``reading_without_materializing``): a waiting construct has, by construction, no Node-side children,
+validations or dependencies (adding any is a request, which creates it first), so the read is the same.
 
 What jsii does that this relies on (jsii 1.142, pinned in constraints.txt):
 
@@ -21,16 +21,16 @@ What jsii does that this relies on (jsii 1.142, pinned in constraints.txt):
   ``obj.__jsii_ref__`` and registers the object in the reference map.
 - A request names an object through ``obj.__jsii_ref__`` (Kernel.get/set/invoke build the request with
   it; providers/process.py's ``jdefault`` serializes arguments with ``hasattr(obj, "__jsii_ref__")``):
-  a pending construct's ``__jsii_ref__`` materializes the queue, so a request that names one finds it.
+  a waiting construct's ``__jsii_ref__`` materializes the queue, so a request that names one finds it.
 - jsii/_runtime.py ``JSIIMeta.__call__`` registers every new instance in the reference map right after
   ``__init__`` (reading ``__jsii_ref__``): ``LazyMeta`` skips that; ``Kernel.create`` registers it.
 
 Duplicate ids: Node refuses a second child with the same id at create (constructs' ``Node.addChild``:
-"There is already a Construct with name 'x' in Chart [app]"). Every child of an mlkube scope is created
-through a request Python sees, or waits in the queue, so Python raises the same error, at the same
-moment, itself. A child that Node code adds to an mlkube scope without such a request (a static
-factory ``Foo.from_x(scope, id)``) is checked against the pending ids when synth reads the tree
-(``unseen_duplicate_problems``).
+"There is already a Construct with name 'x' in Chart [app]"); Python refuses it itself, with the same
+error at the same moment. It knows each child of an mlkube scope: waiting, or created through a create
+it saw. Node code may add a child without such a create (a static factory,
+``ConfigMap.from_config_map_name(scope, id, name)``): after any request that could have done so, the
+next construct made in a scope first reads that scope's children from Node (without materializing).
 
 ``MLKUBE_EAGER_CONSTRUCTS=1`` (or ``eager_constructs()``) creates every construct at once, as before.
 """
@@ -41,7 +41,7 @@ import enum
 import os
 import re
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -54,11 +54,8 @@ from jsii._kernel.types import Callback
 
 from constructs import Construct
 
-from ..errors import Problem
-
 __all__ = ["EAGER_ENV", "LazyMeta", "LazyNode", "TracksChildren", "eager_constructs", "materialize_pending",
-           "pending_count", "reading_without_materializing", "track_children", "unseen_duplicate_problems",
-           "watch_node_requests"]
+           "pending_count", "reading_without_materializing", "track_children", "watch_node_requests"]
 
 #: ``MLKUBE_EAGER_CONSTRUCTS=1``: create every construct in Node at once (the behaviour before lazy creation).
 EAGER_ENV = "MLKUBE_EAGER_CONSTRUCTS"
@@ -81,9 +78,8 @@ class _State:
     callback_depth: int = 0
     #: Set when Node was asked to lock or remove a child: from then on every construct is created at once.
     exact_only: bool = False
-    #: Requests so far that could have let Node code add a child Python did not see (any request naming an
-    #: object, or a create, outside mlkube's own creates and tree read); a scope created after the last one
-    #: needs no check of its Node-side children (``unseen_duplicate_problems``).
+    #: Requests so far that could have let Node code add a child Python did not see (one naming an object,
+    #: outside mlkube's own creates and tree read): a scope created, or read, after the last one needs no read.
     reaching_requests: int = 0
 
 
@@ -95,7 +91,7 @@ def _sanitized(id: str) -> str:
 
 
 class TracksChildren:
-    """A scope that knows the id of each of its children (pending, or created through a request Python saw)."""
+    """A scope that knows the id of each of its children (waiting, or created through a request Python saw)."""
 
     def _lazy_children(self) -> dict[str, LazyNode | None]:
         """Child id -> the child when it is an mlkube construct (None: a construct created directly in Node)."""
@@ -108,17 +104,30 @@ class TracksChildren:
         """This construct's id in Node (the root's is empty)."""
         return str(self.__dict__.get("_lazy_id", ""))
 
-    def _lazy_created(self) -> None:
-        """Now created in Node: no child was added since, whatever Python did not see."""
-        self.__dict__["_lazy_created_at"] = _STATE.reaching_requests
+    def _lazy_in_node(self) -> bool:
+        return True  # a root (the Platform) is created at once
 
-    def _lazy_unseen_children_possible(self) -> bool:
-        return bool(self.__dict__.get("_lazy_created_at", -1) < _STATE.reaching_requests)
+    def _lazy_children_known(self) -> None:
+        """Every Node-side child of this scope is known to Python now."""
+        self.__dict__["_lazy_known_at"] = _STATE.reaching_requests
+
+    def _lazy_learn_node_children(self) -> None:
+        """Read the children Node has, if a request since the last reading could have added one Python did not see."""
+        if not self._lazy_in_node() or self.__dict__.get("_lazy_known_at", -1) == _STATE.reaching_requests:
+            return
+        known = self._lazy_children()
+        with reading_without_materializing():  # what waits is not in Node: the answer is the same
+            children: list[Any] = list(self.node.children)  # type: ignore[attr-defined]
+            if len(children) != sum(1 for child in known.values() if child is None or child.created_in_node):
+                for child in children:
+                    if not isinstance(child, LazyNode):
+                        known.setdefault(child.node.id, None)
+        self._lazy_children_known()
 
 
 class LazyMeta(jsii.JSIIMeta):
     """The jsii metaclass without the registration after ``__init__`` (jsii/_runtime.py ``JSIIMeta.__call__``):
-    a pending construct has no reference yet; ``Kernel.create`` registers it when it is created in Node."""
+    a waiting construct has no reference yet; ``Kernel.create`` registers it when it is created in Node."""
 
     def __call__(cls, *args: Any, **kwargs: Any) -> Any:
         return super(jsii.JSIIMeta, cls).__call__(*args, **kwargs)
@@ -128,7 +137,7 @@ class LazyNode(TracksChildren, metaclass=LazyMeta):
     """A construct created in Node only when Node is asked something (see the module's docstring).
 
     A subclass's ``__init__`` calls ``self._create_later(scope, id, args)`` with the arguments of jsii's create,
-    and the jsii base class's ``__init__`` only when that returns False (created at once).
+    and the jsii base class's ``__init__`` only when that returns False (to be created at once).
     """
 
     @property
@@ -139,22 +148,25 @@ class LazyNode(TracksChildren, metaclass=LazyMeta):
             ref = self.__dict__.get("_lazy_jsii_ref")
         if ref is None:
             failure = self.__dict__.get("_lazy_failure")
-            raise AttributeError(f"{self.__dict__.get('_lazy_path', type(self).__name__)} was not created in Node"
+            raise AttributeError(f"{getattr(self, 'construct_path', None) or type(self).__name__} is not in Node"
                                  + (f": {failure}" if failure else ""))
         return ref
 
     @__jsii_ref__.setter
     def __jsii_ref__(self, ref: Any) -> None:  # Kernel.create sets it (jsii/_kernel/__init__.py)
         self.__dict__["_lazy_jsii_ref"] = ref
-        self._lazy_created()
+        self._lazy_children_known()  # just created: no child yet
         scope = self.__dict__.get("_lazy_scope")
-        if isinstance(scope, TracksChildren):  # created at once or later: its scope lists it, in creation order
+        if isinstance(scope, TracksChildren):  # created at once or later: its scope lists it
             scope._lazy_children()[self._lazy_node_id()] = self
 
     @property
     def created_in_node(self) -> bool:
         """Created in Node already (False while it waits for Node to be asked something)."""
         return "_lazy_jsii_ref" in self.__dict__
+
+    def _lazy_in_node(self) -> bool:
+        return self.created_in_node
 
     def _create_later(self, scope: Construct, id: str, args: list[Any]) -> bool:
         """Queue jsii's create of this construct (True), or say it must be created now (False): when eager
@@ -167,6 +179,7 @@ class LazyNode(TracksChildren, metaclass=LazyMeta):
             return False
         if not name:
             raise RuntimeError("Only root constructs may have an empty ID")  # constructs' Node constructor, word for word
+        scope._lazy_learn_node_children()
         children = scope._lazy_children()
         if name in children:
             raise RuntimeError(_duplicate_message(scope, name))
@@ -183,15 +196,22 @@ def _duplicate_message(scope: TracksChildren, name: str) -> str:
     return f"There is already a Construct with name '{name}' in {type_name}{f' [{scope_id}]' if scope_id else ''}"
 
 
+def track_children(root: TracksChildren) -> None:
+    """A root construct (a Platform) just created: every child created in its tree from now on is seen."""
+    watch_node_requests()
+    root._lazy_children_known()
+
+
 def pending_count() -> int:
     """Constructs waiting to be created in Node."""
     return len(_STATE.queue)
 
 
 def materialize_pending(*, reading_too: bool = False) -> None:
-    """Create every pending construct in Node, in creation order (a scope always before its children).
+    """Create every waiting construct in Node, in creation order (a scope always before its children).
 
-    Not while mlkube reads the tree (unless ``reading_too``: a request names a pending construct)."""
+    Not while mlkube reads the tree (unless ``reading_too``: a request names a waiting construct). A
+    construct Node refuses raises its error here, after the others were created."""
     if not _STATE.queue or _STATE.flushing or (_STATE.reading_at == _STATE.callback_depth and not reading_too):
         return
     _STATE.flushing = True
@@ -205,7 +225,7 @@ def materialize_pending(*, reading_too: bool = False) -> None:
                 continue
             try:
                 jsii.create(type(node), node, args)
-            except Exception as error:  # Node refused it: raised as creating it at once would have (after the others)
+            except Exception as error:  # raised as creating it at once would have, after the others
                 node.__dict__["_lazy_failure"] = str(error)
                 failures.append(error)
     finally:
@@ -216,7 +236,7 @@ def materialize_pending(*, reading_too: bool = False) -> None:
 
 @contextmanager
 def reading_without_materializing() -> Iterator[None]:
-    """mlkube's synth reading the tree: pending constructs stay pending (a Python callback Node makes
+    """mlkube's synth reading the tree: waiting constructs keep waiting (a Python callback Node makes
     meanwhile, a user's validation for example, still materializes them before its own requests)."""
     saved = _STATE.reading_at
     _STATE.reading_at = _STATE.callback_depth
@@ -236,134 +256,16 @@ def eager_constructs(eager: bool = True) -> Iterator[None]:
         _EAGER.reset(token)
 
 
-class _MaterializingProvider(BaseProvider):
-    """The kernel's provider, wrapped: pending constructs are created before any request that could observe
-    the tree, and the children a create adds to an mlkube scope are recorded (for duplicate ids)."""
+def _reading() -> bool:
+    return _STATE.reading_at == _STATE.callback_depth
 
-    def __init__(self, inner: Any) -> None:
-        self.inner = inner
 
-    def __getattr__(self, name: str) -> Any:  # anything else the wrapped provider has (its Node process...)
-        return getattr(self.inner, name)
-
-    def _observed(self, response: Any) -> Any:
-        if isinstance(response, Callback):  # Node calls Python back: requests made meanwhile are user code's
-            _STATE.callback_depth += 1
-        return response
-
-    def _completed(self) -> None:
-        _STATE.callback_depth = max(0, _STATE.callback_depth - 1)
-
-    @staticmethod
-    def _reaching(names_objects: bool = True) -> None:
-        """After a request that could have let Node code add a child (not mlkube's own tree read)."""
-        if names_objects and _STATE.reading_at != _STATE.callback_depth:
-            _STATE.reaching_requests += 1
-
-    # Loading an assembly or asking for a bin script observes no construct: nothing to create first
-    # (and a start-up thread may load while the main thread builds).
-    def load(self, request: Any) -> Any:
-        return self.inner.load(request)
-
-    def getScriptCommand(self, request: Any) -> Any:
-        return self.inner.getScriptCommand(request)
-
-    def create(self, request: Any) -> Any:
-        if not _self_contained(request.fqn, request.args):
-            materialize_pending()
-        ours = _STATE.flushing  # an mlkube construct's create: its Node constructor adds nothing else
-        try:
-            response = self._observed(self.inner.create(request))
-        finally:
-            self._reaching(not ours)
-        _record_child(request)
-        return response
-
-    def get(self, request: Any) -> Any:
-        materialize_pending()
-        try:
-            return self._observed(self.inner.get(request))
-        finally:
-            self._reaching()
-
-    def set(self, request: Any) -> Any:
-        materialize_pending()
-        try:
-            return self._observed(self.inner.set(request))
-        finally:
-            self._reaching()
-
-    def sget(self, request: Any) -> Any:
-        if not _self_contained(request.fqn, []):
-            materialize_pending()
-        return self.inner.sget(request)  # a static property: no object to add a child to
-
-    def sset(self, request: Any) -> Any:
-        if not _self_contained(request.fqn, request.value):
-            materialize_pending()
-        try:
-            return self.inner.sset(request)
-        finally:
-            self._reaching(_names_an_object(request.value))
-
-    def invoke(self, request: Any) -> Any:
-        materialize_pending()
-        if request.method in _TREE_EDITS:
-            _STATE.exact_only = True
-        try:
-            return self._observed(self.inner.invoke(request))
-        finally:
-            self._reaching()
-
-    def sinvoke(self, request: Any) -> Any:
-        if not _self_contained(request.fqn, request.args):
-            materialize_pending()
-        try:
-            return self._observed(self.inner.sinvoke(request))
-        finally:
-            self._reaching(_names_an_object(request.args))  # JsonPatch.add("/x", 1) reaches no construct
-
-    def delete(self, request: Any) -> Any:
-        materialize_pending()
-        return self.inner.delete(request)
-
-    def begin(self, request: Any) -> Any:
-        materialize_pending()
-        try:
-            return self._observed(self.inner.begin(request))
-        finally:
-            self._reaching()
-
-    def sbegin(self, request: Any) -> Any:
-        materialize_pending()
-        try:
-            return self._observed(self.inner.sbegin(request))
-        finally:
-            self._reaching(_names_an_object(request.args))
-
-    def end(self, request: Any) -> Any:
-        materialize_pending()
-        return self.inner.end(request)
-
-    def callbacks(self, request: Any) -> Any:
-        materialize_pending()
-        response = self.inner.callbacks(request)
-        _STATE.callback_depth += len(getattr(response, "callbacks", None) or [])
-        return response
-
-    def complete(self, request: Any) -> Any:
-        self._completed()
-        materialize_pending()
-        return self.inner.complete(request)
-
-    def sync_complete(self, request: Any, response_type: Any) -> Any:
-        self._completed()
-        materialize_pending()
-        return self._observed(self.inner.sync_complete(request, response_type))
-
-    def stats(self, request: Any = None) -> Any:
-        materialize_pending()  # the object count is an answer about the tree
-        return self.inner.stats(request)
+def _before(*, names_objects: bool = True) -> None:
+    """Before a request that may observe the tree: create what waits; if the request names an object (Node
+    code then has a handle on the tree and may add children Python does not see), count it."""
+    materialize_pending()
+    if names_objects and not _reading() and not _STATE.flushing:
+        _STATE.reaching_requests += 1
 
 
 def _self_contained(fqn: str, args: Any) -> bool:
@@ -382,6 +284,103 @@ def _names_an_object(value: Any) -> bool:
     return hasattr(type(value), "__jsii_type__") and not isinstance(value, enum.Enum)
 
 
+class _MaterializingProvider(BaseProvider):
+    """The kernel's provider, wrapped: waiting constructs are created before any request that could observe
+    the tree, and the children a create adds to an mlkube scope are recorded (for duplicate ids)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    def __getattr__(self, name: str) -> Any:  # anything else the wrapped provider has (its Node process...)
+        return getattr(self.inner, name)
+
+    @staticmethod
+    def _answered(response: Any) -> Any:
+        if isinstance(response, Callback):  # Node calls Python back: requests made meanwhile are user code's
+            _STATE.callback_depth += 1
+        return response
+
+    # Loading an assembly or asking for a bin script observes no construct (and a start-up thread may load
+    # while the main thread builds).
+    def load(self, request: Any) -> Any:
+        return self.inner.load(request)
+
+    def getScriptCommand(self, request: Any) -> Any:
+        return self.inner.getScriptCommand(request)
+
+    def create(self, request: Any) -> Any:
+        if not _self_contained(request.fqn, request.args):
+            _before()  # during a materialization: one of mlkube's, whose Node constructor adds nothing else
+        response = self._answered(self.inner.create(request))
+        _record_child(request)
+        return response
+
+    def get(self, request: Any) -> Any:
+        _before()
+        return self._answered(self.inner.get(request))
+
+    def set(self, request: Any) -> Any:
+        _before()
+        return self._answered(self.inner.set(request))
+
+    def sget(self, request: Any) -> Any:
+        if not _self_contained(request.fqn, []):
+            _before(names_objects=False)  # a static property: no object to add a child to
+        return self.inner.sget(request)
+
+    def sset(self, request: Any) -> Any:
+        if not _self_contained(request.fqn, request.value):
+            _before(names_objects=_names_an_object(request.value))
+        return self.inner.sset(request)
+
+    def invoke(self, request: Any) -> Any:
+        _before()
+        if request.method in _TREE_EDITS:
+            _STATE.exact_only = True
+        return self._answered(self.inner.invoke(request))
+
+    def sinvoke(self, request: Any) -> Any:
+        if not _self_contained(request.fqn, request.args):
+            _before(names_objects=_names_an_object(request.args))
+        return self._answered(self.inner.sinvoke(request))
+
+    def delete(self, request: Any) -> Any:
+        _before(names_objects=False)
+        return self.inner.delete(request)
+
+    def begin(self, request: Any) -> Any:
+        _before()
+        return self._answered(self.inner.begin(request))
+
+    def sbegin(self, request: Any) -> Any:
+        _before(names_objects=_names_an_object(request.args))
+        return self._answered(self.inner.sbegin(request))
+
+    def end(self, request: Any) -> Any:
+        _before(names_objects=False)
+        return self.inner.end(request)
+
+    def callbacks(self, request: Any) -> Any:
+        _before(names_objects=False)
+        response = self.inner.callbacks(request)
+        _STATE.callback_depth += len(getattr(response, "callbacks", None) or [])
+        return response
+
+    def complete(self, request: Any) -> Any:
+        _STATE.callback_depth = max(0, _STATE.callback_depth - 1)
+        _before(names_objects=False)
+        return self.inner.complete(request)
+
+    def sync_complete(self, request: Any, response_type: Any) -> Any:
+        _STATE.callback_depth = max(0, _STATE.callback_depth - 1)
+        _before(names_objects=False)  # the request Node goes on with was counted when it was sent
+        return self._answered(self.inner.sync_complete(request, response_type))
+
+    def stats(self, request: Any = None) -> Any:
+        _before(names_objects=False)  # the object count is an answer about the tree
+        return self.inner.stats(request)
+
+
 def _record_child(request: Any) -> None:
     """A construct created directly in Node in an mlkube scope: remember its id (Node refuses a second)."""
     args = request.args
@@ -390,12 +389,6 @@ def _record_child(request: Any) -> None:
     klass = _reference_map._types.get(request.fqn)
     if isinstance(klass, type) and issubclass(klass, Construct):
         args[0]._lazy_children().setdefault(_sanitized(args[1]), None)
-
-
-def track_children(root: TracksChildren) -> None:
-    """A root construct (a Platform) just created: every child created in its tree from now on is seen."""
-    watch_node_requests()
-    root._lazy_created()
 
 
 def watch_node_requests() -> bool:
@@ -410,36 +403,3 @@ def watch_node_requests() -> bool:
     if not isinstance(provider, _MaterializingProvider):
         kernel.provider = _MaterializingProvider(provider)  # type: ignore[union-attr]
     return True
-
-
-def unseen_duplicate_problems(belongs: Callable[[LazyNode], bool]) -> list[Problem]:
-    """Pending constructs whose id a child that Node code added to their (created) scope already has.
-
-    Children created through a request Python saw are checked when the construct is made; Node code can
-    also add one without such a request (a static factory, ``ConfigMap.from_config_map_name(scope, id)``):
-    counted here, one Node call per created scope with pending children, more only when counts differ."""
-    pending_by_scope: dict[int, list[LazyNode]] = {}
-    scope_of: dict[int, TracksChildren] = {}
-    for node in _STATE.queue:
-        if not belongs(node):
-            continue
-        scope = node.__dict__["_lazy_scope"]
-        pending_by_scope.setdefault(id(scope), []).append(node)
-        scope_of[id(scope)] = scope
-    problems: list[Problem] = []
-    for key, pending in pending_by_scope.items():
-        scope = scope_of[key]
-        if (isinstance(scope, LazyNode) and not scope.created_in_node) or not scope._lazy_unseen_children_possible():
-            continue  # no Node-side child Python did not see: checked when each was made
-        known_in_node = [child for child in scope._lazy_children().values() if child is None or child.created_in_node]
-        children: Sequence[Any] = scope.node.children  # type: ignore[attr-defined]
-        if len(children) == len(known_in_node):
-            continue
-        in_node = {child._lazy_node_id() if isinstance(child, TracksChildren) and child._lazy_node_id() else child.node.id
-                   for child in children}
-        for node in pending:
-            if node._lazy_node_id() in in_node:
-                path = getattr(node, "construct_path", None) or node._lazy_node_id()
-                problems.append(Problem(path, "", _duplicate_message(scope, node._lazy_node_id()),
-                                        "give each construct of a scope its own id"))
-    return problems
