@@ -228,6 +228,9 @@ def duplicate_ids() -> Any:
         errors.append(_error_of(lambda: CheckpointVolume(app, "config", size="1Gi")))  # plain first, then mlkube
         CheckpointVolume(app, "volume", size="1Gi")
         errors.append(_error_of(lambda: cdk8s.ApiObject(app, "volume", api_version="v1", kind="ConfigMap")))  # mlkube first
+        # Include's constructor fails after Construct's added the child (it cannot read the URL): the id stays taken.
+        errors.append(_error_of(lambda: cdk8s.Include(app, "included", url="missing-file.yaml")).split(":")[0])
+        errors.append(_error_of(lambda: CheckpointVolume(app, "included", size="1Gi")))
         volume = CheckpointVolume(app, "data/set", size="1Gi")
         errors.append(_error_of(lambda: CheckpointVolume(app, "data--set", size="1Gi")))  # the same id once sanitized
         errors.append(_error_of(lambda: InferenceService(volume, "", image=IMAGE)))
@@ -289,11 +292,12 @@ def test_the_scenarios_observe_what_cdk8s_says():
     assert errors[:3] == ["RuntimeError: There is already a Construct with name 'server' in Chart [fraud]",
                           "RuntimeError: There is already a Construct with name 'config' in Chart [fraud]",
                           "RuntimeError: There is already a Construct with name 'volume' in Chart [fraud]"]
-    assert errors[3] == "RuntimeError: There is already a Construct with name 'data--set' in Chart [fraud]"
-    assert errors[4] == "RuntimeError: Only root constructs may have an empty ID"
-    assert errors[5].startswith("TypeError: ")
-    assert errors[6] == "RuntimeError: There is already a Construct with name 'fraud' in Construct [dev]"
-    assert app_children == ["server", "config", "volume", "data--set"]
+    assert errors[3:5] == ["RuntimeError", "RuntimeError: There is already a Construct with name 'included' in Chart [fraud]"]
+    assert errors[5] == "RuntimeError: There is already a Construct with name 'data--set' in Chart [fraud]"
+    assert errors[6] == "RuntimeError: Only root constructs may have an empty ID"
+    assert errors[7].startswith("TypeError: ")
+    assert errors[8] == "RuntimeError: There is already a Construct with name 'fraud' in Construct [dev]"
+    assert app_children == ["server", "config", "volume", "included", "data--set"]
     (validation,), _ = validations()
     assert "dev/fraud/server: replicas must be odd for a quorum, got 2" in validation
     (server_deps, first_deps, order, _outcome), _ = dependencies()

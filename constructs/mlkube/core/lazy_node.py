@@ -65,6 +65,8 @@ _ID_SEPARATORS = re.compile("[/\n]")
 #: Node methods after which Python no longer knows every child of a scope: ``Node.lock`` (no child may be
 #: added) and ``Node.tryRemoveChild``. After either, every construct is created at once (Node decides).
 _TREE_EDITS = frozenset({"lock", "tryRemoveChild"})
+#: The errors of constructs' Node constructor and ``Node.addChild`` (lib/construct.js): the child was not added.
+_REFUSED_CHILD = ("There is already a Construct with name", "Only root constructs may have an empty ID", "Cannot add children")
 #: Assemblies whose creates and static calls observe no construct unless given one (``_self_contained``).
 _SELF_CONTAINED_LIBRARIES = ("cdk8s.", "constructs.")
 
@@ -311,7 +313,14 @@ class _MaterializingProvider(BaseProvider):
     def create(self, request: Any) -> Any:
         if not _self_contained(request.fqn, request.args):
             _before()  # during a materialization: one of mlkube's, whose Node constructor adds nothing else
-        response = self._answered(self.inner.create(request))
+        try:
+            response = self._answered(self.inner.create(request))
+        except Exception as error:
+            # Node adds the child in Construct's constructor, before the subclass's own code can fail: unless
+            # that constructor refused it (a duplicate, an empty id, a locked scope), the id is taken.
+            if not str(error).startswith(_REFUSED_CHILD):
+                _record_child(request)
+            raise
         _record_child(request)
         return response
 
