@@ -8,6 +8,10 @@ ids) is the same as creating every construct at once, which ``eager_constructs()
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import textwrap
 from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -308,3 +312,45 @@ def test_the_scenarios_observe_what_cdk8s_says():
     assert added_in_node == ["RuntimeError: There is already a Construct with name 'cache' in Chart [fraud]",
                              "RuntimeError: Error: There is already a Construct with name 'volume' in Chart [fraud]"]  # jsii's static call
     assert app_children == ["cache", "volume", "after"]
+
+
+# -- set-up ----------------------------------------------------------------------------------------------
+
+def test_the_wrapper_composes_with_a_provider_replaced_at_start_up(tmp_path, monkeypatch):
+    # core/node_start.py replaces jsii's provider when mlkube is imported; whatever provider is there, requests
+    # (and the creates of what waited) still go through it.
+    provider = jsii.kernel.provider
+    replaced = provider.inner if isinstance(provider, lazy_node._MaterializingProvider) else provider
+    seen: Counter[str] = Counter()
+
+    class StartUpProvider:
+        def __getattr__(self, name: str) -> Any:
+            method = getattr(replaced, name)
+            if not callable(method):
+                return method
+            return lambda *args, **kwargs: (seen.update([name]), method(*args, **kwargs))[1]
+    monkeypatch.setattr(jsii.kernel, "provider", StartUpProvider())
+    lazy_node._STATE.queue.clear()
+    platform = _platform(2, tmp_path)
+    assert isinstance(jsii.kernel.provider, lazy_node._MaterializingProvider) and pending_count() == 2 + 2 * 2 * 3
+    assert [child.node.id for child in platform.node.children] == ["dev", "prod"]
+    assert seen["create"] == 1 + 2 + 2 * 2 * 3 and pending_count() == 0  # the App, then everything that waited
+
+
+def test_the_environment_variable_creates_every_construct_at_once(tmp_path):
+    script = tmp_path / "count.py"
+    script.write_text(textwrap.dedent("""\
+        from mlkube import Environment, InferenceService, Platform
+        from mlkube.core.lazy_node import pending_count
+
+        platform = Platform(environments=[Environment(name="dev")])
+        for name in ("a", "b"):
+            platform.app(name, lambda app: InferenceService(app, "server", image="ghcr.io/acme/fraud:1.4.2"))
+        print(pending_count())
+        """))
+    counts = []
+    for eager in ("1", ""):
+        result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, check=True,
+                                env={**os.environ, lazy_node.EAGER_ENV: eager})
+        counts.append(int(result.stdout))
+    assert counts == [0, 1 + 2 * 2]  # eager: nothing waits; lazy: the environment scope, then per app the chart and the server
