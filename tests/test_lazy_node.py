@@ -23,6 +23,7 @@ import pytest
 from constructs import Construct, IValidation
 from mlkube import CheckpointVolume, Environment, InferenceService, MlApp, MlkubeError, Platform, api_object_of
 from mlkube.core import lazy_node
+from mlkube.core.platform import EnvironmentScope
 from mlkube.core.lazy_node import eager_constructs, pending_count
 from mlkube.testing import synth_platform
 
@@ -241,7 +242,9 @@ def duplicate_ids() -> Any:
         errors.append(_error_of(lambda: InferenceService(volume, 7, image=IMAGE)))  # type: ignore[arg-type]
     platform, _ = _one_app(build)
     errors.append(_error_of(lambda: MlApp(platform._environment_scopes["dev"], platform, platform.environments[0], "fraud")))
+    errors.append(_error_of(lambda: EnvironmentScope(platform, "dev")))
     waiting = pending_count()
+    errors.append(_error_of(lambda: Construct(platform, "dev")))
     return [errors, [child.node.id for child in platform.apps[0].node.children]], waiting
 
 
@@ -300,7 +303,9 @@ def test_the_scenarios_observe_what_cdk8s_says():
     assert errors[5] == "RuntimeError: There is already a Construct with name 'data--set' in Chart [fraud]"
     assert errors[6] == "RuntimeError: Only root constructs may have an empty ID"
     assert errors[7].startswith("TypeError: ")
-    assert errors[8] == "RuntimeError: There is already a Construct with name 'fraud' in Construct [dev]"
+    assert errors[8:] == ["RuntimeError: There is already a Construct with name 'fraud' in Construct [dev]",
+                          "RuntimeError: There is already a Construct with name 'dev' in App",
+                          "RuntimeError: There is already a Construct with name 'dev' in App"]
     assert app_children == ["server", "config", "volume", "included", "data--set"]
     (validation,), _ = validations()
     assert "dev/fraud/server: replicas must be odd for a quorum, got 2" in validation
