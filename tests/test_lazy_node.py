@@ -23,8 +23,8 @@ import pytest
 from constructs import Construct, IValidation
 from mlkube import CheckpointVolume, Environment, InferenceService, MlApp, MlkubeError, Platform, api_object_of
 from mlkube.core import lazy_node
-from mlkube.core.platform import EnvironmentScope
 from mlkube.core.lazy_node import eager_constructs, pending_count
+from mlkube.core.platform import EnvironmentScope
 from mlkube.testing import synth_platform
 
 IMAGE = "ghcr.io/acme/fraud:1.4.2"
