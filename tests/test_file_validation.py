@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 import yaml
+from all_at_once import validate_manifests
 from click.testing import CliRunner
 from helpers import REPO_ROOT
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mlkube.cli.validate import command as validate_command
-from mlkube.cli.validate import validate_manifests
 from mlkube.kube.loader import ReadLimits, _documents, load_manifests_isolated
 from mlkube.kube.quick_loading import quick_documents
 from mlkube.validation import SchemaCatalog

@@ -61,6 +61,10 @@ def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'mlkube' has no attribute {name!r}")
+    if module.startswith("core."):  # the constructs run in Node: start it while Python imports them (core/node_start.py)
+        from .core.node_start import start_node_early
+
+        start_node_early()
     value = getattr(importlib.import_module(f".{module}", __name__), name)
     globals()[name] = value
     return value

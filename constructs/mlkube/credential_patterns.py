@@ -12,7 +12,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 __all__ = ["Credential", "find_credentials", "may_hold_credential", "may_hold_credentials", "has_format_marker", "random_under_secret_name",
-           "secret_like_name", "mask", "redact", "SECRET_NAME", "MIN_ENTROPY", "credential_patterns"]
+           "secret_like_name", "mask", "redact", "SECRET_NAME", "MIN_ENTROPY", "MIN_RANDOM_LENGTH", "credential_patterns"]
 
 # Formats as the gitleaks rules define them (github.com/gitleaks/gitleaks, config/gitleaks.toml: github-pat,
 # github-fine-grained-pat, github-oauth, github-app-token, github-refresh-token, aws-access-token,
@@ -34,7 +34,7 @@ SECRET_NAME = re.compile(r"(?i)(passw(or)?d|passwd|pwd|secret|token|api[_-]?key|
 _NOT_A_VALUE_NAME = re.compile(r"(?i)(_|-|\b)(file|path|dir|name|ref|url|uri|endpoint|mount|kind|type)$")
 #: Bits per character above which a value under a secret-like name is taken as random (gitleaks' generic rule uses 3.5).
 MIN_ENTROPY = 3.5
-_MIN_RANDOM_LENGTH = 16
+MIN_RANDOM_LENGTH = 16
 
 
 def credential_patterns() -> list[str]:
@@ -61,7 +61,7 @@ def _entropy(value: str) -> float:
 
 
 def _random_value(value: str) -> bool:
-    return (len(value) >= _MIN_RANDOM_LENGTH and not any(c.isspace() for c in value) and not value.startswith("/")
+    return (len(value) >= MIN_RANDOM_LENGTH and not any(c.isspace() for c in value) and not value.startswith("/")
             and "://" not in value and _entropy(value) >= MIN_ENTROPY)
 
 
@@ -73,9 +73,13 @@ _MARKERS = ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "A3T", "AKIA"
 _NAME_MARKERS = ("passw", "pwd", "secret", "token", "apikey", "api_key", "api-key", "access", "private", "credential", "auth")
 
 
+#: Any of ``_MARKERS``, in one pass over the text (rather than one pass per marker).
+_ANY_MARKER = re.compile("|".join(map(re.escape, _MARKERS)))
+
+
 def has_format_marker(text: str) -> bool:
     """Whether ``text`` may match a format or ``_USERINFO`` (which needs '://' and '@')."""
-    return any(marker in text for marker in _MARKERS) or ("://" in text and "@" in text)
+    return _ANY_MARKER.search(text) is not None or ("://" in text and "@" in text)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -86,12 +90,12 @@ def secret_like_name(name: str) -> bool:
 
 def random_under_secret_name(value: str, name: str) -> bool:
     """Whether the last test of ``find_credentials`` (a random value under a secret-like name) may find ``value``."""
-    return len(value) >= _MIN_RANDOM_LENGTH and secret_like_name(name)
+    return len(value) >= MIN_RANDOM_LENGTH and secret_like_name(name)
 
 
 def may_hold_credential(value: str, name: str = "") -> bool:
     """False when ``find_credentials(value, name)`` is surely empty (a cheap test before the patterns)."""
-    return (len(value) >= _MIN_RANDOM_LENGTH and secret_like_name(name)) or has_format_marker(value)
+    return (len(value) >= MIN_RANDOM_LENGTH and secret_like_name(name)) or has_format_marker(value)
 
 
 def may_hold_credentials(text: str) -> bool:

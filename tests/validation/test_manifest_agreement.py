@@ -13,9 +13,9 @@ import time
 from pathlib import Path
 
 import pytest
+from all_at_once import validate_manifests
 from helpers import run_mlkube
 
-from mlkube.cli.validate import validate_manifests
 from mlkube.kube.loader import ReadLimits, load_manifests_isolated
 from mlkube.policy.engine import check_policy
 from mlkube.validation import SchemaCatalog

@@ -68,6 +68,9 @@ def run_app(app: Path, out: Path | None) -> None:
 @handle_errors
 def command(app: Path | None, out: Path | None, no_cache: bool, jobs: int | None) -> None:
     """Synthesize the platform into OUT/<environment>/<app>/, validating every object first."""
+    from ..core.node_start import start_node_early
+
+    start_node_early()  # Node boots while Python loads the blueprint and mlkube (core/node_start.py)
     # Read by the synth the blueprint runs (mlkube.incremental): the blueprint calls platform.synth() itself.
     if no_cache:
         os.environ["MLKUBE_NO_CACHE"] = "1"

@@ -7,39 +7,14 @@ from pathlib import Path
 
 import click
 
-from ..errors import EXIT_FINDINGS, MlkubeError, Problem
-from ..kube.loader import LoadedManifest, load_manifests_isolated
-from ..validation import SchemaCatalog, ValidationSettings, check_cross_object
-from ..validation.cross_object import partner_problems
-from ..validation.files import located_problem, schema_problems, validate_files
+from ..errors import EXIT_FINDINGS, MlkubeError
+from ..kube.loader import LoadedManifest
+from ..validation import SchemaCatalog, ValidationSettings
+from ..validation.files import FileReport, validate_files
 from ..validation.schemas import DEFAULT_KUBERNETES_VERSION
 from . import handle_errors
 
 CROSS_OBJECT_MODES = ("error", "warn", "off")
-
-
-def validate_manifests(manifests: list[LoadedManifest], catalog: SchemaCatalog, paths: tuple[Path, ...] = (),
-                       cross_object: str = "error") -> tuple[list[Problem], list[str], list[Problem]]:
-    """Problems of the objects, the kinds that have no schema (reported, not errors), and warnings
-    (partner checks with ``cross_object="warn"``), with every object in memory (``--policy`` and
-    ``--connectivity`` need them all; ``mlkube.validation.files`` streams files otherwise)."""
-    problems: list[Problem] = []
-    warnings: list[Problem] = []
-    unknown: set[str] = set()
-    for manifest in manifests:
-        problems += schema_problems(manifest, catalog, unknown)
-    from ..policy.cli import clusters
-
-    # The files given are deployed together, one cluster per environment folder of a config repo
-    # (dist/<env>/...): partners are looked for among them. A partial set relaxes that with --cross-object.
-    for group in clusters(manifests, list(paths)):
-        located = {m.where: m for m in group}
-        found = [(problem, problems) for problem in check_cross_object(group, partners=False)]
-        if cross_object != "off":
-            found += [(problem, warnings if cross_object == "warn" else problems) for problem in partner_problems(group)]
-        for problem, into in found:
-            into.append(located_problem(problem, located.get(problem.where)))
-    return problems, sorted(unknown), warnings
 
 
 def _note_skipped_rules(catalog: SchemaCatalog) -> None:
@@ -82,39 +57,55 @@ def command(paths: tuple[Path, ...], crd_schemas: tuple[Path, ...], strict: bool
             cross_object: str, connectivity: bool) -> None:
     """Validate Kubernetes YAML files and folders: strict schemas and cross-object checks (and --policy)."""
     catalog = SchemaCatalog(ValidationSettings(kubernetes_version, tuple(crd_schemas), strict))
-    if policy or connectivity:  # the policy rules and the traffic matrix read every object at once
-        manifests, unreadable = load_manifests_isolated(paths)
-        problems, unknown, warnings = validate_manifests(manifests, catalog, paths, cross_object)
-        count = len(manifests)
-    else:  # one file in memory at a time (issue 22)
-        manifests = []
-        report = validate_files(paths, catalog, cross_object)
-        problems, unreadable, unknown, warnings, count = (report.problems, report.unreadable, sorted(report.unknown),
-                                                          report.warnings, report.objects)
+    # One file in memory at a time (issue 22); with --policy or --connectivity, one cluster (environment) at a time.
+    checks = ClusterChecks(policy, connectivity, allowed_registries, require_digests, kubernetes_version) if policy or connectivity else None
+    report = validate_files(paths, catalog, cross_object, checks.use if checks is not None else None)
+    problems, unreadable, unknown, warnings = report.problems, report.unreadable, sorted(report.unknown), report.warnings
     for kind in unknown:
         click.echo(f"note: no schema for {kind}; not validated (give --crd-schemas DIR, or --strict to fail)", err=True)
     for warning in sorted(set(warnings)):
         click.echo(f"warning: {warning}", err=True)
     _note_skipped_rules(catalog)
-    policy_failed = policy and _policy_failed(manifests, paths, output_format, output, allowed_registries, require_digests,
-                                              kubernetes_version)
-    if connectivity and not problems and not unreadable:  # the evaluator reads policies the schemas accepted
-        from ..traffic.matrix import print_matrices
+    if checks is not None and policy:
+        from ..policy.cli import write_policy_report
 
-        print_matrices(manifests, paths)
+        write_policy_report(checks.policy_report, output_format=output_format, output=output)
+    if checks is not None and connectivity and not problems and not unreadable:  # the evaluator reads policies the schemas accepted
+        from ..traffic.matrix import echo_matrices
+
+        echo_matrices(checks.matrices)
     if unreadable:
         raise MlkubeError(unreadable + problems, title="some files could not be read; the others were validated")
     if problems:
-        raise MlkubeError(problems, title=f"{count} objects validated, some are invalid", exit_code=EXIT_FINDINGS)
-    if policy_failed:
+        raise MlkubeError(problems, title=f"{report.objects} objects validated, some are invalid", exit_code=EXIT_FINDINGS)
+    if checks is not None and policy and checks.policy_report.failed:
         sys.exit(EXIT_FINDINGS)
-    click.echo(f"{count} objects valid (Kubernetes {kubernetes_version}, strict)", err=policy and output is None)
+    click.echo(f"{report.objects} objects valid (Kubernetes {kubernetes_version}, strict)", err=policy and output is None)
 
 
-def _policy_failed(manifests: list[LoadedManifest], paths: tuple[Path, ...], output_format: str, output: Path | None,
-                   allowed_registries: tuple[str, ...], require_digests: bool, kubernetes_version: str) -> bool:
-    from ..policy.cli import run_policy_check
-    from ..policy.model import PolicySettings
+class ClusterChecks:
+    """``--policy`` and ``--connectivity``, run on each cluster's objects as ``validate_files`` hands them over."""
 
-    settings = PolicySettings(allowed_registries, require_digests, kubernetes_version=kubernetes_version)
-    return run_policy_check(manifests, paths, output_format=output_format, output=output, settings=settings).failed
+    def __init__(self, policy: bool, connectivity: bool, allowed_registries: tuple[str, ...], require_digests: bool,
+                 kubernetes_version: str) -> None:
+        from ..policy.engine import PolicyReport
+
+        self.policy, self.connectivity = policy, connectivity
+        self.allowed_registries, self.require_digests, self.kubernetes_version = allowed_registries, require_digests, kubernetes_version
+        self.policy_report = PolicyReport()
+        #: (folder, matrix text) of each cluster; printed only when every object is valid.
+        self.matrices: list[tuple[str, str]] = []
+
+    def use(self, manifests: list[LoadedManifest], report: FileReport) -> None:
+        if not manifests:
+            return
+        if self.policy:
+            from ..policy.engine import check_policy
+            from ..policy.model import PolicySettings
+
+            settings = PolicySettings(self.allowed_registries, self.require_digests, kubernetes_version=self.kubernetes_version)
+            self.policy_report.extend(check_policy(manifests, settings))
+        if self.connectivity and not report.problems and not report.unreadable:  # not printed once anything is invalid
+            from ..traffic.matrix import cluster_matrix
+
+            self.matrices.append(cluster_matrix(manifests))

@@ -9,7 +9,9 @@ closest chart's namespace (an app's namespace for objects created directly in th
 
 Cost: one Node call lists the tree, one runs cdk8s's validation of the whole tree (inside the first
 ``Chart.toJson``), one synthesizes each chart holding ApiObjects, and one finds the chart of each
-ApiObject; mlkube's own objects (plain dicts) cost nothing here.
+ApiObject; mlkube's own objects (plain dicts) cost nothing here. The read does not create the
+constructs still waiting to be created in Node (core/lazy_node.py): they have no Node-side children,
+validations or dependencies, so the tree read is the same.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from constructs import IConstruct
 from ..errors import Problem
 from ..kube.manifest import Manifest
 from .escape_hatch import first_line
+from .lazy_node import reading_without_materializing
 
 if TYPE_CHECKING:
     from .platform import MlApp, Platform
@@ -42,6 +45,11 @@ class Cdk8sTree:
 
 def read_cdk8s_tree(platform: Platform) -> Cdk8sTree:
     """Synthesize every chart of the platform's tree into its app, and run every cdk8s validation."""
+    with reading_without_materializing():
+        return _read(platform)
+
+
+def _read(platform: Platform) -> Cdk8sTree:
     apps = {id(app): app for app in platform.apps}  # the platform's MlApps, by identity (platform.py imports synth, not back)
     tree = Cdk8sTree()
     nodes: list[IConstruct] = list(platform.node.find_all())  # the whole tree in one Node call

@@ -11,6 +11,7 @@ from constructs import Construct
 
 from ..errors import MlkubeError, Problem
 from .escape_hatch import EmittedObject, api_object_of
+from .lazy_node import LazyNode
 from .overrides import apply_override, override_key
 from .platform import MlApp
 from .spec import Spec, parse_spec
@@ -40,11 +41,15 @@ def _app_of(scope: Construct) -> MlApp:
                              hint="create it in the function given to platform.app(...)")
 
 
-class MlConstruct(Construct):
-    """A construct that validates a pydantic spec and emits plain-dict objects into its app."""
+class MlConstruct(LazyNode, Construct):
+    """A construct that validates a pydantic spec and emits plain-dict objects into its app.
+
+    It is created in Node only when Node is asked something (core/lazy_node.py): its objects are plain dicts.
+    """
 
     def __init__(self, scope: Construct, id: str) -> None:
-        super().__init__(scope, id)
+        if not self._create_later(scope, id, [scope, id]):
+            super().__init__(scope, id)
         self.ml_app = _app_of(scope)
         self.construct_path = f"{_path_of(scope)}/{id}"
         self.construct_id = id

@@ -22,6 +22,7 @@ import cdk8s
 from constructs import Construct
 
 from ..errors import MlkubeError, Problem
+from .lazy_node import reading_without_materializing
 
 if TYPE_CHECKING:
     from .platform import MlApp
@@ -79,7 +80,8 @@ class EmittedObject:
             return None
         described = f"{self.kind}/{self.name}"
         try:
-            patched = cdk8s.JsonPatch.apply(self._obj, *self._patches)
+            with reading_without_materializing():  # a pure function of the dict and the patches: no construct is observed
+                patched = cdk8s.JsonPatch.apply(self._obj, *self._patches)
         except RuntimeError as error:  # jsii raises RuntimeError with the JavaScript error's text
             return Problem(self.construct_path, "", f"{described}: a JSON patch failed: {first_line(error)}",
                            "patch paths are JSON pointers into the object as mlkube built it, e.g. "

@@ -24,6 +24,7 @@ from ..kube.quantity import Quantity
 from ..kube.versions import DEFAULT_KUBERNETES_VERSION
 from .gitops_settings import IN_CLUSTER, GitOps, LimitRangeSpec, NetworkSpec, QuotaSpec, SyncPolicy, WorkloadOverride
 from .kueue_platform import KueueSpec
+from .lazy_node import LazyNode, TracksChildren, track_children
 from .operators import Operator, check_operator_versions
 from .pipeline import ImageCatalog, Pipeline, Step, default_pipeline
 from .spec import DnsLabel, Spec, parse_spec
@@ -32,7 +33,7 @@ from .tenancy import Tenancy, app_name_problem
 if TYPE_CHECKING:
     from .synth import SynthResult
 
-__all__ = ["Platform", "Environment", "MlApp", "AppBuilder"]
+__all__ = ["Platform", "Environment", "EnvironmentScope", "MlApp", "AppBuilder"]
 
 #: Environment variable that overrides the output folder (``mlkube synth --out``).
 OUT_ENV = "MLKUBE_OUT"
@@ -138,15 +139,19 @@ AppBuilder = Callable[["MlApp"], object]
 B = TypeVar("B", bound=AppBuilder)
 
 
-class MlApp(cdk8s.Chart):
+class MlApp(LazyNode, cdk8s.Chart):
     """One app in one environment: the objects of ``<out>/<environment>/<app>/``.
 
     mlkube constructs keep their objects as plain dicts here and hand them to cdk8s in a single
-    call per chart (``to_json``), instead of one Python-to-Node call per object.
+    call per chart (``to_json``), instead of one Python-to-Node call per object. The chart is created
+    in Node only when Node is asked something (core/lazy_node.py).
     """
 
     def __init__(self, scope: Construct, platform: Platform, environment: Environment, name: str) -> None:
-        super().__init__(scope, name, namespace=environment.namespace_for(name), disable_resource_name_hashes=True)
+        namespace = environment.namespace_for(name)
+        props = cdk8s.ChartProps(namespace=namespace, disable_resource_name_hashes=True)  # what cdk8s.Chart.__init__ passes
+        if not self._create_later(scope, name, [scope, name, props]):
+            super().__init__(scope, name, namespace=namespace, disable_resource_name_hashes=True)
         self.platform = platform
         self.environment = environment
         self.app_name = name
@@ -191,7 +196,15 @@ class _NoImageBuilds:
         return f"{app.environment.registry}/{spec.name}:invalid"
 
 
-class Platform(cdk8s.App):
+class EnvironmentScope(LazyNode, Construct):
+    """The scope of one environment's apps (construct path ``<environment>``), created in Node when Node needs it."""
+
+    def __init__(self, platform: Platform, environment: str) -> None:
+        if not self._create_later(platform, environment, [platform, environment]):
+            super().__init__(platform, environment)
+
+
+class Platform(TracksChildren, cdk8s.App):
     """The root of a blueprint: environments × apps.
 
     >>> platform = Platform(environments=[Environment(name="dev")])
@@ -210,6 +223,7 @@ class Platform(cdk8s.App):
                  pipeline: Pipeline | None = None, checks: Sequence[Step] = (),
                  crd_schemas: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] = ()) -> None:
         super().__init__()
+        track_children(self)  # every child created in the tree from now on is seen (core/lazy_node.py)
         _report_user_errors_without_traceback()
         self.out_dir = Path(os.environ.get(OUT_ENV) or out_dir)
         self.problems: list[Problem] = []
@@ -291,7 +305,7 @@ class Platform(cdk8s.App):
     def _build_app(self, environment: Environment, name: str, build: AppBuilder) -> MlApp:
         scope = self._environment_scopes.get(environment.name)
         if scope is None:
-            scope = self._environment_scopes[environment.name] = Construct(self, environment.name)
+            scope = self._environment_scopes[environment.name] = EnvironmentScope(self, environment.name)
         app = MlApp(scope, self, environment, name)
         build(app)
         return app

@@ -14,8 +14,8 @@ from typing import Any
 
 from ..core.waivers import waived_rules
 from ..kube.manifest import Manifest
-from ..policy.engine import Finding, PolicyReport, _finding, all_rules
-from ..policy.model import Hit, PolicySettings, Target
+from ..policy.engine import Finding, PolicyReport, _finding, all_rules, rules_for
+from ..policy.model import Hit, PolicySettings, Rule, Target
 from .store import ObjectStore
 
 __all__ = ["check_policy_incremental"]
@@ -56,6 +56,7 @@ class _WatchedTarget(Target):
 def check_policy_incremental(manifests: Sequence[Manifest], settings: PolicySettings, store: ObjectStore) -> PolicyReport:
     """``check_policy(manifests, settings)``, with the hits of object-only rules from and into ``store``."""
     rules = all_rules()
+    applicable: dict[tuple[bool, str], list[Rule]] = {}  # the rules check_policy runs, by (has pods, kind)
     reads = _Reads()
     neighbours = list(manifests)
     shared: dict[str, Any] = {}
@@ -68,7 +69,7 @@ def check_policy_incremental(manifests: Sequence[Manifest], settings: PolicySett
         waivers = waived_rules(manifest.obj)
         rereads: list[str] = []
         kept: dict[str, list[tuple[str, str, str | None]]] = {}
-        for rule in rules:
+        for rule in rules_for(target, rules, applicable):
             if reuse and rule.id not in known.policy_rereads:  # type: ignore[union-attr,operator]
                 found = known.policy_hits.get(rule.id)  # type: ignore[union-attr]
                 if found:

@@ -32,6 +32,7 @@ Namespaces carry the automatic label ``kubernetes.io/metadata.name`` (set by the
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -56,7 +57,15 @@ class Pod:
     ports: tuple[tuple[str, int, str], ...] = ()
 
     def __hash__(self) -> int:
-        return hash((self.namespace, tuple(sorted(self.labels.items())), self.name, self.ports))
+        # Computed once: the evaluator's caches look pods up thousands of times (labels are not changed after creation).
+        cached: int | None = self.__dict__.get("_hash")
+        if cached is None:
+            cached = self.__dict__["_hash"] = hash((self.namespace, tuple(sorted(self.labels.items())), self.name, self.ports))
+        return cached
+
+    def __getstate__(self) -> dict[str, Any]:
+        # The cached hash is of this process (string hashes are salted per process): never carried to another.
+        return {key: value for key, value in self.__dict__.items() if key != "_hash"}
 
     def describe(self) -> str:
         return self.name or f"{self.namespace}/pod{dict(sorted(self.labels.items()))}"
@@ -129,6 +138,10 @@ class Cluster:
         self._namespace_labels = {name: dict(labels) for name, labels in (namespace_labels or {}).items()}
         self._by_namespace: dict[str, list[Policy]] = {}
         self._isolating: dict[tuple[Pod, str], list[Policy]] = {}
+        self._labels_of_namespace: dict[str, dict[str, str]] = {}
+        # (id of a rule's peer list, endpoint, namespace) -> (the list, whether a peer matches): a check asks the same
+        # question for every port and every pair it tries. The list is kept, so that its id names it while cached.
+        self._peers_matched: dict[tuple[int, Endpoint, str], tuple[object, bool]] = {}
         for policy in self.policies:
             self._by_namespace.setdefault(policy.namespace, []).append(policy)
 
@@ -146,7 +159,7 @@ class Cluster:
         found = self._isolating.get(key)
         if found is None:
             found = self._isolating[key] = [p for p in self._by_namespace.get(pod.namespace, [])
-                                            if direction in p.types and selects(p.spec.get("podSelector") or {}, dict(pod.labels))]
+                                            if direction in p.types and selects(p.spec.get("podSelector") or {}, pod.labels)]
         return found
 
     def check(self, source: Endpoint, destination: Endpoint, port: int, protocol: str = "TCP") -> Verdict:
@@ -180,7 +193,11 @@ class Cluster:
     def _peers_match(self, peers: list[dict[str, Any]] | None, endpoint: Endpoint, policy_namespace: str) -> bool:
         if not peers:
             return True  # "If this field is empty or missing, this rule matches all sources/destinations"
-        return any(self._peer_matches(peer or {}, endpoint, policy_namespace) for peer in peers)
+        key = (id(peers), endpoint, policy_namespace)
+        known = self._peers_matched.get(key)
+        if known is None:
+            known = self._peers_matched[key] = (peers, any(self._peer_matches(peer or {}, endpoint, policy_namespace) for peer in peers))
+        return known[1]
 
     def _peer_matches(self, peer: Mapping[str, Any], endpoint: Endpoint, policy_namespace: str) -> bool:
         block = peer.get("ipBlock")
@@ -194,31 +211,46 @@ class Cluster:
         if namespace_selector is None:
             in_namespace = endpoint.namespace == policy_namespace
         else:
-            in_namespace = selects(namespace_selector, self.namespace_labels(endpoint.namespace))
-        return in_namespace and (pod_selector is None or selects(pod_selector, dict(endpoint.labels)))
+            labels = self._labels_of_namespace.get(endpoint.namespace)
+            if labels is None:
+                labels = self._labels_of_namespace[endpoint.namespace] = self.namespace_labels(endpoint.namespace)
+            in_namespace = selects(namespace_selector, labels)
+        return in_namespace and (pod_selector is None or selects(pod_selector, endpoint.labels))
 
 
 def _in_block(ip: str, block: Mapping[str, Any]) -> bool:
-    address = ipaddress.ip_address(ip)
+    address = _ip_address(ip)
     try:
-        network = ipaddress.ip_network(str(block.get("cidr")), strict=False)
+        network = _ip_network(str(block.get("cidr")))
     except ValueError:
         return False
     if address.version != network.version or address not in network:
         return False
     for excluded in block.get("except") or []:
         try:
-            if address in ipaddress.ip_network(str(excluded), strict=False):
+            if address in _ip_network(str(excluded)):
                 return False
         except ValueError:
             continue
     return True
 
 
+# Parsed once per distinct text: the same few blocks and addresses are asked about for every pod and port.
+_ip_address = functools.lru_cache(maxsize=1024)(ipaddress.ip_address)
+
+
+@functools.lru_cache(maxsize=1024)
+def _ip_network(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    return ipaddress.ip_network(text, strict=False)
+
+
 def _ports_match(ports: list[dict[str, Any]] | None, destination: Endpoint, port: int, protocol: str) -> bool:
     if not ports:
         return True  # "If this field is empty or missing, this rule matches all ports"
-    return any(_port_matches(item or {}, destination, port, protocol) for item in ports)
+    for item in ports:  # noqa: SIM110 (a loop, not any() over a generator: asked for every check)
+        if _port_matches(item or {}, destination, port, protocol):
+            return True
+    return False
 
 
 def _port_matches(item: Mapping[str, Any], destination: Endpoint, port: int, protocol: str) -> bool:

@@ -25,7 +25,6 @@ import yaml
 from ..core.model import ModelReference, download_form
 from ..errors import MlkubeError, Problem
 from .bucket_resolvers import GcsResolver, S3Resolver
-from .fields import mappings
 from .lock import Lock, model_pin_problems
 
 if TYPE_CHECKING:
@@ -65,16 +64,40 @@ class ModelField:
 
 def model_fields(obj: dict[str, Any]) -> Iterator[ModelField]:
     """KServe predictors' ``storageUri`` and the first argument of mlkube's model-downloader init containers."""
-    yield from _walk(obj, "")
+    for chain, parent, key in _model_places(obj, None):
+        yield ModelField(f"{_where(chain)}.{'storageUri' if key == 'storageUri' else 'args[0]'}".lstrip("."), parent, key)
 
 
-def _walk(node: Any, path: str) -> Iterator[ModelField]:
-    for where, mapping in mappings(node, path):
-        if isinstance(mapping.get("storageUri"), str) and not mapping["storageUri"].startswith("pvc://"):
-            yield ModelField(f"{where}.storageUri".lstrip("."), mapping, "storageUri")
-        args = mapping.get("args")
-        if mapping.get("name") == DOWNLOADER and isinstance(args, list) and args and isinstance(args[0], str):
-            yield ModelField(f"{where}.args[0]".lstrip("."), args, 0)
+def _model_places(node: Any, chain: tuple[Any, ...] | None) -> Iterator[tuple[tuple[Any, ...] | None, Any, Any]]:
+    """(chain to the mapping, parent, key) of each model URI, every mapping outermost first (``fields.mappings``' order).
+    Synth asks this of every object and almost none holds a model: the field path is written only for those that do."""
+    if isinstance(node, dict):
+        uri = node.get("storageUri")
+        if isinstance(uri, str) and not uri.startswith("pvc://"):
+            yield chain, node, "storageUri"
+        if node.get("name") == DOWNLOADER:
+            args = node.get("args")
+            if isinstance(args, list) and args and isinstance(args[0], str):
+                yield chain, args, 0
+        for key, value in node.items():
+            if isinstance(value, (dict, list)):
+                yield from _model_places(value, (chain, key, False))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            if isinstance(value, (dict, list)):
+                yield from _model_places(value, (chain, index, True))
+
+
+def _where(chain: tuple[Any, ...] | None) -> str:
+    """The field path ``fields.mappings`` gives the node at the end of ``chain`` ((parent, key or index, is_index))."""
+    steps: list[tuple[Any, bool]] = []
+    while chain is not None:
+        chain, key, is_index = chain
+        steps.append((key, is_index))
+    path = ""
+    for key, is_index in reversed(steps):
+        path = f"{path}[{key}]" if is_index else (f"{path}.{key}" if path else str(key))
+    return path
 
 
 def _pins(lock: Lock, env: str) -> dict[str, str]:

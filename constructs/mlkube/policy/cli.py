@@ -11,12 +11,11 @@ import click
 from ..kube.clusters import cluster_of
 from ..kube.loader import LoadedManifest
 from ..output import replace_files
-from .engine import PolicyReport, check_policy
-from .model import PolicySettings
+from .engine import PolicyReport
 from .report import format_text, summary_line
 from .sarif import sarif_json
 
-__all__ = ["clusters", "run_policy_check"]
+__all__ = ["clusters", "write_policy_report"]
 
 
 def _cluster_key(manifest: LoadedManifest, roots: Sequence[Path], cache: dict[Path, Path | None]) -> str:
@@ -33,12 +32,8 @@ def clusters(manifests: Sequence[LoadedManifest], paths: Sequence[Path]) -> list
     return [groups[key] for key in sorted(groups)]
 
 
-def run_policy_check(manifests: Sequence[LoadedManifest], paths: Sequence[Path], *, output_format: str,
-                     output: Path | None, settings: PolicySettings) -> PolicyReport:
-    """Check every object, print (or write) the report, and return it."""
-    report = PolicyReport()
-    for group in clusters(manifests, paths):
-        report.extend(check_policy(group, settings))
+def write_policy_report(report: PolicyReport, *, output_format: str, output: Path | None) -> None:
+    """Print the report (text or SARIF), or write it to ``output``."""
     text = sarif_json(report) if output_format == "sarif" else format_text(report)
     if output is not None:
         output.parent.mkdir(parents=True, exist_ok=True)
@@ -46,4 +41,3 @@ def run_policy_check(manifests: Sequence[LoadedManifest], paths: Sequence[Path],
         click.echo(f"{summary_line(report)}; report written to {output}")
     else:
         click.echo(text, nl=False)
-    return report

@@ -10,7 +10,7 @@ from ..errors import Problem
 from ..kube.manifest import Manifest
 from .model import RULES, Hit, PolicySettings, Rule, Severity, Target
 
-__all__ = ["Finding", "PolicyReport", "check_policy", "all_rules"]
+__all__ = ["Finding", "PolicyReport", "check_policy", "all_rules", "rules_for"]
 
 
 def all_rules() -> list[Rule]:
@@ -116,12 +116,24 @@ def check_policy(manifests: Sequence[Manifest], settings: PolicySettings | None 
     look only among them)."""
     settings = settings or PolicySettings()
     chosen = list(rules) if rules is not None else all_rules()
+    applicable: dict[tuple[bool, str], list[Rule]] = {}
     neighbours = list(manifests)
     shared: dict[str, object] = {}
     findings: list[Finding] = []
     for manifest in neighbours:
         target = Target(manifest, settings, neighbours, shared)
         waivers = waived_rules(manifest.obj)
-        for rule in chosen:
+        for rule in rules_for(target, chosen, applicable):
             findings += [_finding(rule, manifest, hit, waivers) for hit in rule.check(target)]
     return PolicyReport(sorted(findings, key=Finding.sort_key), len(neighbours))
+
+
+def rules_for(target: Target, rules: list[Rule], applicable: dict[tuple[bool, str], list[Rule]]) -> list[Rule]:
+    """The rules that can find something on ``target``: on an object without pods (most objects: Services,
+    NetworkPolicies, ConfigMaps...) none of the ``pods_only`` ones, and only those whose ``kinds`` hold its kind.
+    ``applicable`` remembers the choice per (has pods, kind) for one run over ``rules``."""
+    key = (bool(target.pods), target.kind)
+    chosen = applicable.get(key)
+    if chosen is None:
+        chosen = applicable[key] = [rule for rule in rules if (key[0] or not rule.pods_only) and (rule.kinds is None or key[1] in rule.kinds)]
+    return chosen

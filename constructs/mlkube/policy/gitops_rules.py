@@ -17,7 +17,7 @@ _TTL_KINDS = ("Job", "JobSet")
                 "Argo CD then sees it missing from the cluster and automated sync (self-heal) creates it again, so the job runs again, "
                 "and again after every TTL (https://argo-cd.readthedocs.io/en/stable/user-guide/auto_sync/).",
       fix="leave ttl_seconds_after_finished unset (a ScheduledJob's runs may keep it: they are not in Git), sync this "
-          "environment manually, or waive MLK-GIT-001 with the reason the repeated runs are wanted")
+          "environment manually, or waive MLK-GIT-001 with the reason the repeated runs are wanted", kinds=_TTL_KINDS)
 def ttl_under_automated_sync(target: Target) -> Iterator[Hit]:
     if not target.settings.automated_sync or target.kind not in _TTL_KINDS:
         return

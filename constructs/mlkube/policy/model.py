@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ..kube.manifest import Manifest
-from .pods import PodView, pod_views
+from .pods import ContainerView, PodView, containers, pod_views
 
 __all__ = ["Severity", "PolicySettings", "Hit", "Target", "Rule", "RULES", "rule", "known_rule"]
 
@@ -55,6 +55,8 @@ class Target:
     #: Shared by every target of one run: indexes over the neighbours, built once (see ``memo``).
     shared: dict[str, Any] = field(default_factory=dict)
     _pods: list[PodView] | None = None
+    #: id of a pod of ``_pods`` (which keeps it alive) -> its containers.
+    _containers: dict[int, list[ContainerView]] = field(default_factory=dict)
 
     @property
     def obj(self) -> dict[str, Any]:
@@ -76,6 +78,13 @@ class Target:
             self._pods = pod_views(self.obj)
         return self._pods
 
+    def containers_of(self, pod: PodView) -> list[ContainerView]:
+        """``containers(pod)`` of one of ``pods``, listed once for every rule that reads them."""
+        listed = self._containers.get(id(pod))
+        if listed is None:
+            listed = self._containers[id(pod)] = list(containers(pod))
+        return listed
+
 
 Check = Callable[[Target], Iterable[Hit]]
 
@@ -93,6 +102,10 @@ class Rule:
     check: Check
     checkov: tuple[str, ...] = ()
     waivable: bool = True
+    #: The rule looks only at the object's pods: it finds nothing on an object without any, where the engine skips it.
+    pods_only: bool = False
+    #: The kinds the rule can find something on (None: any); the engine skips it on the others.
+    kinds: frozenset[str] | None = None
 
     @property
     def name(self) -> str:
@@ -105,13 +118,15 @@ RULES: dict[str, Rule] = {}
 
 
 def rule(rule_id: str, severity: Severity, title: str, *, rationale: str, fix: str,
-         checkov: tuple[str, ...] = (), waivable: bool = True) -> Callable[[Check], Check]:
+         checkov: tuple[str, ...] = (), waivable: bool = True, pods_only: bool = False,
+         kinds: Iterable[str] | None = None) -> Callable[[Check], Check]:
     """Register the decorated check function as a rule."""
 
     def register(check: Check) -> Check:
         if rule_id in RULES:
             raise ValueError(f"rule {rule_id} is defined twice")
-        RULES[rule_id] = Rule(rule_id, severity, title, rationale, fix, check, checkov, waivable)
+        RULES[rule_id] = Rule(rule_id, severity, title, rationale, fix, check, checkov, waivable, pods_only,
+                              frozenset(kinds) if kinds is not None else None)
         return check
 
     return register

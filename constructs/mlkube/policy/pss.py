@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from .model import Hit, Target, rule
-from .pods import ContainerView, PodView, containers
+from .pods import ContainerView, PodView
 
 __all__ = ["RESTRICTED_VOLUME_TYPES", "SAFE_SYSCTLS", "SELINUX_TYPES", "safe_sysctls"]
 
@@ -60,7 +60,7 @@ def _dict(value: Any) -> dict[str, Any]:
 
 def _each_container(target: Target) -> Iterator[tuple[PodView, ContainerView]]:
     for pod in target.pods:
-        for container in containers(pod):
+        for container in target.containers_of(pod):
             yield pod, container
 
 
@@ -78,7 +78,7 @@ def _user_namespace_exempt(target: Target, pod: PodView) -> bool:
 
 @rule("MLK-PSS-001", "error", "Containers must not be privileged",
       rationale="A privileged container has every device and capability of the node: one escape owns the node.",
-      fix="remove securityContext.privileged (or set it to false)", checkov=("CKV_K8S_16",))
+      fix="remove securityContext.privileged (or set it to false)", checkov=("CKV_K8S_16",), pods_only=True)
 def privileged(target: Target) -> Iterator[Hit]:
     for _, container in _each_container(target):
         if container.security_context.get("privileged") is True:
@@ -88,7 +88,7 @@ def privileged(target: Target) -> Iterator[Hit]:
 @rule("MLK-PSS-002", "error", "Pods must not share the node's network, PID or IPC namespace",
       rationale="Host namespaces let a pod see and reach the node's processes, sockets and shared memory.",
       fix="remove hostNetwork, hostPID and hostIPC from the pod spec (or set them to false)",
-      checkov=("CKV_K8S_17", "CKV_K8S_18", "CKV_K8S_19"))
+      checkov=("CKV_K8S_17", "CKV_K8S_18", "CKV_K8S_19"), pods_only=True)
 def host_namespaces(target: Target) -> Iterator[Hit]:
     for pod in target.pods:
         for name in ("hostNetwork", "hostPID", "hostIPC"):
@@ -99,7 +99,7 @@ def host_namespaces(target: Target) -> Iterator[Hit]:
 @rule("MLK-PSS-003", "error", "Pods may use only restricted volume types (no hostPath)",
       rationale="hostPath and network volume plugins bypass PersistentVolume access control and expose the node.",
       fix="use a persistentVolumeClaim, emptyDir, configMap, secret, projected, downwardAPI, csi or ephemeral volume",
-      checkov=("CKV_K8S_27",))
+      checkov=("CKV_K8S_27",), pods_only=True)
 def volume_types(target: Target) -> Iterator[Hit]:
     for pod in target.pods:
         for index, volume in enumerate(_list(pod.spec.get("volumes"))):
@@ -112,7 +112,7 @@ def volume_types(target: Target) -> Iterator[Hit]:
 
 @rule("MLK-PSS-004", "error", "Containers must not use host ports",
       rationale="A hostPort binds the node's address, bypasses NetworkPolicies and limits scheduling.",
-      fix="remove ports[].hostPort and expose the port through a Service", checkov=("CKV_K8S_26",))
+      fix="remove ports[].hostPort and expose the port through a Service", checkov=("CKV_K8S_26",), pods_only=True)
 def host_ports(target: Target) -> Iterator[Hit]:
     for _, container in _each_container(target):
         for index, port in enumerate(_list(container.container.get("ports"))):
@@ -123,7 +123,7 @@ def host_ports(target: Target) -> Iterator[Hit]:
 @rule("MLK-PSS-005", "error", "Containers must drop ALL capabilities and add none but NET_BIND_SERVICE",
       rationale="Linux capabilities are slices of root; a model server needs none of them.",
       fix="set securityContext.capabilities.drop: [ALL] and add nothing (NET_BIND_SERVICE only if it binds a port below 1024)",
-      checkov=("CKV_K8S_28", "CKV_K8S_37", "CKV_K8S_39"))
+      checkov=("CKV_K8S_28", "CKV_K8S_37", "CKV_K8S_39"), pods_only=True)
 def capabilities(target: Target) -> Iterator[Hit]:
     for pod, container in _each_container(target):
         if _windows_exempt(target, pod):
@@ -138,7 +138,7 @@ def capabilities(target: Target) -> Iterator[Hit]:
 
 @rule("MLK-PSS-006", "error", "Containers must set allowPrivilegeEscalation: false",
       rationale="Without it, setuid binaries and file capabilities can give a process more privileges than its parent.",
-      fix="set securityContext.allowPrivilegeEscalation: false on every container", checkov=("CKV_K8S_20", "CKV_K8S_30"))
+      fix="set securityContext.allowPrivilegeEscalation: false on every container", checkov=("CKV_K8S_20", "CKV_K8S_30"), pods_only=True)
 def privilege_escalation(target: Target) -> Iterator[Hit]:
     for pod, container in _each_container(target):
         if _windows_exempt(target, pod):
@@ -150,7 +150,7 @@ def privilege_escalation(target: Target) -> Iterator[Hit]:
 
 @rule("MLK-PSS-007", "error", "Containers must run as non-root (runAsNonRoot: true)",
       rationale="The kubelet then refuses to start an image whose user is root, whatever the Dockerfile says.",
-      fix="set securityContext.runAsNonRoot: true on the pod (and never false on a container)", checkov=("CKV_K8S_23",))
+      fix="set securityContext.runAsNonRoot: true on the pod (and never false on a container)", checkov=("CKV_K8S_23",), pods_only=True)
 def run_as_non_root(target: Target) -> Iterator[Hit]:
     for pod, container in _each_container(target):
         if _user_namespace_exempt(target, pod):
@@ -165,21 +165,21 @@ def run_as_non_root(target: Target) -> Iterator[Hit]:
 
 @rule("MLK-PSS-008", "error", "Pods and containers must not set runAsUser: 0",
       rationale="UID 0 is root inside the container and, after an escape, on the node.",
-      fix="set runAsUser to the image's non-root UID (mlkube uses 10001)")
+      fix="set runAsUser to the image's non-root UID (mlkube uses 10001)", pods_only=True)
 def run_as_root_user(target: Target) -> Iterator[Hit]:
     for pod in target.pods:
         if _user_namespace_exempt(target, pod):
             continue
         if pod.security_context.get("runAsUser") == 0:
             yield Hit(pod.field("securityContext", "runAsUser"), "the pod sets runAsUser: 0 (root)")
-        for container in containers(pod):
+        for container in target.containers_of(pod):
             if container.security_context.get("runAsUser") == 0:
                 yield Hit(f"{container.path}.securityContext.runAsUser", f"{container.describe()} sets runAsUser: 0 (root)")
 
 
 @rule("MLK-PSS-009", "error", "Pods must use the RuntimeDefault (or a Localhost) seccomp profile",
       rationale="Seccomp blocks the system calls that most container escapes use.",
-      fix="set securityContext.seccompProfile.type: RuntimeDefault on the pod", checkov=("CKV_K8S_31",))
+      fix="set securityContext.seccompProfile.type: RuntimeDefault on the pod", checkov=("CKV_K8S_31",), pods_only=True)
 def seccomp(target: Target) -> Iterator[Hit]:
     for pod in target.pods:
         if _windows_exempt(target, pod):
@@ -187,7 +187,7 @@ def seccomp(target: Target) -> Iterator[Hit]:
         pod_type = _text(_dict(pod.security_context.get("seccompProfile")).get("type"))
         if pod_type is not None and pod_type not in _SECCOMP_TYPES:
             yield Hit(pod.field("securityContext", "seccompProfile", "type"), f"the pod's seccomp profile is {pod_type}")
-        for container in containers(pod):
+        for container in target.containers_of(pod):
             own = _text(_dict(container.security_context.get("seccompProfile")).get("type"))
             if own is not None and own not in _SECCOMP_TYPES:
                 yield Hit(f"{container.path}.securityContext.seccompProfile.type", f"{container.describe()} uses seccomp profile {own}")
@@ -198,7 +198,7 @@ def seccomp(target: Target) -> Iterator[Hit]:
 
 @rule("MLK-PSS-010", "error", "Pods may set only safe sysctls",
       rationale="Unsafe sysctls change kernel settings shared with every other pod on the node.",
-      fix="remove the sysctl, or set it on the nodes instead")
+      fix="remove the sysctl, or set it on the nodes instead", pods_only=True)
 def sysctls(target: Target) -> Iterator[Hit]:
     allowed = safe_sysctls(target.settings.version)
     for pod in target.pods:
@@ -212,7 +212,7 @@ def sysctls(target: Target) -> Iterator[Hit]:
 
 @rule("MLK-PSS-011", "error", "Containers must use the Default /proc mount",
       rationale="An Unmasked /proc exposes kernel paths that the runtime normally hides.",
-      fix="remove securityContext.procMount (or set it to Default)")
+      fix="remove securityContext.procMount (or set it to Default)", pods_only=True)
 def proc_mount(target: Target) -> Iterator[Hit]:
     for _, container in _each_container(target):
         value = container.security_context.get("procMount")
@@ -222,11 +222,11 @@ def proc_mount(target: Target) -> Iterator[Hit]:
 
 @rule("MLK-PSS-012", "error", "AppArmor must not be disabled (RuntimeDefault or Localhost only)",
       rationale="The runtime's AppArmor profile confines file and mount access; Unconfined removes it.",
-      fix="remove appArmorProfile (or use RuntimeDefault / a Localhost profile)")
+      fix="remove appArmorProfile (or use RuntimeDefault / a Localhost profile)", pods_only=True)
 def apparmor(target: Target) -> Iterator[Hit]:
     for pod in target.pods:
         contexts = [(pod.field("securityContext", "appArmorProfile", "type"), "the pod", pod.security_context)]
-        contexts += [(f"{c.path}.securityContext.appArmorProfile.type", c.describe(), c.security_context) for c in containers(pod)]
+        contexts += [(f"{c.path}.securityContext.appArmorProfile.type", c.describe(), c.security_context) for c in target.containers_of(pod)]
         for field, who, context in contexts:
             value = _dict(context.get("appArmorProfile")).get("type")
             if value is not None and value not in _APPARMOR_TYPES:
@@ -238,11 +238,11 @@ def apparmor(target: Target) -> Iterator[Hit]:
 
 @rule("MLK-PSS-013", "error", "SELinux options may only pick a container type",
       rationale="A custom SELinux user, role or type can lift the confinement of the container.",
-      fix="remove seLinuxOptions, or set only type to container_t, container_init_t, container_kvm_t or container_engine_t")
+      fix="remove seLinuxOptions, or set only type to container_t, container_init_t, container_kvm_t or container_engine_t", pods_only=True)
 def selinux(target: Target) -> Iterator[Hit]:
     for pod in target.pods:
         contexts = [(pod.field("securityContext", "seLinuxOptions"), "the pod", pod.security_context)]
-        contexts += [(f"{c.path}.securityContext.seLinuxOptions", c.describe(), c.security_context) for c in containers(pod)]
+        contexts += [(f"{c.path}.securityContext.seLinuxOptions", c.describe(), c.security_context) for c in target.containers_of(pod)]
         for field, who, context in contexts:
             options = _dict(context.get("seLinuxOptions"))
             if options.get("type", "") not in SELINUX_TYPES:
@@ -254,12 +254,12 @@ def selinux(target: Target) -> Iterator[Hit]:
 
 @rule("MLK-PSS-014", "error", "Pods must not run Windows HostProcess containers",
       rationale="A HostProcess container runs directly on the Windows node with its privileges.",
-      fix="remove windowsOptions.hostProcess (or set it to false)")
+      fix="remove windowsOptions.hostProcess (or set it to false)", pods_only=True)
 def host_process(target: Target) -> Iterator[Hit]:
     for pod in target.pods:
         if _dict(pod.security_context.get("windowsOptions")).get("hostProcess") is True:
             yield Hit(pod.field("securityContext", "windowsOptions", "hostProcess"), "the pod is a Windows HostProcess pod")
-        for container in containers(pod):
+        for container in target.containers_of(pod):
             if _dict(container.security_context.get("windowsOptions")).get("hostProcess") is True:
                 yield Hit(f"{container.path}.securityContext.windowsOptions.hostProcess", f"{container.describe()} is a HostProcess container")
 
@@ -269,7 +269,7 @@ _HANDLERS = ("livenessProbe", "readinessProbe", "startupProbe", "lifecycle.postS
 
 @rule("MLK-PSS-015", "error", "Probes and lifecycle hooks must not target another host",
       rationale="The kubelet sends these requests from the node: a host field turns it into a proxy into the node's network.",
-      fix="remove the host field; probes go to the pod's own IP")
+      fix="remove the host field; probes go to the pod's own IP", pods_only=True)
 def probe_hosts(target: Target) -> Iterator[Hit]:
     for _, container in _each_container(target):
         for handler in _HANDLERS:

@@ -18,7 +18,7 @@ from . import (
     pss,  # noqa: F401  (the PSS rules come first in every report)
 )
 from .model import Hit, Severity, Target, rule
-from .pods import SERVER_KINDS, ContainerView, PodView, containers
+from .pods import SERVER_KINDS, ContainerView, PodView
 
 __all__ = ["MIN_UID", "CLUSTER_SCOPED_KINDS", "registry_allowed", "image_tag"]
 
@@ -47,7 +47,7 @@ def _dict(value: Any) -> dict[str, Any]:
 def _workload_containers(target: Target) -> Iterator[tuple[PodView, ContainerView]]:
     """App and init containers (ephemeral containers are added by kubectl debug, not by manifests)."""
     for pod in target.pods:
-        for container in containers(pod):
+        for container in target.containers_of(pod):
             if container.group != "ephemeralContainers":
                 yield pod, container
 
@@ -56,7 +56,7 @@ def _workload_containers(target: Target) -> Iterator[tuple[PodView, ContainerVie
 
 @rule("MLK-SEC-001", "error", f"Containers must run as a numeric UID of at least {MIN_UID}",
       rationale="Low UIDs collide with users of the node; a high, explicit UID also makes runAsNonRoot verifiable.",
-      fix=f"set securityContext.runAsUser: 10001 (any UID >= {MIN_UID}) on the pod", checkov=("CKV_K8S_40",))
+      fix=f"set securityContext.runAsUser: 10001 (any UID >= {MIN_UID}) on the pod", checkov=("CKV_K8S_40",), pods_only=True)
 def high_uid(target: Target) -> Iterator[Hit]:
     for pod, container in _workload_containers(target):
         if pod.spec.get("hostUsers") is False:
@@ -72,7 +72,7 @@ def high_uid(target: Target) -> Iterator[Hit]:
 @rule("MLK-SEC-002", "error", "Containers must have a read-only root file system",
       rationale="An attacker cannot drop tools or change code in the image; writable paths become explicit volumes.",
       fix="set securityContext.readOnlyRootFilesystem: true and mount an emptyDir where the process writes (/tmp, caches)",
-      checkov=("CKV_K8S_22",))
+      checkov=("CKV_K8S_22",), pods_only=True)
 def read_only_root(target: Target) -> Iterator[Hit]:
     for _, container in _workload_containers(target):
         if container.security_context.get("readOnlyRootFilesystem") is not True:
@@ -83,7 +83,7 @@ def read_only_root(target: Target) -> Iterator[Hit]:
 @rule("MLK-SEC-003", "error", "Pods must not mount a service account token (automountServiceAccountToken: false)",
       rationale="A model server does not call the Kubernetes API; a mounted token is a credential waiting to be stolen.",
       fix="set automountServiceAccountToken: false in the pod spec (pods that call the API need a waiver)",
-      checkov=("CKV_K8S_38",))
+      checkov=("CKV_K8S_38",), pods_only=True)
 def service_account_token(target: Target) -> Iterator[Hit]:
     for pod in target.pods:
         if pod.spec.get("automountServiceAccountToken") is not False:
@@ -92,7 +92,7 @@ def service_account_token(target: Target) -> Iterator[Hit]:
 
 @rule("MLK-SEC-004", "warning", "Containers should add no capabilities at all",
       rationale="Even NET_BIND_SERVICE is unneeded when the server listens on a port above 1024.",
-      fix="listen on a port >= 1024 and remove securityContext.capabilities.add", checkov=("CKV_K8S_25",))
+      fix="listen on a port >= 1024 and remove securityContext.capabilities.add", checkov=("CKV_K8S_25",), pods_only=True)
 def added_capabilities(target: Target) -> Iterator[Hit]:
     for _, container in _workload_containers(target):
         added = _list(_dict(container.security_context.get("capabilities")).get("add"))
@@ -102,7 +102,7 @@ def added_capabilities(target: Target) -> Iterator[Hit]:
 
 @rule("MLK-SEC-005", "error", "The output must not contain Secret objects with data",
       rationale="The config repo is readable by many: secret values come from an external store or already exist in the cluster.",
-      fix="use an ExternalSecret (or a SealedSecret) and reference the Secret it creates by name")
+      fix="use an ExternalSecret (or a SealedSecret) and reference the Secret it creates by name", kinds=("Secret",))
 def secret_data(target: Target) -> Iterator[Hit]:
     if target.kind == "Secret":
         for key in ("data", "stringData"):
@@ -113,7 +113,7 @@ def secret_data(target: Target) -> Iterator[Hit]:
 @rule("MLK-SEC-006", "error", "Secrets must be mounted as files, not passed as environment variables",
       rationale="Environment variables leak into logs, crash dumps, child processes and `kubectl describe`.",
       fix="mount the Secret as a volume and read the file",
-      checkov=("CKV_K8S_35",))
+      checkov=("CKV_K8S_35",), pods_only=True)
 def secret_env(target: Target) -> Iterator[Hit]:
     for _, container in _workload_containers(target):
         for index, env in enumerate(_list(container.container.get("env"))):
@@ -130,7 +130,7 @@ def secret_env(target: Target) -> Iterator[Hit]:
 
 @rule("MLK-SEC-007", "warning", "The default ServiceAccount must not mount its token",
       rationale="Every pod without a service account of its own gets the default one and its token.",
-      fix="set automountServiceAccountToken: false on the default ServiceAccount", checkov=("CKV_K8S_41",))
+      fix="set automountServiceAccountToken: false on the default ServiceAccount", checkov=("CKV_K8S_41",), kinds=("ServiceAccount",))
 def default_service_account(target: Target) -> Iterator[Hit]:
     if target.kind == "ServiceAccount" and target.manifest.name == "default" and target.obj.get("automountServiceAccountToken") is not False:
         yield Hit("automountServiceAccountToken", "the default ServiceAccount mounts its token into pods")
@@ -138,7 +138,7 @@ def default_service_account(target: Target) -> Iterator[Hit]:
 
 @rule("MLK-SEC-008", "warning", "Pods should set a pod-level securityContext",
       rationale="Pod-level settings (runAsNonRoot, runAsUser, seccomp) also cover containers added later, such as sidecars.",
-      fix="set spec.securityContext with runAsNonRoot, runAsUser and seccompProfile", checkov=("CKV_K8S_29",))
+      fix="set spec.securityContext with runAsNonRoot, runAsUser and seccompProfile", checkov=("CKV_K8S_29",), pods_only=True)
 def pod_security_context(target: Target) -> Iterator[Hit]:
     for pod in target.pods:
         if not pod.security_context:
@@ -157,14 +157,14 @@ def _missing_resources(target: Target, section: str) -> Iterator[Hit]:
 
 @rule("MLK-RES-001", "error", "Containers must request cpu and memory",
       rationale="Requests are what the scheduler reserves; without them pods land on full nodes and are evicted first.",
-      fix="set resources.requests.cpu and resources.requests.memory", checkov=("CKV_K8S_10", "CKV_K8S_12"))
+      fix="set resources.requests.cpu and resources.requests.memory", checkov=("CKV_K8S_10", "CKV_K8S_12"), pods_only=True)
 def resource_requests(target: Target) -> Iterator[Hit]:
     yield from _missing_resources(target, "requests")
 
 
 @rule("MLK-RES-002", "error", "Containers must limit cpu and memory",
       rationale="Limits stop one runaway container (a memory leak, a huge batch) from starving its neighbours.",
-      fix="set resources.limits.cpu and resources.limits.memory", checkov=("CKV_K8S_11", "CKV_K8S_13"))
+      fix="set resources.limits.cpu and resources.limits.memory", checkov=("CKV_K8S_11", "CKV_K8S_13"), pods_only=True)
 def resource_limits(target: Target) -> Iterator[Hit]:
     yield from _missing_resources(target, "limits")
 
@@ -173,21 +173,21 @@ def _missing_probe(target: Target, probe: str) -> Iterator[Hit]:
     if target.kind not in SERVER_KINDS:
         return  # Jobs run to completion; their health is their exit code
     for pod in target.pods:
-        for container in containers(pod):
+        for container in target.containers_of(pod):
             if container.group == "containers" and not container.container.get(probe):
                 yield Hit(f"{container.path}.{probe}", f"{container.describe()} has no {probe}")
 
 
 @rule("MLK-PRB-001", "error", "Server containers must have a liveness probe",
       rationale="Without one, a hung server (a deadlocked worker, a wedged GPU) keeps its pod and its traffic forever.",
-      fix="set livenessProbe (mlkube servers probe their health endpoint)", checkov=("CKV_K8S_8",))
+      fix="set livenessProbe (mlkube servers probe their health endpoint)", checkov=("CKV_K8S_8",), pods_only=True, kinds=SERVER_KINDS)
 def liveness_probe(target: Target) -> Iterator[Hit]:
     yield from _missing_probe(target, "livenessProbe")
 
 
 @rule("MLK-PRB-002", "error", "Server containers must have a readiness probe",
       rationale="Without one, traffic reaches a pod before its model is loaded, and during rollouts requests fail.",
-      fix="set readinessProbe on the endpoint that answers once the model is loaded", checkov=("CKV_K8S_9",))
+      fix="set readinessProbe on the endpoint that answers once the model is loaded", checkov=("CKV_K8S_9",), pods_only=True, kinds=SERVER_KINDS)
 def readiness_probe(target: Target) -> Iterator[Hit]:
     yield from _missing_probe(target, "readinessProbe")
 
@@ -227,7 +227,7 @@ def registry_allowed(reference: str, prefixes: tuple[str, ...]) -> bool:
 @rule("MLK-IMG-001", "error", "Images must be pinned by digest",
       rationale="A tag can be moved to other bytes; a digest names exactly the image that was tested and scanned.",
       fix="name the image as repository@sha256:<digest> (an error where the environment requires digests, "
-          "a warning elsewhere)", checkov=("CKV_K8S_43",))
+          "a warning elsewhere)", checkov=("CKV_K8S_43",), pods_only=True)
 def image_digest(target: Target) -> Iterator[Hit]:
     severity: Severity = "error" if target.settings.require_digests else "warning"
     for container, image in _images(target):
@@ -237,7 +237,7 @@ def image_digest(target: Target) -> Iterator[Hit]:
 
 @rule("MLK-IMG-002", "error", "Images must come from the environment's allowed registries",
       rationale="Only registries the platform mirrors, scans and trusts may supply code that runs in the cluster.",
-      fix="push the image to an allowed registry, or add its prefix to the environment's allowed_registries")
+      fix="push the image to an allowed registry, or add its prefix to the environment's allowed_registries", pods_only=True)
 def image_registry(target: Target) -> Iterator[Hit]:
     allowed = target.settings.allowed_registries
     if not allowed:
@@ -249,7 +249,7 @@ def image_registry(target: Target) -> Iterator[Hit]:
 
 @rule("MLK-IMG-003", "error", "Images must name a fixed tag or a digest (not latest, not blank)",
       rationale="'latest' changes under you: two pods of one Deployment may run different code.",
-      fix="use a version tag (model-server:1.4.2) or a digest", checkov=("CKV_K8S_14",))
+      fix="use a version tag (model-server:1.4.2) or a digest", checkov=("CKV_K8S_14",), pods_only=True)
 def image_fixed_tag(target: Target) -> Iterator[Hit]:
     for container, image in _images(target):
         if "@" not in image and image_tag(image) in ("", "latest"):
@@ -258,7 +258,7 @@ def image_fixed_tag(target: Target) -> Iterator[Hit]:
 
 @rule("MLK-IMG-004", "warning", "Images named by tag only should be pulled Always",
       rationale="With IfNotPresent, a node keeps running whatever it pulled first under that tag.",
-      fix="pin the image by digest (best) or set imagePullPolicy: Always", checkov=("CKV_K8S_15",))
+      fix="pin the image by digest (best) or set imagePullPolicy: Always", checkov=("CKV_K8S_15",), pods_only=True)
 def image_pull_policy(target: Target) -> Iterator[Hit]:
     for container, image in _images(target):
         if not image or "@" in image:
@@ -285,7 +285,7 @@ def _selectors_by_namespace(target: Target) -> dict[str, list[dict[str, Any]]]:
 @rule("MLK-NET-001", "error", "Every pod must be selected by a NetworkPolicy in its namespace",
       rationale="Without a NetworkPolicy every pod of the cluster can reach the model server and its metrics.",
       fix="add a NetworkPolicy whose podSelector matches the pod labels (mlkube servers get one by default)",
-      checkov=("CKV2_K8S_6",))
+      checkov=("CKV2_K8S_6",), pods_only=True)
 def network_policy(target: Target) -> Iterator[Hit]:
     if not target.pods:
         return
@@ -299,7 +299,7 @@ def network_policy(target: Target) -> Iterator[Hit]:
 
 @rule("MLK-NET-002", "error", "Services must not be of type LoadBalancer or NodePort",
       rationale="These open the model to networks outside the cluster, past the ingress and its authentication.",
-      fix="use type ClusterIP behind the platform's ingress or gateway")
+      fix="use type ClusterIP behind the platform's ingress or gateway", kinds=("Service",))
 def service_exposure(target: Target) -> Iterator[Hit]:
     kind = _dict(target.obj.get("spec")).get("type")
     if target.kind == "Service" and kind in ("LoadBalancer", "NodePort"):

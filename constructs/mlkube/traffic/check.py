@@ -11,6 +11,7 @@ is checked there.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
@@ -67,6 +68,7 @@ def managed_namespaces(platform: Any, environment: Any) -> set[str]:
 
 # -- concrete stand-ins for endpoints ------------------------------------------------------------------------
 
+@functools.lru_cache(maxsize=1024)  # a pure function of a frozen endpoint, asked for every connection to it
 def _address_in(endpoint: Endpoint) -> External:
     """An address inside the block and outside its exceptions (the first such among a few candidates)."""
     network = ipaddress.ip_network(str(endpoint.cidr), strict=False)
@@ -102,10 +104,18 @@ def _unmanaged(endpoint: Concrete, managed: set[str]) -> bool:
 def connection_problems(connections: Iterable[Connection], view: TrafficView, managed: set[str]) -> list[Problem]:
     """A problem for each declared connection some direction denies, naming the policies that deny it."""
     problems: list[Problem] = []
+    members: dict[Endpoint, list[Concrete]] = {}  # the same endpoints (DNS, a namespace's pods) recur in many connections
+
+    def members_of(endpoint: Endpoint) -> list[Concrete]:
+        found = members.get(endpoint)
+        if found is None:
+            found = members[endpoint] = concrete(endpoint, view)
+        return found
+
     for connection in connections:
         blocked: list[str] = []
-        for source in concrete(connection.source, view):
-            for destination in concrete(connection.destination, view):
+        for source in members_of(connection.source):
+            for destination in members_of(connection.destination):
                 for port, protocol in _ports(connection):
                     verdict = view.cluster.check(source, destination, port, protocol)
                     for block in verdict.blocks:

@@ -23,7 +23,7 @@ from ..kube.network_policy import NAMESPACE_NAME_LABEL, Direction, Endpoint, Ext
 from .check import PROBE_PORTS
 from .cluster import TrafficView, traffic_view
 
-__all__ = ["Matrix", "connectivity_matrix", "print_matrices"]
+__all__ = ["Matrix", "cluster_matrix", "connectivity_matrix", "echo_matrices"]
 
 KUBE_DNS = Pod("kube-system", {"k8s-app": "kube-dns"}, "kube-system/kube-dns", (("dns", 53, "UDP"), ("dns-tcp", 53, "TCP")))
 INTERNET = External("203.0.113.7", "(internet 203.0.113.7)")
@@ -141,15 +141,16 @@ def connectivity_matrix(manifests: Iterable[Manifest]) -> Matrix:
     return Matrix(sources, destinations, cells)
 
 
-def print_matrices(manifests: Sequence[Any], paths: Sequence[Path]) -> None:
-    """One matrix per cluster: each ``<environment>/`` of a config repo's ``dist/`` is its own cluster."""
+def cluster_matrix(group: Sequence[Any]) -> tuple[str, str]:
+    """The folder of one cluster's objects, and its matrix as text."""
+    return os.path.commonpath([str(Path(m.file).parent) for m in group]), connectivity_matrix(group).render()
+
+
+def echo_matrices(matrices: Sequence[tuple[str, str]]) -> None:
+    """Print matrices of ``cluster_matrix``, each under its folder when there are several."""
     import click
 
-    from ..policy.cli import clusters
-
-    groups = [group for group in clusters(list(manifests), list(paths)) if group]
-    for index, group in enumerate(groups):
-        if len(groups) > 1:
-            folder = os.path.commonpath([str(Path(m.file).parent) for m in group])
+    for index, (folder, text) in enumerate(matrices):
+        if len(matrices) > 1:
             click.echo(("\n" if index else "") + f"== cluster {folder} ==")
-        click.echo(connectivity_matrix(group).render())
+        click.echo(text)

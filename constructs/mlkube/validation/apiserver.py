@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import json
-import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -62,16 +61,26 @@ def _integers(value: Any, path: str, name: str, parents: frozenset[int] = frozen
                 yield from _integers(item, f"{path}[{index}]", name, inside)
 
 
-#: Ten digits in a row: only such a number can be outside the int32 range (|n| > 2147483647).
-_TEN_DIGITS = re.compile(r"[0-9]{10}")
+#: Ten digits in a row: only such a number can be outside the int32 range (|n| > 2147483647). Found as ten 0xFF
+#: bytes after every ASCII digit of the UTF-8 text became 0xFF (a byte UTF-8 never holds): two C passes, several
+#: times faster than the regular expression ``[0-9]{10}``, which answers the same.
+_DIGITS_TO_FF = bytes.maketrans(b"0123456789", b"\xff" * 10)
+_TEN_DIGITS = b"\xff" * 10
+
+
+#: ``json.dumps(obj, ensure_ascii=False)``, a fifth cheaper: one encoder, and no record of the containers being encoded
+#: (an object that contains itself then ends in RecursionError rather than ValueError; both are caught).
+_json_text = json.JSONEncoder(ensure_ascii=False, check_circular=False).encode
 
 
 def _may_overflow(obj: Any) -> bool:
-    """False when no integer of ``obj`` can be outside the int32 range (one C call instead of the walk)."""
+    """False when no integer of ``obj`` can be outside the int32 range (C calls instead of the walk)."""
     try:
-        return _TEN_DIGITS.search(json.dumps(obj, ensure_ascii=False)) is not None
+        text = _json_text(obj)
     except (TypeError, ValueError, RecursionError):
         return True  # not JSON data (a YAML alias cycle, a date): walked
+    # surrogatepass: a lone surrogate (from YAML) becomes three bytes >= 0x80, never a digit.
+    return _TEN_DIGITS in text.encode("utf-8", "surrogatepass").translate(_DIGITS_TO_FF)
 
 
 def _integer_problems(manifest: Manifest) -> Iterator[Problem]:
@@ -102,7 +111,7 @@ def _container_problems(manifest: Manifest) -> Iterator[Problem]:
         for view in containers(pod):
             container = view.container
             for index, env in enumerate(container.get("env") or []):
-                problem = env_name_problem(env.get("name") if isinstance(env, dict) else None)
+                problem = _env_name_problem(env.get("name") if isinstance(env, dict) else None)
                 if problem:
                     yield Problem(manifest.where, f"{view.path}.env[{index}].name", f"{manifest.describe()}: {problem}")
             for index, mount in enumerate(container.get("volumeMounts") or []):
@@ -113,10 +122,25 @@ def _container_problems(manifest: Manifest) -> Iterator[Problem]:
             image = container.get("image")
             # pkg/apis/core/validation: an image must not have leading or trailing whitespace; the kubelet then
             # parses it with distribution/reference (an unparsable one fails as InvalidImageName).
-            if isinstance(image, str) and image and not match_reference(image):
+            if isinstance(image, str) and image and not _valid_image(image):
                 yield Problem(manifest.where, f"{view.path}.image", f"{manifest.describe()}: image {image!r} is not a valid "
                               "reference (the kubelet would fail it with InvalidImageName)",
                               "write [registry/]repository[:tag][@sha256:digest], repository in lower case")
+
+
+# Pure functions of one string, asked again for every container of every object (the same few env names and images).
+@functools.lru_cache(maxsize=4096)
+def _env_name_problem_of(name: str) -> str | None:
+    return env_name_problem(name)
+
+
+def _env_name_problem(name: object) -> str | None:
+    return _env_name_problem_of(name) if type(name) is str else env_name_problem(name)
+
+
+@functools.lru_cache(maxsize=4096)
+def _valid_image(image: str) -> bool:
+    return match_reference(image) is not None
 
 
 def apiserver_problems(manifest: Manifest) -> list[Problem]:

@@ -6,7 +6,10 @@ only while the file is checked. What the checks across objects need of the earli
 ``CrossObjectIndex`` per cluster (identities, pod labels, scale targets and the selectors of Services,
 PDBs and HPAs), not the objects. Partner problems are known when a cluster's last file is read: only
 the files they name are read again, for the line of the field. Findings and messages are those of
-``cli.validate.validate_manifests`` over all objects at once (tests/test_file_validation.py).
+checking all objects at once (tests/all_at_once.py, tests/test_file_validation.py).
+
+``--policy`` and ``--connectivity`` look across the objects of a cluster: for them a cluster's objects
+are kept until the cluster is validated, then handed over and dropped (``use_cluster``).
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from __future__ import annotations
 import gc
 import sys
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,7 +27,10 @@ from ..kube.loader import LoadedManifest, ReadLimits, listed_files, read_file
 from .cross_object import PARTNER_KINDS, CrossObjectIndex
 from .schemas import SchemaCatalog
 
-__all__ = ["FileReport", "validate_files", "located_problem"]
+__all__ = ["ClusterUse", "FileReport", "validate_files", "located_problem"]
+
+#: Called with one cluster's objects once they are validated (``--policy`` and ``--connectivity`` look across them).
+ClusterUse = Callable[[list[LoadedManifest], "FileReport"], None]
 
 _MAX_MESSAGE = 300
 
@@ -63,8 +69,13 @@ def schema_problems(manifest: LoadedManifest, catalog: SchemaCatalog, unknown: s
             for issue in catalog.validate(manifest.obj)]
 
 
-def validate_files(paths: Sequence[Path], catalog: SchemaCatalog, cross_object: str = "error") -> FileReport:
-    """Validate every object of every YAML file under ``paths``, cluster by cluster, file by file."""
+def validate_files(paths: Sequence[Path], catalog: SchemaCatalog, cross_object: str = "error",
+                   use_cluster: ClusterUse | None = None) -> FileReport:
+    """Validate every object of every YAML file under ``paths``, cluster by cluster, file by file.
+
+    With ``use_cluster``, a cluster's objects are kept until the cluster is validated, then handed to it and
+    dropped: memory is bounded by the largest cluster (one environment of a config repo), not by all of them.
+    """
     report = FileReport()
     files, report.unreadable = listed_files(paths)
     limits = streamed_limits()
@@ -74,7 +85,8 @@ def validate_files(paths: Sequence[Path], catalog: SchemaCatalog, cross_object: 
     gc.set_threshold(max(thresholds[0], 20_000), *thresholds[1:])
     try:
         for cluster in file_clusters(files, paths):
-            _validate_cluster(cluster, catalog, cross_object, limits, report)
+            # Holding a cluster's objects, the command-wide bounds of reading apply to each cluster.
+            _validate_cluster(cluster, catalog, cross_object, limits if use_cluster is None else ReadLimits(), report, use_cluster)
     finally:
         gc.set_threshold(*thresholds)
     return report
@@ -102,9 +114,10 @@ def file_clusters(files: list[Path], paths: Sequence[Path]) -> list[list[Path]]:
 
 
 def _validate_cluster(files: list[Path], catalog: SchemaCatalog, cross_object: str, limits: ReadLimits,
-                      report: FileReport) -> None:
+                      report: FileReport, use_cluster: ClusterUse | None = None) -> None:
     index = CrossObjectIndex()
     file_of: dict[str, Path] = {}  # where -> file, of the objects that partner checks may name
+    kept: list[LoadedManifest] = []
     for path in files:
         manifests, unreadable = read_file(path, limits)
         report.unreadable += unreadable
@@ -114,10 +127,13 @@ def _validate_cluster(files: list[Path], catalog: SchemaCatalog, cross_object: s
             report.problems += [located_problem(problem, manifest) for problem in index.add(manifest)]
             if manifest.kind in PARTNER_KINDS:
                 file_of[manifest.where] = path
-    if cross_object == "off":
-        return
-    into = report.warnings if cross_object == "warn" else report.problems
-    into += _located_again(index.partner_problems(), file_of)
+        if use_cluster is not None:
+            kept += manifests
+    if cross_object != "off":
+        into = report.warnings if cross_object == "warn" else report.problems
+        into += _located_again(index.partner_problems(), file_of)
+    if use_cluster is not None:
+        use_cluster(kept, report)
 
 
 def _located_again(problems: list[Problem], file_of: dict[str, Path]) -> list[Problem]:

@@ -13,6 +13,7 @@ kubernetes pkg/apis/core/validation/validation.go).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -110,21 +111,34 @@ def quantity_tree(schema: dict[str, Any], definitions: dict[str, Any], cache: di
     return builder.tree(schema)
 
 
+@functools.lru_cache(maxsize=4096, typed=True)
+def _quantity_problem(value: str | int | float) -> str | None:
+    """``check_quantity_value``, once per distinct value (every container repeats the same few "2", "4Gi")."""
+    return check_quantity_value(value)
+
+
 def quantity_issues(obj: Any, tree: QuantityTree, path: str = "") -> Iterator[tuple[str, str]]:
     """(field path, message) for every quantity field of ``obj`` that the API server would refuse."""
+    found: list[tuple[str, str]] = []
+    _collect_quantity_issues(obj, tree, path, found)
+    return iter(found)
+
+
+def _collect_quantity_issues(obj: Any, tree: QuantityTree, path: str, found: list[tuple[str, str]]) -> None:
+    """``quantity_issues`` into ``found``: plain calls, not a generator per field (synth runs it on every object)."""
     if tree.quantity and isinstance(obj, str | int | float) and not isinstance(obj, bool):
-        message = check_quantity_value(obj)
+        message = _quantity_problem(obj)
         if message:
-            yield path, message
+            found.append((path, message))
         return
     if isinstance(obj, dict):
         for name, child in tree.properties.items():
             if name in obj:
-                yield from quantity_issues(obj[name], child, f"{path}.{name}" if path else name)
+                _collect_quantity_issues(obj[name], child, f"{path}.{name}" if path else name, found)
         if tree.values is not None:
             for name, value in obj.items():
                 if name not in tree.properties:
-                    yield from quantity_issues(value, tree.values, f"{path}.{name}" if path else str(name))
+                    _collect_quantity_issues(value, tree.values, f"{path}.{name}" if path else str(name), found)
     elif isinstance(obj, list) and tree.items is not None:
         for index, item in enumerate(obj):
-            yield from quantity_issues(item, tree.items, f"{path}[{index}]")
+            _collect_quantity_issues(item, tree.items, f"{path}[{index}]", found)

@@ -1,0 +1,102 @@
+"""Node starts in a thread while Python imports (core/node_start.py, issue 22 start-up).
+
+Checked in fresh interpreters, against the pinned jsii: who started Node and who loaded the assemblies,
+that the tree and the output are what jsii's own start gives, and that a missing Node is still jsii's error.
+Times are the benchmarks' business (bench/RESULTS.md), not these tests'.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from helpers import PACKAGE_ROOT, REPO_ROOT
+
+# Records, per jsii request kind, the thread that sent it; then builds and synthesizes a small chart.
+_PROBE = """
+import json, os, sys, threading
+import jsii._kernel.providers.process as process
+sent = []
+original_send, original_start = process._NodeProcess.send, process._NodeProcess.start
+def send(self, request, response_type):
+    sent.append([type(request).__name__, getattr(request, "name", None), threading.current_thread().name])
+    return original_send(self, request, response_type)
+def start(self):
+    sent.append(["start", None, threading.current_thread().name])
+    return original_start(self)
+process._NodeProcess.send, process._NodeProcess.start = send, start
+if sys.argv[1] == "early":
+    from mlkube.core.node_start import start_node_early
+    start_node_early()
+import cdk8s
+from jsii._kernel import Kernel
+app = cdk8s.App()
+chart = cdk8s.Chart(app, "chart")
+cdk8s.ApiObject(chart, "cm", api_version="v1", kind="ConfigMap", metadata={"name": "settings"})
+print(json.dumps({"provider": type(Kernel().provider).__name__, "sent": sent,
+                  "objects": [o for o in cdk8s.Testing.synth(chart)]}))
+"""
+
+
+def _probe(mode: str, **env: str) -> dict[str, object]:
+    result = subprocess.run([sys.executable, "-c", _PROBE, mode], capture_output=True, text=True, timeout=300, check=True,
+                            env={**os.environ, "PYTHONPATH": str(PACKAGE_ROOT), **env})
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_node_starts_and_loads_the_assemblies_in_the_thread() -> None:
+    early = _probe("early")
+    assert early["provider"] == "EarlyNodeProvider"  # the pinned jsii still has the internals node_start relies on
+    sent = early["sent"]
+    assert isinstance(sent, list)
+    assert sent[:3] == [["start", None, "mlkube-node-start"], ["LoadRequest", "constructs", "mlkube-node-start"],
+                        ["LoadRequest", "cdk8s", "mlkube-node-start"]]
+    # `import constructs` and `import cdk8s` did not wait for Node: the main thread sent no load and started nothing.
+    assert not [entry for entry in sent[3:] if entry[0] in ("start", "LoadRequest")]
+    assert {entry[2] for entry in sent[3:]} == {"MainThread"}
+
+
+def test_the_tree_and_its_objects_are_what_jsii_s_own_start_gives() -> None:
+    early, late = _probe("early"), _probe("late")
+    assert late["provider"] == "ProcessProvider"
+    assert early["objects"] == late["objects"] == [{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings"}}]
+    assert [entry[0] for entry in early["sent"] if entry[0] != "start"] == [entry[0] for entry in late["sent"] if entry[0] != "start"]  # type: ignore[union-attr]
+
+
+def test_it_can_be_turned_off() -> None:
+    assert _probe("early", MLKUBE_NODE_EARLY="0")["provider"] == "ProcessProvider"
+
+
+def test_a_jsii_already_running_is_left_alone() -> None:
+    code = ("import cdk8s; from mlkube.core.node_start import start_node_early; start_node_early(); "
+            "from jsii._kernel import Kernel; cdk8s.App(); print(type(Kernel().provider).__name__)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True,
+                            env={**os.environ, "PYTHONPATH": str(PACKAGE_ROOT)})
+    assert result.stdout.strip().splitlines()[-1] == "ProcessProvider"
+
+
+def _synth(out: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "mlkube", "synth", "--app", str(REPO_ROOT / "bench" / "platform_app.py"),
+                           "--out", str(out), "--no-cache"], capture_output=True, text=True, timeout=300, cwd=out.parent,
+                          env={**os.environ, "PYTHONPATH": str(PACKAGE_ROOT), "MLKUBE_BENCH_APPS": "2", **env})
+
+
+def test_synth_writes_the_same_tree_with_and_without_the_early_start(tmp_path: Path) -> None:
+    early, late = _synth(tmp_path / "early"), _synth(tmp_path / "late", MLKUBE_NODE_EARLY="0")
+    assert early.returncode == late.returncode == 0, early.stderr + late.stderr
+
+    def tree(root: Path) -> dict[str, bytes]:
+        return {str(path.relative_to(root)): path.read_bytes() for path in sorted(root.rglob("*")) if path.is_file()}
+
+    assert tree(tmp_path / "early") == tree(tmp_path / "late") and len(tree(tmp_path / "early")) > 20
+
+
+def test_no_node_is_still_jsii_s_error_without_a_traceback(tmp_path: Path) -> None:
+    result = _synth(tmp_path / "out", JSII_NODE=str(tmp_path / "no-node"))
+    assert result.returncode == 2
+    assert "no-node" in result.stderr and "No such file or directory" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "out").exists()
