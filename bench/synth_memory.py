@@ -56,12 +56,16 @@ finally:
 """
 
 
-def measured(apps: int, extra: list[str], constructs: str | None = None) -> tuple[float, float, float, float, float, int]:
-    """(CPU s, wall s, GNU time max RSS MiB, Python VmHWM MiB, Node VmHWM MiB, objects) of one fresh synth."""
+def measured(apps: int, extra: list[str], constructs: str | None = None,
+             resynth: bool = False) -> tuple[float, float, float, float, float, int]:
+    """(CPU s, wall s, GNU time max RSS MiB, Python VmHWM MiB, Node VmHWM MiB, objects) of one fresh synth (``resynth``:
+    of a second synth into the same folder, with the cache the first one wrote)."""
     with tempfile.TemporaryDirectory(dir=SCRATCH) as folder, tempfile.TemporaryDirectory(dir=SCRATCH) as cache:
         out = Path(folder) / "dist"
         command = [sys.executable, "-c", WRAPPER, *mlkube("synth", "--app", str(BENCH / "platform_app.py"), "--out", str(out), *extra)[3:]]
         env = {**ENV, "MLKUBE_BENCH_APPS": str(apps), "MLKUBE_CACHE_DIR": cache, **({"PYTHONPATH": constructs} if constructs else {})}
+        if resynth:
+            subprocess.run(command, env=env, capture_output=True, check=True)
         result = subprocess.run([TIME, "-v", *command] if TIME else command, env=env, capture_output=True, text=True)
         if result.returncode != 0:
             raise SystemExit(f"failed: {' '.join(command[3:])}\n{result.stderr[-3000:]}")
@@ -82,6 +86,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--no-cache", action="store_true", help="pass --no-cache to mlkube synth")
     parser.add_argument("--jobs", type=int, help="pass --jobs N to mlkube synth")
+    parser.add_argument("--resynth", action="store_true", help="measure a re-synth, unchanged, into the folder of a first synth")
     parser.add_argument("--constructs", help="the source root to run instead of this checkout's constructs/ (e.g. an older "
                         "commit's, from `git archive COMMIT constructs | tar -x -C DIR`: before and after in one run)")
     options = parser.parse_args()
@@ -89,7 +94,8 @@ def main() -> None:
     print(describe_machine())
     if options.constructs:
         print(f"source: {options.constructs}")
-    print(f"command: mlkube synth --app bench/platform_app.py --out DIR {' '.join(extra)}".rstrip())
+    print(f"command: mlkube synth --app bench/platform_app.py --out DIR {' '.join(extra)}".rstrip()
+          + (" (a re-synth, unchanged: the second synth into DIR)" if options.resynth else ""))
     print()
     print("| objects | CPU s | CPU ms/object | wall s | max RSS MiB (GNU time) | Python peak MiB | Node peak MiB | target (Python < 200 MiB at 50k) |")
     print("|---|---|---|---|---|---|---|---|")
@@ -98,7 +104,7 @@ def main() -> None:
             apps = int(size[:-1])
         else:
             apps = apps_for(int(float(size.rstrip("k")) * (1000 if size.endswith("k") else 1)))
-        runs = [measured(apps, extra, options.constructs) for _ in range(options.runs)]
+        runs = [measured(apps, extra, options.constructs, options.resynth) for _ in range(options.runs)]
         cpu, wall, rss, python, node, objects = (statistics.median(values) for values in zip(*runs, strict=True))
         verdict = ("met" if python < 200 else "not met") if objects >= 45_000 else ""
         print(f"| {int(objects):,} | {cpu:.2f} | {cpu / objects * 1000:.3f} | {wall:.1f} | {rss:.0f} | {python:.0f} | {node:.0f} | {verdict} |",
