@@ -331,3 +331,38 @@ def test_a_cache_folder_that_cannot_be_created_is_a_warning(tmp_path, cache, mon
     result = platform(tmp_path / "dist").synthesize()
     assert tree(tmp_path / "dist") == expected
     assert any("cannot be created" in text and store.CACHE_ENV in text for text in result.warnings)
+
+
+def test_a_spill_file_that_cannot_be_written_keeps_the_yaml_in_memory(tmp_path, cache, monkeypatch):
+    """The YAML rendered in a run waits for the cache file in a temporary file (issue 22: not in memory); where that
+    file cannot be written (a full $TMPDIR), it waits in memory: same bytes, and the next synth reuses every object."""
+    expected, _ = uncached(tmp_path / "plain", monkeypatch)
+
+    def no_space(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(store.tempfile, "TemporaryFile", no_space)
+        platform(tmp_path / "dist").synthesize()
+    assert tree(tmp_path / "dist") == expected
+    platform(tmp_path / "dist").synthesize()
+    assert tree(tmp_path / "dist") == expected
+    assert steps.STATS["reused"] == steps.STATS["objects"]
+
+
+def test_a_removed_output_folder_is_written_again_from_the_cached_yaml(tmp_path, cache, monkeypatch):
+    """Cached rows' YAML is not held in memory (issue 22): it is read again from the cache file for a file that
+    cannot be linked, here every file (the output folder was removed), checksums checked again."""
+    import shutil
+
+    from mlkube.kube import render
+
+    expected, _ = uncached(tmp_path / "plain", monkeypatch)
+    platform(tmp_path / "dist").synthesize()
+    shutil.rmtree(tmp_path / "dist")
+    rendered = []
+    monkeypatch.setattr(render, "to_yaml", lambda obj: rendered.append(obj) or render.to_yaml_pyyaml(obj))
+    platform(tmp_path / "dist").synthesize()
+    assert tree(tmp_path / "dist") == expected
+    assert steps.STATS["reused"] == steps.STATS["objects"]
+    assert rendered == []  # every file's bytes came from the cache file

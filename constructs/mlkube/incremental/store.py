@@ -31,6 +31,7 @@ again), never fatal. ``mlkube synth --no-cache`` (``MLKUBE_NO_CACHE=1``) neither
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -94,8 +95,9 @@ class Entry:
 
 
 class _Spill:
-    """The YAML rendered in this run, in an unnamed temporary file rather than in this process's memory (issue 22:
-    about 2 KB per object), until the cache file is written: offset and size by digest."""
+    """The YAML rendered in this run, in an unnamed temporary file ($TMPDIR) rather than in this process's memory
+    (issue 22: about 2 KB per object), until the cache file is written: offset and size by digest. Where the file
+    cannot be written (a full disk), the YAML is kept in memory, as before."""
 
     def __init__(self) -> None:
         self._file: IO[bytes] | None = None
@@ -103,30 +105,47 @@ class _Spill:
         self._reading = False
         #: digest -> offset << 32 | size (one int per object)
         self._where: dict[str, int] = {}
+        self._in_memory: dict[str, bytes] = {}
+        self._broken = False
 
     def put(self, digest: str, data: bytes) -> None:
-        if self._file is None:
-            self._file = tempfile.TemporaryFile(prefix="mlkube-synth-")  # noqa: SIM115 (closed by close(), after the save)
-        if self._reading:
-            self._file.seek(self._end)
-            self._reading = False
-        self._file.write(data)
+        if self._broken:
+            self._in_memory[digest] = data
+            return
+        try:
+            if self._file is None:
+                self._file = tempfile.TemporaryFile(prefix="mlkube-synth-")  # noqa: SIM115 (closed by close(), after the save)
+            if self._reading:
+                self._file.seek(self._end)
+                self._reading = False
+            self._file.write(data)
+        except OSError:
+            self._broken = True  # what the file holds from here on is unknown: nothing more is written to it
+            self._in_memory[digest] = data
+            return
         self._where[digest] = self._end << 32 | len(data)
         self._end += len(data)
 
     def get(self, digest: str) -> bytes | None:
         where = self._where.get(digest)
         if where is None or self._file is None:
-            return None
-        self._file.seek(where >> 32)
-        self._reading = True
-        return self._file.read(where & 0xFFFFFFFF)
+            return self._in_memory.get(digest)
+        size = where & 0xFFFFFFFF
+        try:
+            self._file.seek(where >> 32)  # flushes what was written
+            self._reading = True
+            data = self._file.read(size)
+        except OSError:
+            self._broken = True
+            return None  # rendered again where needed; the cache row is then saved without it
+        return data if len(data) == size else None
 
     def close(self) -> None:
         if self._file is not None:
-            self._file.close()
+            with contextlib.suppress(OSError):  # a full disk: what it held is no longer needed
+                self._file.close()
             self._file = None
-        self._where = {}
+        self._where, self._in_memory = {}, {}
 
 
 def _serialized(value: Any) -> bytes:
