@@ -64,10 +64,15 @@ _RUNTIME_DIRS: tuple[tuple[str, str], ...] = (
 )
 
 
+#: Each variable with its value, made once: every container shares these strings (issue 22: 15 per container,
+#: about 8 MiB at 50,000 objects when each container had its own copies).
+_RUNTIME_ENV = tuple((name, f"{HOME_MOUNT}/{sub}".rstrip("/")) for name, sub in _RUNTIME_DIRS)
+
+
 def runtime_env(own: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
     """HOME and the cache variables pointing into the writable home, except those ``own`` already sets."""
     taken = {item["name"] for item in own or []}
-    return [{"name": name, "value": f"{HOME_MOUNT}/{sub}".rstrip("/")} for name, sub in _RUNTIME_DIRS if name not in taken]
+    return [{"name": name, "value": value} for name, value in _RUNTIME_ENV if name not in taken]
 
 
 def pod_security_context() -> dict[str, Any]:
