@@ -206,3 +206,45 @@ def test_a_lock_with_a_mutable_model_pin_is_refused(tmp_path: Path) -> None:
         "hf://acme/chat": {"pinned": "hf://acme/chat@main", "source": {}}}}}}))
     with pytest.raises(MlkubeError, match=r"environments\.staging\.models\.hf://acme/chat\.pinned"):
         synth(out, "hf://acme/chat", [{"name": "staging", "network": NETWORK}])
+
+
+def _tree_models_reading_every_file(dist: Path, environments: set[str], lock: Any) -> dict[str, set[str]]:
+    """tree_models before issue 22's fix: every file parsed by PyYAML's pure-Python loader (13.7 s of pin at 5k files)."""
+    import yaml
+
+    from mlkube.core.model import download_form
+    from mlkube.pinning.models import _pins, model_fields
+    from mlkube.pinning.tree import _manifest_files
+
+    locked = {(env, download_form(pinned)): uri for env in environments for uri, pinned in _pins(lock, env).items()}
+    used: dict[str, set[str]] = {}
+    for env, path in _manifest_files(dist):
+        if env in environments:
+            for obj in yaml.safe_load_all(Path(path).read_text(encoding="utf-8")):
+                for found in model_fields(obj) if isinstance(obj, dict) else ():
+                    if found.honours_pins:
+                        used.setdefault(locked.get((env, found.value), found.value), set()).add(env)
+    return used
+
+
+def test_the_models_pin_finds_are_those_of_parsing_every_file(tmp_path: Path) -> None:
+    # Issue 22: pin parses only files that can name a model, with libyaml; the models found must not change,
+    # including a model whose key a hand edit spelled with escapes in a double-quoted scalar.
+    import shutil
+
+    from helpers import REPO_ROOT
+
+    from mlkube.pinning.lock import load_lock
+    from mlkube.pinning.models import tree_models
+
+    dist = tmp_path / "dist"
+    shutil.copytree(REPO_ROOT / "dist", dist)
+    escaped = dist / "dev" / "hand-edited" / "inferenceservice-x.yaml"
+    escaped.parent.mkdir()
+    escaped.write_text('apiVersion: serving.kserve.io/v1beta1\nkind: InferenceService\nmetadata: {name: x}\n'
+                       'spec: {predictor: {model: {"storage\\x55ri": "hf://acme/escaped"}}}\n')
+    lock = load_lock(dist)
+    environments = {"dev", "staging", "prod"}
+    found = tree_models(dist, environments, lock)
+    assert found == _tree_models_reading_every_file(dist, environments, lock)
+    assert found["hf://acme/escaped"] == {"dev"} and len(found) > 1
