@@ -30,7 +30,7 @@ def main() -> None:
     sys.path[:0] = [str(ROOT / "constructs"), str(ROOT / "bench")]
 
     from mlkube.core import synth
-    from mlkube.output import replace_tree
+    from mlkube.output import writing_tree
 
     # Wall seconds, and this process's CPU seconds (steadier on a shared machine; Node's own CPU is not in it).
     rows: list[tuple[str, float, float]] = [("start-up (Python, cdk8s, Node)", time.perf_counter() - STARTED, time.process_time())]
@@ -60,10 +60,12 @@ def main() -> None:
         timed("prepare: the cache's reused and parallel per-object results", cache.prepare, ctx)
         for step in pipeline.checks:
             timed("validate: schemas and cross-object" if step.__name__ == "validate_objects" else f"check: {step.__name__}", step, ctx)
-        timed("render YAML", synth.render, ctx)
-        for step in pipeline.outputs:
-            timed(f"output: {step.__name__}", step, ctx)
-        timed("write the tree", lambda: replace_tree(ctx.out_dir, ctx.files, cache.unchanged_files(ctx, ctx.written)))
+        timed("plan the files", synth.plan_files, ctx)
+        with writing_tree(ctx.out_dir, ctx.written) as tree:  # as synth.synthesize does
+            timed("render YAML into the new tree (or link an unchanged file)", synth.render, ctx, tree)
+            for step in pipeline.outputs:
+                timed(f"output: {step.__name__}", step, ctx)
+            timed("swap the tree in", tree.commit, ctx.files)
         timed("save the synth cache", cache.finish, ctx, ctx.written)
         if ctx.problems:
             raise SystemExit(f"synth found problems: {ctx.problems[:3]}")
