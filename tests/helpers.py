@@ -48,3 +48,15 @@ def run_pytest(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
                    "NO_COLOR": "1"}
     return subprocess.run([sys.executable, "-m", "pytest", *plugin, "-p", "no:cacheprovider", *args], cwd=folder,
                           env=environment, capture_output=True, text=True, timeout=600)
+
+
+def yaml_documents(paths: list[Path]) -> list[dict[str, Any]]:
+    """Every non-empty mapping document of the YAML files (PyYAML's safe loader)."""
+    import yaml
+
+    found = []
+    for path in paths:
+        for document in yaml.safe_load_all(path.read_text()):
+            if isinstance(document, dict) and document:
+                found.append(document)
+    return found

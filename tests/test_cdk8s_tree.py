@@ -9,6 +9,7 @@ import jsii
 import pytest
 import yaml
 from helpers import run_mlkube
+from odd_replicas import OddReplicas
 
 from constructs import Construct, IValidation
 from mlkube import Environment, InferenceService, MlkubeError, Platform
@@ -24,15 +25,6 @@ class CacheChart(cdk8s.Chart):
         super().__init__(scope, id, **options)
         cdk8s.ApiObject(self, "settings", api_version="v1", kind="ConfigMap", metadata={"name": "cache-settings"}).add_json_patch(
             cdk8s.JsonPatch.add(f"/{data_key}", {"size": "1Gi"}))
-
-
-@jsii.implements(IValidation)
-class OddReplicas:
-    def __init__(self, replicas: int) -> None:
-        self.replicas = replicas
-
-    def validate(self) -> list[str]:
-        return [] if self.replicas % 2 else [f"replicas must be odd for a quorum, got {self.replicas}"]
 
 
 @jsii.implements(IValidation)

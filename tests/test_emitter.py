@@ -12,21 +12,12 @@ from typing import Any
 
 import pytest
 import yaml
-from helpers import REPO_ROOT
+from helpers import REPO_ROOT, yaml_documents
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mlkube.kube.emitter import Unsupported, emit_document
 from mlkube.kube.render import HEADER_KEYS, _key, _scalar, to_yaml, to_yaml_pyyaml
-
-
-def _documents(paths: list[Path]) -> list[dict[str, Any]]:
-    found = []
-    for path in paths:
-        for document in yaml.safe_load_all(path.read_text()):
-            if isinstance(document, dict) and document:
-                found.append(document)
-    return found
 
 
 def _emitted(obj: dict[str, Any]) -> str:
@@ -36,7 +27,7 @@ def _emitted(obj: dict[str, Any]) -> str:
 
 def test_every_object_of_the_example_platform_and_the_snapshots() -> None:
     paths = sorted((REPO_ROOT / "dist").rglob("*.yaml")) + sorted((REPO_ROOT / "tests").rglob("__snapshots__/**/*.yaml"))
-    objects = _documents(paths)
+    objects = yaml_documents(paths)
     assert len(objects) > 100
     for obj in objects:
         assert _emitted(obj) == to_yaml_pyyaml(obj)

@@ -13,13 +13,11 @@ import json
 import random
 import runpy
 from collections import defaultdict
-from pathlib import Path
 from typing import Any
 
 import legacy_checks as legacy
 import pytest
-import yaml
-from helpers import REPO_ROOT
+from helpers import REPO_ROOT, yaml_documents
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from policy.policy_examples import hardened_objects, naive_objects
@@ -27,15 +25,6 @@ from policy.policy_examples import hardened_objects, naive_objects
 from mlkube.kube.manifest import Manifest
 from mlkube.policy.engine import PolicyReport, check_policy
 from mlkube.policy.model import PolicySettings
-
-
-def _documents(paths: list[Path]) -> list[dict[str, Any]]:
-    found = []
-    for path in paths:
-        for document in yaml.safe_load_all(path.read_text()):
-            if isinstance(document, dict) and document:
-                found.append(document)
-    return found
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +41,7 @@ def bench_objects(tmp_path_factory: pytest.TempPathFactory) -> list[Manifest]:
 def _files_corpus() -> list[dict[str, Any]]:
     paths = sorted((REPO_ROOT / "dist").rglob("*.yaml")) + sorted((REPO_ROOT / "tests").rglob("__snapshots__/**/*.yaml"))
     paths += sorted((REPO_ROOT / "tests" / "crd_examples").rglob("*.yaml"))
-    objects = _documents(paths)
+    objects = yaml_documents(paths)
     objects += list(json.loads((REPO_ROOT / "tests" / "upstream" / "psa_fixtures.json").read_text())["pods"].values())
     objects += [case["object"] for case in json.loads((REPO_ROOT / "tests" / "upstream" / "crd_samples.json").read_text())["cases"]
                 if isinstance(case.get("object"), dict)]

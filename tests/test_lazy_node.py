@@ -19,8 +19,9 @@ from typing import Any
 import cdk8s
 import jsii
 import pytest
+from odd_replicas import OddReplicas
 
-from constructs import Construct, IValidation
+from constructs import Construct
 from mlkube import CheckpointVolume, Environment, InferenceService, MlApp, MlkubeError, Platform, api_object_of
 from mlkube.core import lazy_node
 from mlkube.core.lazy_node import eager_constructs, pending_count
@@ -124,15 +125,6 @@ def test_an_escape_hatch_patch_is_applied_without_creating_what_waits(tmp_path, 
 
 
 # -- citizenship: lazy creation answers as eager creation does ------------------------------------------
-
-@jsii.implements(IValidation)
-class OddReplicas:
-    def __init__(self, replicas: int) -> None:
-        self.replicas = replicas
-
-    def validate(self) -> list[str]:
-        return [] if self.replicas % 2 else [f"replicas must be odd for a quorum, got {self.replicas}"]
-
 
 def _one_app(build: Callable[[MlApp], Any]) -> tuple[Platform, list[Any]]:
     platform = Platform(environments=[Environment(name="dev", namespace="ml-{app}")])
