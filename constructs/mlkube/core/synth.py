@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,6 +52,13 @@ class SynthContext:
     schema_memo: Any = None
     #: The manifest written at each relative path (filled by ``plan_files``).
     written: dict[str, Manifest] = field(default_factory=dict)
+
+    def manifests_by_environment(self) -> defaultdict[str, list[Manifest]]:
+        """The objects of each environment, in order (one environment is one cluster for the checks across objects)."""
+        grouped: defaultdict[str, list[Manifest]] = defaultdict(list)
+        for manifest in self.manifests:
+            grouped[manifest.environment].append(manifest)
+        return grouped
 
 
 @dataclass

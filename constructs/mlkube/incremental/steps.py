@@ -136,9 +136,7 @@ def check_policy_step(ctx: SynthContext) -> None:
     if store is None:
         plain(ctx)
         return
-    by_environment: dict[str, list[Manifest]] = defaultdict(list)
-    for manifest in ctx.manifests:
-        by_environment[manifest.environment].append(manifest)
+    by_environment = ctx.manifests_by_environment()
     for name, manifests in by_environment.items():
         report_into(ctx, check_policy_incremental(manifests, environment_settings(ctx, name), store))
 
@@ -167,9 +165,7 @@ def check_connectivity_step(ctx: SynthContext) -> None:
     from ..traffic.cluster import traffic_view
 
     store: ObjectStore | None = getattr(ctx, "store", None)
-    by_environment: dict[str, list[Manifest]] = defaultdict(list)
-    for manifest in ctx.manifests:
-        by_environment[manifest.environment].append(manifest)
+    by_environment = ctx.manifests_by_environment()
     for environment in ctx.platform.environments:
         manifests = by_environment.get(environment.name, [])
         connections = environment_connections(ctx.platform, environment)

@@ -73,8 +73,6 @@ def _queues_for(environment: Environment, manifests: list[Manifest], problems: l
 
 def add_local_queues(ctx: SynthContext) -> None:
     """The TRANSFORMS step (after the namespace objects, before sync waves and Argo CD's kind list)."""
-    by_environment: dict[str, list[Manifest]] = defaultdict(list)
-    for manifest in ctx.manifests:
-        by_environment[manifest.environment].append(manifest)
+    by_environment = ctx.manifests_by_environment()
     for environment in ctx.platform.environments:
         ctx.manifests += _queues_for(environment, by_environment.get(environment.name, []), ctx.problems)

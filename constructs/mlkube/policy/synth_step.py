@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
-from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
-from ..kube.manifest import Manifest
 from .engine import PolicyReport, check_policy
 from .model import PolicySettings
 
@@ -41,8 +39,6 @@ def report_into(ctx: SynthContext, report: PolicyReport) -> None:
 
 def check_policy_step(ctx: SynthContext) -> None:
     """Unwaived errors fail synth (``ctx.problems``); unwaived warnings are printed (``ctx.warnings``)."""
-    by_environment: dict[str, list[Manifest]] = defaultdict(list)
-    for manifest in ctx.manifests:
-        by_environment[manifest.environment].append(manifest)
+    by_environment = ctx.manifests_by_environment()
     for name, manifests in by_environment.items():
         report_into(ctx, check_policy(manifests, environment_settings(ctx, name)))

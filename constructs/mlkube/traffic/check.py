@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import functools
 import ipaddress
-from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -21,7 +20,6 @@ from typing import TYPE_CHECKING, Any
 from ..core.network.model import Connection, Endpoint
 from ..core.network.workload import guard_rail_connections
 from ..errors import Problem
-from ..kube.manifest import Manifest
 from ..kube.network_policy import Endpoint as Concrete
 from ..kube.network_policy import External, Pod
 from .cluster import TrafficView, traffic_view
@@ -134,9 +132,7 @@ def connection_problems(connections: Iterable[Connection], view: TrafficView, ma
 
 def check_connectivity_step(ctx: SynthContext) -> None:
     """Synth fails when a declared connection of any environment is blocked."""
-    by_environment: dict[str, list[Manifest]] = defaultdict(list)
-    for manifest in ctx.manifests:
-        by_environment[manifest.environment].append(manifest)
+    by_environment = ctx.manifests_by_environment()
     for environment in ctx.platform.environments:
         view = traffic_view(by_environment.get(environment.name, []))
         connections = environment_connections(ctx.platform, environment)

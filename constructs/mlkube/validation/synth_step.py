@@ -5,11 +5,9 @@ cross-object rules, per environment (objects deployed together)."""
 from __future__ import annotations
 
 import json
-from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
 from ..errors import MlkubeError, Problem
-from ..kube.manifest import Manifest
 from .cross_object import check_cross_object
 from .schemas import SchemaCatalog, ValidationSettings
 
@@ -45,9 +43,7 @@ def validate_objects(ctx: SynthContext) -> None:
     memo: SchemaMemo | None = ctx.schema_memo
     catalogs: dict[str, SchemaCatalog] = memo.catalogs if memo is not None else {}
     versions = {env.name: env.kubernetes_version for env in ctx.platform.environments}
-    by_environment: dict[str, list[Manifest]] = defaultdict(list)
-    for manifest in ctx.manifests:
-        by_environment[manifest.environment].append(manifest)
+    by_environment = ctx.manifests_by_environment()
     for environment, manifests in by_environment.items():
         version = versions.get(environment, "")
         try:

@@ -229,8 +229,6 @@ def _single_writer(claim: Manifest, users: list[Manifest], items: ScaleIndex) ->
 
 def volume_sharing_step(ctx: SynthContext) -> None:
     """The CHECKS step: run per environment (objects deployed together)."""
-    by_environment: dict[str, list[Manifest]] = defaultdict(list)
-    for manifest in ctx.manifests:
-        by_environment[manifest.environment].append(manifest)
+    by_environment = ctx.manifests_by_environment()
     for manifests in by_environment.values():
         ctx.problems += check_volume_sharing(manifests)
