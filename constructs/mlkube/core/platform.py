@@ -22,6 +22,7 @@ from ..errors import EXIT_USER_ERROR, MlkubeError, Problem, os_error_text
 from ..kube.manifest import Manifest
 from ..kube.quantity import Quantity
 from ..kube.versions import DEFAULT_KUBERNETES_VERSION
+from .gc_tuning import restore_collector, tune_for_one_synth
 from .gitops_settings import IN_CLUSTER, GitOps, LimitRangeSpec, NetworkSpec, QuotaSpec, SyncPolicy, WorkloadOverride
 from .kueue_platform import KueueSpec
 from .lazy_node import LazyNode, TracksChildren, track_children
@@ -37,6 +38,8 @@ __all__ = ["Platform", "Environment", "EnvironmentScope", "MlApp", "AppBuilder"]
 
 #: Environment variable that overrides the output folder (``mlkube synth --out``).
 OUT_ENV = "MLKUBE_OUT"
+#: Set by the `cdk8s synth` CLI for the app it runs: the folder it reads back (cdk8s-cli lib/util.js synthApp).
+CDK8S_OUTDIR_ENV = "CDK8S_OUTDIR"
 #: A registry host (with optional port) and optional repository path, without tag.
 REGISTRY_PATTERN = r"^[a-zA-Z0-9.-]+(:[0-9]+)?(/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$"
 
@@ -224,6 +227,10 @@ class Platform(TracksChildren, cdk8s.App):
                  crd_schemas: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] = ()) -> None:
         super().__init__()
         track_children(self)  # every child created in the tree from now on is seen (core/lazy_node.py)
+        if os.environ.get(CDK8S_OUTDIR_ENV):
+            # The process the `cdk8s synth` CLI runs (cdk8s-cli lib/util.js synthApp sets CDK8S_OUTDIR for it) is one
+            # synth: the collector skips what lives until it ends, in synth() (core/gc_tuning.py).
+            tune_for_one_synth()
         _report_user_errors_without_traceback()
         self.out_dir = Path(os.environ.get(OUT_ENV) or out_dir)
         self.problems: list[Problem] = []
@@ -326,6 +333,9 @@ class Platform(TracksChildren, cdk8s.App):
         except OSError as error:  # a read-only or full file system
             print(f"error: {os_error_text(error)}", file=sys.stderr)
             sys.exit(EXIT_USER_ERROR)
+        finally:
+            if os.environ.get(CDK8S_OUTDIR_ENV):
+                restore_collector()  # tuned when this Platform was created (core/gc_tuning.py)
         self._write_cdk8s_outdir(result)
         print(result.summary(), file=sys.stderr)
 
@@ -335,7 +345,7 @@ class Platform(TracksChildren, cdk8s.App):
         That folder is a scratch copy (the CLI deletes it before every run); it keeps
         ``cdk8s synth --stdout`` and cdk8s validation plugins working. dist/ is the config repo.
         """
-        outdir = os.environ.get("CDK8S_OUTDIR")
+        outdir = os.environ.get(CDK8S_OUTDIR_ENV)
         if not outdir or Path(outdir).absolute() == self.out_dir.absolute():
             return
         Path(outdir).mkdir(parents=True, exist_ok=True)

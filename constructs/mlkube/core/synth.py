@@ -25,6 +25,7 @@ from ..kube.render import file_name, to_yaml
 from ..output.guard import writes_output
 from .cdk8s_tree import read_cdk8s_tree
 from .escape_hatch import apply_json_patches
+from .gc_tuning import freeze_built_objects
 
 if TYPE_CHECKING:
     from ..output import NewTree
@@ -149,6 +150,7 @@ def synthesize(platform: Platform, out_dir: Path) -> SynthResult:
     from ..output import TreeFiles, writing_tree
 
     started = time.perf_counter()
+    freeze_built_objects()  # the constructs live until synth ends: the collector skips them (core/gc_tuning.py)
     cache = platform.pipeline.cache
     ctx = checked_context(platform, out_dir, cache.start(out_dir, platform) if cache is not None else None)
     if not ctx.problems:
