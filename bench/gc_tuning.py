@@ -36,12 +36,12 @@ def measure(apps: int, runs: int) -> dict[tuple[str, str], list[tuple[float, flo
     rows: dict[tuple[str, str], list[tuple[float, float, float]]] = {}
     for _ in range(runs):
         with tempfile.TemporaryDirectory(prefix="mlkube-gc-", dir=SCRATCH) as folder:
-            for mode, flags in MODES.items():
-                for collector in ("default", "tuned"):
+            for number, (mode, flags) in enumerate(MODES.items()):
+                for collector in ("default", "tuned"):  # each synth into a folder and a cache of its own: all fresh
                     os.environ["MLKUBE_GC"] = collector
-                    out = Path(folder) / collector
-                    rows.setdefault((mode, collector), []).append(synth(out, apps, Path(folder) / f"cache-{collector}", *flags))
-                if not same_trees(Path(folder) / "default", Path(folder) / "tuned"):
+                    out, cache = Path(folder) / f"{collector}-{number}", Path(folder) / f"cache-{collector}-{number}"
+                    rows.setdefault((mode, collector), []).append(synth(out, apps, cache, *flags))
+                if not same_trees(Path(folder) / f"default-{number}", Path(folder) / f"tuned-{number}"):
                     raise SystemExit("the two collectors gave different trees")
     return rows
 

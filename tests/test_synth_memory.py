@@ -56,6 +56,7 @@ def test_the_cdk8s_cli_output_joins_the_written_files(tmp_path: Path, monkeypatc
     """Under the cdk8s CLI (CDK8S_OUTDIR), each environment's <env>.k8s.yaml is its files joined by '---', read back
     one at a time from the written tree (SynthResult.files no longer holds the bytes)."""
     monkeypatch.setenv("CDK8S_OUTDIR", str(tmp_path / "cdk8s.out"))
+    monkeypatch.setenv("MLKUBE_GC", "default")  # this test's process is not the app cdk8s runs: keep its collector
     monkeypatch.setenv("MLKUBE_OUT", str(tmp_path / "dist"))
     platform = Platform(environments=[Environment(name="dev"), Environment(name="prod")])
     for name in ("a", "b"):

@@ -1,5 +1,5 @@
 """``python -m mlkube``: the same as the ``mlkube`` command."""
 
-from .cli import main
+from .cli import run
 
-main()
+run()

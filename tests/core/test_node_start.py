@@ -100,3 +100,37 @@ def test_no_node_is_still_jsii_s_error_without_a_traceback(tmp_path: Path) -> No
     assert "no-node" in result.stderr and "No such file or directory" in result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "out").exists()
+
+
+# Node's start made slow (as on a loaded machine); a command that fails before it builds anything then exits while
+# the thread is still starting Node. Reports, from the exit hooks, whether that thread was still running.
+_FAILS_FAST = """
+import atexit, sys, threading, time
+import jsii._kernel.providers.process as process
+original_start = process._NodeProcess.start
+def slow_start(self):
+    time.sleep(1.0)
+    return original_start(self)
+process._NodeProcess.start = slow_start
+def report():
+    alive = [thread.name for thread in threading.enumerate() if thread.name == "mlkube-node-start"]
+    print("STARTING AT EXIT: " + ",".join(alive), file=sys.stderr)
+atexit.register(report)
+from mlkube.core.node_start import start_node_early
+start_node_early()
+sys.argv = ["mlkube", "synth"]
+from mlkube.cli import run
+run()
+"""
+
+
+def test_a_command_that_fails_fast_exits_after_nodes_start_without_a_traceback(tmp_path: Path) -> None:
+    """Exiting while the thread starts Node removed jsii's runtime folder under it or collected a half-started Node
+    process, each a traceback on stderr (one run in six under load): the `mlkube` program now waits for the start."""
+    (tmp_path / "cdk8s.yaml").write_text("app: [\n")  # synth fails before the app runs: exit code 2
+    result = subprocess.run([sys.executable, "-c", _FAILS_FAST], cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "PYTHONPATH": str(PACKAGE_ROOT), "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20"})
+    assert result.returncode == 2, result.stderr
+    assert "cdk8s.yaml is not valid YAML" in result.stderr
+    assert "STARTING AT EXIT: \n" in result.stderr  # the thread had ended before the exit hooks ran
+    assert "Traceback" not in result.stderr and "Exception ignored" not in result.stderr, result.stderr

@@ -101,6 +101,25 @@ def main() -> None:
     """mlkube: typed cdk8s constructs for ML workloads, compiled into a GitOps config repo."""
 
 
+def run() -> None:
+    """The ``mlkube`` program (its console script, and ``python -m mlkube``): one command, then the process exits.
+
+    Python's garbage collector is tuned for that (core/gc_tuning.py): what lives at the start is frozen, and what
+    the command leaves is frozen at the end, so the collection at exit does not walk it. ``main`` itself, invoked
+    in another program's process (a test's CliRunner), leaves the collector alone. Before exiting, it waits for
+    Node's early start to end (core/node_start.py), so exiting never races it.
+    """
+    from ..core.gc_tuning import freeze_built_objects, tune_for_one_command
+    from ..core.node_start import finish_early_start
+
+    tune_for_one_command()
+    try:
+        main()
+    finally:
+        finish_early_start()  # a command that failed fast exits while Node may still be starting (core/node_start.py)
+        freeze_built_objects()
+
+
 #: The first paragraph of each lazy command's help, for ``mlkube --help`` (tests/cli/test_startup.py checks them).
 SUMMARIES = {
     "blueprint": "YAML blueprints (apps/<team>/mlkube.yaml): JSON Schemas and checks.",

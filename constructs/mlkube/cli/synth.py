@@ -68,7 +68,6 @@ def run_app(app: Path, out: Path | None) -> None:
 @handle_errors
 def command(app: Path | None, out: Path | None, no_cache: bool, jobs: int | None) -> None:
     """Synthesize the platform into OUT/<environment>/<app>/, validating every object first."""
-    from ..core.gc_tuning import collector_tuned
     from ..core.node_start import start_node_early
 
     start_node_early()  # Node boots while Python loads the blueprint and mlkube (core/node_start.py)
@@ -77,5 +76,4 @@ def command(app: Path | None, out: Path | None, no_cache: bool, jobs: int | None
         os.environ["MLKUBE_NO_CACHE"] = "1"
     if jobs is not None:
         os.environ["MLKUBE_JOBS"] = str(jobs)
-    with collector_tuned():  # one synth: the collector skips what lives until it ends (core/gc_tuning.py)
-        run_app(app or app_entry(), out)
+    run_app(app or app_entry(), out)

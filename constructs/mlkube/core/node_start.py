@@ -22,13 +22,14 @@ renamed internals) leaves jsii as it is: this only changes when Node starts, nev
 
 from __future__ import annotations
 
+import atexit
 import importlib.util
 import os
 import threading
 from pathlib import Path
 from typing import Any
 
-__all__ = ["start_node_early", "EARLY_START_ENV"]
+__all__ = ["start_node_early", "finish_early_start", "EARLY_START_ENV"]
 
 #: ``MLKUBE_NODE_EARLY=0`` turns the early start off (jsii then starts Node on its first request).
 EARLY_START_ENV = "MLKUBE_NODE_EARLY"
@@ -37,11 +38,15 @@ ASSEMBLIES = ("constructs", "cdk8s")
 
 _lock = threading.Lock()
 _installed = False
+#: The thread starting Node, while this module's provider is jsii's.
+_starting: threading.Thread | None = None
+#: How long an exiting process waits for Node's start to end (it takes about 0.3 s; more on a loaded machine).
+FINISH_TIMEOUT = 60.0
 
 
 def start_node_early() -> None:
     """Start Node and load the cdk8s assemblies in a thread (once per process; a no-op if jsii already runs)."""
-    global _installed
+    global _installed, _starting
     with _lock:
         if _installed or os.environ.get(EARLY_START_ENV) == "0":
             return
@@ -58,7 +63,25 @@ def start_node_early() -> None:
 
         if type(kernel.provider) is not ProcessProvider or getattr(_reference_map, "_assembly_to_module", None):
             return
-        kernel.provider = _early_provider_class(ProcessProvider)()
+        provider = _early_provider_class(ProcessProvider)()
+        kernel.provider = provider
+        _starting = provider._thread
+        # A script (the app `cdk8s synth` runs) that ends early gets the same wait from its exit hooks.
+        atexit.register(finish_early_start)
+
+
+def finish_early_start() -> None:
+    """Wait for the thread that starts Node if it is still at it (before this process exits).
+
+    A process that ends while the thread runs (a command that fails before it builds anything) would have
+    its exit remove jsii's runtime folder while the thread writes into it (tempfile's cleanup at exit: "Directory
+    not empty") or collect a Node process half started (jsii's ``_NodeProcess.__del__``: no ``_process``), each a
+    traceback on stderr. Once the thread is done, jsii's own exit hook (``atexit.register(self.stop)`` in
+    ``_NodeProcess.start``) stops Node as usual. The ``mlkube`` program calls this before it exits.
+    """
+    thread = _starting
+    if thread is not None and thread.is_alive():
+        thread.join(FINISH_TIMEOUT)
 
 
 def _assembly_loads() -> list[tuple[str, str, str]]:

@@ -22,7 +22,7 @@ from ..errors import EXIT_USER_ERROR, MlkubeError, Problem, os_error_text
 from ..kube.manifest import Manifest
 from ..kube.quantity import Quantity
 from ..kube.versions import DEFAULT_KUBERNETES_VERSION
-from .gc_tuning import restore_collector, tune_for_one_synth
+from .gc_tuning import freeze_built_objects, tune_for_one_command
 from .gitops_settings import IN_CLUSTER, GitOps, LimitRangeSpec, NetworkSpec, QuotaSpec, SyncPolicy, WorkloadOverride
 from .kueue_platform import KueueSpec
 from .lazy_node import LazyNode, TracksChildren, track_children
@@ -229,8 +229,8 @@ class Platform(TracksChildren, cdk8s.App):
         track_children(self)  # every child created in the tree from now on is seen (core/lazy_node.py)
         if os.environ.get(CDK8S_OUTDIR_ENV):
             # The process the `cdk8s synth` CLI runs (cdk8s-cli lib/util.js synthApp sets CDK8S_OUTDIR for it) is one
-            # synth: the collector skips what lives until it ends, in synth() (core/gc_tuning.py).
-            tune_for_one_synth()
+            # synth, then exits: the collector skips what lives until then (core/gc_tuning.py).
+            tune_for_one_command()
         _report_user_errors_without_traceback()
         self.out_dir = Path(os.environ.get(OUT_ENV) or out_dir)
         self.problems: list[Problem] = []
@@ -334,8 +334,7 @@ class Platform(TracksChildren, cdk8s.App):
             print(f"error: {os_error_text(error)}", file=sys.stderr)
             sys.exit(EXIT_USER_ERROR)
         finally:
-            if os.environ.get(CDK8S_OUTDIR_ENV):
-                restore_collector()  # tuned when this Platform was created (core/gc_tuning.py)
+            freeze_built_objects()  # in a tuned process, which exits next: the collection at exit skips it all
         self._write_cdk8s_outdir(result)
         print(result.summary(), file=sys.stderr)
 
