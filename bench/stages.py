@@ -30,10 +30,10 @@ def main() -> None:
     sys.path[:0] = [str(ROOT / "constructs"), str(ROOT / "bench")]
 
     from mlkube.core import synth
-    from mlkube.core.gc_tuning import freeze_built_objects, tune_for_one_synth
+    from mlkube.core.gc_tuning import freeze_built_objects, tune_for_one_command
     from mlkube.output import writing_tree
 
-    tune_for_one_synth()  # as `mlkube synth` does (core/gc_tuning.py); MLKUBE_GC=default leaves the collector alone
+    tune_for_one_command()  # as `mlkube synth` does (core/gc_tuning.py); MLKUBE_GC=default leaves the collector alone
 
     # Wall seconds, and this process's CPU seconds (steadier on a shared machine; Node's own CPU is not in it).
     rows: list[tuple[str, float, float]] = [("start-up (Python, cdk8s, Node)", time.perf_counter() - STARTED, time.process_time())]
@@ -61,7 +61,7 @@ def main() -> None:
         timed("collect (one Node call per tree)", synth.collect, ctx)
         for step in pipeline.transforms:
             timed(f"transform: {step.__module__.split('.')[-2]}.{step.__name__}", step, ctx)
-        timed("prepare: the cache's reused and parallel per-object results", cache.prepare, ctx)
+        timed("prepare: the cache's reused results; the parallel per-object work started", cache.prepare, ctx)
         for step in pipeline.checks:
             timed("validate: schemas and cross-object" if step.__name__ == "validate_objects" else f"check: {step.__name__}", step, ctx)
         timed("plan the files", synth.plan_files, ctx)

@@ -204,6 +204,58 @@ def test_parallel_workers_report_the_serial_problems(tmp_path, cache, monkeypatc
     assert str(forked.value).replace("/b", "/a") == str(serial.value)
 
 
+def test_a_parallel_synth_keeps_the_schema_results_found_while_the_workers_ran(tmp_path, cache, monkeypatch):
+    """The schema check runs while the workers compute (parallel.py): what it found for an object a worker computed
+    is kept with the worker's entry, so a re-synth validates nothing again."""
+    monkeypatch.setenv(parallel.JOBS_ENV, "2")
+    monkeypatch.setattr(parallel, "MIN_ITEMS_PER_JOB", 1)
+    platform(tmp_path / "dist", apps=6).synthesize()
+    assert steps.STATS["jobs"] == 2
+    (database,) = cache.glob("synth-*.sqlite3")
+    with sqlite3.connect(database) as connection:
+        rows = [store.Entry.from_row(yaml, checks) for yaml, checks in connection.execute("SELECT yaml, checks FROM objects")]
+    assert len(rows) > 40
+    assert all(row.schema_clean for row in rows), f"{sum(not row.schema_clean for row in rows)} of {len(rows)} lost their schema result"
+    assert all(row.apiserver_clean and row.policy_rereads is not None and row.has_yaml for row in rows)
+
+
+def test_shared_work_computes_every_item_once_across_the_processes():
+    """Forked workers and this process claim chunks from one pipe: every item is computed once, whoever claims it."""
+    done: list[tuple[int, int]] = []
+
+    def work(items):  # type: ignore[no-untyped-def]
+        return [(item, os.getpid()) for item in items]
+
+    shared = parallel.start_shared_work(list(range(5000)), work, 3, done.append, minimum=1)
+    assert shared.processes == 3
+    shared.finish()
+    shared.finish()  # once only
+    assert sorted(item for item, _ in done) == list(range(5000))
+
+
+def test_a_worker_that_dies_leaves_its_chunks_to_the_steps(tmp_path, cache, monkeypatch):
+    """A worker killed mid-way sends what it had; what it claimed but did not send is computed by the steps here."""
+    expected, warnings = uncached(tmp_path / "plain", monkeypatch, environments=("dev", "staging", "prod"))
+    monkeypatch.setenv(store.NO_CACHE_ENV, "1")
+    monkeypatch.setenv(parallel.JOBS_ENV, "2")
+    monkeypatch.setattr(parallel, "MIN_ITEMS_PER_JOB", 1)
+    original = parallel._fork_claiming
+
+    def dying(claims, items, chunks, work):  # type: ignore[no-untyped-def]
+        def die_after_one_chunk(piece):  # type: ignore[no-untyped-def]
+            for number, result in enumerate(work(piece)):
+                if number == 3 and os.getpid() != parent:
+                    os._exit(9)
+                yield result
+        return original(claims, items, chunks, die_after_one_chunk)
+
+    parent = os.getpid()
+    monkeypatch.setattr(parallel, "_fork_claiming", dying)
+    result = platform(tmp_path / "dist", environments=("dev", "staging", "prod")).synthesize()
+    assert tree(tmp_path / "dist") == expected
+    assert result.warnings == warnings
+
+
 def test_jobs_default_to_the_cpus_available(monkeypatch):
     monkeypatch.delenv(parallel.JOBS_ENV, raising=False)
     assert parallel.job_count() == len(os.sched_getaffinity(0))

@@ -48,7 +48,7 @@ class ImageCatalog(Protocol):
 class SynthCache(Protocol):
     """Per-object results kept between synths and computed in parallel (the default is ``mlkube.incremental.steps``).
 
-    Synth calls it at four points; its steps (schema, policy, API-server and connectivity checks that reuse what it
+    Synth calls it at five points; its steps (schema, policy, API-server and connectivity checks that reuse what it
     holds) are in the pipeline's checks. Without a cache, synth computes every object here, in order.
     """
 
@@ -57,7 +57,11 @@ class SynthCache(Protocol):
         ...
 
     def prepare(self, ctx: SynthContext) -> None:
-        """After the transforms, before the checks: read what the store holds and compute the rest."""
+        """After the transforms, before the checks: read what the store holds and start computing the rest."""
+        ...
+
+    def settle(self, ctx: SynthContext) -> Any:
+        """End the work ``prepare`` started (steps that read its results do it first; synth does it before it fails)."""
         ...
 
     def schema_issues(self, ctx: SynthContext, manifest: Manifest, catalog: Any) -> Iterator[Any]:

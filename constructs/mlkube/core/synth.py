@@ -156,6 +156,8 @@ def synthesize(platform: Platform, out_dir: Path) -> SynthResult:
     if not ctx.problems:
         plan_files(ctx)
     if ctx.problems:
+        if cache is not None:
+            cache.settle(ctx)  # no worker outlives a failed synth
         raise _failed(ctx)
     with writing_tree(out_dir, ctx.written) as tree:  # removed again unless committed
         render(ctx, tree)

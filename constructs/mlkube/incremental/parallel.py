@@ -2,16 +2,23 @@
 
 The constructs are built once, in this process (the user's Python, and jsii's Node, which cannot be
 shared). What follows per object (rendering, the API server's rules, the object-only policy rules)
-is split into ``jobs`` contiguous slices: this process does the first, and a fork(2) of it does
-each other one, pure Python on its copy of the plain dicts (never a call to Node), and sends back
-the results (``store.Entry``). The steps of synth then read them from the store in their usual
-order, so the output and the reported problems are those of one process. A worker that fails is
-only a slower synth: what it did not send is computed in this process.
+is cut into chunks that forks of this process claim one at a time and compute, pure Python on their
+copy of the plain dicts (never a call to Node), sending back the results (``store.Entry``). This
+process meanwhile runs the checks that need none of those results (schemas, volumes, models), then
+claims what chunks are left itself (``SharedWork.finish``): the workers and this process end together
+however the two kinds of work weigh on a given platform. The steps of synth then read the results
+from the store in their usual order, so the output and the reported problems are those of one process.
+A worker that fails is only a slower synth: what it did not send is computed in this process.
+
+Chunks are claimed through a pipe holding every chunk's number as a 4-byte record, written whole before
+the first fork: a read of 4 bytes takes one record, the whole of it, for one process (Linux fs/pipe.c
+``pipe_read`` copies under the pipe's mutex, and every record is read whole), and an empty pipe whose
+writer is closed reads as the end. No lock, and no process waits for another to claim.
 
 A worker writes each result, pickled, into an unnamed temporary file as soon as it has it, and this
-process reads them back one at a time after its own slice (``consume``): the results of a slice (the
-rendered YAML of half the objects) are never held whole in either process (issue 22), and a worker
-never waits for this process to read (a pipe would fill, and stop it, after 64 KiB).
+process reads them back one at a time (``consume``): the results (the rendered YAML of most objects) are
+never held whole in either process (issue 22), and a worker never waits for this process to read (a
+pipe would fill, and stop it, after 64 KiB).
 
 ``--jobs N`` (``MLKUBE_JOBS``); the default uses the CPUs this process may run on
 (``os.sched_getaffinity``), and 1 on one CPU or without fork(2).
@@ -22,17 +29,23 @@ from __future__ import annotations
 import contextlib
 import os
 import pickle
+import struct
 import sys
 import tempfile
 import traceback
 from collections.abc import Callable, Iterable, Sequence
-from typing import IO, Any, TypeVar
+from typing import IO, Any, Generic, TypeVar
 
-__all__ = ["JOBS_ENV", "job_count", "run_slices"]
+__all__ = ["JOBS_ENV", "SharedWork", "job_count", "start_shared_work"]
 
 JOBS_ENV = "MLKUBE_JOBS"
 #: Fewer items than this per process are done in fewer processes (a fork and the transfer cost milliseconds).
 MIN_ITEMS_PER_JOB = 200
+#: Chunks per process: enough for the processes to end together, few enough that claiming costs nothing.
+CHUNKS_PER_JOB = 32
+#: At most this many chunks (4-byte records): the pipe holds them all before anyone reads (64 KiB on Linux).
+MAX_CHUNKS = 4096
+_RECORD = struct.Struct("=I")
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -53,40 +66,6 @@ def job_count(requested: int | None = None) -> int:
     if not hasattr(os, "fork") or sys.platform == "win32":
         return 1
     return max(1, jobs)
-
-
-def _slices(items: Sequence[T], count: int) -> list[Sequence[T]]:
-    size, extra = divmod(len(items), count)
-    slices, start = [], 0
-    for index in range(count):
-        end = start + size + (1 if index < extra else 0)
-        slices.append(items[start:end])
-        start = end
-    return [piece for piece in slices if piece]
-
-
-def run_slices(items: Sequence[T], work: Callable[[Sequence[T]], Iterable[R]], jobs: int, consume: Callable[[R], None], *,
-               minimum: int | None = None) -> int:
-    """``work`` over ``jobs`` slices of ``items``, the first here and the others in forked processes; every result
-    ``work`` yields is given to ``consume`` (in this process), those of the first slice as they come, then those of
-    each other slice in order. A failed worker's results stop where it failed (the caller computes the rest).
-    Fewer slices when there are fewer than ``minimum`` items per slice (a fork costs milliseconds). The number of slices."""
-    minimum = MIN_ITEMS_PER_JOB if minimum is None else minimum
-    jobs = max(1, min(jobs, len(items) // max(1, minimum)))
-    pieces = _slices(items, jobs) if items else []
-    if len(pieces) <= 1:
-        for piece in pieces:
-            for result in work(piece):
-                consume(result)
-        return len(pieces)
-    sys.stdout.flush()
-    sys.stderr.flush()
-    workers = [_fork(piece, work) for piece in pieces[1:]]
-    for result in work(pieces[0]):
-        consume(result)
-    for worker in workers:
-        _collect(worker, consume)
-    return len(pieces)
 
 
 def _fork(piece: Sequence[T], work: Callable[[Sequence[T]], Iterable[Any]]) -> tuple[int, IO[bytes]] | None:
@@ -133,3 +112,94 @@ def _collect(worker: tuple[int, IO[bytes]] | None, consume: Callable[[Any], None
         return  # a worker killed mid-write: what it did not send is computed in this process
     finally:
         spool.close()
+
+
+class SharedWork(Generic[T, R]):
+    """``work`` over ``items`` in chunks, claimed by forked workers from the start and by this process in ``finish``."""
+
+    def __init__(self, items: Sequence[T], work: Callable[[Sequence[T]], Iterable[R]], consume: Callable[[R], None],
+                 chunks: list[tuple[int, int]], workers: int) -> None:
+        self._items, self._work, self._consume, self._chunks = items, work, consume, chunks
+        self._claims: int | None = None
+        self._workers: list[tuple[int, IO[bytes]] | None] = []
+        self.processes = 1
+        if workers and len(chunks) > 1:
+            self._claims = _chunk_pipe(len(chunks))
+        if self._claims is not None:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            self._workers = [_fork_claiming(self._claims, items, chunks, work) for _ in range(workers)]
+            self.processes += sum(1 for worker in self._workers if worker is not None)
+        self._finished = False
+
+    def finish(self) -> None:
+        """Claim and compute the chunks left, here; then take every worker's results (once; later calls do nothing)."""
+        if self._finished:
+            return
+        self._finished = True
+        if self._claims is None:
+            for start, end in self._chunks:
+                for result in self._work(self._items[start:end]):
+                    self._consume(result)
+            return
+        try:
+            for start, end in _claimed(self._claims, self._chunks):
+                for result in self._work(self._items[start:end]):
+                    self._consume(result)
+        finally:
+            os.close(self._claims)
+        for worker in self._workers:
+            _collect(worker, self._consume)
+
+
+def start_shared_work(items: Sequence[T], work: Callable[[Sequence[T]], Iterable[R]], jobs: int, consume: Callable[[R], None], *,
+                      minimum: int | None = None) -> SharedWork[T, R]:
+    """Start ``jobs - 1`` forked workers on ``items`` (fewer when there are fewer than ``minimum`` items per process);
+    this process joins them, and takes their results, in ``SharedWork.finish``. Nothing is computed here before."""
+    minimum = MIN_ITEMS_PER_JOB if minimum is None else minimum
+    jobs = max(1, min(jobs, len(items) // max(1, minimum)))
+    count = min(MAX_CHUNKS, len(items), jobs * CHUNKS_PER_JOB) if jobs > 1 else 1
+    size, extra = divmod(len(items), max(1, count))
+    chunks, start = [], 0
+    for index in range(count if items else 0):
+        end = start + size + (1 if index < extra else 0)
+        chunks.append((start, end))
+        start = end
+    return SharedWork(items, work, consume, chunks, jobs - 1)
+
+
+def _chunk_pipe(count: int) -> int | None:
+    """The read end of a pipe holding every chunk number (its write end closed); None when no pipe can be made."""
+    try:
+        read_end, write_end = os.pipe()
+    except OSError:
+        return None
+    try:
+        data = b"".join(_RECORD.pack(index) for index in range(count))
+        written = 0
+        while written < len(data):  # the pipe is empty and holds 64 KiB: MAX_CHUNKS records fit without a reader
+            written += os.write(write_end, data[written:])
+    except OSError:
+        os.close(read_end)
+        return None
+    finally:
+        os.close(write_end)
+    return read_end
+
+
+def _claimed(claims: int, chunks: Sequence[tuple[int, int]]) -> Iterable[tuple[int, int]]:
+    """The chunks this process claims, one record at a time, until the pipe is empty."""
+    while True:
+        record = os.read(claims, _RECORD.size)
+        if len(record) < _RECORD.size:
+            return
+        yield chunks[_RECORD.unpack(record)[0]]
+
+
+def _fork_claiming(claims: int, items: Sequence[T], chunks: Sequence[tuple[int, int]],
+                   work: Callable[[Sequence[T]], Iterable[Any]]) -> tuple[int, IO[bytes]] | None:
+    def claiming(_: Sequence[T]) -> Iterable[Any]:
+        for start, end in _claimed(claims, chunks):
+            yield from work(items[start:end])
+
+    return _fork(items, claiming)

@@ -2,6 +2,11 @@
 
 Each function here does what the step it replaces does, reading ``ctx.store`` first. Without a
 store (``--no-cache`` and ``--jobs 1``, or the chart export) they are the plain steps.
+
+``prepare`` only starts the per-object work (forked workers claim it, see parallel.py): the checks that
+need none of its results (schemas, volumes, models) run meanwhile, and the first step that reads a result
+(the policy check, the API server's rules, rendering, saving) first ``settle``s it, this process computing
+what the workers have not claimed.
 """
 
 from __future__ import annotations
@@ -14,13 +19,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..kube.manifest import Manifest
-from .parallel import job_count, run_slices
+from .parallel import job_count, start_shared_work
 from .store import NO_CACHE_ENV, Entry, ObjectStore, catalog_key, open_store
 
 if TYPE_CHECKING:
     from ..core.synth import SynthContext
 
-__all__ = ["start", "prepare", "schema_issues", "rendered", "check_policy_step", "check_apiserver_rules", "check_connectivity_step",
+__all__ = ["start", "prepare", "settle", "schema_issues", "rendered", "check_policy_step", "check_apiserver_rules", "check_connectivity_step",
            "unchanged_files", "finish", "STATS"]
 
 #: What the last synth of this process reused and computed (``bench/resynth.py`` prints it).
@@ -36,7 +41,7 @@ def start(out_dir: Path, platform: Any) -> ObjectStore | None:
 
 
 def prepare(ctx: SynthContext) -> None:
-    """After the transforms: digest every object, read the cache, and compute what it lacks in parallel."""
+    """After the transforms: digest every object, read the cache, and start computing what it lacks in parallel."""
     store: ObjectStore | None = getattr(ctx, "store", None)
     if store is None:
         return
@@ -53,8 +58,21 @@ def prepare(ctx: SynthContext) -> None:
         def work(indexes: Sequence[int]) -> Iterator[tuple[str, Entry]]:
             return _compute(store, [manifests[index] for index in indexes], settings)
 
-        STATS["jobs"] = run_slices(missing, work, jobs, store.received)
+        shared = start_shared_work(missing, work, jobs, store.received)
+        STATS["jobs"] = shared.processes
+        store.pending = shared.finish
     STATS["prepare_seconds"] = time.perf_counter() - started
+
+
+def settle(ctx: SynthContext) -> ObjectStore | None:
+    """The store, once the per-object work ``prepare`` started is done (this process computing what is left)."""
+    store: ObjectStore | None = getattr(ctx, "store", None)
+    if store is not None and store.pending is not None:
+        started, finish = time.perf_counter(), store.pending
+        store.pending = None
+        finish()
+        STATS["settle_seconds"] = time.perf_counter() - started
+    return store
 
 
 def _incomplete(entry: Entry | None) -> bool:
@@ -116,7 +134,7 @@ def rendered(ctx: SynthContext, manifest: Manifest) -> bytes:
     """The object's YAML, from the store when its input was rendered before (kept out of memory: see ObjectStore.keep_yaml)."""
     from ..kube.render import to_yaml
 
-    store: ObjectStore | None = getattr(ctx, "store", None)
+    store = settle(ctx)
     found = store.yaml_of(manifest) if store is not None else None
     if found is not None:
         return found
@@ -132,7 +150,7 @@ def check_policy_step(ctx: SynthContext) -> None:
     from ..policy.synth_step import environment_settings, report_into
     from .policy import check_policy_incremental
 
-    store: ObjectStore | None = getattr(ctx, "store", None)
+    store = settle(ctx)
     if store is None:
         plain(ctx)
         return
@@ -145,7 +163,7 @@ def check_apiserver_rules(ctx: SynthContext) -> None:
     """``validation.apiserver.check_apiserver_rules``, skipping objects whose same input passed."""
     from ..validation.apiserver import apiserver_problems
 
-    store: ObjectStore | None = getattr(ctx, "store", None)
+    store = settle(ctx)
     for manifest in ctx.manifests:
         entry = store.entry(manifest) if store is not None else None
         if entry is not None and entry.apiserver_clean:
@@ -182,7 +200,7 @@ def check_connectivity_step(ctx: SynthContext) -> None:
 
 def unchanged_files(ctx: SynthContext, written: dict[str, Manifest]) -> set[str]:
     """Files of the output folder that already hold what this synth writes (linked, not written again)."""
-    store: ObjectStore | None = getattr(ctx, "store", None)
+    store = settle(ctx)
     if store is None or store.database is None:
         return set()
     return store.unchanged_files(ctx.out_dir, written)
@@ -190,6 +208,6 @@ def unchanged_files(ctx: SynthContext, written: dict[str, Manifest]) -> set[str]
 
 def finish(ctx: SynthContext, written: dict[str, Manifest]) -> None:
     """After the tree was swapped in: keep this run's results for the next synth."""
-    store: ObjectStore | None = getattr(ctx, "store", None)
+    store = settle(ctx)
     if store is not None:
         store.save(ctx.out_dir, written)

@@ -41,7 +41,7 @@ import sqlite3
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -270,6 +270,8 @@ class ObjectStore:
         #: The YAML of the entries computed in this run (``keep_yaml``).
         self._spill = _Spill()
         self._reader: sqlite3.Connection | None = None
+        #: Ends the per-object work started in parallel (steps.prepare), before a step reads its results.
+        self.pending: Callable[[], None] | None = None
 
     # -- digests ---------------------------------------------------------------------------------
 
@@ -343,6 +345,9 @@ class ObjectStore:
         if entry.yaml is not None:
             self._spill.put(digest, entry.yaml)
             entry.yaml, entry.has_yaml = None, True
+        earlier = self.computed.get(digest)
+        if earlier is not None and entry.schema_clean is None:
+            entry.schema_clean = earlier.schema_clean  # found by the schema check while the workers ran
         self.computed[digest] = entry
 
     def yaml_of(self, manifest: Manifest) -> bytes | None:
