@@ -31,6 +31,7 @@ def main() -> None:
 
     from mlkube.core import synth
     from mlkube.core.gc_tuning import freeze_built_objects, tune_for_one_command
+    from mlkube.core.pipeline import execution_order
     from mlkube.output import writing_tree
 
     tune_for_one_command()  # as `mlkube synth` does (core/gc_tuning.py); MLKUBE_GC=default leaves the collector alone
@@ -62,7 +63,7 @@ def main() -> None:
         for step in pipeline.transforms:
             timed(f"transform: {step.__module__.split('.')[-2]}.{step.__name__}", step, ctx)
         timed("prepare: the cache's reused results; the parallel per-object work started", cache.prepare, ctx)
-        for step in pipeline.checks:
+        for step in (pipeline.checks[index] for index in execution_order(pipeline.checks)):  # as synth.check runs them
             timed("validate: schemas and cross-object" if step.__name__ == "validate_objects" else f"check: {step.__name__}", step, ctx)
         timed("plan the files", synth.plan_files, ctx)
         with writing_tree(ctx.out_dir, ctx.written) as tree:  # as synth.synthesize does

@@ -256,6 +256,50 @@ def test_a_worker_that_dies_leaves_its_chunks_to_the_steps(tmp_path, cache, monk
     assert result.warnings == warnings
 
 
+def test_checks_that_run_while_the_workers_compute_report_in_pipeline_order(tmp_path, cache, monkeypatch):
+    """The override typo check runs before the policy check waits for the workers (core/synth.py ``check``); its
+    problem is still reported after the policy's, as a serial synth reports them."""
+    def broken(out_dir: Path) -> Platform:
+        result = Platform(environments=[Environment(name="dev", namespace="dev-{app}", overrides={"nowhere/server": {"replicas": 2}},
+                                                    network={"egress_https_cidrs": ["0.0.0.0/0"]})], out_dir=out_dir)
+        for index in range(4):
+            result.app(f"app-{index}", lambda app: InferenceService(app, "server", image="ghcr.io/acme/x:1.0"))
+        result.app("leaky", lambda app: InferenceService(app, "server", image="ghcr.io/acme/x:1.0",
+                                                          config={"API_TOKEN": "ghp_" + "a1B2" * 9}))
+        return result
+
+    from mlkube import MlkubeError
+
+    monkeypatch.setenv(store.NO_CACHE_ENV, "1")
+    with pytest.raises(MlkubeError) as serial:
+        broken(tmp_path / "a").synthesize()
+    monkeypatch.delenv(store.NO_CACHE_ENV)
+    monkeypatch.setenv(parallel.JOBS_ENV, "2")
+    monkeypatch.setattr(parallel, "MIN_ITEMS_PER_JOB", 1)
+    with pytest.raises(MlkubeError) as forked:
+        broken(tmp_path / "b").synthesize()
+    assert steps.STATS["jobs"] == 2
+    messages = [problem.message for problem in serial.value.problems]  # in the order found (the report sorts them)
+    policy = next(index for index, text in enumerate(messages) if "MLK-SEC-009" in text)
+    assert policy < next(index for index, text in enumerate(messages) if "no construct 'nowhere/server'" in text)
+    assert [problem.message for problem in forked.value.problems] == messages
+
+
+def test_independent_checks_run_before_the_waiting_ones_up_to_a_users_check():
+    from mlkube.core.pipeline import execution_order, independent_check, waits_for_parallel_results
+
+    def step(name, mark=None):  # type: ignore[no-untyped-def]
+        def run(ctx):  # type: ignore[no-untyped-def]
+            return None
+        run.__name__ = name
+        return mark(run) if mark else run
+
+    checks = [step("schemas"), step("policy", waits_for_parallel_results), step("connectivity", independent_check),
+              step("users"), step("apiserver", waits_for_parallel_results), step("tenancy", independent_check)]
+    assert [checks[index].__name__ for index in execution_order(checks)] == [
+        "schemas", "connectivity", "policy", "users", "tenancy", "apiserver"]
+
+
 def test_jobs_default_to_the_cpus_available(monkeypatch):
     monkeypatch.delenv(parallel.JOBS_ENV, raising=False)
     assert parallel.job_count() == len(os.sched_getaffinity(0))

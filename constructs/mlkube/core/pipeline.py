@@ -15,7 +15,7 @@ import importlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 if TYPE_CHECKING:
     from ..kube.manifest import Manifest
@@ -23,10 +23,44 @@ if TYPE_CHECKING:
     from .platform import MlApp, Platform
     from .synth import SynthContext
 
-__all__ = ["Pipeline", "Step", "ImageCatalog", "SynthCache", "default_pipeline", "DEFAULT_PIPELINE"]
+__all__ = ["Pipeline", "Step", "ImageCatalog", "SynthCache", "default_pipeline", "DEFAULT_PIPELINE", "independent_check",
+           "execution_order", "waits_for_parallel_results"]
 
 #: A synth step: reads and changes the context (objects, files), appends to ``ctx.problems``.
 Step = Callable[["SynthContext"], None]
+S = TypeVar("S", bound=Step)
+
+
+def waits_for_parallel_results(step: S) -> S:
+    """Mark a check that reads what the cache computes in parallel (``SynthCache.settle``): the checks marked
+    ``independent_check`` after it run first, while the workers still compute (core/synth.py ``check``)."""
+    step.waits_for_parallel_results = True  # type: ignore[attr-defined]
+    return step
+
+
+def independent_check(step: S) -> S:
+    """Mark a check that reads only the objects and the platform's settings (no other check's problems, no
+    parallel results), and changes nothing but ``ctx.problems``/``ctx.warnings``: it may run before a waiting
+    check that comes earlier in the pipeline. Its problems are still reported in pipeline order."""
+    step.independent_check = True  # type: ignore[attr-defined]
+    return step
+
+
+def execution_order(checks: Sequence[Step]) -> list[int]:
+    """The order to run ``checks`` in: an independent check jumps ahead of the waiting checks before it, up to the
+    first check that is neither (a user's check, say), which runs after them all as written."""
+    order: list[int] = []
+    waiting: list[int] = []
+    for index, step in enumerate(checks):
+        if getattr(step, "waits_for_parallel_results", False):
+            waiting.append(index)
+        elif getattr(step, "independent_check", False):
+            order.append(index)
+        else:
+            order += waiting
+            waiting = []
+            order.append(index)
+    return order + waiting
 
 #: ``module:function`` that assembles today's steps of every capability, in order.
 DEFAULT_PIPELINE = "mlkube.default_pipeline:default_pipeline"

@@ -26,6 +26,7 @@ from ..output.guard import writes_output
 from .cdk8s_tree import read_cdk8s_tree
 from .escape_hatch import apply_json_patches
 from .gc_tuning import freeze_built_objects
+from .pipeline import execution_order
 
 if TYPE_CHECKING:
     from ..output import NewTree
@@ -96,12 +97,29 @@ def collect(ctx: SynthContext) -> None:
 
 
 def check(ctx: SynthContext) -> None:
-    """Run the platform's checks (schema validation first), each appending to ``ctx.problems``."""
+    """Run the platform's checks (schema validation first), each appending to ``ctx.problems``.
+
+    A check that reads the results the cache computes in parallel waits for them: the independent checks after it
+    run first, while the workers compute (``pipeline.execution_order``). The problems and warnings are still
+    those of running every check in pipeline order, in that order."""
     cache = ctx.platform.pipeline.cache
     if cache is not None:
         cache.prepare(ctx)  # after the transforms: what the cache holds, and what it lacks computed in parallel
-    for step in ctx.platform.pipeline.checks:
-        step(ctx)
+    checks = ctx.platform.pipeline.checks
+    order = execution_order(checks) if getattr(ctx, "store", None) is not None else list(range(len(checks)))
+    if order == sorted(order):
+        for step in checks:
+            step(ctx)
+        return
+    found: dict[int, tuple[list[Problem], list[str]]] = {}
+    for index in order:
+        problems, warnings = len(ctx.problems), len(ctx.warnings)
+        checks[index](ctx)
+        found[index] = (ctx.problems[problems:], ctx.warnings[warnings:])
+        del ctx.problems[problems:], ctx.warnings[warnings:]
+    for index in range(len(checks)):
+        ctx.problems += found[index][0]
+        ctx.warnings += found[index][1]
 
 
 def plan_files(ctx: SynthContext) -> None:

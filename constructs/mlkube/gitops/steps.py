@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ..core.pipeline import independent_check
 from ..errors import Problem
 from ..kube.manifest import Manifest
 from .argocd import argocd_manifests
@@ -54,6 +55,7 @@ def add_argocd_objects(ctx: SynthContext) -> None:
     ctx.manifests += added
 
 
+@independent_check
 def check_overrides_used(ctx: SynthContext) -> None:
     """An override key that names no construct is a typo: report it rather than ignore it."""
     for environment in ctx.platform.environments:

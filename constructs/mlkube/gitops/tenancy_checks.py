@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+from ..core.pipeline import independent_check
 from ..core.spec import DNS_LABEL
 from ..core.tenancy import Tenancy, reserved_namespace_reason
 from ..errors import Problem
@@ -151,6 +152,7 @@ def _priority_class_problems(ctx: SynthContext, tenancy: Tenancy) -> Iterator[Pr
                               "(GitOps.tenancy.allowed_priority_classes)")
 
 
+@independent_check
 def check_tenancy(ctx: SynthContext) -> None:
     """Every app stays in its namespace, kinds, secret keys and priority classes (a CHECKS step)."""
     tenancy, argocd_namespace = tenancy_of(ctx.platform)

@@ -18,6 +18,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..core.pipeline import independent_check, waits_for_parallel_results
 from ..kube.manifest import Manifest
 from .parallel import job_count, start_shared_work
 from .store import NO_CACHE_ENV, Entry, ObjectStore, catalog_key, open_store
@@ -144,6 +145,7 @@ def rendered(ctx: SynthContext, manifest: Manifest) -> bytes:
     return data
 
 
+@waits_for_parallel_results
 def check_policy_step(ctx: SynthContext) -> None:
     """``policy.synth_step.check_policy_step``, with the hits of object-only rules through the store."""
     from ..policy.synth_step import check_policy_step as plain
@@ -159,6 +161,7 @@ def check_policy_step(ctx: SynthContext) -> None:
         report_into(ctx, check_policy_incremental(manifests, environment_settings(ctx, name), store))
 
 
+@waits_for_parallel_results
 def check_apiserver_rules(ctx: SynthContext) -> None:
     """``validation.apiserver.check_apiserver_rules``, skipping objects whose same input passed."""
     from ..validation.apiserver import apiserver_problems
@@ -176,6 +179,7 @@ def check_apiserver_rules(ctx: SynthContext) -> None:
                 computing.apiserver_clean = True
 
 
+@independent_check
 def check_connectivity_step(ctx: SynthContext) -> None:
     """``traffic.check.check_connectivity_step``, skipped for an environment whose objects and declared
     connections are those of a synth where it found nothing."""

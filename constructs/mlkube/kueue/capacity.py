@@ -13,6 +13,7 @@ from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
 from ..core.kueue_platform import KueueSpec, kueue_objects
+from ..core.pipeline import independent_check
 from ..core.resources import GPU_RESOURCE
 from ..errors import Problem
 from ..kube.manifest import Manifest
@@ -110,6 +111,7 @@ def _capacity(kueue: KueueSpec, queue_name: str, selector: dict[str, str]) -> di
     return capacity
 
 
+@independent_check
 def check_kueue_capacity(ctx: SynthContext) -> None:
     """The CHECKS step: every queued job's LocalQueue leads to a declared ClusterQueue flavor that can hold its GPUs."""
     for environment in ctx.platform.environments:
