@@ -48,8 +48,8 @@ def descendants(pid):
     return found
 sys.argv = ["mlkube", *sys.argv[1:]]
 try:
-    from mlkube.cli import main
-    main()
+    import mlkube.cli as cli
+    getattr(cli, "run", cli.main)()  # the mlkube program as its console script runs it (cli.main before it existed)
 finally:
     others = {pid: peak_kib(pid) for pid in descendants(os.getpid())}
     print(f"PEAK python={peak_kib(os.getpid())} others={max(others.values(), default=0)} count={len(others)}", file=sys.stderr)
