@@ -184,24 +184,35 @@ def test_parallel_workers_give_the_serial_bytes(tmp_path, cache, monkeypatch):
     assert result.warnings == warnings
 
 
-def test_parallel_workers_report_the_serial_problems(tmp_path, cache, monkeypatch):
-    def broken(out_dir: Path) -> Platform:
-        result = platform(out_dir)
-        result.app("leaky", lambda app: InferenceService(app, "server", image="ghcr.io/acme/x:1.0",
-                                                          config={"API_TOKEN": "ghp_" + "a1B2" * 9}))
-        return result
+def _with_a_leaked_token(result: Platform) -> Platform:
+    result.app("leaky", lambda app: InferenceService(app, "server", image="ghcr.io/acme/x:1.0",
+                                                      config={"API_TOKEN": "ghp_" + "a1B2" * 9}))
+    return result
 
+
+def _serial_then_parallel_failures(tmp_path, monkeypatch, broken, *, cache: bool):  # type: ignore[no-untyped-def]
+    """The error of a serial uncached synth of ``broken(tmp_path / "a")``, then that of one in 2 processes (1 object
+    per chunk up) of ``broken(tmp_path / "b")``, with or without the cache."""
     from mlkube import MlkubeError
 
     monkeypatch.setenv(store.NO_CACHE_ENV, "1")
     with pytest.raises(MlkubeError) as serial:
         broken(tmp_path / "a").synthesize()
+    if cache:
+        monkeypatch.delenv(store.NO_CACHE_ENV)
     monkeypatch.setenv(parallel.JOBS_ENV, "2")
     monkeypatch.setattr(parallel, "MIN_ITEMS_PER_JOB", 1)
     with pytest.raises(MlkubeError) as forked:
         broken(tmp_path / "b").synthesize()
-    assert "MLK-SEC-009" in str(serial.value)
-    assert str(forked.value).replace("/b", "/a") == str(serial.value)
+    assert steps.STATS["jobs"] == 2
+    return serial.value, forked.value
+
+
+def test_parallel_workers_report_the_serial_problems(tmp_path, cache, monkeypatch):
+    serial, forked = _serial_then_parallel_failures(tmp_path, monkeypatch, lambda out: _with_a_leaked_token(platform(out)),
+                                                    cache=False)
+    assert "MLK-SEC-009" in str(serial)
+    assert str(forked).replace("/b", "/a") == str(serial)
 
 
 def test_a_parallel_synth_keeps_the_schema_results_found_while_the_workers_ran(tmp_path, cache, monkeypatch):
@@ -264,25 +275,13 @@ def test_checks_that_run_while_the_workers_compute_report_in_pipeline_order(tmp_
                                                     network={"egress_https_cidrs": ["0.0.0.0/0"]})], out_dir=out_dir)
         for index in range(4):
             result.app(f"app-{index}", lambda app: InferenceService(app, "server", image="ghcr.io/acme/x:1.0"))
-        result.app("leaky", lambda app: InferenceService(app, "server", image="ghcr.io/acme/x:1.0",
-                                                          config={"API_TOKEN": "ghp_" + "a1B2" * 9}))
-        return result
+        return _with_a_leaked_token(result)
 
-    from mlkube import MlkubeError
-
-    monkeypatch.setenv(store.NO_CACHE_ENV, "1")
-    with pytest.raises(MlkubeError) as serial:
-        broken(tmp_path / "a").synthesize()
-    monkeypatch.delenv(store.NO_CACHE_ENV)
-    monkeypatch.setenv(parallel.JOBS_ENV, "2")
-    monkeypatch.setattr(parallel, "MIN_ITEMS_PER_JOB", 1)
-    with pytest.raises(MlkubeError) as forked:
-        broken(tmp_path / "b").synthesize()
-    assert steps.STATS["jobs"] == 2
-    messages = [problem.message for problem in serial.value.problems]  # in the order found (the report sorts them)
+    serial, forked = _serial_then_parallel_failures(tmp_path, monkeypatch, broken, cache=True)
+    messages = [problem.message for problem in serial.problems]  # in the order found (the report sorts them)
     policy = next(index for index, text in enumerate(messages) if "MLK-SEC-009" in text)
     assert policy < next(index for index, text in enumerate(messages) if "no construct 'nowhere/server'" in text)
-    assert [problem.message for problem in forked.value.problems] == messages
+    assert [problem.message for problem in forked.problems] == messages
 
 
 def test_independent_checks_run_before_the_waiting_ones_up_to_a_users_check():
