@@ -244,6 +244,17 @@ def test_shared_work_computes_every_item_once_across_the_processes():
     assert sorted(item for item, _ in done) == list(range(5000))
 
 
+def test_more_chunks_than_a_pipe_holds_are_computed_here(monkeypatch):
+    """Chunk numbers a pipe cannot hold before anyone reads would block; this process then computes every chunk."""
+    monkeypatch.setattr(parallel, "MAX_CHUNKS", 100_000)
+    monkeypatch.setattr(parallel, "CHUNKS_PER_JOB", 100_000)
+    done: list[int] = []
+    shared = parallel.start_shared_work(list(range(60_000)), lambda items: list(items), 2, done.append, minimum=1)
+    assert shared.processes == 1  # 60,000 records (240 KB) do not fit: no worker was started
+    shared.finish()
+    assert done == list(range(60_000))
+
+
 def test_a_worker_that_dies_leaves_its_chunks_to_the_steps(tmp_path, cache, monkeypatch):
     """A worker killed mid-way sends what it had; what it claimed but did not send is computed by the steps here."""
     expected, warnings = uncached(tmp_path / "plain", monkeypatch, environments=("dev", "staging", "prod"))

@@ -169,21 +169,23 @@ def start_shared_work(items: Sequence[T], work: Callable[[Sequence[T]], Iterable
 
 
 def _chunk_pipe(count: int) -> int | None:
-    """The read end of a pipe holding every chunk number (its write end closed); None when no pipe can be made."""
+    """The read end of a pipe holding every chunk number (its write end closed); None when no pipe can be made or
+    it cannot hold them all (then this process computes every chunk: slower, never stuck on a pipe nobody reads)."""
     try:
         read_end, write_end = os.pipe()
     except OSError:
         return None
+    data = b"".join(_RECORD.pack(index) for index in range(count))
     try:
-        data = b"".join(_RECORD.pack(index) for index in range(count))
-        written = 0
-        while written < len(data):  # the pipe is empty and holds 64 KiB: MAX_CHUNKS records fit without a reader
-            written += os.write(write_end, data[written:])
+        os.set_blocking(write_end, False)  # a full pipe raises instead of waiting for a reader that does not exist yet
+        written = os.write(write_end, data)  # MAX_CHUNKS records (16 KiB) fit Linux's 64 KiB and macOS's 16 KiB pipes
     except OSError:
-        os.close(read_end)
-        return None
+        written = -1
     finally:
         os.close(write_end)
+    if written != len(data):
+        os.close(read_end)
+        return None
     return read_end
 
 
