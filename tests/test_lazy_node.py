@@ -103,7 +103,7 @@ def test_asking_node_anything_creates_every_waiting_construct_in_one_go(tmp_path
 def test_synth_creates_nothing_that_waits(tmp_path, node_requests):
     platform = _platform(3, tmp_path)
     waiting = pending_count()
-    assert waiting == 2 + 3 * 2 * 3  # environment scopes, then per app and environment: app, volume, server
+    assert waiting == 1 + 2 + 3 * 2 * 3  # the App, environment scopes, then per app and environment: app, volume, server
     synth_platform(platform)
     assert pending_count() == waiting
     assert not any(kind.startswith("create") and kind != "create cdk8s.App" for kind in node_requests), node_requests
@@ -329,7 +329,7 @@ def test_the_wrapper_composes_with_a_provider_replaced_at_start_up(tmp_path, mon
     monkeypatch.setattr(jsii.kernel, "provider", StartUpProvider())
     lazy_node._STATE.queue.clear()
     platform = _platform(2, tmp_path)
-    assert isinstance(jsii.kernel.provider, lazy_node._MaterializingProvider) and pending_count() == 2 + 2 * 2 * 3
+    assert isinstance(jsii.kernel.provider, lazy_node._MaterializingProvider) and pending_count() == 1 + 2 + 2 * 2 * 3
     assert [child.node.id for child in platform.node.children] == ["dev", "prod"]
     assert seen["create"] == 1 + 2 + 2 * 2 * 3 and pending_count() == 0  # the App, then everything that waited
 
@@ -350,4 +350,4 @@ def test_the_environment_variable_creates_every_construct_at_once(tmp_path):
         result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, check=True,
                                 env={**os.environ, lazy_node.EAGER_ENV: eager})
         counts.append(int(result.stdout))
-    assert counts == [0, 1 + 2 * 2]  # eager: nothing waits; lazy: the environment scope, then per app the chart and the server
+    assert counts == [0, 1 + 1 + 2 * 2]  # eager: nothing waits; lazy: the App, the environment scope, then per app the chart and the server

@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 from helpers import PACKAGE_ROOT, REPO_ROOT
@@ -95,11 +96,35 @@ def test_synth_writes_the_same_tree_with_and_without_the_early_start(tmp_path: P
 
 
 def test_no_node_is_still_jsii_s_error_without_a_traceback(tmp_path: Path) -> None:
-    result = _synth(tmp_path / "out", JSII_NODE=str(tmp_path / "no-node"))
+    """A platform with a plain cdk8s construct asks Node for it: without Node, jsii's own error, and nothing written."""
+    app = tmp_path / "app.py"
+    app.write_text(textwrap.dedent("""\
+        import cdk8s
+        from mlkube import Environment, Platform
+        platform = Platform(environments=[Environment(name="dev")])
+        platform.app("plain", lambda app: cdk8s.ApiObject(app, "settings", api_version="v1", kind="ConfigMap"))
+        platform.synth()
+        """))
+    result = subprocess.run([sys.executable, "-m", "mlkube", "synth", "--app", str(app), "--out", str(tmp_path / "out"), "--no-cache"],
+                            capture_output=True, text=True, timeout=300, cwd=tmp_path,
+                            env={**os.environ, "PYTHONPATH": str(PACKAGE_ROOT), "JSII_NODE": str(tmp_path / "no-node")})
     assert result.returncode == 2
     assert "no-node" in result.stderr and "No such file or directory" in result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_a_platform_of_mlkube_constructs_never_asks_node(tmp_path: Path) -> None:
+    """Its App waits to be created like its constructs (core/lazy_node.py) and synth reads nothing from Node: it
+    synthesizes the same tree where Node is missing."""
+    with_node, without = _synth(tmp_path / "with"), _synth(tmp_path / "without", JSII_NODE=str(tmp_path / "no-node"))
+    assert with_node.returncode == without.returncode == 0, without.stderr
+    assert "Traceback" not in without.stderr
+
+    def tree(root: Path) -> dict[str, bytes]:
+        return {str(path.relative_to(root)): path.read_bytes() for path in sorted(root.rglob("*")) if path.is_file()}
+
+    assert tree(tmp_path / "with") == tree(tmp_path / "without")
 
 
 # Node's start made slow (as on a loaded machine); a command that fails before it builds anything then exits while

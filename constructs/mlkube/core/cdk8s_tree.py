@@ -50,6 +50,10 @@ def read_cdk8s_tree(platform: Platform) -> Cdk8sTree:
 
 
 def _read(platform: Platform) -> Cdk8sTree:
+    if not platform.created_in_node:
+        # The App itself waits to be created (core/lazy_node.py): Node holds no construct of this tree, no
+        # validation and no object; what waits has none either. The read is empty, without asking Node.
+        return Cdk8sTree()
     apps = {id(app): app for app in platform.apps}  # the platform's MlApps, by identity (platform.py imports synth, not back)
     tree = Cdk8sTree()
     nodes: list[IConstruct] = list(platform.node.find_all())  # the whole tree in one Node call

@@ -2,8 +2,9 @@
 cost about half of building a platform).
 
 An mlkube construct keeps its objects as plain Python dicts: Node needs it only when someone asks Node
-about the tree. So ``MlConstruct``, ``MlApp`` and a platform's environment scopes do not call jsii's
-create in ``__init__``: they wait in a queue, in creation order, and are created in Node
+about the tree. So ``MlConstruct``, ``MlApp``, a platform's environment scopes and the Platform itself
+(the cdk8s App, first in the queue) do not call jsii's create in ``__init__``: they wait in a queue, in
+creation order, and are created in Node
 ("materialized") before the next request that could observe the tree (any get, set or method call on
 an object, any create or static call that names one, any request to a library other than cdk8s and
 constructs). Node's tree, its child order and every answer it gives (``node.children``, ``find_all``,
@@ -107,7 +108,7 @@ class TracksChildren:
         return str(self.__dict__.get("_lazy_id", ""))
 
     def _lazy_in_node(self) -> bool:
-        return True  # a root (the Platform) is created at once
+        return True  # a root that is not a LazyNode is created at once
 
     def _lazy_children_known(self) -> None:
         """Every Node-side child of this scope is known to Python now."""
@@ -169,6 +170,18 @@ class LazyNode(TracksChildren, metaclass=LazyMeta):
 
     def _lazy_in_node(self) -> bool:
         return self.created_in_node
+
+    def _create_root_later(self, args: list[Any]) -> bool:
+        """Queue jsii's create of this root construct (a Platform: the cdk8s App) first in the queue (True), or say
+        it must be created now (False). While it waits, Node holds nothing of its tree: a synth that never asks
+        Node anything makes no request at all (building does not wait for Node to start)."""
+        if not watch_node_requests() or _EAGER.get() or _STATE.exact_only:
+            return False
+        self.__dict__["_lazy_id"] = ""
+        self.__dict__["_lazy_scope"] = None
+        self.__dict__["_lazy_args"] = args
+        _STATE.queue.append(self)
+        return True
 
     def _create_later(self, scope: Construct, id: str, args: list[Any]) -> bool:
         """Queue jsii's create of this construct (True), or say it must be created now (False): when eager

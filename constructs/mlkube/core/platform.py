@@ -25,7 +25,7 @@ from ..kube.versions import DEFAULT_KUBERNETES_VERSION
 from .gc_tuning import freeze_built_objects, tune_for_one_command
 from .gitops_settings import IN_CLUSTER, GitOps, LimitRangeSpec, NetworkSpec, QuotaSpec, SyncPolicy, WorkloadOverride
 from .kueue_platform import KueueSpec
-from .lazy_node import LazyNode, TracksChildren, track_children
+from .lazy_node import LazyNode, track_children
 from .operators import Operator, check_operator_versions
 from .pipeline import ImageCatalog, Pipeline, Step, default_pipeline
 from .spec import DnsLabel, Spec, parse_spec
@@ -207,7 +207,7 @@ class EnvironmentScope(LazyNode, Construct):
             super().__init__(platform, environment)
 
 
-class Platform(TracksChildren, cdk8s.App):
+class Platform(LazyNode, cdk8s.App):
     """The root of a blueprint: environments × apps.
 
     >>> platform = Platform(environments=[Environment(name="dev")])
@@ -225,7 +225,8 @@ class Platform(TracksChildren, cdk8s.App):
                  gitops: GitOps | dict[str, Any] | None = None, tenancy: Tenancy | dict[str, Any] | None = None,
                  pipeline: Pipeline | None = None, checks: Sequence[Step] = (),
                  crd_schemas: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] = ()) -> None:
-        super().__init__()
+        if not self._create_root_later([cdk8s.AppProps()]):  # created in Node when Node is first asked (core/lazy_node.py)
+            super().__init__()
         track_children(self)  # every child created in the tree from now on is seen (core/lazy_node.py)
         if os.environ.get(CDK8S_OUTDIR_ENV):
             # The process the `cdk8s synth` CLI runs (cdk8s-cli lib/util.js synthApp sets CDK8S_OUTDIR for it) is one
