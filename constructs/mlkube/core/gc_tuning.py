@@ -14,8 +14,9 @@ does not know that:
 So a process that is one command (the ``mlkube`` program: ``mlkube.cli.run``, or the app the ``cdk8s synth``
 CLI runs) does, for its whole life:
 - ``gc.freeze()`` what exists when it starts (modules, classes, compiled schemas), and again once the
-  constructs are built: the collector never walks them again, not even at exit. The Python documentation
-  (``gc.freeze``) describes freezing objects a program keeps until it exits.
+  constructs are built: the collector never walks them again, not even at exit (the Python documentation,
+  ``gc.freeze``: frozen objects are ignored in all future collections; it also recommends freezing before a
+  fork(2) without exec, as synth's workers are).
 - ``gc.set_threshold(200_000, 30, 30)``: young collections every 200,000 allocations, as mypy runs its
   builds (python/mypy, mypy/build.py ``build``: "Run gc less frequently, as otherwise we can spend a large
   fraction of cpu in gc").
