@@ -31,7 +31,7 @@ import gc
 import os
 import platform
 
-__all__ = ["GC_ENV", "THRESHOLDS", "freeze_built_objects", "is_tuned", "tune_for_one_command"]
+__all__ = ["GC_ENV", "THRESHOLDS", "freeze_built_objects", "tune_for_one_command"]
 
 #: ``MLKUBE_GC=default`` leaves Python's collector as it is.
 GC_ENV = "MLKUBE_GC"
@@ -51,10 +51,6 @@ def tune_for_one_command() -> bool:
         gc.set_threshold(*THRESHOLDS)
         _tuned = True
     return True
-
-
-def is_tuned() -> bool:
-    return _tuned
 
 
 def freeze_built_objects() -> None:

@@ -179,9 +179,13 @@ class LazyNode(TracksChildren, metaclass=LazyMeta):
             return False
         self.__dict__["_lazy_id"] = ""
         self.__dict__["_lazy_scope"] = None
+        self._enqueue(args)
+        return True
+
+    def _enqueue(self, args: list[Any]) -> None:
+        """Wait in the queue, after everything made before, with the arguments of jsii's create."""
         self.__dict__["_lazy_args"] = args
         _STATE.queue.append(self)
-        return True
 
     def _create_later(self, scope: Construct, id: str, args: list[Any]) -> bool:
         """Queue jsii's create of this construct (True), or say it must be created now (False): when eager
@@ -199,8 +203,7 @@ class LazyNode(TracksChildren, metaclass=LazyMeta):
         if name in children:
             raise RuntimeError(_duplicate_message(scope, name))
         children[name] = self
-        self.__dict__["_lazy_args"] = args
-        _STATE.queue.append(self)
+        self._enqueue(args)
         return True
 
 

@@ -106,7 +106,7 @@ def check(ctx: SynthContext) -> None:
     if cache is not None:
         cache.prepare(ctx)  # after the transforms: what the cache holds, and what it lacks computed in parallel
     checks = ctx.platform.pipeline.checks
-    order = execution_order(checks) if getattr(ctx, "store", None) is not None else list(range(len(checks)))
+    order = execution_order(checks) if ctx.store is not None else list(range(len(checks)))
     if order == sorted(order):
         for step in checks:
             step(ctx)

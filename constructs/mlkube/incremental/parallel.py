@@ -137,17 +137,14 @@ class SharedWork(Generic[T, R]):
         if self._finished:
             return
         self._finished = True
-        if self._claims is None:
-            for start, end in self._chunks:
-                for result in self._work(self._items[start:end]):
-                    self._consume(result)
-            return
+        mine = self._chunks if self._claims is None else _claimed(self._claims, self._chunks)  # no pipe: every chunk
         try:
-            for start, end in _claimed(self._claims, self._chunks):
+            for start, end in mine:
                 for result in self._work(self._items[start:end]):
                     self._consume(result)
         finally:
-            os.close(self._claims)
+            if self._claims is not None:
+                os.close(self._claims)
         for worker in self._workers:
             _collect(worker, self._consume)
 
