@@ -28,6 +28,7 @@ from mlkube.kube.manifest import Manifest
 from mlkube.kube.network_policy import NAMESPACE_NAME_LABEL, Block, Direction, External, Pod, Policy, Verdict
 from mlkube.kube.network_policy import Endpoint as Concrete
 from mlkube.kube.selectors import selects
+from mlkube.pinning.fields import NOT_IMAGE_KINDS, ImageField
 from mlkube.pinning.models import DOWNLOADER, KSERVE_S3_HINT, ModelField
 from mlkube.pinning.synth_steps import ALLOW_UNPINNED_ENV
 from mlkube.policy.engine import Finding, PolicyReport, _finding, all_rules
@@ -234,7 +235,7 @@ def apiserver_problems(manifest: Manifest) -> list[Problem]:
     return problems
 
 
-# --- pinning/fields.py: mappings; pinning/models.py: model_fields, require_pinned_models ---
+# --- pinning/fields.py: mappings, image_fields; pinning/models.py: model_fields, require_pinned_models ---
 
 def mappings(node: Any, path: str = "") -> Iterator[tuple[str, dict[str, Any]]]:
     """Every mapping inside ``node`` with its field path (``spec.containers[0]``), outermost first."""
@@ -247,6 +248,20 @@ def mappings(node: Any, path: str = "") -> Iterator[tuple[str, dict[str, Any]]]:
         for index, value in enumerate(node):
             if isinstance(value, dict | list):
                 yield from mappings(value, f"{path}[{index}]")
+
+
+def image_fields(obj: dict[str, Any]) -> Iterator[ImageField]:
+    if obj.get("kind") in NOT_IMAGE_KINDS:
+        return
+    yield from _image_walk(obj, "")
+
+
+def _image_walk(node: Any, path: str) -> Iterator[ImageField]:
+    for where, mapping in mappings(node, path):
+        image = mapping.get("image")
+        if isinstance(image, str):
+            name = mapping.get("name")
+            yield ImageField(f"{where}.image" if where else "image", name if isinstance(name, str) else "", mapping)
 
 
 def model_fields(obj: dict[str, Any]) -> Iterator[ModelField]:

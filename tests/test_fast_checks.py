@@ -363,6 +363,42 @@ def test_model_fields_on_generated_objects(obj: Any) -> None:
         assert _pinned_models_step(manifests, models) == _pinned_models_step(manifests, legacy)
 
 
+# -- image pins: the walk that finds image values in every object (kbld's rule) -------------------------------------
+
+def _image_places(obj: Any) -> tuple[list[Any], list[Any]]:
+    from mlkube.pinning.fields import image_fields
+
+    return ([(f.path, f.container, f.value, id(f.parent)) for f in image_fields(obj)],
+            [(f.path, f.container, f.value, id(f.parent)) for f in legacy.image_fields(obj)])
+
+
+def test_image_fields_on_every_file_and_bench_object(bench_objects: list[Manifest]) -> None:
+    found = 0
+    for obj in [*copy.deepcopy(FILES), *(m.obj for m in bench_objects)]:
+        new, old = _image_places(obj)
+        assert new == old
+        found += len(new)
+    assert found > 300
+
+
+_image_keys = st.sampled_from(["image", "name", "containers", "spec", "kind", "", ".x", "a.b", "template"])
+_image_values = st.recursive(st.one_of(st.sampled_from(["ghcr.io/a/b:1", "Secret", "ConfigMap", "main", ""]), st.integers(), st.none()),
+                             lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(_image_keys, inner, max_size=4)),
+                             max_leaves=20)
+
+
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.dictionaries(_image_keys, _image_values, max_size=4))
+def test_image_fields_on_generated_objects(obj: dict[str, Any]) -> None:
+    from mlkube.pinning.fields import image_fields
+
+    if not isinstance(obj.get("kind"), str | int | None):
+        assert isinstance(image_fields(obj), list)  # the old walk raised TypeError on an unhashable kind
+        return
+    new, old = _image_places(obj)
+    assert new == old
+
+
 # -- schema validation: the API server's quantity rules, memoized per value ---------------------------------------
 
 @pytest.fixture(scope="module")

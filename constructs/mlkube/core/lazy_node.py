@@ -42,7 +42,7 @@ import enum
 import os
 import re
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -171,10 +171,12 @@ class LazyNode(TracksChildren, metaclass=LazyMeta):
     def _lazy_in_node(self) -> bool:
         return self.created_in_node
 
-    def _create_root_later(self, args: list[Any]) -> bool:
+    def _create_root_later(self, args: Callable[[], list[Any]]) -> bool:
         """Queue jsii's create of this root construct (a Platform: the cdk8s App) first in the queue (True), or say
         it must be created now (False). While it waits, Node holds nothing of its tree: a synth that never asks
-        Node anything makes no request at all (building does not wait for Node to start)."""
+        Node anything makes no request at all (building does not wait for Node to start). ``args`` makes the
+        arguments when it is created: the first jsii struct made in a process costs 35 ms (``cdk8s.AppProps()``:
+        jsii's type check resolves the annotations of the cdk8s module once), which a synth without Node never pays."""
         if not watch_node_requests() or _EAGER.get() or _STATE.exact_only:
             return False
         self.__dict__["_lazy_id"] = ""
@@ -182,12 +184,12 @@ class LazyNode(TracksChildren, metaclass=LazyMeta):
         self._enqueue(args)
         return True
 
-    def _enqueue(self, args: list[Any]) -> None:
-        """Wait in the queue, after everything made before, with the arguments of jsii's create."""
+    def _enqueue(self, args: list[Any] | Callable[[], list[Any]]) -> None:
+        """Wait in the queue, after everything made before, with the arguments of jsii's create (or what makes them)."""
         self.__dict__["_lazy_args"] = args
         _STATE.queue.append(self)
 
-    def _create_later(self, scope: Construct, id: str, args: list[Any]) -> bool:
+    def _create_later(self, scope: Construct, id: str, args: list[Any] | Callable[[], list[Any]]) -> bool:
         """Queue jsii's create of this construct (True), or say it must be created now (False): when eager
         creation is asked for, or Python cannot know the scope's children (a scope that is not mlkube's)."""
         if not isinstance(id, str) or not watch_node_requests():
@@ -238,6 +240,8 @@ def materialize_pending(*, reading_too: bool = False) -> None:
         while _STATE.queue:
             node = _STATE.queue.popleft()
             args = node.__dict__["_lazy_args"]
+            if callable(args):
+                args = node.__dict__["_lazy_args"] = args()
             if isinstance(args[0], LazyNode) and not args[0].created_in_node:  # its scope failed: it cannot exist either
                 node.__dict__["_lazy_failure"] = args[0].__dict__.get("_lazy_failure")
                 continue

@@ -152,8 +152,8 @@ class MlApp(LazyNode, cdk8s.Chart):
 
     def __init__(self, scope: Construct, platform: Platform, environment: Environment, name: str) -> None:
         namespace = environment.namespace_for(name)
-        props = cdk8s.ChartProps(namespace=namespace, disable_resource_name_hashes=True)  # what cdk8s.Chart.__init__ passes
-        if not self._create_later(scope, name, [scope, name, props]):
+        # What cdk8s.Chart.__init__ passes, made when created in Node (see LazyNode._create_root_later: jsii structs).
+        if not self._create_later(scope, name, lambda: [scope, name, cdk8s.ChartProps(namespace=namespace, disable_resource_name_hashes=True)]):
             super().__init__(scope, name, namespace=namespace, disable_resource_name_hashes=True)
         self.platform = platform
         self.environment = environment
@@ -225,7 +225,7 @@ class Platform(LazyNode, cdk8s.App):
                  gitops: GitOps | dict[str, Any] | None = None, tenancy: Tenancy | dict[str, Any] | None = None,
                  pipeline: Pipeline | None = None, checks: Sequence[Step] = (),
                  crd_schemas: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] = ()) -> None:
-        if not self._create_root_later([cdk8s.AppProps()]):  # created in Node when Node is first asked (core/lazy_node.py)
+        if not self._create_root_later(lambda: [cdk8s.AppProps()]):  # created in Node when Node is first asked (core/lazy_node.py)
             super().__init__()
         track_children(self)  # every child created in the tree from now on is seen (core/lazy_node.py)
         if os.environ.get(CDK8S_OUTDIR_ENV):

@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import urllib.parse
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,6 +24,7 @@ import yaml
 from ..core.model import ModelReference, download_form
 from ..errors import MlkubeError, Problem
 from .bucket_resolvers import GcsResolver, S3Resolver
+from .fields import Chain, field_path
 from .lock import Lock, model_pin_problems
 
 if TYPE_CHECKING:
@@ -62,42 +62,40 @@ class ModelField:
         return not (self.key == "storageUri" and self.value.split("://", 1)[0] in KSERVE_UNVERSIONED)
 
 
-def model_fields(obj: dict[str, Any]) -> Iterator[ModelField]:
-    """KServe predictors' ``storageUri`` and the first argument of mlkube's model-downloader init containers."""
-    for chain, parent, key in _model_places(obj, None):
-        yield ModelField(f"{_where(chain)}.{'storageUri' if key == 'storageUri' else 'args[0]'}".lstrip("."), parent, key)
+def model_fields(obj: dict[str, Any] | list[Any]) -> list[ModelField]:
+    """KServe predictors' ``storageUri`` and the first argument of mlkube's model-downloader init containers, outermost
+    mapping first (``fields.mappings``' order). Synth asks this of every object and almost none holds a model: the walk
+    appends to one list and writes a field path only where a model is."""
+    found: list[tuple[Chain, Any, Any]] = []
+    if isinstance(obj, dict):
+        _models_in_mapping(obj, None, found)
+    elif isinstance(obj, list):
+        _models_in_list(obj, None, found)
+    return [ModelField(f"{field_path(chain)}.{'storageUri' if key == 'storageUri' else 'args[0]'}".lstrip("."), parent, key)
+            for chain, parent, key in found]
 
 
-def _model_places(node: Any, chain: tuple[Any, ...] | None) -> Iterator[tuple[tuple[Any, ...] | None, Any, Any]]:
-    """(chain to the mapping, parent, key) of each model URI, every mapping outermost first (``fields.mappings``' order).
-    Synth asks this of every object and almost none holds a model: the field path is written only for those that do."""
-    if isinstance(node, dict):
-        uri = node.get("storageUri")
-        if isinstance(uri, str) and not uri.startswith("pvc://"):
-            yield chain, node, "storageUri"
-        if node.get("name") == DOWNLOADER:
-            args = node.get("args")
-            if isinstance(args, list) and args and isinstance(args[0], str):
-                yield chain, args, 0
-        for key, value in node.items():
-            if isinstance(value, (dict, list)):
-                yield from _model_places(value, (chain, key, False))
-    elif isinstance(node, list):
-        for index, value in enumerate(node):
-            if isinstance(value, (dict, list)):
-                yield from _model_places(value, (chain, index, True))
+def _models_in_mapping(node: dict[str, Any], chain: Chain, found: list[tuple[Chain, Any, Any]]) -> None:
+    uri = node.get("storageUri")
+    if isinstance(uri, str) and not uri.startswith("pvc://"):
+        found.append((chain, node, "storageUri"))
+    if node.get("name") == DOWNLOADER:
+        args = node.get("args")
+        if isinstance(args, list) and args and isinstance(args[0], str):
+            found.append((chain, args, 0))
+    for key, value in node.items():
+        if isinstance(value, dict):
+            _models_in_mapping(value, (chain, key, False), found)
+        elif isinstance(value, list):
+            _models_in_list(value, (chain, key, False), found)
 
 
-def _where(chain: tuple[Any, ...] | None) -> str:
-    """The field path ``fields.mappings`` gives the node at the end of ``chain`` ((parent, key or index, is_index))."""
-    steps: list[tuple[Any, bool]] = []
-    while chain is not None:
-        chain, key, is_index = chain
-        steps.append((key, is_index))
-    path = ""
-    for key, is_index in reversed(steps):
-        path = f"{path}[{key}]" if is_index else (f"{path}.{key}" if path else str(key))
-    return path
+def _models_in_list(node: list[Any], chain: Chain, found: list[tuple[Chain, Any, Any]]) -> None:
+    for index, value in enumerate(node):
+        if isinstance(value, dict):
+            _models_in_mapping(value, (chain, index, True), found)
+        elif isinstance(value, list):
+            _models_in_list(value, (chain, index, True), found)
 
 
 def _pins(lock: Lock, env: str) -> dict[str, str]:
