@@ -13,15 +13,19 @@ does not know that:
 
 So a process that is one command (the ``mlkube`` program: ``mlkube.cli.run``, or the app the ``cdk8s synth``
 CLI runs) does, for its whole life:
-- ``gc.freeze()`` what exists when it starts (modules, classes, compiled schemas), and again once the
-  constructs are built: the collector never walks them again, not even at exit (the Python documentation,
+- ``gc.freeze()`` what exists when it starts (modules, classes, compiled schemas), again as each app is
+  built (``Platform._build_app``: young collections walked every object built once, 0.04 s of building 5,031
+  objects), and once synth starts: the collector never walks them again, not even at exit (the Python documentation,
   ``gc.freeze``: frozen objects are ignored in all future collections; it also recommends freezing before a
   fork(2) without exec, as synth's workers are).
 - ``gc.set_threshold(200_000, 30, 30)``: young collections every 200,000 allocations, as mypy runs its
   builds (python/mypy, mypy/build.py ``build``: "Run gc less frequently, as otherwise we can spend a large
   fraction of cpu in gc").
 The collector stays on: a cycle that becomes garbage later is still collected (only frozen objects are never
-looked at, and those were alive when frozen). A library user's process (tests, notebooks, the CLI's commands
+looked at). The price: a cycle that became garbage while an app was built, and that no young collection found
+before the freeze, stays until the process exits: about 3,500 objects, as many at 50,000 built objects as at
+500 (the classes and functions made while the first app's build imports modules). ``gc.freeze`` is O(1) in
+CPython: it moves the generations' lists whole. A library user's process (tests, notebooks, the CLI's commands
 invoked in-process) keeps Python's collector. ``MLKUBE_GC=default`` leaves the collector as it is.
 """
 
