@@ -399,6 +399,37 @@ def test_an_unchanged_environment_skips_the_connectivity_check(tmp_path, cache, 
     assert len(calls) == 2  # both environments hold app-1
 
 
+def test_the_model_fields_of_an_unchanged_object_are_not_walked_again(tmp_path, cache, monkeypatch):
+    """The pinned-model check walks only objects whose input the cache has not seen; its findings are the uncached
+    ones (prod requires pinned models: each s3:// model is reported from the fields the cache kept)."""
+    from mlkube.pinning import models
+
+    monkeypatch.setenv("MLKUBE_ALLOW_UNPINNED", "1")  # reported as warnings (the images are not promoted either)
+
+    def production(out_dir: Path, changed: int | None = None) -> Platform:
+        result = platform(out_dir, changed=changed)
+        result.environments[1] = result.environments[1].model_copy(update={"production": True})
+        return result
+
+    with monkeypatch.context() as patch:
+        patch.setenv(store.NO_CACHE_ENV, "1")
+        expected = production(tmp_path / "plain").synthesize().warnings
+    assert sum("requires pinned models" in text for text in expected) == 3  # one s3:// model per app in prod
+    walked: list[str] = []
+    real = models.model_fields
+    monkeypatch.setattr(models, "model_fields", lambda obj: walked.append(obj.get("kind", "")) or real(obj))
+    counts = []
+    for changed in (None, None, 1):
+        walked.clear()
+        warnings = production(tmp_path / "dist", changed=changed).synthesize().warnings
+        if changed is None:
+            assert warnings == expected
+        counts.append(len(walked))
+    assert counts[0] > 20  # a cold cache walks every object
+    assert counts[1] == 0  # the same input: the fields the cache kept
+    assert 0 < counts[2] < counts[0] / 2  # app-1 changed: its objects only
+
+
 def test_schema_results_are_reused_only_under_the_same_catalog_and_crd_files(tmp_path):
     """A 'valid' kept from one schema catalog is not trusted under other settings or changed CRD schema files."""
     from types import SimpleNamespace

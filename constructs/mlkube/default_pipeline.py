@@ -20,7 +20,7 @@ from .images.manifest import write_image_files
 from .incremental import steps as incremental
 from .kueue.capacity import add_kueue_objects, check_kueue_capacity
 from .kueue.local_queues import add_local_queues
-from .pinning.models import apply_model_lock, require_pinned_models
+from .pinning.models import apply_model_lock
 from .pinning.served_snapshots import served_snapshots
 from .pinning.synth_steps import apply_lock, require_pinned_images, write_lock
 from .policy.capability_namespaces import lower_enforce_for_capabilities
@@ -56,7 +56,7 @@ def default_pipeline() -> Pipeline:
             volume_sharing_step,           # single-writer volumes are not written by several pods at once
             new_volume_snapshots,          # a snapshot never copies a volume created in the same change
             require_pinned_images,         # production (and opted-in) environments run only pinned images
-            require_pinned_models,         # ... and serve only models pinned to one content
+            incremental.require_pinned_models,    # ... and serve only models pinned to one content
             served_snapshots,              # ... pvc:// models from snapshot versions that already exist
             incremental.check_policy_step,        # security policy: unwaived errors fail synth, warnings are printed
             incremental.check_connectivity_step,  # every declared connection is allowed by the NetworkPolicies, both ways
@@ -70,7 +70,7 @@ def default_pipeline() -> Pipeline:
         outputs=(write_image_files, write_lock, gitops.write_workflows, check_output_files),
         image_catalog=BuiltImages,
         blueprint_loader=_load_blueprints,
-        # Per-object results kept between synths: the policy, API-server and connectivity checks above are its
-        # reusing forms (the plain steps when synth runs without a store), and so is validate_objects' schema check.
+        # Per-object results kept between synths: the pinned-model, policy, API-server and connectivity checks above are
+        # its reusing forms (the plain steps when synth runs without a store), and so is validate_objects' schema check.
         cache=incremental,
     )

@@ -81,7 +81,7 @@ class MlConstruct(LazyNode, Construct):
             given = {name: getattr(spec, name) for name in spec.model_fields_set} if isinstance(spec, Spec) else dict(spec or {})
             fields = {**given, **fields, **patch}
             spec = None
-        parsed, problems = parse_spec(model, spec, fields, self.construct_path)
+        parsed, problems = parse_spec(model, spec, fields, self.construct_path, self.ml_app.platform.parsed_specs)
         self.ml_app.report(problems)
         return parsed
 

@@ -263,6 +263,9 @@ class Platform(LazyNode, cdk8s.App):
             if spec is not None:
                 self.environments.append(spec)
         self.apps: list[MlApp] = []
+        #: Constructs' specs by their input of plain data (core/spec.py ``parse_spec``): an app is built once per
+        #: environment, mostly from the same arguments, and validating them again gives an equal, frozen spec.
+        self.parsed_specs: dict[Any, Any] = {}
         #: The function that builds each app and the environments it was given (``mlkube chart`` rebuilds one app from it).
         self.builders: dict[str, tuple[AppBuilder, Sequence[str] | None]] = {}
         #: Images built for the platform (Image.build), filled as constructs resolve their images.

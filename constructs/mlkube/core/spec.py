@@ -254,8 +254,13 @@ def problems_from_validation_error(error: ValidationError, model: type[BaseModel
     return problems
 
 
-def parse_spec(model: type[S], value: S | Mapping[str, Any] | None, fields: Mapping[str, Any], where: str) -> tuple[S | None, list[Problem]]:
-    """Validate ``value`` merged with keyword ``fields`` into ``model``; never raises for user errors."""
+def parse_spec(model: type[S], value: S | Mapping[str, Any] | None, fields: Mapping[str, Any], where: str,
+               parsed: dict[Any, BaseModel] | None = None) -> tuple[S | None, list[Problem]]:
+    """Validate ``value`` merged with keyword ``fields`` into ``model``; never raises for user errors.
+
+    ``parsed``: specs validated before (a platform's, see ``Platform.parsed_specs``): the same input of plain data
+    gives the same spec object without validating it again. A spec is frozen (``Spec``: pydantic raises on
+    assignment) and validation reads nothing but its input, so sharing it is what validating again would give."""
     if isinstance(value, model) and not fields:
         return value, []
     data: dict[str, Any] = {}
@@ -264,10 +269,44 @@ def parse_spec(model: type[S], value: S | Mapping[str, Any] | None, fields: Mapp
     elif value is not None:
         data.update(value)
     data.update(fields)
+    key = _plain_data_key(model, data) if parsed is not None else None
+    if key is not None and key in parsed:  # type: ignore[operator]
+        return parsed[key], []  # type: ignore[index, return-value]
     try:
-        return model.model_validate(data), []
+        spec = model.model_validate(data)
     except ValidationError as error:
         return None, problems_from_validation_error(error, model, where)
+    if key is not None:
+        parsed[key] = spec  # type: ignore[index]
+    return spec, []
+
+
+class _NotPlainData(Exception):
+    pass
+
+
+def _plain_data_key(model: type[BaseModel], data: dict[str, Any]) -> Any:
+    """A key equal for equal inputs of plain data (str, int, float, bool, None, dicts, lists, tuples), with each
+    value's type in it (``True == 1`` in Python, but pydantic refuses a boolean for a number), in the input's order;
+    None for anything else (a spec object, a path, a function): that input is validated each time."""
+    try:
+        return model, _frozen(data)
+    except _NotPlainData:
+        return None
+
+
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
+def _frozen(value: Any) -> Any:
+    kind = type(value)
+    if kind in _SCALARS:
+        return kind, value
+    if kind is dict:
+        return dict, tuple((_frozen(key), _frozen(item)) for key, item in value.items())
+    if kind is list or kind is tuple:
+        return kind, tuple(_frozen(item) for item in value)
+    raise _NotPlainData
 
 
 def _spec_class(name: str) -> type[BaseModel] | None:

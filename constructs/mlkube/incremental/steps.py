@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from ..core.synth import SynthContext
 
 __all__ = ["start", "prepare", "settle", "schema_issues", "rendered", "check_policy_step", "check_apiserver_rules", "check_connectivity_step",
+           "require_pinned_models",
            "unchanged_files", "finish", "STATS"]
 
 #: What the last synth of this process reused and computed (``bench/resynth.py`` prints it).
@@ -77,7 +78,7 @@ def settle(ctx: SynthContext) -> ObjectStore | None:
 
 
 def _incomplete(entry: Entry | None) -> bool:
-    return entry is None or not entry.has_yaml or entry.policy_rereads is None
+    return entry is None or not entry.has_yaml or entry.policy_rereads is None or entry.models is None
 
 
 def _policy_settings(ctx: SynthContext) -> dict[str, Any]:
@@ -90,6 +91,7 @@ def _compute(store: ObjectStore, manifests: Sequence[Manifest], settings: dict[s
     """Rendering, the API server's rules and the object-only policy rules of some objects (in a worker, or here for the
     first slice): each object's entry, with its YAML (``Entry.yaml``), as soon as it is done."""
     from ..kube.render import to_yaml
+    from ..pinning.models import model_places
     from ..validation.apiserver import apiserver_problems
     from .policy import check_policy_incremental
 
@@ -109,6 +111,8 @@ def _compute(store: ObjectStore, manifests: Sequence[Manifest], settings: dict[s
             entry.yaml, entry.has_yaml = to_yaml(manifest.obj).encode(), True
         if not entry.apiserver_clean:
             entry.apiserver_clean = not apiserver_problems(manifest)
+        if entry.models is None:
+            entry.models = model_places(manifest.obj)
         yield digest, entry
 
 
@@ -177,6 +181,26 @@ def check_apiserver_rules(ctx: SynthContext) -> None:
             computing = store.computing(manifest)
             if computing is not None:
                 computing.apiserver_clean = True
+
+
+@waits_for_parallel_results
+def require_pinned_models(ctx: SynthContext) -> None:
+    """``pinning.models.require_pinned_models``, with each object's model fields through the store: an object whose
+    same input was looked at before is not walked again (the walk is most of the check, and almost no object holds a
+    model)."""
+    from ..pinning.models import PinnedModelRules, model_places
+
+    store = settle(ctx)
+    rules = PinnedModelRules(ctx)
+    for manifest in ctx.manifests:
+        entry = store.entry(manifest) if store is not None else None
+        places = entry.models if entry is not None else None
+        if places is None:
+            places = model_places(manifest.obj)
+            computing = store.computing(manifest) if store is not None else None
+            if computing is not None:
+                computing.models = places
+        rules.check(manifest, places)
 
 
 @independent_check

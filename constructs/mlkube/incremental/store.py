@@ -58,7 +58,7 @@ CACHE_ENV = "MLKUBE_CACHE_DIR"
 #: Set to 1 to neither read nor write the cache (``mlkube synth --no-cache``).
 NO_CACHE_ENV = "MLKUBE_NO_CACHE"
 #: Changes when what a row holds changes: rows of another format are never read.
-FORMAT = "2"
+FORMAT = "3"
 #: A cache file unused this long is removed (one file per output folder ever synthesized).
 _STALE_SECONDS = 30 * 24 * 3600
 
@@ -78,10 +78,13 @@ class Entry:
     policy_hits: dict[str, list[tuple[str, str, str | None]]] = field(default_factory=dict)
     #: The YAML was rendered: it is in the cache file's row (an entry read from it) or in the store's spill file.
     has_yaml: bool = False
+    #: The model URIs in the object (``pinning.models.model_places``: field path, value, whether a pin is honoured);
+    #: None: not looked for yet.
+    models: tuple[tuple[str, str, bool], ...] | None = None
 
     def checks_json(self) -> str:
         return json.dumps({"schema": self.schema_clean, "apiserver": self.apiserver_clean, "rereads": self.policy_rereads,
-                           "hits": self.policy_hits}, sort_keys=True, separators=(",", ":"))
+                           "hits": self.policy_hits, "models": self.models}, sort_keys=True, separators=(",", ":"))
 
     @classmethod
     def from_row(cls, yaml: bytes | None, checks: str) -> Entry:
@@ -90,8 +93,10 @@ class Entry:
         rereads = data.get("rereads")
         hits = {str(rule): [(str(f), str(m), s) for f, m, s in found] for rule, found in (data.get("hits") or {}).items()}
         schema = data.get("schema")
+        models = data.get("models")
         return cls(None, schema if isinstance(schema, str) else None, data.get("apiserver") is True,
-                   tuple(str(rule) for rule in rereads) if rereads is not None else None, hits, yaml is not None)
+                   tuple(str(rule) for rule in rereads) if rereads is not None else None, hits, yaml is not None,
+                   tuple((str(path), str(value), honoured is True) for path, value, honoured in models) if models is not None else None)
 
 
 class _Spill:
@@ -322,7 +327,7 @@ class ObjectStore:
         if found is None:
             known = self.entries.get(digest)
             found = self.computed[digest] = Entry(None, known.schema_clean, known.apiserver_clean, known.policy_rereads,
-                                                  known.policy_hits) if known is not None else Entry()
+                                                  known.policy_hits, models=known.models) if known is not None else Entry()
             stored = self._stored_yaml(digest) if known is not None and known.has_yaml else None
             if stored is not None:
                 self._spill.put(digest, stored)  # the computed entries' YAML is in the spill file

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import urllib.parse
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,9 +30,10 @@ from .lock import Lock, model_pin_problems
 
 if TYPE_CHECKING:
     from ..core.synth import SynthContext
+    from ..kube.manifest import Manifest
     from .registry import RegistryClient
 
-__all__ = ["ModelField", "model_fields", "model_pin_problems", "apply_model_lock", "require_pinned_models",
+__all__ = ["ModelField", "model_fields", "model_places", "ModelPlace", "PinnedModelRules", "model_pin_problems", "apply_model_lock", "require_pinned_models",
            "tree_models", "model_values", "locked_model_problems", "pins_from_file", "HuggingFaceResolver", "S3Resolver", "GcsResolver", "resolve_oci", "plan_model_pins", "model_replacements"]
 
 DOWNLOADER = "model-downloader"
@@ -120,34 +122,56 @@ def apply_model_lock(ctx: SynthContext) -> None:
                 found.parent[found.key] = download_form(pinned)
 
 
+#: What ``require_pinned_models`` needs of one model field: its path, its value and whether a pin would be honoured.
+ModelPlace = tuple[str, str, bool]
+
+
+def model_places(obj: dict[str, Any]) -> tuple[ModelPlace, ...]:
+    """The model fields of ``obj`` as data (synth's cache keeps them per object: incremental/steps.py)."""
+    return tuple((found.path, found.value, found.honours_pins) for found in model_fields(obj))
+
+
 def require_pinned_models(ctx: SynthContext) -> None:
     """CHECK: production (and require_pinned_images) environments serve only immutable model references."""
-    from .synth_steps import ALLOW_UNPINNED_ENV
-
-    required = {env.name for env in ctx.platform.environments if env.require_pinned_images or env.production}
-    allowed = os.environ.get(ALLOW_UNPINNED_ENV) == "1"
+    rules = PinnedModelRules(ctx)
     for manifest in ctx.manifests:
-        for found in model_fields(manifest.obj):
-            ref = ModelReference(found.value)
-            if not found.honours_pins:
+        rules.check(manifest, model_places(manifest.obj))
+
+
+class PinnedModelRules:
+    """``require_pinned_models`` for one object's model fields at a time (the cache hands over the fields it kept)."""
+
+    def __init__(self, ctx: SynthContext) -> None:
+        from .synth_steps import ALLOW_UNPINNED_ENV
+
+        self.ctx = ctx
+        self.required = {env.name for env in ctx.platform.environments if env.require_pinned_images or env.production}
+        self.allowed = os.environ.get(ALLOW_UNPINNED_ENV) == "1"
+        self.allow_env = ALLOW_UNPINNED_ENV
+
+    def check(self, manifest: Manifest, places: Sequence[ModelPlace]) -> None:
+        ctx = self.ctx
+        for path, value, honours_pins in places:
+            ref = ModelReference(value)
+            if not honours_pins:
                 if ref.versioned:
-                    ctx.problems.append(Problem(manifest.where, found.path, f"{manifest.describe()}: KServe would ignore the versions of "
-                                                f"{found.value[:120]!r} and serve the objects the prefix holds when the pod starts",
+                    ctx.problems.append(Problem(manifest.where, path, f"{manifest.describe()}: KServe would ignore the versions of "
+                                                f"{value[:120]!r} and serve the objects the prefix holds when the pod starts",
                                                 KSERVE_S3_HINT))
-                elif manifest.environment in required:
-                    ctx.warnings.append(f"{manifest.where}: {manifest.describe()}: model {found.value!r} can change after review; {KSERVE_S3_HINT}")
+                elif manifest.environment in self.required:
+                    ctx.warnings.append(f"{manifest.where}: {manifest.describe()}: model {value!r} can change after review; {KSERVE_S3_HINT}")
                 continue
-            if ref.immutable or manifest.environment not in required:
+            if ref.immutable or manifest.environment not in self.required:
                 continue
-            text = (f"{manifest.describe()}: model {found.value!r} can change after review, "
+            text = (f"{manifest.describe()}: model {value!r} can change after review, "
                     f"and environment {manifest.environment!r} requires pinned models")
             if not ref.pinnable:
                 # No immutable form the default downloader honours: say so on every synth, do not block.
                 ctx.warnings.append(f"{manifest.where}: {text}; {ref.pin_hint()}")
-            elif allowed:
-                ctx.warnings.append(f"{manifest.where}: {text} ({ALLOW_UNPINNED_ENV}=1)")
+            elif self.allowed:
+                ctx.warnings.append(f"{manifest.where}: {text} ({self.allow_env}=1)")
             else:
-                ctx.problems.append(Problem(manifest.where, found.path, text, ref.pin_hint()))
+                ctx.problems.append(Problem(manifest.where, path, text, ref.pin_hint()))
 
 
 #: libyaml's parser with PyYAML's safe constructor: the same objects as yaml.safe_load_all, parsed in C (the pure

@@ -10,6 +10,7 @@ import os
 from typing import Any
 
 from ..core.checkpoint_volume import RESTORED_FROM_ANNOTATION, SNAPSHOT_API_VERSION
+from ..core.pipeline import independent_check
 from ..errors import Problem
 from ..kube.render import file_name
 from .fields import mappings
@@ -32,6 +33,7 @@ def _model_claims(obj: dict[str, Any]) -> list[tuple[str, str]]:
     return found
 
 
+@independent_check  # needs no per-object result of the cache: it runs while the pinned-model check waits for them
 def served_snapshots(ctx: Any) -> None:
     """CHECK: production serves pvc:// models only from claims restored from a snapshot version, and a version is served
     only once its VolumeSnapshot exists (it is in the output being replaced).
