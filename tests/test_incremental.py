@@ -375,28 +375,95 @@ def test_the_example_platform_through_the_cli_cached_parallel_and_plain(tmp_path
     assert outputs[0] == {path: data for path, data in tree(REPO_ROOT / "dist").items() if path in outputs[0]}
 
 
-def test_the_connectivity_check_is_keyed_by_every_object_and_the_declared_connections():
-    memory = store.ObjectStore(None, {"dev": b"context"})
-    objects = [_pod("server"), _policy("default-deny")]
-    memory.prepare(objects)
-    key = memory.clean_key("connectivity", objects, (["a -> b"], ["ml"]))
-    assert key == memory.clean_key("connectivity", objects, (["a -> b"], ["ml"]))
-    assert key != memory.clean_key("connectivity", objects, (["a -> c"], ["ml"]))
-    assert key != memory.clean_key("connectivity", objects[:1], (["a -> b"], ["ml"]))
-    assert memory.clean_key("connectivity", [*objects, _pod("unknown")], (["a -> b"], ["ml"])) is None
+def test_a_connection_group_is_keyed_by_its_namespaces_objects_and_its_connections():
+    """A group (sender's namespace, receiver's namespace) is clean again only for the same objects in those two
+    namespaces, the same Namespace objects and the same connections; an object of a third namespace does not matter."""
+    from mlkube.core.network.model import Connection, Endpoint, PortRange
+    from mlkube.incremental.connectivity import changed_connection_problems
+
+    def keys(objects: list[Manifest], connections: list[Connection]) -> set[str] | None:
+        memory = store.ObjectStore(None, {"dev": b"context"})
+        memory.prepare(objects)
+        if changed_connection_problems(memory, objects, connections, {"ml", "other"}) is None:
+            return None
+        return memory.clean_now
+
+    def call(port: int) -> Connection:
+        return Connection(Endpoint.pods("ml", {"app": "client"}), Endpoint.pods("ml", {"app": "server"}), (PortRange(port),),
+                          "calls", "dev/ml/server")
+
+    objects = [_pod("server"), _policy("default-deny", namespace="other")]
+    key = keys(objects, [call(8080)])
+    assert key is not None and len(key) == 1
+    assert key == keys(objects, [call(8080)])
+    assert key != keys(objects, [call(9090)])  # another connection
+    assert key != keys([_pod("server"), _pod("client"), objects[1]], [call(8080)])  # another object in 'ml'
+    assert key == keys([objects[0], _policy("default-deny", namespace="other"), _pod("elsewhere", namespace="other")], [call(8080)])
+    unknown = store.ObjectStore(None, {"prod": b"context"})  # no digest for a dev object: the caller checks everything
+    unknown.prepare(objects)
+    assert changed_connection_problems(unknown, objects, [call(8080)], {"ml"}) is None
+
+
+def _checked_connections(monkeypatch) -> list[str]:
+    """The declared connections the connectivity check looks at (each ``declared_by``), as synth asks."""
+    from mlkube.traffic import check
+
+    checked: list[str] = []
+    real = check.connection_verdicts
+    monkeypatch.setattr(check, "connection_verdicts", lambda connections, *rest: real(
+        [checked.append(c.declared_by) or c for c in connections], *rest))
+    return checked
 
 
 def test_an_unchanged_environment_skips_the_connectivity_check(tmp_path, cache, monkeypatch):
-    from mlkube.traffic import check
+    checked = _checked_connections(monkeypatch)
+    platform(tmp_path / "dist").synthesize()
+    everything = list(checked)
+    assert len(everything) > 20 and {where.split("/")[0] for where in everything} == {"dev", "prod"}
+    checked.clear()
+    platform(tmp_path / "dist").synthesize()
+    assert checked == []
 
+
+def test_one_changed_app_rechecks_only_the_connections_of_its_namespace(tmp_path, cache, monkeypatch):
+    """Issue 22: the connectivity check read the whole environment again when one app changed. A connection's
+    verdict reads only its two namespaces' objects and the Namespace objects' labels: app-1's are checked again."""
+    checked = _checked_connections(monkeypatch)
     platform(tmp_path / "dist").synthesize()
-    calls = []
-    real = check.connection_problems
-    monkeypatch.setattr(check, "connection_problems", lambda *args: calls.append(1) or real(*args))
-    platform(tmp_path / "dist").synthesize()
-    assert calls == []
+    everything = sorted(checked)
+    checked.clear()
     platform(tmp_path / "dist", changed=1).synthesize()
-    assert len(calls) == 2  # both environments hold app-1
+    assert checked and {where.split("/")[1] for where in checked} == {"app-1"}
+    assert sorted(checked) == sorted(where for where in everything if where.split("/")[1] == "app-1")
+
+
+def test_a_connection_blocked_in_a_changed_namespace_is_reported_as_uncached(tmp_path, cache, monkeypatch):
+    """app-1's server admits no caller any more (its policy edited through the escape hatch): the re-synth fails
+    with the uncached run's problems, although app-0 and app-2 are not checked again."""
+
+    def blocking(out_dir: Path) -> Platform:
+        result = platform(out_dir)
+        for app in result.apps:
+            if app.app_name == "app-1":
+                server = next(child for child in app.node.children if getattr(child, "construct_id", "") == "server")
+                server.objects["NetworkPolicy"]["spec"]["ingress"] = []
+        return result
+
+    with monkeypatch.context() as patch:
+        patch.setenv(store.NO_CACHE_ENV, "1")
+        with pytest.raises(Exception) as expected:
+            blocking(tmp_path / "plain").synthesize()
+    assert "is blocked" in str(expected.value)
+    platform(tmp_path / "dist").synthesize()
+    checked = _checked_connections(monkeypatch)
+    with pytest.raises(Exception) as found:
+        blocking(tmp_path / "dist").synthesize()
+    assert str(found.value) == str(expected.value)
+    assert {where.split("/")[1] for where in checked} == {"app-1"}
+    checked.clear()
+    with pytest.raises(Exception) as again:  # a blocked group is never recorded clean: checked again, same problems
+        blocking(tmp_path / "dist").synthesize()
+    assert str(again.value) == str(expected.value) and checked
 
 
 def test_the_model_fields_of_an_unchanged_object_are_not_walked_again(tmp_path, cache, monkeypatch):

@@ -205,10 +205,11 @@ def require_pinned_models(ctx: SynthContext) -> None:
 
 @independent_check
 def check_connectivity_step(ctx: SynthContext) -> None:
-    """``traffic.check.check_connectivity_step``, skipped for an environment whose objects and declared
-    connections are those of a synth where it found nothing."""
+    """``traffic.check.check_connectivity_step``, skipped for each group of connections whose two namespaces'
+    objects and declared connections are those of a synth where it found nothing (incremental/connectivity.py)."""
     from ..traffic.check import connection_problems, environment_connections, managed_namespaces
     from ..traffic.cluster import traffic_view
+    from .connectivity import changed_connection_problems
 
     store: ObjectStore | None = getattr(ctx, "store", None)
     by_environment = ctx.manifests_by_environment()
@@ -216,14 +217,10 @@ def check_connectivity_step(ctx: SynthContext) -> None:
         manifests = by_environment.get(environment.name, [])
         connections = environment_connections(ctx.platform, environment)
         managed = managed_namespaces(ctx.platform, environment)
-        key = store.clean_key("connectivity", manifests, (connections, sorted(managed))) if store is not None else None
-        if key is not None and key in store.clean_before:  # type: ignore[union-attr]
-            store.clean_now.add(key)  # type: ignore[union-attr]
-            continue
-        problems = connection_problems(connections, traffic_view(manifests), managed)
+        problems = changed_connection_problems(store, manifests, connections, managed) if store is not None else None
+        if problems is None:
+            problems = connection_problems(connections, traffic_view(manifests), managed)
         ctx.problems += problems
-        if key is not None and not problems:
-            store.clean_now.add(key)  # type: ignore[union-attr]
 
 
 def unchanged_files(ctx: SynthContext, written: dict[str, Manifest]) -> set[str]:

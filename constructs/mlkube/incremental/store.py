@@ -265,7 +265,7 @@ class ObjectStore:
         #: Entries computed in this run (saved after a successful write).
         self.computed: dict[str, Entry] = {}
         self.files: dict[str, tuple[str, str]] = {}
-        #: Keys of whole-environment checks that found nothing (``clean_key``): in the last run, and in this one.
+        #: Keys of checks over several objects that found nothing (incremental/connectivity.py): in the last run, and in this one.
         self.clean_before: set[str] = set()
         self.clean_now: set[str] = set()
         #: id(schema catalog) -> catalog_key, computed once per synth.
@@ -296,21 +296,6 @@ class ObjectStore:
             self.digests[id(manifest.obj)] = hashlib.blake2b(payload, digest_size=20, key=key).hexdigest()
         if self.database is not None:
             self.entries.update(self._read(set(self.digests.values())))
-
-    def clean_key(self, check: str, manifests: Sequence[Manifest], other_input: Any) -> str | None:
-        """The input of a whole-environment check: every object's digest, in order, and ``other_input`` (what
-        the check reads besides the objects); None when an object or ``other_input`` has no digest."""
-        digest = hashlib.blake2b(check.encode(), digest_size=20)
-        for manifest in manifests:
-            known = self.digests.get(id(manifest.obj))
-            if known is None:
-                return None
-            digest.update(known.encode())
-        try:
-            digest.update(_serialized(other_input))
-        except Exception:
-            return None
-        return digest.hexdigest()
 
     def entry(self, manifest: Manifest) -> Entry | None:
         digest = self.digests.get(id(manifest.obj))

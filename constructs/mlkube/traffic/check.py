@@ -27,7 +27,7 @@ from .cluster import TrafficView, traffic_view
 if TYPE_CHECKING:
     from ..core.synth import SynthContext
 
-__all__ = ["check_connectivity_step", "connection_problems", "undeclared_flows", "environment_connections", "Flow",
+__all__ = ["check_connectivity_step", "connection_problems", "connection_verdicts", "undeclared_flows", "environment_connections", "Flow",
            "PROBE_PORTS"]
 
 #: Ports tried for "every port" connections (low, rendezvous-like, ephemeral, highest).
@@ -101,7 +101,16 @@ def _unmanaged(endpoint: Concrete, managed: set[str]) -> bool:
 
 def connection_problems(connections: Iterable[Connection], view: TrafficView, managed: set[str]) -> list[Problem]:
     """A problem for each declared connection some direction denies, naming the policies that deny it."""
-    problems: list[Problem] = []
+    return [problem for problem in connection_verdicts(connections, view, managed) if problem is not None]
+
+
+def connection_verdicts(connections: Iterable[Connection], view: TrafficView, managed: set[str]) -> list[Problem | None]:
+    """For each connection, in order: the problem when some direction denies it, else None.
+
+    A verdict reads only the objects of the two sides' namespaces (their pods and NetworkPolicies: a policy selects
+    pods of its own namespace) and the Namespace objects' labels (namespace selectors), so a view of just those
+    gives the same verdicts (synth's cache rechecks only connections whose namespaces changed: incremental/steps.py)."""
+    verdicts: list[Problem | None] = []
     members: dict[Endpoint, list[Concrete]] = {}  # the same endpoints (DNS, a namespace's pods) recur in many connections
 
     def members_of(endpoint: Endpoint) -> list[Concrete]:
@@ -122,12 +131,11 @@ def connection_problems(connections: Iterable[Connection], view: TrafficView, ma
                         text = f"{port}/{protocol}: {block.describe()}"
                         if text not in blocked:
                             blocked.append(text)
-        if blocked:
-            problems.append(Problem(connection.declared_by, "connections", f"declared connection {connection.describe()} is blocked: "
-                                    + "; ".join(blocked[:4]) + (f" (and {len(blocked) - 4} more)" if len(blocked) > 4 else ""),
-                                    "an object edited after the construct built it (or a foreign NetworkPolicy) must keep admitting it; "
-                                    "mlkube validate --connectivity prints who reaches whom"))
-    return problems
+        verdicts.append(Problem(connection.declared_by, "connections", f"declared connection {connection.describe()} is blocked: "
+                                + "; ".join(blocked[:4]) + (f" (and {len(blocked) - 4} more)" if len(blocked) > 4 else ""),
+                                "an object edited after the construct built it (or a foreign NetworkPolicy) must keep admitting it; "
+                                "mlkube validate --connectivity prints who reaches whom") if blocked else None)
+    return verdicts
 
 
 def check_connectivity_step(ctx: SynthContext) -> None:
