@@ -143,15 +143,28 @@ def test_a_corrupted_cache_file_is_ignored_not_fatal(tmp_path, cache, monkeypatc
     assert steps.STATS["reused"] == steps.STATS["objects"]
 
 
-def test_a_damaged_row_is_computed_again(tmp_path, cache, monkeypatch):
+def test_damaged_results_are_computed_again(tmp_path, cache, monkeypatch):
+    expected, warnings = uncached(tmp_path / "plain", monkeypatch)
+    platform(tmp_path / "dist").synthesize()
+    (database,) = cache.glob("synth-*.sqlite3")
+    with sqlite3.connect(database) as connection:  # what the results say no longer matches their checksum
+        connection.execute("""UPDATE objects SET checks = replace(checks, '"apiserver":true', '"apiserver":false')""")
+    result = platform(tmp_path / "dist").synthesize()
+    assert steps.STATS["reused"] == 0
+    assert tree(tmp_path / "dist") == expected and result.warnings == warnings
+
+
+def test_damaged_yaml_is_rendered_again(tmp_path, cache, monkeypatch):
+    """The YAML has a checksum of its own, checked when a file that cannot be linked is written from it: the results
+    of the row are still used, the YAML is not."""
     expected, _ = uncached(tmp_path / "plain", monkeypatch)
     platform(tmp_path / "dist").synthesize()
     (database,) = cache.glob("synth-*.sqlite3")
     with sqlite3.connect(database) as connection:
         connection.execute("UPDATE objects SET yaml = CAST('kind: Evil' AS BLOB)")
-        connection.execute("DELETE FROM files")  # and the files must be written again
+        connection.execute("DELETE FROM files")  # so the files must be written again, not linked
     platform(tmp_path / "dist").synthesize()
-    assert steps.STATS["reused"] == 0
+    assert steps.STATS["reused"] == steps.STATS["objects"]
     assert tree(tmp_path / "dist") == expected
 
 

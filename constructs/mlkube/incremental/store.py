@@ -25,8 +25,10 @@ one key are equal; two equal dicts built in another key order get two keys, whic
 
 Stored in SQLite (the standard library's; one file per output folder) under
 ``$MLKUBE_CACHE_DIR``, else ``$XDG_CACHE_HOME/mlkube``, else ``~/.cache/mlkube``. Every row has a
-checksum; a row that fails it, or a file SQLite cannot read, is ignored (and the file started
-again), never fatal. ``mlkube synth --no-cache`` (``MLKUBE_NO_CACHE=1``) neither reads nor writes it.
+checksum of its results and one of its YAML (``sum``: ``<results>:<yaml>``): a row whose results fail it, or a file
+SQLite cannot read, is ignored (and the file started again), never fatal; YAML that fails its own is
+rendered again. A re-synth reads the results of every object but the YAML only of files it cannot
+link, so the YAML (about 2 KB an object) is read, and checked, only then. ``mlkube synth --no-cache`` (``MLKUBE_NO_CACHE=1``) neither reads nor writes it.
 """
 
 from __future__ import annotations
@@ -58,7 +60,7 @@ CACHE_ENV = "MLKUBE_CACHE_DIR"
 #: Set to 1 to neither read nor write the cache (``mlkube synth --no-cache``).
 NO_CACHE_ENV = "MLKUBE_NO_CACHE"
 #: Changes when what a row holds changes: rows of another format are never read.
-FORMAT = "3"
+FORMAT = "4"
 #: A cache file unused this long is removed (one file per output folder ever synthesized).
 _STALE_SECONDS = 30 * 24 * 3600
 
@@ -89,14 +91,33 @@ class Entry:
     @classmethod
     def from_row(cls, yaml: bytes | None, checks: str) -> Entry:
         """The entry of a row (its YAML stays in the cache file: ``has_yaml``)."""
-        data = json.loads(checks)
-        rereads = data.get("rereads")
-        hits = {str(rule): [(str(f), str(m), s) for f, m, s in found] for rule, found in (data.get("hits") or {}).items()}
-        schema = data.get("schema")
-        models = data.get("models")
-        return cls(None, schema if isinstance(schema, str) else None, data.get("apiserver") is True,
-                   tuple(str(rule) for rule in rereads) if rereads is not None else None, hits, yaml is not None,
-                   tuple((str(path), str(value), honoured is True) for path, value, honoured in models) if models is not None else None)
+        return parse_row(checks, yaml is not None, {})
+
+
+#: What a row's results parse to (``_parse_results``), shared by the entries of one read with the same text.
+_Results = tuple[str | None, bool, tuple[str, ...] | None, dict[str, list[tuple[str, str, str | None]]], tuple[tuple[str, str, bool], ...] | None]
+
+
+def parse_row(checks: str, has_yaml: bool, parsed: dict[str, _Results]) -> Entry:
+    """The entry of a row's results. Most objects have the same results text (clean, the same rules to rerun), so
+    ``parsed`` keeps each text's parse for the rows read with it (their ``policy_hits`` are read, never changed:
+    ``ObjectStore.computing`` copies them)."""
+    results = parsed.get(checks)
+    if results is None:
+        results = parsed[checks] = _parse_results(checks)
+    schema, apiserver, rereads, hits, models = results
+    return Entry(None, schema, apiserver, rereads, hits, has_yaml, models)
+
+
+def _parse_results(checks: str) -> _Results:
+    data = json.loads(checks)
+    rereads = data.get("rereads")
+    hits = {str(rule): [(str(f), str(m), s) for f, m, s in found] for rule, found in (data.get("hits") or {}).items()}
+    schema = data.get("schema")
+    models = data.get("models")
+    return (schema if isinstance(schema, str) else None, data.get("apiserver") is True,
+            tuple(str(rule) for rule in rereads) if rereads is not None else None, hits,
+            tuple((str(path), str(value), honoured is True) for path, value, honoured in models) if models is not None else None)
 
 
 class _Spill:
@@ -173,12 +194,15 @@ def catalog_key(catalog: Any) -> str:
     return hashlib.blake2b("\n".join(parts).encode(), digest_size=16).hexdigest()
 
 
-def _checksum(yaml: bytes | None, checks: str) -> str:
-    digest = hashlib.blake2b(digest_size=16)
-    digest.update(yaml if yaml is not None else b"\0none")
-    digest.update(b"\0")
-    digest.update(checks.encode())
-    return digest.hexdigest()
+# A row's ``sum`` is ``<checksum of the results>:<checksum of the YAML>`` (``-`` for none): each part is checked when
+# that part is read.
+
+def _results_checksum(checks: str) -> str:
+    return hashlib.blake2b(checks.encode(), digest_size=16).hexdigest()
+
+
+def _yaml_checksum(yaml: bytes | None) -> str:
+    return hashlib.blake2b(yaml, digest_size=16).hexdigest() if yaml is not None else "-"
 
 
 def cache_folder() -> Path:
@@ -312,7 +336,7 @@ class ObjectStore:
         if found is None:
             known = self.entries.get(digest)
             found = self.computed[digest] = Entry(None, known.schema_clean, known.apiserver_clean, known.policy_rereads,
-                                                  known.policy_hits, models=known.models) if known is not None else Entry()
+                                                  dict(known.policy_hits), models=known.models) if known is not None else Entry()
             stored = self._stored_yaml(digest) if known is not None and known.has_yaml else None
             if stored is not None:
                 self._spill.put(digest, stored)  # the computed entries' YAML is in the spill file
@@ -359,11 +383,11 @@ class ObjectStore:
             if self._reader is None:
                 self._reader = self._connect()
             # fetchall: the statement runs to its end, so no read lock is left on the file (the save's commit needs none)
-            rows = self._reader.execute("SELECT yaml, checks, sum FROM objects WHERE key = ?", (digest,)).fetchall()
+            rows = self._reader.execute("SELECT yaml, sum FROM objects WHERE key = ?", (digest,)).fetchall()
         except (sqlite3.Error, OSError, ValueError):
             return None  # rendered again: the YAML is a function of the input
         row = rows[0] if rows else None
-        if row is None or not isinstance(row[1], str) or _checksum(row[0], row[1]) != row[2] or not isinstance(row[0], bytes):
+        if row is None or not isinstance(row[0], bytes) or not isinstance(row[1], str) or row[1].partition(":")[2] != _yaml_checksum(row[0]):
             return None
         return row[0]
 
@@ -437,17 +461,20 @@ class ObjectStore:
         found: dict[str, Entry] = {}
         if self.database is None or not digests:
             return found
+        parsed: dict[str, _Results] = {}
         keys = sorted(digests)
         try:
             with self._connection() as connection:
                 for start in range(0, len(keys), 500):
                     chunk = keys[start:start + 500]
-                    rows = connection.execute(f"SELECT key, yaml, checks, sum FROM objects WHERE key IN ({','.join('?' * len(chunk))})", chunk)
-                    for key, yaml, checks, checksum in rows:
+                    rows = connection.execute(f"SELECT key, yaml IS NOT NULL, checks, sum FROM objects WHERE key IN ({','.join('?' * len(chunk))})",
+                                              chunk)
+                    for key, has_yaml, checks, checksums in rows:
                         try:
-                            if not isinstance(checks, str) or _checksum(yaml, checks) != checksum:
+                            results, _, yaml_sum = checksums.partition(":")
+                            if not isinstance(checks, str) or _results_checksum(checks) != results or (yaml_sum == "-") == bool(has_yaml):
                                 continue  # a damaged row: computed again
-                            found[key] = Entry.from_row(yaml, checks)
+                            found[key] = parse_row(checks, bool(has_yaml), parsed)
                         except (ValueError, TypeError, AttributeError):
                             continue
         except (sqlite3.Error, OSError, ValueError) as error:
@@ -487,11 +514,25 @@ class ObjectStore:
         used = set(self.digests.values())
         folder = os.fspath(out_dir)
 
+        # Most entries have the same results (clean, the same rules to rerun, no model): their text and its checksum are
+        # made once each.
+        texts: dict[Any, tuple[str, str]] = {}
+
+        def results_of(entry: Entry) -> tuple[str, str]:
+            key = None if entry.policy_hits else (entry.schema_clean, entry.apiserver_clean, entry.policy_rereads, entry.models)
+            found = texts.get(key) if key is not None else None
+            if found is None:
+                checks = entry.checks_json()
+                found = (checks, _results_checksum(checks))
+                if key is not None:
+                    texts[key] = found
+            return found
+
         def rows() -> Iterator[tuple[str, bytes | None, str, str]]:  # generated as SQLite takes them: no list of every row
             for digest, entry in self.computed.items():
-                checks = entry.checks_json()
+                checks, results = results_of(entry)
                 yaml = self._spill.get(digest) if entry.has_yaml else None
-                yield digest, yaml, checks, _checksum(yaml, checks)
+                yield digest, yaml, checks, f"{results}:{_yaml_checksum(yaml)}"
 
         def files() -> Iterator[tuple[str, str, str]]:
             for relative, manifest in paths.items():
