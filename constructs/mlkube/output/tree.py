@@ -87,7 +87,7 @@ def _exchange(first: Path, second: Path) -> bool:
     raise OSError(code, os.strerror(code), str(first))
 
 
-def _link(existing: Path, new: Path) -> bool:
+def _link(existing: str, new: str) -> bool:
     """Hard-link a file of the current tree into the new one (False where links are not possible: then it is written)."""
     try:
         os.link(existing, new, follow_symlinks=False)
@@ -131,6 +131,7 @@ class StagingTree:
             raise _cannot_write(out_dir, error, f"{out_dir} was not changed") from None
         self.current = out_dir if out_dir.is_dir() and not out_dir.is_symlink() else None
         self._root_text = os.fspath(self.root)
+        self._current_text = os.fspath(self.current) if self.current is not None else ""
         self._folders: set[str] = set()
         self._written = 0
         self._open = True
@@ -173,7 +174,8 @@ class StagingTree:
         if self.current is None:
             return False
         self._attempt(lambda: self._folder_for(relative))
-        if not _link(self.current / relative, self.root / relative):
+        # Paths joined as text, as ``write`` does: pathlib's joins were a third of linking 5,031 files.
+        if not _link(os.path.join(self._current_text, relative), os.path.join(self._root_text, relative)):
             return False
         self._written_one()
         return True
