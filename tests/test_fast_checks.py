@@ -463,7 +463,25 @@ def _same_connectivity(platform: Any, manifests: list[Manifest]) -> int:
         old_view = TrafficView(legacy.LegacyCluster(view.cluster.policies, view.cluster._namespace_labels), view.pods, view.listening)
         flows = [f.describe() for f in undeclared_flows(connections[:40], view, managed)]
         assert flows == [f.describe() for f in undeclared_flows(connections[:40], old_view, managed)]
+        _same_verdicts_on_two_namespaces(by_environment[environment.name], connections, view, managed)
     return problems
+
+
+def _same_verdicts_on_two_namespaces(manifests: list[Manifest], connections: list[Any], view: Any, managed: set[str]) -> None:
+    """What synth's cache relies on (incremental/connectivity.py): a connection's verdict on a view of only its two
+    namespaces' objects and the Namespace objects is its verdict on the whole environment's view."""
+    from mlkube.incremental.connectivity import _namespace_names, _side
+    from mlkube.traffic.check import connection_verdicts
+    from mlkube.traffic.cluster import traffic_view
+
+    whole = [str(p) for p in connection_verdicts(connections, view, managed)]
+    groups: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for index, connection in enumerate(connections):
+        groups[(_side(connection.source), _side(connection.destination))].append(index)
+    for sides, indexes in groups.items():
+        narrow = traffic_view([m for m in manifests if m.kind == "Namespace" or set(_namespace_names(m)) & set(sides)])
+        assert len(narrow.pods) <= len(view.pods)
+        assert [str(p) for p in connection_verdicts([connections[i] for i in indexes], narrow, managed)] == [whole[i] for i in indexes]
 
 
 def _broken(manifests: list[Manifest], seed: int) -> list[Manifest]:
