@@ -329,15 +329,20 @@ def _pinned_models_step(manifests: list[Manifest], module: Any) -> tuple[list[st
     return [str(p) for p in ctx.problems], ctx.warnings
 
 
+def _same_places_in_every_file_and_bench_object(places: Any, bench_objects: list[Manifest]) -> int:
+    """``places(obj)`` gives the new walk's and the old walk's findings: equal on every object; how many were found."""
+    found = 0
+    for obj in [*copy.deepcopy(FILES), *(m.obj for m in bench_objects)]:
+        new, old = places(obj)
+        assert new == old
+        found += len(new)
+    return found
+
+
 def test_model_fields_on_every_file_and_bench_object(bench_objects: list[Manifest]) -> None:
     from mlkube.pinning import models
 
-    found = 0
-    for obj in [*copy.deepcopy(FILES), *(m.obj for m in bench_objects)]:
-        new, old = _model_places(obj)
-        assert new == old
-        found += len(new)
-    assert found > 20
+    assert _same_places_in_every_file_and_bench_object(_model_places, bench_objects) > 20
     manifests = [Manifest(m.obj, m.where, environment) for m in bench_objects for environment in ("dev", "prod")]
     assert _pinned_models_step(manifests, models) == _pinned_models_step(manifests, legacy)
 
@@ -373,12 +378,7 @@ def _image_places(obj: Any) -> tuple[list[Any], list[Any]]:
 
 
 def test_image_fields_on_every_file_and_bench_object(bench_objects: list[Manifest]) -> None:
-    found = 0
-    for obj in [*copy.deepcopy(FILES), *(m.obj for m in bench_objects)]:
-        new, old = _image_places(obj)
-        assert new == old
-        found += len(new)
-    assert found > 300
+    assert _same_places_in_every_file_and_bench_object(_image_places, bench_objects) > 300
 
 
 _image_keys = st.sampled_from(["image", "name", "containers", "spec", "kind", "", ".x", "a.b", "template"])

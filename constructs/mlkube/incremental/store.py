@@ -25,10 +25,11 @@ one key are equal; two equal dicts built in another key order get two keys, whic
 
 Stored in SQLite (the standard library's; one file per output folder) under
 ``$MLKUBE_CACHE_DIR``, else ``$XDG_CACHE_HOME/mlkube``, else ``~/.cache/mlkube``. Every row has a
-checksum of its results and one of its YAML (``sum``: ``<results>:<yaml>``): a row whose results fail it, or a file
-SQLite cannot read, is ignored (and the file started again), never fatal; YAML that fails its own is
-rendered again. A re-synth reads the results of every object but the YAML only of files it cannot
-link, so the YAML (about 2 KB an object) is read, and checked, only then. ``mlkube synth --no-cache`` (``MLKUBE_NO_CACHE=1``) neither reads nor writes it.
+checksum of its results and one of its YAML (``sum``: ``<results>:<yaml>``): a row whose results fail
+theirs, or a file SQLite cannot read, is ignored (and the file started again), never fatal; YAML that
+fails its own is rendered again. A re-synth reads the results of every object but the YAML (about 2 KB
+an object) only of files it cannot link, and checks it then. ``mlkube synth --no-cache``
+(``MLKUBE_NO_CACHE=1``) neither reads nor writes it.
 """
 
 from __future__ import annotations
