@@ -291,8 +291,8 @@ class ObjectStore:
         self.computed: dict[str, Entry] = {}
         self.files: dict[str, tuple[str, str]] = {}
         #: Keys of checks over several objects that found nothing (incremental/connectivity.py): in the last run, and in this one.
-        self.clean_before: set[str] = set()
-        self.clean_now: set[str] = set()
+        self.clean_before: set[bytes] = set()
+        self.clean_now: set[bytes] = set()
         #: id(schema catalog) -> catalog_key, computed once per synth.
         self.catalog_keys: dict[int, str] = {}
         self.notes: list[str] = []
@@ -405,7 +405,7 @@ class ObjectStore:
         connection.execute("CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT)")
         connection.execute("CREATE TABLE IF NOT EXISTS objects (key TEXT PRIMARY KEY, yaml BLOB, checks TEXT, sum TEXT, used TEXT)")
         connection.execute("CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, key TEXT, stat TEXT)")
-        connection.execute("CREATE TABLE IF NOT EXISTS clean (key TEXT PRIMARY KEY)")
+        connection.execute("CREATE TABLE IF NOT EXISTS clean (key BLOB PRIMARY KEY)")
         return connection
 
     def _unreadable(self, error: Exception) -> None:
@@ -442,7 +442,7 @@ class ObjectStore:
                         connection.execute("DELETE FROM clean")
                         connection.execute("INSERT OR REPLACE INTO meta VALUES ('stamp', ?)", (stamp,))
                     self.files = {path: (key, stat) for path, key, stat in connection.execute("SELECT path, key, stat FROM files")}
-                    self.clean_before = {key for (key,) in connection.execute("SELECT key FROM clean")}
+                    self.clean_before = {key for (key,) in connection.execute("SELECT key FROM clean") if isinstance(key, bytes)}
                 return
             except (sqlite3.Error, OSError, ValueError) as error:
                 self.files = {}
