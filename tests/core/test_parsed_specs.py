@@ -58,6 +58,16 @@ def test_values_equal_in_python_but_of_another_type_are_not_shared() -> None:
     assert [p.field for p in apps[1].problems] == ["replicas"]
 
 
+def test_floats_are_keyed_exactly() -> None:
+    """0.0 == -0.0 (and 1 == 1.0) in Python; a key must not make one input the other's spec."""
+    from mlkube.core.spec import _plain_data_key
+
+    assert _plain_data_key(ResourcesSpec, {"cpu": 0.0}) != _plain_data_key(ResourcesSpec, {"cpu": -0.0})
+    assert _plain_data_key(ResourcesSpec, {"cpu": 1}) != _plain_data_key(ResourcesSpec, {"cpu": 1.0})
+    assert _plain_data_key(ResourcesSpec, {"cpu": 0.5}) == _plain_data_key(ResourcesSpec, {"cpu": 0.5})
+    assert _plain_data_key(ResourcesSpec, {"cpu": "1", "memory": "1Gi"}) != _plain_data_key(ResourcesSpec, {"memory": "1Gi", "cpu": "1"})
+
+
 def test_an_input_that_is_not_plain_data_is_validated_each_time() -> None:
     resources = ResourcesSpec.model_validate({"cpu": "2", "memory": "4Gi"})
     servers = _servers([Environment(name="dev"), Environment(name="prod")], resources=resources)

@@ -295,13 +295,15 @@ def _plain_data_key(model: type[BaseModel], data: dict[str, Any]) -> Any:
         return None
 
 
-_SCALARS = frozenset({str, int, float, bool, type(None)})
+_SCALARS = frozenset({str, int, bool, type(None)})
 
 
 def _frozen(value: Any) -> Any:
     kind = type(value)
     if kind in _SCALARS:
         return kind, value
+    if kind is float:
+        return float, value.hex()  # exact: 0.0 == -0.0 in Python, but each is written as given
     if kind is dict:
         return dict, tuple((_frozen(key), _frozen(item)) for key, item in value.items())
     if kind is list or kind is tuple:
