@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from ..core.network.model import Connection, Endpoint
 from ..errors import Problem
 from ..kube.manifest import Manifest
-from .store import ObjectStore, _serialized
+from .store import ObjectStore, serialized
 
 __all__ = ["changed_connection_problems"]
 
@@ -53,10 +53,11 @@ def changed_connection_problems(store: ObjectStore, manifests: Sequence[Manifest
         return None
     pending = {sides: key for sides, key in keys.items() if key not in store.clean_before}
     store.clean_now.update(key for sides, key in keys.items() if sides not in pending)
+    groups = len(keys)
     del keys
     if not pending:
         return []
-    if len(pending) == len({_sides(c) for c in connections}):  # nothing known clean (a first synth): as without the cache
+    if len(pending) == groups:  # nothing known clean (a first synth): as without the cache
         checking, view = connections, traffic_view(manifests)
     else:  # in the environment's order, so the problems come as an uncached run gives them
         checking = [c for c in connections if _sides(c) in pending]
@@ -109,7 +110,7 @@ def _group_key(sides: tuple[str, str], connections: list[Connection], namespaces
         digest.update(f"\0{side}\0{side in managed}\0{namespaces.get(side, '-')}".encode())
     digest.update(labels.encode())
     try:
-        digest.update(_serialized(connections))
+        digest.update(serialized(connections))
     except Exception:
         return None
     return digest.digest()

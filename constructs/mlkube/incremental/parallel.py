@@ -4,7 +4,7 @@ The constructs are built once, in this process (the user's Python, and jsii's No
 shared). What follows per object (rendering, the API server's rules, the object-only policy rules)
 is cut into chunks that forks of this process claim one at a time and compute, pure Python on their
 copy of the plain dicts (never a call to Node), sending back the results (``store.Entry``). This
-process meanwhile runs the checks that need none of those results (schemas, volumes, models), then
+process meanwhile runs the checks that need none of those results (schemas, volumes, connectivity), then
 claims what chunks are left itself (``SharedWork.finish``): the workers and this process end together
 however the two kinds of work weigh on a given platform. The steps of synth then read the results
 from the store in their usual order, so the output and the reported problems are those of one process.

@@ -4,9 +4,9 @@ Each function here does what the step it replaces does, reading ``ctx.store`` fi
 store (``--no-cache`` and ``--jobs 1``, or the chart export) they are the plain steps.
 
 ``prepare`` only starts the per-object work (forked workers claim it, see parallel.py): the checks that
-need none of its results (schemas, volumes, models) run meanwhile, and the first step that reads a result
-(the policy check, the API server's rules, rendering, saving) first ``settle``s it, this process computing
-what the workers have not claimed.
+need none of its results (schemas, volumes, snapshots, connectivity, tenancy) run meanwhile, and the first
+step that reads a result (the pinned-model check, policy, the API server's rules, rendering, saving) first
+``settle``s it, this process computing what the workers have not claimed.
 """
 
 from __future__ import annotations

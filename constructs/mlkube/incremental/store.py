@@ -175,7 +175,7 @@ class _Spill:
         self._where, self._in_memory = {}, {}
 
 
-def _serialized(value: Any) -> bytes:
+def serialized(value: Any) -> bytes:
     """``value`` as pickle writes it without its memo: equal values give equal bytes whether or not they
     share objects (with the memo, a string used twice is written once, so the bytes would follow identity)."""
     buffer = io.BytesIO()
@@ -315,7 +315,7 @@ class ObjectStore:
             if key is None:
                 continue
             try:
-                payload = _serialized((manifest.where, manifest.app, manifest.obj))
+                payload = serialized((manifest.where, manifest.app, manifest.obj))
             except Exception:
                 continue
             self.digests[id(manifest.obj)] = hashlib.blake2b(payload, digest_size=20, key=key).hexdigest()
