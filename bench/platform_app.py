@@ -1,5 +1,6 @@
 """A synthetic platform for the benchmarks: N apps x 3 environments, each app a server (and, where the
-constructs exist, a training job and a checkpoint volume). Size from MLKUBE_BENCH_APPS."""
+constructs exist, a training job and a checkpoint volume). Size from MLKUBE_BENCH_APPS; MLKUBE_BENCH_ENVIRONMENTS
+(e.g. "prod") keeps only the environments named (bench/synth_memory.py --environments)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ APPS = int(os.environ.get("MLKUBE_BENCH_APPS", "10"))
 CHANGED = int(os.environ.get("MLKUBE_BENCH_CHANGED", "-1"))
 # Model downloads leave the cluster over HTTPS (a URI model needs declared egress).
 ENVIRONMENTS = [Environment(name=name, namespace=f"{name}-{{app}}", network={"egress_https_cidrs": ["0.0.0.0/0"]})
-                for name in ("dev", "staging", "prod")]
+                for name in ("dev", "staging", "prod")
+                if name in os.environ.get("MLKUBE_BENCH_ENVIRONMENTS", "dev,staging,prod").split(",")]
 HAS_TRAINING = hasattr(mlkube, "GpuTrainingJob") and hasattr(mlkube, "CheckpointVolume")
 
 

@@ -43,7 +43,8 @@ BUILD_ONLY = ("import runpy, sys\nfrom mlkube.core.gc_tuning import tune_for_one
 def synth(out: Path, apps: int, cache: Path, *flags: str, changed: int = -1) -> tuple[float, float, float]:
     """Wall seconds, CPU seconds and peak MiB of one `mlkube synth` (or, with the flag `build-only`, of building)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT / "constructs"), "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
-           "MLKUBE_BENCH_APPS": str(apps), "MLKUBE_BENCH_CHANGED": str(changed), "MLKUBE_CACHE_DIR": str(cache)}
+           "MLKUBE_BENCH_APPS": str(apps), "MLKUBE_BENCH_CHANGED": str(changed), "MLKUBE_CACHE_DIR": str(cache),
+           "MLKUBE_LOCK_DIR": str(ROOT / "dist")}  # the repo's committed lock, whatever the folder (bench/run.py ENV)
     # Bytecode cached as on a user's machine, in a tmpfs folder (bench/run.py does the same): with PYTHONDONTWRITEBYTECODE
     # set, every command would compile mlkube's modules again.
     env.pop("PYTHONDONTWRITEBYTECODE", None)

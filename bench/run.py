@@ -36,7 +36,11 @@ PYTHON = sys.executable
 PYCACHE = Path("/dev/shm" if Path("/dev/shm").is_dir() else tempfile.gettempdir()) / "mlkube-bench-pycache"
 ENV = {**{key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"},
        "PYTHONPATH": str(ROOT / "constructs"), "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
-       "PYTHONPYCACHEPREFIX": str(PYCACHE)}
+       "PYTHONPYCACHEPREFIX": str(PYCACHE),
+       # `mlkube synth --out DIR` in a config repo reads the repo's committed lock (pinning/lock.py lock_path): here the
+       # example platform's dist/images.lock.json, so every synth pays the lock's walk over every object, as a real
+       # repo's does. Named, so stages.py and every command see the same lock whatever their folder.
+       "MLKUBE_LOCK_DIR": str(ROOT / "dist")}
 
 FLOOR = r"""
 import sys, time, yaml

@@ -27,6 +27,8 @@ def main() -> None:
                         "(default: neither, the plain steps).")
     options = parser.parse_args()
     os.environ["MLKUBE_BENCH_APPS"] = str(options.apps)
+    # The lock `mlkube synth --out DIR` reads in this repo (bench/run.py ENV): without it the lock transforms walk nothing.
+    os.environ.setdefault("MLKUBE_LOCK_DIR", str(ROOT / "dist"))
     sys.path[:0] = [str(ROOT / "constructs"), str(ROOT / "bench")]
 
     from mlkube.core import synth
