@@ -518,6 +518,36 @@ def _broken(manifests: list[Manifest], seed: int) -> list[Manifest]:
     return [Manifest(obj, m.where, m.environment, m.app) for obj, m in zip(objects, manifests, strict=True)]
 
 
+
+# -- the lock's one walk: images and model URIs together (pinning.models.lock_fields) --------------------------------
+
+def _lock_places(obj: Any) -> tuple[Any, Any]:
+    """``lock_fields(obj)`` against ``image_fields(obj)`` and ``model_fields(obj)``: paths, values, and the very parents."""
+    from mlkube.pinning.fields import image_fields
+    from mlkube.pinning.models import lock_fields, model_fields
+
+    images, models = lock_fields(obj)
+    return (([(f.path, f.container, f.value, id(f.parent)) for f in images], [(f.path, f.value, f.key, id(f.parent)) for f in models]),
+            ([(f.path, f.container, f.value, id(f.parent)) for f in image_fields(obj)],
+             [(f.path, f.value, f.key, id(f.parent)) for f in model_fields(obj)]))
+
+
+def test_lock_fields_on_every_file_and_bench_object(bench_objects: list[Manifest]) -> None:
+    _same_places_in_every_file_and_bench_object(_lock_places, bench_objects)
+    found = [_lock_places(obj)[0] for obj in [*FILES, *(m.obj for m in bench_objects)]]
+    assert sum(len(images) for images, _ in found) > 300 and sum(len(models) for _, models in found) > 20
+
+
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.dictionaries(st.one_of(_image_keys, _model_keys), st.one_of(_image_values, _model_values), max_size=5),
+       st.sampled_from([None, "Deployment", "ConfigMap", "Secret", 3]))
+def test_lock_fields_on_generated_objects(obj: dict[str, Any], kind: Any) -> None:
+    if kind is not None:
+        obj["kind"] = kind
+    new, old = _lock_places(obj)
+    assert new == old
+
+
 @pytest.fixture(scope="module")
 def example() -> tuple[Any, list[Manifest]]:
     """apps/main.py's platform (built, as `cdk8s synth` would) and its committed objects (dist/)."""
@@ -579,3 +609,66 @@ def test_evaluator_on_generated_policies(policies: list[dict[str, Any]], pods: l
         for destination in endpoints:
             for port, protocol in ((53, "UDP"), (8080, "TCP"), (8500, "TCP"), (1, "TCP")):
                 assert _verdict(new.check(source, destination, port, protocol)) == _verdict(old.check(source, destination, port, protocol))
+
+
+
+# -- apply_locks: the default pipeline's lock transform, one walk for images and models ----------------------------
+
+def _before_the_lock(platform: Any, out_dir: Any) -> Any:
+    """A synth of ``platform`` stopped before its lock transform (``apply_locks``)."""
+    from mlkube.core.synth import SynthContext, collect
+    from mlkube.pinning.synth_steps import apply_locks
+
+    ctx = SynthContext(platform, out_dir)
+    collect(ctx)
+    transforms = platform.pipeline.transforms
+    for step in transforms[:transforms.index(apply_locks)]:
+        step(ctx)
+    return ctx
+
+
+def _locked(ctx: Any, steps: list[Any]) -> tuple[list[Any], list[str], list[str]]:
+    """What ``steps`` make of a copy of the objects of ``ctx``: the objects, the problems and the warnings."""
+    from mlkube.core.synth import SynthContext
+
+    copy_ctx = SynthContext(ctx.platform, ctx.out_dir, manifests=[Manifest(copy.deepcopy(m.obj), m.where, m.environment, m.app)
+                                                                 for m in ctx.manifests])
+    for step in steps:
+        step(copy_ctx)
+    return [m.obj for m in copy_ctx.manifests], [str(p) for p in copy_ctx.problems], copy_ctx.warnings
+
+
+@pytest.mark.parametrize("lock_case", ["committed", "prod never promoted", "prod never promoted, allowed", "no models", "no lock", "unreadable"])
+def test_apply_locks_is_apply_lock_then_apply_model_lock(example: tuple[Any, list[Manifest]], tmp_path: Any,
+                                                        monkeypatch: pytest.MonkeyPatch, lock_case: str) -> None:
+    """The example platform against variations of its committed lock (images and models pinned in every environment,
+    prod gated): the same objects, problems and warnings, in the same order."""
+    from mlkube.pinning.models import apply_model_lock
+    from mlkube.pinning.synth_steps import apply_lock, apply_locks
+
+    platform, _ = example
+    lock = json.loads((REPO_ROOT / "dist" / "images.lock.json").read_text())
+    if lock_case.startswith("prod never promoted"):
+        lock["environments"]["prod"]["images"] = {}
+    if lock_case == "prod never promoted, allowed":
+        monkeypatch.setenv("MLKUBE_ALLOW_UNPINNED", "1")
+    if lock_case == "no models":
+        for environment in lock["environments"].values():
+            environment.pop("models", None)
+    monkeypatch.delenv("MLKUBE_OUT", raising=False)
+    monkeypatch.delenv("MLKUBE_LOCK_DIR", raising=False)
+    if lock_case != "no lock":
+        (tmp_path / "images.lock.json").write_text("{not json" if lock_case == "unreadable" else json.dumps(lock))
+    ctx = _before_the_lock(platform, tmp_path)
+    one_walk = _locked(ctx, [apply_locks])
+    assert one_walk == _locked(ctx, [apply_lock, apply_model_lock])
+    objects, problems, warnings = one_walk
+    text = json.dumps(objects)
+    if lock_case == "committed":
+        assert "@sha256:" in text and "versionManifest=sha256:" in text and not problems  # images and models were pinned
+    if lock_case == "prod never promoted":
+        assert any("was never promoted" in problem for problem in problems)
+    if lock_case == "prod never promoted, allowed":
+        assert not problems and any("was never promoted" in warning for warning in warnings)
+    if lock_case == "unreadable":
+        assert problems and "@sha256:" not in text

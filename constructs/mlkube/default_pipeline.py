@@ -20,9 +20,8 @@ from .images.manifest import write_image_files
 from .incremental import steps as incremental
 from .kueue.capacity import add_kueue_objects, check_kueue_capacity
 from .kueue.local_queues import add_local_queues
-from .pinning.models import apply_model_lock
 from .pinning.served_snapshots import served_snapshots
-from .pinning.synth_steps import apply_lock, require_pinned_images, write_lock
+from .pinning.synth_steps import apply_locks, require_pinned_images, write_lock
 from .policy.capability_namespaces import lower_enforce_for_capabilities
 from .policy.credentials import check_output_files
 from .traffic.senders import add_cross_namespace_senders
@@ -49,7 +48,7 @@ def default_pipeline() -> Pipeline:
         # Platform objects first, so the lock, sync waves and Argo CD's kind list see every object.
         # LocalQueues for the queues jobs name come after the namespace objects, so a 'default' LocalQueue is not emitted twice.
         transforms=(add_cross_namespace_senders, gitops.add_platform_objects, add_local_queues,
-                    lower_enforce_for_capabilities, add_kueue_objects, apply_lock, apply_model_lock, gitops.add_sync_waves,
+                    lower_enforce_for_capabilities, add_kueue_objects, apply_locks, gitops.add_sync_waves,
                     gitops.add_argocd_objects, use_chart_sources),  # use_chart_sources: GitOps(source='chart') deploys the locked chart
         checks=(
             validate_objects,              # every object against its schema, then the cross-object rules

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Chain", "ImageField", "field_path", "image_fields", "mappings", "NOT_IMAGE_KINDS"]
+__all__ = ["Chain", "ImageField", "field_path", "image_field", "image_fields", "mappings", "NOT_IMAGE_KINDS"]
 
 NOT_IMAGE_KINDS = frozenset({"ConfigMap", "Secret"})
 
@@ -40,11 +40,13 @@ def image_fields(obj: dict[str, Any]) -> list[ImageField]:
         return []
     found: list[tuple[Chain, dict[str, Any]]] = []
     _images_in_mapping(obj, None, found)
-    fields = []
-    for chain, mapping in found:
-        where, name = field_path(chain), mapping.get("name")
-        fields.append(ImageField(f"{where}.image" if where else "image", name if isinstance(name, str) else "", mapping))
-    return fields
+    return [image_field(chain, mapping) for chain, mapping in found]
+
+
+def image_field(chain: Chain, mapping: dict[str, Any]) -> ImageField:
+    """The image of ``mapping``, found at the end of ``chain`` (``image_fields``, and the lock's one walk in models.py)."""
+    where, name = field_path(chain), mapping.get("name")
+    return ImageField(f"{where}.image" if where else "image", name if isinstance(name, str) else "", mapping)
 
 
 def mappings(node: Any, path: str = "") -> Iterator[tuple[str, dict[str, Any]]]:

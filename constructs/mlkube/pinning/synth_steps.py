@@ -10,12 +10,13 @@ from ..core.promotion_chain import PromotionChain, promotion_chain
 from ..errors import MlkubeError, Problem
 from .fields import ImageField, image_fields
 from .lock import LOCK_FILE, Lock, LockEntry, load_lock, lock_path
+from .models import ModelPins, apply_model_pins, lock_fields, model_fields
 
 if TYPE_CHECKING:
     from ..core.synth import SynthContext
     from ..kube.manifest import Manifest
 
-__all__ = ["apply_lock", "require_pinned_images", "write_lock", "ALLOW_UNPINNED_ENV"]
+__all__ = ["apply_lock", "apply_locks", "ImagePins", "require_pinned_images", "write_lock", "ALLOW_UNPINNED_ENV"]
 
 #: Set to 1 to synthesize environments with require_pinned_images anyway (the CI job that builds).
 ALLOW_UNPINNED_ENV = "MLKUBE_ALLOW_UNPINNED"
@@ -55,27 +56,65 @@ def apply_lock(ctx: SynthContext) -> None:
     A gated environment runs what its lock says (what was promoted into it), whatever the blueprint's
     tag is now: a code change gives entry environments a new content tag and leaves it untouched.
     """
-    chain, problems = chain_of(ctx)
-    ctx.problems += problems
-    try:
-        lock = load_lock(ctx.out_dir)
-    except MlkubeError as error:
-        ctx.problems += error.problems
+    pins = ImagePins.of(ctx)
+    if pins is not None:
+        for manifest in ctx.manifests:
+            pins.apply(ctx, manifest, image_fields(manifest.obj))
+
+
+def apply_locks(ctx: SynthContext) -> None:
+    """TRANSFORM: ``apply_lock``, then ``apply_model_lock``, walking each object once for both (``models.lock_fields``).
+
+    The same result: the first changes only ``image`` values and the second only model URIs (a ``storageUri``, the
+    downloader's first argument), neither of which decides what the other finds; only the first reports problems.
+    """
+    images = ImagePins.of(ctx)
+    models = ModelPins.of(ctx.out_dir)
+    if images is None and models is None:
         return
-    if not lock.environments and not chain.sources:
-        return
-    names = built_names(ctx) if chain.sources else {}
-    allowed = os.environ.get(ALLOW_UNPINNED_ENV) == "1"
     for manifest in ctx.manifests:
-        gated = chain.is_gated(manifest.environment)
-        for found in image_fields(manifest.obj):
+        model_pins = models.of_environment(manifest.environment) if models is not None else None
+        if images is not None and model_pins:
+            image_places, model_places = lock_fields(manifest.obj)
+            images.apply(ctx, manifest, image_places)
+            apply_model_pins(model_places, model_pins)
+        elif images is not None:
+            images.apply(ctx, manifest, image_fields(manifest.obj))
+        elif model_pins:
+            apply_model_pins(model_fields(manifest.obj), model_pins)
+
+
+class ImagePins:
+    """What ``apply_lock`` needs of the lock, the promotion chain and the built images, read once per synth."""
+
+    def __init__(self, lock: Lock, chain: PromotionChain, names: dict[tuple[str, str], str], allowed: bool) -> None:
+        self.lock, self.chain, self.names, self.allowed = lock, chain, names, allowed
+
+    @classmethod
+    def of(cls, ctx: SynthContext) -> ImagePins | None:
+        """The pins of this synth, or None when the lock changes no image (its problems, if any, in ``ctx.problems``)."""
+        chain, problems = chain_of(ctx)
+        ctx.problems += problems
+        try:
+            lock = load_lock(ctx.out_dir)
+        except MlkubeError as error:
+            ctx.problems += error.problems
+            return None
+        if not lock.environments and not chain.sources:
+            return None
+        return cls(lock, chain, built_names(ctx) if chain.sources else {}, os.environ.get(ALLOW_UNPINNED_ENV) == "1")
+
+    def apply(self, ctx: SynthContext, manifest: Manifest, fields: list[ImageField]) -> None:
+        """Pin the images of ``manifest`` (its ``fields``); report an image a gated environment was never given."""
+        gated = self.chain.is_gated(manifest.environment)
+        for found in fields:
             ref = parse_reference(found.value)
             if ref is None:
                 continue
             if gated:
-                _apply_gated(ctx, manifest, found, ref, lock, names, chain, allowed)
+                _apply_gated(ctx, manifest, found, ref, self.lock, self.names, self.chain, self.allowed)
             elif ref.tag and not ref.digest:
-                digest = lock.digest_of(manifest.environment, ref.repository, ref.tag)
+                digest = self.lock.digest_of(manifest.environment, ref.repository, ref.tag)
                 if digest:
                     found.parent["image"] = ref.pinned(digest)
 
