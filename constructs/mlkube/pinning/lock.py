@@ -42,7 +42,7 @@ from ..core.model import ModelReference
 from ..errors import MlkubeError, Problem
 
 __all__ = ["Lock", "LockEntry", "ChartLockEntry", "Promotion", "load_lock", "fingerprint", "LOCK_FILE", "LOCK_VERSION",
-           "model_pin_problems"]
+           "model_pin_problems", "ALLOW_UNPINNED_ENV"]
 
 LOCK_FILE = "images.lock.json"
 LOCK_VERSION = 1
@@ -260,6 +260,9 @@ def _chain_fields(lock: Lock, env: str, body: dict[str, Any], where: str, proble
         else:
             lock.promotions[env] = Promotion(values["from"], values["revision"], values["fingerprint"])
 
+
+#: Set to 1 to synthesize environments with require_pinned_images anyway (the CI job that builds).
+ALLOW_UNPINNED_ENV = "MLKUBE_ALLOW_UNPINNED"
 
 #: Folder of the lock when synth writes elsewhere. Default: ./dist when ``mlkube synth --out`` redirected
 #: the output (the committed lock stays the source of truth), else none.

@@ -26,7 +26,7 @@ from ..core.model import ModelReference, download_form
 from ..errors import MlkubeError, Problem
 from .bucket_resolvers import GcsResolver, S3Resolver
 from .fields import NOT_IMAGE_KINDS, Chain, ImageField, field_path, image_field
-from .lock import Lock, model_pin_problems
+from .lock import ALLOW_UNPINNED_ENV, Lock, model_pin_problems
 
 if TYPE_CHECKING:
     from ..core.synth import SynthContext
@@ -209,8 +209,6 @@ class PinnedModelRules:
     """``require_pinned_models`` for one object's model fields at a time (the cache hands over the fields it kept)."""
 
     def __init__(self, ctx: SynthContext) -> None:
-        from .synth_steps import ALLOW_UNPINNED_ENV
-
         self.ctx = ctx
         self.required = {env.name for env in ctx.platform.environments if env.require_pinned_images or env.production}
         self.allowed = os.environ.get(ALLOW_UNPINNED_ENV) == "1"

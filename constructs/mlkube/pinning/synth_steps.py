@@ -9,7 +9,7 @@ from ..core.image_reference import Reference, parse_reference
 from ..core.promotion_chain import PromotionChain, promotion_chain
 from ..errors import MlkubeError, Problem
 from .fields import ImageField, image_fields
-from .lock import LOCK_FILE, Lock, LockEntry, load_lock, lock_path
+from .lock import ALLOW_UNPINNED_ENV, LOCK_FILE, Lock, LockEntry, load_lock, lock_path
 from .models import ModelPins, apply_model_pins, lock_fields, model_fields
 
 if TYPE_CHECKING:
@@ -18,8 +18,6 @@ if TYPE_CHECKING:
 
 __all__ = ["apply_lock", "apply_locks", "ImagePins", "require_pinned_images", "write_lock", "ALLOW_UNPINNED_ENV"]
 
-#: Set to 1 to synthesize environments with require_pinned_images anyway (the CI job that builds).
-ALLOW_UNPINNED_ENV = "MLKUBE_ALLOW_UNPINNED"
 
 
 def chain_of(ctx: SynthContext) -> tuple[PromotionChain, list[Problem]]:
