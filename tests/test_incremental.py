@@ -479,6 +479,62 @@ def test_a_connection_blocked_in_a_changed_namespace_is_reported_as_uncached(tmp
     assert str(again.value) == str(expected.value) and checked
 
 
+
+def _checked_for_cross_object(monkeypatch) -> list[str]:
+    """The objects the checks across objects look at (each environment/app/kind/name), as synth asks through the cache."""
+    from mlkube.incremental import cross_object
+
+    checked: list[str] = []
+    real = cross_object.check_cross_object
+    monkeypatch.setattr(cross_object, "check_cross_object", lambda manifests: real(
+        [checked.append(f"{m.environment}/{m.app}/{m.kind}/{m.name}") or m for m in manifests]))
+    return checked
+
+
+def test_the_checks_across_objects_look_again_only_at_a_changed_apps_namespace(tmp_path, cache, monkeypatch):
+    """A Service, PodDisruptionBudget or autoscaler reads only its own namespace's objects, and a name only its own:
+    unchanged, nothing is checked again; one app changed, the objects of its namespace in each environment."""
+    checked = _checked_for_cross_object(monkeypatch)
+    platform(tmp_path / "dist").synthesize()
+    everything = list(checked)
+    assert len(everything) > 40 and {where.split("/")[0] for where in everything} == {"dev", "prod"}
+    checked.clear()
+    platform(tmp_path / "dist").synthesize()
+    assert checked == []
+    platform(tmp_path / "dist", changed=1).synthesize()
+    assert checked and sorted(checked) == sorted(where for where in everything if where.split("/")[1] == "app-1")
+    assert tree(tmp_path / "dist") == uncached(tmp_path / "plain", monkeypatch, changed=1)[0]
+
+
+def test_a_service_that_selects_nothing_in_a_changed_namespace_is_reported_as_uncached(tmp_path, cache, monkeypatch):
+    """app-1's Service selects no pod any more (edited through the escape hatch): the re-synth fails with the uncached
+    run's problems while app-0 and app-2 are not checked again, and fails again on the next run."""
+
+    def broken(out_dir: Path) -> Platform:
+        result = platform(out_dir)
+        for app in result.apps:
+            if app.app_name == "app-1":
+                server = next(child for child in app.node.children if getattr(child, "construct_id", "") == "server")
+                server.objects["Service"]["spec"]["selector"] = {"app.kubernetes.io/name": "nobody"}
+        return result
+
+    with monkeypatch.context() as patch:
+        patch.setenv(store.NO_CACHE_ENV, "1")
+        with pytest.raises(Exception) as expected:
+            broken(tmp_path / "plain").synthesize()
+    assert "selects no pods" in str(expected.value)
+    platform(tmp_path / "dist").synthesize()
+    checked = _checked_for_cross_object(monkeypatch)
+    with pytest.raises(Exception) as found:
+        broken(tmp_path / "dist").synthesize()
+    assert str(found.value) == str(expected.value)
+    assert {where.split("/")[1] for where in checked} == {"app-1"}
+    checked.clear()
+    with pytest.raises(Exception) as again:
+        broken(tmp_path / "dist").synthesize()
+    assert str(again.value) == str(expected.value) and checked
+
+
 def test_the_model_fields_of_an_unchanged_object_are_not_walked_again(tmp_path, cache, monkeypatch):
     """The pinned-model check walks only objects whose input the cache has not seen; its findings are the uncached
     ones (prod requires pinned models: each s3:// model is reported from the fields the cache kept)."""

@@ -102,6 +102,10 @@ class SynthCache(Protocol):
         """``catalog.validate(manifest.obj)``, skipped for an object whose same input the same catalog found valid."""
         ...
 
+    def cross_object_problems(self, ctx: SynthContext, manifests: Sequence[Manifest]) -> list[Any]:
+        """The problems the checks across objects find among ``manifests``, one environment's (a list of Problem)."""
+        ...
+
     def rendered(self, ctx: SynthContext, manifest: Manifest) -> bytes:
         """The object's YAML."""
         ...

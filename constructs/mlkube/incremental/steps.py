@@ -26,7 +26,7 @@ from .store import NO_CACHE_ENV, Entry, ObjectStore, catalog_key, open_store
 if TYPE_CHECKING:
     from ..core.synth import SynthContext
 
-__all__ = ["start", "prepare", "settle", "schema_issues", "rendered", "check_policy_step", "check_apiserver_rules", "check_connectivity_step",
+__all__ = ["start", "prepare", "settle", "schema_issues", "cross_object_problems", "rendered", "check_policy_step", "check_apiserver_rules", "check_connectivity_step",
            "require_pinned_models",
            "unchanged_files", "finish", "STATS"]
 
@@ -133,6 +133,17 @@ def schema_issues(ctx: SynthContext, manifest: Manifest, catalog: Any) -> Iterat
         if computing is not None:
             computing.schema_clean = key
     return iter(issues)
+
+
+def cross_object_problems(ctx: SynthContext, manifests: Sequence[Manifest]) -> list[Any]:
+    """``validation.cross_object.check_cross_object(manifests)`` of one environment, skipping the namespaces whose
+    objects are those of a synth that wrote its output (incremental/cross_object.py)."""
+    from ..validation.cross_object import check_cross_object
+    from .cross_object import changed_cross_object_problems
+
+    store: ObjectStore | None = getattr(ctx, "store", None)
+    problems = changed_cross_object_problems(store, manifests) if store is not None else None
+    return problems if problems is not None else check_cross_object(manifests)
 
 
 def rendered(ctx: SynthContext, manifest: Manifest) -> bytes:

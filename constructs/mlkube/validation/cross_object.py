@@ -20,7 +20,7 @@ from ..kube.manifest import Manifest
 from ..kube.pods import PodView, containers, pod_views
 from ..kube.quantity import parse_quantity
 
-__all__ = ["PARTNER_KINDS", "CrossObjectIndex", "check_cross_object", "partner_problems", "EXTENDED_GPU_RESOURCES"]
+__all__ = ["PARTNER_KINDS", "CrossObjectIndex", "check_cross_object", "checked_namespace", "partner_problems", "EXTENDED_GPU_RESOURCES"]
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
@@ -43,6 +43,13 @@ def _metadata(manifest: Manifest) -> dict[str, Any]:
 def _namespace(manifest: Manifest) -> str:
     namespace = _metadata(manifest).get("namespace")
     return namespace if isinstance(namespace, str) and namespace else "default"
+
+
+def checked_namespace(manifest: Manifest) -> str:
+    """The namespace the checks across objects place ``manifest`` in ("default" for a cluster-scoped object): every
+    check here reads only objects of one such namespace (identities, selectors, scale targets) or the object alone,
+    so the problems of a namespace follow from its objects (incremental/cross_object.py relies on it)."""
+    return _namespace(manifest)
 
 
 def check_cross_object(manifests: Iterable[Manifest], *, partners: bool = True) -> list[Problem]:

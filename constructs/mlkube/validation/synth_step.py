@@ -60,4 +60,5 @@ def validate_objects(ctx: SynthContext) -> None:
                       else cache.schema_issues(ctx, manifest, catalog) if cache is not None else catalog.validate(manifest.obj))
             for issue in issues:
                 ctx.problems.append(Problem(manifest.where, issue.field, f"{manifest.describe()}: {issue.message}"))
-        ctx.problems += check_cross_object(manifests)
+        # The cache checks again only the namespaces whose objects changed (mlkube.incremental).
+        ctx.problems += cache.cross_object_problems(ctx, manifests) if cache is not None else check_cross_object(manifests)
