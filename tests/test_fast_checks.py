@@ -674,18 +674,24 @@ def test_apply_locks_is_apply_lock_then_apply_model_lock(example: tuple[Any, lis
         assert problems and "@sha256:" not in text
 
 
-# -- the checks across objects, per namespace (incremental/cross_object.py skips namespaces whose objects are clean) --
+# -- checks a namespace at a time (incremental/namespaces.py skips the namespaces whose objects are clean) ------------
 
 def _cross_object_broken(manifests: list[Manifest], seed: int) -> list[Manifest]:
     """The objects with some names doubled or made invalid, selectors and scale targets pointed nowhere, GPU counts
-    made fractional (seeded)."""
+    made fractional, objects moved to another namespace, claims made single-node, reserved PriorityClasses (seeded)."""
     chooser = random.Random(seed)
     objects = copy.deepcopy([m.obj for m in manifests])
+    namespaces = sorted({str((obj.get("metadata") or {}).get("namespace")) for obj in objects})
+    claims = 0
     for index, obj in enumerate(objects):
+        spec, kind = obj.get("spec") or {}, obj.get("kind")
+        if kind == "PersistentVolumeClaim":  # claims are few: the first single-node, then half of them
+            claims += 1
+            if claims == 1 or chooser.random() < 0.5:
+                spec["accessModes"] = ["ReadWriteOnce"]
         if chooser.random() < 0.9:
             continue
-        spec, kind = obj.get("spec") or {}, obj.get("kind")
-        change = chooser.choice(["duplicate", "name", "selector", "target", "gpu"])
+        change = chooser.choice(["duplicate", "name", "selector", "target", "gpu", "namespace", "namespace", "priority"])
         if change == "duplicate" and index:
             obj["metadata"]["name"] = objects[index - 1].get("metadata", {}).get("name")
             obj["kind"], obj["apiVersion"] = objects[index - 1].get("kind"), objects[index - 1].get("apiVersion")
@@ -699,26 +705,65 @@ def _cross_object_broken(manifests: list[Manifest], seed: int) -> list[Manifest]
         elif change == "gpu":
             for pod in (spec.get("template") or {}).get("spec", {}).get("containers", []):
                 pod.setdefault("resources", {}).setdefault("limits", {})["nvidia.com/gpu"] = "0.5"
+        elif change == "namespace":  # moved into another app's namespace, or one no app has
+            obj.setdefault("metadata", {})["namespace"] = chooser.choice([*namespaces, "elsewhere"])
+        elif change == "priority" and isinstance((spec.get("template") or {}).get("spec"), dict):
+            spec["template"]["spec"]["priorityClassName"] = "system-cluster-critical"
     return [Manifest(obj, m.where, m.environment, m.app) for obj, m in zip(objects, manifests, strict=True)]
 
 
-@pytest.mark.parametrize("seed", range(6))
-def test_cross_object_problems_come_from_their_own_namespace(example: tuple[Any, list[Manifest]], bench_objects: list[Manifest],
-                                                             seed: int) -> None:
-    """What incremental/cross_object.py relies on: checking only some namespaces of an environment (in its order) gives
-    exactly the whole environment's problems whenever the namespaces left out have none of their own."""
-    from mlkube.validation.cross_object import check_cross_object, checked_namespace
+def _namespace_checks(platform: Any) -> list[tuple[str, Any, Any]]:
+    """(name, check of a list of objects, the namespace it groups an object in) for each check the cache runs a
+    namespace at a time (incremental/steps.py ``_by_namespace``)."""
+    from mlkube.gitops import tenancy_checks
+    from mlkube.incremental import steps
+    from mlkube.validation import cross_object, volume_sharing
 
+    return [("cross-object", cross_object.check_cross_object, cross_object.checked_namespace),
+            ("volume sharing", volume_sharing.check_volume_sharing, steps._namespace),
+            ("tenancy", lambda manifests: tenancy_checks.object_problems(platform, manifests), steps._environment_and_namespace)]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_problems_of_a_namespace_come_from_its_own_objects(example: tuple[Any, list[Manifest]], bench_objects: list[Manifest],
+                                                          seed: int) -> None:
+    """What incremental/namespaces.py relies on, for each check it serves: checking only some namespaces of an
+    environment (in its order) gives exactly the whole environment's problems whenever the namespaces left out have
+    none of their own."""
     chooser = random.Random(seed)
-    _, example_objects = example
-    found = 0
-    for objects in (example_objects, bench_objects):
-        for environment in sorted({m.environment for m in objects}):
-            manifests = _cross_object_broken([m for m in objects if m.environment == environment], seed)
-            namespaces = sorted({checked_namespace(m) for m in manifests})
-            whole = [str(p) for p in check_cross_object(manifests)]
-            dirty = {name for name in namespaces if check_cross_object([m for m in manifests if checked_namespace(m) == name])}
-            kept = dirty | {name for name in namespaces if chooser.random() < 0.3}
-            assert [str(p) for p in check_cross_object([m for m in manifests if checked_namespace(m) in kept])] == whole
-            found += len(whole)
-    assert found > 0
+    example_platform, example_objects = example
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLKUBE_BENCH_APPS", "3")
+        bench_platform = runpy.run_path(str(REPO_ROOT / "bench" / "platform_app.py"))["platform"]
+    found: dict[str, int] = {}
+    for platform, objects in ((example_platform, example_objects), (bench_platform, bench_objects)):
+        for name, check, namespace_of in _namespace_checks(platform):
+            for environment in sorted({m.environment for m in objects}):
+                manifests = _cross_object_broken([m for m in objects if m.environment == environment], seed)
+                namespaces = sorted({namespace_of(m) for m in manifests})
+                whole = [str(p) for p in check(manifests)]
+                dirty = {ns for ns in namespaces if check([m for m in manifests if namespace_of(m) == ns])}
+                kept = dirty | {ns for ns in namespaces if chooser.random() < 0.3}
+                assert [str(p) for p in check([m for m in manifests if namespace_of(m) in kept])] == whole, name
+                found[name] = found.get(name, 0) + len(whole)
+    assert all(found[name] > 0 for name in ("cross-object", "volume sharing", "tenancy")), found
+
+
+def test_a_workload_moved_into_another_namespace_is_checked_with_its_claims(bench_objects: list[Manifest]) -> None:
+    """app-0000's multi-node job moved into app-0001's namespace writes app-0001's single-node claim: a problem of that
+    namespace, found when only its objects are checked, and only there (not in app-0000's, which is clean now)."""
+    from mlkube.incremental import steps
+    from mlkube.validation.volume_sharing import check_volume_sharing
+
+    manifests = [Manifest(copy.deepcopy(m.obj), m.where, m.environment, m.app) for m in bench_objects if m.environment == "dev"]
+    for manifest in manifests:
+        if manifest.app == "app-0000" and manifest.kind == "Job":
+            manifest.obj["metadata"]["namespace"] = "dev-app-0001"
+        if manifest.app == "app-0001" and manifest.kind == "PersistentVolumeClaim":
+            manifest.obj["spec"]["accessModes"] = ["ReadWriteOnce"]
+    whole = [str(p) for p in check_volume_sharing(manifests)]
+    assert any("written by 2 workloads" in problem for problem in whole)
+    groups = sorted({steps._namespace(m) for m in manifests})
+    dirty = [group for group in groups if check_volume_sharing([m for m in manifests if steps._namespace(m) == group])]
+    assert dirty == ["dev-app-0001"]
+    assert [str(p) for p in check_volume_sharing([m for m in manifests if steps._namespace(m) in dirty])] == whole

@@ -480,21 +480,35 @@ def test_a_connection_blocked_in_a_changed_namespace_is_reported_as_uncached(tmp
 
 
 
-def _checked_for_cross_object(monkeypatch) -> list[str]:
-    """The objects the checks across objects look at (each environment/app/kind/name), as synth asks through the cache."""
-    from mlkube.incremental import cross_object
+#: The checks the cache runs a namespace at a time (incremental/namespaces.py): module and function, and where the
+#: function takes the objects.
+NAMESPACE_CHECKS = {"cross-object": ("mlkube.validation.cross_object", "check_cross_object", 0),
+                    "volume sharing": ("mlkube.validation.volume_sharing", "check_volume_sharing", 0),
+                    "tenancy": ("mlkube.gitops.tenancy_checks", "object_problems", 1)}
 
+
+def _checked_by(monkeypatch, check: str = "cross-object") -> list[str]:
+    """The objects ``check`` looks at (each environment/app/kind/name), as synth asks through the cache."""
+    import importlib
+
+    module_name, function, position = NAMESPACE_CHECKS[check]
+    module = importlib.import_module(module_name)
     checked: list[str] = []
-    real = cross_object.check_cross_object
-    monkeypatch.setattr(cross_object, "check_cross_object", lambda manifests: real(
-        [checked.append(f"{m.environment}/{m.app}/{m.kind}/{m.name}") or m for m in manifests]))
+    real = getattr(module, function)
+
+    def recording(*args):  # type: ignore[no-untyped-def]
+        checked.extend(f"{m.environment}/{m.app}/{m.kind}/{m.name}" for m in args[position])
+        return real(*args)
+
+    monkeypatch.setattr(module, function, recording)
     return checked
 
 
-def test_the_checks_across_objects_look_again_only_at_a_changed_apps_namespace(tmp_path, cache, monkeypatch):
-    """A Service, PodDisruptionBudget or autoscaler reads only its own namespace's objects, and a name only its own:
-    unchanged, nothing is checked again; one app changed, the objects of its namespace in each environment."""
-    checked = _checked_for_cross_object(monkeypatch)
+@pytest.mark.parametrize("check", sorted(NAMESPACE_CHECKS))
+def test_checks_across_objects_look_again_only_at_a_changed_apps_namespace(tmp_path, cache, monkeypatch, check):
+    """Each of these checks reads an object alone or the objects of its namespace: unchanged, nothing is checked
+    again; one app changed, the objects of its namespace in each environment."""
+    checked = _checked_by(monkeypatch, check)
     platform(tmp_path / "dist").synthesize()
     everything = list(checked)
     assert len(everything) > 40 and {where.split("/")[0] for where in everything} == {"dev", "prod"}
@@ -524,7 +538,7 @@ def test_a_service_that_selects_nothing_in_a_changed_namespace_is_reported_as_un
             broken(tmp_path / "plain").synthesize()
     assert "selects no pods" in str(expected.value)
     platform(tmp_path / "dist").synthesize()
-    checked = _checked_for_cross_object(monkeypatch)
+    checked = _checked_by(monkeypatch)
     with pytest.raises(Exception) as found:
         broken(tmp_path / "dist").synthesize()
     assert str(found.value) == str(expected.value)

@@ -14,7 +14,6 @@ from .chart.argocd import use_chart_sources
 from .core.checkpoint_volume import new_volume_snapshots
 from .core.pipeline import Pipeline
 from .gitops import steps as gitops
-from .gitops.tenancy_checks import check_tenancy
 from .images.catalog import BuiltImages
 from .images.manifest import write_image_files
 from .incremental import steps as incremental
@@ -26,7 +25,6 @@ from .policy.capability_namespaces import lower_enforce_for_capabilities
 from .policy.credentials import check_output_files
 from .traffic.senders import add_cross_namespace_senders
 from .validation.synth_step import validate_objects
-from .validation.volume_sharing import volume_sharing_step
 
 if TYPE_CHECKING:
     from .core.platform import Platform
@@ -52,7 +50,7 @@ def default_pipeline() -> Pipeline:
                     gitops.add_argocd_objects, use_chart_sources),  # use_chart_sources: GitOps(source='chart') deploys the locked chart
         checks=(
             validate_objects,              # every object against its schema, then the cross-object rules
-            volume_sharing_step,           # single-writer volumes are not written by several pods at once
+            incremental.volume_sharing_step,      # single-writer volumes are not written by several pods at once
             new_volume_snapshots,          # a snapshot never copies a volume created in the same change
             require_pinned_images,         # production (and opted-in) environments run only pinned images
             incremental.require_pinned_models,    # ... and serve only models pinned to one content
@@ -61,7 +59,7 @@ def default_pipeline() -> Pipeline:
             incremental.check_connectivity_step,  # every declared connection is allowed by the NetworkPolicies, both ways
             check_kueue_capacity,          # every queued job fits a flavor of its ClusterQueue
             gitops.check_overrides_used,   # an override naming no construct is a typo
-            check_tenancy,                 # apps stay in their namespace, declared kinds, secret keys and priority classes
+            incremental.check_tenancy,            # apps stay in their namespace, declared kinds, secret keys and priority classes
             incremental.check_apiserver_rules,    # keys, env names, sub-paths, int ranges, names the API server would refuse
         ),
         # write_lock: the lock survives every synth; check_output_files last: settings that reached files beside
@@ -69,7 +67,8 @@ def default_pipeline() -> Pipeline:
         outputs=(write_image_files, write_lock, gitops.write_workflows, check_output_files),
         image_catalog=BuiltImages,
         blueprint_loader=_load_blueprints,
-        # Per-object results kept between synths: the pinned-model, policy, API-server and connectivity checks above are
-        # its reusing forms (the plain steps when synth runs without a store), and so is validate_objects' schema check.
+        # Results kept between synths: the volume-sharing, pinned-model, policy, connectivity, tenancy and API-server checks
+        # above are its reusing forms (the plain steps when synth runs without a store), and so are validate_objects'
+        # schema and cross-object checks.
         cache=incremental,
     )

@@ -11,7 +11,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..core.pipeline import independent_check
@@ -24,7 +24,7 @@ from ..kube.pods import pod_views
 if TYPE_CHECKING:
     from ..core.synth import SynthContext
 
-__all__ = ["check_tenancy", "tenancy_of"]
+__all__ = ["check_tenancy", "namespace_problems", "object_problems", "tenancy_of"]
 
 
 def tenancy_of(platform: Any) -> tuple[Tenancy, str]:
@@ -35,9 +35,23 @@ def tenancy_of(platform: Any) -> tuple[Tenancy, str]:
     return tenancy, gitops.argocd_namespace if gitops is not None else "argocd"
 
 
-def _namespace_problems(ctx: SynthContext, tenancy: Tenancy, argocd_namespace: str) -> Iterator[Problem]:
+def namespace_problems(platform: Any) -> list[Problem]:
+    """Apps whose namespace is not a DNS label, or is reserved (read from the platform's apps, not their objects)."""
+    tenancy, argocd_namespace = tenancy_of(platform)
+    return list(_namespace_problems(platform, tenancy, argocd_namespace))
+
+
+def object_problems(platform: Any, manifests: Sequence[Manifest]) -> list[Problem]:
+    """The rules that read one object alone (its kind and namespace, an ExternalSecret's keys, a pod's PriorityClass),
+    in that order, each over ``manifests`` in order."""
+    tenancy, _ = tenancy_of(platform)
+    return [*_scope_problems(platform, manifests, tenancy), *_external_secret_problems(platform, manifests, tenancy),
+            *_priority_class_problems(manifests, tenancy)]
+
+
+def _namespace_problems(platform: Any, tenancy: Tenancy, argocd_namespace: str) -> Iterator[Problem]:
     seen: set[tuple[str, str]] = set()
-    for app in ctx.platform.apps:
+    for app in platform.apps:
         environment, namespace = app.environment, app.namespace_name
         if (environment.name, namespace) in seen:
             continue
@@ -81,11 +95,11 @@ def _scope_problem(manifest: Manifest, namespace: str, namespaced: set[tuple[str
     return None
 
 
-def _scope_problems(ctx: SynthContext, tenancy: Tenancy) -> Iterator[Problem]:
-    environments = {env.name: env for env in ctx.platform.environments}
+def _scope_problems(platform: Any, manifests: Sequence[Manifest], tenancy: Tenancy) -> Iterator[Problem]:
+    environments = {env.name: env for env in platform.environments}
     namespaced = {name: set(tenancy.namespaced_kinds(env.operators)) for name, env in environments.items()}
     cluster = set(tenancy.cluster_kinds())
-    for manifest in ctx.manifests:
+    for manifest in manifests:
         environment = environments.get(manifest.environment)
         if environment is None or manifest.app.startswith("_"):
             continue  # Argo CD's own objects (_argocd) are the platform's
@@ -108,9 +122,9 @@ def _remote_keys(spec: dict[str, Any]) -> Iterator[tuple[str, str]]:
             yield f"spec.dataFrom[{index}].find.path", str((item["find"] or {}).get("path", ""))
 
 
-def _external_secret_problems(ctx: SynthContext, tenancy: Tenancy) -> Iterator[Problem]:
-    environments = {env.name: env for env in ctx.platform.environments}
-    for manifest in ctx.manifests:
+def _external_secret_problems(platform: Any, manifests: Sequence[Manifest], tenancy: Tenancy) -> Iterator[Problem]:
+    environments = {env.name: env for env in platform.environments}
+    for manifest in manifests:
         if manifest.kind != "ExternalSecret" or manifest.environment not in environments or manifest.app.startswith("_"):
             continue
         spec = manifest.obj.get("spec") or {}
@@ -128,9 +142,9 @@ def _external_secret_problems(ctx: SynthContext, tenancy: Tenancy) -> Iterator[P
                               "SecretStore in the app's own namespace")
 
 
-def _priority_class_problems(ctx: SynthContext, tenancy: Tenancy) -> Iterator[Problem]:
+def _priority_class_problems(manifests: Sequence[Manifest], tenancy: Tenancy) -> Iterator[Problem]:
     allowed = tenancy.allowed_priority_classes
-    for manifest in ctx.manifests:
+    for manifest in manifests:
         if manifest.app.startswith("_"):
             continue
         for pod in pod_views(manifest.obj):
@@ -155,8 +169,5 @@ def _priority_class_problems(ctx: SynthContext, tenancy: Tenancy) -> Iterator[Pr
 @independent_check
 def check_tenancy(ctx: SynthContext) -> None:
     """Every app stays in its namespace, kinds, secret keys and priority classes (a CHECKS step)."""
-    tenancy, argocd_namespace = tenancy_of(ctx.platform)
-    ctx.problems += _namespace_problems(ctx, tenancy, argocd_namespace)
-    ctx.problems += _scope_problems(ctx, tenancy)
-    ctx.problems += _external_secret_problems(ctx, tenancy)
-    ctx.problems += _priority_class_problems(ctx, tenancy)
+    ctx.problems += namespace_problems(ctx.platform)
+    ctx.problems += object_problems(ctx.platform, ctx.manifests)

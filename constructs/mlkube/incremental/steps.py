@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import time
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,7 +26,7 @@ from .store import NO_CACHE_ENV, Entry, ObjectStore, catalog_key, open_store
 if TYPE_CHECKING:
     from ..core.synth import SynthContext
 
-__all__ = ["start", "prepare", "settle", "schema_issues", "cross_object_problems", "rendered", "check_policy_step", "check_apiserver_rules", "check_connectivity_step",
+__all__ = ["start", "prepare", "settle", "schema_issues", "cross_object_problems", "volume_sharing_step", "check_tenancy", "rendered", "check_policy_step", "check_apiserver_rules", "check_connectivity_step",
            "require_pinned_models",
            "unchanged_files", "finish", "STATS"]
 
@@ -137,13 +137,48 @@ def schema_issues(ctx: SynthContext, manifest: Manifest, catalog: Any) -> Iterat
 
 def cross_object_problems(ctx: SynthContext, manifests: Sequence[Manifest]) -> list[Any]:
     """``validation.cross_object.check_cross_object(manifests)`` of one environment, skipping the namespaces whose
-    objects are those of a synth that wrote its output (incremental/cross_object.py)."""
-    from ..validation.cross_object import check_cross_object
-    from .cross_object import changed_cross_object_problems
+    objects are those of a synth that wrote its output (incremental/namespaces.py)."""
+    from ..validation import cross_object
+
+    return _by_namespace(ctx, manifests, cross_object.check_cross_object, "cross-object", cross_object.checked_namespace)
+
+
+def volume_sharing_step(ctx: SynthContext) -> None:
+    """``validation.volume_sharing.volume_sharing_step``, skipping the namespaces whose objects are those of a synth
+    that wrote its output (a claim, the pods that mount it and their autoscalers share a namespace)."""
+    from ..validation import volume_sharing
+
+    for manifests in ctx.manifests_by_environment().values():
+        ctx.problems += _by_namespace(ctx, manifests, volume_sharing.check_volume_sharing, "volume-sharing", _namespace)
+
+
+@independent_check
+def check_tenancy(ctx: SynthContext) -> None:
+    """``gitops.tenancy_checks.check_tenancy``: the apps' namespaces on every synth, the rules that read one object
+    alone skipped for the namespaces whose objects are those of a synth that wrote its output."""
+    from ..gitops import tenancy_checks
+
+    ctx.problems += tenancy_checks.namespace_problems(ctx.platform)
+    ctx.problems += _by_namespace(ctx, ctx.manifests, lambda manifests: tenancy_checks.object_problems(ctx.platform, manifests),
+                                  "tenancy", _environment_and_namespace)
+
+
+def _namespace(manifest: Manifest) -> str:
+    return manifest.namespace
+
+
+def _environment_and_namespace(manifest: Manifest) -> str:
+    return f"{manifest.environment}\0{manifest.namespace}"
+
+
+def _by_namespace(ctx: SynthContext, manifests: Sequence[Manifest], check: Callable[[Sequence[Manifest]], list[Any]], name: str,
+                  namespace_of: Callable[[Manifest], str]) -> list[Any]:
+    """``check(manifests)`` through the store a namespace at a time (incremental/namespaces.py), else all at once."""
+    from .namespaces import changed_namespace_problems
 
     store: ObjectStore | None = getattr(ctx, "store", None)
-    problems = changed_cross_object_problems(store, manifests) if store is not None else None
-    return problems if problems is not None else check_cross_object(manifests)
+    problems = changed_namespace_problems(store, manifests, check, name=name, namespace_of=namespace_of) if store is not None else None
+    return problems if problems is not None else check(manifests)
 
 
 def rendered(ctx: SynthContext, manifest: Manifest) -> bytes:

@@ -48,7 +48,7 @@ def _namespace(manifest: Manifest) -> str:
 def checked_namespace(manifest: Manifest) -> str:
     """The namespace the checks across objects place ``manifest`` in ("default" for a cluster-scoped object): every
     check here reads only objects of one such namespace (identities, selectors, scale targets) or the object alone,
-    so the problems of a namespace follow from its objects (incremental/cross_object.py relies on it)."""
+    so the problems of a namespace follow from its objects (incremental/namespaces.py relies on it)."""
     return _namespace(manifest)
 
 
