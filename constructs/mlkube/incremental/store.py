@@ -12,10 +12,10 @@ input keys four results, each a pure function of it:
 * the hits of every policy rule that looked only at the object (``incremental.policy``), and which
   rules read the neighbours (NetworkPolicy coverage): those run again on every synth.
 
-Cross-object checks, tenancy and every other step run on every synth: they need the whole
-environment (and are indexed, so cheap). The connectivity check is skipped for an environment whose
-objects (every digest, in order) and declared connections are those of a run where it found nothing. A result is only ever reused for an input with the
-same digest, so the cache cannot change the output; ``tests/test_incremental.py`` compares cached
+Checks over several objects keep keys of what they found clean (``clean_before``/``clean_now``): the checks across
+objects, volume sharing and tenancy per namespace (incremental/namespaces.py), the connectivity check per group of
+connections (incremental/connectivity.py); every other step runs on every synth. A result is only ever reused for an
+input with the same digest, so the cache cannot change the output; ``tests/test_incremental.py`` compares cached
 and uncached trees byte for byte.
 
 The key is BLAKE2b over ``pickle`` of the object (without pickle's memo, so shared strings do not
