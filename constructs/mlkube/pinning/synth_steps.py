@@ -19,7 +19,6 @@ if TYPE_CHECKING:
 __all__ = ["apply_lock", "apply_locks", "ImagePins", "require_pinned_images", "write_lock", "ALLOW_UNPINNED_ENV"]
 
 
-
 def chain_of(ctx: SynthContext) -> tuple[PromotionChain, list[Problem]]:
     return promotion_chain(ctx.platform.environments, ctx.platform.gitops)
 
