@@ -26,7 +26,7 @@ from ..core.model import ModelReference, download_form
 from ..errors import MlkubeError, Problem
 from .bucket_resolvers import GcsResolver, S3Resolver
 from .fields import NOT_IMAGE_KINDS, Chain, ImageField, field_path, image_field
-from .lock import ALLOW_UNPINNED_ENV, Lock, model_pin_problems
+from .lock import ALLOW_UNPINNED_ENV, Lock, load_lock, model_pin_problems
 
 if TYPE_CHECKING:
     from ..core.synth import SynthContext
@@ -155,8 +155,6 @@ class ModelPins:
     @classmethod
     def of(cls, out_dir: Path) -> ModelPins | None:
         """The pins of the lock synth reads, or None when it pins no model (or cannot be read: ``apply_lock`` says so)."""
-        from .lock import load_lock
-
         try:
             lock = load_lock(out_dir)
         except MlkubeError:

@@ -53,7 +53,8 @@ def apply_lock(ctx: SynthContext) -> None:
     A gated environment runs what its lock says (what was promoted into it), whatever the blueprint's
     tag is now: a code change gives entry environments a new content tag and leaves it untouched.
     """
-    pins = ImagePins.of(ctx)
+    chain, lock = _chain_and_lock(ctx)
+    pins = ImagePins.of(ctx, chain, lock) if lock is not None else None
     if pins is not None:
         for manifest in ctx.manifests:
             pins.apply(ctx, manifest, image_fields(manifest.obj))
@@ -65,8 +66,11 @@ def apply_locks(ctx: SynthContext) -> None:
     The same result: the first changes only ``image`` values and the second only model URIs (a ``storageUri``, the
     downloader's first argument), neither of which decides what the other finds; only the first reports problems.
     """
-    images = ImagePins.of(ctx)
-    models = ModelPins.of(ctx.out_dir)
+    chain, lock = _chain_and_lock(ctx)
+    if lock is None:
+        return
+    images = ImagePins.of(ctx, chain, lock)
+    models = ModelPins(lock) if lock.models else None
     if images is None and models is None:
         return
     for manifest in ctx.manifests:
@@ -81,6 +85,17 @@ def apply_locks(ctx: SynthContext) -> None:
             apply_model_pins(model_fields(manifest.obj), model_pins)
 
 
+def _chain_and_lock(ctx: SynthContext) -> tuple[PromotionChain, Lock | None]:
+    """The promotion chain and the lock synth reads, their problems in ``ctx.problems`` (the lock None: unreadable)."""
+    chain, problems = chain_of(ctx)
+    ctx.problems += problems
+    try:
+        return chain, load_lock(ctx.out_dir)
+    except MlkubeError as error:
+        ctx.problems += error.problems
+        return chain, None
+
+
 class ImagePins:
     """What ``apply_lock`` needs of the lock, the promotion chain and the built images, read once per synth."""
 
@@ -88,15 +103,8 @@ class ImagePins:
         self.lock, self.chain, self.names, self.allowed = lock, chain, names, allowed
 
     @classmethod
-    def of(cls, ctx: SynthContext) -> ImagePins | None:
-        """The pins of this synth, or None when the lock changes no image (its problems, if any, in ``ctx.problems``)."""
-        chain, problems = chain_of(ctx)
-        ctx.problems += problems
-        try:
-            lock = load_lock(ctx.out_dir)
-        except MlkubeError as error:
-            ctx.problems += error.problems
-            return None
+    def of(cls, ctx: SynthContext, chain: PromotionChain, lock: Lock) -> ImagePins | None:
+        """The pins of this synth, or None when the lock changes no image."""
         if not lock.environments and not chain.sources:
             return None
         return cls(lock, chain, built_names(ctx) if chain.sources else {}, os.environ.get(ALLOW_UNPINNED_ENV) == "1")
