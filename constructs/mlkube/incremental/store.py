@@ -3,7 +3,7 @@
 An object's *input* is everything its per-object results depend on: its final dict (after every
 transform), its construct path, app and environment, the environment's settings, and mlkube
 itself (a fingerprint of its files, Python and the schema and YAML packages). The digest of that
-input keys four results, each a pure function of it:
+input keys five results, each a pure function of it:
 
 * the rendered YAML (``render.to_yaml``);
 * that schema validation found nothing, under which schema catalog (settings and CRD schema files;
@@ -11,6 +11,7 @@ input keys four results, each a pure function of it:
 * that the API server's rules found nothing (likewise);
 * the hits of every policy rule that looked only at the object (``incremental.policy``), and which
   rules read the neighbours (NetworkPolicy coverage): those run again on every synth.
+* its model fields (``pinning.models.model_places``), which the pinned-model check reads.
 
 Checks over several objects keep keys of what they found clean (``clean_before``/``clean_now``): the checks across
 objects, volume sharing and tenancy per namespace (incremental/namespaces.py), the connectivity check per group of
@@ -290,7 +291,8 @@ class ObjectStore:
         #: Entries computed in this run (saved after a successful write).
         self.computed: dict[str, Entry] = {}
         self.files: dict[str, tuple[str, str]] = {}
-        #: Keys of checks over several objects that found nothing (incremental/connectivity.py): in the last run, and in this one.
+        #: Keys of checks over several objects that found nothing (incremental/connectivity.py, namespaces.py): in the last
+        #: run, and in this one.
         self.clean_before: set[bytes] = set()
         self.clean_now: set[bytes] = set()
         #: id(schema catalog) -> catalog_key, computed once per synth.
